@@ -1,0 +1,98 @@
+# threadtrace - build, deps, test, demo, bench, install.
+# `make` builds ./threadtrace; `make demo` and `make test` install missing Debian packages first.
+
+PREFIX ?= /usr/local
+BUILD := build
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -std=gnu11 \
+	  -D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -Ibpf -I$(BUILD) -Iuser
+LDLIBS := -lbpf -lelf -lz
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h
+
+# Modules that depend on nothing but records: shared by the tool and the unit tests.
+CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/json.c \
+	     user/records.c user/util.c
+LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/main.c
+CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
+LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
+USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
+
+WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+.PHONY: all deps demo test unit live bench install uninstall clean vmlinux format check-deps
+
+all: threadtrace
+
+$(BUILD):
+	@mkdir -p $(BUILD) $(BUILD)/workloads
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ivmlinux/x86 -Ibpf -Wall \
+		-Wno-unused-function -c $< -o $@
+
+$(BUILD)/threadtrace.bpf.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
+
+$(BUILD)/threadtrace.skel.h: $(BUILD)/threadtrace.bpf.o
+	$(BPFTOOL) gen skeleton $< name threadtrace_bpf > $@
+
+$(BUILD)/%.o: user/%.c $(USER_HDRS) $(BUILD)/threadtrace.skel.h | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+threadtrace: $(CORE_OBJS) $(LIVE_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/workloads/%: tests/workloads/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread -Wall $< -o $@
+
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o
+	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
+		$(BUILD)/procfs.o -o $@ $(LDLIBS)
+
+# Install the Debian packages the build and tests need when something is missing.
+check-deps:
+	@tools/install-deps --check >/dev/null 2>&1 || tools/install-deps
+
+deps:
+	tools/install-deps
+
+demo: check-deps
+	$(MAKE) threadtrace $(BUILD)/workloads/demo
+	./threadtrace -- $(BUILD)/workloads/demo
+
+test: check-deps
+	$(MAKE) threadtrace $(BUILD)/unit-tests $(WORKLOADS)
+	tests/run-all
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+bench: check-deps
+	$(MAKE) threadtrace $(WORKLOADS)
+	tests/bench/run
+
+install: threadtrace
+	install -D -m 0755 threadtrace $(DESTDIR)$(PREFIX)/sbin/threadtrace
+	install -D -m 0644 doc/threadtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/threadtrace.8
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/threadtrace $(DESTDIR)$(PREFIX)/share/man/man8/threadtrace.8
+
+vmlinux:
+	tools/gen-vmlinux
+
+format:
+	clang-format -i user/*.c user/*.h bpf/*.c bpf/*.h tests/unit/*.c tests/workloads/*.c
+
+clean:
+	rm -rf $(BUILD) threadtrace

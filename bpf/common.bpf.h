@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * common.bpf.h - maps, configuration and helpers shared by every threadtrace BPF program.
+ * Definitions are __weak so that the per-concern objects link into one with bpftool.
+ */
+#ifndef THREADTRACE_COMMON_BPF_H
+#define THREADTRACE_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "threadtrace.h"
+
+#define TT_WEAK __attribute__((weak))
+
+/* Set by user space before load. */
+TT_WEAK const volatile __u32 target_tgid = 0;
+TT_WEAK const volatile __u32 target_tid = 0; /* 0: every thread of target_tgid */
+
+/* Sized by user space before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps") TT_WEAK;
+
+/* A futex wait in flight, by tid. */
+struct wait_state {
+	__u64 uaddr;
+	__u32 op;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct wait_state);
+} waits SEC(".maps") TT_WEAK;
+
+/* A futex wake op in flight, by tid: lets sched_waking name the lock its waker releases. */
+struct wake_state {
+	__u64 uaddr;
+	__u32 op;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct wake_state);
+} wakes SEC(".maps") TT_WEAK;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TT_CNT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps") TT_WEAK;
+
+/* Records with stacks are assembled here, then copied into the ring buffer at their real size. */
+#define TT_SCRATCH_SIZE 1024
+struct scratch_buf {
+	__u8 data[TT_SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch_buf);
+} scratch SEC(".maps") TT_WEAK;
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline void fill_hdr(struct tt_rec_hdr *h, __u16 kind, __u16 size, __u32 pid,
+				     __u32 tid)
+{
+	h->size = size;
+	h->kind = kind;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts = bpf_ktime_get_ns();
+	h->pid = pid;
+	h->tid = tid;
+}
+
+/*
+ * Wake the collector only when the buffer is an eighth full: a wake-up per record would make
+ * the collector preempt the target on every event. The collector drains on a timer too.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	return avail > size / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *r = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!r)
+		count(TT_CNT_RINGBUF_FULL);
+	return r;
+}
+
+/* The fixed part of a record with a stack must be followed by room for both stacks. */
+#define TT_STACK_BYTES ((TT_MAX_USTACK + TT_MAX_KSTACK) * 8)
+
+/*
+ * Fill st with the current user stack (and the kernel stack when want_kernel); return the
+ * number of bytes of ips written. The one-frame-deeper probe tells a truncated stack.
+ */
+static __always_inline __u32 fill_stack(void *ctx, struct tt_stack *st, bool want_kernel)
+{
+	long n;
+	__u32 nu = 0, nk = 0;
+
+	st->flags = 0;
+	n = bpf_get_stack(ctx, st->ips, TT_MAX_USTACK * 8, BPF_F_USER_STACK);
+	if (n < 0) {
+		st->flags |= TT_STACK_USER_FAIL;
+		count(TT_CNT_STACK_FAIL);
+	} else {
+		nu = n / 8;
+		if (nu >= TT_MAX_USTACK)
+			st->flags |= TT_STACK_USER_TRUNC;
+	}
+	if (nu > TT_MAX_USTACK)
+		nu = TT_MAX_USTACK;
+	if (want_kernel) {
+		n = bpf_get_stack(ctx, &st->ips[nu & 63], TT_MAX_KSTACK * 8, 0);
+		if (n < 0) {
+			st->flags |= TT_STACK_KERNEL_FAIL;
+			count(TT_CNT_STACK_FAIL);
+		} else {
+			nk = n / 8;
+		}
+		if (nk > TT_MAX_KSTACK)
+			nk = TT_MAX_KSTACK;
+	}
+	st->nr_user = nu;
+	st->nr_kernel = nk;
+	return (nu + nk) * 8;
+}
+
+static __always_inline void *scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* Copy a record assembled in scratch into the ring buffer at its real size. */
+static __always_inline void emit_scratch(void *rec, __u32 size)
+{
+	if (size > TT_SCRATCH_SIZE)
+		return;
+	((struct tt_rec_hdr *)rec)->size = size;
+	if (bpf_ringbuf_output(&events, rec, size, wakeup_flags()))
+		count(TT_CNT_RINGBUF_FULL);
+}
+
+static __always_inline bool is_target_tgid(__u32 tgid)
+{
+	return tgid == target_tgid;
+}
+
+static __always_inline bool is_target_thread(__u32 tgid, __u32 tid)
+{
+	return tgid == target_tgid && (!target_tid || tid == target_tid);
+}
+
+#endif /* THREADTRACE_COMMON_BPF_H */

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sched.bpf.c - scheduler events of the target: switches, wake-ups (with the waker's stack when
+ * it is releasing a futex), thread creation and exit.
+ */
+#include "common.bpf.h"
+
+#define PF_EXITING_FLAG 0x00000004
+
+_Static_assert(sizeof(struct tt_waking) + TT_STACK_BYTES <= TT_SCRATCH_SIZE, "scratch size");
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(tt_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u32 prev_tgid = prev->tgid, prev_tid = prev->pid;
+	__u32 next_tgid = next->tgid, next_tid = next->pid;
+	struct tt_switch *rec;
+
+	if (!is_target_thread(prev_tgid, prev_tid) && !is_target_thread(next_tgid, next_tid))
+		return 0;
+	rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_hdr(&rec->hdr, TT_REC_SWITCH, sizeof(*rec), prev_tgid, prev_tid);
+	rec->next_pid = next_tgid;
+	rec->next_tid = next_tid;
+	rec->prev_state = prev_state;
+	rec->preempt = preempt;
+	__builtin_memcpy(rec->prev_comm, prev->comm, TT_COMM_LEN);
+	__builtin_memcpy(rec->next_comm, next->comm, TT_COMM_LEN);
+	submit(rec);
+	return 0;
+}
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(tt_sched_waking, struct task_struct *p)
+{
+	__u32 wakee_tgid = p->tgid, wakee_tid = p->pid;
+	struct task_struct *cur = bpf_get_current_task_btf();
+	__u32 waker_tgid = cur->tgid, waker_tid = cur->pid;
+	struct wait_state *ws;
+	struct wake_state *wk;
+	struct tt_waking *rec;
+	__u32 size = sizeof(*rec);
+
+	if (!is_target_thread(wakee_tgid, wakee_tid))
+		return 0;
+	rec = scratch_get();
+	if (!rec)
+		return 0;
+	ws = bpf_map_lookup_elem(&waits, &wakee_tid);
+	rec->wakee_tid = wakee_tid;
+	rec->wakee_uaddr = ws ? ws->uaddr : 0;
+	rec->waker_uaddr = 0;
+	rec->waker_op = 0;
+	rec->reason = TT_WAKE_OTHER;
+	rec->pad = 0;
+	wk = bpf_map_lookup_elem(&wakes, &waker_tid);
+	if (wk && waker_tgid == target_tgid) {
+		rec->reason = TT_WAKE_FUTEX;
+		rec->waker_uaddr = wk->uaddr;
+		rec->waker_op = wk->op;
+	} else if (cur->flags & PF_EXITING_FLAG) {
+		rec->reason = TT_WAKE_EXIT;
+	}
+	__builtin_memcpy(rec->waker_comm, cur->comm, TT_COMM_LEN);
+	rec->stack.nr_user = 0;
+	rec->stack.nr_kernel = 0;
+	rec->stack.flags = 0;
+	/* Stacks only where they name an unlock site: a futex wake or a thread exit. */
+	if (ws && rec->reason != TT_WAKE_OTHER)
+		size += fill_stack(ctx, &rec->stack, true);
+	fill_hdr(&rec->hdr, TT_REC_WAKING, 0, waker_tgid, waker_tid);
+	emit_scratch(rec, size);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(tt_sched_wakeup_new, struct task_struct *p)
+{
+	__u32 tgid = p->tgid, tid = p->pid;
+	struct tt_new_thread *rec;
+
+	if (!is_target_tgid(tgid))
+		return 0;
+	if (target_tid && tid != target_tid)
+		return 0;
+	rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_hdr(&rec->hdr, TT_REC_NEW_THREAD, sizeof(*rec), tgid, tid);
+	rec->parent_tid = (__u32)bpf_get_current_pid_tgid();
+	rec->pad = 0;
+	__builtin_memcpy(rec->comm, p->comm, TT_COMM_LEN);
+	submit(rec);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tt_sched_process_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid, tid = p->pid;
+	struct tt_exit *rec;
+
+	if (!is_target_tgid(tgid))
+		return 0;
+	bpf_map_delete_elem(&waits, &tid);
+	bpf_map_delete_elem(&wakes, &tid);
+	if (target_tid && tid != target_tid)
+		return 0;
+	rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_hdr(&rec->hdr, TT_REC_EXIT, sizeof(*rec), tgid, tid);
+	rec->exit_code = p->exit_code;
+	rec->pad = 0;
+	__builtin_memcpy(rec->comm, p->comm, TT_COMM_LEN);
+	submit(rec);
+	return 0;
+}

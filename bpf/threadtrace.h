@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * threadtrace.h - the one header shared by the BPF programs and user space.
+ * Record layouts in the ring buffer and in record files; fixed-width types only.
+ */
+#ifndef THREADTRACE_H
+#define THREADTRACE_H
+
+/* Bumped when an existing record layout changes (never: add a kind instead). */
+#define TT_ABI_VERSION 1
+
+#define TT_COMM_LEN 16
+#define TT_MAX_USTACK 48 /* user frames kept per stack */
+#define TT_MAX_KSTACK 16 /* kernel frames kept per stack */
+
+/* Record kinds. Kinds 1..63 come from BPF, 64.. are written by the collector. */
+enum tt_rec_kind {
+	TT_REC_WAIT_BEGIN = 1, /* a target thread enters a futex wait op */
+	TT_REC_WAIT_END = 2,   /* ... and leaves it */
+	TT_REC_WAKE_OP = 3,    /* a target thread issues a futex wake op */
+	TT_REC_WAKING = 4,     /* sched_waking of a target thread; pid/tid = the waker */
+	TT_REC_SWITCH = 5,     /* sched_switch where prev or next is a target thread */
+	TT_REC_NEW_THREAD = 6, /* sched_wakeup_new of a target thread */
+	TT_REC_EXIT = 7,       /* sched_process_exit of a target thread */
+
+	TT_REC_SESSION = 64,     /* collector: tracing is attached; traced time starts */
+	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
+	TT_REC_SESSION_END = 66, /* collector: tracing stopped; counters from BPF */
+};
+
+/* Every record starts with this header. size includes the header and any stack. */
+struct tt_rec_hdr {
+	__u16 size;
+	__u16 kind;
+	__u32 cpu;
+	__u64 ts; /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+	__u32 pid; /* tgid */
+	__u32 tid;
+};
+
+/* A stack snapshot follows some records: nr_user user IPs, then nr_kernel kernel IPs. */
+struct tt_stack {
+	__u16 nr_user;
+	__u16 nr_kernel;
+	__u32 flags; /* TT_STACK_* */
+	__u64 ips[];
+};
+
+#define TT_STACK_USER_FAIL (1u << 0)   /* user stack could not be read */
+#define TT_STACK_KERNEL_FAIL (1u << 1) /* kernel stack could not be read */
+#define TT_STACK_USER_TRUNC (1u << 2)  /* user stack had more than TT_MAX_USTACK frames */
+
+/* Futex op codes and flags (uapi/linux/futex.h), repeated so user space needs no kernel header. */
+#define TT_FUTEX_WAIT 0
+#define TT_FUTEX_WAKE 1
+#define TT_FUTEX_REQUEUE 3
+#define TT_FUTEX_CMP_REQUEUE 4
+#define TT_FUTEX_WAKE_OP 5
+#define TT_FUTEX_LOCK_PI 6
+#define TT_FUTEX_UNLOCK_PI 7
+#define TT_FUTEX_TRYLOCK_PI 8
+#define TT_FUTEX_WAIT_BITSET 9
+#define TT_FUTEX_WAKE_BITSET 10
+#define TT_FUTEX_WAIT_REQUEUE_PI 11
+#define TT_FUTEX_CMP_REQUEUE_PI 12
+#define TT_FUTEX_LOCK_PI2 13
+#define TT_FUTEX_CMD_MASK 0x7f
+/* Pseudo ops for the futex2 syscalls, outside the futex(2) op space. */
+#define TT_FUTEX2_WAITV 0x100
+#define TT_FUTEX2_WAIT 0x101
+#define TT_FUTEX2_WAKE 0x102
+#define TT_FUTEX2_REQUEUE 0x103
+
+struct tt_wait_begin {
+	struct tt_rec_hdr hdr;
+	__u64 uaddr;
+	__u32 op;   /* full futex op word, flags included */
+	__u32 val;  /* expected value */
+	__u32 val3; /* bitset for *_BITSET ops */
+	__u32 has_timeout;
+	struct tt_stack stack;
+};
+
+struct tt_wait_end {
+	struct tt_rec_hdr hdr;
+	__u64 uaddr;
+	__s64 ret; /* syscall return: 0, -EAGAIN, -ETIMEDOUT, -EINTR, ... */
+	__u32 op;
+	__u32 pad;
+};
+
+struct tt_wake_op {
+	struct tt_rec_hdr hdr;
+	__u64 uaddr;
+	__u64 uaddr2; /* requeue target, 0 otherwise */
+	__u32 op;
+	__u32 nr_wake;
+};
+
+/* Why a target thread was woken, as seen in the waker's context. */
+enum tt_wake_reason {
+	TT_WAKE_OTHER = 0, /* not a futex wake: I/O, timer, signal, scheduler */
+	TT_WAKE_FUTEX = 1, /* the waker is inside a futex wake op (waker_uaddr) */
+	TT_WAKE_EXIT = 2,  /* the waker is exiting (CLONE_CHILD_CLEARTID: pthread_join) */
+};
+
+struct tt_waking {
+	struct tt_rec_hdr hdr; /* pid/tid: the waker (current), possibly outside the target */
+	__u32 wakee_tid;
+	__u32 reason;       /* enum tt_wake_reason */
+	__u64 wakee_uaddr;  /* futex the wakee waits on, 0 if not in a futex wait */
+	__u64 waker_uaddr;  /* futex the waker is waking, 0 if none */
+	__u32 waker_op;
+	__u32 pad;
+	char waker_comm[TT_COMM_LEN];
+	struct tt_stack stack; /* the waker's stacks, only for futex and exit wakes */
+};
+
+/* Kernel task states (prev_state of sched_switch), the bits we interpret. */
+#define TT_TASK_RUNNING 0x0000
+#define TT_TASK_INTERRUPTIBLE 0x0001
+#define TT_TASK_UNINTERRUPTIBLE 0x0002
+#define TT_TASK_STOPPED 0x0004
+#define TT_TASK_TRACED 0x0008
+#define TT_TASK_DEAD 0x0080 /* EXIT_DEAD lives in exit_state; TASK_DEAD 0x80 in __state */
+#define TT_TASK_NOLOAD 0x0400 /* TASK_IDLE = UNINTERRUPTIBLE | NOLOAD */
+
+struct tt_switch {
+	struct tt_rec_hdr hdr; /* pid/tid: prev */
+	__u32 next_pid;
+	__u32 next_tid;
+	__u32 prev_state;
+	__u32 preempt; /* prev was preempted: runnable whatever prev_state says */
+	char prev_comm[TT_COMM_LEN];
+	char next_comm[TT_COMM_LEN];
+};
+
+struct tt_new_thread {
+	struct tt_rec_hdr hdr; /* pid/tid: the new thread */
+	__u32 parent_tid;
+	__u32 pad;
+	char comm[TT_COMM_LEN];
+};
+
+struct tt_exit {
+	struct tt_rec_hdr hdr;
+	__s32 exit_code;
+	__u32 pad;
+	char comm[TT_COMM_LEN];
+};
+
+struct tt_session {
+	struct tt_rec_hdr hdr; /* ts: the instant tracing was attached */
+	__u32 target_pid;
+	__u32 target_tid; /* 0: all threads */
+	__u32 abi_version;
+	__u32 pad;
+	char comm[TT_COMM_LEN];
+};
+
+/* A thread present at attach, read from /proc/PID/task/TID/{comm,stat,syscall}. */
+struct tt_thread_info {
+	struct tt_rec_hdr hdr;
+	char state;  /* /proc stat state letter: R, S, D, T, ... */
+	__u8 in_futex_wait; /* blocked inside futex(uaddr, wait op) */
+	__u16 pad;
+	__u32 futex_op;
+	__u64 futex_uaddr;
+	char comm[TT_COMM_LEN];
+};
+
+/* BPF-side failure counters, indexed by enum tt_counter, summed over CPUs. */
+enum tt_counter {
+	TT_CNT_RINGBUF_FULL = 0, /* record dropped: ring buffer full */
+	TT_CNT_STACK_FAIL,       /* a user or kernel stack could not be read */
+	TT_CNT_MAP_FULL,         /* per-thread state map full: a wait was not tracked */
+	TT_CNT_NR,
+};
+
+struct tt_session_end {
+	struct tt_rec_hdr hdr; /* ts: the instant tracing stopped */
+	__u64 counters[TT_CNT_NR];
+	__u32 target_exited;
+	__u32 pad;
+};
+
+#endif /* THREADTRACE_H */

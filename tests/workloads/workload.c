@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * workload.c - test workloads with known behaviour that measure themselves. Each mode prints
+ * one JSON line of its own truth on stdout when done. Built with frame pointers.
+ *
+ *   workload lockpair HOLD_MS ITERS   holder keeps acc_lock HOLD_MS, waiter times its lock calls
+ *   workload pi HOLD_MS ITERS         the same with a priority-inheritance mutex pi_lock
+ *   workload condvar ITEMS GAP_MS     consumer waits on queue_cond for items posted every GAP_MS
+ *   workload rwlock HOLD_MS ITERS     writer holds table_lock, a reader times its rdlock calls
+ *   workload sem ITEMS GAP_MS         waiter sem_waits on slots, poster posts every GAP_MS
+ *   workload cpu BURN_MS SLEEP_MS ITERS  two threads burn and sleep; thread CPU time is truth
+ *   workload threads COUNT HOLD_MS    COUNT short threads made and joined while tracing
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t pi_lock;
+pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
+pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
+sem_t slots;
+
+static int hold_ms, iters, gap_ms;
+static atomic_int phase;
+static atomic_long waited_ns;
+static atomic_int waiter_tid, holder_tid;
+static int queue_len;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+static int gettid_(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+static void wait_phase(int want)
+{
+	while (atomic_load(&phase) != want)
+		usleep(100);
+}
+
+/* Not inlined, so the unlock site is a frame of its own. */
+__attribute__((noinline)) void acc_release(pthread_mutex_t *m)
+{
+	pthread_mutex_unlock(m);
+}
+
+__attribute__((noinline)) void acc_acquire(pthread_mutex_t *m)
+{
+	pthread_mutex_lock(m);
+}
+
+/* Holder: take the lock, let the waiter block on it, hold HOLD_MS, release. */
+static void *holder_main(void *arg)
+{
+	pthread_mutex_t *m = arg;
+
+	atomic_store(&holder_tid, gettid_());
+	for (int i = 0; i < iters; i++) {
+		pthread_mutex_lock(m);
+		atomic_store(&phase, 2 * i + 1);
+		sleep_ms(hold_ms);
+		acc_release(m);
+		wait_phase(2 * i + 2); /* the waiter got it and let it go: no barging */
+	}
+	return NULL;
+}
+
+static void *waiter_main(void *arg)
+{
+	pthread_mutex_t *m = arg;
+
+	atomic_store(&waiter_tid, gettid_());
+	for (int i = 0; i < iters; i++) {
+		long long t0;
+
+		wait_phase(2 * i + 1);
+		usleep(1000); /* be sure the holder is inside its hold */
+		t0 = now_ns();
+		acc_acquire(m);
+		atomic_fetch_add(&waited_ns, now_ns() - t0);
+		pthread_mutex_unlock(m);
+		atomic_store(&phase, 2 * i + 2);
+	}
+	return NULL;
+}
+
+static int run_pair(pthread_mutex_t *m, const char *lock_name)
+{
+	pthread_t h, w;
+
+	pthread_create(&h, NULL, holder_main, m);
+	pthread_create(&w, NULL, waiter_main, m);
+	pthread_setname_np(h, "holder");
+	pthread_setname_np(w, "waiter");
+	pthread_join(h, NULL);
+	pthread_join(w, NULL);
+	printf("{\"lock\": \"%s\", \"iterations\": %d, \"waiter_tid\": %d, \"holder_tid\": %d, "
+	       "\"waiter_wait_ns\": %ld}\n",
+	       lock_name, iters, atomic_load(&waiter_tid), atomic_load(&holder_tid),
+	       atomic_load(&waited_ns));
+	return 0;
+}
+
+static void *consumer_main(void *arg)
+{
+	int got = 0;
+
+	atomic_store(&waiter_tid, gettid_());
+	while (got < iters) {
+		pthread_mutex_lock(&queue_lock);
+		while (!queue_len)
+			pthread_cond_wait(&queue_cond, &queue_lock);
+		queue_len--;
+		got++;
+		pthread_mutex_unlock(&queue_lock);
+	}
+	return NULL;
+}
+
+static int run_condvar(void)
+{
+	pthread_t c;
+
+	pthread_create(&c, NULL, consumer_main, NULL);
+	pthread_setname_np(c, "consumer");
+	for (int i = 0; i < iters; i++) {
+		sleep_ms(gap_ms);
+		pthread_mutex_lock(&queue_lock);
+		queue_len++;
+		pthread_cond_signal(&queue_cond);
+		pthread_mutex_unlock(&queue_lock);
+	}
+	pthread_join(c, NULL);
+	printf("{\"items\": %d, \"consumer_tid\": %d}\n", iters, atomic_load(&waiter_tid));
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	atomic_store(&waiter_tid, gettid_());
+	for (int i = 0; i < iters; i++) {
+		long long t0;
+
+		wait_phase(2 * i + 1);
+		usleep(1000);
+		t0 = now_ns();
+		pthread_rwlock_rdlock(&table_lock);
+		atomic_fetch_add(&waited_ns, now_ns() - t0);
+		pthread_rwlock_unlock(&table_lock);
+		atomic_store(&phase, 2 * i + 2);
+	}
+	return NULL;
+}
+
+static int run_rwlock(void)
+{
+	pthread_t r;
+
+	pthread_create(&r, NULL, reader_main, NULL);
+	pthread_setname_np(r, "reader");
+	for (int i = 0; i < iters; i++) {
+		pthread_rwlock_wrlock(&table_lock);
+		atomic_store(&phase, 2 * i + 1);
+		sleep_ms(hold_ms);
+		pthread_rwlock_unlock(&table_lock);
+		wait_phase(2 * i + 2);
+	}
+	pthread_join(r, NULL);
+	printf("{\"iterations\": %d, \"reader_tid\": %d, \"reader_wait_ns\": %ld}\n", iters,
+	       atomic_load(&waiter_tid), atomic_load(&waited_ns));
+	return 0;
+}
+
+static void *sem_waiter_main(void *arg)
+{
+	atomic_store(&waiter_tid, gettid_());
+	for (int i = 0; i < iters; i++) {
+		long long t0 = now_ns();
+
+		sem_wait(&slots);
+		atomic_fetch_add(&waited_ns, now_ns() - t0);
+	}
+	return NULL;
+}
+
+static int run_sem(void)
+{
+	pthread_t w;
+
+	sem_init(&slots, 0, 0);
+	pthread_create(&w, NULL, sem_waiter_main, NULL);
+	pthread_setname_np(w, "sem-waiter");
+	for (int i = 0; i < iters; i++) {
+		sleep_ms(gap_ms);
+		sem_post(&slots);
+	}
+	pthread_join(w, NULL);
+	printf("{\"items\": %d, \"waiter_tid\": %d, \"waiter_wait_ns\": %ld}\n", iters,
+	       atomic_load(&waiter_tid), atomic_load(&waited_ns));
+	return 0;
+}
+
+struct burner {
+	int tid;
+	long long cpu_ns;
+	long long life_ns;
+};
+
+static void *burner_main(void *arg)
+{
+	struct burner *b = arg;
+	struct timespec ts;
+	long long start = now_ns();
+	volatile unsigned long x = 0;
+
+	b->tid = gettid_();
+	for (int i = 0; i < iters; i++) {
+		long long until = now_ns() + hold_ms * 1000000LL;
+
+		while (now_ns() < until)
+			x++;
+		sleep_ms(gap_ms);
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	b->cpu_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	b->life_ns = now_ns() - start;
+	return NULL;
+}
+
+static int run_cpu(void)
+{
+	struct burner b[2];
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++) {
+		pthread_create(&t[i], NULL, burner_main, &b[i]);
+		pthread_setname_np(t[i], "burner");
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("{\"threads\": [{\"tid\": %d, \"cpu_ns\": %lld, \"life_ns\": %lld}, {\"tid\": %d, "
+	       "\"cpu_ns\": %lld, \"life_ns\": %lld}]}\n",
+	       b[0].tid, b[0].cpu_ns, b[0].life_ns, b[1].tid, b[1].cpu_ns, b[1].life_ns);
+	return 0;
+}
+
+static void *short_main(void *arg)
+{
+	pthread_mutex_lock(&acc_lock);
+	sleep_ms(hold_ms);
+	pthread_mutex_unlock(&acc_lock);
+	return NULL;
+}
+
+static int run_threads(void)
+{
+	int created = 0;
+
+	sleep_ms(200); /* let a -p tracer attach before the first thread */
+	for (int i = 0; i < iters; i += 2) {
+		pthread_t a, b;
+
+		pthread_create(&a, NULL, short_main, NULL);
+		pthread_create(&b, NULL, short_main, NULL);
+		created += 2;
+		pthread_join(a, NULL);
+		pthread_join(b, NULL);
+	}
+	printf("{\"created\": %d}\n", created);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	int a = argc > 2 ? atoi(argv[2]) : 0, b = argc > 3 ? atoi(argv[3]) : 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(mode, "lockpair") || !strcmp(mode, "pi")) {
+		hold_ms = a;
+		iters = b;
+		if (!strcmp(mode, "pi")) {
+			pthread_mutexattr_t at;
+
+			pthread_mutexattr_init(&at);
+			pthread_mutexattr_setprotocol(&at, PTHREAD_PRIO_INHERIT);
+			pthread_mutex_init(&pi_lock, &at);
+			return run_pair(&pi_lock, "pi_lock");
+		}
+		return run_pair(&acc_lock, "acc_lock");
+	}
+	if (!strcmp(mode, "condvar")) {
+		iters = a;
+		gap_ms = b;
+		return run_condvar();
+	}
+	if (!strcmp(mode, "rwlock")) {
+		hold_ms = a;
+		iters = b;
+		return run_rwlock();
+	}
+	if (!strcmp(mode, "sem")) {
+		iters = a;
+		gap_ms = b;
+		return run_sem();
+	}
+	if (!strcmp(mode, "cpu")) {
+		hold_ms = a;
+		gap_ms = b;
+		iters = argc > 4 ? atoi(argv[4]) : 10;
+		return run_cpu();
+	}
+	if (!strcmp(mode, "threads")) {
+		iters = a;
+		hold_ms = b;
+		return run_threads();
+	}
+	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads ARGS\n");
+	return 2;
+}

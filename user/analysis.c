@@ -1,0 +1,799 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * analysis.c - see analysis.h. Records are replayed in timestamp order through per-thread state
+ * machines; waits become contentions once each address's kind is known.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include "analysis.h"
+
+#define E_AGAIN 11
+#define E_INTR 4
+#define E_TIMEDOUT 110
+
+const char *wake_cause_name(enum wake_cause c)
+{
+	static const char *const names[] = {
+		[WC_THREAD] = "thread",	      [WC_EXIT] = "thread exit", [WC_TIMEOUT] = "timeout",
+		[WC_SIGNAL] = "signal",	      [WC_NO_SLEEP] = "no sleep (value changed)",
+		[WC_OTHER] = "other wake-up", [WC_UNFINISHED] = "still waiting at end",
+	};
+
+	return c < WC__NR ? names[c] : "?";
+}
+
+enum tstate { TS_UNKNOWN, TS_RUNNING, TS_RUNNABLE, TS_BLOCKED, TS_DONE };
+
+/* A futex wait by one thread, from its begin to its end. */
+struct raw_wait {
+	__u32 tid;
+	__u64 addr;
+	__u64 begin, end;
+	__s64 ret;
+	__u32 stack;
+	__u32 waker_tid;
+	__u32 waker_stack;
+	enum wake_cause cause;
+	char waker_comm[TT_COMM_LEN];
+	bool released; /* the waiter woke this address after the wait: its acquisition ended */
+};
+
+struct thread_work {
+	struct thread_stat st;
+	enum tstate state;
+	__u64 since;
+	__u64 blocked_addr; /* the futex a blocked thread sleeps in, 0 for other blocking */
+	/* /proc at attach, for a thread that had no event yet */
+	char hint_state;
+	__u64 hint_futex;
+	/* the open wait */
+	bool in_wait;
+	struct raw_wait cur;
+	size_t last_wait; /* index + 1 into waits of its latest finished wait */
+};
+
+struct lock_work {
+	__u64 addr;
+	struct lock_evidence ev;
+	enum lock_kind kind;
+	size_t stat; /* index of its lock_stat */
+};
+
+struct blocked_bucket {
+	__u32 tid;
+	__u64 addr;
+	__u64 ns;
+};
+
+struct work {
+	struct analysis *a;
+	struct thread_work *threads;
+	size_t nr_threads, cap_threads;
+	struct u64_map thread_by_tid;
+	struct raw_wait *waits;
+	size_t nr_waits, cap_waits;
+	struct lock_work *locks;
+	size_t nr_locks, cap_locks;
+	struct u64_map lock_by_addr;
+	struct blocked_bucket *buckets;
+	size_t nr_buckets, cap_buckets;
+	struct u64_map bucket_by_key;
+	struct u64_map stack_by_hash;
+	size_t cap_stacks;
+};
+
+unsigned hist_bucket(__u64 ns)
+{
+	__u64 us = ns / 1000;
+	unsigned b = 0;
+
+	while (us) {
+		b++;
+		us >>= 1;
+	}
+	return b < TT_HIST_BUCKETS ? b : TT_HIST_BUCKETS - 1;
+}
+
+static struct thread_work *thread_get(struct work *w, __u32 tid)
+{
+	bool found;
+	__u64 *i = u64_map_upsert(&w->thread_by_tid, tid, &found);
+	struct thread_work *t;
+
+	if (found)
+		return &w->threads[*i - 1];
+	t = VEC_PUSH(w->threads, w->nr_threads, w->cap_threads);
+	*i = w->nr_threads;
+	t->st.tid = tid;
+	t->st.start_ts = w->a->start_ts;
+	t->since = w->a->start_ts;
+	t->state = TS_UNKNOWN;
+	return t;
+}
+
+static struct lock_work *lock_get(struct work *w, __u64 addr)
+{
+	bool found;
+	__u64 *i = u64_map_upsert(&w->lock_by_addr, addr, &found);
+	struct lock_work *l;
+
+	if (found)
+		return &w->locks[*i - 1];
+	l = VEC_PUSH(w->locks, w->nr_locks, w->cap_locks);
+	*i = w->nr_locks;
+	l->addr = addr;
+	l->ev.all_val2 = true;
+	return l;
+}
+
+static __u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st)
+{
+	struct analysis *a = w->a;
+	size_t n = (size_t)st->nr_user + st->nr_kernel;
+	__u64 h;
+	bool found;
+	__u64 *slot;
+	struct stack_entry *e;
+
+	if (!n)
+		return TT_NO_STACK;
+	h = hash_bytes(st->ips, n * 8, ((__u64)st->nr_user << 32) ^ pid);
+	/* Chain on collision: probe h, h+1, ... until an equal stack or a free slot. */
+	for (;; h++) {
+		slot = u64_map_upsert(&w->stack_by_hash, h, &found);
+		if (!found)
+			break;
+		e = &a->stacks[*slot - 1];
+		if (e->pid == pid && e->nr_user == st->nr_user && e->nr_kernel == st->nr_kernel &&
+		    !memcmp(e->ips, st->ips, n * 8)) {
+			e->flags |= st->flags;
+			return (__u32)(*slot - 1);
+		}
+	}
+	e = VEC_PUSH(a->stacks, a->nr_stacks, w->cap_stacks);
+	e->pid = pid;
+	e->nr_user = st->nr_user;
+	e->nr_kernel = st->nr_kernel;
+	e->flags = st->flags;
+	e->ips = xcalloc(n, 8);
+	memcpy(e->ips, st->ips, n * 8);
+	*slot = a->nr_stacks;
+	if (st->flags & TT_STACK_USER_TRUNC)
+		a->truncated_stacks++;
+	return (__u32)(a->nr_stacks - 1);
+}
+
+static void add_blocked(struct work *w, __u32 tid, __u64 addr, __u64 ns)
+{
+	bool found;
+	__u64 key = hash_u64(addr) ^ tid;
+	__u64 *slot;
+	struct blocked_bucket *b;
+
+	for (;; key++) {
+		slot = u64_map_upsert(&w->bucket_by_key, key, &found);
+		if (!found)
+			break;
+		b = &w->buckets[*slot - 1];
+		if (b->tid == tid && b->addr == addr) {
+			b->ns += ns;
+			return;
+		}
+	}
+	b = VEC_PUSH(w->buckets, w->nr_buckets, w->cap_buckets);
+	b->tid = tid;
+	b->addr = addr;
+	b->ns = ns;
+	*slot = w->nr_buckets;
+}
+
+/* Charge the time since t->since to t's current state. */
+static void account(struct work *w, struct thread_work *t, __u64 ts)
+{
+	__u64 d = ts > t->since ? ts - t->since : 0;
+
+	switch (t->state) {
+	case TS_RUNNING:
+		t->st.on_cpu_ns += d;
+		break;
+	case TS_RUNNABLE:
+		t->st.runnable_ns += d;
+		break;
+	case TS_BLOCKED:
+		if (t->blocked_addr)
+			add_blocked(w, t->st.tid, t->blocked_addr, d);
+		else
+			t->st.other_wait_ns += d;
+		break;
+	case TS_UNKNOWN:
+	case TS_DONE:
+		break;
+	}
+	if (ts > t->since)
+		t->since = ts;
+}
+
+/* The first event of a thread present at attach tells what it was doing since the start. */
+static void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts)
+{
+	if (t->state != TS_UNKNOWN)
+		return;
+	t->state = prior;
+	t->blocked_addr = prior == TS_BLOCKED ? t->hint_futex : 0;
+	account(w, t, ts);
+}
+
+static void set_state(struct work *w, struct thread_work *t, enum tstate s, __u64 ts)
+{
+	account(w, t, ts);
+	t->state = s;
+}
+
+static void note_wait_evidence(struct work *w, struct lock_work *l, const struct tt_wait_begin *r,
+			       __u32 stack)
+{
+	__u32 cmd = r->op >= TT_FUTEX2_WAITV ? 31 : (r->op & TT_FUTEX_CMD_MASK);
+
+	l->ev.any_wait = true;
+	l->ev.wait_cmds |= 1u << cmd;
+	if (cmd == TT_FUTEX_WAIT && r->val != 2)
+		l->ev.all_val2 = false;
+	if (cmd != TT_FUTEX_WAIT)
+		l->ev.all_val2 = false;
+	if ((r->val & 0x80000000u) && (r->val & 0x3fffffffu) &&
+	    u64_map_get(&w->thread_by_tid, r->val & 0x3fffffffu))
+		l->ev.robust_val = true;
+	if (r->val && r->val != r->hdr.tid && u64_map_get(&w->thread_by_tid, r->val))
+		l->ev.val_is_tid = true;
+	(void)stack;
+}
+
+/* Function names of the top user frames of a stack, as classification evidence. */
+static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
+{
+	const struct stack_entry *e;
+
+	if (stack == TT_NO_STACK || !w->a->sd)
+		return;
+	e = &w->a->stacks[stack];
+	for (unsigned i = 0; i < e->nr_user && i < 3; i++) {
+		const struct sym_frame *f = symdata_frame(w->a->sd, e->ips[i]);
+
+		if (f && f->func)
+			lock_evidence_add_func(&l->ev, f->func);
+	}
+}
+
+static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 ret)
+{
+	struct raw_wait *rw;
+
+	t->cur.end = ts;
+	t->cur.ret = ret;
+	if (ret == -E_TIMEDOUT)
+		t->cur.cause = WC_TIMEOUT;
+	else if (ret == -E_INTR)
+		t->cur.cause = WC_SIGNAL;
+	else if (ret == -E_AGAIN && t->cur.cause == WC_OTHER && !t->cur.waker_tid)
+		t->cur.cause = WC_NO_SLEEP;
+	rw = VEC_PUSH(w->waits, w->nr_waits, w->cap_waits);
+	*rw = t->cur;
+	t->last_wait = w->nr_waits;
+	t->in_wait = false;
+}
+
+static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
+{
+	struct thread_work *t = thread_get(w, r->hdr.tid);
+	struct lock_work *l = lock_get(w, r->uaddr);
+
+	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
+	if (t->in_wait) /* its end was lost: keep what is known, as unfinished */
+		finish_wait(w, t, r->hdr.ts, 0);
+	memset(&t->cur, 0, sizeof(t->cur));
+	t->in_wait = true;
+	t->cur.tid = r->hdr.tid;
+	t->cur.addr = r->uaddr;
+	t->cur.begin = r->hdr.ts;
+	t->cur.cause = WC_OTHER;
+	t->cur.waker_stack = TT_NO_STACK;
+	t->cur.stack = stack_intern(w, r->hdr.pid, &r->stack);
+	note_wait_evidence(w, l, r, t->cur.stack);
+	note_stack_funcs(w, l, t->cur.stack);
+}
+
+static void on_wait_end(struct work *w, const struct tt_wait_end *r)
+{
+	struct thread_work *t = thread_get(w, r->hdr.tid);
+
+	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
+	if (t->in_wait && t->cur.addr == r->uaddr)
+		finish_wait(w, t, r->hdr.ts, r->ret);
+}
+
+static void on_wake_op(struct work *w, const struct tt_wake_op *r)
+{
+	struct thread_work *t;
+	struct raw_wait *last;
+
+	if (w->a->tid_filter && r->hdr.tid != w->a->tid_filter &&
+	    !u64_map_get(&w->thread_by_tid, r->hdr.tid))
+		return;
+	t = thread_get(w, r->hdr.tid);
+	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
+	if (!t->last_wait)
+		return;
+	last = &w->waits[t->last_wait - 1];
+	if (last->addr == r->uaddr || (r->uaddr2 && last->addr == r->uaddr2))
+		last->released = true;
+}
+
+static void on_waking(struct work *w, const struct tt_waking *r)
+{
+	struct thread_work *t = thread_get(w, r->wakee_tid);
+	__u64 ts = r->hdr.ts;
+
+	settle_unknown(w, t, TS_BLOCKED, ts);
+	if (t->state == TS_BLOCKED)
+		set_state(w, t, TS_RUNNABLE, ts);
+	if (!t->in_wait || !r->wakee_uaddr || t->cur.addr != r->wakee_uaddr)
+		return;
+	/* The first futex or exit wake names the waker; a later "other" wake does not undo it. */
+	if (r->reason == TT_WAKE_FUTEX || r->reason == TT_WAKE_EXIT) {
+		if (t->cur.cause == WC_THREAD || t->cur.cause == WC_EXIT)
+			return;
+		t->cur.cause = r->reason == TT_WAKE_FUTEX ? WC_THREAD : WC_EXIT;
+		t->cur.waker_tid = r->hdr.tid;
+		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
+		t->cur.waker_stack = stack_intern(w, r->hdr.pid, &r->stack);
+		if (r->reason == TT_WAKE_EXIT)
+			lock_get(w, t->cur.addr)->ev.exit_wake = true;
+		else
+			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack);
+	}
+}
+
+static void on_switch(struct work *w, const struct tt_switch *r)
+{
+	__u64 ts = r->hdr.ts;
+	struct analysis *a = w->a;
+
+	if (r->hdr.pid == a->pid && (!a->tid_filter || r->hdr.tid == a->tid_filter)) {
+		struct thread_work *t = thread_get(w, r->hdr.tid);
+
+		memcpy(t->st.name, r->prev_comm, TT_COMM_LEN);
+		settle_unknown(w, t, TS_RUNNING, ts);
+		if (t->state != TS_DONE) {
+			account(w, t, ts);
+			if (t->st.exited || (r->prev_state & (TT_TASK_DEAD | 0x10 | 0x20))) {
+				t->state = TS_DONE;
+				t->st.end_ts = ts;
+			} else if (r->preempt || r->prev_state == TT_TASK_RUNNING) {
+				t->state = TS_RUNNABLE;
+				t->st.involuntary_switches++;
+			} else {
+				t->state = TS_BLOCKED;
+				t->st.voluntary_switches++;
+				t->blocked_addr = t->in_wait ? t->cur.addr : 0;
+			}
+		}
+	}
+	if (r->next_pid == a->pid && (!a->tid_filter || r->next_tid == a->tid_filter)) {
+		struct thread_work *t = thread_get(w, r->next_tid);
+
+		memcpy(t->st.name, r->next_comm, TT_COMM_LEN);
+		settle_unknown(w, t, TS_RUNNABLE, ts);
+		if (t->state != TS_DONE)
+			set_state(w, t, TS_RUNNING, ts);
+	}
+}
+
+static void on_new_thread(struct work *w, const struct tt_new_thread *r)
+{
+	struct thread_work *t = thread_get(w, r->hdr.tid);
+
+	t->st.start_ts = r->hdr.ts;
+	t->since = r->hdr.ts;
+	t->st.created = true;
+	t->state = TS_RUNNABLE;
+	memcpy(t->st.name, r->comm, TT_COMM_LEN);
+}
+
+static void on_thread_exit(struct work *w, const struct tt_exit *r)
+{
+	struct thread_work *t = thread_get(w, r->hdr.tid);
+
+	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
+	t->st.exited = true;
+	memcpy(t->st.name, r->comm, TT_COMM_LEN);
+	if (r->hdr.tid == w->a->pid)
+		w->a->target_exited = true;
+}
+
+static void on_thread_info(struct work *w, const struct tt_thread_info *r)
+{
+	struct thread_work *t = thread_get(w, r->hdr.tid);
+
+	if (!t->st.name[0])
+		memcpy(t->st.name, r->comm, TT_COMM_LEN);
+	if (t->state != TS_UNKNOWN)
+		return;
+	t->hint_state = r->state;
+	t->hint_futex = r->in_futex_wait ? r->futex_uaddr : 0;
+	if (t->hint_futex)
+		lock_get(w, t->hint_futex);
+}
+
+/* Close every thread at the end of the trace. */
+static void close_threads(struct work *w)
+{
+	__u64 end = w->a->end_ts;
+
+	for (size_t i = 0; i < w->nr_threads; i++) {
+		struct thread_work *t = &w->threads[i];
+
+		if (t->state == TS_UNKNOWN) {
+			/* No event at all: what /proc said at attach held for the whole trace. */
+			if (t->hint_state == 'R')
+				t->state = TS_RUNNING;
+			else if (t->hint_state) {
+				t->state = TS_BLOCKED;
+				t->blocked_addr = t->hint_futex;
+			}
+		}
+		if (t->state != TS_DONE) {
+			account(w, t, end);
+			t->st.end_ts = end;
+		}
+		if (t->in_wait) {
+			t->cur.end = end;
+			t->cur.cause = WC_UNFINISHED;
+			*VEC_PUSH(w->waits, w->nr_waits, w->cap_waits) = t->cur;
+			t->in_wait = false;
+		}
+	}
+}
+
+static struct attrib *attrib_add(struct attrib **v, size_t *n, size_t *cap, __u32 tid,
+				 __u32 stack, enum wake_cause cause, const char *comm)
+{
+	struct attrib *x;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].tid == tid && (*v)[i].stack == stack && (*v)[i].cause == cause)
+			return &(*v)[i];
+	x = VEC_PUSH(*v, *n, *cap);
+	x->tid = tid;
+	x->stack = stack;
+	x->cause = cause;
+	if (comm)
+		memcpy(x->comm, comm, TT_COMM_LEN);
+	return x;
+}
+
+static int cmp_attrib(const void *a, const void *b)
+{
+	const struct attrib *x = a, *y = b;
+
+	if (x->wait_ns != y->wait_ns)
+		return x->wait_ns > y->wait_ns ? -1 : 1;
+	return x->count > y->count ? -1 : x->count < y->count;
+}
+
+static int cmp_lock(const void *a, const void *b)
+{
+	const struct lock_stat *x = a, *y = b;
+
+	if (x->wait_ns != y->wait_ns)
+		return x->wait_ns > y->wait_ns ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int cmp_wait(const void *a, const void *b)
+{
+	const struct raw_wait *x = a, *y = b;
+
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+static int cmp_thread(const void *a, const void *b)
+{
+	const struct thread_stat *x = a, *y = b;
+
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* Longest gap between two futex waits of one rwlock or plain-futex acquisition (a retry). */
+#define RETRY_GAP_NS 100000ULL
+
+/*
+ * May wait b continue the same acquisition as wait a? (DESIGN.md: one contention per
+ * acquisition.) A glibc mutex word stays 2 after a contended acquisition, so its release always
+ * issues a wake: until the waiter wakes the address, its next wait there is a retry (barging,
+ * spurious wake-up). A PI lock is owned when LOCK_PI returns 0. Readers of an rwlock release
+ * without waking anybody, so there and for plain futexes only an immediate re-wait is a retry.
+ */
+static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enum lock_kind k,
+			     bool pi)
+{
+	if (a->tid != b->tid || a->addr != b->addr || a->released)
+		return false;
+	if (a->ret == -E_AGAIN || a->ret == -E_INTR)
+		return true;
+	if (pi)
+		return false;
+	if (k == LK_MUTEX)
+		return true;
+	if (k == LK_RWLOCK || k == LK_FUTEX)
+		return b->begin - a->end < RETRY_GAP_NS;
+	return false;
+}
+
+struct lock_acc {
+	struct lock_stat *ls;
+	size_t cap_waiters, cap_wakers;
+};
+
+/* The offset of the futex word inside the glibc object that owns it, when the symbol tells. */
+static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl)
+{
+	if (!sl || !sl->name)
+		return 0;
+	if (k == LK_CONDVAR && (sl->name_off == 40 || sl->name_off == 44))
+		return sl->name_off;
+	if (k == LK_RWLOCK && (sl->name_off == 8 || sl->name_off == 12))
+		return sl->name_off;
+	return 0;
+}
+
+static void build_locks(struct work *w)
+{
+	struct analysis *a = w->a;
+	struct lock_acc *acc;
+	struct u64_map by_canon = {0};
+	size_t n = 0;
+
+	a->locks = xcalloc(w->nr_locks, sizeof(*a->locks));
+	acc = xcalloc(w->nr_locks, sizeof(*acc));
+	for (size_t i = 0; i < w->nr_locks; i++) {
+		struct lock_work *l = &w->locks[i];
+		const struct sym_lock *sl = a->sd ? symdata_lock(a->sd, l->addr) : NULL;
+		const char *detail;
+		__u64 off, *slot;
+		struct lock_stat *ls;
+		bool found;
+
+		l->kind = lockkind_classify(&l->ev, sl, &detail);
+		off = object_offset(l->kind, sl);
+		slot = u64_map_upsert(&by_canon, l->addr - off, &found);
+		if (found) {
+			l->stat = *slot;
+			continue;
+		}
+		l->stat = *slot = a->nr_locks++;
+		ls = &a->locks[l->stat];
+		acc[l->stat].ls = ls;
+		ls->addr = l->addr - off;
+		ls->kind = l->kind;
+		snprintf(ls->detail, sizeof(ls->detail), "%s", detail ? detail : "");
+		if (sl && sl->name && sl->name_off - off)
+			snprintf(ls->name, sizeof(ls->name), "%s+0x%llx", sl->name,
+				 (unsigned long long)(sl->name_off - off));
+		else if (sl && sl->name)
+			snprintf(ls->name, sizeof(ls->name), "%s", sl->name);
+		if (sl && sl->module)
+			snprintf(ls->location, sizeof(ls->location), "%s+0x%llx", sl->module,
+				 (unsigned long long)(sl->module_off - off));
+		else
+			snprintf(ls->location, sizeof(ls->location), "%s",
+				 sl && sl->location ? sl->location : "[unknown]");
+	}
+	u64_map_free(&by_canon);
+
+	qsort(w->waits, w->nr_waits, sizeof(*w->waits), cmp_wait);
+	for (size_t i = 0; i < w->nr_waits; i = n) {
+		const struct raw_wait *first = &w->waits[i], *last;
+		__u64 *li = u64_map_get(&w->lock_by_addr, first->addr);
+		struct lock_acc *la = &acc[w->locks[*li - 1].stat];
+		struct lock_stat *ls = la->ls;
+		enum lock_kind k = w->locks[*li - 1].kind;
+		bool pi = !strcmp(ls->detail, "PI");
+		struct thread_work *t = thread_get(w, first->tid);
+		__u64 total = 0;
+		struct attrib *x;
+
+		for (n = i; n < w->nr_waits; n++) {
+			if (n > i && !same_acquisition(&w->waits[n - 1], &w->waits[n], k, pi))
+				break;
+			total += w->waits[n].end - w->waits[n].begin;
+		}
+		last = &w->waits[n - 1];
+		ls->futex_waits += n - i;
+		ls->contentions++;
+		ls->wait_ns += total;
+		if (total > ls->max_wait_ns)
+			ls->max_wait_ns = total;
+		ls->hist[hist_bucket(total)]++;
+		ls->causes[last->cause]++;
+		x = attrib_add(&ls->waiters, &ls->nr_waiters, &la->cap_waiters, first->tid,
+			       first->stack, WC_THREAD, t->st.name);
+		x->count++;
+		x->wait_ns += total;
+		if (k == LK_JOIN && last->cause == WC_EXIT && !ls->detail[0])
+			snprintf(ls->detail, sizeof(ls->detail), "thread %u", last->waker_tid);
+		if (last->cause == WC_THREAD || last->cause == WC_EXIT)
+			x = attrib_add(&ls->wakers, &ls->nr_wakers, &la->cap_wakers, last->waker_tid,
+				       last->waker_stack, last->cause, last->waker_comm);
+		else
+			x = attrib_add(&ls->wakers, &ls->nr_wakers, &la->cap_wakers, 0, TT_NO_STACK,
+				       last->cause, NULL);
+		x->count++;
+		x->wait_ns += total;
+		if (lock_kind_is_contention(k)) {
+			t->st.contentions++;
+			t->st.wait_ns += total;
+		}
+	}
+	for (size_t i = 0; i < a->nr_locks; i++) {
+		struct lock_stat *ls = &a->locks[i];
+
+		qsort(ls->waiters, ls->nr_waiters, sizeof(*ls->waiters), cmp_attrib);
+		qsort(ls->wakers, ls->nr_wakers, sizeof(*ls->wakers), cmp_attrib);
+	}
+	free(acc);
+	qsort(a->locks, a->nr_locks, sizeof(*a->locks), cmp_lock);
+}
+
+static void build_threads(struct work *w)
+{
+	struct analysis *a = w->a;
+
+	for (size_t i = 0; i < w->nr_buckets; i++) {
+		struct blocked_bucket *b = &w->buckets[i];
+		__u64 *li = u64_map_get(&w->lock_by_addr, b->addr);
+
+		enum lock_kind k = li ? w->locks[*li - 1].kind : LK_FUTEX;
+		struct thread_work *t = thread_get(w, b->tid);
+
+		if (lock_kind_is_contention(k))
+			t->st.lock_wait_ns += b->ns;
+		else
+			t->st.cond_wait_ns += b->ns;
+	}
+	a->threads = xcalloc(w->nr_threads, sizeof(*a->threads));
+	for (size_t i = 0; i < w->nr_threads; i++)
+		a->threads[i] = w->threads[i].st;
+	a->nr_threads = w->nr_threads;
+	qsort(a->threads, a->nr_threads, sizeof(*a->threads), cmp_thread);
+}
+
+int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out)
+{
+	struct work w = {.a = out};
+	size_t *order;
+	bool have_session = false;
+
+	memset(out, 0, sizeof(*out));
+	out->sd = sd;
+	order = records_sorted(rb);
+	for (size_t i = 0; i < rb->count; i++) {
+		const struct tt_rec_hdr *h = (const void *)(rb->data + order[i]);
+
+		if (h->kind < TT_REC_SESSION)
+			out->events++;
+		if (!have_session && h->kind != TT_REC_SESSION)
+			continue; /* records before attach completed carry no complete state */
+		switch (h->kind) {
+		case TT_REC_SESSION: {
+			const struct tt_session *s = (const void *)h;
+
+			have_session = true;
+			out->pid = s->target_pid;
+			out->tid_filter = s->target_tid;
+			out->start_ts = h->ts;
+			out->end_ts = h->ts;
+			memcpy(out->comm, s->comm, TT_COMM_LEN);
+			break;
+		}
+		case TT_REC_THREAD_INFO:
+			on_thread_info(&w, (const void *)h);
+			break;
+		case TT_REC_WAIT_BEGIN:
+			on_wait_begin(&w, (const void *)h);
+			break;
+		case TT_REC_WAIT_END:
+			on_wait_end(&w, (const void *)h);
+			break;
+		case TT_REC_WAKE_OP:
+			on_wake_op(&w, (const void *)h);
+			break;
+		case TT_REC_WAKING:
+			on_waking(&w, (const void *)h);
+			break;
+		case TT_REC_SWITCH:
+			on_switch(&w, (const void *)h);
+			break;
+		case TT_REC_NEW_THREAD:
+			on_new_thread(&w, (const void *)h);
+			break;
+		case TT_REC_EXIT:
+			on_thread_exit(&w, (const void *)h);
+			break;
+		case TT_REC_SESSION_END: {
+			const struct tt_session_end *e = (const void *)h;
+
+			out->lost_events += e->counters[TT_CNT_RINGBUF_FULL];
+			out->stack_failures += e->counters[TT_CNT_STACK_FAIL];
+			out->untracked_waits += e->counters[TT_CNT_MAP_FULL];
+			if (e->target_exited)
+				out->target_exited = true;
+			break;
+		}
+		}
+		if (h->ts > out->end_ts)
+			out->end_ts = h->ts;
+	}
+	free(order);
+	if (!have_session) {
+		free(w.threads);
+		u64_map_free(&w.thread_by_tid);
+		return -EINVAL;
+	}
+	close_threads(&w);
+	build_locks(&w);
+	build_threads(&w);
+
+	free(w.threads);
+	free(w.waits);
+	free(w.locks);
+	free(w.buckets);
+	u64_map_free(&w.thread_by_tid);
+	u64_map_free(&w.lock_by_addr);
+	u64_map_free(&w.bucket_by_key);
+	u64_map_free(&w.stack_by_hash);
+	return 0;
+}
+
+void analysis_free(struct analysis *a)
+{
+	for (size_t i = 0; i < a->nr_locks; i++) {
+		free(a->locks[i].waiters);
+		free(a->locks[i].wakers);
+	}
+	for (size_t i = 0; i < a->nr_stacks; i++)
+		free(a->stacks[i].ips);
+	free(a->locks);
+	free(a->threads);
+	free(a->stacks);
+	memset(a, 0, sizeof(*a));
+}
+
+const char *analysis_frame_name(const struct analysis *a, const struct stack_entry *st, unsigned i,
+				char *buf, size_t len)
+{
+	const struct sym_frame *f = a->sd ? symdata_frame(a->sd, st->ips[i]) : NULL;
+
+	if (f)
+		return f->name;
+	snprintf(buf, len, "0x%llx", (unsigned long long)st->ips[i]);
+	return buf;
+}
+
+unsigned analysis_kernel_skip(const struct analysis *a, const struct stack_entry *st)
+{
+	unsigned n = 0;
+
+	while (n < st->nr_kernel && a->sd) {
+		const struct sym_frame *f = symdata_frame(a->sd, st->ips[st->nr_user + n]);
+
+		if (!f || !f->func ||
+		    (strncmp(f->func, "bpf_prog_", 9) && strncmp(f->func, "bpf_trace_run", 13) &&
+		     strncmp(f->func, "__bpf_trace_", 12)))
+			break;
+		n++;
+	}
+	return n;
+}

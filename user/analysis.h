@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * analysis.h - the pure function from a record stream and its symbol data to what threadtrace
+ * reports: waits merged into contentions per lock, wakers, thread states. Opens nothing.
+ */
+#ifndef TT_ANALYSIS_H
+#define TT_ANALYSIS_H
+
+#include "records.h"
+#include "symdata.h"
+#include "lockkind.h"
+
+#define TT_HIST_BUCKETS 28 /* log2 buckets of microseconds: [0,1), [1,2), [2,4) ... */
+#define TT_NO_STACK ((__u32)-1)
+
+/* What ended a wait. */
+enum wake_cause {
+	WC_THREAD = 0, /* a thread's futex wake op: the unlock site */
+	WC_EXIT,       /* a thread exiting (pthread_join's CLONE_CHILD_CLEARTID wake) */
+	WC_TIMEOUT,    /* the wait's timeout expired */
+	WC_SIGNAL,     /* interrupted by a signal */
+	WC_NO_SLEEP,   /* returned at once: the futex word had changed (EAGAIN) */
+	WC_OTHER,      /* woken by something else (another process, spurious) */
+	WC_UNFINISHED, /* still waiting when tracing stopped */
+	WC__NR,
+};
+
+const char *wake_cause_name(enum wake_cause c);
+
+struct stack_entry {
+	__u32 pid;
+	__u16 nr_user, nr_kernel;
+	__u32 flags; /* TT_STACK_* */
+	__u64 *ips;  /* user frames leaf first, then kernel frames leaf first */
+};
+
+/* One row of "who waits here" or "who woke them": a thread and a stack. */
+struct attrib {
+	__u32 tid;
+	__u32 stack; /* index into analysis.stacks or TT_NO_STACK */
+	enum wake_cause cause;
+	char comm[TT_COMM_LEN];
+	__u64 count;
+	__u64 wait_ns;
+};
+
+/*
+ * A lock: a futex word, or a glibc object whose several words are waited on (a condvar's two
+ * __g_signals, an rwlock's three futexes) when its data symbol shows where the object starts.
+ */
+struct lock_stat {
+	__u64 addr;
+	enum lock_kind kind;
+	char detail[48];    /* "PI", "robust", "libc internal", "thread 123" or "" */
+	char name[128];     /* data symbol ("acc_lock", "table+0x10") or "" */
+	char location[160]; /* "workload+0x4040", "[heap]", "[anon]" ... */
+	__u64 contentions;    /* acquisitions that waited (re-waits merged) */
+	__u64 futex_waits;    /* raw futex wait calls */
+	__u64 wait_ns, max_wait_ns;
+	__u64 hist[TT_HIST_BUCKETS];
+	__u64 causes[WC__NR];
+	struct attrib *waiters, *wakers; /* sorted by wait_ns, descending */
+	size_t nr_waiters, nr_wakers;
+};
+
+struct thread_stat {
+	__u32 tid;
+	char name[TT_COMM_LEN];
+	__u64 start_ts, end_ts; /* the traced part of its life */
+	__u64 on_cpu_ns, runnable_ns, lock_wait_ns, cond_wait_ns, other_wait_ns;
+	__u64 voluntary_switches, involuntary_switches;
+	__u64 contentions, wait_ns; /* its own lock contentions */
+	bool created, exited;       /* during the trace */
+};
+
+struct analysis {
+	__u32 pid, tid_filter;
+	char comm[TT_COMM_LEN];
+	__u64 start_ts, end_ts;
+	__u64 events;		/* records from BPF */
+	__u64 lost_events;	/* records the ring buffer could not take */
+	__u64 stack_failures;	/* stacks that could not be read */
+	__u64 untracked_waits;	/* waits not followed: per-thread map full */
+	__u64 truncated_stacks; /* user stacks deeper than the snapshot */
+	bool target_exited;
+	struct lock_stat *locks; /* sorted by wait_ns, descending */
+	size_t nr_locks;
+	struct thread_stat *threads; /* sorted by tid */
+	size_t nr_threads;
+	struct stack_entry *stacks;
+	size_t nr_stacks;
+	const struct symdata *sd;
+};
+
+/* 0 or -EINVAL when the stream has no session record. */
+int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out);
+void analysis_free(struct analysis *a);
+/* Name of frame i of a stack (user frames first), never NULL. */
+const char *analysis_frame_name(const struct analysis *a, const struct stack_entry *st, unsigned i,
+				char *buf, size_t len);
+/* Number of leading kernel frames that are the tracer's own (BPF program, trampoline). */
+unsigned analysis_kernel_skip(const struct analysis *a, const struct stack_entry *st);
+/* Index of the histogram bucket for a wait of ns. */
+unsigned hist_bucket(__u64 ns);
+
+#endif

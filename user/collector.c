@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: GPL-2.0
+/* collector.c - see collector.h. Lifecycle: open -> configure -> load -> attach -> poll. */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
+#include <sys/mount.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "collector.h"
+#include "procfs.h"
+#include "symbols.h"
+#include "threadtrace.skel.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static bool verbose_log;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose_log)
+		return 0;
+	if (!verbose_log)
+		return 0; /* our own message says what failed; -v shows libbpf's detail */
+	return vfprintf(stderr, fmt, args);
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+struct collect_ctx {
+	struct record_buf *rb;
+	struct symdata *sd;
+	struct symbolizer *sym;
+	__u64 malformed;
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct collect_ctx *c = ctx;
+	const struct tt_rec_hdr *h = data;
+	const struct tt_stack *st;
+
+	/* The ring buffer pads to 8 bytes; the header carries the real size. */
+	if (size < sizeof(*h) || h->size > size || records_append(c->rb, data, h->size)) {
+		c->malformed++;
+		return 0;
+	}
+	st = record_stack(h);
+	if (st)
+		symbolizer_note_stack(c->sym, c->sd, st);
+	if (h->kind == TT_REC_WAIT_BEGIN)
+		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
+	return 0;
+}
+
+/* libbpf attaches tracepoints through tracefs; mount it where nothing did. */
+static int ensure_tracefs(void)
+{
+	if (!access("/sys/kernel/tracing/events/syscalls", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events/syscalls", F_OK))
+		return 0;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
+		return -errno;
+	if (access("/sys/kernel/tracing/events/syscalls", F_OK))
+		return -ENOENT;
+	return 0;
+}
+
+static bool tracepoint_exists(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/syscalls/%s", name);
+	if (!access(path, F_OK))
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/syscalls/%s", name);
+	return !access(path, F_OK);
+}
+
+/* Find COMMAND the way execvp will, so "not found" is told before anything is attached. */
+static int command_exists(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) ? -errno : 0;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? path : ".", cmd);
+		if (!access(buf, X_OK))
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+/* Fork COMMAND stopped before exec; it execs when *go_fd is written. */
+static pid_t spawn_held(char **argv, int *go_fd, int *err_fd)
+{
+	int go[2], err[2];
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		char c;
+		int e;
+
+		close(go[1]);
+		close(err[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127); /* the tracer gave up before starting us */
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(err[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(err[1]);
+	*go_fd = go[1];
+	*err_fd = err[0];
+	return pid;
+}
+
+static void add_session_records(struct record_buf *rb, struct symdata *sd, struct symbolizer *sym,
+				pid_t pid, pid_t tid, const char *command, int *nr_threads)
+{
+	struct tt_session s = {0};
+	pid_t *tids = NULL;
+	int n;
+
+	s.hdr.size = sizeof(s);
+	s.hdr.kind = TT_REC_SESSION;
+	s.hdr.ts = now_ns();
+	s.hdr.pid = pid;
+	s.target_pid = pid;
+	s.target_tid = tid;
+	s.abi_version = TT_ABI_VERSION;
+	if (command) {
+		/* Not exec'd yet: the kernel will name it after the file, as here. */
+		const char *base = strrchr(command, '/');
+
+		strncpy(s.comm, base ? base + 1 : command, TT_COMM_LEN - 1);
+	} else {
+		procfs_comm(pid, s.comm);
+	}
+	records_append(rb, &s, sizeof(s));
+
+	n = procfs_threads(pid, &tids);
+	*nr_threads = n > 0 ? n : 0;
+	for (int i = 0; i < n; i++) {
+		struct tt_thread_info ti = {0};
+
+		if (tid && tids[i] != tid)
+			continue;
+		if (procfs_thread_info(pid, tids[i], &ti))
+			continue;
+		ti.hdr.size = sizeof(ti);
+		ti.hdr.kind = TT_REC_THREAD_INFO;
+		ti.hdr.ts = now_ns();
+		ti.hdr.pid = pid;
+		ti.hdr.tid = tids[i];
+		records_append(rb, &ti, sizeof(ti));
+		if (ti.in_futex_wait)
+			symbolizer_note_lock(sym, sd, ti.futex_uaddr);
+	}
+	free(tids);
+}
+
+static void add_session_end(struct record_buf *rb, struct threadtrace_bpf *skel, pid_t pid,
+			    bool exited)
+{
+	struct tt_session_end e = {0};
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals = xcalloc(ncpu > 0 ? ncpu : 1, sizeof(__u64));
+
+	e.hdr.size = sizeof(e);
+	e.hdr.kind = TT_REC_SESSION_END;
+	e.hdr.ts = now_ns();
+	e.hdr.pid = pid;
+	e.target_exited = exited;
+	for (__u32 k = 0; k < TT_CNT_NR; k++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.counters), &k, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			e.counters[k] += vals[c];
+	}
+	free(vals);
+	records_append(rb, &e, sizeof(e));
+}
+
+static int check_target(pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	if (procfs_alive(pid) != 1) {
+		fprintf(stderr, "threadtrace: no process with pid %d\n", pid);
+		return -ESRCH;
+	}
+	if (tid) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
+		if (access(path, F_OK)) {
+			fprintf(stderr, "threadtrace: process %d has no thread %d\n", pid, tid);
+			return -ESRCH;
+		}
+	}
+	return 0;
+}
+
+int collect(const struct collector_opts *o, struct record_buf *rb, struct symdata *sd,
+	    struct collector_result *res)
+{
+	struct threadtrace_bpf *skel = NULL;
+	struct ring_buffer *ring = NULL;
+	struct collect_ctx ctx = {.rb = rb, .sd = sd};
+	struct sigaction sa = {.sa_handler = on_signal};
+	pid_t pid = o->pid, child = 0;
+	int go_fd = -1, err_fd = -1, err = 0, nr_threads = 0;
+	__u64 start, deadline = 0, last_maps;
+	__u32 rb_bytes;
+
+	memset(res, 0, sizeof(*res));
+	res->child_status = -1;
+	verbose_log = o->verbose;
+	libbpf_set_print(libbpf_print);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "threadtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+				"threadtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+		return -ENOTSUP;
+	}
+	if (o->command) {
+		err = command_exists(o->command[0]);
+		if (err) {
+			fprintf(stderr, "threadtrace: %s: %s\n", o->command[0],
+				err == -ENOENT ? "command not found" : strerror(-err));
+			return err;
+		}
+	} else {
+		err = check_target(pid, o->tid);
+		if (err)
+			return err;
+	}
+	err = ensure_tracefs();
+	if (err) {
+		fprintf(stderr, "threadtrace: failed to mount tracefs on /sys/kernel/tracing: %s%s\n",
+			strerror(-err), err == -EPERM ? " (run as root)" : "");
+		return err;
+	}
+
+	skel = threadtrace_bpf__open();
+	if (!skel) {
+		err = -errno;
+		fprintf(stderr, "threadtrace: failed to open the BPF object: %s\n", strerror(errno));
+		return err;
+	}
+	if (o->command) {
+		child = spawn_held(o->command, &go_fd, &err_fd);
+		if (child < 0) {
+			err = child;
+			fprintf(stderr, "threadtrace: failed to start %s: %s\n", o->command[0],
+				strerror(-err));
+			child = 0;
+			goto cleanup;
+		}
+		pid = child;
+	}
+	skel->rodata->target_tgid = pid;
+	skel->rodata->target_tid = o->tid;
+	rb_bytes = 1;
+	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 16) * 1024u * 1024u)
+		rb_bytes <<= 1;
+	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
+	/* futex2 and futex_waitv exist from 5.16 / 6.7 on. */
+	if (!tracepoint_exists("sys_enter_futex_waitv")) {
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_waitv, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_waitv, false);
+	}
+	if (!tracepoint_exists("sys_enter_futex_wait")) {
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_wait, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_wait, false);
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_wake, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_wake, false);
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_requeue, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_requeue, false);
+	}
+
+	err = threadtrace_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "threadtrace: failed to load the BPF programs: %s\n%s",
+			strerror(-err),
+			err == -EPERM || err == -EACCES
+				? "threadtrace needs root, or CAP_BPF, CAP_PERFMON and "
+				  "CAP_SYS_PTRACE: run it with sudo\n"
+				: "run with -v for the kernel verifier's log\n");
+		goto cleanup;
+	}
+	err = threadtrace_bpf__attach(skel);
+	if (err) {
+		fprintf(stderr, "threadtrace: failed to attach the tracepoints: %s (-v for detail)\n",
+			strerror(-err));
+		goto cleanup;
+	}
+	if (stop_signal) {
+		fprintf(stderr, "threadtrace: interrupted during start-up; nothing traced\n");
+		err = -EINTR;
+		goto cleanup;
+	}
+	ctx.sym = symbolizer_new(pid);
+	ring = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &ctx, NULL);
+	if (!ring) {
+		err = -errno;
+		fprintf(stderr, "threadtrace: failed to open the ring buffer: %s\n", strerror(errno));
+		goto cleanup;
+	}
+
+	if (child) {
+		int e = 0;
+		ssize_t n;
+
+		add_session_records(rb, sd, ctx.sym, pid, o->tid, o->command[0], &nr_threads);
+		if (write(go_fd, "g", 1) != 1) {
+			err = -errno;
+			fprintf(stderr, "threadtrace: failed to start %s\n", o->command[0]);
+			goto cleanup;
+		}
+		close(go_fd);
+		go_fd = -1;
+		n = read(err_fd, &e, sizeof(e)); /* EOF: exec succeeded (the pipe is CLOEXEC) */
+		close(err_fd);
+		err_fd = -1;
+		if (n == sizeof(e)) {
+			fprintf(stderr, "threadtrace: failed to run %s: %s\n", o->command[0],
+				strerror(e));
+			err = -e;
+			goto cleanup;
+		}
+		if (!o->quiet)
+			fprintf(stderr, "threadtrace: tracing %s (pid %d) until it exits; Ctrl-C to "
+					"stop\n", o->command[0], pid);
+	} else {
+		add_session_records(rb, sd, ctx.sym, pid, o->tid, NULL, &nr_threads);
+		if (!o->quiet) {
+			char comm[TT_COMM_LEN] = "?", what[64] = "";
+
+			procfs_comm(pid, comm);
+			if (o->tid)
+				snprintf(what, sizeof(what), ", thread %d only", o->tid);
+			if (o->duration > 0)
+				fprintf(stderr, "threadtrace: tracing pid %d (%s), %d threads%s, for "
+						"%g s; Ctrl-C to stop early\n", pid, comm, nr_threads,
+					what, o->duration);
+			else
+				fprintf(stderr, "threadtrace: tracing pid %d (%s), %d threads%s; "
+						"Ctrl-C to stop\n", pid, comm, nr_threads, what);
+		}
+	}
+
+	start = now_ns();
+	last_maps = start;
+	if (o->duration > 0)
+		deadline = start + (__u64)(o->duration * 1e9);
+	for (;;) {
+		/* BPF wakes us only when the buffer fills: poll also drains on the timeout. */
+		int n = ring_buffer__poll(ring, 100);
+		__u64 now;
+
+		if (n >= 0)
+			n = ring_buffer__consume(ring);
+
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "threadtrace: failed to read the ring buffer: %s\n",
+				strerror(-n));
+			err = n;
+			break;
+		}
+		if (stop_signal) {
+			res->interrupted = true;
+			break;
+		}
+		now = now_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (child) {
+			int status;
+
+			if (waitpid(child, &status, WNOHANG) == child) {
+				res->child_status = status;
+				res->target_exited = true;
+				child = 0;
+				break;
+			}
+		} else if (procfs_alive(pid) == 0) {
+			res->target_exited = true;
+			break;
+		}
+		if (now - last_maps > 1000000000ULL) {
+			symbolizer_refresh_maps(ctx.sym);
+			last_maps = now;
+		}
+	}
+	ring_buffer__consume(ring);
+	add_session_end(rb, skel, pid, res->target_exited);
+	if (ctx.malformed)
+		fprintf(stderr, "threadtrace: %llu malformed records from the kernel were dropped\n",
+			(unsigned long long)ctx.malformed);
+	if (err > 0)
+		err = 0;
+
+cleanup:
+	ring_buffer__free(ring);
+	threadtrace_bpf__destroy(skel); /* detaches every program */
+	symbolizer_free(ctx.sym);
+	if (go_fd >= 0)
+		close(go_fd); /* the held child reads EOF and exits without running COMMAND */
+	if (err_fd >= 0)
+		close(err_fd);
+	if (child) {
+		int status;
+
+		if (err) {
+			waitpid(child, &status, 0);
+		} else {
+			/* Ctrl-C reached the child too; SIGTERM was ours alone: pass it on. */
+			if (stop_signal == SIGTERM)
+				kill(child, SIGTERM);
+			if (waitpid(child, &status, 0) == child)
+				res->child_status = status;
+		}
+	}
+	return err;
+}

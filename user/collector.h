@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * collector.h - the live entrance: start or find the target, load and attach the BPF programs,
+ * stream records into a record_buf with the symbol data they need, detach.
+ */
+#ifndef TT_COLLECTOR_H
+#define TT_COLLECTOR_H
+
+#include <sys/types.h>
+#include "records.h"
+#include "symdata.h"
+
+struct collector_opts {
+	pid_t pid;	     /* -p: attach to this process */
+	pid_t tid;	     /* -t: only this thread (0: all) */
+	char **command;	     /* -- COMMAND ARGS: start it traced (NULL with -p) */
+	double duration;     /* seconds; 0: until Ctrl-C or the target exits */
+	unsigned buffer_mb;  /* ring buffer size, MiB */
+	bool verbose;	     /* libbpf debug log */
+	bool quiet;	     /* no progress line */
+};
+
+struct collector_result {
+	bool target_exited;
+	bool interrupted;
+	int child_status; /* wait status of COMMAND, -1 when none was run */
+};
+
+/*
+ * Trace as the options say. Returns 0 with rb and sd filled, or a negative errno after printing
+ * one clear message. Probes are detached on every path.
+ */
+int collect(const struct collector_opts *o, struct record_buf *rb, struct symdata *sd,
+	    struct collector_result *res);
+
+#endif

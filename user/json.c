@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/* json.c - see json.h. */
+#include <errno.h>
+#include <string.h>
+#include "json.h"
+
+static void json_sep(struct json_writer *j)
+{
+	if (j->after_key) {
+		j->after_key = false;
+		return;
+	}
+	if (j->need_comma[j->depth])
+		fputc(',', j->out);
+	j->need_comma[j->depth] = true;
+}
+
+static void json_open(struct json_writer *j, char c)
+{
+	json_sep(j);
+	fputc(c, j->out);
+	if (j->depth < 63)
+		j->depth++;
+	j->need_comma[j->depth] = false;
+}
+
+static void json_close(struct json_writer *j, char c)
+{
+	if (j->depth > 0)
+		j->depth--;
+	fputc(c, j->out);
+}
+
+void json_begin_object(struct json_writer *j) { json_open(j, '{'); }
+void json_end_object(struct json_writer *j) { json_close(j, '}'); }
+void json_begin_array(struct json_writer *j) { json_open(j, '['); }
+void json_end_array(struct json_writer *j) { json_close(j, ']'); }
+
+static void json_raw_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		default:
+			/* Control bytes escaped; invalid UTF-8 from a target's names too. */
+			if (*p < 0x20 || *p >= 0x80)
+				fprintf(out, "\\u%04x", *p);
+			else
+				fputc(*p, out);
+		}
+	}
+	fputc('"', out);
+}
+
+void json_key(struct json_writer *j, const char *key)
+{
+	json_sep(j);
+	json_raw_string(j->out, key);
+	fputc(':', j->out);
+	j->after_key = true;
+}
+
+void json_string(struct json_writer *j, const char *s)
+{
+	json_sep(j);
+	json_raw_string(j->out, s);
+}
+
+void json_u64(struct json_writer *j, __u64 v)
+{
+	json_sep(j);
+	fprintf(j->out, "%llu", (unsigned long long)v);
+}
+
+void json_null(struct json_writer *j)
+{
+	json_sep(j);
+	fputs("null", j->out);
+}
+
+void json_bool(struct json_writer *j, bool v)
+{
+	json_sep(j);
+	fputs(v ? "true" : "false", j->out);
+}
+
+static void comm_string(struct json_writer *j, const char *comm)
+{
+	char buf[TT_COMM_LEN + 1];
+
+	memcpy(buf, comm, TT_COMM_LEN);
+	buf[TT_COMM_LEN] = 0;
+	json_string(j, buf);
+}
+
+static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 stack)
+{
+	const struct stack_entry *st = stack == TT_NO_STACK ? NULL : &a->stacks[stack];
+	char buf[64];
+
+	json_key(j, "stack");
+	json_begin_array(j);
+	for (unsigned i = 0; st && i < st->nr_user; i++)
+		json_string(j, analysis_frame_name(a, st, i, buf, sizeof(buf)));
+	json_end_array(j);
+	json_key(j, "kernel_stack");
+	json_begin_array(j);
+	for (unsigned i = st ? analysis_kernel_skip(a, st) : 0; st && i < st->nr_kernel; i++)
+		json_string(j, analysis_frame_name(a, st, st->nr_user + i, buf, sizeof(buf)));
+	json_end_array(j);
+	json_key(j, "truncated");
+	json_bool(j, st && (st->flags & TT_STACK_USER_TRUNC));
+}
+
+static void attribs(struct json_writer *j, const struct analysis *a, const struct attrib *v,
+		    size_t n, bool wakers)
+{
+	json_begin_array(j);
+	for (size_t i = 0; i < n; i++) {
+		json_begin_object(j);
+		json_key(j, "tid");
+		if (v[i].tid)
+			json_u64(j, v[i].tid);
+		else
+			json_null(j);
+		if (wakers) {
+			json_key(j, "cause");
+			json_string(j, wake_cause_name(v[i].cause));
+		}
+		json_key(j, "name");
+		comm_string(j, v[i].comm);
+		stack_arrays(j, a, v[i].stack);
+		json_key(j, "count");
+		json_u64(j, v[i].count);
+		json_key(j, "wait_ns");
+		json_u64(j, v[i].wait_ns);
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
+int json_summary(FILE *out, const struct analysis *a)
+{
+	struct json_writer jw = {.out = out}, *j = &jw;
+	char buf[32];
+
+	json_begin_object(j);
+	json_key(j, "schema");
+	json_string(j, "threadtrace/1");
+	json_key(j, "target");
+	json_begin_object(j);
+	json_key(j, "pid");
+	json_u64(j, a->pid);
+	json_key(j, "comm");
+	comm_string(j, a->comm);
+	json_key(j, "tid");
+	if (a->tid_filter)
+		json_u64(j, a->tid_filter);
+	else
+		json_null(j);
+	json_key(j, "exited");
+	json_bool(j, a->target_exited);
+	json_end_object(j);
+	json_key(j, "duration_ns");
+	json_u64(j, a->end_ts - a->start_ts);
+	json_key(j, "events");
+	json_u64(j, a->events);
+	json_key(j, "lost_events");
+	json_u64(j, a->lost_events);
+	json_key(j, "stack_failures");
+	json_u64(j, a->stack_failures);
+	json_key(j, "untracked_waits");
+	json_u64(j, a->untracked_waits);
+
+	json_key(j, "locks");
+	json_begin_array(j);
+	for (size_t i = 0; i < a->nr_locks; i++) {
+		const struct lock_stat *l = &a->locks[i];
+
+		if (!l->contentions)
+			continue;
+		json_begin_object(j);
+		json_key(j, "addr");
+		snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)l->addr);
+		json_string(j, buf);
+		json_key(j, "kind");
+		json_string(j, lock_kind_name(l->kind));
+		json_key(j, "detail");
+		if (l->detail[0])
+			json_string(j, l->detail);
+		else
+			json_null(j);
+		json_key(j, "name");
+		if (l->name[0])
+			json_string(j, l->name);
+		else
+			json_null(j);
+		json_key(j, "location");
+		json_string(j, l->location);
+		json_key(j, "contentions");
+		json_u64(j, l->contentions);
+		json_key(j, "futex_waits");
+		json_u64(j, l->futex_waits);
+		json_key(j, "wait_ns");
+		json_u64(j, l->wait_ns);
+		json_key(j, "max_wait_ns");
+		json_u64(j, l->max_wait_ns);
+		json_key(j, "histogram_us_log2");
+		json_begin_array(j);
+		for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
+			json_u64(j, l->hist[b]);
+		json_end_array(j);
+		json_key(j, "waiters");
+		attribs(j, a, l->waiters, l->nr_waiters, false);
+		json_key(j, "wakers");
+		attribs(j, a, l->wakers, l->nr_wakers, true);
+		json_end_object(j);
+	}
+	json_end_array(j);
+
+	json_key(j, "threads");
+	json_begin_array(j);
+	for (size_t i = 0; i < a->nr_threads; i++) {
+		const struct thread_stat *t = &a->threads[i];
+
+		json_begin_object(j);
+		json_key(j, "tid");
+		json_u64(j, t->tid);
+		json_key(j, "name");
+		comm_string(j, t->name);
+		json_key(j, "traced_ns");
+		json_u64(j, t->end_ts > t->start_ts ? t->end_ts - t->start_ts : 0);
+		json_key(j, "on_cpu_ns");
+		json_u64(j, t->on_cpu_ns);
+		json_key(j, "runnable_ns");
+		json_u64(j, t->runnable_ns);
+		json_key(j, "lock_wait_ns");
+		json_u64(j, t->lock_wait_ns);
+		json_key(j, "cond_wait_ns");
+		json_u64(j, t->cond_wait_ns);
+		json_key(j, "other_wait_ns");
+		json_u64(j, t->other_wait_ns);
+		json_key(j, "voluntary_switches");
+		json_u64(j, t->voluntary_switches);
+		json_key(j, "involuntary_switches");
+		json_u64(j, t->involuntary_switches);
+		json_key(j, "contentions");
+		json_u64(j, t->contentions);
+		json_key(j, "created");
+		json_bool(j, t->created);
+		json_key(j, "exited");
+		json_bool(j, t->exited);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_key(j, "gil");
+	json_null(j);
+	json_end_object(j);
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lockkind.h - what a futex address is (mutex, rwlock, condvar, semaphore, join, plain futex),
+ * decided from the ops used on it, the waiters' and wakers' libc frames and glibc's layouts.
+ */
+#ifndef TT_LOCKKIND_H
+#define TT_LOCKKIND_H
+
+#include "util.h"
+#include "symdata.h"
+
+enum lock_kind {
+	LK_FUTEX = 0,
+	LK_MUTEX,
+	LK_RWLOCK,
+	LK_CONDVAR,
+	LK_SEMAPHORE,
+	LK_JOIN,
+	LK_GIL,
+	LK__NR,
+};
+
+#define LK_MAX_FUNCS 8
+
+/* What the trace shows about one futex address. */
+struct lock_evidence {
+	__u32 wait_cmds;  /* bit per futex cmd (and 31 for futex2) used to wait on it */
+	bool any_wait;
+	bool all_val2;    /* every plain WAIT expected the value 2 (glibc lll lock) */
+	bool robust_val;  /* a wait expected TID|FUTEX_WAITERS (robust mutex) */
+	bool val_is_tid;  /* a wait expected a thread id of the target (pthread_join) */
+	bool exit_wake;   /* a waiter was woken by a thread exiting */
+	const char *funcs[LK_MAX_FUNCS]; /* function names near the top of waiter/waker stacks */
+	size_t nr_funcs;
+};
+
+void lock_evidence_add_func(struct lock_evidence *ev, const char *func);
+/* Decide the kind; *detail gets "PI", "robust", "libc internal" or NULL. */
+enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
+				 const char **detail);
+const char *lock_kind_name(enum lock_kind k);
+/* Lock contention (mutex, rwlock, futex, GIL) as opposed to waiting for work or an event. */
+bool lock_kind_is_contention(enum lock_kind k);
+
+#endif

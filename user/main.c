@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * main.c - the threadtrace command line: parse options, collect, analyse, report.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <getopt.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "collector.h"
+#include "analysis.h"
+#include "report.h"
+#include "json.h"
+
+static const char usage[] =
+	"Usage: threadtrace [OPTIONS] -p PID [DURATION]\n"
+	"       threadtrace [OPTIONS] -- COMMAND [ARGS...]\n"
+	"\n"
+	"Trace a process's lock contention (futex waits, who waits where, who released them),\n"
+	"and how each thread spends its time (on CPU, runnable, lock wait, waiting for work,\n"
+	"other blocking), exactly, from kernel tracepoints. Needs root (or CAP_BPF, CAP_PERFMON\n"
+	"and CAP_SYS_PTRACE) and a kernel with BTF.\n"
+	"\n"
+	"  -p, --pid PID        attach to running process PID (all its threads, new ones too)\n"
+	"  DURATION             with -p: stop after DURATION seconds (default: Ctrl-C or exit)\n"
+	"  -- COMMAND [ARGS]    start COMMAND traced from its first instruction; stop when it\n"
+	"                       exits and return its exit status\n"
+	"  -t, --tid TID        trace only thread TID (its process is found from TID)\n"
+	"      --json FILE      write the JSON summary (schema threadtrace/1) to FILE ('-': stdout)\n"
+	"  -q, --quiet          no text report and no progress line\n"
+	"      --top N          locks shown per report section (default 10)\n"
+	"      --stacks N       waiter/waker stacks shown per lock (default 3)\n"
+	"      --frames N       frames shown per stack (default 12)\n"
+	"      --buffer-mb N    ring buffer size in MiB (default 16, rounded up to a power of 2)\n"
+	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
+	"  -h, --help           this help\n"
+	"      --version        print the version\n"
+	"\n"
+	"Cost: tracepoints only (futex syscalls, sched_switch, sched_waking); no probe on any\n"
+	"lock call, so an uncontended lock costs nothing. See README.md for the report and JSON.\n";
+
+enum { OPT_JSON = 256, OPT_TOP, OPT_STACKS, OPT_FRAMES, OPT_BUFFER, OPT_VERSION };
+
+static int parse_uint(const char *s, const char *what, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || *s == '-' || v > max) {
+		fprintf(stderr, "threadtrace: invalid %s '%s'\n", what, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The thread group of a thread, from /proc/TID/status. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], line[256];
+	pid_t tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"pid", required_argument, NULL, 'p'},	{"tid", required_argument, NULL, 't'},
+		{"json", required_argument, NULL, OPT_JSON},
+		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
+		{"stacks", required_argument, NULL, OPT_STACKS},
+		{"frames", required_argument, NULL, OPT_FRAMES},
+		{"buffer-mb", required_argument, NULL, OPT_BUFFER},
+		{"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
+	};
+	struct collector_opts co = {.buffer_mb = 16};
+	struct report_opts ro = {.top_locks = 10, .top_stacks = 3, .max_frames = 12};
+	struct collector_result res;
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct analysis an;
+	const char *json_path = NULL;
+	unsigned long v;
+	int c, err, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "+p:t:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_uint(optarg, "pid", 1u << 30, &v) || !v)
+				return 2;
+			co.pid = (pid_t)v;
+			break;
+		case 't':
+			if (parse_uint(optarg, "tid", 1u << 30, &v) || !v)
+				return 2;
+			co.tid = (pid_t)v;
+			break;
+		case OPT_JSON:
+			json_path = optarg;
+			break;
+		case 'q':
+			co.quiet = true;
+			break;
+		case OPT_TOP:
+			if (parse_uint(optarg, "--top", 100000, &v))
+				return 2;
+			ro.top_locks = v;
+			break;
+		case OPT_STACKS:
+			if (parse_uint(optarg, "--stacks", 100000, &v))
+				return 2;
+			ro.top_stacks = v;
+			break;
+		case OPT_FRAMES:
+			if (parse_uint(optarg, "--frames", TT_MAX_USTACK, &v))
+				return 2;
+			ro.max_frames = v;
+			break;
+		case OPT_BUFFER:
+			if (parse_uint(optarg, "--buffer-mb", 1024, &v) || !v) {
+				fprintf(stderr, "threadtrace: --buffer-mb takes 1 to 1024\n");
+				return 2;
+			}
+			co.buffer_mb = v;
+			break;
+		case 'v':
+			co.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("threadtrace %s (record ABI %d)\n", TT_VERSION, TT_ABI_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'threadtrace --help'.\n");
+			return 2;
+		}
+	}
+	if (co.tid && !co.pid) {
+		co.pid = tgid_of(co.tid);
+		if (!co.pid) {
+			fprintf(stderr, "threadtrace: no thread with tid %d\n", co.tid);
+			return 1;
+		}
+	}
+	if (co.pid) {
+		if (optind < argc && !strcmp(argv[optind - 1], "--")) {
+			fprintf(stderr, "threadtrace: give -p PID or -- COMMAND, not both\n");
+			return 2;
+		}
+		if (optind < argc) {
+			char *end;
+
+			co.duration = strtod(argv[optind], &end);
+			if (*end || co.duration <= 0) {
+				fprintf(stderr, "threadtrace: invalid duration '%s' (seconds)\n",
+					argv[optind]);
+				return 2;
+			}
+			optind++;
+		}
+		if (optind < argc) {
+			fprintf(stderr, "threadtrace: unexpected argument '%s'\n", argv[optind]);
+			return 2;
+		}
+	} else if (optind < argc) {
+		co.command = &argv[optind];
+		if (co.tid) {
+			fprintf(stderr, "threadtrace: -t goes with -p, not with a COMMAND\n");
+			return 2;
+		}
+	} else {
+		fprintf(stderr, "threadtrace: give -p PID or -- COMMAND\nTry 'threadtrace --help'.\n");
+		return 2;
+	}
+
+	err = collect(&co, &rb, &sd, &res);
+	if (err) {
+		ret = 1;
+		goto cleanup;
+	}
+	err = analysis_run(&rb, &sd, &an);
+	if (err) {
+		fprintf(stderr, "threadtrace: no session in the record stream\n");
+		goto cleanup;
+	}
+	if (!co.quiet)
+		report_text(stdout, &an, &ro);
+	ret = 0;
+	if (json_path) {
+		FILE *f = strcmp(json_path, "-") ? fopen(json_path, "we") : stdout;
+
+		if (!f || json_summary(f, &an)) {
+			fprintf(stderr, "threadtrace: failed to write %s: %s\n", json_path,
+				strerror(errno));
+			ret = 1;
+		}
+		if (f && f != stdout)
+			fclose(f);
+	}
+	analysis_free(&an);
+	if (co.command && res.child_status >= 0 && !ret) {
+		if (WIFEXITED(res.child_status))
+			ret = WEXITSTATUS(res.child_status);
+		else if (WIFSIGNALED(res.child_status))
+			ret = 128 + WTERMSIG(res.child_status);
+	}
+cleanup:
+	records_free(&rb);
+	symdata_free(&sd);
+	return ret;
+}

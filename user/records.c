@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/* records.c - see records.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include "records.h"
+
+_Static_assert(sizeof(struct tt_rec_hdr) == 24, "record header layout");
+_Static_assert(sizeof(struct tt_stack) == 8, "stack header layout");
+_Static_assert(sizeof(struct tt_wait_begin) == 56, "wait_begin layout");
+_Static_assert(sizeof(struct tt_wait_end) == 48, "wait_end layout");
+_Static_assert(sizeof(struct tt_wake_op) == 48, "wake_op layout");
+_Static_assert(sizeof(struct tt_waking) == 80, "waking layout");
+_Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
+_Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
+_Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
+_Static_assert(sizeof(struct tt_session) == 56, "session layout");
+_Static_assert(sizeof(struct tt_thread_info) == 56, "thread_info layout");
+_Static_assert(sizeof(struct tt_session_end) == 56, "session_end layout");
+
+size_t record_min_size(__u16 kind)
+{
+	switch (kind) {
+	case TT_REC_WAIT_BEGIN:
+		return sizeof(struct tt_wait_begin);
+	case TT_REC_WAIT_END:
+		return sizeof(struct tt_wait_end);
+	case TT_REC_WAKE_OP:
+		return sizeof(struct tt_wake_op);
+	case TT_REC_WAKING:
+		return sizeof(struct tt_waking);
+	case TT_REC_SWITCH:
+		return sizeof(struct tt_switch);
+	case TT_REC_NEW_THREAD:
+		return sizeof(struct tt_new_thread);
+	case TT_REC_EXIT:
+		return sizeof(struct tt_exit);
+	case TT_REC_SESSION:
+		return sizeof(struct tt_session);
+	case TT_REC_THREAD_INFO:
+		return sizeof(struct tt_thread_info);
+	case TT_REC_SESSION_END:
+		return sizeof(struct tt_session_end);
+	}
+	return 0;
+}
+
+const struct tt_stack *record_stack(const struct tt_rec_hdr *h)
+{
+	switch (h->kind) {
+	case TT_REC_WAIT_BEGIN:
+		return &((const struct tt_wait_begin *)h)->stack;
+	case TT_REC_WAKING:
+		return &((const struct tt_waking *)h)->stack;
+	}
+	return NULL;
+}
+
+static int record_check(const void *rec, size_t size)
+{
+	const struct tt_rec_hdr *h = rec;
+	const struct tt_stack *st;
+	size_t min;
+
+	if (size < sizeof(*h) || h->size != size || size % 8)
+		return -EINVAL;
+	min = record_min_size(h->kind);
+	if (!min || size < min)
+		return -EINVAL;
+	st = record_stack(h);
+	if (st) {
+		if (st->nr_user > TT_MAX_USTACK || st->nr_kernel > TT_MAX_KSTACK)
+			return -EINVAL;
+		if (size != min + (size_t)(st->nr_user + st->nr_kernel) * 8)
+			return -EINVAL;
+	} else if (size != min) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int records_append(struct record_buf *rb, const void *rec, size_t size)
+{
+	if (record_check(rec, size))
+		return -EINVAL;
+	grow((void **)&rb->data, &rb->cap, rb->len + size, 1);
+	memcpy(rb->data + rb->len, rec, size);
+	rb->len += size;
+	rb->count++;
+	return 0;
+}
+
+void records_free(struct record_buf *rb)
+{
+	free(rb->data);
+	memset(rb, 0, sizeof(*rb));
+}
+
+static const struct record_buf *sort_rb;
+
+static int cmp_ts(const void *a, const void *b)
+{
+	size_t oa = *(const size_t *)a, ob = *(const size_t *)b;
+	const struct tt_rec_hdr *ha = (const void *)(sort_rb->data + oa);
+	const struct tt_rec_hdr *hb = (const void *)(sort_rb->data + ob);
+
+	if (ha->ts != hb->ts)
+		return ha->ts < hb->ts ? -1 : 1;
+	/* Stable: keep arrival order for equal timestamps. */
+	return oa < ob ? -1 : oa > ob;
+}
+
+size_t *records_sorted(const struct record_buf *rb)
+{
+	size_t *idx = xcalloc(rb->count, sizeof(size_t));
+	size_t off = 0, i = 0;
+
+	while (off < rb->len && i < rb->count) {
+		idx[i++] = off;
+		off += ((const struct tt_rec_hdr *)(rb->data + off))->size;
+	}
+	sort_rb = rb;
+	qsort(idx, i, sizeof(size_t), cmp_ts);
+	sort_rb = NULL;
+	return idx;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * records.h - the record stream: an append-only byte buffer of records as BPF and the collector
+ * produced them, validated on the way in, and an index of them in timestamp order.
+ */
+#ifndef TT_RECORDS_H
+#define TT_RECORDS_H
+
+#include "util.h"
+#include "threadtrace.h"
+
+struct record_buf {
+	__u8 *data;
+	size_t len, cap;
+	size_t count;
+};
+
+/*
+ * Append one record after checking that its size fits its kind (never trust a record).
+ * Returns 0 or -EINVAL for a malformed record.
+ */
+int records_append(struct record_buf *rb, const void *rec, size_t size);
+void records_free(struct record_buf *rb);
+/* Offsets of every record, stable-sorted by timestamp. Caller frees. */
+size_t *records_sorted(const struct record_buf *rb);
+/* Minimum size of a record of this kind, 0 for an unknown kind. */
+size_t record_min_size(__u16 kind);
+/* The stack that follows a record, or NULL for kinds without one. */
+const struct tt_stack *record_stack(const struct tt_rec_hdr *h);
+
+#endif

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/* report.c - see report.h. Fits a 100-column terminal. */
+#include <string.h>
+#include "report.h"
+
+static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
+{
+	char kind[48];
+
+	if (l->detail[0])
+		snprintf(kind, sizeof(kind), "%s (%s)", lock_kind_name(l->kind), l->detail);
+	else
+		snprintf(kind, sizeof(kind), "%s", lock_kind_name(l->kind));
+	snprintf(buf, len, "%s %s  %s  0x%llx", kind, l->name[0] ? l->name : "(unnamed)",
+		 l->location, (unsigned long long)l->addr);
+	return buf;
+}
+
+static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsigned max_frames,
+			unsigned max_kernel)
+{
+	const struct stack_entry *st;
+	char buf[64];
+	unsigned i;
+
+	if (stack == TT_NO_STACK) {
+		fprintf(out, "          (no stack)\n");
+		return;
+	}
+	st = &a->stacks[stack];
+	for (i = 0; i < st->nr_user && i < max_frames; i++)
+		fprintf(out, "          %.86s\n", analysis_frame_name(a, st, i, buf, sizeof(buf)));
+	if (st->nr_user > max_frames)
+		fprintf(out, "          ... %u more frames\n", st->nr_user - max_frames);
+	else if (st->flags & TT_STACK_USER_TRUNC)
+		fprintf(out, "          ... (stack deeper than the snapshot)\n");
+	if (!st->nr_user)
+		fprintf(out, "          (user stack unavailable)\n");
+	for (i = analysis_kernel_skip(a, st); i < st->nr_kernel && max_kernel; i++, max_kernel--)
+		fprintf(out, "          %.86s\n",
+			analysis_frame_name(a, st, st->nr_user + i, buf, sizeof(buf)));
+}
+
+static void print_hist(FILE *out, const struct lock_stat *l)
+{
+	static const char *const units[] = {"us", "ms", "s"};
+	unsigned lo = TT_HIST_BUCKETS, hi = 0;
+	__u64 max = 0;
+
+	for (unsigned b = 0; b < TT_HIST_BUCKETS; b++) {
+		if (!l->hist[b])
+			continue;
+		if (b < lo)
+			lo = b;
+		hi = b;
+		if (l->hist[b] > max)
+			max = l->hist[b];
+	}
+	if (!max)
+		return;
+	fprintf(out, "    %-17s %8s\n", "wait", "count");
+	for (unsigned b = lo; b <= hi; b++) {
+		/* bucket b holds [2^(b-1), 2^b) us; bucket 0 holds < 1 us */
+		__u64 from = b ? 1ULL << (b - 1) : 0, to = 1ULL << b;
+		unsigned u = 0, width = (unsigned)(l->hist[b] * 40 / max);
+		char range[32], bar[41];
+
+		while (u < 2 && from >= 1000 && to >= 1000 && from % 1000 == 0) {
+			from /= 1000;
+			to /= 1000;
+			u++;
+		}
+		if (b >= 11 && u == 0) { /* >= 1 ms: show in ms with one decimal */
+			snprintf(range, sizeof(range), "%.1f-%.1f ms", from / 1e3, to / 1e3);
+			if (b >= 21)
+				snprintf(range, sizeof(range), "%.2f-%.2f s", from / 1e6, to / 1e6);
+		} else {
+			snprintf(range, sizeof(range), "%llu-%llu %s", (unsigned long long)from,
+				 (unsigned long long)to, units[u]);
+		}
+		if (!width && l->hist[b])
+			width = 1;
+		memset(bar, '#', width);
+		bar[width] = 0;
+		fprintf(out, "    %-17s %8llu |%-40s|\n", range, (unsigned long long)l->hist[b], bar);
+	}
+}
+
+static void print_lock(FILE *out, const struct analysis *a, const struct lock_stat *l,
+		       unsigned rank, const struct report_opts *o)
+{
+	char title[256], t1[32], t2[32], t3[32];
+	unsigned i;
+
+	fprintf(out, " #%u %s\n", rank, lock_title(l, title, sizeof(title)));
+	fprintf(out, "    %llu %s (%llu futex waits)  total %s  avg %s  max %s\n",
+		(unsigned long long)l->contentions,
+		lock_kind_is_contention(l->kind) ? "contentions" : "waits",
+		(unsigned long long)l->futex_waits, fmt_ns(t1, sizeof(t1), l->wait_ns),
+		fmt_ns(t2, sizeof(t2), l->contentions ? l->wait_ns / l->contentions : 0),
+		fmt_ns(t3, sizeof(t3), l->max_wait_ns));
+	print_hist(out, l);
+	fprintf(out, "    waiters (where they wait):\n");
+	for (i = 0; i < l->nr_waiters && i < o->top_stacks; i++) {
+		const struct attrib *x = &l->waiters[i];
+
+		fprintf(out, "      %6llux %10s  tid %u %s\n", (unsigned long long)x->count,
+			fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm);
+		print_stack(out, a, x->stack, o->max_frames, 0);
+	}
+	if (l->nr_waiters > o->top_stacks)
+		fprintf(out, "      ... %zu more waiter stacks\n", l->nr_waiters - o->top_stacks);
+	fprintf(out, "    woken by (unlock sites):\n");
+	for (i = 0; i < l->nr_wakers && i < o->top_stacks; i++) {
+		const struct attrib *x = &l->wakers[i];
+
+		if (x->cause == WC_THREAD || x->cause == WC_EXIT) {
+			fprintf(out, "      %6llux %10s  tid %u %s%s\n", (unsigned long long)x->count,
+				fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm,
+				x->cause == WC_EXIT ? " (thread exit)" : "");
+			print_stack(out, a, x->stack, o->max_frames, 3);
+		} else {
+			fprintf(out, "      %6llux %10s  %s\n", (unsigned long long)x->count,
+				fmt_ns(t1, sizeof(t1), x->wait_ns), wake_cause_name(x->cause));
+		}
+	}
+	if (l->nr_wakers > o->top_stacks)
+		fprintf(out, "      ... %zu more waker rows\n", l->nr_wakers - o->top_stacks);
+}
+
+static void print_section(FILE *out, const struct analysis *a, bool contention,
+			  const struct report_opts *o)
+{
+	unsigned shown = 0, total = 0;
+	__u64 n = 0, ns = 0;
+	char t[32];
+
+	for (size_t i = 0; i < a->nr_locks; i++) {
+		const struct lock_stat *l = &a->locks[i];
+
+		if (lock_kind_is_contention(l->kind) != contention || !l->contentions)
+			continue;
+		total++;
+		n += l->contentions;
+		ns += l->wait_ns;
+	}
+	fprintf(out, "\n%s: %u %s, %llu %s, %s waited\n",
+		contention ? "LOCK CONTENTION (mutex, rwlock, futex)"
+			   : "WAITING FOR WORK (condvar, semaphore, join)",
+		total, total == 1 ? "object" : "objects", (unsigned long long)n,
+		contention ? "contentions" : "waits", fmt_ns(t, sizeof(t), ns));
+	for (size_t i = 0; i < a->nr_locks && shown < o->top_locks; i++) {
+		const struct lock_stat *l = &a->locks[i];
+
+		if (lock_kind_is_contention(l->kind) != contention || !l->contentions)
+			continue;
+		print_lock(out, a, l, ++shown, o);
+	}
+	if (total > shown)
+		fprintf(out, " ... %u more (--top)\n", total - shown);
+}
+
+static void pct(char *buf, size_t len, __u64 part, __u64 whole)
+{
+	if (!whole)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f%%", 100.0 * part / whole);
+}
+
+void report_text(FILE *out, const struct analysis *a, const struct report_opts *o)
+{
+	char t[32];
+	__u64 dur = a->end_ts - a->start_ts;
+
+	fprintf(out, "threadtrace: pid %u (%s)%s", a->pid, a->comm,
+		a->target_exited ? ", exited during the trace" : "");
+	if (a->tid_filter)
+		fprintf(out, ", thread %u only", a->tid_filter);
+	fprintf(out, "\n  traced %s, %llu events, lost %llu events, %llu failed stack reads",
+		fmt_ns(t, sizeof(t), dur), (unsigned long long)a->events,
+		(unsigned long long)a->lost_events, (unsigned long long)a->stack_failures);
+	if (a->untracked_waits)
+		fprintf(out, ", %llu waits untracked (map full)",
+			(unsigned long long)a->untracked_waits);
+	if (a->truncated_stacks)
+		fprintf(out, ", %llu stacks truncated", (unsigned long long)a->truncated_stacks);
+	fprintf(out, "\n");
+	if (a->lost_events)
+		fprintf(out, "  WARNING: %llu events were lost (ring buffer full): figures are low; "
+			     "raise --buffer-mb\n", (unsigned long long)a->lost_events);
+
+	print_section(out, a, true, o);
+	print_section(out, a, false, o);
+
+	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
+	fprintf(out, "  %-7s %-15s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", "name", "traced",
+		"on-cpu", "runq", "lock", "cond", "other", "vol", "invol");
+	for (size_t i = 0; i < a->nr_threads; i++) {
+		const struct thread_stat *th = &a->threads[i];
+		__u64 life = th->end_ts > th->start_ts ? th->end_ts - th->start_ts : 0;
+		char c[5][16];
+
+		pct(c[0], sizeof(c[0]), th->on_cpu_ns, life);
+		pct(c[1], sizeof(c[1]), th->runnable_ns, life);
+		pct(c[2], sizeof(c[2]), th->lock_wait_ns, life);
+		pct(c[3], sizeof(c[3]), th->cond_wait_ns, life);
+		pct(c[4], sizeof(c[4]), th->other_wait_ns, life);
+		fprintf(out, "  %-7u %-15.15s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n", th->tid,
+			th->name, fmt_ns(t, sizeof(t), life), c[0], c[1], c[2], c[3], c[4],
+			(unsigned long long)th->voluntary_switches,
+			(unsigned long long)th->involuntary_switches,
+			th->created ? (th->exited ? " +-" : " +") : (th->exited ? " -" : ""));
+	}
+	fprintf(out, "  (+ created, - exited during the trace; on-cpu: running, runq: runnable "
+		     "but not running)\n");
+}

@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: GPL-2.0
+/* symbols.c - see symbols.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <limits.h>
+#include <libelf.h>
+#include <gelf.h>
+#include "symbols.h"
+#include "procfs.h"
+
+struct elf_sym {
+	__u64 start, size;
+	char *name;
+	bool global;
+};
+
+struct elf_seg {
+	__u64 offset, vaddr, memsz;
+};
+
+struct module {
+	char *path;
+	bool loaded, ok;
+	struct elf_sym *funcs, *objects;
+	size_t nr_funcs, cap_funcs, nr_objects, cap_objects;
+	struct elf_seg *segs;
+	size_t nr_segs, cap_segs;
+};
+
+struct ksym {
+	__u64 addr;
+	char *name;
+};
+
+struct symbolizer {
+	pid_t pid;
+	struct proc_maps maps;    /* the latest read */
+	struct proc_maps retired; /* mappings seen earlier that are gone now */
+	struct module *mods;
+	size_t nr_mods, cap_mods;
+	struct ksym *ksyms;
+	size_t nr_ksyms, cap_ksyms;
+	bool ksyms_loaded;
+};
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* Better name for a symbol at the same address: global, fewer leading '_', shorter. */
+static bool better_name(const struct elf_sym *a, const struct elf_sym *b)
+{
+	size_t ua = strspn(a->name, "_"), ub = strspn(b->name, "_");
+
+	if (a->global != b->global)
+		return a->global;
+	if (ua != ub)
+		return ua < ub;
+	return strlen(a->name) < strlen(b->name);
+}
+
+static int cmp_sym(const void *a, const void *b)
+{
+	const struct elf_sym *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return better_name(x, y) ? -1 : better_name(y, x) ? 1 : 0;
+}
+
+static void sort_syms(struct elf_sym *v, size_t *n)
+{
+	size_t j = 0;
+
+	qsort(v, *n, sizeof(*v), cmp_sym);
+	/* Keep the best name per start address. */
+	for (size_t i = 0; i < *n; i++) {
+		if (j && v[j - 1].start == v[i].start) {
+			if (v[i].size > v[j - 1].size)
+				v[j - 1].size = v[i].size;
+			free(v[i].name);
+			continue;
+		}
+		v[j++] = v[i];
+	}
+	*n = j;
+}
+
+static void load_symtab(struct module *m, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+
+	if (!data)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+		const char *name;
+		struct elf_sym *e;
+		int type;
+
+		if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_OBJECT && type != STT_TLS && type != STT_GNU_IFUNC)
+			continue;
+		if (type == STT_TLS)
+			continue;
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (!name || !*name)
+			continue;
+		if (type == STT_OBJECT)
+			e = VEC_PUSH(m->objects, m->nr_objects, m->cap_objects);
+		else
+			e = VEC_PUSH(m->funcs, m->nr_funcs, m->cap_funcs);
+		e->start = sym.st_value;
+		e->size = sym.st_size;
+		e->name = xstrdup(name);
+		e->global = GELF_ST_BIND(sym.st_info) != STB_LOCAL;
+	}
+}
+
+/* Load symbol tables of an open ELF; segments too when want_segs. Returns true if any symtab. */
+static bool load_elf(struct module *m, int fd, bool want_segs, char *build_id, size_t id_len)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf_Scn *scn = NULL;
+	bool has_symtab = false;
+	size_t phnum = 0;
+
+	if (!elf)
+		return false;
+	if (elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		return false;
+	}
+	if (want_segs && !elf_getphdrnum(elf, &phnum)) {
+		for (size_t i = 0; i < phnum; i++) {
+			GElf_Phdr ph;
+			struct elf_seg *s;
+
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+				continue;
+			s = VEC_PUSH(m->segs, m->nr_segs, m->cap_segs);
+			s->offset = ph.p_offset;
+			s->vaddr = ph.p_vaddr;
+			s->memsz = ph.p_memsz;
+		}
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) {
+			load_symtab(m, elf, scn, &sh);
+			if (sh.sh_type == SHT_SYMTAB)
+				has_symtab = true;
+		} else if (build_id && sh.sh_type == SHT_NOTE) {
+			Elf_Data *d = elf_getdata(scn, NULL);
+			size_t off = 0, name_off, desc_off;
+			GElf_Nhdr nh;
+
+			while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_descsz &&
+				    nh.n_descsz * 2 < id_len) {
+					const unsigned char *p = (const unsigned char *)d->d_buf + desc_off;
+
+					for (size_t i = 0; i < nh.n_descsz; i++)
+						sprintf(build_id + 2 * i, "%02x", p[i]);
+				}
+			}
+		}
+	}
+	elf_end(elf);
+	return has_symtab;
+}
+
+static void module_load(struct symbolizer *s, struct module *m, const struct map_entry *me)
+{
+	char path[PATH_MAX], build_id[128] = "";
+	int fd = -1;
+
+	m->loaded = true;
+	/* map_files reaches the mapped file even when deleted or in another mount namespace. */
+	if (me && s->pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", s->pid,
+			 (unsigned long long)me->start, (unsigned long long)me->end);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	m->ok = true;
+	if (!load_elf(m, fd, true, build_id, sizeof(build_id)) && build_id[0]) {
+		/* Stripped: the full .symtab may sit in a build-id debug file (libc6-dbg). */
+		int dfd;
+
+		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", build_id,
+			 build_id + 2);
+		dfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (dfd >= 0) {
+			load_elf(m, dfd, false, NULL, 0);
+			close(dfd);
+		}
+	}
+	close(fd);
+	sort_syms(m->funcs, &m->nr_funcs);
+	sort_syms(m->objects, &m->nr_objects);
+}
+
+static struct module *module_get(struct symbolizer *s, const char *path, const struct map_entry *me)
+{
+	struct module *m;
+
+	for (size_t i = 0; i < s->nr_mods; i++)
+		if (!strcmp(s->mods[i].path, path))
+			return &s->mods[i];
+	m = VEC_PUSH(s->mods, s->nr_mods, s->cap_mods);
+	m->path = xstrdup(path);
+	module_load(s, m, me);
+	return m;
+}
+
+static const struct elf_sym *find_sym(const struct elf_sym *v, size_t n, __u64 addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	/* Only a symbol whose extent covers addr names it: never guess from the nearest one. */
+	if (addr < v[lo - 1].start + (v[lo - 1].size ? v[lo - 1].size : 1))
+		return &v[lo - 1];
+	return NULL;
+}
+
+/* File offset to ELF virtual address through the PT_LOAD segments. */
+static bool off_to_vaddr(const struct module *m, __u64 off, __u64 *vaddr)
+{
+	for (size_t i = 0; i < m->nr_segs; i++) {
+		const struct elf_seg *sg = &m->segs[i];
+
+		/* memsz, not filesz: .bss objects (zero-initialised locks) live past the file part */
+		if (off >= sg->offset && off < sg->offset + (sg->memsz ? sg->memsz : 1)) {
+			*vaddr = off - sg->offset + sg->vaddr;
+			return true;
+		}
+	}
+	return false;
+}
+
+struct symbolizer *symbolizer_new(pid_t pid)
+{
+	struct symbolizer *s = xcalloc(1, sizeof(*s));
+
+	elf_version(EV_CURRENT);
+	s->pid = pid;
+	if (pid > 0)
+		symbolizer_refresh_maps(s);
+	return s;
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nr_mods; i++) {
+		struct module *m = &s->mods[i];
+
+		for (size_t j = 0; j < m->nr_funcs; j++)
+			free(m->funcs[j].name);
+		for (size_t j = 0; j < m->nr_objects; j++)
+			free(m->objects[j].name);
+		free(m->funcs);
+		free(m->objects);
+		free(m->segs);
+		free(m->path);
+	}
+	for (size_t i = 0; i < s->nr_ksyms; i++)
+		free(s->ksyms[i].name);
+	free(s->ksyms);
+	free(s->mods);
+	proc_maps_free(&s->maps);
+	proc_maps_free(&s->retired);
+	free(s);
+}
+
+void symbolizer_refresh_maps(struct symbolizer *s)
+{
+	struct proc_maps fresh = {0};
+
+	if (procfs_read_maps(s->pid, &fresh))
+		return;
+	/* Keep file mappings that went away (dlclose, exit): late frames may still need them. */
+	for (size_t i = 0; i < s->maps.n; i++) {
+		struct map_entry *e = &s->maps.v[i], *r;
+		const struct map_entry *now = proc_maps_find(&fresh, e->start);
+
+		if (e->path[0] != '/' || (now && now->inode == e->inode))
+			continue;
+		r = VEC_PUSH(s->retired.v, s->retired.n, s->retired.cap);
+		*r = *e;
+		r->path = xstrdup(e->path);
+	}
+	proc_maps_free(&s->maps);
+	s->maps = fresh;
+}
+
+static const struct map_entry *find_map(struct symbolizer *s, __u64 addr, bool refresh)
+{
+	const struct map_entry *e = proc_maps_find(&s->maps, addr);
+
+	if (!e) {
+		for (size_t i = s->retired.n; i-- > 0;)
+			if (addr >= s->retired.v[i].start && addr < s->retired.v[i].end)
+				return &s->retired.v[i];
+	}
+	if (!e && refresh) {
+		/* A mapping made after the last read (dlopen, new thread stack). */
+		symbolizer_refresh_maps(s);
+		e = proc_maps_find(&s->maps, addr);
+	}
+	return e;
+}
+
+static int cmp_ksym(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static void load_kallsyms(struct symbolizer *s)
+{
+	FILE *f = fopen("/proc/kallsyms", "re");
+	char line[512];
+
+	s->ksyms_loaded = true;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long addr;
+		char type, name[256];
+		struct ksym *k;
+
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3 || !addr)
+			continue;
+		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
+			continue;
+		k = VEC_PUSH(s->ksyms, s->nr_ksyms, s->cap_ksyms);
+		k->addr = addr;
+		k->name = xstrdup(name);
+	}
+	fclose(f);
+	qsort(s->ksyms, s->nr_ksyms, sizeof(*s->ksyms), cmp_ksym);
+}
+
+static void resolve_kernel(struct symbolizer *s, struct symdata *sd, __u64 ip)
+{
+	size_t lo = 0, hi;
+	char buf[320];
+
+	if (!s->ksyms_loaded)
+		load_kallsyms(s);
+	hi = s->nr_ksyms;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->ksyms[mid].addr <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo) {
+		snprintf(buf, sizeof(buf), "[kernel] 0x%llx", (unsigned long long)ip);
+		symdata_add_frame(sd, ip, buf, NULL);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s+0x%llx [kernel]", s->ksyms[lo - 1].name,
+		 (unsigned long long)(ip - s->ksyms[lo - 1].addr));
+	symdata_add_frame(sd, ip, buf, s->ksyms[lo - 1].name);
+}
+
+static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip)
+{
+	const struct map_entry *e = find_map(s, ip, true);
+	const struct elf_sym *sym = NULL;
+	struct module *m;
+	__u64 vaddr;
+	char buf[512];
+
+	if (!e || !e->path[0]) {
+		snprintf(buf, sizeof(buf), "[unknown] 0x%llx", (unsigned long long)ip);
+		symdata_add_frame(sd, ip, buf, NULL);
+		return;
+	}
+	if (e->path[0] != '/') {
+		snprintf(buf, sizeof(buf), "%s+0x%llx", e->path, (unsigned long long)(ip - e->start));
+		symdata_add_frame(sd, ip, buf, NULL);
+		return;
+	}
+	m = module_get(s, e->path, e);
+	if (m->ok && off_to_vaddr(m, ip - e->start + e->pgoff, &vaddr))
+		sym = find_sym(m->funcs, m->nr_funcs, vaddr);
+	else
+		vaddr = ip - e->start + e->pgoff;
+	if (sym) {
+		snprintf(buf, sizeof(buf), "%s+0x%llx (%s)", sym->name,
+			 (unsigned long long)(vaddr - sym->start), base_name(e->path));
+		symdata_add_frame(sd, ip, buf, sym->name);
+	} else {
+		snprintf(buf, sizeof(buf), "%s+0x%llx", base_name(e->path),
+			 (unsigned long long)vaddr);
+		symdata_add_frame(sd, ip, buf, NULL);
+	}
+}
+
+void symbolizer_note_stack(struct symbolizer *s, struct symdata *sd, const struct tt_stack *st)
+{
+	for (unsigned i = 0; i < (unsigned)st->nr_user + st->nr_kernel; i++) {
+		__u64 ip = st->ips[i];
+
+		if (symdata_frame(sd, ip))
+			continue;
+		if (i >= st->nr_user)
+			resolve_kernel(s, sd, ip);
+		else
+			resolve_user(s, sd, ip);
+	}
+}
+
+void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr)
+{
+	const struct map_entry *e;
+	const struct elf_sym *sym = NULL;
+	struct sym_lock *l;
+	__u64 vaddr;
+
+	if (symdata_lock(sd, addr))
+		return;
+	l = symdata_add_lock(sd, addr);
+	l->mem_ok = !procfs_read_mem(s->pid, addr - TT_MEMWIN_BEFORE, l->mem, TT_MEMWIN_LEN);
+	if (!l->mem_ok) {
+		/* Near the start of a mapping: read at least from the futex word on. */
+		memset(l->mem, 0, sizeof(l->mem));
+	}
+	e = find_map(s, addr, true);
+	if (!e) {
+		l->location = xstrdup("[unknown]");
+		return;
+	}
+	if (!e->path[0] && e > s->maps.v && e < s->maps.v + s->maps.n && e[-1].end == e->start &&
+	    e[-1].path[0] == '/')
+		e--; /* the anonymous tail of a module's .bss */
+	if (e->path[0] != '/') {
+		l->location = xstrdup(e->path[0] ? e->path : "[anon]");
+		return;
+	}
+	{
+		struct module *m = module_get(s, e->path, e);
+
+		if (m->ok && off_to_vaddr(m, addr - e->start + e->pgoff, &vaddr))
+			sym = find_sym(m->objects, m->nr_objects, vaddr);
+		else
+			vaddr = addr - e->start + e->pgoff;
+	}
+	l->module = xstrdup(base_name(e->path));
+	l->module_off = vaddr;
+	if (sym) {
+		l->name = xstrdup(sym->name);
+		l->name_off = vaddr - sym->start;
+	}
+}
+
+const char *symbols_elf_func(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off)
+{
+	struct module *m = module_get(s, path, NULL);
+	const struct elf_sym *sym = find_sym(m->funcs, m->nr_funcs, vaddr);
+
+	if (sym && off)
+		*off = vaddr - sym->start;
+	return sym ? sym->name : NULL;
+}
+
+const char *symbols_elf_object(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off)
+{
+	struct module *m = module_get(s, path, NULL);
+	const struct elf_sym *sym = find_sym(m->objects, m->nr_objects, vaddr);
+
+	if (sym && off)
+		*off = vaddr - sym->start;
+	return sym ? sym->name : NULL;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * symbols.h - live symbolization of one target process: its maps, ELF symbol tables (with
+ * build-id debug files) and /proc/kallsyms. Results go into a struct symdata.
+ */
+#ifndef TT_SYMBOLS_H
+#define TT_SYMBOLS_H
+
+#include <sys/types.h>
+#include "symdata.h"
+#include "threadtrace.h"
+
+struct symbolizer;
+
+struct symbolizer *symbolizer_new(pid_t pid);
+void symbolizer_free(struct symbolizer *s);
+/* Re-read the target's maps, keeping mappings that vanished (for late resolution). */
+void symbolizer_refresh_maps(struct symbolizer *s);
+/* Resolve every address of st not yet in sd. */
+void symbolizer_note_stack(struct symbolizer *s, struct symdata *sd, const struct tt_stack *st);
+/* Name addr as a data object and keep the memory around it, once per address. */
+void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr);
+
+/* For tests: name a file's function containing vaddr (ELF virtual address), or NULL. */
+const char *symbols_elf_func(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off);
+/* For tests: name a file's data object containing vaddr, or NULL. */
+const char *symbols_elf_object(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off);
+
+#endif

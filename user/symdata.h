@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * symdata.h - the symbol data captured with a trace: frame names by address, lock names and the
+ * memory around each futex word. The analysis and reports read only this, never /proc.
+ */
+#ifndef TT_SYMDATA_H
+#define TT_SYMDATA_H
+
+#include "util.h"
+
+/* Bytes kept around a futex word: enough for any glibc object that contains it. */
+#define TT_MEMWIN_BEFORE 48
+#define TT_MEMWIN_LEN 112
+
+struct sym_frame {
+	__u64 ip;
+	char *name; /* "func+0x12 (module)", "module+0x1234" or "[unknown]" */
+	char *func; /* the bare function name, NULL when none is known */
+};
+
+struct sym_lock {
+	__u64 addr;
+	char *name;     /* data symbol containing the word ("acc_lock"), NULL when none */
+	__u64 name_off; /* offset of the word in that symbol */
+	char *module;   /* file the word lies in, NULL for heap, stack, anonymous memory */
+	__u64 module_off; /* ELF virtual address of the word in module */
+	char *location; /* "[heap]", "[stack]", "[anon]" when module is NULL */
+	bool mem_ok;    /* mem holds the bytes [addr - TT_MEMWIN_BEFORE, + TT_MEMWIN_LEN) */
+	__u8 mem[TT_MEMWIN_LEN];
+};
+
+struct symdata {
+	struct sym_frame *frames;
+	size_t nr_frames, cap_frames;
+	struct u64_map frame_by_ip; /* ip -> index + 1 */
+	struct sym_lock *locks;
+	size_t nr_locks, cap_locks;
+	struct u64_map lock_by_addr; /* addr -> index + 1 */
+};
+
+void symdata_free(struct symdata *sd);
+const struct sym_frame *symdata_frame(const struct symdata *sd, __u64 ip);
+void symdata_add_frame(struct symdata *sd, __u64 ip, const char *name, const char *func);
+const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr);
+struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr);
+
+#endif

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/* util.c - see util.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include "util.h"
+#include "threadtrace.h"
+
+static void oom(void)
+{
+	fprintf(stderr, "threadtrace: out of memory\n");
+	exit(70);
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d)
+		oom();
+	return d;
+}
+
+void grow(void **arr, size_t *cap, size_t want, size_t elem)
+{
+	size_t ncap;
+
+	if (want <= *cap)
+		return;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap < want)
+		ncap *= 2;
+	*arr = xrealloc(*arr, ncap * elem);
+	memset((char *)*arr + *cap * elem, 0, (ncap - *cap) * elem);
+	*cap = ncap;
+}
+
+__u64 hash_u64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+__u64 hash_bytes(const void *data, size_t len, __u64 seed)
+{
+	const unsigned char *p = data;
+	__u64 h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return hash_u64(h);
+}
+
+void u64_map_free(struct u64_map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	free(m->used);
+	memset(m, 0, sizeof(*m));
+}
+
+static void u64_map_rehash(struct u64_map *m, size_t ncap)
+{
+	struct u64_map n = {
+		.keys = xcalloc(ncap, sizeof(__u64)),
+		.vals = xcalloc(ncap, sizeof(__u64)),
+		.used = xcalloc(ncap, 1),
+		.cap = ncap,
+	};
+
+	for (size_t i = 0; i < m->cap; i++) {
+		bool found;
+
+		if (m->used[i])
+			*u64_map_upsert(&n, m->keys[i], &found) = m->vals[i];
+	}
+	u64_map_free(m);
+	*m = n;
+}
+
+__u64 *u64_map_upsert(struct u64_map *m, __u64 key, bool *found)
+{
+	size_t i;
+
+	if ((m->len + 1) * 4 >= m->cap * 3)
+		u64_map_rehash(m, m->cap ? m->cap * 2 : 64);
+	i = hash_u64(key) & (m->cap - 1);
+	while (m->used[i]) {
+		if (m->keys[i] == key) {
+			*found = true;
+			return &m->vals[i];
+		}
+		i = (i + 1) & (m->cap - 1);
+	}
+	m->used[i] = 1;
+	m->keys[i] = key;
+	m->vals[i] = 0;
+	m->len++;
+	*found = false;
+	return &m->vals[i];
+}
+
+__u64 *u64_map_get(const struct u64_map *m, __u64 key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	i = hash_u64(key) & (m->cap - 1);
+	while (m->used[i]) {
+		if (m->keys[i] == key)
+			return &m->vals[i];
+		i = (i + 1) & (m->cap - 1);
+	}
+	return NULL;
+}
+
+const char *fmt_ns(char *buf, size_t len, __u64 ns)
+{
+	if (ns >= 1000000000ULL)
+		snprintf(buf, len, "%.3f s", ns / 1e9);
+	else if (ns >= 1000000ULL)
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else if (ns >= 1000ULL)
+		snprintf(buf, len, "%.1f us", ns / 1e3);
+	else
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+	return buf;
+}
+
+const char *futex_op_name(__u32 op)
+{
+	static const char *const names[] = {
+		[TT_FUTEX_WAIT] = "WAIT",
+		[TT_FUTEX_WAKE] = "WAKE",
+		[2] = "FD",
+		[TT_FUTEX_REQUEUE] = "REQUEUE",
+		[TT_FUTEX_CMP_REQUEUE] = "CMP_REQUEUE",
+		[TT_FUTEX_WAKE_OP] = "WAKE_OP",
+		[TT_FUTEX_LOCK_PI] = "LOCK_PI",
+		[TT_FUTEX_UNLOCK_PI] = "UNLOCK_PI",
+		[TT_FUTEX_TRYLOCK_PI] = "TRYLOCK_PI",
+		[TT_FUTEX_WAIT_BITSET] = "WAIT_BITSET",
+		[TT_FUTEX_WAKE_BITSET] = "WAKE_BITSET",
+		[TT_FUTEX_WAIT_REQUEUE_PI] = "WAIT_REQUEUE_PI",
+		[TT_FUTEX_CMP_REQUEUE_PI] = "CMP_REQUEUE_PI",
+		[TT_FUTEX_LOCK_PI2] = "LOCK_PI2",
+	};
+
+	switch (op) {
+	case TT_FUTEX2_WAITV:
+		return "futex_waitv";
+	case TT_FUTEX2_WAIT:
+		return "futex_wait";
+	case TT_FUTEX2_WAKE:
+		return "futex_wake";
+	case TT_FUTEX2_REQUEUE:
+		return "futex_requeue";
+	}
+	op &= TT_FUTEX_CMD_MASK;
+	if (op < sizeof(names) / sizeof(names[0]) && names[op])
+		return names[op];
+	return "?";
+}

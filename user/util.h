@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * util.h - small containers shared by every module: growable arrays, a u64-keyed hash table,
+ * checked allocation and time formatting.
+ */
+#ifndef TT_UTIL_H
+#define TT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+
+/* Grow *arr (of elem-sized items, capacity *cap) to hold at least want items. */
+void grow(void **arr, size_t *cap, size_t want, size_t elem);
+#define VEC_PUSH(arr, n, cap) \
+	(grow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
+
+/* Open-addressing hash from a non-zero-hashed u64 key to a u64 value (often an index). */
+struct u64_map {
+	__u64 *keys;
+	__u64 *vals;
+	__u8 *used;
+	size_t cap, len;
+};
+
+void u64_map_free(struct u64_map *m);
+/* Returns a pointer to the value slot; *found says whether it existed (else it is zeroed). */
+__u64 *u64_map_upsert(struct u64_map *m, __u64 key, bool *found);
+__u64 *u64_map_get(const struct u64_map *m, __u64 key);
+
+__u64 hash_bytes(const void *data, size_t len, __u64 seed);
+__u64 hash_u64(__u64 x);
+
+/* "1.234 s", "12.3 ms", "45.6 us", "789 ns" into buf. */
+const char *fmt_ns(char *buf, size_t len, __u64 ns);
+/* The string form of a futex op word, e.g. "WAIT_BITSET|PRIVATE". */
+const char *futex_op_name(__u32 op);
+
+#endif
