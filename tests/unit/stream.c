@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/* stream.c - see stream.h. Every record goes through records_append's checks. */
+#include <string.h>
+#include <stdlib.h>
+#include "stream.h"
+
+static void hdr(void *rec, __u16 kind, __u16 size, __u64 ts, __u32 pid, __u32 tid)
+{
+	struct tt_rec_hdr *h = rec;
+
+	h->kind = kind;
+	h->size = size;
+	h->ts = ts;
+	h->pid = pid;
+	h->tid = tid;
+}
+
+static void append(struct record_buf *rb, void *rec, size_t size)
+{
+	if (records_append(rb, rec, size)) {
+		fprintf(stderr, "stream: malformed synthetic record\n");
+		abort();
+	}
+}
+
+void s_session(struct record_buf *rb, __u64 ts)
+{
+	struct tt_session s = {0};
+
+	hdr(&s, TT_REC_SESSION, sizeof(s), ts, PID, PID);
+	s.target_pid = PID;
+	strcpy(s.comm, "synthetic");
+	append(rb, &s, sizeof(s));
+}
+
+void s_end(struct record_buf *rb, __u64 ts)
+{
+	struct tt_session_end e = {0};
+
+	hdr(&e, TT_REC_SESSION_END, sizeof(e), ts, PID, PID);
+	append(rb, &e, sizeof(e));
+}
+
+void s_wait_begin(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __u32 op, __u32 val,
+		  const __u64 *ips, unsigned n)
+{
+	size_t size = sizeof(struct tt_wait_begin) + n * 8;
+	struct tt_wait_begin *r = calloc(1, size);
+
+	hdr(r, TT_REC_WAIT_BEGIN, size, ts, PID, tid);
+	r->uaddr = addr;
+	r->op = op;
+	r->val = val;
+	r->stack.nr_user = n;
+	memcpy(r->stack.ips, ips, n * 8);
+	append(rb, r, size);
+	free(r);
+}
+
+void s_wait_end(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret)
+{
+	struct tt_wait_end r = {0};
+
+	hdr(&r, TT_REC_WAIT_END, sizeof(r), ts, PID, tid);
+	r.uaddr = addr;
+	r.ret = ret;
+	append(rb, &r, sizeof(r));
+}
+
+void s_wake_op(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr)
+{
+	struct tt_wake_op r = {0};
+
+	hdr(&r, TT_REC_WAKE_OP, sizeof(r), ts, PID, tid);
+	r.uaddr = addr;
+	r.op = TT_FUTEX_WAKE;
+	r.nr_wake = 1;
+	append(rb, &r, sizeof(r));
+}
+
+void s_waking(struct record_buf *rb, __u64 ts, __u32 waker, __u32 wakee, __u64 wakee_addr,
+	      __u32 reason, __u64 waker_addr, const __u64 *ips, unsigned n)
+{
+	size_t size = sizeof(struct tt_waking) + n * 8;
+	struct tt_waking *r = calloc(1, size);
+
+	hdr(r, TT_REC_WAKING, size, ts, PID, waker);
+	r->wakee_tid = wakee;
+	r->wakee_uaddr = wakee_addr;
+	r->reason = reason;
+	r->waker_uaddr = waker_addr;
+	snprintf(r->waker_comm, sizeof(r->waker_comm), "t%u", waker);
+	r->stack.nr_user = n;
+	memcpy(r->stack.ips, ips, n * 8);
+	append(rb, r, size);
+	free(r);
+}
+
+void s_switch(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_state, __u32 next)
+{
+	struct tt_switch r = {0};
+
+	hdr(&r, TT_REC_SWITCH, sizeof(r), ts, prev ? PID : 0, prev);
+	r.prev_state = prev_state;
+	r.next_pid = next ? PID : 0;
+	r.next_tid = next;
+	snprintf(r.prev_comm, sizeof(r.prev_comm), "t%u", prev);
+	snprintf(r.next_comm, sizeof(r.next_comm), "t%u", next);
+	append(rb, &r, sizeof(r));
+}
+
+void s_new_thread(struct record_buf *rb, __u64 ts, __u32 tid)
+{
+	struct tt_new_thread r = {0};
+
+	hdr(&r, TT_REC_NEW_THREAD, sizeof(r), ts, PID, tid);
+	snprintf(r.comm, sizeof(r.comm), "t%u", tid);
+	append(rb, &r, sizeof(r));
+}
+
+void s_exit(struct record_buf *rb, __u64 ts, __u32 tid)
+{
+	struct tt_exit r = {0};
+
+	hdr(&r, TT_REC_EXIT, sizeof(r), ts, PID, tid);
+	snprintf(r.comm, sizeof(r.comm), "t%u", tid);
+	append(rb, &r, sizeof(r));
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* stream.h - build synthetic record streams for the analysis tests. */
+#ifndef TT_STREAM_H
+#define TT_STREAM_H
+
+#include "records.h"
+
+#define PID 1000
+
+void s_session(struct record_buf *rb, __u64 ts);
+void s_end(struct record_buf *rb, __u64 ts);
+void s_wait_begin(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __u32 op, __u32 val,
+		  const __u64 *ips, unsigned n);
+void s_wait_end(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret);
+void s_wake_op(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr);
+void s_waking(struct record_buf *rb, __u64 ts, __u32 waker, __u32 wakee, __u64 wakee_addr,
+	      __u32 reason, __u64 waker_addr, const __u64 *ips, unsigned n);
+void s_switch(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_state, __u32 next);
+void s_new_thread(struct record_buf *rb, __u64 ts, __u32 tid);
+void s_exit(struct record_buf *rb, __u64 ts, __u32 tid);
+
+#endif

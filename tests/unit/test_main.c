@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_main.c - unit tests (no root): the analysis on synthetic record streams, lock
+ * classification, record validation, the JSON writer, and symbolization of this very process.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include "check.h"
+#include "stream.h"
+#include "analysis.h"
+#include "json.h"
+#include "report.h"
+#include "symbols.h"
+
+int checks_failed_in_test;
+
+#define MS 1000000ULL
+#define A_LOCK 0x1000ULL
+#define A_COND 0x2028ULL
+#define E_AGAIN 11
+
+static const struct lock_stat *find_lock(const struct analysis *a, __u64 addr)
+{
+	for (size_t i = 0; i < a->nr_locks; i++)
+		if (a->locks[i].addr == addr)
+			return &a->locks[i];
+	return NULL;
+}
+
+static const struct thread_stat *find_thread(const struct analysis *a, __u32 tid)
+{
+	for (size_t i = 0; i < a->nr_threads; i++)
+		if (a->threads[i].tid == tid)
+			return &a->threads[i];
+	return NULL;
+}
+
+/* Two futex waits of one acquisition (EAGAIN, then barging) count as one contention. */
+static void test_merge_rewaits(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	const struct lock_stat *l;
+	__u64 ips[] = {0x10, 0x20};
+
+	s_session(&rb, 0);
+	/* acquisition 1: EAGAIN at once, then a sleep woken by 2, barged, a sleep woken by 3 */
+	s_wait_begin(&rb, 10 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_wait_end(&rb, 10 * MS + 1000, 1, A_LOCK, -E_AGAIN);
+	s_wait_begin(&rb, 11 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_waking(&rb, 15 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_wait_end(&rb, 16 * MS, 1, A_LOCK, 0);
+	s_wait_begin(&rb, 16 * MS + 5000, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_waking(&rb, 20 * MS, 3, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_wait_end(&rb, 21 * MS, 1, A_LOCK, 0);
+	/* thread 1 releases: its next wait is a new acquisition */
+	s_wake_op(&rb, 22 * MS, 1, A_LOCK);
+	s_wait_begin(&rb, 30 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_waking(&rb, 32 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_wait_end(&rb, 33 * MS, 1, A_LOCK, 0);
+	s_end(&rb, 40 * MS);
+
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	l = find_lock(&a, A_LOCK);
+	CHECK(l != NULL);
+	if (l) {
+		CHECK_EQ_U64(l->kind, LK_MUTEX); /* WAIT with value 2 only */
+		CHECK_EQ_U64(l->contentions, 2);
+		CHECK_EQ_U64(l->futex_waits, 4);
+		CHECK_EQ_U64(l->wait_ns, 1000 + 5 * MS + (21 * MS - 16 * MS - 5000) + 3 * MS);
+		CHECK_EQ_U64(l->max_wait_ns, 1000 + 5 * MS + (21 * MS - 16 * MS - 5000));
+		/* the contention is charged to the waker that finally let it go: 3, then 2 */
+		CHECK_EQ_U64(l->nr_wakers, 2);
+		CHECK_EQ_U64(l->wakers[0].tid, 3);
+		CHECK_EQ_U64(l->wakers[1].tid, 2);
+		CHECK_EQ_U64(l->nr_waiters, 1);
+		CHECK_EQ_U64(l->waiters[0].count, 2);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
+/* Timeouts and signals are labelled, never attributed to a thread. */
+static void test_wake_causes(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	const struct lock_stat *l;
+	__u64 ips[] = {0x10};
+
+	s_session(&rb, 0);
+	s_wait_begin(&rb, 1 * MS, 1, A_LOCK, TT_FUTEX_WAIT_BITSET, 0, ips, 1);
+	s_waking(&rb, 6 * MS, 0, 1, A_LOCK, TT_WAKE_OTHER, 0, NULL, 0);
+	s_wait_end(&rb, 6 * MS + 10, 1, A_LOCK, -110);
+	s_wait_begin(&rb, 10 * MS, 1, A_LOCK, TT_FUTEX_WAIT_BITSET, 0, ips, 1);
+	s_wait_end(&rb, 12 * MS, 1, A_LOCK, -4);
+	s_wait_begin(&rb, 20 * MS, 1, A_LOCK, TT_FUTEX_WAIT_BITSET, 0, ips, 1);
+	s_end(&rb, 30 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	l = find_lock(&a, A_LOCK);
+	CHECK(l != NULL);
+	if (l) {
+		CHECK_EQ_U64(l->causes[WC_TIMEOUT], 1);
+		CHECK_EQ_U64(l->causes[WC_SIGNAL], 0); /* EINTR retries: merged into the next */
+		CHECK_EQ_U64(l->causes[WC_UNFINISHED], 1);
+		for (size_t i = 0; i < l->nr_wakers; i++)
+			CHECK_EQ_U64(l->wakers[i].tid, 0);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
+/* Every instant of a thread is in one state; the states add up to its traced time. */
+static void test_thread_states(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	const struct thread_stat *t1, *t2;
+	__u64 ips[] = {0x10};
+
+	s_session(&rb, 0);
+	s_switch(&rb, 2 * MS, 1, TT_TASK_RUNNING, 0);           /* 1: ran 0-2, preempted */
+	s_switch(&rb, 3 * MS, 0, 0, 1);                         /* runnable 2-3 */
+	s_wait_begin(&rb, 4 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, ips, 1);
+	s_switch(&rb, 5 * MS, 1, TT_TASK_INTERRUPTIBLE, 0);     /* lock sleep 5-9 */
+	s_new_thread(&rb, 6 * MS, 2);                           /* 2: runnable 6-7 */
+	s_switch(&rb, 7 * MS, 0, 0, 2);
+	s_waking(&rb, 9 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_switch(&rb, 9 * MS + 500000, 2, TT_TASK_UNINTERRUPTIBLE, 1); /* 2: I/O from 9.5 */
+	s_wait_end(&rb, 10 * MS, 1, A_LOCK, 0);
+	s_exit(&rb, 11 * MS, 1);
+	s_switch(&rb, 12 * MS, 1, TT_TASK_DEAD, 0);
+	s_end(&rb, 20 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	t1 = find_thread(&a, 1);
+	t2 = find_thread(&a, 2);
+	CHECK(t1 && t2);
+	if (!t1 || !t2)
+		goto out;
+	CHECK_EQ_U64(t1->start_ts, 0);
+	CHECK_EQ_U64(t1->end_ts, 12 * MS);
+	CHECK_EQ_U64(t1->on_cpu_ns, 2 * MS + 2 * MS + (12 * MS - 9 * MS - 500000));
+	CHECK_EQ_U64(t1->runnable_ns, 1 * MS + 500000);
+	CHECK_EQ_U64(t1->lock_wait_ns, 4 * MS);
+	CHECK_EQ_U64(t1->on_cpu_ns + t1->runnable_ns + t1->lock_wait_ns + t1->cond_wait_ns +
+			     t1->other_wait_ns,
+		     t1->end_ts - t1->start_ts);
+	CHECK_EQ_U64(t1->involuntary_switches, 1);
+	CHECK_EQ_U64(t1->voluntary_switches, 1);
+	CHECK(t1->exited);
+	CHECK_EQ_U64(t2->start_ts, 6 * MS);
+	CHECK_EQ_U64(t2->runnable_ns, 1 * MS);
+	CHECK_EQ_U64(t2->on_cpu_ns, 2 * MS + 500000);
+	CHECK_EQ_U64(t2->other_wait_ns, 20 * MS - 9 * MS - 500000);
+	CHECK(t2->created && !t2->exited);
+out:
+	analysis_free(&a);
+	records_free(&rb);
+}
+
+static const char *fake_funcs[] = {"__futex_abstimed_wait_common", "pthread_cond_signal",
+				   "__lll_lock_wait"};
+
+/* Condvar waiting is waiting for work; the mutex re-take after it is lock contention. */
+static void test_condvar_vs_mutex(void)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct sym_lock *sl;
+	struct analysis a;
+	const struct lock_stat *lc, *lm;
+	const struct thread_stat *t;
+	__u64 wait_ips[] = {0x100}, signal_ips[] = {0x200}, lock_ips[] = {0x300};
+
+	symdata_add_frame(&sd, 0x100, "__futex_abstimed_wait_common+0x1 (libc.so.6)",
+			  fake_funcs[0]);
+	symdata_add_frame(&sd, 0x200, "pthread_cond_signal+0x9f (libc.so.6)", fake_funcs[1]);
+	symdata_add_frame(&sd, 0x300, "__lll_lock_wait+0x2b (libc.so.6)", fake_funcs[2]);
+	sl = symdata_add_lock(&sd, A_COND);
+	sl->name = strdup("queue_cond");
+	sl->name_off = 40;
+	sl = symdata_add_lock(&sd, A_COND + 4);
+	sl->name = strdup("queue_cond");
+	sl->name_off = 44;
+
+	s_session(&rb, 0);
+	s_wait_begin(&rb, 1 * MS, 1, A_COND, TT_FUTEX_WAIT_BITSET | 128, 0, wait_ips, 1);
+	s_switch(&rb, 1 * MS, 1, TT_TASK_INTERRUPTIBLE, 0);
+	s_waking(&rb, 9 * MS, 2, 1, A_COND, TT_WAKE_FUTEX, A_COND, signal_ips, 1);
+	s_wait_end(&rb, 9 * MS, 1, A_COND, 0);
+	s_wait_begin(&rb, 10 * MS, 1, A_COND + 4, TT_FUTEX_WAIT_BITSET | 128, 0, wait_ips, 1);
+	s_waking(&rb, 12 * MS, 2, 1, A_COND + 4, TT_WAKE_FUTEX, A_COND + 4, signal_ips, 1);
+	s_wait_end(&rb, 12 * MS, 1, A_COND + 4, 0);
+	s_wait_begin(&rb, 13 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, lock_ips, 1);
+	s_switch(&rb, 13 * MS, 1, TT_TASK_INTERRUPTIBLE, 0);
+	s_waking(&rb, 14 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, lock_ips, 1);
+	s_wait_end(&rb, 14 * MS, 1, A_LOCK, 0);
+	s_end(&rb, 20 * MS);
+	CHECK(analysis_run(&rb, &sd, &a) == 0);
+	/* both __g_signals words fold into the one condvar object at its symbol's start */
+	lc = find_lock(&a, A_COND - 40);
+	lm = find_lock(&a, A_LOCK);
+	CHECK(lc && lm);
+	if (lc && lm) {
+		CHECK_EQ_U64(lc->kind, LK_CONDVAR);
+		CHECK(!strcmp(lc->name, "queue_cond"));
+		CHECK_EQ_U64(lc->contentions, 2);
+		CHECK_EQ_U64(lm->kind, LK_MUTEX);
+		CHECK_EQ_U64(lm->contentions, 1);
+	}
+	t = find_thread(&a, 1);
+	CHECK(t != NULL);
+	if (t) {
+		CHECK_EQ_U64(t->cond_wait_ns, 8 * MS);
+		CHECK_EQ_U64(t->lock_wait_ns, 1 * MS);
+		CHECK_EQ_U64(t->contentions, 1);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+	symdata_free(&sd);
+}
+
+static void test_classify(void)
+{
+	struct lock_evidence ev = {0};
+	struct sym_lock sl = {0};
+	const char *detail;
+	__u32 v;
+
+	ev.any_wait = true;
+	ev.wait_cmds = 1u << TT_FUTEX_LOCK_PI;
+	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_MUTEX);
+	CHECK(detail && !strcmp(detail, "PI"));
+
+	memset(&ev, 0, sizeof(ev));
+	ev.any_wait = true;
+	ev.wait_cmds = 1u << TT_FUTEX_WAIT_BITSET;
+	ev.val_is_tid = true;
+	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_JOIN);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.any_wait = true;
+	ev.wait_cmds = 1u << TT_FUTEX_WAIT;
+	ev.robust_val = true;
+	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_MUTEX);
+	CHECK(detail && !strcmp(detail, "robust"));
+
+	/* a sem_t with one waiter and value 0: found by layout alone */
+	memset(&ev, 0, sizeof(ev));
+	ev.any_wait = true;
+	ev.wait_cmds = 1u << TT_FUTEX_WAIT_BITSET;
+	sl.mem_ok = true;
+	v = 1;
+	memcpy(sl.mem + TT_MEMWIN_BEFORE + 4, &v, 4);
+	v = 128;
+	memcpy(sl.mem + TT_MEMWIN_BEFORE + 8, &v, 4);
+	CHECK_EQ_U64(lockkind_classify(&ev, &sl, &detail), LK_SEMAPHORE);
+
+	/* a condvar's __g_signals[0]: __wrefs counts a waiter, __g_refs[0] holds it */
+	memset(&sl, 0, sizeof(sl));
+	sl.mem_ok = true;
+	v = 8;
+	memcpy(sl.mem + TT_MEMWIN_BEFORE - 40 + 36, &v, 4);
+	v = 2;
+	memcpy(sl.mem + TT_MEMWIN_BEFORE - 40 + 16, &v, 4);
+	CHECK_EQ_U64(lockkind_classify(&ev, &sl, &detail), LK_CONDVAR);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.any_wait = true;
+	ev.wait_cmds = 1u << TT_FUTEX_WAIT_BITSET;
+	lock_evidence_add_func(&ev, "__futex_abstimed_wait_common");
+	lock_evidence_add_func(&ev, "__pthread_rwlock_unlock");
+	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_RWLOCK);
+
+	memset(&ev, 0, sizeof(ev));
+	lock_evidence_add_func(&ev, "__lll_lock_wait_private");
+	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_FUTEX);
+	CHECK(detail && !strcmp(detail, "libc internal"));
+
+	memset(&ev, 0, sizeof(ev));
+	ev.any_wait = true;
+	ev.wait_cmds = 1u << TT_FUTEX_WAIT_BITSET;
+	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_FUTEX);
+}
+
+/* Records that do not fit their kind are refused, whatever the source. */
+static void test_record_validation(void)
+{
+	struct record_buf rb = {0};
+	struct tt_wait_end we = {0};
+	__u8 big[sizeof(struct tt_wait_begin) + 8 * 100] = {0};
+	struct tt_wait_begin *wb = (void *)big;
+
+	we.hdr.kind = TT_REC_WAIT_END;
+	we.hdr.size = sizeof(we);
+	CHECK(records_append(&rb, &we, sizeof(we)) == 0);
+	we.hdr.size = sizeof(we) - 8;
+	CHECK(records_append(&rb, &we, sizeof(we) - 8) != 0);
+	we.hdr.size = sizeof(we);
+	we.hdr.kind = 99;
+	CHECK(records_append(&rb, &we, sizeof(we)) != 0);
+	wb->hdr.kind = TT_REC_WAIT_BEGIN;
+	wb->stack.nr_user = TT_MAX_USTACK + 1;
+	wb->hdr.size = sizeof(*wb) + 8 * (TT_MAX_USTACK + 1);
+	CHECK(records_append(&rb, wb, wb->hdr.size) != 0);
+	wb->stack.nr_user = 2;
+	wb->hdr.size = sizeof(*wb) + 8 * 3; /* says 2 frames, carries 3 */
+	CHECK(records_append(&rb, wb, wb->hdr.size) != 0);
+	CHECK_EQ_U64(rb.count, 1);
+	records_free(&rb);
+}
+
+/* A stream without a session cannot be analysed: a clear error, not a report of nothing. */
+static void test_no_session(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+
+	s_wait_end(&rb, 5, 1, A_LOCK, 0);
+	CHECK(analysis_run(&rb, NULL, &a) != 0);
+	records_free(&rb);
+}
+
+static void test_json_escaping(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json_writer j = {.out = f};
+
+	json_begin_object(&j);
+	json_key(&j, "s");
+	json_string(&j, "a\"b\\c\n\x01\xff");
+	json_key(&j, "v");
+	json_begin_array(&j);
+	json_u64(&j, 1);
+	json_null(&j);
+	json_bool(&j, true);
+	json_end_array(&j);
+	json_end_object(&j);
+	fclose(f);
+	CHECK(!strcmp(buf, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\u00ff\",\"v\":[1,null,true]}"));
+	free(buf);
+}
+
+/* The JSON summary carries the fields README documents, with real values. */
+static void test_json_summary(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	__u64 ips[] = {0x10};
+
+	s_session(&rb, 0);
+	s_wait_begin(&rb, 1 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, ips, 1);
+	s_waking(&rb, 3 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_wait_end(&rb, 3 * MS, 1, A_LOCK, 0);
+	s_end(&rb, 5 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	f = open_memstream(&buf, &len);
+	CHECK(json_summary(f, &a) == 0);
+	fclose(f);
+	CHECK(strstr(buf, "\"schema\":\"threadtrace/1\"") != NULL);
+	CHECK(strstr(buf, "\"duration_ns\":5000000") != NULL);
+	CHECK(strstr(buf, "\"addr\":\"0x1000\",\"kind\":\"mutex\"") != NULL);
+	CHECK(strstr(buf, "\"contentions\":1") != NULL);
+	CHECK(strstr(buf, "\"wait_ns\":2000000") != NULL);
+	CHECK(strstr(buf, "\"gil\":null}") != NULL);
+	free(buf);
+	analysis_free(&a);
+	records_free(&rb);
+}
+
+pthread_mutex_t unit_test_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	long pad;
+	pthread_mutex_t inner;
+} unit_test_struct;
+
+__attribute__((noinline)) void unit_test_function(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+/* Symbolize this process: a global mutex by its data symbol, a function by name. */
+static void test_symbolize_self(void)
+{
+	struct symbolizer *s = symbolizer_new(getpid());
+	struct symdata sd = {0};
+	const struct sym_lock *l;
+	const struct sym_frame *f;
+	__u8 buf[sizeof(struct tt_stack) + 8];
+	struct tt_stack *st = (void *)buf;
+
+	symbolizer_note_lock(s, &sd, (__u64)(uintptr_t)&unit_test_lock);
+	symbolizer_note_lock(s, &sd, (__u64)(uintptr_t)&unit_test_struct.inner);
+	l = symdata_lock(&sd, (__u64)(uintptr_t)&unit_test_lock);
+	CHECK(l && l->name && !strcmp(l->name, "unit_test_lock") && l->name_off == 0);
+	CHECK(l && l->mem_ok);
+	CHECK(l && l->module && !strcmp(l->module, "unit-tests"));
+	l = symdata_lock(&sd, (__u64)(uintptr_t)&unit_test_struct.inner);
+	CHECK(l && l->name && !strcmp(l->name, "unit_test_struct") && l->name_off == 8);
+
+	st->nr_user = 1;
+	st->nr_kernel = 0;
+	st->ips[0] = (__u64)(uintptr_t)unit_test_function; /* a 1-byte function: ret */
+	symbolizer_note_stack(s, &sd, st);
+	f = symdata_frame(&sd, st->ips[0]);
+	CHECK(f && f->func && !strcmp(f->func, "unit_test_function"));
+	CHECK(f && !strcmp(f->name, "unit_test_function+0x0 (unit-tests)"));
+	/* libc is stripped: its names come from the build-id debug file (libc6-dbg) */
+	st->ips[0] = (__u64)(uintptr_t)pthread_mutex_lock;
+	symbolizer_note_stack(s, &sd, st);
+	f = symdata_frame(&sd, st->ips[0]);
+	CHECK(f && f->func && strstr(f->func, "pthread_mutex_lock"));
+	symdata_free(&sd);
+	symbolizer_free(s);
+}
+
+static const struct unit_test tests[] = {
+	{"merge_rewaits", test_merge_rewaits},
+	{"wake_causes", test_wake_causes},
+	{"thread_states", test_thread_states},
+	{"condvar_vs_mutex", test_condvar_vs_mutex},
+	{"classify", test_classify},
+	{"record_validation", test_record_validation},
+	{"no_session", test_no_session},
+	{"json_escaping", test_json_escaping},
+	{"json_summary", test_json_summary},
+	{"symbolize_self", test_symbolize_self},
+};
+
+int main(void)
+{
+	int passed = 0, failed = 0;
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		checks_failed_in_test = 0;
+		tests[i].fn();
+		if (checks_failed_in_test) {
+			printf("FAIL unit/%s\n", tests[i].name);
+			failed++;
+		} else {
+			printf("ok   unit/%s\n", tests[i].name);
+			passed++;
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
