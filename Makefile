@@ -51,7 +51,7 @@ $(BUILD)/%.o: user/%.c $(USER_HDRS) $(BUILD)/threadtrace.skel.h | $(BUILD)
 threadtrace: $(CORE_OBJS) $(LIVE_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/workloads/%: tests/workloads/%.c
+$(BUILD)/workloads/%: tests/workloads/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread -Wall $< -o $@
 

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Live tests (root): run threadtrace on workloads that measure themselves and compare.
+
+Each test compares a figure threadtrace reports with the workload's own truth (its timing of
+its own lock calls, its thread CPU time) or with a fact of the run (exit status, thread ids).
+Prints one line per test and ends with 'N passed, N failed, N skipped'.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TT = os.path.join(ROOT, "threadtrace")
+WL = os.path.join(ROOT, "build", "workloads", "workload")
+TMP = tempfile.mkdtemp(prefix="tt-live-")
+
+results = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def near(value, truth, tol, what):
+    check(truth > 0 and abs(value - truth) <= tol * truth,
+          f"{what}: threadtrace {value} vs truth {truth} (tolerance {tol:.0%})")
+
+
+def run_traced(args, name, timeout=60):
+    """threadtrace [args] with --json; returns (proc, summary, workload truth lines)."""
+    out = os.path.join(TMP, name + ".json")
+    cmd = [TT, "--json", out] + args
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    summary = None
+    if os.path.exists(out) and os.path.getsize(out):
+        with open(out) as f:
+            summary = json.load(f)
+    truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    return p, summary, truth
+
+
+def lock_named(summary, name):
+    for lk in summary["locks"]:
+        if lk["name"] == name:
+            return lk
+    raise Fail(f"no lock named {name} in {[l['name'] for l in summary['locks']]}")
+
+
+def thread(summary, tid):
+    for t in summary["threads"]:
+        if t["tid"] == tid:
+            return t
+    raise Fail(f"no thread {tid}")
+
+
+def stack_has(stacks, func):
+    return any(any(fr.startswith(func + "+") for fr in s) for s in stacks)
+
+
+def no_programs_left():
+    """Nothing of ours stays loaded after threadtrace exits (the kernel frees it in ~1 s)."""
+    for _ in range(30):
+        p = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True)
+        check(p.returncode == 0, "bpftool prog show failed")
+        if "tt_sched_switch" not in p.stdout and "tt_enter_futex" not in p.stdout:
+            return
+        time.sleep(0.1)
+    raise Fail("threadtrace BPF programs still loaded 3 s after it exited")
+
+
+# --- tests -----------------------------------------------------------------------------
+
+def test_mutex_wait_matches_truth():
+    p, s, truth = run_traced(["-q", "--", WL, "lockpair", "40", "15"], "lockpair")
+    check(p.returncode == 0, f"exit {p.returncode}: {p.stderr}")
+    t = truth[0]
+    lk = lock_named(s, "acc_lock")
+    check(lk["kind"] == "mutex", f"kind {lk['kind']}")
+    check(lk["contentions"] == t["iterations"], f"contentions {lk['contentions']}")
+    near(lk["wait_ns"], t["waiter_wait_ns"], 0.10, "acc_lock wait")
+    w = lk["waiters"][0]
+    check(w["tid"] == t["waiter_tid"], "waiter tid")
+    check(stack_has([w["stack"]], "__lll_lock_wait"), f"waiter leaf {w['stack']}")
+    check(stack_has([w["stack"]], "waiter_main"), f"waiter stack {w['stack']}")
+    k = lk["wakers"][0]
+    check(k["tid"] == t["holder_tid"] and k["cause"] == "thread", f"waker {k['tid']}")
+    check(k["count"] == t["iterations"], "every wait woken by the holder")
+    check(stack_has([k["stack"]], "__lll_lock_wake"), f"unlock site {k['stack']}")
+    check(stack_has([k["stack"]], "holder_main"), f"unlock caller {k['stack']}")
+    check(s["lost_events"] == 0, "lost events")
+    waiter = thread(s, t["waiter_tid"])
+    near(waiter["lock_wait_ns"], t["waiter_wait_ns"], 0.10, "waiter lock_wait_ns")
+
+
+def test_pi_mutex():
+    p, s, truth = run_traced(["-q", "--", WL, "pi", "40", "10"], "pi")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    lk = lock_named(s, "pi_lock")
+    check(lk["kind"] == "mutex" and lk["detail"] == "PI", f"{lk['kind']} {lk['detail']}")
+    check(lk["contentions"] == t["iterations"], f"contentions {lk['contentions']}")
+    near(lk["wait_ns"], t["waiter_wait_ns"], 0.10, "pi_lock wait")
+    check(lk["wakers"][0]["tid"] == t["holder_tid"], "PI unlocker")
+
+
+def test_condvar_is_waiting_for_work():
+    p, s, truth = run_traced(["-q", "--", WL, "condvar", "30", "10"], "condvar")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    lk = lock_named(s, "queue_cond")
+    check(lk["kind"] == "condvar", f"kind {lk['kind']}")
+    # one wait per item; a signal that lands before the wait makes one fewer
+    check(t["items"] - 3 <= lk["contentions"] <= t["items"], f"waits {lk['contentions']}")
+    check(stack_has([w["stack"] for w in lk["wakers"]], "pthread_cond_signal"), "signaller")
+    c = thread(s, t["consumer_tid"])
+    traced = c["traced_ns"]
+    check(c["cond_wait_ns"] > 0.8 * traced, f"consumer cond wait {c['cond_wait_ns']}/{traced}")
+    check(c["lock_wait_ns"] < 0.05 * traced, "condvar wait counted as lock contention")
+
+
+def test_rwlock():
+    p, s, truth = run_traced(["-q", "--", WL, "rwlock", "40", "10"], "rwlock")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    lk = lock_named(s, "table_lock")
+    check(lk["kind"] == "rwlock", f"kind {lk['kind']}")
+    check(lk["contentions"] == t["iterations"], f"contentions {lk['contentions']}")
+    near(lk["wait_ns"], t["reader_wait_ns"], 0.10, "table_lock wait")
+
+
+def test_semaphore():
+    p, s, truth = run_traced(["-q", "--", WL, "sem", "30", "10"], "sem")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    lk = lock_named(s, "slots")
+    check(lk["kind"] == "semaphore", f"kind {lk['kind']}")
+    check(t["items"] - 3 <= lk["contentions"] <= t["items"], f"waits {lk['contentions']}")
+    near(lk["wait_ns"], t["waiter_wait_ns"], 0.10, "slots wait")
+    check(stack_has([w["stack"] for w in lk["wakers"]], "sem_post"), "poster")
+
+
+def test_thread_cpu_time_and_states_add_up():
+    p, s, truth = run_traced(["-q", "--", WL, "cpu", "30", "20", "15"], "cpu")
+    check(p.returncode == 0, p.stderr)
+    for tt in truth[0]["threads"]:
+        th = thread(s, tt["tid"])
+        near(th["on_cpu_ns"], tt["cpu_ns"], 0.10, f"thread {tt['tid']} on-CPU")
+    for th in s["threads"]:
+        total = (th["on_cpu_ns"] + th["runnable_ns"] + th["lock_wait_ns"] +
+                 th["cond_wait_ns"] + th["other_wait_ns"])
+        check(total == th["traced_ns"], f"thread {th['tid']}: states {total} != {th['traced_ns']}")
+
+
+def test_threads_created_and_joined():
+    p, s, truth = run_traced(["-q", "--", WL, "threads", "20", "5"], "threads")
+    check(p.returncode == 0, p.stderr)
+    created = [t for t in s["threads"] if t["created"] and t["exited"]]
+    check(len(created) == truth[0]["created"], f"{len(created)} created+exited threads seen")
+    joins = [lk for lk in s["locks"] if lk["kind"] == "join"]
+    check(joins, "pthread_join waits not classified as join")
+    check(all(w["cause"] == "thread exit" for lk in joins for w in lk["wakers"]),
+          "join woken by something other than a thread exit")
+
+
+def test_attach_to_running_process():
+    wl = subprocess.Popen([WL, "lockpair", "50", "40"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        out = os.path.join(TMP, "attach.json")
+        p = subprocess.run([TT, "-q", "--json", out, "-p", str(wl.pid), "1"],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, p.stderr)
+        truth = json.loads(wl.communicate(timeout=30)[0].splitlines()[0])
+    finally:
+        wl.kill()
+    with open(out) as f:
+        s = json.load(f)
+    check(0.9e9 <= s["duration_ns"] <= 1.5e9, f"duration {s['duration_ns']}")
+    lk = lock_named(s, "acc_lock")
+    check(12 <= lk["contentions"] <= 22, f"contentions in 1 s: {lk['contentions']}")
+    # contentions wholly inside the window wait as long as the workload's own average
+    per_iter = truth["waiter_wait_ns"] / truth["iterations"]
+    near(lk["max_wait_ns"], per_iter, 0.15, "longest contention vs the workload's mean wait")
+    tids = {t["tid"] for t in s["threads"]}
+    check({truth["waiter_tid"], truth["holder_tid"]} <= tids, "threads of the target")
+    no_programs_left()
+
+
+def test_single_thread():
+    wl = subprocess.Popen([WL, "lockpair", "30", "40"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        tids = sorted(int(t) for t in os.listdir(f"/proc/{wl.pid}/task"))
+        waiter = max(tids)  # created last
+        out = os.path.join(TMP, "tid.json")
+        p = subprocess.run([TT, "-q", "--json", out, "-t", str(waiter), "0.6"],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, p.stderr)
+        truth = json.loads(wl.communicate(timeout=30)[0].splitlines()[0])
+    finally:
+        wl.kill()
+    with open(out) as f:
+        s = json.load(f)
+    check(truth["waiter_tid"] == waiter, "waiter is the last thread")
+    check([t["tid"] for t in s["threads"]] == [waiter], f"threads {s['threads']}")
+    lk = lock_named(s, "acc_lock")
+    check(lk["contentions"] >= 5, "waiter's contentions")
+    check(lk["wakers"][0]["tid"] == truth["holder_tid"], "waker outside the -t thread named")
+
+
+def test_target_exits_during_trace():
+    wl = subprocess.Popen(["sleep", "0.4"])
+    t0 = time.time()
+    p = subprocess.run([TT, "-p", str(wl.pid), "20"], capture_output=True, text=True,
+                       timeout=30)
+    elapsed = time.time() - t0
+    wl.wait()
+    check(p.returncode == 0, p.stderr)
+    check(elapsed < 5, f"kept tracing {elapsed:.1f} s after the target exited")
+    check("exited during the trace" in p.stdout, "report says the target exited")
+    no_programs_left()
+
+
+def test_command_exit_status_passed_through():
+    p = subprocess.run([TT, "-q", "--", "sh", "-c", "echo hello; exit 3"],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 3, f"exit {p.returncode}")
+    check("hello" in p.stdout, "child's stdout passed through")
+    p = subprocess.run([TT, "--", "true"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and "threadtrace: pid" in p.stdout, "report after an instant exit")
+
+
+def test_sigint_stops_and_reports():
+    wl = subprocess.Popen([WL, "lockpair", "20", "200"], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)
+        p = subprocess.Popen([TT, "-p", str(wl.pid)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        wl.kill()
+        wl.wait()
+    check(p.returncode == 0, f"exit {p.returncode}: {err}")
+    check("Ctrl-C to stop" in err, "progress line says how to stop")
+    check("acc_lock" in out, "report after Ctrl-C")
+    no_programs_left()
+
+
+def test_bad_input():
+    p = subprocess.run([TT, "-p", "999999999"], capture_output=True, text=True)
+    check(p.returncode != 0, "bad pid accepted")
+    p = subprocess.run([TT, "-p", "4194000"], capture_output=True, text=True)
+    check(p.returncode != 0 and "no process with pid" in p.stderr, p.stderr)
+    p = subprocess.run([TT, "--", "no-such-command-xyz"], capture_output=True, text=True)
+    check(p.returncode != 0 and "command not found" in p.stderr, p.stderr)
+    p = subprocess.run([TT], capture_output=True, text=True)
+    check(p.returncode == 2 and "-p PID" in p.stderr, "usage error")
+    p = subprocess.run([TT, "-p", "1", "abc"], capture_output=True, text=True)
+    check(p.returncode == 2 and "invalid duration" in p.stderr, p.stderr)
+    p = subprocess.run([TT, "--help"], capture_output=True, text=True)
+    check(p.returncode == 0 and "--json FILE" in p.stdout, "help")
+    # without privileges: one clear message, nothing attached
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        TT, "--", "true"], capture_output=True, text=True)
+    check(p.returncode != 0 and "root" in p.stderr, f"unprivileged: {p.stderr!r}")
+    no_programs_left()
+
+
+TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
+
+
+def main():
+    if os.geteuid() != 0:
+        for t in TESTS:
+            print(f"skip live/{t.__name__[5:]}: needs root")
+            results["skipped"] += 1
+    elif not os.path.exists("/sys/kernel/btf/vmlinux"):
+        for t in TESTS:
+            print(f"skip live/{t.__name__[5:]}: kernel without BTF")
+            results["skipped"] += 1
+    else:
+        only = sys.argv[1:]
+        for t in TESTS:
+            name = t.__name__[5:]
+            if only and name not in only:
+                continue
+            t0 = time.time()
+            try:
+                t()
+                print(f"ok   live/{name} ({time.time() - t0:.1f} s)")
+                results["passed"] += 1
+            except (Fail, subprocess.TimeoutExpired, KeyError, IndexError) as e:
+                print(f"FAIL live/{name}: {type(e).__name__}: {e}")
+                results["failed"] += 1
+            sys.stdout.flush()
+    print(f"{results['passed']} passed, {results['failed']} failed, "
+          f"{results['skipped']} skipped")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
