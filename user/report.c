@@ -16,9 +16,10 @@ static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
 	return buf;
 }
 
-static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsigned max_frames,
-			unsigned max_kernel)
+/* User frames; kernel frames only where no user stack could be read (JSON has them all). */
+static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsigned max_frames)
 {
+	unsigned max_kernel = 4;
 	const struct stack_entry *st;
 	char buf[64];
 	unsigned i;
@@ -34,8 +35,9 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 		fprintf(out, "          ... %u more frames\n", st->nr_user - max_frames);
 	else if (st->flags & TT_STACK_USER_TRUNC)
 		fprintf(out, "          ... (stack deeper than the snapshot)\n");
-	if (!st->nr_user)
-		fprintf(out, "          (user stack unavailable)\n");
+	if (st->nr_user)
+		return;
+	fprintf(out, "          (user stack unavailable)\n");
 	for (i = analysis_kernel_skip(a, st); i < st->nr_kernel && max_kernel; i++, max_kernel--)
 		fprintf(out, "          %.86s\n",
 			analysis_frame_name(a, st, st->nr_user + i, buf, sizeof(buf)));
@@ -106,7 +108,7 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 
 		fprintf(out, "      %6llux %10s  tid %u %s\n", (unsigned long long)x->count,
 			fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm);
-		print_stack(out, a, x->stack, o->max_frames, 0);
+		print_stack(out, a, x->stack, o->max_frames);
 	}
 	if (l->nr_waiters > o->top_stacks)
 		fprintf(out, "      ... %zu more waiter stacks\n", l->nr_waiters - o->top_stacks);
@@ -118,7 +120,7 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 			fprintf(out, "      %6llux %10s  tid %u %s%s\n", (unsigned long long)x->count,
 				fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm,
 				x->cause == WC_EXIT ? " (thread exit)" : "");
-			print_stack(out, a, x->stack, o->max_frames, 3);
+			print_stack(out, a, x->stack, o->max_frames);
 		} else {
 			fprintf(out, "      %6llux %10s  %s\n", (unsigned long long)x->count,
 				fmt_ns(t1, sizeof(t1), x->wait_ns), wake_cause_name(x->cause));
