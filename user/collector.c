@@ -251,6 +251,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a COMMAND killed by Ctrl-C at start-up must not kill us */
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		fprintf(stderr, "threadtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
