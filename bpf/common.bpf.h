@@ -24,8 +24,8 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps") TT_WEAK;
 
-/* A futex wait in flight, by tid. */
-struct wait_state {
+/* A futex op in flight: a wait (waits map) or a wake (wakes map), by tid. */
+struct futex_state {
 	__u64 uaddr;
 	__u32 op;
 	__u32 pad;
@@ -35,21 +35,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, struct wait_state);
+	__type(value, struct futex_state);
 } waits SEC(".maps") TT_WEAK;
 
-/* A futex wake op in flight, by tid: lets sched_waking name the lock its waker releases. */
-struct wake_state {
-	__u64 uaddr;
-	__u32 op;
-	__u32 pad;
-};
-
+/* The wakes map lets sched_waking name the lock its waker releases. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, struct wake_state);
+	__type(value, struct futex_state);
 } wakes SEC(".maps") TT_WEAK;
 
 struct {

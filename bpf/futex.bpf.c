@@ -41,7 +41,7 @@ static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 va
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct wait_state ws = {.uaddr = uaddr, .op = op};
+	struct futex_state ws = {.uaddr = uaddr, .op = op};
 	struct tt_wait_begin *rec;
 	__u32 size;
 
@@ -69,7 +69,7 @@ static __always_inline int wake_op(__u64 uaddr, __u64 uaddr2, __u32 op, __u32 nr
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct wake_state st = {.uaddr = uaddr, .op = op};
+	struct futex_state st = {.uaddr = uaddr, .op = op};
 	struct tt_wake_op *rec;
 
 	/* Every thread of the target: a waker matters even when -t narrows the waiters. */
@@ -94,7 +94,7 @@ static __always_inline int futex_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct wait_state *ws;
+	struct futex_state *ws;
 	struct tt_wait_end *rec;
 
 	if (!is_target_tgid(tgid))

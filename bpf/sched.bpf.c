@@ -39,8 +39,8 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 	__u32 wakee_tgid = p->tgid, wakee_tid = p->pid;
 	struct task_struct *cur = bpf_get_current_task_btf();
 	__u32 waker_tgid = cur->tgid, waker_tid = cur->pid;
-	struct wait_state *ws;
-	struct wake_state *wk;
+	struct futex_state *ws;
+	struct futex_state *wk;
 	struct tt_waking *rec;
 	__u32 size = sizeof(*rec);
 
