@@ -19,7 +19,8 @@ BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h
 
 # Modules that depend on nothing but records: shared by the tool and the unit tests.
 CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/json.c \
-	     user/records.c user/util.c
+	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
+	     user/protobuf.c user/pprof.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
@@ -28,7 +29,7 @@ USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-.PHONY: all deps demo test unit live bench install uninstall clean vmlinux format check-deps
+.PHONY: all deps demo test unit live bench fuzz install uninstall clean vmlinux format check-deps
 
 all: threadtrace
 
@@ -58,6 +59,19 @@ $(BUILD)/workloads/%: tests/workloads/%.c Makefile
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o
 	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
 		$(BUILD)/procfs.o -o $@ $(LDLIBS)
+
+# libFuzzer over the replay path, checksums recomputed so the fuzzer gets past them.
+FUZZ_SECONDS ?= 120
+$(BUILD)/fuzz-recfile: tests/fuzz/fuzz_recfile.c $(CORE_SRCS) $(USER_HDRS)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -DTT_FUZZING -Ibpf -Iuser \
+		tests/fuzz/fuzz_recfile.c $(CORE_SRCS) -o $@ -lz
+
+fuzz: $(BUILD)/fuzz-recfile
+	@mkdir -p $(BUILD)/fuzz-corpus tests/fuzz/crashers
+	cp tests/data/*.rec $(BUILD)/fuzz-corpus/
+	$(BUILD)/fuzz-recfile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-artifact_prefix=tests/fuzz/crashers/ $(BUILD)/fuzz-corpus
 
 # Install the Debian packages the build and tests need when something is missing.
 check-deps:

@@ -233,7 +233,11 @@ static void set_state(struct work *w, struct thread_work *t, enum tstate s, __u6
 static void note_wait_evidence(struct work *w, struct lock_work *l, const struct tt_wait_begin *r,
 			       __u32 stack)
 {
+	/* futex(2) ops are 0..13; bit 31 stands for futex2 and waitv, bit 30 for anything else */
 	__u32 cmd = r->op >= TT_FUTEX2_WAITV ? 31 : (r->op & TT_FUTEX_CMD_MASK);
+
+	if (cmd > 31)
+		cmd = 30;
 
 	l->ev.any_wait = true;
 	l->ev.wait_cmds |= 1u << cmd;
@@ -534,8 +538,58 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 
 struct lock_acc {
 	struct lock_stat *ls;
-	size_t cap_waiters, cap_wakers;
+	size_t cap_waiters, cap_wakers, cap_chains;
+	struct u64_map chain_by_key;
 };
+
+static struct chain *chain_add(struct lock_acc *la, const struct raw_wait *first,
+			       const struct raw_wait *last, const char *waiter_comm)
+{
+	struct lock_stat *ls = la->ls;
+	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
+	__u32 waker_tid = thread ? last->waker_tid : 0;
+	__u32 waker_stack = thread ? last->waker_stack : TT_NO_STACK;
+	__u64 key = hash_u64(((__u64)first->tid << 32 | first->stack) ^
+			     hash_u64((__u64)waker_tid << 32 | waker_stack) ^ last->cause);
+	struct chain *c;
+	__u64 *slot;
+	bool found;
+
+	for (;; key++) {
+		slot = u64_map_upsert(&la->chain_by_key, key, &found);
+		if (!found)
+			break;
+		c = &ls->chains[*slot - 1];
+		if (c->waiter_tid == first->tid && c->waiter_stack == first->stack &&
+		    c->waker_tid == waker_tid && c->waker_stack == waker_stack &&
+		    c->cause == last->cause)
+			return c;
+	}
+	c = VEC_PUSH(ls->chains, ls->nr_chains, la->cap_chains);
+	*slot = ls->nr_chains;
+	c->waiter_tid = first->tid;
+	c->waiter_stack = first->stack;
+	c->waker_tid = waker_tid;
+	c->waker_stack = waker_stack;
+	c->cause = last->cause;
+	memcpy(c->waiter_comm, waiter_comm, TT_COMM_LEN);
+	if (thread)
+		memcpy(c->waker_comm, last->waker_comm, TT_COMM_LEN);
+	return c;
+}
+
+static int cmp_chain(const void *a, const void *b)
+{
+	const struct chain *x = a, *y = b;
+
+	if (x->wait_ns != y->wait_ns)
+		return x->wait_ns > y->wait_ns ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->waiter_stack != y->waiter_stack)
+		return x->waiter_stack < y->waiter_stack ? -1 : 1;
+	return x->waker_stack < y->waker_stack ? -1 : x->waker_stack > y->waker_stack;
+}
 
 /* The offset of the futex word inside the glibc object that owns it, when the symbol tells. */
 static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl)
@@ -593,7 +647,7 @@ static void build_locks(struct work *w)
 	}
 	u64_map_free(&by_canon);
 
-	qsort(w->waits, w->nr_waits, sizeof(*w->waits), cmp_wait);
+	sort_array(w->waits, w->nr_waits, sizeof(*w->waits), cmp_wait);
 	for (size_t i = 0; i < w->nr_waits; i = n) {
 		const struct raw_wait *first = &w->waits[i], *last;
 		__u64 *li = u64_map_get(&w->lock_by_addr, first->addr);
@@ -632,6 +686,12 @@ static void build_locks(struct work *w)
 				       last->cause, NULL);
 		x->count++;
 		x->wait_ns += total;
+		{
+			struct chain *c = chain_add(la, first, last, t->st.name);
+
+			c->count++;
+			c->wait_ns += total;
+		}
 		if (lock_kind_is_contention(k)) {
 			t->st.contentions++;
 			t->st.wait_ns += total;
@@ -640,11 +700,13 @@ static void build_locks(struct work *w)
 	for (size_t i = 0; i < a->nr_locks; i++) {
 		struct lock_stat *ls = &a->locks[i];
 
-		qsort(ls->waiters, ls->nr_waiters, sizeof(*ls->waiters), cmp_attrib);
-		qsort(ls->wakers, ls->nr_wakers, sizeof(*ls->wakers), cmp_attrib);
+		sort_array(ls->waiters, ls->nr_waiters, sizeof(*ls->waiters), cmp_attrib);
+		sort_array(ls->wakers, ls->nr_wakers, sizeof(*ls->wakers), cmp_attrib);
+		sort_array(ls->chains, ls->nr_chains, sizeof(*ls->chains), cmp_chain);
+		u64_map_free(&acc[i].chain_by_key);
 	}
 	free(acc);
-	qsort(a->locks, a->nr_locks, sizeof(*a->locks), cmp_lock);
+	sort_array(a->locks, a->nr_locks, sizeof(*a->locks), cmp_lock);
 }
 
 static void build_threads(struct work *w)
@@ -667,7 +729,7 @@ static void build_threads(struct work *w)
 	for (size_t i = 0; i < w->nr_threads; i++)
 		a->threads[i] = w->threads[i].st;
 	a->nr_threads = w->nr_threads;
-	qsort(a->threads, a->nr_threads, sizeof(*a->threads), cmp_thread);
+	sort_array(a->threads, a->nr_threads, sizeof(*a->threads), cmp_thread);
 }
 
 int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out)
@@ -762,6 +824,7 @@ void analysis_free(struct analysis *a)
 	for (size_t i = 0; i < a->nr_locks; i++) {
 		free(a->locks[i].waiters);
 		free(a->locks[i].wakers);
+		free(a->locks[i].chains);
 	}
 	for (size_t i = 0; i < a->nr_stacks; i++)
 		free(a->stacks[i].ips);
@@ -796,4 +859,11 @@ unsigned analysis_kernel_skip(const struct analysis *a, const struct stack_entry
 		n++;
 	}
 	return n;
+}
+
+const char *lock_label(const struct lock_stat *l, char *buf, size_t len)
+{
+	snprintf(buf, len, "[%s %s]", lock_kind_name(l->kind),
+		 l->name[0] ? l->name : l->detail[0] ? l->detail : l->location);
+	return buf;
 }

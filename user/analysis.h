@@ -48,6 +48,15 @@ struct attrib {
  * A lock: a futex word, or a glibc object whose several words are waited on (a condvar's two
  * __g_signals, an rwlock's three futexes) when its data symbol shows where the object starts.
  */
+/* One waiter -> waker pair: who waited where, and who (or what) let them go. */
+struct chain {
+	__u32 waiter_tid, waiter_stack;
+	__u32 waker_tid, waker_stack; /* waker_tid 0: no thread (cause says what) */
+	enum wake_cause cause;
+	char waiter_comm[TT_COMM_LEN], waker_comm[TT_COMM_LEN];
+	__u64 count, wait_ns;
+};
+
 struct lock_stat {
 	__u64 addr;
 	enum lock_kind kind;
@@ -61,6 +70,8 @@ struct lock_stat {
 	__u64 causes[WC__NR];
 	struct attrib *waiters, *wakers; /* sorted by wait_ns, descending */
 	size_t nr_waiters, nr_wakers;
+	struct chain *chains; /* sorted by wait_ns, descending */
+	size_t nr_chains;
 };
 
 struct thread_stat {
@@ -98,6 +109,8 @@ void analysis_free(struct analysis *a);
 /* Name of frame i of a stack (user frames first), never NULL. */
 const char *analysis_frame_name(const struct analysis *a, const struct stack_entry *st, unsigned i,
 				char *buf, size_t len);
+/* "[mutex acc_lock]", "[join thread 12]", "[futex [heap]]": a lock as a frame of a stack. */
+const char *lock_label(const struct lock_stat *l, char *buf, size_t len);
 /* Number of leading kernel frames that are the tracer's own (BPF program, trampoline). */
 unsigned analysis_kernel_skip(const struct analysis *a, const struct stack_entry *st);
 /* Index of the histogram bucket for a wait of ns. */

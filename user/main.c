@@ -12,10 +12,15 @@
 #include "analysis.h"
 #include "report.h"
 #include "json.h"
+#include "folded.h"
+#include "svg.h"
+#include "pprof.h"
+#include "recfile.h"
 
 static const char usage[] =
 	"Usage: threadtrace [OPTIONS] -p PID [DURATION]\n"
 	"       threadtrace [OPTIONS] -- COMMAND [ARGS...]\n"
+	"       threadtrace report [OUTPUT OPTIONS] FILE\n"
 	"\n"
 	"Trace a process's lock contention (futex waits, who waits where, who released them),\n"
 	"and how each thread spends its time (on CPU, runnable, lock wait, waiting for work,\n"
@@ -27,7 +32,16 @@ static const char usage[] =
 	"  -- COMMAND [ARGS]    start COMMAND traced from its first instruction; stop when it\n"
 	"                       exits and return its exit status\n"
 	"  -t, --tid TID        trace only thread TID (its process is found from TID)\n"
-	"      --json FILE      write the JSON summary (schema threadtrace/1) to FILE ('-': stdout)\n"
+	"  -o, --record FILE    also write a record file (mode 0600) for `threadtrace report`\n"
+	"\n"
+	"Outputs (live and with `report FILE`; byte-identical for the same session):\n"
+	"      --json FILE      the JSON summary (schema threadtrace/1); '-' for stdout\n"
+	"      --folded FILE    folded stacks: waiter stack, [lock], --, waker stack; weight =\n"
+	"                       wait in microseconds (flamegraph.pl, speedscope, inferno)\n"
+	"      --folded-count   weigh folded stacks (and the SVGs) by contention counts instead\n"
+	"      --svg FILE       interactive flamegraph SVG of where threads wait, by wait time\n"
+	"      --svg-wakers FILE  the same with each waiter's waker stack on top (after --)\n"
+	"      --pprof FILE     gzipped pprof profile: contentions/count, delay/nanoseconds\n"
 	"  -q, --quiet          no text report and no progress line\n"
 	"      --top N          locks shown per report section (default 10)\n"
 	"      --stacks N       waiter/waker stacks shown per lock (default 3)\n"
@@ -40,7 +54,123 @@ static const char usage[] =
 	"Cost: tracepoints only (futex syscalls, sched_switch, sched_waking); no probe on any\n"
 	"lock call, so an uncontended lock costs nothing. See README.md for the report and JSON.\n";
 
-enum { OPT_JSON = 256, OPT_TOP, OPT_STACKS, OPT_FRAMES, OPT_BUFFER, OPT_VERSION };
+enum {
+	OPT_JSON = 256,
+	OPT_TOP,
+	OPT_STACKS,
+	OPT_FRAMES,
+	OPT_BUFFER,
+	OPT_VERSION,
+	OPT_FOLDED,
+	OPT_FOLDED_COUNT,
+	OPT_SVG,
+	OPT_SVG_WAKERS,
+	OPT_PPROF,
+};
+
+/* What to produce from an analysis: the same for a live session and a replayed record. */
+struct outputs {
+	bool quiet;
+	struct report_opts report;
+	const char *json, *folded, *svg, *svg_wakers, *pprof;
+	bool folded_count;
+};
+
+static FILE *open_output(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "we") : stdout;
+
+	if (!f)
+		fprintf(stderr, "threadtrace: cannot write %s: %s\n", path, strerror(errno));
+	return f;
+}
+
+static int close_output(FILE *f, const char *path, int err)
+{
+	int e = f == stdout ? fflush(f) : fclose(f);
+
+	if (e && !err)
+		err = -errno;
+	if (err)
+		fprintf(stderr, "threadtrace: failed to write %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+static int write_svg(const struct analysis *an, const struct outputs *o, const char *path,
+		     bool wakers)
+{
+	struct folded fd;
+	char title[256], t[32];
+	FILE *f;
+	int err = -1;
+
+	folded_build(&fd, an, o->folded_count, wakers);
+	if (o->folded_count)
+		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %llu waits%s", an->comm,
+			 an->pid, (unsigned long long)fd.total, wakers ? ", with wakers" : "");
+	else
+		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %s waited%s", an->comm,
+			 an->pid, fmt_ns(t, sizeof(t), fd.total * 1000),
+			 wakers ? ", waiters -- wakers" : "");
+	f = open_output(path);
+	if (f)
+		err = close_output(f, path, svg_write(f, &fd, title, o->folded_count ? "waits" : "us"));
+	folded_free(&fd);
+	return err;
+}
+
+static int write_outputs(const struct analysis *an, const struct outputs *o)
+{
+	int ret = 0;
+	FILE *f;
+
+	if (!o->quiet)
+		report_text(stdout, an, &o->report);
+	if (o->json) {
+		f = open_output(o->json);
+		ret |= f ? close_output(f, o->json, json_summary(f, an)) : -1;
+	}
+	if (o->folded) {
+		struct folded fd;
+
+		folded_build(&fd, an, o->folded_count, true);
+		f = open_output(o->folded);
+		ret |= f ? close_output(f, o->folded, folded_write(f, &fd)) : -1;
+		folded_free(&fd);
+	}
+	if (o->svg)
+		ret |= write_svg(an, o, o->svg, false);
+	if (o->svg_wakers)
+		ret |= write_svg(an, o, o->svg_wakers, true);
+	if (o->pprof) {
+		f = open_output(o->pprof);
+		ret |= f ? close_output(f, o->pprof, pprof_write(f, an)) : -1;
+	}
+	return ret ? 1 : 0;
+}
+
+/* threadtrace report FILE: every output from a record file, on any machine. */
+static int replay(const char *path, const struct outputs *o)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct rec_info info;
+	struct analysis an;
+	int ret = 1;
+
+	if (recfile_read(path, &info, &rb, &sd))
+		return 1;
+	if (analysis_run(&rb, &sd, &an)) {
+		fprintf(stderr, "threadtrace: cannot read record file %s: no session in it\n", path);
+		goto out;
+	}
+	ret = write_outputs(&an, o);
+	analysis_free(&an);
+out:
+	records_free(&rb);
+	symdata_free(&sd);
+	return ret;
+}
 
 static int parse_uint(const char *s, const char *what, unsigned long max, unsigned long *out)
 {
@@ -80,6 +210,12 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"pid", required_argument, NULL, 'p'},	{"tid", required_argument, NULL, 't'},
 		{"json", required_argument, NULL, OPT_JSON},
+		{"record", required_argument, NULL, 'o'},
+		{"folded", required_argument, NULL, OPT_FOLDED},
+		{"folded-count", no_argument, NULL, OPT_FOLDED_COUNT},
+		{"svg", required_argument, NULL, OPT_SVG},
+		{"svg-wakers", required_argument, NULL, OPT_SVG_WAKERS},
+		{"pprof", required_argument, NULL, OPT_PPROF},
 		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
 		{"stacks", required_argument, NULL, OPT_STACKS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
@@ -88,16 +224,28 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
 	};
 	struct collector_opts co = {.buffer_mb = 16};
-	struct report_opts ro = {.top_locks = 10, .top_stacks = 3, .max_frames = 12};
+	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
+	struct report_opts *ro = &out.report;
 	struct collector_result res;
 	struct record_buf rb = {0};
 	struct symdata sd = {0};
+	struct rec_info info;
 	struct analysis an;
-	const char *json_path = NULL;
+	const char *record_path = NULL;
+	bool report_mode = argc > 1 && !strcmp(argv[1], "report");
 	unsigned long v;
 	int c, err, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "+p:t:qvh", longopts, NULL)) != -1) {
+	if (report_mode) {
+		argv++;
+		argc--;
+	}
+	while ((c = getopt_long(argc, argv, "+p:t:o:qvh", longopts, NULL)) != -1) {
+		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER)) {
+			fprintf(stderr, "threadtrace: report reads a record file: tracing options "
+					"do not apply\n");
+			return 2;
+		}
 		switch (c) {
 		case 'p':
 			if (parse_uint(optarg, "pid", 1u << 30, &v) || !v)
@@ -110,25 +258,44 @@ int main(int argc, char **argv)
 			co.tid = (pid_t)v;
 			break;
 		case OPT_JSON:
-			json_path = optarg;
+			out.json = optarg;
+			break;
+		case OPT_FOLDED:
+			out.folded = optarg;
+			break;
+		case OPT_FOLDED_COUNT:
+			out.folded_count = true;
+			break;
+		case OPT_SVG:
+			out.svg = optarg;
+			break;
+		case OPT_SVG_WAKERS:
+			out.svg_wakers = optarg;
+			break;
+		case OPT_PPROF:
+			out.pprof = optarg;
+			break;
+		case 'o':
+			record_path = optarg;
 			break;
 		case 'q':
 			co.quiet = true;
+			out.quiet = true;
 			break;
 		case OPT_TOP:
 			if (parse_uint(optarg, "--top", 100000, &v))
 				return 2;
-			ro.top_locks = v;
+			ro->top_locks = v;
 			break;
 		case OPT_STACKS:
 			if (parse_uint(optarg, "--stacks", 100000, &v))
 				return 2;
-			ro.top_stacks = v;
+			ro->top_stacks = v;
 			break;
 		case OPT_FRAMES:
 			if (parse_uint(optarg, "--frames", TT_MAX_USTACK, &v))
 				return 2;
-			ro.max_frames = v;
+			ro->max_frames = v;
 			break;
 		case OPT_BUFFER:
 			if (parse_uint(optarg, "--buffer-mb", 1024, &v) || !v) {
@@ -150,6 +317,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "Try 'threadtrace --help'.\n");
 			return 2;
 		}
+	}
+	if (out.folded_count && !out.folded && !out.svg && !out.svg_wakers) {
+		fprintf(stderr, "threadtrace: --folded-count goes with --folded, --svg or "
+				"--svg-wakers\n");
+		return 2;
+	}
+	if (report_mode) {
+		if (optind != argc - 1) {
+			fprintf(stderr, "threadtrace: usage: threadtrace report [OUTPUT OPTIONS] FILE\n");
+			return 2;
+		}
+		return replay(argv[optind], &out);
 	}
 	if (co.tid && !co.pid) {
 		co.pid = tgid_of(co.tid);
@@ -189,8 +368,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	recfile_info_now(&info, co.pid, co.command);
 	err = collect(&co, &rb, &sd, &res);
 	if (err) {
+		ret = 1;
+		goto cleanup;
+	}
+	if (record_path && recfile_write(record_path, &info, &rb, &sd)) {
 		ret = 1;
 		goto cleanup;
 	}
@@ -199,20 +383,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "threadtrace: no session in the record stream\n");
 		goto cleanup;
 	}
-	if (!co.quiet)
-		report_text(stdout, &an, &ro);
-	ret = 0;
-	if (json_path) {
-		FILE *f = strcmp(json_path, "-") ? fopen(json_path, "we") : stdout;
-
-		if (!f || json_summary(f, &an)) {
-			fprintf(stderr, "threadtrace: failed to write %s: %s\n", json_path,
-				strerror(errno));
-			ret = 1;
-		}
-		if (f && f != stdout)
-			fclose(f);
-	}
+	ret = write_outputs(&an, &out);
 	analysis_free(&an);
 	if (co.command && res.child_status >= 0 && !ret) {
 		if (WIFEXITED(res.child_status))

@@ -120,7 +120,7 @@ size_t *records_sorted(const struct record_buf *rb)
 		off += ((const struct tt_rec_hdr *)(rb->data + off))->size;
 	}
 	sort_rb = rb;
-	qsort(idx, i, sizeof(size_t), cmp_ts);
+	sort_array(idx, i, sizeof(size_t), cmp_ts);
 	sort_rb = NULL;
 	return idx;
 }

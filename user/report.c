@@ -106,7 +106,7 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 	for (i = 0; i < l->nr_waiters && i < o->top_stacks; i++) {
 		const struct attrib *x = &l->waiters[i];
 
-		fprintf(out, "      %6llux %10s  tid %u %s\n", (unsigned long long)x->count,
+		fprintf(out, "      %6llux %10s  tid %u %.16s\n", (unsigned long long)x->count,
 			fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm);
 		print_stack(out, a, x->stack, o->max_frames);
 	}
@@ -117,7 +117,7 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		const struct attrib *x = &l->wakers[i];
 
 		if (x->cause == WC_THREAD || x->cause == WC_EXIT) {
-			fprintf(out, "      %6llux %10s  tid %u %s%s\n", (unsigned long long)x->count,
+			fprintf(out, "      %6llux %10s  tid %u %.16s%s\n", (unsigned long long)x->count,
 				fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm,
 				x->cause == WC_EXIT ? " (thread exit)" : "");
 			print_stack(out, a, x->stack, o->max_frames);
@@ -175,7 +175,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	char t[32];
 	__u64 dur = a->end_ts - a->start_ts;
 
-	fprintf(out, "threadtrace: pid %u (%s)%s", a->pid, a->comm,
+	fprintf(out, "threadtrace: pid %u (%.16s)%s", a->pid, a->comm,
 		a->target_exited ? ", exited during the trace" : "");
 	if (a->tid_filter)
 		fprintf(out, ", thread %u only", a->tid_filter);

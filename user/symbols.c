@@ -23,6 +23,7 @@ struct elf_seg {
 
 struct module {
 	char *path;
+	char build_id[128];
 	bool loaded, ok;
 	struct elf_sym *funcs, *objects;
 	size_t nr_funcs, cap_funcs, nr_objects, cap_objects;
@@ -78,7 +79,7 @@ static void sort_syms(struct elf_sym *v, size_t *n)
 {
 	size_t j = 0;
 
-	qsort(v, *n, sizeof(*v), cmp_sym);
+	sort_array(v, *n, sizeof(*v), cmp_sym);
 	/* Keep the best name per start address. */
 	for (size_t i = 0; i < *n; i++) {
 		if (j && v[j - 1].start == v[i].start) {
@@ -184,7 +185,7 @@ static bool load_elf(struct module *m, int fd, bool want_segs, char *build_id, s
 
 static void module_load(struct symbolizer *s, struct module *m, const struct map_entry *me)
 {
-	char path[PATH_MAX], build_id[128] = "";
+	char path[PATH_MAX], *build_id = m->build_id;
 	int fd = -1;
 
 	m->loaded = true;
@@ -199,7 +200,7 @@ static void module_load(struct symbolizer *s, struct module *m, const struct map
 	if (fd < 0)
 		return;
 	m->ok = true;
-	if (!load_elf(m, fd, true, build_id, sizeof(build_id)) && build_id[0]) {
+	if (!load_elf(m, fd, true, build_id, sizeof(m->build_id)) && build_id[0]) {
 		/* Stripped: the full .symtab may sit in a build-id debug file (libc6-dbg). */
 		int dfd;
 
@@ -367,7 +368,7 @@ static void load_kallsyms(struct symbolizer *s)
 		k->name = xstrdup(name);
 	}
 	fclose(f);
-	qsort(s->ksyms, s->nr_ksyms, sizeof(*s->ksyms), cmp_ksym);
+	sort_array(s->ksyms, s->nr_ksyms, sizeof(*s->ksyms), cmp_ksym);
 }
 
 static void resolve_kernel(struct symbolizer *s, struct symdata *sd, __u64 ip)
@@ -415,6 +416,7 @@ static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip)
 		return;
 	}
 	m = module_get(s, e->path, e);
+	symdata_add_module(sd, e->start, e->end, e->pgoff, e->path, m->build_id);
 	if (m->ok && off_to_vaddr(m, ip - e->start + e->pgoff, &vaddr))
 		sym = find_sym(m->funcs, m->nr_funcs, vaddr);
 	else

@@ -15,6 +15,11 @@ void symdata_free(struct symdata *sd)
 		free(sd->locks[i].location);
 		free(sd->locks[i].module);
 	}
+	for (size_t i = 0; i < sd->nr_modules; i++) {
+		free(sd->modules[i].path);
+		free(sd->modules[i].build_id);
+	}
+	free(sd->modules);
 	free(sd->frames);
 	free(sd->locks);
 	u64_map_free(&sd->frame_by_ip);
@@ -63,4 +68,42 @@ struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr)
 	l->addr = addr;
 	*i = sd->nr_locks;
 	return l;
+}
+
+void symdata_add_module(struct symdata *sd, __u64 start, __u64 end, __u64 pgoff, const char *path,
+			const char *build_id)
+{
+	struct sym_module *m;
+	size_t i;
+
+	for (i = 0; i < sd->nr_modules && sd->modules[i].start < start; i++)
+		;
+	if (i < sd->nr_modules && sd->modules[i].start == start)
+		return;
+	grow((void **)&sd->modules, &sd->cap_modules, sd->nr_modules + 1, sizeof(*m));
+	memmove(&sd->modules[i + 1], &sd->modules[i], (sd->nr_modules - i) * sizeof(*m));
+	sd->nr_modules++;
+	m = &sd->modules[i];
+	m->start = start;
+	m->end = end;
+	m->pgoff = pgoff;
+	m->path = xstrdup(path);
+	m->build_id = xstrdup(build_id ? build_id : "");
+}
+
+const struct sym_module *symdata_module(const struct symdata *sd, __u64 addr)
+{
+	size_t lo = 0, hi = sd->nr_modules;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < sd->modules[mid].start)
+			hi = mid;
+		else if (addr >= sd->modules[mid].end)
+			lo = mid + 1;
+		else
+			return &sd->modules[mid];
+	}
+	return NULL;
 }

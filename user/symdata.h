@@ -29,7 +29,16 @@ struct sym_lock {
 	__u8 mem[TT_MEMWIN_LEN];
 };
 
+/* A file mapping that frames were resolved in (for pprof's mappings). */
+struct sym_module {
+	__u64 start, end, pgoff;
+	char *path;
+	char *build_id; /* hex, "" when the file has none */
+};
+
 struct symdata {
+	struct sym_module *modules; /* sorted by start once symdata_sort_modules ran */
+	size_t nr_modules, cap_modules;
 	struct sym_frame *frames;
 	size_t nr_frames, cap_frames;
 	struct u64_map frame_by_ip; /* ip -> index + 1 */
@@ -43,5 +52,10 @@ const struct sym_frame *symdata_frame(const struct symdata *sd, __u64 ip);
 void symdata_add_frame(struct symdata *sd, __u64 ip, const char *name, const char *func);
 const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr);
 struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr);
+/* Add a mapping unless one starts at the same address. */
+void symdata_add_module(struct symdata *sd, __u64 start, __u64 end, __u64 pgoff, const char *path,
+			const char *build_id);
+/* The mapping that contains addr, or NULL. */
+const struct sym_module *symdata_module(const struct symdata *sd, __u64 addr);
 
 #endif

@@ -52,6 +52,12 @@ void grow(void **arr, size_t *cap, size_t want, size_t elem)
 	*cap = ncap;
 }
 
+void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 __u64 hash_u64(__u64 x)
 {
 	x ^= x >> 33;

@@ -34,6 +34,9 @@ void u64_map_free(struct u64_map *m);
 __u64 *u64_map_upsert(struct u64_map *m, __u64 key, bool *found);
 __u64 *u64_map_get(const struct u64_map *m, __u64 key);
 
+/* qsort that accepts an empty (NULL) array. */
+void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 __u64 hash_bytes(const void *data, size_t len, __u64 seed);
 __u64 hash_u64(__u64 x);
 

@@ -7,12 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include "check.h"
 #include "stream.h"
 #include "analysis.h"
 #include "json.h"
 #include "report.h"
 #include "symbols.h"
+#include "recfile.h"
+#include "folded.h"
 
 int checks_failed_in_test;
 
@@ -421,7 +424,160 @@ static void test_symbolize_self(void)
 	symbolizer_free(s);
 }
 
+static void sample_session(struct record_buf *rb, struct symdata *sd)
+{
+	__u64 ips[] = {0x100, 0x200};
+	struct sym_lock *l;
+
+	s_session(rb, 0);
+	s_wait_begin(rb, 1 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, ips, 2);
+	s_waking(rb, 3 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips + 1, 1);
+	s_wait_end(rb, 3 * MS, 1, A_LOCK, 0);
+	s_end(rb, 5 * MS);
+	symdata_add_frame(sd, 0x100, "waiter_fn+0x10 (app)", "waiter_fn");
+	symdata_add_frame(sd, 0x200, "thread_main+0x20 (app)", "thread_main");
+	l = symdata_add_lock(sd, A_LOCK);
+	l->name = strdup("acc_lock");
+	l->module = strdup("app");
+	l->module_off = 0x4040;
+	l->mem_ok = true;
+}
+
+static __u8 *file_bytes(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	__u8 *d = malloc(1 << 20);
+
+	*len = f ? fread(d, 1, 1 << 20, f) : 0;
+	if (f)
+		fclose(f);
+	return d;
+}
+
+static int parse_bytes(const __u8 *d, size_t len, char *why, size_t wl)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct rec_info info;
+	int err = recfile_parse(d, len, &info, &rb, &sd, why, wl);
+
+	records_free(&rb);
+	symdata_free(&sd);
+	return err;
+}
+
+/* A record file reads back to the same records and symbols, hence the same outputs. */
+static void test_recfile_roundtrip(void)
+{
+	struct record_buf rb = {0}, rb2 = {0};
+	struct symdata sd = {0}, sd2 = {0};
+	struct rec_info info = {.host = "h", .kernel = "k", .cmdline = "app --x"}, info2;
+	char path[] = "/tmp/tt-unit-XXXXXX";
+	struct analysis a1, a2;
+	char *j1 = NULL, *j2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	FILE *f;
+	int fd = mkstemp(path);
+	struct stat st;
+
+	close(fd);
+	sample_session(&rb, &sd);
+	CHECK(recfile_write(path, &info, &rb, &sd) == 0);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(recfile_read(path, &info2, &rb2, &sd2) == 0);
+	CHECK(!strcmp(info2.cmdline, "app --x") && !strcmp(info2.host, "h"));
+	CHECK_EQ_U64(rb2.count, rb.count);
+	CHECK(rb2.len == rb.len && !memcmp(rb2.data, rb.data, rb.len));
+	CHECK(analysis_run(&rb, &sd, &a1) == 0 && analysis_run(&rb2, &sd2, &a2) == 0);
+	f = open_memstream(&j1, &l1);
+	json_summary(f, &a1);
+	fclose(f);
+	f = open_memstream(&j2, &l2);
+	json_summary(f, &a2);
+	fclose(f);
+	CHECK(l1 == l2 && !memcmp(j1, j2, l1));
+	CHECK(strstr(j2, "\"name\":\"acc_lock\"") && strstr(j2, "waiter_fn+0x10 (app)"));
+	free(j1);
+	free(j2);
+	analysis_free(&a1);
+	analysis_free(&a2);
+	records_free(&rb);
+	records_free(&rb2);
+	symdata_free(&sd);
+	symdata_free(&sd2);
+	unlink(path);
+}
+
+/* Truncated, damaged, foreign and newer files: one clear reason, never a partial result. */
+static void test_recfile_damage(void)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct rec_info info = {0};
+	char path[] = "/tmp/tt-unit-XXXXXX", why[256];
+	size_t len;
+	__u8 *d;
+	int fd = mkstemp(path);
+
+	close(fd);
+	sample_session(&rb, &sd);
+	recfile_write(path, &info, &rb, &sd);
+	d = file_bytes(path, &len);
+	CHECK(len > 100);
+	CHECK(parse_bytes(d, len, why, sizeof(why)) == 0);
+	/* every truncation fails */
+	for (size_t cut = 0; cut < len; cut += 7)
+		CHECK(parse_bytes(d, cut, why, sizeof(why)) != 0);
+	CHECK(parse_bytes(d, len - 1, why, sizeof(why)) != 0 && strstr(why, "truncated"));
+	/* every single flipped byte fails (checksum or structure) */
+	for (size_t i = 0; i < len; i += 3) {
+		d[i] ^= 0x5a;
+		CHECK(parse_bytes(d, len, why, sizeof(why)) != 0);
+		d[i] ^= 0x5a;
+	}
+	d[5] ^= 1;
+	CHECK(parse_bytes(d, len, why, sizeof(why)) != 0 && strstr(why, "not a threadtrace"));
+	d[5] ^= 1;
+	d[8] = TT_FILE_VERSION + 1;
+	CHECK(parse_bytes(d, len, why, sizeof(why)) != 0 && strstr(why, "newer"));
+	CHECK(parse_bytes((const __u8 *)"", 0, why, sizeof(why)) != 0);
+	free(d);
+	records_free(&rb);
+	symdata_free(&sd);
+	unlink(path);
+}
+
+/* Folded lines: root first, the lock as a frame, "--", the waker leaf first, merged. */
+static void test_folded(void)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct analysis a;
+	struct folded f;
+
+	sample_session(&rb, &sd);
+	CHECK(analysis_run(&rb, &sd, &a) == 0);
+	folded_build(&f, &a, false, true);
+	CHECK_EQ_U64(f.nr, 1);
+	if (f.nr)
+		CHECK(!strcmp(f.lines[0].stack,
+			      "tid 1;thread_main;waiter_fn;[mutex acc_lock];--;thread_main;t2"));
+	CHECK_EQ_U64(f.total, 2000);
+	folded_free(&f);
+	folded_build(&f, &a, true, false);
+	CHECK_EQ_U64(f.total, 1);
+	if (f.nr)
+		CHECK(!strcmp(f.lines[0].stack, "tid 1;thread_main;waiter_fn;[mutex acc_lock]"));
+	folded_free(&f);
+	analysis_free(&a);
+	records_free(&rb);
+	symdata_free(&sd);
+}
+
 static const struct unit_test tests[] = {
+	{"recfile_roundtrip", test_recfile_roundtrip},
+	{"recfile_damage", test_recfile_damage},
+	{"folded", test_folded},
 	{"merge_rewaits", test_merge_rewaits},
 	{"wake_causes", test_wake_causes},
 	{"thread_states", test_thread_states},

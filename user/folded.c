@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/* folded.c - see folded.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include "folded.h"
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
+/* Append a frame; ';' separates frames and a newline ends a line: neither may be in a name. */
+static void sb_frame(struct sbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	grow((void **)&b->s, &b->cap, b->len + n + 2, 1);
+	if (b->len)
+		b->s[b->len++] = ';';
+	for (size_t i = 0; i < n; i++)
+		b->s[b->len + i] = s[i] == ';' ? ':' : s[i] == '\n' ? ' ' : s[i];
+	b->len += n;
+	b->s[b->len] = 0;
+}
+
+/* The thread's name as the root frame, its tid where no name was seen. */
+static void sb_comm(struct sbuf *b, const char *comm, __u32 tid)
+{
+	char c[TT_COMM_LEN + 16];
+
+	memcpy(c, comm, TT_COMM_LEN);
+	c[TT_COMM_LEN] = 0;
+	if (!c[0])
+		snprintf(c, sizeof(c), "tid %u", tid);
+	sb_frame(b, c);
+}
+
+/* The function name alone merges frames of one function; else the full "module+0x..". */
+static const char *frame_label(const struct analysis *a, const struct stack_entry *st, unsigned i,
+			       char *buf, size_t len)
+{
+	const struct sym_frame *f = a->sd ? symdata_frame(a->sd, st->ips[i]) : NULL;
+
+	if (f && f->func)
+		return f->func;
+	return analysis_frame_name(a, st, i, buf, len);
+}
+
+static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stack, bool leaf_first)
+{
+	const struct stack_entry *st;
+	char buf[64];
+
+	if (stack == TT_NO_STACK) {
+		sb_frame(b, "[no stack]");
+		return;
+	}
+	st = &a->stacks[stack];
+	if (!st->nr_user)
+		sb_frame(b, "[user stack unavailable]");
+	for (unsigned k = 0; k < st->nr_user; k++) {
+		unsigned i = leaf_first ? k : st->nr_user - 1 - k;
+
+		sb_frame(b, frame_label(a, st, i, buf, sizeof(buf)));
+	}
+}
+
+static int cmp_line(const void *x, const void *y)
+{
+	return strcmp(((const struct folded_line *)x)->stack,
+		      ((const struct folded_line *)y)->stack);
+}
+
+void folded_build(struct folded *f, const struct analysis *a, bool counts, bool wakers)
+{
+	size_t j = 0;
+
+	memset(f, 0, sizeof(*f));
+	for (size_t li = 0; li < a->nr_locks; li++) {
+		const struct lock_stat *l = &a->locks[li];
+		char lock[200];
+
+		lock_label(l, lock, sizeof(lock));
+		for (size_t ci = 0; ci < l->nr_chains; ci++) {
+			const struct chain *c = &l->chains[ci];
+			struct sbuf b = {0};
+			__u64 w = counts ? c->count : (c->wait_ns + 500) / 1000;
+			struct folded_line *fl;
+
+			if (!w)
+				continue;
+			sb_comm(&b, c->waiter_comm, c->waiter_tid);
+			add_user_frames(&b, a, c->waiter_stack, false);
+			sb_frame(&b, lock);
+			if (wakers) {
+				sb_frame(&b, "--");
+				if (c->waker_tid) {
+					add_user_frames(&b, a, c->waker_stack, true);
+					sb_comm(&b, c->waker_comm, c->waker_tid);
+				} else {
+					char cause[64];
+
+					snprintf(cause, sizeof(cause), "[%s]", wake_cause_name(c->cause));
+					sb_frame(&b, cause);
+				}
+			}
+			fl = VEC_PUSH(f->lines, f->nr, f->cap);
+			fl->stack = b.s;
+			fl->weight = w;
+			f->total += w;
+		}
+	}
+	sort_array(f->lines, f->nr, sizeof(*f->lines), cmp_line);
+	for (size_t i = 0; i < f->nr; i++) {
+		if (j && !strcmp(f->lines[j - 1].stack, f->lines[i].stack)) {
+			f->lines[j - 1].weight += f->lines[i].weight;
+			free(f->lines[i].stack);
+			continue;
+		}
+		f->lines[j++] = f->lines[i];
+	}
+	f->nr = j;
+}
+
+void folded_free(struct folded *f)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		free(f->lines[i].stack);
+	free(f->lines);
+	memset(f, 0, sizeof(*f));
+}
+
+int folded_write(FILE *out, const struct folded *f)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		fprintf(out, "%s %llu\n", f->lines[i].stack, (unsigned long long)f->lines[i].weight);
+	return ferror(out) ? -EIO : 0;
+}

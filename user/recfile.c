@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * recfile.c - see recfile.h.
+ *
+ * Layout (little endian): a 16-byte file header {magic[8], u32 version, u32 section count},
+ * then sections {u32 type, u32 reserved, u64 length, payload[length], padding to 8}:
+ *   INFO    text lines "key=value" (host, kernel, cmdline, version, start times)
+ *   RECORDS the records, each starting with struct tt_rec_hdr, back to back
+ *   FRAMES  {u64 ip, u16 name_len, u16 func_len, name, func} ...
+ *   LOCKS   {u64 addr, u64 name_off, u64 module_off, u8 mem_ok, u8 flags, u16 name_len,
+ *            u16 module_len, u16 location_len, mem[TT_MEMWIN_LEN], strings} ...
+ *   MODULES {u64 start, u64 end, u64 pgoff, u16 path_len, u16 build_id_len, path, build_id} ...
+ *   END     {u32 crc32 of every byte before this section}
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <zlib.h>
+#include "recfile.h"
+
+enum { SEC_INFO = 1, SEC_RECORDS = 2, SEC_FRAMES = 3, SEC_LOCKS = 4, SEC_END = 5, SEC_MODULES = 6 };
+
+#define LOCK_HAS_NAME 1
+#define LOCK_HAS_MODULE 2
+#define LOCK_HAS_LOCATION 4
+
+struct out_buf {
+	__u8 *data;
+	size_t len, cap;
+};
+
+static void put(struct out_buf *o, const void *p, size_t n)
+{
+	grow((void **)&o->data, &o->cap, o->len + n, 1);
+	memcpy(o->data + o->len, p, n);
+	o->len += n;
+}
+
+static void put_u16(struct out_buf *o, __u16 v) { put(o, &v, 2); }
+static void put_u32(struct out_buf *o, __u32 v) { put(o, &v, 4); }
+static void put_u64(struct out_buf *o, __u64 v) { put(o, &v, 8); }
+
+static size_t begin_section(struct out_buf *o, __u32 type)
+{
+	size_t at;
+
+	put_u32(o, type);
+	put_u32(o, 0);
+	at = o->len;
+	put_u64(o, 0);
+	return at;
+}
+
+static void end_section(struct out_buf *o, size_t at)
+{
+	__u64 len = o->len - at - 8;
+	static const __u8 zeros[8];
+
+	memcpy(o->data + at, &len, 8);
+	put(o, zeros, (8 - len % 8) % 8);
+}
+
+static __u16 str_len(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0xffff ? 0xffff : (__u16)n;
+}
+
+void recfile_info_now(struct rec_info *info, int pid, char *const *command)
+{
+	struct utsname u;
+	struct timespec rt, mono;
+	char path[64];
+	size_t n = 0;
+	FILE *f;
+
+	memset(info, 0, sizeof(*info));
+	if (!uname(&u)) {
+		snprintf(info->host, sizeof(info->host), "%s", u.nodename);
+		snprintf(info->kernel, sizeof(info->kernel), "%s", u.release);
+	}
+	snprintf(info->version, sizeof(info->version), "%s", TT_VERSION);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	info->start_realtime_ns = (__u64)rt.tv_sec * 1000000000ULL + rt.tv_nsec;
+	info->start_monotonic_ns = (__u64)mono.tv_sec * 1000000000ULL + mono.tv_nsec;
+	if (command) {
+		for (char *const *a = command; *a && n + 1 < sizeof(info->cmdline); a++)
+			n += snprintf(info->cmdline + n, sizeof(info->cmdline) - n, "%s%s",
+				      a == command ? "" : " ", *a);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	n = fread(info->cmdline, 1, sizeof(info->cmdline) - 1, f);
+	fclose(f);
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!info->cmdline[i])
+			info->cmdline[i] = ' ';
+}
+
+static void sanitize_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
+int recfile_write(const char *path, const struct rec_info *info_in, const struct record_buf *rb,
+		  const struct symdata *sd)
+{
+	struct out_buf o = {0};
+	struct rec_info info = *info_in;
+	char text[2048];
+	size_t at;
+	__u32 crc;
+	int fd, err = 0;
+	size_t done = 0;
+
+	put(&o, TT_FILE_MAGIC, 8);
+	put_u32(&o, TT_FILE_VERSION);
+	put_u32(&o, 6);
+
+	sanitize_line(info.host);
+	sanitize_line(info.kernel);
+	sanitize_line(info.cmdline);
+	at = begin_section(&o, SEC_INFO);
+	snprintf(text, sizeof(text),
+		 "host=%s\nkernel=%s\ncmdline=%s\nversion=%s\nstart_realtime_ns=%llu\n"
+		 "start_monotonic_ns=%llu\nclock=CLOCK_MONOTONIC\n",
+		 info.host, info.kernel, info.cmdline, info.version,
+		 (unsigned long long)info.start_realtime_ns,
+		 (unsigned long long)info.start_monotonic_ns);
+	put(&o, text, strlen(text));
+	end_section(&o, at);
+
+	at = begin_section(&o, SEC_RECORDS);
+	put(&o, rb->data, rb->len);
+	end_section(&o, at);
+
+	at = begin_section(&o, SEC_FRAMES);
+	for (size_t i = 0; i < sd->nr_frames; i++) {
+		const struct sym_frame *f = &sd->frames[i];
+
+		put_u64(&o, f->ip);
+		put_u16(&o, str_len(f->name));
+		put_u16(&o, str_len(f->func));
+		put(&o, f->name, str_len(f->name));
+		if (f->func)
+			put(&o, f->func, str_len(f->func));
+	}
+	end_section(&o, at);
+
+	at = begin_section(&o, SEC_LOCKS);
+	for (size_t i = 0; i < sd->nr_locks; i++) {
+		const struct sym_lock *l = &sd->locks[i];
+		__u8 flags = (l->name ? LOCK_HAS_NAME : 0) | (l->module ? LOCK_HAS_MODULE : 0) |
+			     (l->location ? LOCK_HAS_LOCATION : 0);
+		__u8 mem_ok = l->mem_ok;
+
+		put_u64(&o, l->addr);
+		put_u64(&o, l->name_off);
+		put_u64(&o, l->module_off);
+		put(&o, &mem_ok, 1);
+		put(&o, &flags, 1);
+		put_u16(&o, str_len(l->name));
+		put_u16(&o, str_len(l->module));
+		put_u16(&o, str_len(l->location));
+		put(&o, l->mem, TT_MEMWIN_LEN);
+		if (l->name)
+			put(&o, l->name, str_len(l->name));
+		if (l->module)
+			put(&o, l->module, str_len(l->module));
+		if (l->location)
+			put(&o, l->location, str_len(l->location));
+	}
+	end_section(&o, at);
+
+	at = begin_section(&o, SEC_MODULES);
+	for (size_t i = 0; i < sd->nr_modules; i++) {
+		const struct sym_module *m = &sd->modules[i];
+
+		put_u64(&o, m->start);
+		put_u64(&o, m->end);
+		put_u64(&o, m->pgoff);
+		put_u16(&o, str_len(m->path));
+		put_u16(&o, str_len(m->build_id));
+		put(&o, m->path, str_len(m->path));
+		put(&o, m->build_id, str_len(m->build_id));
+	}
+	end_section(&o, at);
+
+	crc = crc32(0, o.data, o.len);
+	at = begin_section(&o, SEC_END);
+	put_u32(&o, crc);
+	end_section(&o, at);
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600)) {
+		err = -errno;
+		goto out;
+	}
+	while (done < o.len) {
+		ssize_t n = write(fd, o.data + done, o.len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		done += n;
+	}
+	if (fsync(fd) && errno != EINVAL)
+		err = -errno;
+out:
+	if (fd >= 0 && close(fd) && !err)
+		err = -errno;
+	if (err)
+		fprintf(stderr, "threadtrace: failed to write record file %s: %s\n", path,
+			strerror(-err));
+	free(o.data);
+	return err;
+}
+
+struct in_buf {
+	const __u8 *p;
+	size_t len, off;
+};
+
+static bool take(struct in_buf *in, void *dst, size_t n)
+{
+	if (n > in->len - in->off)
+		return false;
+	memcpy(dst, in->p + in->off, n);
+	in->off += n;
+	return true;
+}
+
+/* Take n bytes as a new NUL-terminated string without NUL bytes inside. */
+static bool take_str(struct in_buf *in, size_t n, char **out)
+{
+	if (n > in->len - in->off || memchr(in->p + in->off, 0, n))
+		return false;
+	*out = xcalloc(1, n + 1);
+	memcpy(*out, in->p + in->off, n);
+	in->off += n;
+	return true;
+}
+
+static void parse_info(const char *text, size_t len, struct rec_info *info)
+{
+	char *copy = xcalloc(1, len + 1), *line, *save = NULL;
+
+	memcpy(copy, text, len);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		if (!eq)
+			continue;
+		*eq++ = 0;
+		if (!strcmp(line, "host"))
+			snprintf(info->host, sizeof(info->host), "%s", eq);
+		else if (!strcmp(line, "kernel"))
+			snprintf(info->kernel, sizeof(info->kernel), "%s", eq);
+		else if (!strcmp(line, "cmdline"))
+			snprintf(info->cmdline, sizeof(info->cmdline), "%s", eq);
+		else if (!strcmp(line, "version"))
+			snprintf(info->version, sizeof(info->version), "%s", eq);
+		else if (!strcmp(line, "start_realtime_ns"))
+			info->start_realtime_ns = strtoull(eq, NULL, 10);
+		else if (!strcmp(line, "start_monotonic_ns"))
+			info->start_monotonic_ns = strtoull(eq, NULL, 10);
+	}
+	free(copy);
+}
+
+static int parse_records(const __u8 *p, size_t len, struct record_buf *rb, char *why, size_t wl)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		struct tt_rec_hdr h;
+
+		if (len - off < sizeof(h)) {
+			snprintf(why, wl, "a record at byte %zu of the records is cut short", off);
+			return -EINVAL;
+		}
+		memcpy(&h, p + off, sizeof(h));
+		if (h.size < sizeof(h) || h.size > len - off) {
+			snprintf(why, wl, "record %zu has an impossible size %u", rb->count,
+				 h.size);
+			return -EINVAL;
+		}
+		/* records_append checks the size against the kind and the stack it carries */
+		if (records_append(rb, p + off, h.size)) {
+			snprintf(why, wl, "record %zu (kind %u, %u bytes) is malformed", rb->count,
+				 h.kind, h.size);
+			return -EINVAL;
+		}
+		off += h.size;
+	}
+	return 0;
+}
+
+static int parse_frames(const __u8 *p, size_t len, struct symdata *sd)
+{
+	struct in_buf in = {.p = p, .len = len};
+
+	while (in.off < in.len) {
+		__u64 ip;
+		__u16 nl, fl;
+		char *name = NULL, *func = NULL;
+
+		if (!take(&in, &ip, 8) || !take(&in, &nl, 2) || !take(&in, &fl, 2) ||
+		    !take_str(&in, nl, &name) || (fl && !take_str(&in, fl, &func))) {
+			free(name);
+			return -EINVAL;
+		}
+		symdata_add_frame(sd, ip, name, fl ? func : NULL);
+		free(name);
+		free(func);
+	}
+	return 0;
+}
+
+static int parse_locks(const __u8 *p, size_t len, struct symdata *sd)
+{
+	struct in_buf in = {.p = p, .len = len};
+
+	while (in.off < in.len) {
+		__u64 addr, name_off, module_off;
+		__u8 mem_ok, flags;
+		__u16 nl, ml, ll;
+		__u8 mem[TT_MEMWIN_LEN];
+		char *name = NULL, *module = NULL, *location = NULL;
+		struct sym_lock *l;
+
+		if (!take(&in, &addr, 8) || !take(&in, &name_off, 8) || !take(&in, &module_off, 8) ||
+		    !take(&in, &mem_ok, 1) || !take(&in, &flags, 1) || !take(&in, &nl, 2) ||
+		    !take(&in, &ml, 2) || !take(&in, &ll, 2) || !take(&in, mem, TT_MEMWIN_LEN) ||
+		    mem_ok > 1 || (flags & ~7) ||
+		    ((flags & LOCK_HAS_NAME) && !take_str(&in, nl, &name)) ||
+		    ((flags & LOCK_HAS_MODULE) && !take_str(&in, ml, &module)) ||
+		    ((flags & LOCK_HAS_LOCATION) && !take_str(&in, ll, &location)) ||
+		    symdata_lock(sd, addr)) {
+			free(name);
+			free(module);
+			free(location);
+			return -EINVAL;
+		}
+		l = symdata_add_lock(sd, addr);
+		l->name = name;
+		l->name_off = name_off;
+		l->module = module;
+		l->module_off = module_off;
+		l->location = location;
+		l->mem_ok = mem_ok;
+		memcpy(l->mem, mem, TT_MEMWIN_LEN);
+	}
+	return 0;
+}
+
+static int parse_modules(const __u8 *p, size_t len, struct symdata *sd)
+{
+	struct in_buf in = {.p = p, .len = len};
+
+	while (in.off < in.len) {
+		__u64 start, end, pgoff;
+		__u16 pl, bl;
+		char *path = NULL, *build_id = NULL;
+
+		if (!take(&in, &start, 8) || !take(&in, &end, 8) || !take(&in, &pgoff, 8) ||
+		    !take(&in, &pl, 2) || !take(&in, &bl, 2) || !take_str(&in, pl, &path) ||
+		    !take_str(&in, bl, &build_id) || end <= start ||
+		    (sd->nr_modules && start < sd->modules[sd->nr_modules - 1].end)) {
+			free(path);
+			free(build_id);
+			return -EINVAL;
+		}
+		symdata_add_module(sd, start, end, pgoff, path, build_id);
+		free(path);
+		free(build_id);
+	}
+	return 0;
+}
+
+int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,
+		  struct symdata *sd, char *why, size_t wl)
+{
+	struct in_buf in = {.p = data, .len = len};
+	char magic[8];
+	__u32 version, nsec;
+	unsigned seen = 0;
+	bool end = false;
+
+	memset(info, 0, sizeof(*info));
+	if (!take(&in, magic, 8) || memcmp(magic, TT_FILE_MAGIC, 8)) {
+		snprintf(why, wl, "not a threadtrace record file");
+		return -EINVAL;
+	}
+	if (!take(&in, &version, 4) || !take(&in, &nsec, 4)) {
+		snprintf(why, wl, "the file header is cut short");
+		return -EINVAL;
+	}
+	if (version > TT_FILE_VERSION) {
+		snprintf(why, wl, "written by a newer threadtrace (format %u; this one reads %d)",
+			 version, TT_FILE_VERSION);
+		return -EINVAL;
+	}
+	if (version != TT_FILE_VERSION) {
+		snprintf(why, wl, "unknown record file format %u", version);
+		return -EINVAL;
+	}
+	while (!end) {
+		size_t start = in.off;
+		__u32 type, reserved;
+		__u64 slen;
+		const __u8 *payload;
+		int err = 0;
+
+		if (!take(&in, &type, 4) || !take(&in, &reserved, 4) || !take(&in, &slen, 8)) {
+			snprintf(why, wl, "the file is truncated (no end marker)");
+			return -EINVAL;
+		}
+		if (reserved) {
+			snprintf(why, wl, "damaged: bad section header at byte %zu", start);
+			return -EINVAL;
+		}
+		if (slen > in.len - in.off) {
+			snprintf(why, wl, "the file is truncated (section %u wants %llu bytes, %zu "
+				 "are left)", type, (unsigned long long)slen, in.len - in.off);
+			return -EINVAL;
+		}
+		if (type < SEC_INFO || type > SEC_MODULES || (seen & (1u << type)) ||
+		    (seen & (1u << SEC_END))) {
+			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type, start);
+			return -EINVAL;
+		}
+		seen |= 1u << type;
+		payload = in.p + in.off;
+		switch (type) {
+		case SEC_INFO:
+			parse_info((const char *)payload, slen, info);
+			break;
+		case SEC_RECORDS:
+			err = parse_records(payload, slen, rb, why, wl);
+			if (err)
+				return err;
+			break;
+		case SEC_FRAMES:
+			err = parse_frames(payload, slen, sd);
+			break;
+		case SEC_LOCKS:
+			err = parse_locks(payload, slen, sd);
+			break;
+		case SEC_MODULES:
+			err = parse_modules(payload, slen, sd);
+			break;
+		case SEC_END: {
+			__u32 want;
+
+			if (slen < 4) {
+				snprintf(why, wl, "damaged: short end marker");
+				return -EINVAL;
+			}
+			memcpy(&want, payload, 4);
+#ifdef TT_FUZZING
+			/* let the fuzzer reach the structure behind the checksum */
+			want = crc32(0, data, start);
+#endif
+			if (crc32(0, data, start) != want) {
+				snprintf(why, wl, "damaged: checksum mismatch");
+				return -EINVAL;
+			}
+			end = true;
+			break;
+		}
+		}
+		if (err) {
+			snprintf(why, wl, "damaged: malformed %s section",
+				 type == SEC_FRAMES ? "frames" : type == SEC_LOCKS ? "locks" : "modules");
+			return err;
+		}
+		in.off += slen;
+		if ((8 - slen % 8) % 8 > in.len - in.off) {
+			snprintf(why, wl, "the file is truncated");
+			return -EINVAL;
+		}
+		for (size_t pad = (8 - slen % 8) % 8; pad; pad--) {
+			if (in.p[in.off++]) {
+				snprintf(why, wl, "damaged: bad padding at byte %zu", in.off - 1);
+				return -EINVAL;
+			}
+		}
+	}
+	if (seen != ((1u << SEC_INFO) | (1u << SEC_RECORDS) | (1u << SEC_FRAMES) |
+		     (1u << SEC_LOCKS) | (1u << SEC_MODULES) | (1u << SEC_END))) {
+		snprintf(why, wl, "damaged: a section is missing");
+		return -EINVAL;
+	}
+	if (in.off != in.len) {
+		snprintf(why, wl, "damaged: %zu bytes after the end marker", in.len - in.off);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
+		 struct symdata *sd)
+{
+	char why[256] = "";
+	struct stat st;
+	__u8 *data = NULL;
+	size_t len = 0;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		err = -errno;
+		fprintf(stderr, "threadtrace: cannot open %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		fprintf(stderr, "threadtrace: %s is not a regular file\n", path);
+		goto out;
+	}
+	data = xcalloc(1, st.st_size ? st.st_size : 1);
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + len, st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			fprintf(stderr, "threadtrace: cannot read %s: %s\n", path, strerror(-err));
+			goto out;
+		}
+		len += n;
+	}
+	err = recfile_parse(data, len, info, rb, sd, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "threadtrace: cannot read record file %s: %s\n", path, why);
+		records_free(rb);
+		symdata_free(sd);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	return err;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * recfile.h - the record file: a versioned binary file holding a session's records exactly as
+ * BPF and the collector produced them, plus the symbol data the analysis needs. Reading a
+ * damaged, truncated, foreign or newer file fails with one clear message, never partially.
+ */
+#ifndef TT_RECFILE_H
+#define TT_RECFILE_H
+
+#include "records.h"
+#include "symdata.h"
+
+#define TT_FILE_MAGIC "THRDTRCE"
+#define TT_FILE_VERSION 1
+
+/* Facts about where and what was recorded, kept in the file for people. */
+struct rec_info {
+	char host[65];
+	char kernel[65];
+	char cmdline[512];
+	char version[32];
+	__u64 start_realtime_ns; /* wall clock at the session record */
+	__u64 start_monotonic_ns;
+};
+
+/* Fill info for a live session of pid (cmdline may be given for a command). */
+void recfile_info_now(struct rec_info *info, int pid, char *const *command);
+/* Write a record file with mode 0600. 0, or -errno after printing a message. */
+int recfile_write(const char *path, const struct rec_info *info, const struct record_buf *rb,
+		  const struct symdata *sd);
+/*
+ * Read a record file from memory. 0, or -EINVAL with *why saying what is wrong (static text
+ * or written into why_buf).
+ */
+int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,
+		  struct symdata *sd, char *why_buf, size_t why_len);
+/* Read a record file from disk; prints one message on failure. 0 or -errno. */
+int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
+		 struct symdata *sd);
+
+#endif
