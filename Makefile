@@ -20,7 +20,7 @@ BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h
 # Modules that depend on nothing but records: shared by the tool and the unit tests.
 CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/json.c \
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
-	     user/protobuf.c user/pprof.c
+	     user/protobuf.c user/pprof.c user/perfetto.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))

@@ -34,6 +34,7 @@ struct raw_wait {
 	__u32 stack;
 	__u32 waker_tid;
 	__u32 waker_stack;
+	__u64 wake_ts;
 	enum wake_cause cause;
 	char waker_comm[TT_COMM_LEN];
 	bool released; /* the waiter woke this address after the wait: its acquisition ended */
@@ -80,7 +81,7 @@ struct work {
 	size_t nr_buckets, cap_buckets;
 	struct u64_map bucket_by_key;
 	struct u64_map stack_by_hash;
-	size_t cap_stacks;
+	size_t cap_stacks, cap_intervals;
 };
 
 unsigned hist_bucket(__u64 ns)
@@ -188,10 +189,21 @@ static void add_blocked(struct work *w, __u32 tid, __u64 addr, __u64 ns)
 	*slot = w->nr_buckets;
 }
 
-/* Charge the time since t->since to t's current state. */
+/* Charge the time since t->since to t's current state, and keep it on the timeline. */
 static void account(struct work *w, struct thread_work *t, __u64 ts)
 {
 	__u64 d = ts > t->since ? ts - t->since : 0;
+
+	if (d && t->state != TS_UNKNOWN && t->state != TS_DONE) {
+		struct interval *iv = VEC_PUSH(w->a->intervals, w->a->nr_intervals, w->cap_intervals);
+
+		iv->tid = t->st.tid;
+		iv->begin = t->since;
+		iv->end = ts;
+		iv->state = t->state == TS_RUNNING ? TSK_RUNNING : t->state == TS_RUNNABLE
+			? TSK_RUNNABLE : t->blocked_addr ? TSK_FUTEX : TSK_OTHER;
+		iv->addr = t->state == TS_BLOCKED ? t->blocked_addr : 0;
+	}
 
 	switch (t->state) {
 	case TS_RUNNING:
@@ -351,6 +363,7 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->cur.waker_tid = r->hdr.tid;
 		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
 		t->cur.waker_stack = stack_intern(w, r->hdr.pid, &r->stack);
+		t->cur.wake_ts = ts;
 		if (r->reason == TT_WAKE_EXIT)
 			lock_get(w, t->cur.addr)->ev.exit_wake = true;
 		else
@@ -503,6 +516,24 @@ static int cmp_wait(const void *a, const void *b)
 	return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+static int cmp_edge(const void *a, const void *b)
+{
+	const struct wake_edge *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->wakee_tid < y->wakee_tid ? -1 : x->wakee_tid > y->wakee_tid;
+}
+
+static int cmp_interval(const void *a, const void *b)
+{
+	const struct interval *x = a, *y = b;
+
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
 static int cmp_thread(const void *a, const void *b)
 {
 	const struct thread_stat *x = a, *y = b;
@@ -609,6 +640,7 @@ static void build_locks(struct work *w)
 	struct lock_acc *acc;
 	struct u64_map by_canon = {0};
 	size_t n = 0;
+	bool found;
 
 	a->locks = xcalloc(w->nr_locks, sizeof(*a->locks));
 	acc = xcalloc(w->nr_locks, sizeof(*acc));
@@ -646,8 +678,20 @@ static void build_locks(struct work *w)
 				 sl && sl->location ? sl->location : "[unknown]");
 	}
 	u64_map_free(&by_canon);
+	memset(&by_canon, 0, sizeof(by_canon));
 
 	sort_array(w->waits, w->nr_waits, sizeof(*w->waits), cmp_wait);
+	a->spans = xcalloc(w->nr_waits, sizeof(*a->spans));
+	a->edges = xcalloc(w->nr_waits, sizeof(*a->edges));
+	for (size_t i = 0; i < w->nr_waits; i++) {
+		const struct raw_wait *rw = &w->waits[i];
+
+		a->spans[a->nr_spans++] = (struct wait_span){rw->tid, rw->addr, rw->begin, rw->end};
+		if (rw->cause == WC_THREAD || rw->cause == WC_EXIT)
+			a->edges[a->nr_edges++] =
+				(struct wake_edge){rw->waker_tid, rw->tid, rw->wake_ts, rw->addr};
+	}
+	sort_array(a->edges, a->nr_edges, sizeof(*a->edges), cmp_edge);
 	for (size_t i = 0; i < w->nr_waits; i = n) {
 		const struct raw_wait *first = &w->waits[i], *last;
 		__u64 *li = u64_map_get(&w->lock_by_addr, first->addr);
@@ -707,6 +751,26 @@ static void build_locks(struct work *w)
 	}
 	free(acc);
 	sort_array(a->locks, a->nr_locks, sizeof(*a->locks), cmp_lock);
+	/* futex word -> lock, through the object address the locks are sorted by now */
+	for (size_t k = 0; k < a->nr_locks; k++)
+		*u64_map_upsert(&by_canon, a->locks[k].addr, &found) = k + 1;
+	for (size_t i = 0; i < w->nr_locks; i++) {
+		const struct lock_work *l = &w->locks[i];
+		__u64 canon = l->addr - object_offset(l->kind, a->sd ? symdata_lock(a->sd, l->addr)
+								     : NULL);
+		__u64 *k = u64_map_get(&by_canon, canon);
+
+		if (k)
+			*u64_map_upsert(&a->lock_by_futex, l->addr, &found) = *k;
+	}
+	u64_map_free(&by_canon);
+}
+
+const struct lock_stat *analysis_lock_of(const struct analysis *a, __u64 futex_addr)
+{
+	__u64 *i = u64_map_get(&a->lock_by_futex, futex_addr);
+
+	return i ? &a->locks[*i - 1] : NULL;
 }
 
 static void build_threads(struct work *w)
@@ -730,6 +794,7 @@ static void build_threads(struct work *w)
 		a->threads[i] = w->threads[i].st;
 	a->nr_threads = w->nr_threads;
 	sort_array(a->threads, a->nr_threads, sizeof(*a->threads), cmp_thread);
+	sort_array(a->intervals, a->nr_intervals, sizeof(*a->intervals), cmp_interval);
 }
 
 int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out)
@@ -831,6 +896,10 @@ void analysis_free(struct analysis *a)
 	free(a->locks);
 	free(a->threads);
 	free(a->stacks);
+	free(a->intervals);
+	free(a->edges);
+	free(a->spans);
+	u64_map_free(&a->lock_by_futex);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -84,6 +84,35 @@ struct thread_stat {
 	bool created, exited;       /* during the trace */
 };
 
+/* Timeline: what a thread did from begin to end (the same states as the thread table). */
+enum thread_state_kind {
+	TSK_RUNNING = 0,
+	TSK_RUNNABLE,
+	TSK_FUTEX, /* asleep in a futex wait on addr: lock or cond wait by the lock's kind */
+	TSK_OTHER, /* asleep for another reason: I/O, sleep, page fault */
+};
+
+struct interval {
+	__u32 tid;
+	__u32 state; /* enum thread_state_kind */
+	__u64 begin, end;
+	__u64 addr; /* the futex word for TSK_FUTEX */
+};
+
+/* A thread's futex wake that woke a waiter: an arrow from the unlock to the woken thread. */
+struct wake_edge {
+	__u32 waker_tid, wakee_tid;
+	__u64 ts;
+	__u64 addr; /* the waiter's futex word */
+};
+
+/* One futex wait from its begin to its end (for waiter counts over time). */
+struct wait_span {
+	__u32 tid;
+	__u64 addr;
+	__u64 begin, end;
+};
+
 struct analysis {
 	__u32 pid, tid_filter;
 	char comm[TT_COMM_LEN];
@@ -100,6 +129,13 @@ struct analysis {
 	size_t nr_threads;
 	struct stack_entry *stacks;
 	size_t nr_stacks;
+	struct interval *intervals; /* per thread in time order; threads by tid */
+	size_t nr_intervals;
+	struct wake_edge *edges; /* by time */
+	size_t nr_edges;
+	struct wait_span *spans; /* by thread, then time */
+	size_t nr_spans;
+	struct u64_map lock_by_futex; /* futex word -> index + 1 into locks */
 	const struct symdata *sd;
 };
 
@@ -109,6 +145,8 @@ void analysis_free(struct analysis *a);
 /* Name of frame i of a stack (user frames first), never NULL. */
 const char *analysis_frame_name(const struct analysis *a, const struct stack_entry *st, unsigned i,
 				char *buf, size_t len);
+/* The lock (or waiting object) a futex word belongs to, or NULL. */
+const struct lock_stat *analysis_lock_of(const struct analysis *a, __u64 futex_addr);
 /* "[mutex acc_lock]", "[join thread 12]", "[futex [heap]]": a lock as a frame of a stack. */
 const char *lock_label(const struct lock_stat *l, char *buf, size_t len);
 /* Number of leading kernel frames that are the tracer's own (BPF program, trampoline). */

@@ -15,6 +15,7 @@
 #include "folded.h"
 #include "svg.h"
 #include "pprof.h"
+#include "perfetto.h"
 #include "recfile.h"
 
 static const char usage[] =
@@ -42,6 +43,7 @@ static const char usage[] =
 	"      --svg FILE       interactive flamegraph SVG of where threads wait, by wait time\n"
 	"      --svg-wakers FILE  the same with each waiter's waker stack on top (after --)\n"
 	"      --pprof FILE     gzipped pprof profile: contentions/count, delay/nanoseconds\n"
+	"      --perfetto FILE  Perfetto timeline: thread states, unlock->wake arrows, waiters\n"
 	"  -q, --quiet          no text report and no progress line\n"
 	"      --top N          locks shown per report section (default 10)\n"
 	"      --stacks N       waiter/waker stacks shown per lock (default 3)\n"
@@ -66,13 +68,14 @@ enum {
 	OPT_SVG,
 	OPT_SVG_WAKERS,
 	OPT_PPROF,
+	OPT_PERFETTO,
 };
 
 /* What to produce from an analysis: the same for a live session and a replayed record. */
 struct outputs {
 	bool quiet;
 	struct report_opts report;
-	const char *json, *folded, *svg, *svg_wakers, *pprof;
+	const char *json, *folded, *svg, *svg_wakers, *pprof, *perfetto;
 	bool folded_count;
 };
 
@@ -146,6 +149,10 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 		f = open_output(o->pprof);
 		ret |= f ? close_output(f, o->pprof, pprof_write(f, an)) : -1;
 	}
+	if (o->perfetto) {
+		f = open_output(o->perfetto);
+		ret |= f ? close_output(f, o->perfetto, perfetto_write(f, an)) : -1;
+	}
 	return ret ? 1 : 0;
 }
 
@@ -216,6 +223,7 @@ int main(int argc, char **argv)
 		{"svg", required_argument, NULL, OPT_SVG},
 		{"svg-wakers", required_argument, NULL, OPT_SVG_WAKERS},
 		{"pprof", required_argument, NULL, OPT_PPROF},
+		{"perfetto", required_argument, NULL, OPT_PERFETTO},
 		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
 		{"stacks", required_argument, NULL, OPT_STACKS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
@@ -274,6 +282,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PPROF:
 			out.pprof = optarg;
+			break;
+		case OPT_PERFETTO:
+			out.perfetto = optarg;
 			break;
 		case 'o':
 			record_path = optarg;

@@ -13,6 +13,11 @@ static void pb_put(struct pb *b, const void *p, size_t n)
 	b->len += n;
 }
 
+void pb_bytes_raw(struct pb *b, const void *data, size_t len)
+{
+	pb_put(b, data, len);
+}
+
 void pb_free(struct pb *b)
 {
 	free(b->data);

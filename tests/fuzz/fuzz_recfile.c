@@ -13,6 +13,7 @@
 #include "folded.h"
 #include "svg.h"
 #include "pprof.h"
+#include "perfetto.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
 {
@@ -31,6 +32,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
 		report_text(null, &an, &ro);
 		json_summary(null, &an);
 		pprof_write(null, &an);
+		perfetto_write(null, &an);
 		folded_build(&f, &an, false, true);
 		folded_write(null, &f);
 		svg_write(null, &f, "fuzz", "us");
