@@ -21,7 +21,7 @@ BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h
 CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/json.c \
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
 	     user/protobuf.c user/pprof.c user/perfetto.c
-LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/main.c
+LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h

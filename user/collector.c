@@ -16,6 +16,7 @@
 #include "collector.h"
 #include "procfs.h"
 #include "symbols.h"
+#include "mmaps.h"
 #include "threadtrace.skel.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -48,8 +49,24 @@ struct collect_ctx {
 	struct record_buf *rb;
 	struct symdata *sd;
 	struct symbolizer *sym;
+	struct mmap_watch *mmaps; /* COMMAND mode: its mappings as the kernel made them */
 	__u64 malformed;
 };
+
+static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
+{
+	struct collect_ctx *c = ctx;
+
+	/* files, and anonymous memory (a .bss tail follows its file mapping) */
+	symbolizer_add_mapping(c->sym, start, start + len, pgoff, path[0] == '/' ? path : "");
+}
+
+static void drain_mmaps(void *ctx)
+{
+	struct collect_ctx *c = ctx;
+
+	mmap_watch_drain(c->mmaps, on_mmap, c);
+}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -336,6 +353,15 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		goto cleanup;
 	}
 	ctx.sym = symbolizer_new(pid);
+	if (child) {
+		ctx.mmaps = mmap_watch_open(pid);
+		if (!ctx.mmaps)
+			fprintf(stderr, "threadtrace: cannot follow %s's mappings (%s): frames of a "
+					"short-lived command may stay unresolved\n", o->command[0],
+				strerror(errno));
+		else
+			symbolizer_set_refresh_hook(ctx.sym, drain_mmaps, &ctx);
+	}
 	ring = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &ctx, NULL);
 	if (!ring) {
 		err = -errno;
@@ -394,6 +420,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		int n = ring_buffer__poll(ring, 100);
 		__u64 now;
 
+		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */
 		if (n >= 0)
 			n = ring_buffer__consume(ring);
 
@@ -428,6 +455,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 			last_maps = now;
 		}
 	}
+	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
 	add_session_end(rb, skel, pid, res->target_exited);
 	if (ctx.malformed)
@@ -440,6 +468,7 @@ cleanup:
 	ring_buffer__free(ring);
 	threadtrace_bpf__destroy(skel); /* detaches every program */
 	symbolizer_free(ctx.sym);
+	mmap_watch_close(ctx.mmaps);
 	if (go_fd >= 0)
 		close(go_fd); /* the held child reads EOF and exits without running COMMAND */
 	if (err_fd >= 0)

@@ -45,6 +45,8 @@ struct symbolizer {
 	struct ksym *ksyms;
 	size_t nr_ksyms, cap_ksyms;
 	bool ksyms_loaded;
+	void (*refresh_hook)(void *);
+	void *hook_ctx;
 };
 
 static const char *base_name(const char *p)
@@ -322,9 +324,76 @@ void symbolizer_refresh_maps(struct symbolizer *s)
 	s->maps = fresh;
 }
 
+void symbolizer_set_refresh_hook(struct symbolizer *s, void (*hook)(void *), void *ctx)
+{
+	s->refresh_hook = hook;
+	s->hook_ctx = ctx;
+}
+
+static int cmp_map(const void *a, const void *b)
+{
+	const struct map_entry *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void symbolizer_add_mapping(struct symbolizer *s, __u64 start, __u64 end, __u64 pgoff,
+			    const char *path)
+{
+	struct proc_maps out = {0};
+	struct map_entry *e;
+	bool placed = false;
+
+	/* a fresh list: the old entries minus what the new one covers, the new one in order */
+	for (size_t j = 0; j < s->maps.n; j++) {
+		const struct map_entry *o = &s->maps.v[j];
+
+		if (!placed && o->start >= start) {
+			e = VEC_PUSH(out.v, out.n, out.cap);
+			*e = (struct map_entry){.start = start, .end = end, .pgoff = pgoff, .inode = 1};
+			snprintf(e->perms, sizeof(e->perms), "r-xp");
+			e->path = xstrdup(path);
+			placed = true;
+		}
+		if (o->end <= start || o->start >= end) {
+			e = VEC_PUSH(out.v, out.n, out.cap);
+			*e = *o;
+			e->path = xstrdup(o->path);
+			continue;
+		}
+		if (o->start < start) { /* the head survives */
+			e = VEC_PUSH(out.v, out.n, out.cap);
+			*e = *o;
+			e->end = start;
+			e->path = xstrdup(o->path);
+		}
+		if (o->end > end) { /* the tail survives; it sorts after the new entry */
+			e = VEC_PUSH(out.v, out.n, out.cap);
+			*e = *o;
+			e->pgoff += end - o->start;
+			e->start = end;
+			e->path = xstrdup(o->path);
+		}
+	}
+	if (!placed) {
+		e = VEC_PUSH(out.v, out.n, out.cap);
+		*e = (struct map_entry){.start = start, .end = end, .pgoff = pgoff, .inode = 1};
+		snprintf(e->perms, sizeof(e->perms), "r-xp");
+		e->path = xstrdup(path);
+	}
+	sort_array(out.v, out.n, sizeof(*out.v), cmp_map);
+	proc_maps_free(&s->maps);
+	s->maps = out;
+}
+
 static const struct map_entry *find_map(struct symbolizer *s, __u64 addr, bool refresh)
 {
 	const struct map_entry *e = proc_maps_find(&s->maps, addr);
+
+	if (!e && refresh && s->refresh_hook) {
+		s->refresh_hook(s->hook_ctx);
+		e = proc_maps_find(&s->maps, addr);
+	}
 
 	if (!e) {
 		for (size_t i = s->retired.n; i-- > 0;)

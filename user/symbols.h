@@ -16,6 +16,11 @@ struct symbolizer *symbolizer_new(pid_t pid);
 void symbolizer_free(struct symbolizer *s);
 /* Re-read the target's maps, keeping mappings that vanished (for late resolution). */
 void symbolizer_refresh_maps(struct symbolizer *s);
+/* A mapping learned elsewhere (perf mmap records): it replaces what overlaps it. */
+void symbolizer_add_mapping(struct symbolizer *s, __u64 start, __u64 end, __u64 pgoff,
+			    const char *path);
+/* Called before an unknown address makes the symbolizer re-read /proc/PID/maps. */
+void symbolizer_set_refresh_hook(struct symbolizer *s, void (*hook)(void *), void *ctx);
 /* Resolve every address of st not yet in sd. */
 void symbolizer_note_stack(struct symbolizer *s, struct symdata *sd, const struct tt_stack *st);
 /* Name addr as a data object and keep the memory around it, once per address. */

@@ -105,6 +105,27 @@ def test_mutex_wait_matches_truth():
     near(waiter["lock_wait_ns"], t["waiter_wait_ns"], 0.10, "waiter lock_wait_ns")
 
 
+def test_replay_is_byte_identical():
+    outs = [("--json", "json"), ("--folded", "folded"), ("--svg", "svg"),
+            ("--svg-wakers", "w.svg"), ("--pprof", "pb.gz"), ("--perfetto", "pftrace")]
+    rec = os.path.join(TMP, "session.rec")
+    live = [a for o, ext in outs for a in (o, os.path.join(TMP, "live." + ext))]
+    p = subprocess.run([TT, "-o", rec] + live + ["--", WL, "condvar", "20", "5"],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    check((os.stat(rec).st_mode & 0o777) == 0o600, "record file mode")
+    replay = [a for o, ext in outs for a in (o, os.path.join(TMP, "replay." + ext))]
+    q = subprocess.run([TT, "report"] + replay + [rec], capture_output=True, text=True,
+                       timeout=60)
+    check(q.returncode == 0, q.stderr)
+    report_live = p.stdout[p.stdout.index("threadtrace: pid"):]
+    check(q.stdout == report_live, "text report differs between live and replay")
+    for _, ext in outs:
+        with open(os.path.join(TMP, "live." + ext), "rb") as a, \
+                open(os.path.join(TMP, "replay." + ext), "rb") as b:
+            check(a.read() == b.read(), f"{ext} differs between live and replay")
+
+
 def test_pi_mutex():
     p, s, truth = run_traced(["-q", "--", WL, "pi", "40", "10"], "pi")
     check(p.returncode == 0, p.stderr)
