@@ -8,6 +8,8 @@ enum { WT_VARINT = 0, WT_LEN = 2 };
 
 static void pb_put(struct pb *b, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	grow((void **)&b->data, &b->cap, b->len + n, 1);
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

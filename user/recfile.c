@@ -36,6 +36,8 @@ struct out_buf {
 
 static void put(struct out_buf *o, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	grow((void **)&o->data, &o->cap, o->len + n, 1);
 	memcpy(o->data + o->len, p, n);
 	o->len += n;
