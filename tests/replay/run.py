@@ -79,10 +79,6 @@ def test_damaged_files_fail_cleanly():
              "flipped": data[:200] + bytes([data[200] ^ 0xFF]) + data[201:],
              "foreign": b"\x7fELF" + data[4:],
              "newer": data[:8] + struct.pack("<I", 99) + data[12:]}
-    crashers = sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "crashers", "*")))
-    for c in crashers:
-        with open(c, "rb") as f:
-            cases[os.path.basename(c)] = f.read()
     for name, content in cases.items():
         path = os.path.join(TMP, name + ".rec")
         with open(path, "wb") as f:
@@ -97,6 +93,21 @@ def test_damaged_files_fail_cleanly():
     p = subprocess.run([TT, "report", os.path.join(TMP, "missing.rec")], capture_output=True,
                        text=True)
     check(p.returncode == 1 and "cannot open" in p.stderr, p.stderr)
+
+
+def test_fuzz_crashers_replay_safely():
+    """Inputs the fuzzer once crashed on: a report or one clean error, never a crash."""
+    crashers = sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "crashers", "*")))
+    check(crashers, "no crashers kept")
+    for c in crashers:
+        p = subprocess.run([TT, "report", "--json", os.devnull, "--folded", os.devnull,
+                            "--svg", os.devnull, "--pprof", os.devnull, "--perfetto",
+                            os.devnull, c], capture_output=True, text=True, timeout=30)
+        name = os.path.basename(c)
+        check(p.returncode in (0, 1), f"{name}: exit {p.returncode}")
+        if p.returncode == 1:
+            check(p.stderr.startswith("threadtrace: cannot read record file") and
+                  len(p.stderr.strip().splitlines()) == 1, f"{name}: {p.stderr!r}")
 
 
 def test_pprof_totals_match_json():
@@ -254,6 +265,43 @@ def test_svg_is_xml_and_renders():
     check(p.returncode == 0 and os.path.exists(png), f"chromium: {p.stderr[-500:]}")
     colours = png_colors(png)
     check(len(colours) >= 8, f"screenshot looks blank ({len(colours)} colours)")
+
+
+def chromium_run(args, name):
+    chromium = shutil.which("chromium")
+    if not chromium:
+        raise Skip("chromium not installed: make deps")
+    return subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync",
+                           "--enable-unsafe-swiftshader",
+                           f"--user-data-dir={os.path.join(TMP, 'chrome-' + name)}"] + args,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_speedscope_opens_folded():
+    index = os.path.join(ROOT, "build", "node", "node_modules", "speedscope", "dist", "release",
+                         "index.html")
+    if not os.path.exists(index):
+        raise Skip("speedscope not installed: make deps")
+    import base64
+    rec = os.path.join(DATA, "lockpair.rec")
+    paths = report_all(rec, os.path.join(TMP, "speedscope"))
+    # what speedscope's own command line does: a script that hands it the file
+    js = os.path.join(TMP, "profile.js")
+    with open(paths["folded"], "rb") as f, open(js, "w") as out:
+        out.write("speedscope.loadFileFromBase64(%s, %s)" % (
+            json.dumps("lockpair.folded"), json.dumps(base64.b64encode(f.read()).decode())))
+    url = f"file://{index}#localProfilePath={js}"
+    p = chromium_run(["--virtual-time-budget=5000", "--dump-dom", url], "speedscope-dom")
+    check(p.returncode == 0, f"chromium: {p.stderr[-300:]}")
+    check("<title>lockpair.folded - speedscope</title>" in p.stdout,
+          "speedscope did not load the folded file")
+    png = os.path.join(TMP, "speedscope.png")
+    p = chromium_run(["--virtual-time-budget=5000", "--window-size=1200,400",
+                      f"--screenshot={png}", url], "speedscope-png")
+    check(p.returncode == 0 and os.path.exists(png), f"chromium: {p.stderr[-300:]}")
+    check(len(png_colors(png)) >= 8, "speedscope screenshot looks blank")
 
 
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
