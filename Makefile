@@ -11,7 +11,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -std=gnu11 \
 	  -D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -Ibpf -I$(BUILD) -Iuser
-LDLIBS := -lbpf -lelf -lz
+LDLIBS := -lbpf -ldw -lelf -lz
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -21,7 +21,8 @@ BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h
 CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/json.c \
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
 	     user/protobuf.c user/pprof.c user/perfetto.c
-LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/main.c
+LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
+	     user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h

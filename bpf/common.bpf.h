@@ -17,6 +17,9 @@
 /* Set by user space before load. */
 TT_WEAK const volatile __u32 target_tgid = 0;
 TT_WEAK const volatile __u32 target_tid = 0; /* 0: every thread of target_tgid */
+TT_WEAK const volatile __u32 snapshot_bytes = 0; /* user stack snapshot size; 0: none */
+TT_WEAK const volatile __u32 want_stacks = 1;    /* 0: --stacks=none */
+TT_WEAK const volatile __u32 fp_user_stacks = 1; /* 0: --stacks=dwarf (snapshots only) */
 
 /* Sized by user space before load (bpf_map__set_max_entries). */
 struct {
@@ -65,6 +68,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch_buf);
 } scratch SEC(".maps") TT_WEAK;
+
+/* User stack snapshots (DWARF mode) are assembled here. */
+struct snapshot_buf {
+	__u8 raw[sizeof(struct tt_ustack_snapshot) + TT_MAX_SNAPSHOT];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct snapshot_buf);
+} snapshots SEC(".maps") TT_WEAK;
 
 static __always_inline void count(__u32 which)
 {
@@ -124,7 +139,12 @@ static __always_inline __u32 fill_stack(void *ctx, struct tt_stack *st, bool wan
 	__u32 nu = 0, nk = 0;
 
 	st->flags = 0;
-	n = bpf_get_stack(ctx, st->ips, TT_MAX_USTACK * 8, BPF_F_USER_STACK);
+	if (!want_stacks) {
+		st->nr_user = 0;
+		st->nr_kernel = 0;
+		return 0;
+	}
+	n = fp_user_stacks ? bpf_get_stack(ctx, st->ips, TT_MAX_USTACK * 8, BPF_F_USER_STACK) : 0;
 	if (n < 0) {
 		st->flags |= TT_STACK_USER_FAIL;
 		count(TT_CNT_STACK_FAIL);
@@ -165,6 +185,66 @@ static __always_inline void emit_scratch(void *rec, __u32 size)
 		return;
 	((struct tt_rec_hdr *)rec)->size = size;
 	if (bpf_ringbuf_output(&events, rec, size, wakeup_flags()))
+		count(TT_CNT_RINGBUF_FULL);
+}
+
+/*
+ * Copy the user stack from sp up, and the registers to unwind it from, for the record of
+ * parent_kind at ts. Near the top of a thread's stack fewer bytes exist: halve until it reads.
+ */
+static __always_inline void emit_snapshot(__u16 parent_kind, __u32 pid, __u32 tid, __u64 ts)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct snapshot_buf *b;
+	struct tt_ustack_snapshot *rec;
+	__u32 zero = 0, size = snapshot_bytes;
+	__u64 sp;
+
+	if (!snapshot_bytes)
+		return;
+	b = bpf_map_lookup_elem(&snapshots, &zero);
+	if (!b)
+		return;
+	rec = (struct tt_ustack_snapshot *)b->raw;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return;
+	rec->regs.ip = BPF_CORE_READ(regs, ip);
+	sp = BPF_CORE_READ(regs, sp);
+	rec->regs.sp = sp;
+	rec->regs.bp = BPF_CORE_READ(regs, bp);
+	rec->regs.bx = BPF_CORE_READ(regs, bx);
+	rec->regs.r12 = BPF_CORE_READ(regs, r12);
+	rec->regs.r13 = BPF_CORE_READ(regs, r13);
+	rec->regs.r14 = BPF_CORE_READ(regs, r14);
+	rec->regs.r15 = BPF_CORE_READ(regs, r15);
+	if (size > TT_MAX_SNAPSHOT)
+		size = TT_MAX_SNAPSHOT;
+	rec->wanted = size;
+#pragma unroll
+	for (int i = 0; i < 6; i++) {
+		if (size && size <= TT_MAX_SNAPSHOT &&
+		    !bpf_probe_read_user(b->raw + sizeof(*rec), size, (void *)sp))
+			break;
+		size >>= 1;
+		if (size < 256)
+			size = 0;
+	}
+	if (!size)
+		count(TT_CNT_STACK_FAIL);
+	rec->size = size;
+	rec->parent_kind = parent_kind;
+	rec->pad = 0;
+	rec->pad2 = 0;
+	rec->hdr.size = sizeof(*rec) + size;
+	rec->hdr.kind = TT_REC_USTACK_SNAPSHOT;
+	rec->hdr.cpu = bpf_get_smp_processor_id();
+	rec->hdr.ts = ts;
+	rec->hdr.pid = pid;
+	rec->hdr.tid = tid;
+	if (size <= TT_MAX_SNAPSHOT &&
+	    bpf_ringbuf_output(&events, b, sizeof(*rec) + size, wakeup_flags()))
 		count(TT_CNT_RINGBUF_FULL);
 }
 

@@ -73,6 +73,8 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 		size += fill_stack(ctx, &rec->stack, true);
 	fill_hdr(&rec->hdr, TT_REC_WAKING, 0, waker_tgid, waker_tid);
 	emit_scratch(rec, size);
+	if (ws && rec->reason != TT_WAKE_OTHER)
+		emit_snapshot(TT_REC_WAKING, waker_tgid, waker_tid, rec->hdr.ts);
 	return 0;
 }
 

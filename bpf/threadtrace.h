@@ -22,10 +22,12 @@ enum tt_rec_kind {
 	TT_REC_SWITCH = 5,     /* sched_switch where prev or next is a target thread */
 	TT_REC_NEW_THREAD = 6, /* sched_wakeup_new of a target thread */
 	TT_REC_EXIT = 7,       /* sched_process_exit of a target thread */
+	TT_REC_USTACK_SNAPSHOT = 8, /* user stack bytes + registers of the record before it */
 
 	TT_REC_SESSION = 64,     /* collector: tracing is attached; traced time starts */
 	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
 	TT_REC_SESSION_END = 66, /* collector: tracing stopped; counters from BPF */
+	TT_REC_UNWOUND = 67,     /* collector: a record's user stack unwound with DWARF CFI */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -149,6 +151,38 @@ struct tt_exit {
 	char comm[TT_COMM_LEN];
 };
 
+#define TT_MAX_SNAPSHOT 16384 /* largest user stack snapshot, bytes */
+
+/* The user registers DWARF unwinding starts from (x86_64: the callee-saved ones, sp, ip). */
+struct tt_regs {
+	__u64 ip, sp, bp, bx, r12, r13, r14, r15;
+};
+
+/*
+ * A copy of the user stack from sp up, taken with a WAIT_BEGIN or WAKING record (same tid and
+ * ts, parent_kind says which). The collector unwinds it into a TT_REC_UNWOUND record and does
+ * not keep it: at 8 KiB a snapshot it would dwarf everything else.
+ */
+struct tt_ustack_snapshot {
+	struct tt_rec_hdr hdr;
+	__u16 parent_kind;
+	__u16 pad;
+	__u32 size;	/* bytes in data; 0 when the stack could not be read */
+	__u32 wanted;	/* bytes asked for: size < wanted means the top was cut */
+	__u32 pad2;
+	struct tt_regs regs;
+	__u8 data[];
+};
+
+/* The user stack of the record of parent_kind with the same tid and ts, unwound with CFI. */
+struct tt_unwound {
+	struct tt_rec_hdr hdr;
+	__u16 parent_kind;
+	__u16 pad;
+	__u32 pad2;
+	struct tt_stack stack; /* user frames only; TT_STACK_USER_TRUNC when cut short */
+};
+
 struct tt_session {
 	struct tt_rec_hdr hdr; /* ts: the instant tracing was attached */
 	__u32 target_pid;
@@ -172,7 +206,7 @@ struct tt_thread_info {
 /* BPF-side failure counters, indexed by enum tt_counter, summed over CPUs. */
 enum tt_counter {
 	TT_CNT_RINGBUF_FULL = 0, /* record dropped: ring buffer full */
-	TT_CNT_STACK_FAIL,       /* a user or kernel stack could not be read */
+	TT_CNT_STACK_FAIL,       /* a user or kernel stack, or a stack snapshot, could not be read */
 	TT_CNT_MAP_FULL,         /* per-thread state map full: a wait was not tracked */
 	TT_CNT_NR,
 };

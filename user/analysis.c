@@ -82,7 +82,52 @@ struct work {
 	struct u64_map bucket_by_key;
 	struct u64_map stack_by_hash;
 	size_t cap_stacks, cap_intervals;
+	const struct record_buf *rb;
+	struct u64_map unwound; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_UNWOUND */
+	union { /* a chosen stack: unwound user frames + the record's kernel frames */
+		struct tt_stack st;
+		__u8 room[sizeof(struct tt_stack) + (TT_MAX_USTACK + TT_MAX_KSTACK) * 8];
+	} pick;
 };
+
+static __u64 unwound_key(__u32 tid, __u64 ts, __u16 kind)
+{
+	return hash_u64(ts ^ ((__u64)tid << 40) ^ ((__u64)kind << 32));
+}
+
+static const struct tt_unwound *find_unwound(struct work *w, const struct tt_rec_hdr *h)
+{
+	__u64 key = unwound_key(h->tid, h->ts, h->kind);
+
+	for (__u64 *off; (off = u64_map_get(&w->unwound, key)); key++) {
+		const struct tt_unwound *u = (const void *)(w->rb->data + *off - 1);
+
+		if (u->hdr.tid == h->tid && u->hdr.ts == h->ts && u->parent_kind == h->kind)
+			return u;
+	}
+	return NULL;
+}
+
+/*
+ * The stack of a record: its DWARF-unwound user frames when the collector made them (unless CFI
+ * gave no more than the leaf where frame pointers did), with the record's own kernel frames.
+ */
+static const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
+					 const struct tt_stack *fp)
+{
+	const struct tt_unwound *u = find_unwound(w, h);
+	struct tt_stack *st = &w->pick.st;
+
+	if (!u || !u->stack.nr_user || (u->stack.nr_user < 2 && fp->nr_user > u->stack.nr_user))
+		return fp;
+	st->nr_user = u->stack.nr_user;
+	st->nr_kernel = fp->nr_kernel;
+	st->flags = (u->stack.flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL)) |
+		    (fp->flags & TT_STACK_KERNEL_FAIL);
+	memcpy(st->ips, u->stack.ips, (size_t)st->nr_user * 8);
+	memcpy(st->ips + st->nr_user, fp->ips + fp->nr_user, (size_t)st->nr_kernel * 8);
+	return st;
+}
 
 unsigned hist_bucket(__u64 ns)
 {
@@ -265,20 +310,22 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
 	(void)stack;
 }
 
-/* Function names of the top user frames of a stack, as classification evidence. */
+/* A stack's user frames as function names, leaf first: classification evidence. */
 static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
 {
+	const char *funcs[TT_MAX_USTACK];
 	const struct stack_entry *e;
+	unsigned n = 0;
 
 	if (stack == TT_NO_STACK || !w->a->sd)
 		return;
 	e = &w->a->stacks[stack];
-	for (unsigned i = 0; i < e->nr_user && i < 3; i++) {
+	for (unsigned i = 0; i < e->nr_user && i < TT_MAX_USTACK; i++) {
 		const struct sym_frame *f = symdata_frame(w->a->sd, e->ips[i]);
 
-		if (f && f->func)
-			lock_evidence_add_func(&l->ev, f->func);
+		funcs[n++] = f ? f->func : NULL;
 	}
+	lock_evidence_add_stack(&l->ev, funcs, n);
 }
 
 static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 ret)
@@ -314,7 +361,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	t->cur.begin = r->hdr.ts;
 	t->cur.cause = WC_OTHER;
 	t->cur.waker_stack = TT_NO_STACK;
-	t->cur.stack = stack_intern(w, r->hdr.pid, &r->stack);
+	t->cur.stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
 	note_wait_evidence(w, l, r, t->cur.stack);
 	note_stack_funcs(w, l, t->cur.stack);
 }
@@ -362,7 +409,7 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->cur.cause = r->reason == TT_WAKE_FUTEX ? WC_THREAD : WC_EXIT;
 		t->cur.waker_tid = r->hdr.tid;
 		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
-		t->cur.waker_stack = stack_intern(w, r->hdr.pid, &r->stack);
+		t->cur.waker_stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
 		t->cur.wake_ts = ts;
 		if (r->reason == TT_WAKE_EXIT)
 			lock_get(w, t->cur.addr)->ev.exit_wake = true;
@@ -805,7 +852,23 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 
 	memset(out, 0, sizeof(*out));
 	out->sd = sd;
+	w.rb = rb;
 	order = records_sorted(rb);
+	for (size_t i = 0; i < rb->count; i++) {
+		const struct tt_unwound *u = (const void *)(rb->data + order[i]);
+		__u64 key;
+		bool found;
+		__u64 *slot;
+
+		if (u->hdr.kind != TT_REC_UNWOUND)
+			continue;
+		for (key = unwound_key(u->hdr.tid, u->hdr.ts, u->parent_kind);; key++) {
+			slot = u64_map_upsert(&w.unwound, key, &found);
+			if (!found)
+				break;
+		}
+		*slot = order[i] + 1;
+	}
 	for (size_t i = 0; i < rb->count; i++) {
 		const struct tt_rec_hdr *h = (const void *)(rb->data + order[i]);
 
@@ -867,6 +930,7 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 	if (!have_session) {
 		free(w.threads);
 		u64_map_free(&w.thread_by_tid);
+		u64_map_free(&w.unwound);
 		return -EINVAL;
 	}
 	close_threads(&w);
@@ -881,6 +945,7 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 	u64_map_free(&w.lock_by_addr);
 	u64_map_free(&w.bucket_by_key);
 	u64_map_free(&w.stack_by_hash);
+	u64_map_free(&w.unwound);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "procfs.h"
 #include "symbols.h"
 #include "mmaps.h"
+#include "unwind.h"
 #include "threadtrace.skel.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -50,15 +51,41 @@ struct collect_ctx {
 	struct symdata *sd;
 	struct symbolizer *sym;
 	struct mmap_watch *mmaps; /* COMMAND mode: its mappings as the kernel made them */
+	struct unwinder *unwinder;
 	__u64 malformed;
 };
+
+/* A snapshot becomes the unwound user stack of its record; the bytes themselves are dropped. */
+static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapshot *snap)
+{
+	struct {
+		struct tt_unwound u;
+		__u64 ips[TT_MAX_USTACK];
+	} rec;
+	unsigned n;
+
+	memset(&rec.u, 0, sizeof(rec.u));
+	/* a module mapped since the last drain would stop the unwinding at its first frame */
+	symbolizer_has_mapping(c->sym, snap->regs.ip);
+	n = unwinder_unwind(c->unwinder, snap, &rec.u.stack);
+	rec.u.hdr = snap->hdr;
+	rec.u.hdr.kind = TT_REC_UNWOUND;
+	rec.u.hdr.size = sizeof(rec.u) + n * 8;
+	rec.u.parent_kind = snap->parent_kind;
+	if (records_append(c->rb, &rec, rec.u.hdr.size)) {
+		c->malformed++;
+		return;
+	}
+	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack);
+}
 
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
 {
 	struct collect_ctx *c = ctx;
 
-	/* files, and anonymous memory (a .bss tail follows its file mapping) */
-	symbolizer_add_mapping(c->sym, start, start + len, pgoff, path[0] == '/' ? path : "");
+	/* files, and anonymous memory ("//anon": a .bss tail follows its file mapping) */
+	symbolizer_add_mapping(c->sym, start, start + len, pgoff,
+			       path[0] == '/' && path[1] != '/' ? path : "");
 }
 
 static void drain_mmaps(void *ctx)
@@ -75,7 +102,20 @@ static int on_record(void *ctx, void *data, size_t size)
 	const struct tt_stack *st;
 
 	/* The ring buffer pads to 8 bytes; the header carries the real size. */
-	if (size < sizeof(*h) || h->size > size || records_append(c->rb, data, h->size)) {
+	if (size < sizeof(*h) || h->size > size) {
+		c->malformed++;
+		return 0;
+	}
+	if (h->kind == TT_REC_USTACK_SNAPSHOT) {
+		const struct tt_ustack_snapshot *snap = data;
+
+		if (h->size < sizeof(*snap) || snap->size > h->size - sizeof(*snap))
+			c->malformed++;
+		else if (c->unwinder)
+			unwind_snapshot(c, snap);
+		return 0;
+	}
+	if (records_append(c->rb, data, h->size)) {
 		c->malformed++;
 		return 0;
 	}
@@ -313,6 +353,12 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	}
 	skel->rodata->target_tgid = pid;
 	skel->rodata->target_tid = o->tid;
+	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
+	skel->rodata->fp_user_stacks = o->stacks != STACKS_DWARF;
+	skel->rodata->snapshot_bytes =
+		o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
+	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffer either */
+		bpf_map__set_value_size(skel->maps.snapshots, 8);
 	rb_bytes = 1;
 	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 16) * 1024u * 1024u)
 		rb_bytes <<= 1;
@@ -353,6 +399,8 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		goto cleanup;
 	}
 	ctx.sym = symbolizer_new(pid);
+	if (skel->rodata->snapshot_bytes)
+		ctx.unwinder = unwinder_new(ctx.sym, pid);
 	if (child) {
 		ctx.mmaps = mmap_watch_open(pid);
 		if (!ctx.mmaps)
@@ -467,6 +515,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 cleanup:
 	ring_buffer__free(ring);
 	threadtrace_bpf__destroy(skel); /* detaches every program */
+	unwinder_free(ctx.unwinder);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);
 	if (go_fd >= 0)

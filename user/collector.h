@@ -10,12 +10,21 @@
 #include "records.h"
 #include "symdata.h"
 
+enum stack_mode {
+	STACKS_AUTO = 0, /* snapshots unwound with CFI, frame pointers where CFI is missing */
+	STACKS_DWARF,	 /* snapshots unwound with CFI only */
+	STACKS_FP,	 /* frame-pointer stacks only (cheapest) */
+	STACKS_NONE,	 /* no stacks */
+};
+
 struct collector_opts {
 	pid_t pid;	     /* -p: attach to this process */
 	pid_t tid;	     /* -t: only this thread (0: all) */
 	char **command;	     /* -- COMMAND ARGS: start it traced (NULL with -p) */
 	double duration;     /* seconds; 0: until Ctrl-C or the target exits */
 	unsigned buffer_mb;  /* ring buffer size, MiB */
+	enum stack_mode stacks;
+	unsigned stack_bytes; /* user stack snapshot size for DWARF unwinding */
 	bool verbose;	     /* libbpf debug log */
 	bool quiet;	     /* no progress line */
 };

@@ -20,23 +20,40 @@ bool lock_kind_is_contention(enum lock_kind k)
 	return k == LK_MUTEX || k == LK_RWLOCK || k == LK_FUTEX || k == LK_GIL;
 }
 
-void lock_evidence_add_func(struct lock_evidence *ev, const char *func)
+/* The kind a libc function deals with, or -1. LK_FUTEX stands for glibc-internal locks. */
+static int kind_of_func(const char *f)
 {
-	if (!func)
-		return;
-	for (size_t i = 0; i < ev->nr_funcs; i++)
-		if (ev->funcs[i] == func || !strcmp(ev->funcs[i], func))
-			return;
-	if (ev->nr_funcs < LK_MAX_FUNCS)
-		ev->funcs[ev->nr_funcs++] = func;
+	static const struct {
+		const char *needle;
+		enum lock_kind kind;
+	} table[] = {
+		{"lll_lock_wait_private", LK_FUTEX}, {"lll_lock_wake_private", LK_FUTEX},
+		{"__lll_lock_wait", LK_MUTEX},	      {"__lll_lock_wake", LK_MUTEX},
+		{"pthread_mutex_", LK_MUTEX},	      {"__pthread_mutex", LK_MUTEX},
+		{"pthread_join", LK_JOIN},	      {"clockjoin", LK_JOIN},
+		{"timedjoin", LK_JOIN},		      {"tryjoin", LK_JOIN},
+		{"pthread_cond_", LK_CONDVAR},	      {"__condvar_", LK_CONDVAR},
+		{"rwlock", LK_RWLOCK},		      {"sem_wait", LK_SEMAPHORE},
+		{"sem_timedwait", LK_SEMAPHORE},      {"sem_clockwait", LK_SEMAPHORE},
+		{"sem_post", LK_SEMAPHORE},	      {"new_sem", LK_SEMAPHORE},
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strstr(f, table[i].needle))
+			return table[i].kind;
+	return -1;
 }
 
-static bool any_func(const struct lock_evidence *ev, const char *const *needles)
+bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n)
 {
-	for (size_t i = 0; i < ev->nr_funcs; i++)
-		for (const char *const *n = needles; *n; n++)
-			if (strstr(ev->funcs[i], *n))
-				return true;
+	for (size_t i = 0; i < n; i++) {
+		int k = funcs[i] ? kind_of_func(funcs[i]) : -1;
+
+		if (k >= 0) {
+			ev->votes[k]++;
+			return true;
+		}
+	}
 	return false;
 }
 
@@ -74,33 +91,24 @@ static bool looks_like_semaphore(const struct sym_lock *sl)
 enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
 				 const char **detail)
 {
-	static const char *const join_funcs[] = {"pthread_join", "clockjoin", "timedjoin",
-						 "tryjoin", NULL};
-	static const char *const cond_funcs[] = {"pthread_cond_", "__condvar_", NULL};
-	static const char *const rw_funcs[] = {"rwlock", NULL};
-	static const char *const sem_funcs[] = {"sem_wait", "sem_timedwait", "sem_clockwait",
-						"sem_post", "new_sem", NULL};
-	static const char *const internal_funcs[] = {"lll_lock_wait_private",
-						     "lll_lock_wake_private", NULL};
-	static const char *const mutex_funcs[] = {"__lll_lock_wait", "__lll_lock_wake",
-						  "pthread_mutex_", "__pthread_mutex", NULL};
+	/* on equal votes the earlier kind wins */
+	static const enum lock_kind order[] = {LK_JOIN, LK_CONDVAR, LK_RWLOCK, LK_SEMAPHORE,
+					       LK_MUTEX, LK_FUTEX};
 	__u32 pi_cmds = (1u << TT_FUTEX_LOCK_PI) | (1u << TT_FUTEX_LOCK_PI2) |
 			(1u << TT_FUTEX_TRYLOCK_PI) | (1u << TT_FUTEX_WAIT_REQUEUE_PI);
+	enum lock_kind best = LK__NR;
 
 	*detail = NULL;
 	if (ev->wait_cmds & pi_cmds) {
 		*detail = "PI";
 		return LK_MUTEX;
 	}
-	if (ev->exit_wake || any_func(ev, join_funcs))
+	if (ev->exit_wake)
 		return LK_JOIN;
-	if (any_func(ev, cond_funcs))
-		return LK_CONDVAR;
-	if (any_func(ev, rw_funcs))
-		return LK_RWLOCK;
-	if (any_func(ev, sem_funcs))
-		return LK_SEMAPHORE;
-	if (any_func(ev, internal_funcs)) {
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (ev->votes[order[i]] && (best == LK__NR || ev->votes[order[i]] > ev->votes[best]))
+			best = order[i];
+	if (best == LK_FUTEX) {
 		*detail = "libc internal";
 		return LK_FUTEX;
 	}
@@ -108,12 +116,16 @@ enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sy
 		*detail = "robust";
 		return LK_MUTEX;
 	}
-	if (any_func(ev, mutex_funcs) ||
-	    (ev->any_wait && ev->all_val2 && ev->wait_cmds == (1u << TT_FUTEX_WAIT))) {
+	if (best == LK__NR && ev->any_wait && ev->all_val2 &&
+	    ev->wait_cmds == (1u << TT_FUTEX_WAIT))
+		best = LK_MUTEX;
+	if (best == LK_MUTEX) {
 		if (sl && sl->mem_ok && (mem_u32(sl, 16) & 0x10))
 			*detail = "robust";
 		return LK_MUTEX;
 	}
+	if (best != LK__NR)
+		return best;
 	if (ev->val_is_tid)
 		return LK_JOIN;
 	if (sl && sl->mem_ok) {

@@ -20,7 +20,6 @@ enum lock_kind {
 	LK__NR,
 };
 
-#define LK_MAX_FUNCS 8
 
 /* What the trace shows about one futex address. */
 struct lock_evidence {
@@ -30,11 +29,16 @@ struct lock_evidence {
 	bool robust_val;  /* a wait expected TID|FUTEX_WAITERS (robust mutex) */
 	bool val_is_tid;  /* a wait expected a thread id of the target (pthread_join) */
 	bool exit_wake;   /* a waiter was woken by a thread exiting */
-	const char *funcs[LK_MAX_FUNCS]; /* function names near the top of waiter/waker stacks */
-	size_t nr_funcs;
+	/* stacks whose leaf-most libc lock function names a kind; [LK_FUTEX]: libc-internal locks */
+	__u64 votes[LK__NR];
 };
 
-void lock_evidence_add_func(struct lock_evidence *ev, const char *func);
+/*
+ * Vote with one waiter's or waker's stack, given as function names leaf first (NULL for
+ * unknown frames): the leaf-most lock function decides — __lll_lock_wait under
+ * pthread_cond_wait is the mutex re-take, not the condvar. Returns true if a frame named a kind.
+ */
+bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n);
 /* Decide the kind; *detail gets "PI", "robust", "libc internal" or NULL. */
 enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
 				 const char **detail);

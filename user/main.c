@@ -46,9 +46,15 @@ static const char usage[] =
 	"      --perfetto FILE  Perfetto timeline: thread states, unlock->wake arrows, waiters\n"
 	"  -q, --quiet          no text report and no progress line\n"
 	"      --top N          locks shown per report section (default 10)\n"
-	"      --stacks N       waiter/waker stacks shown per lock (default 3)\n"
+	"      --top-stacks N   waiter/waker stacks shown per lock (default 3)\n"
 	"      --frames N       frames shown per stack (default 12)\n"
 	"      --buffer-mb N    ring buffer size in MiB (default 16, rounded up to a power of 2)\n"
+	"      --stacks MODE    auto (default): user stacks unwound with DWARF CFI from a copy of\n"
+	"                       the stack, frame pointers where CFI is missing; dwarf: CFI only;\n"
+	"                       fp: frame pointers only (cheapest; misses frames in code built\n"
+	"                       without them, such as Debian's libc); none: no stacks\n"
+	"      --stack-bytes N  bytes of user stack copied per wait and wake for DWARF unwinding\n"
+	"                       (512 to 16384, a power of 2; default 8192)\n"
 	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
 	"  -h, --help           this help\n"
 	"      --version        print the version\n"
@@ -69,6 +75,8 @@ enum {
 	OPT_SVG_WAKERS,
 	OPT_PPROF,
 	OPT_PERFETTO,
+	OPT_STACKS_MODE,
+	OPT_STACK_BYTES,
 };
 
 /* What to produce from an analysis: the same for a live session and a replayed record. */
@@ -224,14 +232,16 @@ int main(int argc, char **argv)
 		{"svg-wakers", required_argument, NULL, OPT_SVG_WAKERS},
 		{"pprof", required_argument, NULL, OPT_PPROF},
 		{"perfetto", required_argument, NULL, OPT_PERFETTO},
+		{"stacks", required_argument, NULL, OPT_STACKS_MODE},
+		{"stack-bytes", required_argument, NULL, OPT_STACK_BYTES},
 		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
-		{"stacks", required_argument, NULL, OPT_STACKS},
+		{"top-stacks", required_argument, NULL, OPT_STACKS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
 		{"buffer-mb", required_argument, NULL, OPT_BUFFER},
 		{"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
 	};
-	struct collector_opts co = {.buffer_mb = 16};
+	struct collector_opts co = {.buffer_mb = 16, .stacks = STACKS_AUTO, .stack_bytes = 8192};
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
 	struct collector_result res;
@@ -249,7 +259,8 @@ int main(int argc, char **argv)
 		argc--;
 	}
 	while ((c = getopt_long(argc, argv, "+p:t:o:qvh", longopts, NULL)) != -1) {
-		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER)) {
+		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER ||
+				    c == OPT_STACKS_MODE || c == OPT_STACK_BYTES)) {
 			fprintf(stderr, "threadtrace: report reads a record file: tracing options "
 					"do not apply\n");
 			return 2;
@@ -286,6 +297,28 @@ int main(int argc, char **argv)
 		case OPT_PERFETTO:
 			out.perfetto = optarg;
 			break;
+		case OPT_STACKS_MODE: {
+			static const char *const modes[] = {"auto", "dwarf", "fp", "none"};
+			unsigned m;
+
+			for (m = 0; m < 4 && strcmp(optarg, modes[m]); m++)
+				;
+			if (m == 4) {
+				fprintf(stderr, "threadtrace: --stacks takes auto, dwarf, fp or none\n");
+				return 2;
+			}
+			co.stacks = (enum stack_mode)m;
+			break;
+		}
+		case OPT_STACK_BYTES:
+			if (parse_uint(optarg, "--stack-bytes", TT_MAX_SNAPSHOT, &v) || v < 512 ||
+			    (v & (v - 1))) {
+				fprintf(stderr, "threadtrace: --stack-bytes takes a power of 2 from 512 "
+						"to %d\n", TT_MAX_SNAPSHOT);
+				return 2;
+			}
+			co.stack_bytes = v;
+			break;
 		case 'o':
 			record_path = optarg;
 			break;
@@ -299,7 +332,7 @@ int main(int argc, char **argv)
 			ro->top_locks = v;
 			break;
 		case OPT_STACKS:
-			if (parse_uint(optarg, "--stacks", 100000, &v))
+			if (parse_uint(optarg, "--top-stacks", 100000, &v))
 				return 2;
 			ro->top_stacks = v;
 			break;

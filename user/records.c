@@ -17,6 +17,8 @@ _Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
 _Static_assert(sizeof(struct tt_session) == 56, "session layout");
 _Static_assert(sizeof(struct tt_thread_info) == 56, "thread_info layout");
 _Static_assert(sizeof(struct tt_session_end) == 56, "session_end layout");
+_Static_assert(sizeof(struct tt_ustack_snapshot) == 104, "ustack_snapshot layout");
+_Static_assert(sizeof(struct tt_unwound) == 40, "unwound layout");
 
 size_t record_min_size(__u16 kind)
 {
@@ -41,6 +43,10 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_thread_info);
 	case TT_REC_SESSION_END:
 		return sizeof(struct tt_session_end);
+	case TT_REC_USTACK_SNAPSHOT:
+		return sizeof(struct tt_ustack_snapshot);
+	case TT_REC_UNWOUND:
+		return sizeof(struct tt_unwound);
 	}
 	return 0;
 }
@@ -52,6 +58,8 @@ const struct tt_stack *record_stack(const struct tt_rec_hdr *h)
 		return &((const struct tt_wait_begin *)h)->stack;
 	case TT_REC_WAKING:
 		return &((const struct tt_waking *)h)->stack;
+	case TT_REC_UNWOUND:
+		return &((const struct tt_unwound *)h)->stack;
 	}
 	return NULL;
 }
@@ -67,6 +75,14 @@ static int record_check(const void *rec, size_t size)
 	min = record_min_size(h->kind);
 	if (!min || size < min)
 		return -EINVAL;
+	if (h->kind == TT_REC_USTACK_SNAPSHOT) {
+		const struct tt_ustack_snapshot *s = rec;
+
+		/* the ring buffer pads records to 8 bytes */
+		return s->size <= TT_MAX_SNAPSHOT && s->size <= s->wanted &&
+			       (size - min) - s->size < 8 && size >= min + s->size
+			       ? 0 : -EINVAL;
+	}
 	st = record_stack(h);
 	if (st) {
 		if (st->nr_user > TT_MAX_USTACK || st->nr_kernel > TT_MAX_KSTACK)

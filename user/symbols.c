@@ -47,6 +47,7 @@ struct symbolizer {
 	bool ksyms_loaded;
 	void (*refresh_hook)(void *);
 	void *hook_ctx;
+	unsigned generation;
 };
 
 static const char *base_name(const char *p)
@@ -320,8 +321,49 @@ void symbolizer_refresh_maps(struct symbolizer *s)
 		*r = *e;
 		r->path = xstrdup(e->path);
 	}
+	if (fresh.n != s->maps.n)
+		s->generation++;
+	else
+		for (size_t i = 0; i < fresh.n; i++)
+			if (fresh.v[i].start != s->maps.v[i].start ||
+			    fresh.v[i].inode != s->maps.v[i].inode) {
+				s->generation++;
+				break;
+			}
 	proc_maps_free(&s->maps);
 	s->maps = fresh;
+}
+
+unsigned symbolizer_generation(const struct symbolizer *s)
+{
+	return s->generation;
+}
+
+void symbolizer_for_each_module(struct symbolizer *s,
+				void (*cb)(void *ctx, const char *open_path, const char *path,
+					   __u64 bias),
+				void *ctx)
+{
+	for (size_t i = 0; i < s->maps.n; i++) {
+		const struct map_entry *e = &s->maps.v[i];
+		char open_path[96];
+		struct module *m;
+		__u64 vaddr;
+		bool seen = false;
+
+		if (e->path[0] != '/' || strstr(e->path, " (deleted)"))
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(s->maps.v[j].path, e->path);
+		if (seen)
+			continue;
+		m = module_get(s, e->path, e);
+		if (!m->ok || !off_to_vaddr(m, e->pgoff, &vaddr))
+			continue;
+		snprintf(open_path, sizeof(open_path), "/proc/%d/map_files/%llx-%llx", s->pid,
+			 (unsigned long long)e->start, (unsigned long long)e->end);
+		cb(ctx, access(open_path, R_OK) ? e->path : open_path, e->path, e->start - vaddr);
+	}
 }
 
 void symbolizer_set_refresh_hook(struct symbolizer *s, void (*hook)(void *), void *ctx)
@@ -384,6 +426,7 @@ void symbolizer_add_mapping(struct symbolizer *s, __u64 start, __u64 end, __u64 
 	sort_array(out.v, out.n, sizeof(*out.v), cmp_map);
 	proc_maps_free(&s->maps);
 	s->maps = out;
+	s->generation++;
 }
 
 static const struct map_entry *find_map(struct symbolizer *s, __u64 addr, bool refresh)
@@ -406,6 +449,11 @@ static const struct map_entry *find_map(struct symbolizer *s, __u64 addr, bool r
 		e = proc_maps_find(&s->maps, addr);
 	}
 	return e;
+}
+
+bool symbolizer_has_mapping(struct symbolizer *s, __u64 addr)
+{
+	return find_map(s, addr, true) != NULL;
 }
 
 static int cmp_ksym(const void *a, const void *b)

@@ -26,6 +26,19 @@ void symbolizer_note_stack(struct symbolizer *s, struct symdata *sd, const struc
 /* Name addr as a data object and keep the memory around it, once per address. */
 void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr);
 
+/* Whether addr lies in a known mapping, after refreshing them if it does not. */
+bool symbolizer_has_mapping(struct symbolizer *s, __u64 addr);
+/* Counts changes to the known mappings: an unwinder rebuilds its module list when it moves. */
+unsigned symbolizer_generation(const struct symbolizer *s);
+/*
+ * Call cb once per mapped ELF file with the path to open it by (map_files while the process
+ * lives), its display path and its load bias (runtime address minus ELF address).
+ */
+void symbolizer_for_each_module(struct symbolizer *s,
+				void (*cb)(void *ctx, const char *open_path, const char *path,
+					   __u64 bias),
+				void *ctx);
+
 /* For tests: name a file's function containing vaddr (ELF virtual address), or NULL. */
 const char *symbols_elf_func(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off);
 /* For tests: name a file's data object containing vaddr, or NULL. */

@@ -273,14 +273,24 @@ static void test_classify(void)
 	memset(&ev, 0, sizeof(ev));
 	ev.any_wait = true;
 	ev.wait_cmds = 1u << TT_FUTEX_WAIT_BITSET;
-	lock_evidence_add_func(&ev, "__futex_abstimed_wait_common");
-	lock_evidence_add_func(&ev, "__pthread_rwlock_unlock");
-	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_RWLOCK);
+	{
+		const char *rw[] = {"__futex_abstimed_wait_common", "__pthread_rwlock_unlock"};
+		/* the mutex re-take inside pthread_cond_wait is the mutex's, leaf first */
+		const char *retake[] = {"__lll_lock_wait", "__pthread_mutex_cond_lock",
+					"pthread_cond_wait", "consumer"};
+		const char *internal[] = {NULL, "__lll_lock_wait_private"};
 
-	memset(&ev, 0, sizeof(ev));
-	lock_evidence_add_func(&ev, "__lll_lock_wait_private");
-	CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_FUTEX);
-	CHECK(detail && !strcmp(detail, "libc internal"));
+		CHECK(lock_evidence_add_stack(&ev, rw, 2));
+		CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_RWLOCK);
+		memset(&ev, 0, sizeof(ev));
+		lock_evidence_add_stack(&ev, retake, 4);
+		lock_evidence_add_stack(&ev, retake, 4);
+		CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_MUTEX);
+		memset(&ev, 0, sizeof(ev));
+		lock_evidence_add_stack(&ev, internal, 2);
+		CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_FUTEX);
+		CHECK(detail && !strcmp(detail, "libc internal"));
+	}
 
 	memset(&ev, 0, sizeof(ev));
 	ev.any_wait = true;
