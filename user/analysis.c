@@ -1001,3 +1001,19 @@ const char *lock_label(const struct lock_stat *l, char *buf, size_t len)
 		 l->name[0] ? l->name : l->detail[0] ? l->detail : l->location);
 	return buf;
 }
+
+unsigned analysis_frames_at(const struct analysis *a, const struct stack_entry *st, unsigned i,
+			    const char **names, const char **funcs, unsigned max, char *buf,
+			    size_t len)
+{
+	const struct sym_frame *f = a->sd ? symdata_frame(a->sd, st->ips[i]) : NULL;
+	unsigned n = 0;
+
+	for (size_t k = 0; f && k < f->nr_inlined && n + 1 < max; k++, n++) {
+		names[n] = f->inlined[k].name;
+		funcs[n] = f->inlined[k].func;
+	}
+	names[n] = analysis_frame_name(a, st, i, buf, len);
+	funcs[n] = f ? f->func : NULL;
+	return n + 1;
+}

@@ -142,6 +142,15 @@ struct analysis {
 /* 0 or -EINVAL when the stream has no session record. */
 int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out);
 void analysis_free(struct analysis *a);
+/*
+ * The frames address i of a stack stands for: functions inlined there (innermost first), then
+ * the function itself. Fills up to max names (and funcs, the bare function names or NULL);
+ * returns how many.
+ */
+unsigned analysis_frames_at(const struct analysis *a, const struct stack_entry *st, unsigned i,
+			    const char **names, const char **funcs, unsigned max, char *buf,
+			    size_t len);
+#define TT_MAX_INLINE 8
 /* Name of frame i of a stack (user frames first), never NULL. */
 const char *analysis_frame_name(const struct analysis *a, const struct stack_entry *st, unsigned i,
 				char *buf, size_t len);

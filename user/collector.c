@@ -398,7 +398,8 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		err = -EINTR;
 		goto cleanup;
 	}
-	ctx.sym = symbolizer_new(pid);
+	/* a held COMMAND still has our maps: its own come with its exec (perf mmap records) */
+	ctx.sym = symbolizer_new(pid, !child);
 	if (skel->rodata->snapshot_bytes)
 		ctx.unwinder = unwinder_new(ctx.sym, pid);
 	if (child) {

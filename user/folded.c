@@ -36,17 +36,6 @@ static void sb_comm(struct sbuf *b, const char *comm, __u32 tid)
 	sb_frame(b, c);
 }
 
-/* The function name alone merges frames of one function; else the full "module+0x..". */
-static const char *frame_label(const struct analysis *a, const struct stack_entry *st, unsigned i,
-			       char *buf, size_t len)
-{
-	const struct sym_frame *f = a->sd ? symdata_frame(a->sd, st->ips[i]) : NULL;
-
-	if (f && f->func)
-		return f->func;
-	return analysis_frame_name(a, st, i, buf, len);
-}
-
 static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stack, bool leaf_first)
 {
 	const struct stack_entry *st;
@@ -61,8 +50,16 @@ static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stac
 		sb_frame(b, "[user stack unavailable]");
 	for (unsigned k = 0; k < st->nr_user; k++) {
 		unsigned i = leaf_first ? k : st->nr_user - 1 - k;
+		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
+		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
+						sizeof(buf));
 
-		sb_frame(b, frame_label(a, st, i, buf, sizeof(buf)));
+		/* the function name alone merges frames of one function; else "module+0x.." */
+		for (unsigned m = 0; m < n; m++) {
+			unsigned x = leaf_first ? m : n - 1 - m;
+
+			sb_frame(b, funcs[x] ? funcs[x] : names[x]);
+		}
 	}
 }
 

@@ -112,8 +112,14 @@ static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 
 
 	json_key(j, "stack");
 	json_begin_array(j);
-	for (unsigned i = 0; st && i < st->nr_user; i++)
-		json_string(j, analysis_frame_name(a, st, i, buf, sizeof(buf)));
+	for (unsigned i = 0; st && i < st->nr_user; i++) {
+		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
+		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
+						sizeof(buf));
+
+		for (unsigned k = 0; k < n; k++)
+			json_string(j, names[k]);
+	}
 	json_end_array(j);
 	json_key(j, "kernel_stack");
 	json_begin_array(j);

@@ -65,39 +65,49 @@ static __u64 function_id(struct builder *b, const char *name)
 	return *f;
 }
 
-static void add_location(struct builder *b, __u64 id, __u64 mapping, __u64 addr, __u64 func)
+/* A location with its lines: inlined functions first, the function they sit in last. */
+static void add_location(struct builder *b, __u64 id, __u64 mapping, __u64 addr,
+			 const __u64 *funcs, unsigned n)
 {
-	struct pb loc = {0}, line = {0};
+	struct pb loc = {0};
 
-	pb_uint(&line, 1, func);
 	pb_uint(&loc, 1, id);
 	if (mapping)
 		pb_uint(&loc, 2, mapping);
 	if (addr)
 		pb_uint(&loc, 3, addr);
-	pb_msg(&loc, 4, &line);
+	for (unsigned k = 0; k < n; k++) {
+		struct pb line = {0};
+
+		pb_uint(&line, 1, funcs[k]);
+		pb_msg(&loc, 4, &line);
+		pb_free(&line);
+	}
 	pb_msg(&b->prof, 4, &loc);
 	pb_free(&loc);
-	pb_free(&line);
 }
 
 static __u64 location_id(struct builder *b, const struct stack_entry *st, unsigned i)
 {
 	const struct analysis *a = b->a;
 	__u64 ip = st->ips[i];
-	const struct sym_frame *f = a->sd ? symdata_frame(a->sd, ip) : NULL;
 	const struct sym_module *m = a->sd ? symdata_module(a->sd, ip) : NULL;
+	const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
+	__u64 ids[TT_MAX_INLINE], id;
 	bool found;
-	__u64 *l = u64_map_upsert(&b->loc_by_ip, ip, &found);
+	__u64 *l = u64_map_get(&b->loc_by_ip, ip);
 	char buf[64];
+	unsigned n;
 
-	if (found)
+	if (l)
 		return *l;
-	*l = ++b->next_loc;
-	add_location(b, *l, m ? (__u64)(m - a->sd->modules) + 1 : 0, ip,
-		     function_id(b, f && f->func ? f->func : analysis_frame_name(a, st, i, buf,
-										   sizeof(buf))));
-	return *l;
+	id = ++b->next_loc;
+	n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf, sizeof(buf));
+	for (unsigned k = 0; k < n; k++)
+		ids[k] = function_id(b, funcs[k] ? funcs[k] : names[k]);
+	add_location(b, id, m ? (__u64)(m - a->sd->modules) + 1 : 0, ip, ids, n);
+	*u64_map_upsert(&b->loc_by_ip, ip, &found) = id;
+	return id;
 }
 
 static void label_str(struct builder *b, struct pb *sample, const char *key, const char *val)
@@ -170,7 +180,11 @@ int pprof_write(FILE *out, const struct analysis *a)
 		__u64 lock_loc = ++b.next_loc;
 
 		lock_label(l, lock, sizeof(lock));
-		add_location(&b, lock_loc, 0, 0, function_id(&b, lock));
+		{
+			__u64 fid = function_id(&b, lock);
+
+			add_location(&b, lock_loc, 0, 0, &fid, 1);
+		}
 		for (size_t wi = 0; wi < l->nr_waiters; wi++) {
 			const struct attrib *w = &l->waiters[wi];
 			const struct stack_entry *st =

@@ -10,6 +10,7 @@
  *   LOCKS   {u64 addr, u64 name_off, u64 module_off, u8 mem_ok, u8 flags, u16 name_len,
  *            u16 module_len, u16 location_len, mem[TT_MEMWIN_LEN], strings} ...
  *   MODULES {u64 start, u64 end, u64 pgoff, u16 path_len, u16 build_id_len, path, build_id} ...
+ *   INLINES {u64 ip, u16 count, {u16 name_len, u16 func_len, name, func} x count} ...
  *   END     {u32 crc32 of every byte before this section}
  */
 #include <stdlib.h>
@@ -23,7 +24,15 @@
 #include <zlib.h>
 #include "recfile.h"
 
-enum { SEC_INFO = 1, SEC_RECORDS = 2, SEC_FRAMES = 3, SEC_LOCKS = 4, SEC_END = 5, SEC_MODULES = 6 };
+enum {
+	SEC_INFO = 1,
+	SEC_RECORDS = 2,
+	SEC_FRAMES = 3,
+	SEC_LOCKS = 4,
+	SEC_END = 5,
+	SEC_MODULES = 6,
+	SEC_INLINES = 7,
+};
 
 #define LOCK_HAS_NAME 1
 #define LOCK_HAS_MODULE 2
@@ -129,7 +138,7 @@ int recfile_write(const char *path, const struct rec_info *info_in, const struct
 
 	put(&o, TT_FILE_MAGIC, 8);
 	put_u32(&o, TT_FILE_VERSION);
-	put_u32(&o, 6);
+	put_u32(&o, 7);
 
 	sanitize_line(info.host);
 	sanitize_line(info.kernel);
@@ -197,6 +206,23 @@ int recfile_write(const char *path, const struct rec_info *info_in, const struct
 		put_u16(&o, str_len(m->build_id));
 		put(&o, m->path, str_len(m->path));
 		put(&o, m->build_id, str_len(m->build_id));
+	}
+	end_section(&o, at);
+
+	at = begin_section(&o, SEC_INLINES);
+	for (size_t i = 0; i < sd->nr_frames; i++) {
+		const struct sym_frame *f = &sd->frames[i];
+
+		if (!f->nr_inlined)
+			continue;
+		put_u64(&o, f->ip);
+		put_u16(&o, (__u16)f->nr_inlined);
+		for (size_t k = 0; k < f->nr_inlined; k++) {
+			put_u16(&o, str_len(f->inlined[k].name));
+			put_u16(&o, str_len(f->inlined[k].func));
+			put(&o, f->inlined[k].name, str_len(f->inlined[k].name));
+			put(&o, f->inlined[k].func, str_len(f->inlined[k].func));
+		}
 	}
 	end_section(&o, at);
 
@@ -395,6 +421,35 @@ static int parse_modules(const __u8 *p, size_t len, struct symdata *sd)
 	return 0;
 }
 
+/* After FRAMES: every ip must have a frame, at most 64 inlined functions each. */
+static int parse_inlines(const __u8 *p, size_t len, struct symdata *sd)
+{
+	struct in_buf in = {.p = p, .len = len};
+
+	while (in.off < in.len) {
+		__u64 ip;
+		__u16 count;
+
+		if (!take(&in, &ip, 8) || !take(&in, &count, 2) || !count || count > 64 ||
+		    !symdata_frame(sd, ip) || symdata_frame(sd, ip)->nr_inlined)
+			return -EINVAL;
+		for (__u16 k = 0; k < count; k++) {
+			__u16 nl, fl;
+			char *name = NULL, *func = NULL;
+
+			if (!take(&in, &nl, 2) || !take(&in, &fl, 2) || !take_str(&in, nl, &name) ||
+			    !take_str(&in, fl, &func)) {
+				free(name);
+				return -EINVAL;
+			}
+			symdata_add_inline(sd, ip, name, fl ? func : NULL);
+			free(name);
+			free(func);
+		}
+	}
+	return 0;
+}
+
 int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,
 		  struct symdata *sd, char *why, size_t wl)
 {
@@ -442,8 +497,8 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 				 "are left)", type, (unsigned long long)slen, in.len - in.off);
 			return -EINVAL;
 		}
-		if (type < SEC_INFO || type > SEC_MODULES || (seen & (1u << type)) ||
-		    (seen & (1u << SEC_END))) {
+		if (type < SEC_INFO || type > SEC_INLINES || (seen & (1u << type)) ||
+		    (type == SEC_INLINES && !(seen & (1u << SEC_FRAMES)))) {
 			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type, start);
 			return -EINVAL;
 		}
@@ -467,6 +522,9 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 		case SEC_MODULES:
 			err = parse_modules(payload, slen, sd);
 			break;
+		case SEC_INLINES:
+			err = parse_inlines(payload, slen, sd);
+			break;
 		case SEC_END: {
 			__u32 want;
 
@@ -489,7 +547,8 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 		}
 		if (err) {
 			snprintf(why, wl, "damaged: malformed %s section",
-				 type == SEC_FRAMES ? "frames" : type == SEC_LOCKS ? "locks" : "modules");
+				 type == SEC_FRAMES ? "frames" : type == SEC_LOCKS ? "locks"
+				 : type == SEC_MODULES ? "modules" : "inlines");
 			return err;
 		}
 		in.off += slen;
@@ -504,8 +563,10 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 			}
 		}
 	}
-	if (seen != ((1u << SEC_INFO) | (1u << SEC_RECORDS) | (1u << SEC_FRAMES) |
-		     (1u << SEC_LOCKS) | (1u << SEC_MODULES) | (1u << SEC_END))) {
+	/* INLINES may be absent (files from before it existed) */
+	if ((seen & ~(1u << SEC_INLINES)) !=
+	    ((1u << SEC_INFO) | (1u << SEC_RECORDS) | (1u << SEC_FRAMES) | (1u << SEC_LOCKS) |
+	     (1u << SEC_MODULES) | (1u << SEC_END))) {
 		snprintf(why, wl, "damaged: a section is missing");
 		return -EINVAL;
 	}

@@ -29,8 +29,14 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 		return;
 	}
 	st = &a->stacks[stack];
-	for (i = 0; i < st->nr_user && i < max_frames; i++)
-		fprintf(out, "          %.86s\n", analysis_frame_name(a, st, i, buf, sizeof(buf)));
+	for (i = 0; i < st->nr_user && i < max_frames; i++) {
+		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
+		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
+						sizeof(buf));
+
+		for (unsigned k = 0; k < n; k++)
+			fprintf(out, "          %.86s\n", names[k]);
+	}
 	if (st->nr_user > max_frames)
 		fprintf(out, "          ... %u more frames\n", st->nr_user - max_frames);
 	else if (st->flags & TT_STACK_USER_TRUNC)

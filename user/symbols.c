@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <libelf.h>
 #include <gelf.h>
+#include <elfutils/libdw.h>
+#include <dwarf.h>
 #include "symbols.h"
 #include "procfs.h"
 
@@ -23,8 +25,12 @@ struct elf_seg {
 
 struct module {
 	char *path;
+	char *open_path; /* how it was opened: map_files while the process lived, else path */
 	char build_id[128];
 	bool loaded, ok;
+	bool dwarf_tried;
+	Dwarf *dwarf; /* line tables and inlines, from the debug file or the binary */
+	int dwarf_fd;
 	struct elf_sym *funcs, *objects;
 	size_t nr_funcs, cap_funcs, nr_objects, cap_objects;
 	struct elf_seg *segs;
@@ -198,8 +204,12 @@ static void module_load(struct symbolizer *s, struct module *m, const struct map
 			 (unsigned long long)me->start, (unsigned long long)me->end);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
-	if (fd < 0)
+	if (fd >= 0) {
+		m->open_path = xstrdup(path);
+	} else {
 		fd = open(m->path, O_RDONLY | O_CLOEXEC);
+		m->open_path = xstrdup(m->path);
+	}
 	if (fd < 0)
 		return;
 	m->ok = true;
@@ -268,13 +278,13 @@ static bool off_to_vaddr(const struct module *m, __u64 off, __u64 *vaddr)
 	return false;
 }
 
-struct symbolizer *symbolizer_new(pid_t pid)
+struct symbolizer *symbolizer_new(pid_t pid, bool read_maps)
 {
 	struct symbolizer *s = xcalloc(1, sizeof(*s));
 
 	elf_version(EV_CURRENT);
 	s->pid = pid;
-	if (pid > 0)
+	if (pid > 0 && read_maps)
 		symbolizer_refresh_maps(s);
 	return s;
 }
@@ -294,6 +304,11 @@ void symbolizer_free(struct symbolizer *s)
 		free(m->objects);
 		free(m->segs);
 		free(m->path);
+		free(m->open_path);
+		if (m->dwarf) {
+			dwarf_end(m->dwarf);
+			close(m->dwarf_fd);
+		}
 	}
 	for (size_t i = 0; i < s->nr_ksyms; i++)
 		free(s->ksyms[i].name);
@@ -348,21 +363,28 @@ void symbolizer_for_each_module(struct symbolizer *s,
 		const struct map_entry *e = &s->maps.v[i];
 		char open_path[96];
 		struct module *m;
-		__u64 vaddr;
+		__u64 vaddr, bias;
 		bool seen = false;
 
 		if (e->path[0] != '/' || strstr(e->path, " (deleted)"))
 			continue;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(s->maps.v[j].path, e->path);
-		if (seen)
-			continue;
 		m = module_get(s, e->path, e);
 		if (!m->ok || !off_to_vaddr(m, e->pgoff, &vaddr))
 			continue;
+		bias = e->start - vaddr;
+		/* each loaded copy once: the same file at another bias is another copy */
+		for (size_t j = 0; j < i && !seen; j++) {
+			const struct map_entry *o = &s->maps.v[j];
+			__u64 ov;
+
+			seen = !strcmp(o->path, e->path) && off_to_vaddr(m, o->pgoff, &ov) &&
+			       o->start - ov == bias;
+		}
+		if (seen)
+			continue;
 		snprintf(open_path, sizeof(open_path), "/proc/%d/map_files/%llx-%llx", s->pid,
 			 (unsigned long long)e->start, (unsigned long long)e->end);
-		cb(ctx, access(open_path, R_OK) ? e->path : open_path, e->path, e->start - vaddr);
+		cb(ctx, access(open_path, R_OK) ? e->path : open_path, e->path, bias);
 	}
 }
 
@@ -514,7 +536,103 @@ static void resolve_kernel(struct symbolizer *s, struct symdata *sd, __u64 ip)
 	symdata_add_frame(sd, ip, buf, s->ksyms[lo - 1].name);
 }
 
-static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip)
+/* DWARF of a module: its build-id debug file (libc6-dbg and the like), else the binary. */
+static Dwarf *module_dwarf(struct module *m)
+{
+	char path[PATH_MAX];
+	const char *tries[2] = {NULL, m->open_path};
+
+	if (m->dwarf_tried)
+		return m->dwarf;
+	m->dwarf_tried = true;
+	if (m->build_id[0]) {
+		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", m->build_id,
+			 m->build_id + 2);
+		tries[0] = path;
+	}
+	for (int i = 0; i < 2 && !m->dwarf; i++) {
+		if (!tries[i])
+			continue;
+		m->dwarf_fd = open(tries[i], O_RDONLY | O_CLOEXEC);
+		if (m->dwarf_fd < 0)
+			continue;
+		m->dwarf = dwarf_begin(m->dwarf_fd, DWARF_C_READ);
+		if (!m->dwarf)
+			close(m->dwarf_fd);
+	}
+	return m->dwarf;
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Die origin;
+	const char *name = dwarf_diename(die);
+
+	/* an inlined instance names its function through its abstract origin */
+	if (!name && dwarf_attr_integrate(die, DW_AT_abstract_origin, &attr) &&
+	    dwarf_formref_die(&attr, &origin))
+		name = dwarf_diename(&origin);
+	return name;
+}
+
+static const char *file_base(const char *f)
+{
+	const char *b = f ? strrchr(f, '/') : NULL;
+
+	return b ? b + 1 : f;
+}
+
+/*
+ * file:line of vaddr and the functions inlined there. Adds the inlined frames to sd and writes
+ * the outer function's " file:line" into where. Returns false without line information.
+ */
+static bool resolve_lines(struct module *m, struct symdata *sd, __u64 ip, __u64 vaddr,
+			  const char *modname, char *where, size_t len)
+{
+	Dwarf *dbg = module_dwarf(m);
+	Dwarf_Die cudie, *scopes = NULL;
+	Dwarf_Line *line;
+	Dwarf_Files *files = NULL;
+	const char *file;
+	int lineno = 0, n;
+
+	if (!dbg || !dwarf_addrdie(dbg, vaddr, &cudie))
+		return false;
+	line = dwarf_getsrc_die(&cudie, vaddr);
+	if (!line || dwarf_lineno(line, &lineno))
+		return false;
+	file = file_base(dwarf_linesrc(line, NULL, NULL));
+	dwarf_getsrcfiles(&cudie, &files, NULL);
+	n = dwarf_getscopes(&cudie, vaddr, &scopes);
+	for (int i = 0; i < n; i++) {
+		Dwarf_Attribute attr;
+		Dwarf_Word call_line = 0, call_file = 0;
+		const char *name;
+		char buf[512];
+
+		if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram)
+			break;
+		if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
+			continue;
+		name = die_name(&scopes[i]);
+		snprintf(buf, sizeof(buf), "%s [inlined] (%s) %s:%d", name ? name : "?", modname,
+			 file ? file : "?", lineno);
+		symdata_add_inline(sd, ip, buf, name);
+		/* the next frame out is where this one was inlined */
+		if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr))
+			dwarf_formudata(&attr, &call_line);
+		if (dwarf_attr(&scopes[i], DW_AT_call_file, &attr) &&
+		    !dwarf_formudata(&attr, &call_file) && files)
+			file = file_base(dwarf_filesrc(files, call_file, NULL, NULL));
+		lineno = (int)call_line;
+	}
+	free(scopes);
+	snprintf(where, len, " %s:%d", file ? file : "?", lineno);
+	return true;
+}
+
+static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip, bool leaf)
 {
 	const struct map_entry *e = find_map(s, ip, true);
 	const struct elf_sym *sym = NULL;
@@ -539,9 +657,23 @@ static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip)
 	else
 		vaddr = ip - e->start + e->pgoff;
 	if (sym) {
+		char where[300] = "";
+
+		/* the frame is added first; the lines then attach its inlined frames to it */
 		snprintf(buf, sizeof(buf), "%s+0x%llx (%s)", sym->name,
 			 (unsigned long long)(vaddr - sym->start), base_name(e->path));
 		symdata_add_frame(sd, ip, buf, sym->name);
+		/* a return address points after the call: its line is that of the call */
+		if (resolve_lines(m, sd, ip, leaf ? vaddr : vaddr - 1, base_name(e->path), where,
+				  sizeof(where))) {
+			const struct sym_frame *f = symdata_frame(sd, ip);
+
+			snprintf(buf, sizeof(buf), "%s+0x%llx (%s)%s", sym->name,
+				 (unsigned long long)(vaddr - sym->start), base_name(e->path),
+				 where);
+			free(f->name);
+			((struct sym_frame *)f)->name = xstrdup(buf);
+		}
 	} else {
 		snprintf(buf, sizeof(buf), "%s+0x%llx", base_name(e->path),
 			 (unsigned long long)vaddr);
@@ -559,7 +691,7 @@ void symbolizer_note_stack(struct symbolizer *s, struct symdata *sd, const struc
 		if (i >= st->nr_user)
 			resolve_kernel(s, sd, ip);
 		else
-			resolve_user(s, sd, ip);
+			resolve_user(s, sd, ip, i == 0);
 	}
 }
 

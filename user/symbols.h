@@ -12,7 +12,8 @@
 
 struct symbolizer;
 
-struct symbolizer *symbolizer_new(pid_t pid);
+/* pid's maps are read at once unless it is a COMMAND not yet exec'd (read_maps false). */
+struct symbolizer *symbolizer_new(pid_t pid, bool read_maps);
 void symbolizer_free(struct symbolizer *s);
 /* Re-read the target's maps, keeping mappings that vanished (for late resolution). */
 void symbolizer_refresh_maps(struct symbolizer *s);

@@ -7,6 +7,11 @@
 void symdata_free(struct symdata *sd)
 {
 	for (size_t i = 0; i < sd->nr_frames; i++) {
+		for (size_t j = 0; j < sd->frames[i].nr_inlined; j++) {
+			free(sd->frames[i].inlined[j].name);
+			free(sd->frames[i].inlined[j].func);
+		}
+		free(sd->frames[i].inlined);
 		free(sd->frames[i].name);
 		free(sd->frames[i].func);
 	}
@@ -47,6 +52,20 @@ void symdata_add_frame(struct symdata *sd, __u64 ip, const char *name, const cha
 	f->name = xstrdup(name);
 	f->func = func ? xstrdup(func) : NULL;
 	*i = sd->nr_frames;
+}
+
+void symdata_add_inline(struct symdata *sd, __u64 ip, const char *name, const char *func)
+{
+	__u64 *i = u64_map_get(&sd->frame_by_ip, ip);
+	struct sym_frame *f;
+
+	if (!i)
+		return;
+	f = &sd->frames[*i - 1];
+	f->inlined = xrealloc(f->inlined, (f->nr_inlined + 1) * sizeof(*f->inlined));
+	f->inlined[f->nr_inlined].name = xstrdup(name);
+	f->inlined[f->nr_inlined].func = func ? xstrdup(func) : NULL;
+	f->nr_inlined++;
 }
 
 const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr)

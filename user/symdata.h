@@ -12,10 +12,18 @@
 #define TT_MEMWIN_BEFORE 48
 #define TT_MEMWIN_LEN 112
 
+/* A function inlined at an address: its name and where (innermost first). */
+struct sym_inline {
+	char *name; /* "helper (module) file.c:40" */
+	char *func; /* "helper" */
+};
+
 struct sym_frame {
 	__u64 ip;
-	char *name; /* "func+0x12 (module)", "module+0x1234" or "[unknown]" */
+	char *name; /* "func+0x12 (module) file.c:88", "module+0x1234" or "[unknown] 0x..." */
 	char *func; /* the bare function name, NULL when none is known */
+	struct sym_inline *inlined; /* frames inlined into func at ip, innermost first */
+	size_t nr_inlined;
 };
 
 struct sym_lock {
@@ -50,6 +58,8 @@ struct symdata {
 void symdata_free(struct symdata *sd);
 const struct sym_frame *symdata_frame(const struct symdata *sd, __u64 ip);
 void symdata_add_frame(struct symdata *sd, __u64 ip, const char *name, const char *func);
+/* Add an inlined frame (innermost first) to the frame of ip, which must exist. */
+void symdata_add_inline(struct symdata *sd, __u64 ip, const char *name, const char *func);
 const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr);
 struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr);
 /* Add a mapping unless one starts at the same address. */
