@@ -11,7 +11,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -std=gnu11 \
 	  -D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -Ibpf -I$(BUILD) -Iuser
-LDLIBS := -lbpf -ldw -lelf -lz
+LDLIBS := -lbpf -ldw -lelf -lz -lstdc++
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -27,7 +27,9 @@ CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
 
-WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c)) \
+	     $(patsubst tests/workloads/%.cpp,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.cpp)) \
+	     $(BUILD)/workloads/workload-nofp
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 .PHONY: all deps demo test unit live bench fuzz install uninstall clean vmlinux format check-deps
@@ -56,6 +58,15 @@ threadtrace: $(CORE_OBJS) $(LIVE_OBJS)
 $(BUILD)/workloads/%: tests/workloads/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread -Wall $< -o $@
+
+# The same workload as real code is built: -O2 without frame pointers (DWARF stacks needed).
+$(BUILD)/workloads/workload-nofp: tests/workloads/workload.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fomit-frame-pointer -pthread -Wall $< -o $@
+
+$(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -pthread -Wall $< -o $@
 
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o
 	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \

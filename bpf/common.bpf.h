@@ -20,6 +20,7 @@ TT_WEAK const volatile __u32 target_tid = 0; /* 0: every thread of target_tgid *
 TT_WEAK const volatile __u32 snapshot_bytes = 0; /* user stack snapshot size; 0: none */
 TT_WEAK const volatile __u32 want_stacks = 1;    /* 0: --stacks=none */
 TT_WEAK const volatile __u32 fp_user_stacks = 1; /* 0: --stacks=dwarf (snapshots only) */
+TT_WEAK const volatile __u32 snapshot_rate = 0;  /* snapshots per second per CPU; 0: all */
 
 /* Sized by user space before load (bpf_map__set_max_entries). */
 struct {
@@ -80,6 +81,39 @@ struct {
 	__type(key, __u32);
 	__type(value, struct snapshot_buf);
 } snapshots SEC(".maps") TT_WEAK;
+
+/* Per-CPU token bucket for snapshots: rate per second, bursts of one second's worth. */
+struct snapshot_budget {
+	__u64 last_ns;
+	__u64 tokens; /* in 1/1000 of a snapshot */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct snapshot_budget);
+} snapshot_budgets SEC(".maps") TT_WEAK;
+
+static __always_inline bool snapshot_allowed(__u64 now)
+{
+	__u32 zero = 0;
+	struct snapshot_budget *b;
+	__u64 cap = (__u64)snapshot_rate * 1000, add;
+
+	if (!snapshot_rate)
+		return true;
+	b = bpf_map_lookup_elem(&snapshot_budgets, &zero);
+	if (!b)
+		return false;
+	add = (now - b->last_ns) * snapshot_rate / 1000000; /* milli-snapshots since last */
+	b->last_ns = now;
+	b->tokens = b->tokens + add > cap ? cap : b->tokens + add;
+	if (b->tokens < 1000)
+		return false;
+	b->tokens -= 1000;
+	return true;
+}
 
 static __always_inline void count(__u32 which)
 {
@@ -201,7 +235,7 @@ static __always_inline void emit_snapshot(__u16 parent_kind, __u32 pid, __u32 ti
 	__u32 zero = 0, size = snapshot_bytes;
 	__u64 sp;
 
-	if (!snapshot_bytes)
+	if (!snapshot_bytes || !snapshot_allowed(ts))
 		return;
 	b = bpf_map_lookup_elem(&snapshots, &zero);
 	if (!b)

@@ -84,6 +84,7 @@ struct work {
 	size_t cap_stacks, cap_intervals;
 	const struct record_buf *rb;
 	struct u64_map unwound; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_UNWOUND */
+	struct u64_map unwound_by_fp; /* hash(frame-pointer user stack) -> the latest unwound */
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
 		__u8 room[sizeof(struct tt_stack) + (TT_MAX_USTACK + TT_MAX_KSTACK) * 8];
@@ -117,6 +118,22 @@ static const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr
 {
 	const struct tt_unwound *u = find_unwound(w, h);
 	struct tt_stack *st = &w->pick.st;
+	__u64 fp_key = hash_bytes(fp->ips, (size_t)fp->nr_user * 8, h->pid);
+	bool found;
+
+	/*
+	 * Snapshots are rate-limited: a record without one takes the unwound stack of the latest
+	 * record with the same frame-pointer stack (the same leaf and frame chain).
+	 */
+	if (u && fp->nr_user)
+		*u64_map_upsert(&w->unwound_by_fp, fp_key, &found) = (__u64)((const __u8 *)u -
+									     w->rb->data) + 1;
+	else if (!u && fp->nr_user) {
+		__u64 *off = u64_map_get(&w->unwound_by_fp, fp_key);
+
+		if (off)
+			u = (const void *)(w->rb->data + *off - 1);
+	}
 
 	if (!u || !u->stack.nr_user || (u->stack.nr_user < 2 && fp->nr_user > u->stack.nr_user))
 		return fp;
@@ -931,6 +948,7 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 		free(w.threads);
 		u64_map_free(&w.thread_by_tid);
 		u64_map_free(&w.unwound);
+		u64_map_free(&w.unwound_by_fp);
 		return -EINVAL;
 	}
 	close_threads(&w);
@@ -946,6 +964,7 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 	u64_map_free(&w.bucket_by_key);
 	u64_map_free(&w.stack_by_hash);
 	u64_map_free(&w.unwound);
+	u64_map_free(&w.unwound_by_fp);
 	return 0;
 }
 

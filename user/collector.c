@@ -357,6 +357,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	skel->rodata->fp_user_stacks = o->stacks != STACKS_DWARF;
 	skel->rodata->snapshot_bytes =
 		o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
+	skel->rodata->snapshot_rate = o->stack_rate;
 	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffer either */
 		bpf_map__set_value_size(skel->maps.snapshots, 8);
 	rb_bytes = 1;

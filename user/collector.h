@@ -25,6 +25,7 @@ struct collector_opts {
 	unsigned buffer_mb;  /* ring buffer size, MiB */
 	enum stack_mode stacks;
 	unsigned stack_bytes; /* user stack snapshot size for DWARF unwinding */
+	unsigned stack_rate;  /* snapshots per second per CPU, 0: every wait and wake */
 	bool verbose;	     /* libbpf debug log */
 	bool quiet;	     /* no progress line */
 };

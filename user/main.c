@@ -55,6 +55,9 @@ static const char usage[] =
 	"                       without them, such as Debian's libc); none: no stacks\n"
 	"      --stack-bytes N  bytes of user stack copied per wait and wake for DWARF unwinding\n"
 	"                       (512 to 16384, a power of 2; default 8192)\n"
+	"      --stack-rate N   copies per second per CPU at most (default 1000; 0: every one);\n"
+	"                       a wait without a copy reuses the unwound stack of the latest\n"
+	"                       one with the same frame-pointer stack\n"
 	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
 	"  -h, --help           this help\n"
 	"      --version        print the version\n"
@@ -77,6 +80,7 @@ enum {
 	OPT_PERFETTO,
 	OPT_STACKS_MODE,
 	OPT_STACK_BYTES,
+	OPT_STACK_RATE,
 };
 
 /* What to produce from an analysis: the same for a live session and a replayed record. */
@@ -234,6 +238,7 @@ int main(int argc, char **argv)
 		{"perfetto", required_argument, NULL, OPT_PERFETTO},
 		{"stacks", required_argument, NULL, OPT_STACKS_MODE},
 		{"stack-bytes", required_argument, NULL, OPT_STACK_BYTES},
+		{"stack-rate", required_argument, NULL, OPT_STACK_RATE},
 		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
 		{"top-stacks", required_argument, NULL, OPT_STACKS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
@@ -241,7 +246,8 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
 	};
-	struct collector_opts co = {.buffer_mb = 16, .stacks = STACKS_AUTO, .stack_bytes = 8192};
+	struct collector_opts co = {
+		.buffer_mb = 16, .stacks = STACKS_AUTO, .stack_bytes = 8192, .stack_rate = 1000};
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
 	struct collector_result res;
@@ -260,7 +266,8 @@ int main(int argc, char **argv)
 	}
 	while ((c = getopt_long(argc, argv, "+p:t:o:qvh", longopts, NULL)) != -1) {
 		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER ||
-				    c == OPT_STACKS_MODE || c == OPT_STACK_BYTES)) {
+				    c == OPT_STACKS_MODE || c == OPT_STACK_BYTES ||
+				    c == OPT_STACK_RATE)) {
 			fprintf(stderr, "threadtrace: report reads a record file: tracing options "
 					"do not apply\n");
 			return 2;
@@ -318,6 +325,11 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			co.stack_bytes = v;
+			break;
+		case OPT_STACK_RATE:
+			if (parse_uint(optarg, "--stack-rate", 1000000, &v))
+				return 2;
+			co.stack_rate = v;
 			break;
 		case 'o':
 			record_path = optarg;

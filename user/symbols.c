@@ -56,6 +56,19 @@ struct symbolizer {
 	unsigned generation;
 };
 
+/* The C++ runtime's demangler (libstdc++). */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/* A symbol's name to show: C++ names demangled. Returns a malloc'd string. */
+static char *display_name(const char *name)
+{
+	int status = -1;
+	char *d = name[0] == '_' && name[1] == 'Z' ? __cxa_demangle(name, NULL, NULL, &status)
+						   : NULL;
+
+	return d && !status ? d : xstrdup(name);
+}
+
 static const char *base_name(const char *p)
 {
 	const char *s = strrchr(p, '/');
@@ -131,7 +144,7 @@ static void load_symtab(struct module *m, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
 			e = VEC_PUSH(m->funcs, m->nr_funcs, m->cap_funcs);
 		e->start = sym.st_value;
 		e->size = sym.st_size;
-		e->name = xstrdup(name);
+		e->name = display_name(name);
 		e->global = GELF_ST_BIND(sym.st_info) != STB_LOCAL;
 	}
 }
@@ -278,6 +291,43 @@ static bool off_to_vaddr(const struct module *m, __u64 off, __u64 *vaddr)
 	return false;
 }
 
+/* The mapping at file offset 0 of the loaded copy of e's file that e belongs to. */
+static const struct map_entry *copy_base(const struct proc_maps *maps, const struct map_entry *e)
+{
+	const struct map_entry *base = NULL;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct map_entry *o = &maps->v[i];
+
+		if (!o->pgoff && o->start <= e->start && !strcmp(o->path, e->path) &&
+		    (!base || o->start > base->start))
+			base = o;
+	}
+	return base;
+}
+
+/*
+ * addr (in mapping e of module m) as an ELF virtual address. The load bias comes from the
+ * copy's mapping at offset 0: a page-aligned file offset alone can fall in two segments.
+ */
+static bool addr_to_vaddr(struct symbolizer *s, const struct map_entry *e, const struct module *m,
+			  __u64 addr, __u64 *vaddr)
+{
+	const struct map_entry *base = copy_base(&s->maps, e);
+	__u64 first = (__u64)-1;
+
+	if (!base)
+		base = copy_base(&s->retired, e);
+	for (size_t i = 0; base && i < m->nr_segs; i++)
+		if (m->segs[i].offset == 0 && m->segs[i].vaddr < first)
+			first = m->segs[i].vaddr;
+	if (base && first != (__u64)-1) {
+		*vaddr = addr - (base->start - (first & ~0xfffULL));
+		return true;
+	}
+	return off_to_vaddr(m, addr - e->start + e->pgoff, vaddr);
+}
+
 struct symbolizer *symbolizer_new(pid_t pid, bool read_maps)
 {
 	struct symbolizer *s = xcalloc(1, sizeof(*s));
@@ -366,20 +416,15 @@ void symbolizer_for_each_module(struct symbolizer *s,
 		__u64 vaddr, bias;
 		bool seen = false;
 
-		if (e->path[0] != '/' || strstr(e->path, " (deleted)"))
+		/* each loaded copy once, from its mapping at file offset 0 */
+		if (e->path[0] != '/' || strstr(e->path, " (deleted)") || e->pgoff)
 			continue;
 		m = module_get(s, e->path, e);
-		if (!m->ok || !off_to_vaddr(m, e->pgoff, &vaddr))
+		if (!m->ok || !addr_to_vaddr(s, e, m, e->start, &vaddr))
 			continue;
 		bias = e->start - vaddr;
-		/* each loaded copy once: the same file at another bias is another copy */
-		for (size_t j = 0; j < i && !seen; j++) {
-			const struct map_entry *o = &s->maps.v[j];
-			__u64 ov;
-
-			seen = !strcmp(o->path, e->path) && off_to_vaddr(m, o->pgoff, &ov) &&
-			       o->start - ov == bias;
-		}
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !s->maps.v[j].pgoff && s->maps.v[j].start == e->start;
 		if (seen)
 			continue;
 		snprintf(open_path, sizeof(open_path), "/proc/%d/map_files/%llx-%llx", s->pid,
@@ -604,7 +649,18 @@ static bool resolve_lines(struct module *m, struct symdata *sd, __u64 ip, __u64 
 		return false;
 	file = file_base(dwarf_linesrc(line, NULL, NULL));
 	dwarf_getsrcfiles(&cudie, &files, NULL);
+	/*
+	 * dwarf_getscopes continues an inlined function with its abstract definition; the
+	 * concrete chain of inlined calls comes from dwarf_getscopes_die on the innermost scope.
+	 */
 	n = dwarf_getscopes(&cudie, vaddr, &scopes);
+	if (n > 0) {
+		Dwarf_Die inner = scopes[0];
+
+		free(scopes);
+		scopes = NULL;
+		n = dwarf_getscopes_die(&inner, &scopes);
+	}
 	for (int i = 0; i < n; i++) {
 		Dwarf_Attribute attr;
 		Dwarf_Word call_line = 0, call_file = 0;
@@ -652,7 +708,7 @@ static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip, boo
 	}
 	m = module_get(s, e->path, e);
 	symdata_add_module(sd, e->start, e->end, e->pgoff, e->path, m->build_id);
-	if (m->ok && off_to_vaddr(m, ip - e->start + e->pgoff, &vaddr))
+	if (m->ok && addr_to_vaddr(s, e, m, ip, &vaddr))
 		sym = find_sym(m->funcs, m->nr_funcs, vaddr);
 	else
 		vaddr = ip - e->start + e->pgoff;
@@ -725,7 +781,7 @@ void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr)
 	{
 		struct module *m = module_get(s, e->path, e);
 
-		if (m->ok && off_to_vaddr(m, addr - e->start + e->pgoff, &vaddr))
+		if (m->ok && addr_to_vaddr(s, e, m, addr, &vaddr))
 			sym = find_sym(m->objects, m->nr_objects, vaddr);
 		else
 			vaddr = addr - e->start + e->pgoff;

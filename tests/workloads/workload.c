@@ -62,15 +62,26 @@ static void wait_phase(int want)
 		usleep(100);
 }
 
-/* Not inlined, so the unlock site is a frame of its own. */
+/* Always inlined: a stack through it shows it as an inlined frame inside acc_acquire. */
+static inline __attribute__((always_inline)) void take_lock_inline(pthread_mutex_t *m)
+{
+	pthread_mutex_lock(m);
+}
+
+/*
+ * Not inlined, and not a tail call (the barrier after the call), so the lock and unlock sites
+ * are frames of their own whatever the optimisation and frame-pointer flags.
+ */
 __attribute__((noinline)) void acc_release(pthread_mutex_t *m)
 {
 	pthread_mutex_unlock(m);
+	__asm__ volatile("" ::: "memory");
 }
 
 __attribute__((noinline)) void acc_acquire(pthread_mutex_t *m)
 {
-	pthread_mutex_lock(m);
+	take_lock_inline(m);
+	__asm__ volatile("" ::: "memory");
 }
 
 /* Holder: take the lock, let the waiter block on it, hold HOLD_MS, release. */
