@@ -192,7 +192,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		fprintf(out, ", %llu waits untracked (map full)",
 			(unsigned long long)a->untracked_waits);
 	if (a->truncated_stacks)
-		fprintf(out, ", %llu stacks truncated", (unsigned long long)a->truncated_stacks);
+		fprintf(out, ", %llu stacks truncated (--stack-bytes)",
+			(unsigned long long)a->truncated_stacks);
 	fprintf(out, "\n");
 	if (a->lost_events)
 		fprintf(out, "  WARNING: %llu events were lost (ring buffer full): figures are low; "

@@ -7,6 +7,7 @@ Prints one line per test and ends with 'N passed, N failed, N skipped'.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TT = os.path.join(ROOT, "threadtrace")
 WL = os.path.join(ROOT, "build", "workloads", "workload")
+WL_NOFP = os.path.join(ROOT, "build", "workloads", "workload-nofp")
+CXX = os.path.join(ROOT, "build", "workloads", "cxxmutex")
 TMP = tempfile.mkdtemp(prefix="tt-live-")
 
 results = {"passed": 0, "failed": 0, "skipped": 0}
@@ -124,6 +127,102 @@ def test_replay_is_byte_identical():
         with open(os.path.join(TMP, "live." + ext), "rb") as a, \
                 open(os.path.join(TMP, "replay." + ext), "rb") as b:
             check(a.read() == b.read(), f"{ext} differs between live and replay")
+
+
+def frames_of(stack):
+    """Function names of a JSON stack, inlined frames included."""
+    return [fr.split("+")[0].split(" ")[0] for fr in stack]
+
+
+def test_dwarf_stacks_without_frame_pointers():
+    # -O2, no frame pointers, like distro code: only CFI finds the callers of libc's lock
+    p, s, truth = run_traced(["-q", "--", WL_NOFP, "lockpair", "20", "6"], "nofp")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    lk = lock_named(s, "acc_lock")
+    w, k = lk["waiters"][0], lk["wakers"][0]
+    wf, kf = frames_of(w["stack"]), frames_of(k["stack"])
+    # the exact chain: the lock call, the inlined helper, its caller, the thread
+    for want in ("pthread_mutex_lock", "take_lock_inline", "acc_acquire", "waiter_main",
+                 "start_thread"):
+        check(want in wf, f"waiter stack lacks {want}: {w['stack']}")
+    check(wf.index("take_lock_inline") < wf.index("acc_acquire") < wf.index("waiter_main"),
+          f"order {wf}")
+    check(any(fr.startswith("take_lock_inline [inlined]") for fr in w["stack"]),
+          "inlined frame marked")
+    check(any(fr.startswith("acc_acquire+") and " workload.c:" in fr for fr in w["stack"]),
+          f"file:line {w['stack']}")
+    for want in ("acc_release", "holder_main"):
+        check(want in kf, f"waker stack lacks {want}: {k['stack']}")
+    check(k["tid"] == t["holder_tid"], "waker")
+    near(lk["wait_ns"], t["waiter_wait_ns"], 0.10, "acc_lock wait")
+    # frame pointers alone lose the caller of pthread_mutex_lock here
+    p, s, _ = run_traced(["-q", "--stacks", "fp", "--", WL_NOFP, "lockpair", "20", "3"], "nofp-fp")
+    check(p.returncode == 0, p.stderr)
+    fp = frames_of(lock_named(s, "acc_lock")["waiters"][0]["stack"])
+    check("acc_acquire" not in fp, f"frame-pointer stack unexpectedly complete: {fp}")
+    p, s, _ = run_traced(["-q", "--stacks", "none", "--", WL_NOFP, "lockpair", "20", "3"],
+                         "nofp-none")
+    check(p.returncode == 0, p.stderr)
+    check(lock_named(s, "acc_lock")["waiters"][0]["stack"] == [], "--stacks none")
+
+
+def test_cxx_names_demangled():
+    p, s, truth = run_traced(["-q", "--", CXX, "10", "10"], "cxx")
+    check(p.returncode == 0, p.stderr)
+    check(truth[0]["deposits"] == 20, "workload ran")
+    mutexes = [lk for lk in s["locks"] if lk["kind"] == "mutex"]
+    check(mutexes, "std::mutex contention seen")
+    stacks = [w["stack"] for lk in mutexes for w in lk["waiters"]]
+    check(any(any(fr.startswith("bank::Account::deposit(long, int)+") for fr in st)
+              for st in stacks), f"demangled method in {stacks}")
+    check(mutexes[0]["name"] == "account", f"name {mutexes[0]['name']}")
+
+
+def test_snapshot_truncation_reported():
+    # 8 frames of 256 bytes between the thread's function and the lock call
+    p, s, _ = run_traced(["--stack-bytes", "1024", "--stack-rate", "0", "--", WL_NOFP,
+                          "lockpair", "20", "3", "8"], "trunc")
+    check(p.returncode == 0, p.stderr)
+    w = lock_named(s, "acc_lock")["waiters"][0]
+    check(w["truncated"], f"a 1 KiB snapshot cannot hold this stack: {w['stack']}")
+    check("waiter_main" not in frames_of(w["stack"]), "frames beyond the snapshot")
+    check("stacks truncated" in p.stdout, "report says stacks were truncated")
+    p, s, _ = run_traced(["-q", "--stack-bytes", "8192", "--", WL_NOFP, "lockpair", "20", "3",
+                          "8"], "notrunc")
+    w = lock_named(s, "acc_lock")["waiters"][0]
+    check(not w["truncated"] and "waiter_main" in frames_of(w["stack"]),
+          f"8 KiB holds it: {w['stack']}")
+
+
+def test_process_in_other_mount_namespace():
+    if not shutil.which("unshare"):
+        raise Skip("unshare not installed")
+    ready = os.path.join(TMP, "ns-ready")
+    script = (f"mount -t tmpfs none /mnt && cp {WL_NOFP} /mnt/hidden-workload && "
+              f"touch {ready} && exec /mnt/hidden-workload lockpair 30 40")
+    wl = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            if os.path.exists(ready):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        check(not os.path.exists("/mnt/hidden-workload"), "the path must be hidden from us")
+        out = os.path.join(TMP, "ns.json")
+        p = subprocess.run([TT, "-q", "--json", out, "-p", str(wl.pid), "1"],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, p.stderr)
+    finally:
+        wl.kill()
+        wl.wait()
+    with open(out) as f:
+        s = json.load(f)
+    lk = lock_named(s, "acc_lock")
+    check(lk["location"].startswith("hidden-workload+"), f"location {lk['location']}")
+    wf = frames_of(lk["waiters"][0]["stack"])
+    check("acc_acquire" in wf and "waiter_main" in wf, f"symbols through map_files: {wf}")
 
 
 def test_pi_mutex():

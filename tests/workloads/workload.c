@@ -3,7 +3,8 @@
  * workload.c - test workloads with known behaviour that measure themselves. Each mode prints
  * one JSON line of its own truth on stdout when done. Built with frame pointers.
  *
- *   workload lockpair HOLD_MS ITERS   holder keeps acc_lock HOLD_MS, waiter times its lock calls
+ *   workload lockpair HOLD_MS ITERS [DEPTH]  holder keeps acc_lock HOLD_MS, waiter times its
+ *                                     lock calls, DEPTH frames of 256 bytes below waiter_main
  *   workload pi HOLD_MS ITERS         the same with a priority-inheritance mutex pi_lock
  *   workload condvar ITEMS GAP_MS     consumer waits on queue_cond for items posted every GAP_MS
  *   workload rwlock HOLD_MS ITERS     writer holds table_lock, a reader times its rdlock calls
@@ -29,7 +30,7 @@ pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
 pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 sem_t slots;
 
-static int hold_ms, iters, gap_ms;
+static int hold_ms, iters, gap_ms, depth;
 static atomic_int phase;
 static atomic_long waited_ns;
 static atomic_int waiter_tid, holder_tid;
@@ -100,6 +101,20 @@ static void *holder_main(void *arg)
 	return NULL;
 }
 
+/* depth frames of 256 bytes each between waiter_main and the lock call */
+__attribute__((noinline)) static void descend(pthread_mutex_t *m, int n)
+{
+	volatile char pad[256];
+
+	pad[0] = (char)n;
+	if (n > 0)
+		descend(m, n - 1);
+	else
+		acc_acquire(m);
+	__asm__ volatile("" ::: "memory");
+	(void)pad[0];
+}
+
 static void *waiter_main(void *arg)
 {
 	pthread_mutex_t *m = arg;
@@ -111,7 +126,7 @@ static void *waiter_main(void *arg)
 		wait_phase(2 * i + 1);
 		usleep(1000); /* be sure the holder is inside its hold */
 		t0 = now_ns();
-		acc_acquire(m);
+		descend(m, depth);
 		atomic_fetch_add(&waited_ns, now_ns() - t0);
 		pthread_mutex_unlock(m);
 		atomic_store(&phase, 2 * i + 2);
@@ -314,6 +329,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "lockpair") || !strcmp(mode, "pi")) {
 		hold_ms = a;
 		iters = b;
+		depth = argc > 4 ? atoi(argv[4]) : 0;
 		if (!strcmp(mode, "pi")) {
 			pthread_mutexattr_t at;
 
