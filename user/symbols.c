@@ -10,6 +10,8 @@
 #include <gelf.h>
 #include <elfutils/libdw.h>
 #include <dwarf.h>
+#include <lzma.h>
+#include <sys/stat.h>
 #include "symbols.h"
 #include "procfs.h"
 
@@ -31,6 +33,10 @@ struct module {
 	bool dwarf_tried;
 	Dwarf *dwarf; /* line tables and inlines, from the debug file or the binary */
 	int dwarf_fd;
+	char *debuglink;     /* .gnu_debuglink file name */
+	char *debug_path;    /* the separate debug file found, if any */
+	__u8 *debugdata;     /* .gnu_debugdata: MiniDebugInfo, an xz-compressed ELF */
+	size_t debugdata_len;
 	struct elf_sym *funcs, *objects;
 	size_t nr_funcs, cap_funcs, nr_objects, cap_objects;
 	struct elf_seg *segs;
@@ -42,8 +48,17 @@ struct ksym {
 	char *name;
 };
 
+/* A JIT's /tmp/perf-PID.map entry. */
+struct jit_sym {
+	__u64 start, size;
+	char *name;
+};
+
 struct symbolizer {
 	pid_t pid;
+	struct jit_sym *jit;
+	size_t nr_jit, cap_jit;
+	off_t jit_size; /* size of the map file when last read */
 	struct proc_maps maps;    /* the latest read */
 	struct proc_maps retired; /* mappings seen earlier that are gone now */
 	struct module *mods;
@@ -149,21 +164,19 @@ static void load_symtab(struct module *m, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
 	}
 }
 
-/* Load symbol tables of an open ELF; segments too when want_segs. Returns true if any symtab. */
-static bool load_elf(struct module *m, int fd, bool want_segs, char *build_id, size_t id_len)
+/*
+ * Load the symbol tables of an ELF. For the program file itself (main) also its segments,
+ * build-id, .gnu_debuglink and .gnu_debugdata. Returns true if it had a full .symtab.
+ */
+static bool load_elf(struct module *m, Elf *elf, bool main)
 {
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	Elf_Scn *scn = NULL;
 	bool has_symtab = false;
-	size_t phnum = 0;
+	size_t phnum = 0, shstrndx = 0;
 
-	if (!elf)
+	if (elf_kind(elf) != ELF_K_ELF)
 		return false;
-	if (elf_kind(elf) != ELF_K_ELF) {
-		elf_end(elf);
-		return false;
-	}
-	if (want_segs && !elf_getphdrnum(elf, &phnum)) {
+	if (main && !elf_getphdrnum(elf, &phnum)) {
 		for (size_t i = 0; i < phnum; i++) {
 			GElf_Phdr ph;
 			struct elf_seg *s;
@@ -176,8 +189,11 @@ static bool load_elf(struct module *m, int fd, bool want_segs, char *build_id, s
 			s->memsz = ph.p_memsz;
 		}
 	}
+	elf_getshdrstrndx(elf, &shstrndx);
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *d;
 
 		if (!gelf_getshdr(scn, &sh))
 			continue;
@@ -185,30 +201,120 @@ static bool load_elf(struct module *m, int fd, bool want_segs, char *build_id, s
 			load_symtab(m, elf, scn, &sh);
 			if (sh.sh_type == SHT_SYMTAB)
 				has_symtab = true;
-		} else if (build_id && sh.sh_type == SHT_NOTE) {
-			Elf_Data *d = elf_getdata(scn, NULL);
+			continue;
+		}
+		if (!main)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf)
+			continue;
+		if (sh.sh_type == SHT_NOTE) {
 			size_t off = 0, name_off, desc_off;
 			GElf_Nhdr nh;
 
-			while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+			while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
 				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_descsz &&
-				    nh.n_descsz * 2 < id_len) {
+				    nh.n_descsz * 2 < sizeof(m->build_id)) {
 					const unsigned char *p = (const unsigned char *)d->d_buf + desc_off;
 
 					for (size_t i = 0; i < nh.n_descsz; i++)
-						sprintf(build_id + 2 * i, "%02x", p[i]);
+						sprintf(m->build_id + 2 * i, "%02x", p[i]);
 				}
 			}
+		} else if (name && !strcmp(name, ".gnu_debuglink") && d->d_size > 4 &&
+			   memchr(d->d_buf, 0, d->d_size)) {
+			m->debuglink = xstrdup(d->d_buf);
+		} else if (name && !strcmp(name, ".gnu_debugdata") && d->d_size) {
+			m->debugdata = xcalloc(1, d->d_size);
+			memcpy(m->debugdata, d->d_buf, d->d_size);
+			m->debugdata_len = d->d_size;
 		}
 	}
-	elf_end(elf);
 	return has_symtab;
+}
+
+/* The separate debug file of a module: by build-id, else by .gnu_debuglink (GDB's order). */
+static int open_debug_file(struct symbolizer *s, struct module *m)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	const char *slash;
+	int fd;
+
+	if (m->debug_path)
+		return open(m->debug_path, O_RDONLY | O_CLOEXEC);
+	if (m->build_id[0]) {
+		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", m->build_id,
+			 m->build_id + 2);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			goto found;
+	}
+	if (!m->debuglink || strchr(m->debuglink, '/'))
+		return -1;
+	slash = strrchr(m->path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - m->path) : 0, m->path);
+	for (int i = 0; i < 6; i++) {
+		/* the process's own root first: a container's files are not ours */
+		const char *root = i < 3 ? "/proc/%d/root" : "";
+		char prefix[64];
+
+		snprintf(prefix, sizeof(prefix), root, s->pid);
+		if (i % 3 == 0)
+			snprintf(path, sizeof(path), "%s%s/%s", prefix, dir, m->debuglink);
+		else if (i % 3 == 1)
+			snprintf(path, sizeof(path), "%s%s/.debug/%s", prefix, dir, m->debuglink);
+		else
+			snprintf(path, sizeof(path), "%s/usr/lib/debug%s/%s", prefix, dir,
+				 m->debuglink);
+		if (!strcmp(path, m->open_path) || (s->pid <= 0 && i < 3))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			goto found;
+	}
+	return -1;
+found:
+	m->debug_path = xstrdup(path);
+	return fd;
+}
+
+/* MiniDebugInfo: .gnu_debugdata is an xz-compressed ELF holding a .symtab. */
+static void load_minidebuginfo(struct module *m)
+{
+	lzma_stream xz = LZMA_STREAM_INIT;
+	__u8 *out = NULL;
+	size_t cap = 0;
+	Elf *elf;
+	lzma_ret ret;
+
+	if (lzma_stream_decoder(&xz, 256u << 20, 0) != LZMA_OK)
+		return;
+	xz.next_in = m->debugdata;
+	xz.avail_in = m->debugdata_len;
+	do {
+		grow((void **)&out, &cap, cap ? cap * 2 : 4 * m->debugdata_len + 4096, 1);
+		xz.next_out = out + xz.total_out;
+		xz.avail_out = cap - xz.total_out;
+		ret = lzma_code(&xz, LZMA_FINISH);
+	} while (ret == LZMA_OK && cap < (256u << 20));
+	if (ret == LZMA_STREAM_END) {
+		elf = elf_memory((char *)out, xz.total_out);
+		if (elf) {
+			load_elf(m, elf, false);
+			elf_end(elf);
+		}
+	}
+	lzma_end(&xz);
+	free(out);
 }
 
 static void module_load(struct symbolizer *s, struct module *m, const struct map_entry *me)
 {
-	char path[PATH_MAX], *build_id = m->build_id;
+	char path[PATH_MAX];
 	int fd = -1;
+	Elf *elf;
+	bool full;
 
 	m->loaded = true;
 	/* map_files reaches the mapped file even when deleted or in another mount namespace. */
@@ -225,20 +331,26 @@ static void module_load(struct symbolizer *s, struct module *m, const struct map
 	}
 	if (fd < 0)
 		return;
-	m->ok = true;
-	if (!load_elf(m, fd, true, build_id, sizeof(m->build_id)) && build_id[0]) {
-		/* Stripped: the full .symtab may sit in a build-id debug file (libc6-dbg). */
-		int dfd;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	m->ok = elf != NULL;
+	full = elf && load_elf(m, elf, true);
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	if (m->ok && !full) {
+		/* stripped: the full .symtab may sit in a debug file (libc6-dbg) or MiniDebugInfo */
+		int dfd = open_debug_file(s, m);
 
-		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", build_id,
-			 build_id + 2);
-		dfd = open(path, O_RDONLY | O_CLOEXEC);
 		if (dfd >= 0) {
-			load_elf(m, dfd, false, NULL, 0);
+			elf = elf_begin(dfd, ELF_C_READ_MMAP, NULL);
+			full = elf && load_elf(m, elf, false);
+			if (elf)
+				elf_end(elf);
 			close(dfd);
 		}
+		if (!full && m->debugdata)
+			load_minidebuginfo(m);
 	}
-	close(fd);
 	sort_syms(m->funcs, &m->nr_funcs);
 	sort_syms(m->objects, &m->nr_objects);
 }
@@ -355,6 +467,9 @@ void symbolizer_free(struct symbolizer *s)
 		free(m->segs);
 		free(m->path);
 		free(m->open_path);
+		free(m->debuglink);
+		free(m->debug_path);
+		free(m->debugdata);
 		if (m->dwarf) {
 			dwarf_end(m->dwarf);
 			close(m->dwarf_fd);
@@ -362,6 +477,9 @@ void symbolizer_free(struct symbolizer *s)
 	}
 	for (size_t i = 0; i < s->nr_ksyms; i++)
 		free(s->ksyms[i].name);
+	for (size_t i = 0; i < s->nr_jit; i++)
+		free(s->jit[i].name);
+	free(s->jit);
 	free(s->ksyms);
 	free(s->mods);
 	proc_maps_free(&s->maps);
@@ -581,24 +699,14 @@ static void resolve_kernel(struct symbolizer *s, struct symdata *sd, __u64 ip)
 	symdata_add_frame(sd, ip, buf, s->ksyms[lo - 1].name);
 }
 
-/* DWARF of a module: its build-id debug file (libc6-dbg and the like), else the binary. */
-static Dwarf *module_dwarf(struct module *m)
+/* DWARF of a module: its separate debug file (build-id, debuglink), else the binary. */
+static Dwarf *module_dwarf(struct symbolizer *s, struct module *m)
 {
-	char path[PATH_MAX];
-	const char *tries[2] = {NULL, m->open_path};
-
 	if (m->dwarf_tried)
 		return m->dwarf;
 	m->dwarf_tried = true;
-	if (m->build_id[0]) {
-		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", m->build_id,
-			 m->build_id + 2);
-		tries[0] = path;
-	}
 	for (int i = 0; i < 2 && !m->dwarf; i++) {
-		if (!tries[i])
-			continue;
-		m->dwarf_fd = open(tries[i], O_RDONLY | O_CLOEXEC);
+		m->dwarf_fd = i ? open(m->open_path, O_RDONLY | O_CLOEXEC) : open_debug_file(s, m);
 		if (m->dwarf_fd < 0)
 			continue;
 		m->dwarf = dwarf_begin(m->dwarf_fd, DWARF_C_READ);
@@ -632,10 +740,10 @@ static const char *file_base(const char *f)
  * file:line of vaddr and the functions inlined there. Adds the inlined frames to sd and writes
  * the outer function's " file:line" into where. Returns false without line information.
  */
-static bool resolve_lines(struct module *m, struct symdata *sd, __u64 ip, __u64 vaddr,
-			  const char *modname, char *where, size_t len)
+static bool resolve_lines(struct symbolizer *s, struct module *m, struct symdata *sd, __u64 ip,
+			  __u64 vaddr, const char *modname, char *where, size_t len)
 {
-	Dwarf *dbg = module_dwarf(m);
+	Dwarf *dbg = module_dwarf(s, m);
 	Dwarf_Die cudie, *scopes = NULL;
 	Dwarf_Line *line;
 	Dwarf_Files *files = NULL;
@@ -688,14 +796,72 @@ static bool resolve_lines(struct module *m, struct symdata *sd, __u64 ip, __u64 
 	return true;
 }
 
+static int cmp_jit(const void *a, const void *b)
+{
+	const struct jit_sym *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* A JIT's symbols (/tmp/perf-PID.map: "START SIZE name" in hex), re-read when it grew. */
+static const struct jit_sym *find_jit(struct symbolizer *s, __u64 ip)
+{
+	char path[64], line[1024];
+	struct stat st;
+	size_t lo = 0, hi;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", s->pid);
+	if (!stat(path, &st) && st.st_size != s->jit_size && (f = fopen(path, "re"))) {
+		for (size_t i = 0; i < s->nr_jit; i++)
+			free(s->jit[i].name);
+		s->nr_jit = 0;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long start, size;
+			int n = 0;
+			struct jit_sym *j;
+
+			if (sscanf(line, "%llx %llx %n", &start, &size, &n) != 2 || !n || !size)
+				continue;
+			line[strcspn(line, "\n")] = 0;
+			j = VEC_PUSH(s->jit, s->nr_jit, s->cap_jit);
+			j->start = start;
+			j->size = size;
+			j->name = xstrdup(line + n);
+		}
+		fclose(f);
+		sort_array(s->jit, s->nr_jit, sizeof(*s->jit), cmp_jit);
+		s->jit_size = st.st_size;
+	}
+	hi = s->nr_jit;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->jit[mid].start <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && ip < s->jit[lo - 1].start + s->jit[lo - 1].size)
+		return &s->jit[lo - 1];
+	return NULL;
+}
+
 static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip, bool leaf)
 {
 	const struct map_entry *e = find_map(s, ip, true);
 	const struct elf_sym *sym = NULL;
+	const struct jit_sym *jit;
 	struct module *m;
 	__u64 vaddr;
 	char buf[512];
 
+	if ((!e || e->path[0] != '/') && (jit = find_jit(s, ip))) {
+		snprintf(buf, sizeof(buf), "%s+0x%llx [JIT]", jit->name,
+			 (unsigned long long)(ip - jit->start));
+		symdata_add_frame(sd, ip, buf, jit->name);
+		return;
+	}
 	if (!e || !e->path[0]) {
 		snprintf(buf, sizeof(buf), "[unknown] 0x%llx", (unsigned long long)ip);
 		symdata_add_frame(sd, ip, buf, NULL);
@@ -720,7 +886,7 @@ static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip, boo
 			 (unsigned long long)(vaddr - sym->start), base_name(e->path));
 		symdata_add_frame(sd, ip, buf, sym->name);
 		/* a return address points after the call: its line is that of the call */
-		if (resolve_lines(m, sd, ip, leaf ? vaddr : vaddr - 1, base_name(e->path), where,
+		if (resolve_lines(s, m, sd, ip, leaf ? vaddr : vaddr - 1, base_name(e->path), where,
 				  sizeof(where))) {
 			const struct sym_frame *f = symdata_frame(sd, ip);
 

@@ -195,6 +195,38 @@ def test_snapshot_truncation_reported():
           f"8 KiB holds it: {w['stack']}")
 
 
+def sh(cmd):
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=TMP)
+    check(p.returncode == 0, f"{cmd}: {p.stderr}")
+
+
+def test_symbols_from_debuglink_and_minidebuginfo():
+    # a stripped binary whose symbols and lines sit in a .gnu_debuglink file beside it
+    sh(f"cp {WL_NOFP} wl && objcopy --only-keep-debug wl wl.debug && "
+       "objcopy --strip-all wl wl-linked && objcopy --add-gnu-debuglink=wl.debug wl-linked")
+    sh("! nm wl-linked 2>/dev/null | grep -q acc_acquire")  # really stripped
+    p, s, _ = run_traced(["-q", "--", os.path.join(TMP, "wl-linked"), "lockpair", "20", "3"],
+                         "debuglink")
+    check(p.returncode == 0, p.stderr)
+    lk = lock_named(s, "acc_lock")
+    w = lk["waiters"][0]["stack"]
+    check(any(fr.startswith("acc_acquire+") and "workload.c:" in fr for fr in w),
+          f"debuglink symbols and lines: {w}")
+    # MiniDebugInfo: an xz-compressed .symtab of the functions in .gnu_debugdata
+    sh("nm -D wl --format=posix --defined-only | awk '{print $1}' | sort > dynsyms && "
+       "nm wl --format=posix --defined-only | awk '$2 ~ /^[Tt]$/ {print $1}' | sort > funcs && "
+       "comm -13 dynsyms funcs > keep && "
+       "objcopy -S --remove-section .comment --keep-symbols=keep wl mini && xz -f mini && "
+       "strip --strip-all -R .comment wl -o wl-mini && "
+       "objcopy --add-section .gnu_debugdata=mini.xz wl-mini")
+    p, s, _ = run_traced(["-q", "--", os.path.join(TMP, "wl-mini"), "lockpair", "20", "3"],
+                         "minidebuginfo")
+    check(p.returncode == 0, p.stderr)
+    stacks = [w["stack"] for lk in s["locks"] for w in lk["waiters"]]
+    check(any(any(fr.startswith("acc_acquire+0x") for fr in st) for st in stacks),
+          f"MiniDebugInfo symbols: {stacks}")
+
+
 def test_process_in_other_mount_namespace():
     if not shutil.which("unshare"):
         raise Skip("unshare not installed")

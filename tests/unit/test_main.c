@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include "check.h"
 #include "stream.h"
 #include "analysis.h"
@@ -589,7 +590,47 @@ static void test_folded(void)
 	symdata_free(&sd);
 }
 
+/* A JIT's frames: an anonymous executable region named by /tmp/perf-PID.map. */
+static void test_jit_perf_map(void)
+{
+	size_t len = 4096;
+	void *code = mmap(NULL, len, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char path[64];
+	FILE *f;
+	struct symbolizer *s;
+	struct symdata sd = {0};
+	const struct sym_frame *fr;
+	__u8 buf[sizeof(struct tt_stack) + 8];
+	struct tt_stack *st = (void *)buf;
+
+	CHECK(code != MAP_FAILED);
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f || code == MAP_FAILED)
+		return;
+	fprintf(f, "%llx 40 py::work:/srv/app.py\n", (unsigned long long)(uintptr_t)code + 0x100);
+	fclose(f);
+	s = symbolizer_new(getpid(), true);
+	st->nr_user = 1;
+	st->nr_kernel = 0;
+	st->ips[0] = (__u64)(uintptr_t)code + 0x110;
+	symbolizer_note_stack(s, &sd, st);
+	fr = symdata_frame(&sd, st->ips[0]);
+	CHECK(fr && !strcmp(fr->name, "py::work:/srv/app.py+0x10 [JIT]"));
+	CHECK(fr && fr->func && !strcmp(fr->func, "py::work:/srv/app.py"));
+	st->ips[0] = (__u64)(uintptr_t)code + 0x200; /* past the entry */
+	symbolizer_note_stack(s, &sd, st);
+	fr = symdata_frame(&sd, st->ips[0]);
+	CHECK(fr && !strstr(fr->name, "[JIT]"));
+	symdata_free(&sd);
+	symbolizer_free(s);
+	unlink(path);
+	munmap(code, len);
+}
+
 static const struct unit_test tests[] = {
+	{"jit_perf_map", test_jit_perf_map},
 	{"recfile_roundtrip", test_recfile_roundtrip},
 	{"recfile_damage", test_recfile_damage},
 	{"folded", test_folded},
