@@ -55,30 +55,6 @@ struct collect_ctx {
 	__u64 malformed;
 };
 
-/* A snapshot becomes the unwound user stack of its record; the bytes themselves are dropped. */
-static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapshot *snap)
-{
-	struct {
-		struct tt_unwound u;
-		__u64 ips[TT_MAX_USTACK];
-	} rec;
-	unsigned n;
-
-	memset(&rec.u, 0, sizeof(rec.u));
-	/* a module mapped since the last drain would stop the unwinding at its first frame */
-	symbolizer_has_mapping(c->sym, snap->regs.ip);
-	n = unwinder_unwind(c->unwinder, snap, &rec.u.stack);
-	rec.u.hdr = snap->hdr;
-	rec.u.hdr.kind = TT_REC_UNWOUND;
-	rec.u.hdr.size = sizeof(rec.u) + n * 8;
-	rec.u.parent_kind = snap->parent_kind;
-	if (records_append(c->rb, &rec, rec.u.hdr.size)) {
-		c->malformed++;
-		return;
-	}
-	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack);
-}
-
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
 {
 	struct collect_ctx *c = ctx;
@@ -94,6 +70,32 @@ static void drain_mmaps(void *ctx)
 
 	mmap_watch_drain(c->mmaps, on_mmap, c);
 }
+
+/* A snapshot becomes the unwound user stack of its record; the bytes themselves are dropped. */
+static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapshot *snap)
+{
+	struct {
+		struct tt_unwound u;
+		__u64 ips[TT_MAX_USTACK];
+	} rec;
+	unsigned n;
+
+	memset(&rec.u, 0, sizeof(rec.u));
+	/* a module mapped since the last drain would stop the unwinding at its first frame */
+	drain_mmaps(c);
+	symbolizer_has_mapping(c->sym, snap->regs.ip);
+	n = unwinder_unwind(c->unwinder, snap, &rec.u.stack);
+	rec.u.hdr = snap->hdr;
+	rec.u.hdr.kind = TT_REC_UNWOUND;
+	rec.u.hdr.size = sizeof(rec.u) + n * 8;
+	rec.u.parent_kind = snap->parent_kind;
+	if (records_append(c->rb, &rec, rec.u.hdr.size)) {
+		c->malformed++;
+		return;
+	}
+	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack);
+}
+
 
 static int on_record(void *ctx, void *data, size_t size)
 {

@@ -479,6 +479,7 @@ def main():
             sys.stdout.flush()
     print(f"{results['passed']} passed, {results['failed']} failed, "
           f"{results['skipped']} skipped")
+    shutil.rmtree(TMP, ignore_errors=True)
     return 1 if results["failed"] else 0
 
 
