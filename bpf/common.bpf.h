@@ -29,11 +29,7 @@ struct {
 } events SEC(".maps") TT_WEAK;
 
 /* A futex op in flight: a wait (waits map) or a wake (wakes map), by tid. */
-struct futex_state {
-	__u64 uaddr;
-	__u32 op;
-	__u32 pad;
-};
+#define futex_state tt_futex_state
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

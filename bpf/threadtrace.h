@@ -28,6 +28,7 @@ enum tt_rec_kind {
 	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
 	TT_REC_SESSION_END = 66, /* collector: tracing stopped; counters from BPF */
 	TT_REC_UNWOUND = 67,     /* collector: a record's user stack unwound with DWARF CFI */
+	TT_REC_DEADLOCK = 68,    /* collector: threads found waiting for each other's locks */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -181,6 +182,32 @@ struct tt_unwound {
 	__u16 pad;
 	__u32 pad2;
 	struct tt_stack stack; /* user frames only; TT_STACK_USER_TRUNC when cut short */
+};
+
+/* A futex op in flight, by tid, in the BPF waits and wakes maps (user space seeds waits that
+ * were in progress at attach). */
+struct tt_futex_state {
+	__u64 uaddr;
+	__u32 op;
+	__u32 pad;
+};
+
+#define TT_MAX_CYCLE 8
+
+/*
+ * A cycle of waiting threads seen live: links[i].tid waits on the lock at links[i].addr, which
+ * links[i].owner holds (read from the lock word or glibc's __owner); the last owner is the
+ * first tid.
+ */
+struct tt_deadlock {
+	struct tt_rec_hdr hdr;
+	__u32 nr;
+	__u32 pad;
+	struct {
+		__u32 tid;
+		__u32 owner;
+		__u64 addr;
+	} links[TT_MAX_CYCLE];
 };
 
 struct tt_session {

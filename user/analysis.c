@@ -85,6 +85,7 @@ struct work {
 	const struct record_buf *rb;
 	struct u64_map unwound; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_UNWOUND */
 	struct u64_map unwound_by_fp; /* hash(frame-pointer user stack) -> the latest unwound */
+	size_t cap_deadlocks;
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
 		__u8 room[sizeof(struct tt_stack) + (TT_MAX_USTACK + TT_MAX_KSTACK) * 8];
@@ -368,7 +369,8 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	struct thread_work *t = thread_get(w, r->hdr.tid);
 	struct lock_work *l = lock_get(w, r->uaddr);
 
-	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
+	/* a wait in progress at attach: the thread has been asleep in it since the start */
+	settle_unknown(w, t, t->hint_futex == r->uaddr ? TS_BLOCKED : TS_RUNNING, r->hdr.ts);
 	if (t->in_wait) /* its end was lost: keep what is known, as unfinished */
 		finish_wait(w, t, r->hdr.ts, 0);
 	memset(&t->cur, 0, sizeof(t->cur));
@@ -490,6 +492,24 @@ static void on_thread_exit(struct work *w, const struct tt_exit *r)
 	memcpy(t->st.name, r->comm, TT_COMM_LEN);
 	if (r->hdr.tid == w->a->pid)
 		w->a->target_exited = true;
+}
+
+static void on_deadlock(struct work *w, const struct tt_deadlock *r)
+{
+	struct deadlock_stat *d = VEC_PUSH(w->a->deadlocks, w->a->nr_deadlocks, w->cap_deadlocks);
+
+	d->ts = r->hdr.ts;
+	d->nr = r->nr;
+	for (unsigned i = 0; i < r->nr && i < TT_MAX_CYCLE; i++) {
+		struct thread_work *t = thread_get(w, r->links[i].tid);
+
+		d->links[i].tid = r->links[i].tid;
+		d->links[i].owner = r->links[i].owner;
+		d->links[i].addr = r->links[i].addr;
+		d->links[i].stack = t->in_wait && t->cur.addr == r->links[i].addr ? t->cur.stack
+										   : TT_NO_STACK;
+		memcpy(d->links[i].comm, t->st.name, TT_COMM_LEN);
+	}
 }
 
 static void on_thread_info(struct work *w, const struct tt_thread_info *r)
@@ -929,6 +949,9 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 		case TT_REC_EXIT:
 			on_thread_exit(&w, (const void *)h);
 			break;
+		case TT_REC_DEADLOCK:
+			on_deadlock(&w, (const void *)h);
+			break;
 		case TT_REC_SESSION_END: {
 			const struct tt_session_end *e = (const void *)h;
 
@@ -983,6 +1006,7 @@ void analysis_free(struct analysis *a)
 	free(a->intervals);
 	free(a->edges);
 	free(a->spans);
+	free(a->deadlocks);
 	u64_map_free(&a->lock_by_futex);
 	memset(a, 0, sizeof(*a));
 }

@@ -113,6 +113,18 @@ struct wait_span {
 	__u64 begin, end;
 };
 
+/* An actual deadlock seen live: link i's thread waits for a lock that link i's owner holds. */
+struct deadlock_stat {
+	__u64 ts;
+	unsigned nr;
+	struct {
+		__u32 tid, owner;
+		__u64 addr;
+		__u32 stack; /* where the thread waits, or TT_NO_STACK */
+		char comm[TT_COMM_LEN];
+	} links[TT_MAX_CYCLE];
+};
+
 struct analysis {
 	__u32 pid, tid_filter;
 	char comm[TT_COMM_LEN];
@@ -136,6 +148,8 @@ struct analysis {
 	struct wait_span *spans; /* by thread, then time */
 	size_t nr_spans;
 	struct u64_map lock_by_futex; /* futex word -> index + 1 into locks */
+	struct deadlock_stat *deadlocks;
+	size_t nr_deadlocks;
 	const struct symdata *sd;
 };
 

@@ -18,6 +18,7 @@
 #include "symbols.h"
 #include "mmaps.h"
 #include "unwind.h"
+#include "deadlock.h"
 #include "threadtrace.skel.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -52,6 +53,7 @@ struct collect_ctx {
 	struct symbolizer *sym;
 	struct mmap_watch *mmaps; /* COMMAND mode: its mappings as the kernel made them */
 	struct unwinder *unwinder;
+	struct deadlock_watch *deadlocks;
 	__u64 malformed;
 };
 
@@ -93,9 +95,55 @@ static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapsh
 		c->malformed++;
 		return;
 	}
+	deadlock_watch_record(c->deadlocks, &rec.u.hdr, c->rb->len - rec.u.hdr.size);
 	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack);
 }
 
+
+static void print_stack_live(const struct collect_ctx *c, __u32 tid)
+{
+	size_t wait_off, unwound_off;
+	const struct tt_rec_hdr *h;
+	const struct tt_stack *st;
+
+	if (!deadlock_watch_wait_records(c->deadlocks, tid, &wait_off, &unwound_off))
+		return;
+	h = (const void *)(c->rb->data + (unwound_off ? unwound_off : wait_off));
+	st = record_stack(h);
+	for (unsigned i = 0; st && i < st->nr_user && i < 10; i++) {
+		const struct sym_frame *f = symdata_frame(c->sd, st->ips[i]);
+
+		for (size_t k = 0; f && k < f->nr_inlined; k++)
+			fprintf(stderr, "        %s\n", f->inlined[k].name);
+		if (f)
+			fprintf(stderr, "        %s\n", f->name);
+		else
+			fprintf(stderr, "        0x%llx\n", (unsigned long long)st->ips[i]);
+	}
+}
+
+/* Say a deadlock the moment it is seen: the process will not get out of it by itself. */
+static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock *dl)
+{
+	fprintf(stderr, "threadtrace: DEADLOCK: %u threads wait for each other:\n", dl->nr);
+	for (unsigned i = 0; i < dl->nr; i++) {
+		const struct sym_lock *l = symdata_lock(c->sd, dl->links[i].addr);
+		char comm[TT_COMM_LEN] = "?";
+		char path[64];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", dl->hdr.pid, dl->links[i].tid);
+		if ((f = fopen(path, "re"))) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = 0;
+			fclose(f);
+		}
+		fprintf(stderr, "  tid %u (%s) waits for %s (0x%llx), held by tid %u\n",
+			dl->links[i].tid, comm, l && l->name ? l->name : "a lock",
+			(unsigned long long)dl->links[i].addr, dl->links[i].owner);
+		print_stack_live(c, dl->links[i].tid);
+	}
+}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -121,6 +169,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		c->malformed++;
 		return 0;
 	}
+	deadlock_watch_record(c->deadlocks, h, c->rb->len - h->size);
 	st = record_stack(h);
 	if (st)
 		symbolizer_note_stack(c->sym, c->sd, st);
@@ -206,8 +255,67 @@ static pid_t spawn_held(char **argv, int *go_fd, int *err_fd)
 	return pid;
 }
 
-static void add_session_records(struct record_buf *rb, struct symdata *sd, struct symbolizer *sym,
-				pid_t pid, pid_t tid, const char *command, int *nr_threads)
+/*
+ * A thread already asleep in a futex wait at attach: seed the BPF waits map so its end and
+ * its waker are traced, write the wait's begin as of now, and unwind its stack from the
+ * registers and memory /proc shows. Returns false if it left the wait meanwhile.
+ */
+static bool adopt_blocked_wait(struct collect_ctx *c, struct threadtrace_bpf *skel, pid_t pid,
+			       pid_t tid, __u64 ts)
+{
+	__u64 args[6], sp, pc, again[6], sp2, pc2;
+	struct tt_futex_state st = {0};
+	struct tt_wait_begin wb = {0};
+	__u32 key = tid;
+	int fd = bpf_map__fd(skel->maps.waits);
+
+	if (procfs_syscall(pid, tid, args, &sp, &pc) != 202) /* futex */
+		return false;
+	st.uaddr = args[0];
+	st.op = (__u32)args[1];
+	if (bpf_map_update_elem(fd, &key, &st, BPF_NOEXIST))
+		return false; /* BPF saw it enter a new wait already */
+	if (procfs_syscall(pid, tid, again, &sp2, &pc2) != 202 || again[0] != args[0] ||
+	    sp2 != sp) {
+		bpf_map_delete_elem(fd, &key); /* it returned meanwhile */
+		return false;
+	}
+	wb.hdr.size = sizeof(wb);
+	wb.hdr.kind = TT_REC_WAIT_BEGIN;
+	wb.hdr.ts = ts;
+	wb.hdr.pid = pid;
+	wb.hdr.tid = tid;
+	wb.uaddr = args[0];
+	wb.op = (__u32)args[1];
+	wb.val = (__u32)args[2];
+	wb.val3 = (__u32)args[5];
+	wb.has_timeout = args[3] != 0;
+	if (records_append(c->rb, &wb, sizeof(wb)))
+		return false;
+	deadlock_watch_record(c->deadlocks, &wb.hdr, c->rb->len - sizeof(wb));
+	symbolizer_note_lock(c->sym, c->sd, wb.uaddr);
+	if (c->unwinder) {
+		static __u8 buf[sizeof(struct tt_ustack_snapshot) + TT_MAX_SNAPSHOT];
+		struct tt_ustack_snapshot *snap = (void *)buf;
+		__u32 size = TT_MAX_SNAPSHOT / 2;
+
+		memset(snap, 0, sizeof(*snap));
+		snap->hdr = wb.hdr;
+		snap->hdr.kind = TT_REC_USTACK_SNAPSHOT;
+		snap->parent_kind = TT_REC_WAIT_BEGIN;
+		snap->regs.ip = pc;
+		snap->regs.sp = sp;
+		snap->wanted = size;
+		while (size >= 256 && procfs_read_mem(pid, sp, snap->data, size))
+			size /= 2;
+		snap->size = size >= 256 ? size : 0;
+		unwind_snapshot(c, snap);
+	}
+	return true;
+}
+
+static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *skel, pid_t pid,
+				pid_t tid, const char *command, int *nr_threads)
 {
 	struct tt_session s = {0};
 	pid_t *tids = NULL;
@@ -228,7 +336,7 @@ static void add_session_records(struct record_buf *rb, struct symdata *sd, struc
 	} else {
 		procfs_comm(pid, s.comm);
 	}
-	records_append(rb, &s, sizeof(s));
+	records_append(c->rb, &s, sizeof(s));
 
 	n = procfs_threads(pid, &tids);
 	*nr_threads = n > 0 ? n : 0;
@@ -244,9 +352,9 @@ static void add_session_records(struct record_buf *rb, struct symdata *sd, struc
 		ti.hdr.ts = now_ns();
 		ti.hdr.pid = pid;
 		ti.hdr.tid = tids[i];
-		records_append(rb, &ti, sizeof(ti));
-		if (ti.in_futex_wait)
-			symbolizer_note_lock(sym, sd, ti.futex_uaddr);
+		records_append(c->rb, &ti, sizeof(ti));
+		if (ti.in_futex_wait && !command)
+			adopt_blocked_wait(c, skel, pid, tids[i], ti.hdr.ts);
 	}
 	free(tids);
 }
@@ -403,6 +511,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	}
 	/* a held COMMAND still has our maps: its own come with its exec (perf mmap records) */
 	ctx.sym = symbolizer_new(pid, !child);
+	ctx.deadlocks = deadlock_watch_new(pid);
 	if (skel->rodata->snapshot_bytes)
 		ctx.unwinder = unwinder_new(ctx.sym, pid);
 	if (child) {
@@ -425,7 +534,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		int e = 0;
 		ssize_t n;
 
-		add_session_records(rb, sd, ctx.sym, pid, o->tid, o->command[0], &nr_threads);
+		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads);
 		if (write(go_fd, "g", 1) != 1) {
 			err = -errno;
 			fprintf(stderr, "threadtrace: failed to start %s\n", o->command[0]);
@@ -446,7 +555,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 			fprintf(stderr, "threadtrace: tracing %s (pid %d) until it exits; Ctrl-C to "
 					"stop\n", o->command[0], pid);
 	} else {
-		add_session_records(rb, sd, ctx.sym, pid, o->tid, NULL, &nr_threads);
+		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads);
 		if (!o->quiet) {
 			char comm[TT_COMM_LEN] = "?", what[64] = "";
 
@@ -506,6 +615,15 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 			symbolizer_refresh_maps(ctx.sym);
 			last_maps = now;
 		}
+		{
+			/* waits are stamped with the BPF clock, CLOCK_MONOTONIC like now_ns() */
+			struct tt_deadlock dl;
+
+			while (deadlock_watch_check(ctx.deadlocks, now, 300000000ULL, &dl)) {
+				records_append(rb, &dl, sizeof(dl));
+				report_deadlock_live(&ctx, &dl);
+			}
+		}
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
@@ -520,6 +638,7 @@ cleanup:
 	ring_buffer__free(ring);
 	threadtrace_bpf__destroy(skel); /* detaches every program */
 	unwinder_free(ctx.unwinder);
+	deadlock_watch_free(ctx.deadlocks);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);
 	if (go_fd >= 0)

@@ -271,6 +271,51 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_end_object(j);
 	}
 	json_end_array(j);
+	json_key(j, "deadlocks");
+	json_begin_array(j);
+	for (size_t d = 0; d < a->nr_deadlocks; d++) {
+		const struct deadlock_stat *dl = &a->deadlocks[d];
+
+		json_begin_object(j);
+		json_key(j, "kind");
+		json_string(j, "actual");
+		json_key(j, "at_ns");
+		json_u64(j, dl->ts - a->start_ts);
+		json_key(j, "locks");
+		json_begin_array(j);
+		for (unsigned i = 0; i < dl->nr; i++) {
+			const struct lock_stat *l = analysis_lock_of(a, dl->links[i].addr);
+
+			if (l && l->name[0])
+				json_string(j, l->name);
+			else {
+				snprintf(buf, sizeof(buf), "0x%llx",
+					 (unsigned long long)dl->links[i].addr);
+				json_string(j, buf);
+			}
+		}
+		json_end_array(j);
+		json_key(j, "threads");
+		json_begin_array(j);
+		for (unsigned i = 0; i < dl->nr; i++)
+			json_u64(j, dl->links[i].tid);
+		json_end_array(j);
+		json_key(j, "held_by");
+		json_begin_array(j);
+		for (unsigned i = 0; i < dl->nr; i++)
+			json_u64(j, dl->links[i].owner);
+		json_end_array(j);
+		json_key(j, "stacks");
+		json_begin_array(j);
+		for (unsigned i = 0; i < dl->nr; i++) {
+			json_begin_object(j);
+			stack_arrays(j, a, dl->links[i].stack);
+			json_end_object(j);
+		}
+		json_end_array(j);
+		json_end_object(j);
+	}
+	json_end_array(j);
 	json_key(j, "gil");
 	json_null(j);
 	json_end_object(j);

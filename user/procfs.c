@@ -164,6 +164,26 @@ int procfs_thread_info(pid_t pid, pid_t tid, struct tt_thread_info *info)
 	return 0;
 }
 
+long procfs_syscall(pid_t pid, pid_t tid, __u64 args[6], __u64 *sp, __u64 *pc)
+{
+	char path[96], buf[512];
+	unsigned long long v[9];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	err = read_small(path, buf, sizeof(buf));
+	if (err)
+		return err;
+	if (sscanf(buf, "%llu %llx %llx %llx %llx %llx %llx %llx %llx", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7], &v[8]) != 9)
+		return -1; /* "running" or "-1 sp pc": not inside a syscall */
+	for (int i = 0; i < 6; i++)
+		args[i] = v[i + 1];
+	*sp = v[7];
+	*pc = v[8];
+	return (long)v[0];
+}
+
 int procfs_read_mem(pid_t pid, __u64 addr, void *buf, size_t len)
 {
 	struct iovec local = {.iov_base = buf, .iov_len = len};

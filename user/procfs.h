@@ -31,6 +31,11 @@ const struct map_entry *proc_maps_find(const struct proc_maps *m, __u64 addr);
 int procfs_threads(pid_t pid, pid_t **tids);
 /* Fill info (not its header) from /proc/PID/task/TID/{comm,stat,syscall}. 0 or -errno. */
 int procfs_thread_info(pid_t pid, pid_t tid, struct tt_thread_info *info);
+/*
+ * What a thread blocked in a syscall is doing, from /proc/PID/task/TID/syscall: the syscall
+ * number (or -errno, or -1 when running), its six arguments, its user sp and pc.
+ */
+long procfs_syscall(pid_t pid, pid_t tid, __u64 args[6], __u64 *sp, __u64 *pc);
 /* comm of a process into buf[TT_COMM_LEN]. 0 or -errno. */
 int procfs_comm(pid_t pid, char *buf);
 /* Read len bytes at addr in pid's memory. 0 or -errno (partial reads are failures). */

@@ -19,6 +19,7 @@ _Static_assert(sizeof(struct tt_thread_info) == 56, "thread_info layout");
 _Static_assert(sizeof(struct tt_session_end) == 56, "session_end layout");
 _Static_assert(sizeof(struct tt_ustack_snapshot) == 104, "ustack_snapshot layout");
 _Static_assert(sizeof(struct tt_unwound) == 40, "unwound layout");
+_Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
 
 size_t record_min_size(__u16 kind)
 {
@@ -47,6 +48,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_ustack_snapshot);
 	case TT_REC_UNWOUND:
 		return sizeof(struct tt_unwound);
+	case TT_REC_DEADLOCK:
+		return sizeof(struct tt_deadlock);
 	}
 	return 0;
 }
@@ -83,6 +86,10 @@ static int record_check(const void *rec, size_t size)
 			       (size - min) - s->size < 8 && size >= min + s->size
 			       ? 0 : -EINVAL;
 	}
+	if (h->kind == TT_REC_DEADLOCK &&
+	    (((const struct tt_deadlock *)rec)->nr < 2 ||
+	     ((const struct tt_deadlock *)rec)->nr > TT_MAX_CYCLE))
+		return -EINVAL;
 	st = record_stack(h);
 	if (st) {
 		if (st->nr_user > TT_MAX_USTACK || st->nr_kernel > TT_MAX_KSTACK)

@@ -199,6 +199,21 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		fprintf(out, "  WARNING: %llu events were lost (ring buffer full): figures are low; "
 			     "raise --buffer-mb\n", (unsigned long long)a->lost_events);
 
+	for (size_t d = 0; d < a->nr_deadlocks; d++) {
+		const struct deadlock_stat *dl = &a->deadlocks[d];
+
+		fprintf(out, "\nDEADLOCK at +%s: %u threads wait for each other\n",
+			fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->nr);
+		for (unsigned i = 0; i < dl->nr; i++) {
+			const struct lock_stat *l = analysis_lock_of(a, dl->links[i].addr);
+			char label[200];
+
+			fprintf(out, "  tid %u %.16s waits for %s, held by tid %u\n", dl->links[i].tid,
+				dl->links[i].comm,
+				l ? lock_label(l, label, sizeof(label)) : "a lock", dl->links[i].owner);
+			print_stack(out, a, dl->links[i].stack, o->max_frames);
+		}
+	}
 	print_section(out, a, true, o);
 	print_section(out, a, false, o);
 

@@ -629,7 +629,61 @@ static void test_jit_perf_map(void)
 	munmap(code, len);
 }
 
+/* A wait in progress at attach (the /proc hint, then its begin written by the collector) is
+ * asleep from the start; a deadlock record names the waiters' stacks and locks. */
+static void test_adopted_wait_and_deadlock(void)
+{
+	struct record_buf rb = {0};
+	struct tt_thread_info ti = {0};
+	struct tt_deadlock dl = {0};
+	struct analysis a;
+	const struct thread_stat *t;
+	__u64 ips[] = {0x10};
+
+	s_session(&rb, 0);
+	ti.hdr.kind = TT_REC_THREAD_INFO;
+	ti.hdr.size = sizeof(ti);
+	ti.hdr.ts = 1000;
+	ti.hdr.pid = PID;
+	ti.hdr.tid = 1;
+	ti.state = 'S';
+	ti.in_futex_wait = 1;
+	ti.futex_uaddr = A_LOCK;
+	CHECK(records_append(&rb, &ti, sizeof(ti)) == 0);
+	s_wait_begin(&rb, 1000, 1, A_LOCK, TT_FUTEX_WAIT, 2, NULL, 0);
+	s_wait_begin(&rb, 2000, 2, A_LOCK + 64, TT_FUTEX_WAIT, 2, ips, 1);
+	s_switch(&rb, 2000, 2, TT_TASK_INTERRUPTIBLE, 0);
+	dl.hdr.kind = TT_REC_DEADLOCK;
+	dl.hdr.size = sizeof(dl);
+	dl.hdr.ts = 5 * MS;
+	dl.hdr.pid = PID;
+	dl.nr = 2;
+	dl.links[0].tid = 1;
+	dl.links[0].owner = 2;
+	dl.links[0].addr = A_LOCK;
+	dl.links[1].tid = 2;
+	dl.links[1].owner = 1;
+	dl.links[1].addr = A_LOCK + 64;
+	CHECK(records_append(&rb, &dl, sizeof(dl)) == 0);
+	dl.nr = 1; /* a cycle of one is no record */
+	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	s_end(&rb, 10 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	t = find_thread(&a, 1);
+	CHECK(t && t->lock_wait_ns == 10 * MS && t->on_cpu_ns == 0);
+	CHECK_EQ_U64(a.nr_deadlocks, 1);
+	if (a.nr_deadlocks) {
+		CHECK_EQ_U64(a.deadlocks[0].nr, 2);
+		CHECK_EQ_U64(a.deadlocks[0].links[1].owner, 1);
+		CHECK(a.deadlocks[0].links[1].stack != TT_NO_STACK);
+		CHECK(a.deadlocks[0].links[0].stack == TT_NO_STACK); /* adopted without a stack */
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 static const struct unit_test tests[] = {
+	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
 	{"jit_perf_map", test_jit_perf_map},
 	{"recfile_roundtrip", test_recfile_roundtrip},
 	{"recfile_damage", test_recfile_damage},

@@ -11,6 +11,8 @@
  *   workload sem ITEMS GAP_MS         waiter sem_waits on slots, poster posts every GAP_MS
  *   workload cpu BURN_MS SLEEP_MS ITERS  two threads burn and sleep; thread CPU time is truth
  *   workload threads COUNT HOLD_MS    COUNT short threads made and joined while tracing
+ *   workload deadlock                 two threads take lock_a and lock_b in opposite orders
+ *                                     and deadlock for good; prints their tids first
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -294,6 +296,38 @@ static int run_cpu(void)
 	return 0;
 }
 
+pthread_mutex_t lock_a = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t lock_b = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t both_hold_one;
+
+static void *abba_main(void *arg)
+{
+	int first_a = arg != NULL;
+
+	pthread_mutex_lock(first_a ? &lock_a : &lock_b);
+	if (first_a)
+		atomic_store(&holder_tid, gettid_());
+	else
+		atomic_store(&waiter_tid, gettid_());
+	pthread_barrier_wait(&both_hold_one);
+	pthread_mutex_lock(first_a ? &lock_b : &lock_a); /* never returns */
+	return NULL;
+}
+
+static int run_deadlock(void)
+{
+	pthread_t a, b;
+
+	pthread_barrier_init(&both_hold_one, NULL, 3);
+	pthread_create(&a, NULL, abba_main, (void *)1);
+	pthread_create(&b, NULL, abba_main, NULL);
+	pthread_barrier_wait(&both_hold_one);
+	printf("{\"tid_a\": %d, \"tid_b\": %d, \"at_ns\": %lld}\n", atomic_load(&holder_tid),
+	       atomic_load(&waiter_tid), now_ns());
+	pthread_join(a, NULL);
+	return 0;
+}
+
 static void *short_main(void *arg)
 {
 	pthread_mutex_lock(&acc_lock);
@@ -366,6 +400,8 @@ int main(int argc, char **argv)
 		hold_ms = b;
 		return run_threads();
 	}
-	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads ARGS\n");
+	if (!strcmp(mode, "deadlock"))
+		return run_deadlock();
+	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock ARGS\n");
 	return 2;
 }

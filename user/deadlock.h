@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * deadlock.h - live detection of actual deadlocks: threads blocked in futex waits on locks
+ * whose owners (PI or robust lock word, glibc's __owner) are themselves blocked, in a cycle.
+ */
+#ifndef TT_DEADLOCK_H
+#define TT_DEADLOCK_H
+
+#include <sys/types.h>
+#include "util.h"
+#include "threadtrace.h"
+
+struct deadlock_watch;
+
+struct deadlock_watch *deadlock_watch_new(pid_t pid);
+void deadlock_watch_free(struct deadlock_watch *d);
+/* Feed a record as it arrives (wait begin/end, exit, unwound); off: where it sits in the
+ * record buffer, so the stack of a blocked thread can be shown. */
+void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h, size_t off);
+/* Offsets of the WAIT_BEGIN and (if any, else 0) UNWOUND records of a blocked thread. */
+bool deadlock_watch_wait_records(const struct deadlock_watch *d, __u32 tid, size_t *wait_off,
+				 size_t *unwound_off);
+/*
+ * Look for cycles among threads blocked for at least min_ns at now: fills *out and returns
+ * true once per new cycle.
+ */
+bool deadlock_watch_check(struct deadlock_watch *d, __u64 now, __u64 min_ns,
+			  struct tt_deadlock *out);
+/* The owner TID of a lock word waited on with op/val, from its memory; 0 when unknown. */
+__u32 lock_owner(pid_t pid, __u64 addr, __u32 op, __u32 val);
+
+#endif
