@@ -43,7 +43,8 @@ static const char usage[] =
 	"                       without them, such as Debian's libc); none: no stacks\n"
 	"      --stack-bytes N  bytes of user stack copied per wait and wake for DWARF unwinding\n"
 	"                       (512 to 16384, a power of 2; default 8192)\n"
-	"      --stack-rate N   copies per second per CPU at most (default 1000; 0: every one);\n"
+	"      --stack-rate N   copies per second per CPU at most (default 1000, with --stacks\n"
+	"                       dwarf 0; 0: every one);\n"
 	"                       a wait without a copy reuses the unwound stack of the latest\n"
 	"                       one with the same frame-pointer stack\n"
 	"      --buffer-mb N    ring buffer size in MiB (default 16, rounded up to a power of 2)\n"
@@ -262,6 +263,7 @@ int main(int argc, char **argv)
 	struct analysis an;
 	const char *record_path = NULL;
 	bool report_mode = argc > 1 && !strcmp(argv[1], "report");
+	bool stack_rate_set = false;
 	unsigned long v;
 	int c, err, ret = 1;
 
@@ -335,6 +337,7 @@ int main(int argc, char **argv)
 			if (parse_uint(optarg, "--stack-rate", 1000000, &v))
 				return 2;
 			co.stack_rate = v;
+			stack_rate_set = true;
 			break;
 		case 'o':
 			record_path = optarg;
@@ -391,6 +394,9 @@ int main(int argc, char **argv)
 		}
 		return replay(argv[optind], &out);
 	}
+	/* dwarf mode has no frame-pointer stack to fall back on: copy every stack */
+	if (co.stacks == STACKS_DWARF && !stack_rate_set)
+		co.stack_rate = 0;
 	if (co.tid && !co.pid) {
 		co.pid = tgid_of(co.tid);
 		if (!co.pid) {

@@ -21,25 +21,8 @@ WL_NOFP = os.path.join(ROOT, "build", "workloads", "workload-nofp")
 CXX = os.path.join(ROOT, "build", "workloads", "cxxmutex")
 TMP = tempfile.mkdtemp(prefix="tt-live-")
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def near(value, truth, tol, what):
-    check(truth > 0 and abs(value - truth) <= tol * truth,
-          f"{what}: threadtrace {value} vs truth {truth} (tolerance {tol:.0%})")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import Fail, Skip, check, near, run  # noqa: E402
 
 
 def run_traced(args, name, timeout=60):
@@ -518,36 +501,12 @@ TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
 
 
 def main():
+    reason = None
     if os.geteuid() != 0:
-        for t in TESTS:
-            print(f"skip live/{t.__name__[5:]}: needs root")
-            results["skipped"] += 1
+        reason = "needs root"
     elif not os.path.exists("/sys/kernel/btf/vmlinux"):
-        for t in TESTS:
-            print(f"skip live/{t.__name__[5:]}: kernel without BTF")
-            results["skipped"] += 1
-    else:
-        only = sys.argv[1:]
-        for t in TESTS:
-            name = t.__name__[5:]
-            if only and name not in only:
-                continue
-            t0 = time.time()
-            try:
-                t()
-                print(f"ok   live/{name} ({time.time() - t0:.1f} s)")
-                results["passed"] += 1
-            except Skip as e:
-                print(f"skip live/{name}: {e}")
-                results["skipped"] += 1
-            except (Fail, subprocess.TimeoutExpired, KeyError, IndexError) as e:
-                print(f"FAIL live/{name}: {type(e).__name__}: {e}")
-                results["failed"] += 1
-            sys.stdout.flush()
-    print(f"{results['passed']} passed, {results['failed']} failed, "
-          f"{results['skipped']} skipped")
-    shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if results["failed"] else 0
+        reason = "kernel without BTF"
+    return run("live", TESTS, TMP, only=sys.argv[1:], skip_all=reason)
 
 
 if __name__ == "__main__":

@@ -25,20 +25,8 @@ TMP = tempfile.mkdtemp(prefix="tt-replay-")
 OUTPUTS = [("txt", None), ("json", "--json"), ("folded", "--folded"), ("svg", "--svg"),
            ("wakers.svg", "--svg-wakers"), ("pb.gz", "--pprof"), ("pftrace", "--perfetto")]
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import Fail, Skip, check, near, run  # noqa: E402
 
 
 def report_all(rec, outdir):
@@ -317,23 +305,7 @@ def main():
     if "--update" in sys.argv:
         update()
         return 0
-    for t in TESTS:
-        name = t.__name__[5:]
-        try:
-            t()
-            print(f"ok   replay/{name}")
-            results["passed"] += 1
-        except Skip as e:
-            print(f"skip replay/{name}: {e}")
-            results["skipped"] += 1
-        except (Fail, subprocess.TimeoutExpired, KeyError, IndexError, ET.ParseError) as e:
-            print(f"FAIL replay/{name}: {type(e).__name__}: {e}")
-            results["failed"] += 1
-        sys.stdout.flush()
-    print(f"{results['passed']} passed, {results['failed']} failed, "
-          f"{results['skipped']} skipped")
-    shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if results["failed"] else 0
+    return run("replay", TESTS, TMP, only=sys.argv[1:])
 
 
 if __name__ == "__main__":
