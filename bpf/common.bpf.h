@@ -53,7 +53,12 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps") TT_WEAK;
 
-/* Records with stacks are assembled here, then copied into the ring buffer at their real size. */
+/*
+ * Records with stacks are assembled here, then copied into the ring buffer at their real size.
+ * One slot per program group: an interrupt can wake a thread (sched_waking) in the middle of a
+ * futex program on the same CPU, and a shared buffer was found clobbered that way.
+ */
+enum scratch_slot { SLOT_FUTEX = 0, SLOT_SCHED = 1, NR_SLOTS };
 #define TT_SCRATCH_SIZE 1024
 struct scratch_buf {
 	__u8 data[TT_SCRATCH_SIZE];
@@ -61,7 +66,7 @@ struct scratch_buf {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NR_SLOTS);
 	__type(key, __u32);
 	__type(value, struct scratch_buf);
 } scratch SEC(".maps") TT_WEAK;
@@ -73,7 +78,7 @@ struct snapshot_buf {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NR_SLOTS);
 	__type(key, __u32);
 	__type(value, struct snapshot_buf);
 } snapshots SEC(".maps") TT_WEAK;
@@ -116,7 +121,7 @@ static __always_inline void count(__u32 which)
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
 
 	if (c)
-		*c += 1;
+		__sync_fetch_and_add(c, 1); /* programs can nest on a CPU */
 }
 
 static __always_inline void fill_hdr(struct tt_rec_hdr *h, __u16 kind, __u16 size, __u32 pid,
@@ -201,11 +206,9 @@ static __always_inline __u32 fill_stack(void *ctx, struct tt_stack *st, bool wan
 	return (nu + nk) * 8;
 }
 
-static __always_inline void *scratch_get(void)
+static __always_inline void *scratch_get(__u32 slot)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&scratch, &zero);
+	return bpf_map_lookup_elem(&scratch, &slot);
 }
 
 /* Copy a record assembled in scratch into the ring buffer at its real size. */
@@ -222,18 +225,19 @@ static __always_inline void emit_scratch(void *rec, __u32 size)
  * Copy the user stack from sp up, and the registers to unwind it from, for the record of
  * parent_kind at ts. Near the top of a thread's stack fewer bytes exist: halve until it reads.
  */
-static __always_inline void emit_snapshot(__u16 parent_kind, __u32 pid, __u32 tid, __u64 ts)
+static __always_inline void emit_snapshot(__u32 slot, __u16 parent_kind, __u32 pid, __u32 tid,
+					  __u64 ts)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs;
 	struct snapshot_buf *b;
 	struct tt_ustack_snapshot *rec;
-	__u32 zero = 0, size = snapshot_bytes;
+	__u32 size = snapshot_bytes;
 	__u64 sp;
 
 	if (!snapshot_bytes || !snapshot_allowed(ts))
 		return;
-	b = bpf_map_lookup_elem(&snapshots, &zero);
+	b = bpf_map_lookup_elem(&snapshots, &slot);
 	if (!b)
 		return;
 	rec = (struct tt_ustack_snapshot *)b->raw;

@@ -51,7 +51,7 @@ static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 va
 		count(TT_CNT_MAP_FULL);
 		return 0;
 	}
-	rec = scratch_get();
+	rec = scratch_get(SLOT_FUTEX);
 	if (!rec)
 		return 0;
 	rec->uaddr = uaddr;
@@ -62,7 +62,7 @@ static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 va
 	size = sizeof(*rec) + fill_stack(ctx, &rec->stack, false);
 	fill_hdr(&rec->hdr, TT_REC_WAIT_BEGIN, 0, tgid, tid);
 	emit_scratch(rec, size);
-	emit_snapshot(TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts);
+	emit_snapshot(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts);
 	return 0;
 }
 

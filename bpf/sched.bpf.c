@@ -46,7 +46,7 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 
 	if (!is_target_thread(wakee_tgid, wakee_tid))
 		return 0;
-	rec = scratch_get();
+	rec = scratch_get(SLOT_SCHED);
 	if (!rec)
 		return 0;
 	ws = bpf_map_lookup_elem(&waits, &wakee_tid);
@@ -74,7 +74,7 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 	fill_hdr(&rec->hdr, TT_REC_WAKING, 0, waker_tgid, waker_tid);
 	emit_scratch(rec, size);
 	if (ws && rec->reason != TT_WAKE_OTHER)
-		emit_snapshot(TT_REC_WAKING, waker_tgid, waker_tid, rec->hdr.ts);
+		emit_snapshot(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, rec->hdr.ts);
 	return 0;
 }
 

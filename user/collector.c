@@ -468,10 +468,10 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	skel->rodata->snapshot_bytes =
 		o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
 	skel->rodata->snapshot_rate = o->stack_rate;
-	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffer either */
+	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffers either */
 		bpf_map__set_value_size(skel->maps.snapshots, 8);
 	rb_bytes = 1;
-	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 16) * 1024u * 1024u)
+	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 32) * 1024u * 1024u)
 		rb_bytes <<= 1;
 	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
 	/* futex2 and futex_waitv exist from 5.16 / 6.7 on. */

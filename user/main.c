@@ -43,11 +43,11 @@ static const char usage[] =
 	"                       without them, such as Debian's libc); none: no stacks\n"
 	"      --stack-bytes N  bytes of user stack copied per wait and wake for DWARF unwinding\n"
 	"                       (512 to 16384, a power of 2; default 8192)\n"
-	"      --stack-rate N   copies per second per CPU at most (default 1000, with --stacks\n"
+	"      --stack-rate N   copies per second per CPU at most (default 250, with --stacks\n"
 	"                       dwarf 0; 0: every one);\n"
 	"                       a wait without a copy reuses the unwound stack of the latest\n"
 	"                       one with the same frame-pointer stack\n"
-	"      --buffer-mb N    ring buffer size in MiB (default 16, rounded up to a power of 2)\n"
+	"      --buffer-mb N    ring buffer size in MiB (default 32, rounded up to a power of 2)\n"
 	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
 	"\n"
 	"Outputs (live and with `report FILE`; byte-identical for the same session):\n"
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
 	};
 	struct collector_opts co = {
-		.buffer_mb = 16, .stacks = STACKS_AUTO, .stack_bytes = 8192, .stack_rate = 1000};
+		.buffer_mb = 32, .stacks = STACKS_AUTO, .stack_bytes = 8192, .stack_rate = 250};
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
 	struct collector_result res;

@@ -306,6 +306,18 @@ def test_attach_to_deadlocked_process():
         check(lk["wait_ns"] >= 1.4e9, f"{name} waited the whole trace: {lk['wait_ns']}")
 
 
+def test_busy_python_process():
+    """85k events/s with nested BPF programs on each CPU: nothing malformed, nothing lost."""
+    script = os.path.join(ROOT, "tests", "workloads", "pythreads.py")
+    p, s, _ = run_traced(["-q", "--", sys.executable, script], "pythreads", timeout=120)
+    check(p.returncode == 0, p.stderr)
+    check("malformed" not in p.stderr, p.stderr)
+    check(s["events"] > 50000, f"events {s['events']}")
+    check(s["lost_events"] <= s["events"] // 100, f"lost {s['lost_events']} of {s['events']}")
+    kinds = {lk["kind"] for lk in s["locks"]}
+    check("mutex" in kinds and "condvar" in kinds, f"the GIL's mutex and condvar: {kinds}")
+
+
 def test_pi_mutex():
     p, s, truth = run_traced(["-q", "--", WL, "pi", "40", "10"], "pi")
     check(p.returncode == 0, p.stderr)
