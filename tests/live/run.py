@@ -371,6 +371,13 @@ def test_thread_cpu_time_and_states_add_up():
     for tt in truth[0]["threads"]:
         th = thread(s, tt["tid"])
         near(th["on_cpu_ns"], tt["cpu_ns"], 0.10, f"thread {tt['tid']} on-CPU")
+        # the kernel's own counts (getrusage RUSAGE_THREAD, read by the thread before exiting)
+        check(abs(th["voluntary_switches"] - tt["voluntary"]) <= 2,
+              f"voluntary switches {th['voluntary_switches']} vs {tt['voluntary']}")
+        check(abs(th["involuntary_switches"] - tt["involuntary"]) <= 2 + tt["involuntary"] // 20,
+              f"involuntary switches {th['involuntary_switches']} vs {tt['involuntary']}")
+        # runnable_ns is not asserted: against schedstat's run_delay it was exact for some
+        # threads and 7-32 ms over for others (see the issue note)
     for th in s["threads"]:
         total = (th["on_cpu_ns"] + th["runnable_ns"] + th["lock_wait_ns"] +
                  th["cond_wait_ns"] + th["other_wait_ns"])

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 
 pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t pi_lock;
@@ -256,6 +257,8 @@ struct burner {
 	int tid;
 	long long cpu_ns;
 	long long life_ns;
+	long voluntary, involuntary; /* the kernel's own context-switch counts for the thread */
+	long long run_delay_ns;      /* schedstat: time runnable, waiting for a CPU */
 };
 
 static void *burner_main(void *arg)
@@ -276,6 +279,25 @@ static void *burner_main(void *arg)
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	b->cpu_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	b->life_ns = now_ns() - start;
+	{
+		struct rusage ru;
+
+		char path[64];
+		unsigned long long on_cpu = 0, delay = 0;
+		FILE *f;
+
+		getrusage(RUSAGE_THREAD, &ru);
+		b->voluntary = ru.ru_nvcsw;
+		b->involuntary = ru.ru_nivcsw;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", b->tid);
+		f = fopen(path, "r");
+		if (f && fscanf(f, "%llu %llu", &on_cpu, &delay) == 2)
+			b->run_delay_ns = (long long)delay;
+		else
+			b->run_delay_ns = -1;
+		if (f)
+			fclose(f);
+	}
 	return NULL;
 }
 
@@ -290,9 +312,13 @@ static int run_cpu(void)
 	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	printf("{\"threads\": [{\"tid\": %d, \"cpu_ns\": %lld, \"life_ns\": %lld}, {\"tid\": %d, "
-	       "\"cpu_ns\": %lld, \"life_ns\": %lld}]}\n",
-	       b[0].tid, b[0].cpu_ns, b[0].life_ns, b[1].tid, b[1].cpu_ns, b[1].life_ns);
+	printf("{\"threads\": [");
+	for (int i = 0; i < 2; i++)
+		printf("%s{\"tid\": %d, \"cpu_ns\": %lld, \"life_ns\": %lld, \"voluntary\": %ld, "
+		       "\"involuntary\": %ld, \"run_delay_ns\": %lld}",
+		       i ? ", " : "", b[i].tid, b[i].cpu_ns, b[i].life_ns, b[i].voluntary,
+		       b[i].involuntary, b[i].run_delay_ns);
+	printf("]}\n");
 	return 0;
 }
 
