@@ -447,6 +447,18 @@ static void on_switch(struct work *w, const struct tt_switch *r)
 
 		memcpy(t->st.name, r->prev_comm, TT_COMM_LEN);
 		settle_unknown(w, t, TS_RUNNING, ts);
+		if (t->state == TS_RUNNABLE || t->state == TS_BLOCKED) {
+			/*
+			 * It is being switched out, so it ran: its switch-in never reached us. Seen
+			 * for threads woken onto an idle CPU (the kernel fired no sched_switch our
+			 * program saw, no record was dropped); they run at once, so the time since
+			 * the wake-up is counted as running.
+			 */
+			if (t->state == TS_BLOCKED)
+				account(w, t, ts);
+			t->state = TS_RUNNING;
+			w->a->inferred_switch_ins++;
+		}
 		if (t->state != TS_DONE) {
 			account(w, t, ts);
 			if (t->st.exited || (r->prev_state & (TT_TASK_DEAD | 0x10 | 0x20))) {

@@ -134,6 +134,7 @@ struct analysis {
 	__u64 stack_failures;	/* stacks that could not be read */
 	__u64 untracked_waits;	/* waits not followed: per-thread map full */
 	__u64 truncated_stacks; /* user stacks deeper than the snapshot */
+	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (see analysis.c) */
 	bool target_exited;
 	struct lock_stat *locks; /* sorted by wait_ns, descending */
 	size_t nr_locks;

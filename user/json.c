@@ -189,6 +189,8 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_u64(j, a->stack_failures);
 	json_key(j, "untracked_waits");
 	json_u64(j, a->untracked_waits);
+	json_key(j, "inferred_switch_ins");
+	json_u64(j, a->inferred_switch_ins);
 
 	json_key(j, "locks");
 	json_begin_array(j);

@@ -191,6 +191,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	if (a->untracked_waits)
 		fprintf(out, ", %llu waits untracked (map full)",
 			(unsigned long long)a->untracked_waits);
+	if (a->inferred_switch_ins)
+		fprintf(out, ", %llu switch-ins inferred", (unsigned long long)a->inferred_switch_ins);
 	if (a->truncated_stacks)
 		fprintf(out, ", %llu stacks truncated (--stack-bytes)",
 			(unsigned long long)a->truncated_stacks);

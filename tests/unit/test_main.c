@@ -682,7 +682,34 @@ static void test_adopted_wait_and_deadlock(void)
 	records_free(&rb);
 }
 
+/* A switch-out with no switch-in before it: the thread ran since it was woken. */
+static void test_missed_switch_in(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	const struct thread_stat *t;
+
+	s_session(&rb, 0);
+	s_switch(&rb, 1 * MS, 1, TT_TASK_INTERRUPTIBLE, 0); /* ran 0-1, sleeps 1-4 */
+	s_waking(&rb, 4 * MS, 0, 1, 0, TT_WAKE_OTHER, 0, NULL, 0);
+	/* the switch-in onto an idle CPU never arrives */
+	s_switch(&rb, 9 * MS, 1, TT_TASK_INTERRUPTIBLE, 0);
+	s_end(&rb, 10 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	t = find_thread(&a, 1);
+	CHECK(t != NULL);
+	if (t) {
+		CHECK_EQ_U64(t->on_cpu_ns, 1 * MS + 5 * MS);
+		CHECK_EQ_U64(t->runnable_ns, 0);
+		CHECK_EQ_U64(t->other_wait_ns, 3 * MS + 1 * MS);
+	}
+	CHECK_EQ_U64(a.inferred_switch_ins, 1);
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 static const struct unit_test tests[] = {
+	{"missed_switch_in", test_missed_switch_in},
 	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
 	{"jit_perf_map", test_jit_perf_map},
 	{"recfile_roundtrip", test_recfile_roundtrip},
