@@ -85,6 +85,9 @@ fuzz: $(BUILD)/fuzz-recfile
 	$(BUILD)/fuzz-recfile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=tests/fuzz/crashers/ $(BUILD)/fuzz-corpus
 
+$(BUILD)/gen-records: tests/bench/gen-records.c $(CORE_OBJS)
+	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS)
+
 # Install the Debian packages the build and tests need when something is missing.
 check-deps:
 	@tools/install-deps --check >/dev/null 2>&1 || tools/install-deps
@@ -104,7 +107,7 @@ unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
 bench: check-deps
-	$(MAKE) threadtrace $(WORKLOADS)
+	$(MAKE) threadtrace $(WORKLOADS) $(BUILD)/gen-records
 	tests/bench/run
 
 install: threadtrace

@@ -315,6 +315,7 @@ static int parse_records(const __u8 *p, size_t len, struct record_buf *rb, char 
 {
 	size_t off = 0;
 
+	records_reserve(rb, len);
 	while (off < len) {
 		struct tt_rec_hdr h;
 

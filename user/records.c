@@ -102,11 +102,21 @@ static int record_check(const void *rec, size_t size)
 	return 0;
 }
 
+void records_reserve(struct record_buf *rb, size_t bytes)
+{
+	if (rb->len + bytes <= rb->cap)
+		return;
+	/* no zeroing: every byte up to len is written by an append */
+	rb->data = xrealloc(rb->data, rb->len + bytes);
+	rb->cap = rb->len + bytes;
+}
+
 int records_append(struct record_buf *rb, const void *rec, size_t size)
 {
 	if (record_check(rec, size))
 		return -EINVAL;
-	grow((void **)&rb->data, &rb->cap, rb->len + size, 1);
+	if (rb->len + size > rb->cap)
+		records_reserve(rb, rb->cap > size ? rb->cap : size); /* doubling */
 	memcpy(rb->data + rb->len, rec, size);
 	rb->len += size;
 	rb->count++;

@@ -21,6 +21,8 @@ struct record_buf {
  */
 int records_append(struct record_buf *rb, const void *rec, size_t size);
 void records_free(struct record_buf *rb);
+/* Make room for bytes more of records at once (a replayed file's size is known). */
+void records_reserve(struct record_buf *rb, size_t bytes);
 /* Offsets of every record, stable-sorted by timestamp. Caller frees. */
 size_t *records_sorted(const struct record_buf *rb);
 /* Minimum size of a record of this kind, 0 for an unknown kind. */

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gen-records.c - write a synthetic record file for the analysis benchmark: THREADS threads of
+ * one process, each waking RATE times a second for SECONDS, waiting on one of 64 condvar-like
+ * futex words with a 4-frame stack, woken by the thread before it. Five records per cycle.
+ *   gen-records FILE THREADS SECONDS RATE
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "recfile.h"
+
+#define PID 4242
+#define MS 1000000ULL
+
+static void hdr(void *rec, __u16 kind, __u16 size, __u64 ts, __u32 tid)
+{
+	struct tt_rec_hdr *h = rec;
+
+	h->kind = kind;
+	h->size = size;
+	h->ts = ts;
+	h->pid = PID;
+	h->tid = tid;
+	h->cpu = tid & 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct rec_info info = {.host = "synthetic", .kernel = "-", .cmdline = "gen-records"};
+	unsigned threads, seconds, rate;
+	__u64 period, end;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: gen-records FILE THREADS SECONDS RATE\n");
+		return 2;
+	}
+	threads = atoi(argv[2]);
+	seconds = atoi(argv[3]);
+	rate = atoi(argv[4]);
+	if (!threads || !seconds || !rate)
+		return 2;
+	period = 1000000000ULL / rate;
+	end = (__u64)seconds * 1000000000ULL;
+	{
+		struct tt_session s = {0};
+
+		hdr(&s, TT_REC_SESSION, sizeof(s), 0, PID);
+		s.target_pid = PID;
+		strcpy(s.comm, "synthetic");
+		records_append(&rb, &s, sizeof(s));
+	}
+	/* cycle c of thread i starts at c * period + i * period / threads */
+	for (__u64 base = 0; base < end; base += period) {
+		for (unsigned i = 0; i < threads; i++) {
+			__u64 t = base + (__u64)i * period / threads + 1;
+			__u32 tid = PID + 1 + i, waker = PID + 1 + (i + threads - 1) % threads;
+			__u64 addr = 0x7000000 + (i % 64) * 64;
+			struct {
+				struct tt_wait_begin r;
+				__u64 ips[4];
+			} wb = {0};
+			struct {
+				struct tt_waking r;
+				__u64 ips[4];
+			} wk = {0};
+			struct tt_switch sw = {0};
+			struct tt_wait_end we = {0};
+
+			hdr(&wb, TT_REC_WAIT_BEGIN, sizeof(wb), t, tid);
+			wb.r.uaddr = addr;
+			wb.r.op = TT_FUTEX_WAIT_BITSET | 128;
+			wb.r.stack.nr_user = 4;
+			for (int k = 0; k < 4; k++)
+				wb.ips[k] = 0x400000 + 0x100 * k + (i % 8);
+			records_append(&rb, &wb, sizeof(wb));
+			hdr(&sw, TT_REC_SWITCH, sizeof(sw), t + 1000, tid);
+			sw.prev_state = TT_TASK_INTERRUPTIBLE;
+			records_append(&rb, &sw, sizeof(sw));
+			hdr(&wk, TT_REC_WAKING, sizeof(wk), t + period / 2, waker);
+			wk.r.wakee_tid = tid;
+			wk.r.wakee_uaddr = addr;
+			wk.r.waker_uaddr = addr;
+			wk.r.reason = TT_WAKE_FUTEX;
+			wk.r.stack.nr_user = 4;
+			for (int k = 0; k < 4; k++)
+				wk.ips[k] = 0x500000 + 0x100 * k;
+			records_append(&rb, &wk, sizeof(wk));
+			memset(&sw, 0, sizeof(sw));
+			hdr(&sw, TT_REC_SWITCH, sizeof(sw), t + period / 2 + 5000, 0);
+			sw.next_pid = PID;
+			sw.next_tid = tid;
+			records_append(&rb, &sw, sizeof(sw));
+			hdr(&we, TT_REC_WAIT_END, sizeof(we), t + period / 2 + 8000, tid);
+			we.uaddr = addr;
+			records_append(&rb, &we, sizeof(we));
+		}
+	}
+	{
+		struct tt_session_end e = {0};
+
+		hdr(&e, TT_REC_SESSION_END, sizeof(e), end, PID);
+		records_append(&rb, &e, sizeof(e));
+	}
+	if (recfile_write(argv[1], &info, &rb, &sd))
+		return 1;
+	printf("%zu\n", rb.count);
+	return 0;
+}
