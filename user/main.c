@@ -51,8 +51,8 @@ static const char usage[] =
 	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
 	"\n"
 	"Outputs (live and with `report FILE`; byte-identical for the same session):\n"
-	"  (text report)        on stdout unless -q\n"
-	"      --json FILE      the JSON summary (schema threadtrace/1); '-' for stdout\n"
+	"  (text report)        on stdout unless -q or another output goes there ('-')\n"
+	"      --json FILE      the JSON summary (schema threadtrace/1); FILE '-': stdout\n"
 	"      --folded FILE    folded stacks: waiter stack, [lock], --, waker stack; weight =\n"
 	"                       wait in microseconds (flamegraph.pl, speedscope, inferno)\n"
 	"      --folded-count   weigh folded stacks (and the SVGs) by contention counts instead\n"
@@ -381,6 +381,21 @@ int main(int argc, char **argv)
 			fprintf(stderr, "Try 'threadtrace --help'.\n");
 			return 2;
 		}
+	}
+	/* an output on stdout replaces the text report there */
+	{
+		const char *outs[] = {out.json, out.folded, out.svg, out.svg_wakers, out.pprof,
+				      out.perfetto};
+		int on_stdout = 0;
+
+		for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
+			on_stdout += outs[i] && !strcmp(outs[i], "-");
+		if (on_stdout > 1) {
+			fprintf(stderr, "threadtrace: only one output can go to stdout ('-')\n");
+			return 2;
+		}
+		if (on_stdout)
+			out.quiet = true;
 	}
 	if (out.folded_count && !out.folded && !out.svg && !out.svg_wakers) {
 		fprintf(stderr, "threadtrace: --folded-count goes with --folded, --svg or "

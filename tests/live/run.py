@@ -458,6 +458,16 @@ def test_target_exits_during_trace():
     no_programs_left()
 
 
+def test_json_on_stdout():
+    p = subprocess.run([TT, "--json", "-", "--", WL, "lockpair", "10", "2"], capture_output=True,
+                       text=True, timeout=30)
+    check(p.returncode == 0, p.stderr)
+    lines = p.stdout.splitlines()
+    check(json.loads(lines[0])["lock"] == "acc_lock", "the command's own output first")
+    s = json.loads("\n".join(lines[1:]))  # then only the JSON: no text report mixed in
+    check(s["schema"] == "threadtrace/1", "JSON on stdout")
+
+
 def test_command_exit_status_passed_through():
     p = subprocess.run([TT, "-q", "--", "sh", "-c", "echo hello; exit 3"],
                        capture_output=True, text=True, timeout=30)
@@ -510,6 +520,9 @@ def test_bad_input():
     check(p.returncode == 2 and "-p PID" in p.stderr, "usage error")
     p = subprocess.run([TT, "-p", "1", "abc"], capture_output=True, text=True)
     check(p.returncode == 2 and "invalid duration" in p.stderr, p.stderr)
+    p = subprocess.run([TT, "--json", "-", "--folded", "-", "-p", "1"], capture_output=True,
+                       text=True)
+    check(p.returncode == 2 and "only one output" in p.stderr, p.stderr)
     p = subprocess.run([TT, "--help"], capture_output=True, text=True)
     check(p.returncode == 0 and "--json FILE" in p.stdout, "help")
     # without privileges: one clear message, nothing attached
