@@ -48,6 +48,7 @@ struct thread_work {
 	/* /proc at attach, for a thread that had no event yet */
 	char hint_state;
 	__u64 hint_futex;
+	__u64 woken_running_ts; /* a wake-up that came while it was still on CPU */
 	/* the open wait */
 	bool in_wait;
 	struct raw_wait cur;
@@ -299,6 +300,13 @@ static void settle_unknown(struct work *w, struct thread_work *t, enum tstate pr
 	account(w, t, ts);
 }
 
+/*
+ * A wake-up that lands while a thread is inside schedule() on its way to sleep comes before
+ * the switch-out, whose prev_state still says asleep; the kernel leaves the thread queued, so
+ * it is runnable, not blocked. A sleep state right after such a wake-up is that race.
+ */
+#define WAKE_RACE_NS 20000ULL
+
 static void set_state(struct work *w, struct thread_work *t, enum tstate s, __u64 ts)
 {
 	account(w, t, ts);
@@ -419,6 +427,8 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 	settle_unknown(w, t, TS_BLOCKED, ts);
 	if (t->state == TS_BLOCKED)
 		set_state(w, t, TS_RUNNABLE, ts);
+	else if (t->state == TS_RUNNING)
+		t->woken_running_ts = ts;
 	if (!t->in_wait || !r->wakee_uaddr || t->cur.addr != r->wakee_uaddr)
 		return;
 	/* The first futex or exit wake names the waker; a later "other" wake does not undo it. */
@@ -464,7 +474,9 @@ static void on_switch(struct work *w, const struct tt_switch *r)
 			if (t->st.exited || (r->prev_state & (TT_TASK_DEAD | 0x10 | 0x20))) {
 				t->state = TS_DONE;
 				t->st.end_ts = ts;
-			} else if (r->preempt || r->prev_state == TT_TASK_RUNNING) {
+			} else if (r->preempt || r->prev_state == TT_TASK_RUNNING ||
+				   (t->woken_running_ts && ts - t->woken_running_ts < WAKE_RACE_NS)) {
+				/* a wake-up racing with the switch: the kernel keeps it queued */
 				t->state = TS_RUNNABLE;
 				t->st.involuntary_switches++;
 			} else {
@@ -479,6 +491,7 @@ static void on_switch(struct work *w, const struct tt_switch *r)
 
 		memcpy(t->st.name, r->next_comm, TT_COMM_LEN);
 		settle_unknown(w, t, TS_RUNNABLE, ts);
+		t->woken_running_ts = 0;
 		if (t->state != TS_DONE)
 			set_state(w, t, TS_RUNNING, ts);
 	}

@@ -706,6 +706,27 @@ static void test_missed_switch_in(void)
 	CHECK_EQ_U64(a.inferred_switch_ins, 1);
 	analysis_free(&a);
 	records_free(&rb);
+
+	/* woken while still on its way to sleep: queued, so runnable until switched in */
+	memset(&rb, 0, sizeof(rb));
+	s_session(&rb, 0);
+	s_switch(&rb, 1 * MS, 0, 0, 1); /* runnable 0-1 (first seen switching in), runs 1-2 */
+	s_waking(&rb, 2 * MS, 0, 1, 0, TT_WAKE_OTHER, 0, NULL, 0);
+	s_switch(&rb, 2 * MS + 5000, 1, TT_TASK_INTERRUPTIBLE, 0);
+	s_switch(&rb, 3 * MS, 0, 0, 1);
+	/* a real sleep later: long after any wake-up */
+	s_switch(&rb, 4 * MS, 1, TT_TASK_INTERRUPTIBLE, 0);
+	s_end(&rb, 5 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	t = find_thread(&a, 1);
+	CHECK(t != NULL);
+	if (t) {
+		CHECK_EQ_U64(t->runnable_ns, 1 * MS + 1 * MS - 5000);
+		CHECK_EQ_U64(t->other_wait_ns, 1 * MS);
+		CHECK_EQ_U64(t->involuntary_switches, 1);
+	}
+	analysis_free(&a);
+	records_free(&rb);
 }
 
 static const struct unit_test tests[] = {
