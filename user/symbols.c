@@ -491,8 +491,11 @@ void symbolizer_refresh_maps(struct symbolizer *s)
 {
 	struct proc_maps fresh = {0};
 
-	if (procfs_read_maps(s->pid, &fresh))
+	/* an exited (zombie) process has an empty maps file: keep what was known */
+	if (procfs_read_maps(s->pid, &fresh) || !fresh.n) {
+		proc_maps_free(&fresh);
 		return;
+	}
 	/* Keep file mappings that went away (dlclose, exit): late frames may still need them. */
 	for (size_t i = 0; i < s->maps.n; i++) {
 		struct map_entry *e = &s->maps.v[i], *r;

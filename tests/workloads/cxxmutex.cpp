@@ -35,8 +35,11 @@ int main(int argc, char **argv)
 {
 	int hold_ms = argc > 1 ? atoi(argv[1]) : 10, iters = argc > 2 ? atoi(argv[2]) : 10;
 	auto teller = [&] {
-		for (int i = 0; i < iters; i++)
+		for (int i = 0; i < iters; i++) {
 			account.deposit(1, hold_ms);
+			/* let the other teller in: each deposit then waits for one */
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		}
 	};
 	std::thread a(teller), b(teller);
 
