@@ -313,8 +313,7 @@ static void set_state(struct work *w, struct thread_work *t, enum tstate s, __u6
 	t->state = s;
 }
 
-static void note_wait_evidence(struct work *w, struct lock_work *l, const struct tt_wait_begin *r,
-			       __u32 stack)
+static void note_wait_evidence(struct work *w, struct lock_work *l, const struct tt_wait_begin *r)
 {
 	/* futex(2) ops are 0..13; bit 31 stands for futex2 and waitv, bit 30 for anything else */
 	__u32 cmd = r->op >= TT_FUTEX2_WAITV ? 31 : (r->op & TT_FUTEX_CMD_MASK);
@@ -333,7 +332,6 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
 		l->ev.robust_val = true;
 	if (r->val && r->val != r->hdr.tid && u64_map_get(&w->thread_by_tid, r->val))
 		l->ev.val_is_tid = true;
-	(void)stack;
 }
 
 /* A stack's user frames as function names, leaf first: classification evidence. */
@@ -389,7 +387,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	t->cur.cause = WC_OTHER;
 	t->cur.waker_stack = TT_NO_STACK;
 	t->cur.stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
-	note_wait_evidence(w, l, r, t->cur.stack);
+	note_wait_evidence(w, l, r);
 	note_stack_funcs(w, l, t->cur.stack);
 }
 

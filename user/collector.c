@@ -628,6 +628,10 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
 	add_session_end(rb, skel, pid, res->target_exited);
+	if (mmap_watch_lost(ctx.mmaps))
+		fprintf(stderr, "threadtrace: %llu mapping records of %s were lost: some frames may be "
+				"unresolved\n", (unsigned long long)mmap_watch_lost(ctx.mmaps),
+			o->command ? o->command[0] : "the target");
 	if (ctx.malformed)
 		fprintf(stderr, "threadtrace: %llu malformed records from the kernel were dropped\n",
 			(unsigned long long)ctx.malformed);

@@ -19,6 +19,7 @@ struct deadlock_watch {
 	pid_t pid;
 	struct blocked *v;
 	size_t n, cap;
+	struct u64_map by_tid; /* tid -> index + 1 into v: records arrive at event rate */
 	__u64 *reported; /* hashes of cycles already reported */
 	size_t nr_reported, cap_reported;
 };
@@ -37,16 +38,30 @@ void deadlock_watch_free(struct deadlock_watch *d)
 		return;
 	free(d->v);
 	free(d->reported);
+	u64_map_free(&d->by_tid);
 	free(d);
 }
 
+static struct blocked *find_mut(struct deadlock_watch *d, __u32 tid)
+{
+	__u64 *i = u64_map_get(&d->by_tid, tid);
+
+	return i && *i ? &d->v[*i - 1] : NULL;
+}
+
+/* Swap-remove tid's entry; the map keeps a 0 for a tid no longer blocked. */
 static void forget(struct deadlock_watch *d, __u32 tid)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		if (d->v[i].tid == tid) {
-			d->v[i] = d->v[--d->n];
-			return;
-		}
+	struct blocked *b = find_mut(d, tid);
+	size_t i;
+
+	if (!b)
+		return;
+	i = b - d->v;
+	*u64_map_get(&d->by_tid, tid) = 0;
+	if (i != --d->n) {
+		d->v[i] = d->v[d->n];
+		*u64_map_get(&d->by_tid, d->v[i].tid) = i + 1;
 	}
 }
 
@@ -56,16 +71,20 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h,
 	struct blocked *b;
 
 	switch (h->kind) {
-	case TT_REC_WAIT_BEGIN:
+	case TT_REC_WAIT_BEGIN: {
+		bool found;
+
 		forget(d, h->tid);
 		b = VEC_PUSH(d->v, d->n, d->cap);
 		*b = (struct blocked){h->tid, wb->op, wb->val, wb->uaddr, h->ts, off, 0};
+		*u64_map_upsert(&d->by_tid, h->tid, &found) = d->n;
 		break;
+	}
 	case TT_REC_UNWOUND:
-		for (size_t i = 0; i < d->n; i++)
-			if (d->v[i].tid == h->tid && d->v[i].since == h->ts &&
-			    ((const struct tt_unwound *)h)->parent_kind == TT_REC_WAIT_BEGIN)
-				d->v[i].unwound_off = off;
+		b = find_mut(d, h->tid);
+		if (b && b->since == h->ts &&
+		    ((const struct tt_unwound *)h)->parent_kind == TT_REC_WAIT_BEGIN)
+			b->unwound_off = off;
 		break;
 	case TT_REC_WAIT_END:
 	case TT_REC_EXIT:
@@ -95,22 +114,13 @@ __u32 lock_owner(pid_t pid, __u64 addr, __u32 op, __u32 val)
 bool deadlock_watch_wait_records(const struct deadlock_watch *d, __u32 tid, size_t *wait_off,
 				 size_t *unwound_off)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		if (d->v[i].tid == tid) {
-			*wait_off = d->v[i].wait_off;
-			*unwound_off = d->v[i].unwound_off;
-			return true;
-		}
-	}
-	return false;
-}
+	const struct blocked *b = find_mut((struct deadlock_watch *)d, tid);
 
-static const struct blocked *find(const struct deadlock_watch *d, __u32 tid)
-{
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].tid == tid)
-			return &d->v[i];
-	return NULL;
+	if (!b)
+		return false;
+	*wait_off = b->wait_off;
+	*unwound_off = b->unwound_off;
+	return true;
 }
 
 bool deadlock_watch_check(struct deadlock_watch *d, __u64 now, __u64 min_ns,
@@ -142,7 +152,7 @@ bool deadlock_watch_check(struct deadlock_watch *d, __u64 now, __u64 min_ns,
 				if (tids[k] == owner)
 					cur = NULL; /* a cycle not through start: found from its own start */
 			if (cur)
-				cur = find(d, owner);
+				cur = find_mut(d, owner);
 		}
 		if (out->nr < 2)
 			continue;

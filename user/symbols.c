@@ -962,23 +962,3 @@ void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr)
 		l->name_off = vaddr - sym->start;
 	}
 }
-
-const char *symbols_elf_func(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off)
-{
-	struct module *m = module_get(s, path, NULL);
-	const struct elf_sym *sym = find_sym(m->funcs, m->nr_funcs, vaddr);
-
-	if (sym && off)
-		*off = vaddr - sym->start;
-	return sym ? sym->name : NULL;
-}
-
-const char *symbols_elf_object(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off)
-{
-	struct module *m = module_get(s, path, NULL);
-	const struct elf_sym *sym = find_sym(m->objects, m->nr_objects, vaddr);
-
-	if (sym && off)
-		*off = vaddr - sym->start;
-	return sym ? sym->name : NULL;
-}

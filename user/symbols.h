@@ -40,9 +40,4 @@ void symbolizer_for_each_module(struct symbolizer *s,
 					   __u64 bias),
 				void *ctx);
 
-/* For tests: name a file's function containing vaddr (ELF virtual address), or NULL. */
-const char *symbols_elf_func(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off);
-/* For tests: name a file's data object containing vaddr, or NULL. */
-const char *symbols_elf_object(struct symbolizer *s, const char *path, __u64 vaddr, __u64 *off);
-
 #endif
