@@ -11,7 +11,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -std=gnu11 \
 	  -D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -Ibpf -I$(BUILD) -Iuser
-LDLIBS := -lbpf -ldw -lelf -lz -llzma -lstdc++
+LDLIBS := -lbpf -ldw -lelf -lz -llzma -lcapstone -lstdc++
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -22,7 +22,7 @@ CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/j
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
 	     user/protobuf.c user/pprof.c user/perfetto.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
-	     user/deadlock.c user/main.c
+	     user/deadlock.c user/probesite.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
@@ -68,9 +68,10 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -pthread -Wall $< -o $@
 
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o \
+		$(BUILD)/probesite.o
 	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
-		$(BUILD)/procfs.o -o $@ $(LDLIBS)
+		$(BUILD)/procfs.o $(BUILD)/probesite.o -o $@ $(LDLIBS)
 
 # libFuzzer over the replay path, checksums recomputed so the fuzzer gets past them.
 FUZZ_SECONDS ?= 120

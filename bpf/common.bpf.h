@@ -58,7 +58,7 @@ struct {
  * One slot per program group: an interrupt can wake a thread (sched_waking) in the middle of a
  * futex program on the same CPU, and a shared buffer was found clobbered that way.
  */
-enum scratch_slot { SLOT_FUTEX = 0, SLOT_SCHED = 1, NR_SLOTS };
+enum scratch_slot { SLOT_FUTEX = 0, SLOT_SCHED = 1, SLOT_UPROBE = 2, NR_SLOTS };
 #define TT_SCRATCH_SIZE 1024
 struct scratch_buf {
 	__u8 data[TT_SCRATCH_SIZE];

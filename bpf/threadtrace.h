@@ -23,6 +23,7 @@ enum tt_rec_kind {
 	TT_REC_NEW_THREAD = 6, /* sched_wakeup_new of a target thread */
 	TT_REC_EXIT = 7,       /* sched_process_exit of a target thread */
 	TT_REC_USTACK_SNAPSHOT = 8, /* user stack bytes + registers of the record before it */
+	TT_REC_LOCK_CALL = 9,  /* --holds: a target thread calls a pthread/semaphore function */
 
 	TT_REC_SESSION = 64,     /* collector: tracing is attached; traced time starts */
 	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
@@ -192,6 +193,40 @@ struct tt_futex_state {
 	__u32 pad;
 };
 
+/* The pthread and semaphore calls --holds probes (the op of a TT_REC_LOCK_CALL). */
+enum tt_lock_op {
+	TT_LOP_MUTEX_LOCK = 1,	   /* pthread_mutex_lock (obj: the mutex) */
+	TT_LOP_MUTEX_TRYLOCK,	   /* pthread_mutex_trylock */
+	TT_LOP_MUTEX_TIMEDLOCK,	   /* pthread_mutex_timedlock / clocklock */
+	TT_LOP_MUTEX_UNLOCK,	   /* pthread_mutex_unlock */
+	TT_LOP_COND_WAIT,	   /* pthread_cond_wait / timedwait / clockwait (obj: the condvar,
+				      obj2: the mutex it releases and re-takes) */
+	TT_LOP_RW_RDLOCK,	   /* pthread_rwlock_rdlock */
+	TT_LOP_RW_WRLOCK,	   /* pthread_rwlock_wrlock */
+	TT_LOP_RW_TRYRDLOCK,	   /* pthread_rwlock_tryrdlock */
+	TT_LOP_RW_TRYWRLOCK,	   /* pthread_rwlock_trywrlock */
+	TT_LOP_RW_TIMEDRDLOCK,	   /* pthread_rwlock_timedrdlock / clockrdlock */
+	TT_LOP_RW_TIMEDWRLOCK,	   /* pthread_rwlock_timedwrlock / clockwrlock */
+	TT_LOP_RW_UNLOCK,	   /* pthread_rwlock_unlock */
+	TT_LOP_SEM_WAIT,	   /* sem_wait / timedwait / clockwait / trywait */
+	TT_LOP_SEM_POST,	   /* sem_post */
+	TT_LOP__NR,
+};
+
+/*
+ * A lock call seen by a uprobe near the function's entry (--holds). No return probe: the
+ * analysis learns when the call acquired from the caller's futex waits on the object and from
+ * the next call of the same thread. The stack is the caller's (none for unlock and post).
+ */
+struct tt_lock_call {
+	struct tt_rec_hdr hdr;
+	__u64 obj;
+	__u64 obj2;
+	__u32 op; /* enum tt_lock_op */
+	__u32 pad;
+	struct tt_stack stack;
+};
+
 #define TT_MAX_CYCLE 8
 
 /*
@@ -210,12 +245,14 @@ struct tt_deadlock {
 	} links[TT_MAX_CYCLE];
 };
 
+#define TT_SESSION_HOLDS (1u << 0) /* --holds: lock calls were probed (TT_REC_LOCK_CALL) */
+
 struct tt_session {
 	struct tt_rec_hdr hdr; /* ts: the instant tracing was attached */
 	__u32 target_pid;
 	__u32 target_tid; /* 0: all threads */
 	__u32 abi_version;
-	__u32 pad;
+	__u32 flags; /* TT_SESSION_* (0 in files written before flags existed) */
 	char comm[TT_COMM_LEN];
 };
 

@@ -25,6 +25,31 @@ const char *wake_cause_name(enum wake_cause c)
 
 enum tstate { TS_UNKNOWN, TS_RUNNING, TS_RUNNABLE, TS_BLOCKED, TS_DONE };
 
+/* --holds: a lock a thread holds, one hold interval, a lock object seen in calls. */
+struct held_lock {
+	__u64 obj, since;
+	__u32 stack, depth;
+	bool reader;
+};
+
+struct hold_iv {
+	__u64 obj, begin, end;
+	__u32 tid, stack;
+	size_t stat, holder; /* its lock_stat and holder, once built */
+};
+
+struct obj_state {
+	__u64 obj;
+	enum lock_kind kind;
+	__u32 writer, readers;
+};
+
+/* Lock order: a thread took `to` while holding `from`. */
+struct order_edge {
+	__u64 from, to, ts;
+	__u32 tid, from_stack, to_stack;
+};
+
 /* A futex wait by one thread, from its begin to its end. */
 struct raw_wait {
 	__u32 tid;
@@ -53,10 +78,19 @@ struct thread_work {
 	bool in_wait;
 	struct raw_wait cur;
 	size_t last_wait; /* index + 1 into waits of its latest finished wait */
+	/* --holds: the lock call in progress (its acquisition is decided at the next call) */
+	bool pending;
+	__u32 pend_op;
+	__u64 pend_obj, pend_cond, pend_ts;
+	__u32 pend_stack;
+	bool pend_timeout;
+	struct held_lock *held; /* what it holds now */
+	size_t nr_held, cap_held;
 };
 
 struct lock_work {
 	__u64 addr;
+	__u64 canon; /* the object the word belongs to */
 	struct lock_evidence ev;
 	enum lock_kind kind;
 	size_t stat; /* index of its lock_stat */
@@ -87,6 +121,15 @@ struct work {
 	struct u64_map unwound; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_UNWOUND */
 	struct u64_map unwound_by_fp; /* hash(frame-pointer user stack) -> the latest unwound */
 	size_t cap_deadlocks;
+	/* --holds */
+	struct obj_state *objs;
+	size_t nr_objs, cap_objs;
+	struct u64_map obj_by_addr;
+	struct hold_iv *holds;
+	size_t nr_holds, cap_holds;
+	struct order_edge *order;
+	size_t nr_order, cap_order;
+	struct u64_map order_by_key;
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
 		__u8 room[sizeof(struct tt_stack) + (TT_MAX_USTACK + TT_MAX_KSTACK) * 8];
@@ -391,6 +434,8 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	note_stack_funcs(w, l, t->cur.stack);
 }
 
+static void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r);
+
 static void on_wait_end(struct work *w, const struct tt_wait_end *r)
 {
 	struct thread_work *t = thread_get(w, r->hdr.tid);
@@ -398,6 +443,7 @@ static void on_wait_end(struct work *w, const struct tt_wait_end *r)
 	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
 	if (t->in_wait && t->cur.addr == r->uaddr)
 		finish_wait(w, t, r->hdr.ts, r->ret);
+	hold_wait_end(w, t, r);
 }
 
 static void on_wake_op(struct work *w, const struct tt_wake_op *r)
@@ -511,6 +557,7 @@ static void on_thread_exit(struct work *w, const struct tt_exit *r)
 	struct thread_work *t = thread_get(w, r->hdr.tid);
 
 	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
+	t->pending = false;
 	t->st.exited = true;
 	memcpy(t->st.name, r->comm, TT_COMM_LEN);
 	if (r->hdr.tid == w->a->pid)
@@ -547,6 +594,238 @@ static void on_thread_info(struct work *w, const struct tt_thread_info *r)
 	t->hint_futex = r->in_futex_wait ? r->futex_uaddr : 0;
 	if (t->hint_futex)
 		lock_get(w, t->hint_futex);
+}
+
+/* --holds ------------------------------------------------------------------------------- */
+
+static struct obj_state *obj_get(struct work *w, __u64 obj, enum lock_kind kind)
+{
+	bool found;
+	__u64 *i = u64_map_upsert(&w->obj_by_addr, obj, &found);
+	struct obj_state *o;
+
+	if (found) {
+		o = &w->objs[*i - 1];
+		if (kind == LK_CONDVAR || kind == LK_RWLOCK || kind == LK_SEMAPHORE ||
+		    o->kind == LK_FUTEX)
+			o->kind = kind; /* a mutex seen only as a condvar's partner may be reused */
+		return o;
+	}
+	o = VEC_PUSH(w->objs, w->nr_objs, w->cap_objs);
+	*i = w->nr_objs;
+	o->obj = obj;
+	o->kind = kind;
+	return o;
+}
+
+/* Bytes of a glibc object whose futex words belong to it (glibc-futex.md). */
+static __u64 object_span(enum lock_kind k)
+{
+	switch (k) {
+	case LK_RWLOCK:
+		return 56;
+	case LK_CONDVAR:
+		return 48;
+	default:
+		return 4; /* mutex and semaphore: the word at the start */
+	}
+}
+
+static bool word_in(__u64 word, __u64 obj, enum lock_kind k)
+{
+	return word >= obj && word < obj + object_span(k);
+}
+
+/* The object seen in lock calls that futex word belongs to, or NULL. */
+static const struct obj_state *object_of_word(struct work *w, __u64 word)
+{
+	for (__u64 off = 0; off < 56 && off <= word; off += 4) {
+		__u64 *i = u64_map_get(&w->obj_by_addr, word - off);
+
+		if (i && word_in(word, w->objs[*i - 1].obj, w->objs[*i - 1].kind))
+			return &w->objs[*i - 1];
+	}
+	return NULL;
+}
+
+static bool is_read_op(__u32 op)
+{
+	return op == TT_LOP_RW_RDLOCK || op == TT_LOP_RW_TRYRDLOCK || op == TT_LOP_RW_TIMEDRDLOCK;
+}
+
+static void add_order_edge(struct work *w, const struct held_lock *from, __u64 to, __u32 tid,
+			   __u32 to_stack, __u64 ts)
+{
+	__u64 key = hash_u64(from->obj) ^ hash_u64(to + 1);
+	bool found;
+	__u64 *slot;
+	struct order_edge *e;
+
+	for (;; key++) {
+		slot = u64_map_upsert(&w->order_by_key, key, &found);
+		if (!found)
+			break;
+		e = &w->order[*slot - 1];
+		if (e->from == from->obj && e->to == to)
+			return; /* the first time this order was seen stands for all */
+	}
+	e = VEC_PUSH(w->order, w->nr_order, w->cap_order);
+	*slot = w->nr_order;
+	*e = (struct order_edge){from->obj, to, ts, tid, from->stack, to_stack};
+}
+
+static void hold_acquire(struct work *w, struct thread_work *t, __u64 obj, bool reader, __u64 ts,
+			 __u32 stack)
+{
+	struct obj_state *o = obj_get(w, obj, LK_FUTEX);
+	struct held_lock *h;
+
+	for (size_t i = 0; i < t->nr_held; i++)
+		if (t->held[i].obj == obj) { /* recursive mutex, or a read lock taken twice */
+			t->held[i].depth++;
+			return;
+		}
+	for (size_t i = 0; i < t->nr_held; i++)
+		add_order_edge(w, &t->held[i], obj, t->st.tid, stack, ts);
+	h = VEC_PUSH(t->held, t->nr_held, t->cap_held);
+	*h = (struct held_lock){obj, ts, stack, 1, reader};
+	if (reader)
+		o->readers++;
+	else
+		o->writer = t->st.tid;
+}
+
+static void hold_release(struct work *w, struct thread_work *t, __u64 obj, __u64 ts, bool all)
+{
+	struct obj_state *o = obj_get(w, obj, LK_FUTEX);
+	struct held_lock *h = NULL;
+	struct hold_iv *iv;
+
+	for (size_t i = 0; i < t->nr_held; i++)
+		if (t->held[i].obj == obj)
+			h = &t->held[i];
+	if (!h) { /* taken before tracing began */
+		w->a->unmatched_releases++;
+		return;
+	}
+	if (!all && --h->depth)
+		return;
+	iv = VEC_PUSH(w->holds, w->nr_holds, w->cap_holds);
+	*iv = (struct hold_iv){.obj = obj, .begin = h->since, .end = ts, .tid = t->st.tid,
+			       .stack = h->stack};
+	if (h->reader) {
+		if (o->readers)
+			o->readers--;
+	} else if (o->writer == t->st.tid) {
+		o->writer = 0;
+	}
+	*h = t->held[--t->nr_held];
+}
+
+/*
+ * No return probes: a call's acquisition is decided when the thread makes its next lock call.
+ * It acquired at its last futex wait on the object's words since the call (or at the call),
+ * unless a timed lock timed out or a try-lock found the lock held by another thread.
+ */
+static void hold_settle(struct work *w, struct thread_work *t)
+{
+	const struct obj_state *o;
+	bool ok = true, reader = is_read_op(t->pend_op);
+
+	if (!t->pending)
+		return;
+	t->pending = false;
+	o = &w->objs[*u64_map_get(&w->obj_by_addr, t->pend_obj) - 1];
+	switch (t->pend_op) {
+	case TT_LOP_MUTEX_TIMEDLOCK:
+	case TT_LOP_RW_TIMEDRDLOCK:
+	case TT_LOP_RW_TIMEDWRLOCK:
+		ok = !t->pend_timeout;
+		break;
+	case TT_LOP_MUTEX_TRYLOCK:
+	case TT_LOP_RW_TRYWRLOCK:
+		ok = (!o->writer || o->writer == t->st.tid) &&
+		     (t->pend_op == TT_LOP_MUTEX_TRYLOCK || !o->readers);
+		break;
+	case TT_LOP_RW_TRYRDLOCK:
+		ok = !o->writer || o->writer == t->st.tid;
+		break;
+	}
+	if (ok)
+		hold_acquire(w, t, t->pend_obj, reader, t->pend_ts, t->pend_stack);
+}
+
+/* A futex wait of a thread inside a lock call ended: the acquisition is no earlier. */
+static void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r)
+{
+	const struct obj_state *o;
+
+	if (!t->pending)
+		return;
+	o = &w->objs[*u64_map_get(&w->obj_by_addr, t->pend_obj) - 1];
+	if (word_in(r->uaddr, t->pend_obj, o->kind == LK_RWLOCK ? LK_RWLOCK : LK_MUTEX) ||
+	    (t->pend_cond && word_in(r->uaddr, t->pend_cond, LK_CONDVAR))) {
+		t->pend_ts = r->hdr.ts;
+		t->pend_timeout = r->ret == -E_TIMEDOUT;
+	}
+}
+
+static void on_lock_call(struct work *w, const struct tt_lock_call *r)
+{
+	struct thread_work *t = thread_get(w, r->hdr.tid);
+	__u32 stack = TT_NO_STACK;
+	enum lock_kind k = LK_MUTEX;
+
+	w->a->lock_calls++;
+	hold_settle(w, t);
+	if (r->stack.nr_user)
+		stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
+	switch (r->op) {
+	case TT_LOP_MUTEX_UNLOCK:
+	case TT_LOP_RW_UNLOCK:
+		obj_get(w, r->obj, r->op == TT_LOP_RW_UNLOCK ? LK_RWLOCK : LK_MUTEX);
+		hold_release(w, t, r->obj, r->hdr.ts, false);
+		return;
+	case TT_LOP_SEM_WAIT:
+	case TT_LOP_SEM_POST:
+		obj_get(w, r->obj, LK_SEMAPHORE);
+		return;
+	case TT_LOP_COND_WAIT:
+		/* it releases the mutex at once and re-takes it on its way out */
+		obj_get(w, r->obj, LK_CONDVAR);
+		obj_get(w, r->obj2, LK_MUTEX);
+		hold_release(w, t, r->obj2, r->hdr.ts, true);
+		t->pending = true;
+		t->pend_op = TT_LOP_MUTEX_LOCK;
+		t->pend_obj = r->obj2;
+		t->pend_cond = r->obj;
+		t->pend_ts = r->hdr.ts;
+		t->pend_stack = stack;
+		t->pend_timeout = false;
+		return;
+	case TT_LOP_MUTEX_LOCK:
+	case TT_LOP_MUTEX_TRYLOCK:
+	case TT_LOP_MUTEX_TIMEDLOCK:
+		break;
+	case TT_LOP_RW_RDLOCK:
+	case TT_LOP_RW_WRLOCK:
+	case TT_LOP_RW_TRYRDLOCK:
+	case TT_LOP_RW_TRYWRLOCK:
+	case TT_LOP_RW_TIMEDRDLOCK:
+	case TT_LOP_RW_TIMEDWRLOCK:
+		k = LK_RWLOCK;
+		break;
+	default:
+		return;
+	}
+	obj_get(w, r->obj, k);
+	t->pending = true;
+	t->pend_op = r->op;
+	t->pend_obj = r->obj;
+	t->pend_cond = 0;
+	t->pend_ts = r->hdr.ts;
+	t->pend_stack = stack;
+	t->pend_timeout = false;
 }
 
 /* Close every thread at the end of the trace. */
@@ -611,6 +890,8 @@ static int cmp_lock(const void *a, const void *b)
 
 	if (x->wait_ns != y->wait_ns)
 		return x->wait_ns > y->wait_ns ? -1 : 1;
+	if (x->hold_ns != y->hold_ns)
+		return x->hold_ns > y->hold_ns ? -1 : 1;
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
@@ -676,9 +957,115 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 
 struct lock_acc {
 	struct lock_stat *ls;
-	size_t cap_waiters, cap_wakers, cap_chains;
+	size_t cap_waiters, cap_wakers, cap_chains, cap_holders;
 	struct u64_map chain_by_key;
+	const struct hold_iv *holds; /* --holds: its holds by begin time */
+	size_t nr_holds;
 };
+
+static void lock_stat_names(struct lock_stat *ls, __u64 canon, enum lock_kind kind,
+			    const char *detail, const struct sym_lock *sl, __u64 off)
+{
+	ls->addr = canon;
+	ls->kind = kind;
+	snprintf(ls->detail, sizeof(ls->detail), "%s", detail ? detail : "");
+	if (sl && sl->name && sl->name_off - off)
+		snprintf(ls->name, sizeof(ls->name), "%s+0x%llx", sl->name,
+			 (unsigned long long)(sl->name_off - off));
+	else if (sl && sl->name)
+		snprintf(ls->name, sizeof(ls->name), "%s", sl->name);
+	if (sl && sl->module)
+		snprintf(ls->location, sizeof(ls->location), "%s+0x%llx", sl->module,
+			 (unsigned long long)(sl->module_off - off));
+	else
+		snprintf(ls->location, sizeof(ls->location), "%s",
+			 sl && sl->location ? sl->location : "[unknown]");
+}
+
+static int cmp_hold_iv(const void *a, const void *b)
+{
+	const struct hold_iv *x = a, *y = b;
+
+	if (x->stat != y->stat)
+		return x->stat < y->stat ? -1 : 1;
+	return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+static int cmp_holder(const void *a, const void *b)
+{
+	const struct holder *x = a, *y = b;
+
+	if (x->caused_wait_ns != y->caused_wait_ns)
+		return x->caused_wait_ns > y->caused_wait_ns ? -1 : 1;
+	if (x->hold_ns != y->hold_ns)
+		return x->hold_ns > y->hold_ns ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* Hold statistics per lock and per acquiring site; each lock's holds sorted by begin. */
+static void build_holds(struct work *w, struct lock_acc *acc)
+{
+	sort_array(w->holds, w->nr_holds, sizeof(*w->holds), cmp_hold_iv);
+	for (size_t i = 0; i < w->nr_holds; i++) {
+		struct hold_iv *iv = &w->holds[i];
+		struct lock_acc *la = &acc[iv->stat];
+		struct lock_stat *ls = la->ls;
+		__u64 d = iv->end - iv->begin;
+		struct holder *h = NULL;
+
+		if (!la->nr_holds)
+			la->holds = iv;
+		la->nr_holds++;
+		ls->acquisitions++;
+		ls->hold_ns += d;
+		if (d > ls->max_hold_ns)
+			ls->max_hold_ns = d;
+		ls->hold_hist[hist_bucket(d)]++;
+		for (size_t k = 0; k < ls->nr_holders && !h; k++)
+			if (ls->holders[k].stack == iv->stack)
+				h = &ls->holders[k];
+		if (!h) {
+			h = VEC_PUSH(ls->holders, ls->nr_holders, la->cap_holders);
+			h->tid = iv->tid;
+			h->stack = iv->stack;
+			memcpy(h->comm, thread_get(w, iv->tid)->st.name, TT_COMM_LEN);
+		} else if (h->tid != iv->tid) {
+			h->tid = 0;
+		}
+		h->count++;
+		h->hold_ns += d;
+		if (d > h->max_hold_ns)
+			h->max_hold_ns = d;
+		iv->holder = (size_t)(h - ls->holders);
+	}
+}
+
+/* Who pays: charge a futex wait to the holds of other threads it overlapped. */
+static void charge_holds(struct work *w, struct lock_acc *la, const struct raw_wait *rw)
+{
+	struct lock_stat *ls = la->ls;
+	__u64 from = rw->begin > ls->max_hold_ns ? rw->begin - ls->max_hold_ns : 0;
+	size_t lo = 0, hi = la->nr_holds;
+
+	while (lo < hi) { /* the first hold that begins late enough to reach the wait */
+		size_t mid = (lo + hi) / 2;
+
+		if (la->holds[mid].begin < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < la->nr_holds && la->holds[i].begin < rw->end; i++) {
+		const struct hold_iv *iv = &la->holds[i];
+		__u64 b = iv->begin > rw->begin ? iv->begin : rw->begin;
+		__u64 e = iv->end < rw->end ? iv->end : rw->end;
+
+		if (iv->tid == rw->tid || e <= b)
+			continue;
+		ls->caused_wait_ns += e - b;
+		ls->holders[iv->holder].caused_wait_ns += e - b;
+	}
+}
 
 static struct chain *chain_add(struct lock_acc *la, const struct raw_wait *first,
 			       const struct raw_wait *last, const char *waiter_comm)
@@ -749,19 +1136,28 @@ static void build_locks(struct work *w)
 	size_t n = 0;
 	bool found;
 
-	a->locks = xcalloc(w->nr_locks, sizeof(*a->locks));
-	acc = xcalloc(w->nr_locks, sizeof(*acc));
+	a->locks = xcalloc(w->nr_locks + w->nr_objs, sizeof(*a->locks));
+	acc = xcalloc(w->nr_locks + w->nr_objs, sizeof(*acc));
 	for (size_t i = 0; i < w->nr_locks; i++) {
 		struct lock_work *l = &w->locks[i];
 		const struct sym_lock *sl = a->sd ? symdata_lock(a->sd, l->addr) : NULL;
+		const struct obj_state *o = w->nr_objs ? object_of_word(w, l->addr) : NULL;
 		const char *detail;
 		__u64 off, *slot;
 		struct lock_stat *ls;
 		bool found;
 
 		l->kind = lockkind_classify(&l->ev, sl, &detail);
-		off = object_offset(l->kind, sl);
-		slot = u64_map_upsert(&by_canon, l->addr - off, &found);
+		if (o && o->kind != LK_FUTEX) { /* --holds: the calls say what it is */
+			if (o->kind != l->kind)
+				detail = NULL;
+			l->kind = o->kind;
+			off = l->addr - o->obj;
+		} else {
+			off = object_offset(l->kind, sl);
+		}
+		l->canon = l->addr - off;
+		slot = u64_map_upsert(&by_canon, l->canon, &found);
 		if (found) {
 			l->stat = *slot;
 			continue;
@@ -769,21 +1165,26 @@ static void build_locks(struct work *w)
 		l->stat = *slot = a->nr_locks++;
 		ls = &a->locks[l->stat];
 		acc[l->stat].ls = ls;
-		ls->addr = l->addr - off;
-		ls->kind = l->kind;
-		snprintf(ls->detail, sizeof(ls->detail), "%s", detail ? detail : "");
-		if (sl && sl->name && sl->name_off - off)
-			snprintf(ls->name, sizeof(ls->name), "%s+0x%llx", sl->name,
-				 (unsigned long long)(sl->name_off - off));
-		else if (sl && sl->name)
-			snprintf(ls->name, sizeof(ls->name), "%s", sl->name);
-		if (sl && sl->module)
-			snprintf(ls->location, sizeof(ls->location), "%s+0x%llx", sl->module,
-				 (unsigned long long)(sl->module_off - off));
-		else
-			snprintf(ls->location, sizeof(ls->location), "%s",
-				 sl && sl->location ? sl->location : "[unknown]");
+		ls->calls_seen = o != NULL;
+		lock_stat_names(ls, l->canon, l->kind, detail, sl, off);
 	}
+	/* --holds: locks held but never waited for */
+	for (size_t i = 0; i < w->nr_holds; i++) {
+		__u64 obj = w->holds[i].obj, *slot;
+		const struct obj_state *o = &w->objs[*u64_map_get(&w->obj_by_addr, obj) - 1];
+		bool found;
+
+		slot = u64_map_upsert(&by_canon, obj, &found);
+		if (!found) {
+			*slot = a->nr_locks++;
+			acc[*slot].ls = &a->locks[*slot];
+			a->locks[*slot].calls_seen = true;
+			lock_stat_names(&a->locks[*slot], obj, o->kind == LK_FUTEX ? LK_MUTEX : o->kind,
+					NULL, a->sd ? symdata_lock(a->sd, obj) : NULL, 0);
+		}
+		w->holds[i].stat = *slot;
+	}
+	build_holds(w, acc);
 	u64_map_free(&by_canon);
 	memset(&by_canon, 0, sizeof(by_canon));
 
@@ -814,6 +1215,8 @@ static void build_locks(struct work *w)
 			if (n > i && !same_acquisition(&w->waits[n - 1], &w->waits[n], k, pi))
 				break;
 			total += w->waits[n].end - w->waits[n].begin;
+			if (la->nr_holds)
+				charge_holds(w, la, &w->waits[n]);
 		}
 		last = &w->waits[n - 1];
 		ls->futex_waits += n - i;
@@ -854,6 +1257,7 @@ static void build_locks(struct work *w)
 		sort_array(ls->waiters, ls->nr_waiters, sizeof(*ls->waiters), cmp_attrib);
 		sort_array(ls->wakers, ls->nr_wakers, sizeof(*ls->wakers), cmp_attrib);
 		sort_array(ls->chains, ls->nr_chains, sizeof(*ls->chains), cmp_chain);
+		sort_array(ls->holders, ls->nr_holders, sizeof(*ls->holders), cmp_holder);
 		u64_map_free(&acc[i].chain_by_key);
 	}
 	free(acc);
@@ -863,13 +1267,14 @@ static void build_locks(struct work *w)
 		*u64_map_upsert(&by_canon, a->locks[k].addr, &found) = k + 1;
 	for (size_t i = 0; i < w->nr_locks; i++) {
 		const struct lock_work *l = &w->locks[i];
-		__u64 canon = l->addr - object_offset(l->kind, a->sd ? symdata_lock(a->sd, l->addr)
-								     : NULL);
-		__u64 *k = u64_map_get(&by_canon, canon);
+		__u64 *k = u64_map_get(&by_canon, l->canon);
 
 		if (k)
 			*u64_map_upsert(&a->lock_by_futex, l->addr, &found) = *k;
 	}
+	for (size_t k = 0; k < a->nr_locks; k++) /* objects known from lock calls only */
+		if (!u64_map_get(&a->lock_by_futex, a->locks[k].addr))
+			*u64_map_upsert(&a->lock_by_futex, a->locks[k].addr, &found) = k + 1;
 	u64_map_free(&by_canon);
 }
 
@@ -878,6 +1283,116 @@ const struct lock_stat *analysis_lock_of(const struct analysis *a, __u64 futex_a
 	__u64 *i = u64_map_get(&a->lock_by_futex, futex_addr);
 
 	return i ? &a->locks[*i - 1] : NULL;
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct order_edge *x = a, *y = b;
+
+	if (x->from != y->from)
+		return x->from < y->from ? -1 : 1;
+	return x->to < y->to ? -1 : x->to > y->to;
+}
+
+#define MAX_POTENTIAL 32
+#define CYCLE_SEARCH_STEPS 200000
+
+struct cycle_search {
+	struct work *w;
+	__u64 start;
+	size_t path[TT_MAX_CYCLE]; /* edge indexes */
+	unsigned depth;
+	long steps;
+};
+
+/* Index of the first edge leaving obj in the sorted edge list. */
+static size_t first_edge(const struct work *w, __u64 obj)
+{
+	size_t lo = 0, hi = w->nr_order;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (w->order[mid].from < obj)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void record_cycle(struct cycle_search *cs)
+{
+	struct analysis *a = cs->w->a;
+	struct deadlock_stat *d;
+
+	if (a->nr_deadlocks >= MAX_POTENTIAL + 64)
+		return;
+	d = VEC_PUSH(a->deadlocks, a->nr_deadlocks, cs->w->cap_deadlocks);
+	d->potential = true;
+	d->nr = cs->depth;
+	d->ts = ~0ULL;
+	for (unsigned i = 0; i < cs->depth; i++) {
+		const struct order_edge *e = &cs->w->order[cs->path[i]];
+
+		d->links[i].tid = e->tid;
+		d->links[i].addr = e->from;
+		d->links[i].stack = e->to_stack;
+		d->links[i].held_stack = e->from_stack;
+		memcpy(d->links[i].comm, thread_get(cs->w, e->tid)->st.name, TT_COMM_LEN);
+		if (e->ts < d->ts)
+			d->ts = e->ts;
+	}
+}
+
+/*
+ * Depth-first from the edge path's end back to start, through locks above start only: each
+ * cycle is found once, from its lowest lock.
+ */
+static void find_cycles(struct cycle_search *cs, __u64 at, unsigned *found)
+{
+	struct work *w = cs->w;
+
+	for (size_t i = first_edge(w, at); i < w->nr_order && w->order[i].from == at; i++) {
+		const struct order_edge *e = &w->order[i];
+		bool seen = false;
+
+		if (*found >= MAX_POTENTIAL || --cs->steps < 0)
+			return;
+		cs->path[cs->depth] = i;
+		if (e->to == cs->start) {
+			cs->depth++;
+			record_cycle(cs);
+			cs->depth--;
+			(*found)++;
+			continue;
+		}
+		if (e->to < cs->start || cs->depth + 1 >= TT_MAX_CYCLE)
+			continue;
+		for (unsigned k = 0; k < cs->depth; k++)
+			seen |= w->order[cs->path[k]].from == e->to;
+		if (seen)
+			continue;
+		cs->depth++;
+		find_cycles(cs, e->to, found);
+		cs->depth--;
+	}
+}
+
+/* --holds: cycles in the lock-order graph are deadlocks waiting for the wrong timing. */
+static void build_potential_deadlocks(struct work *w)
+{
+	struct cycle_search cs = {.w = w, .steps = CYCLE_SEARCH_STEPS};
+	unsigned found = 0;
+
+	sort_array(w->order, w->nr_order, sizeof(*w->order), cmp_order);
+	for (size_t i = 0; i < w->nr_order; i++) {
+		if (i && w->order[i].from == w->order[i - 1].from)
+			continue;
+		cs.start = w->order[i].from;
+		cs.depth = 0;
+		find_cycles(&cs, cs.start, &found);
+	}
 }
 
 static void build_threads(struct work *w)
@@ -945,6 +1460,7 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 			out->tid_filter = s->target_tid;
 			out->start_ts = h->ts;
 			out->end_ts = h->ts;
+			out->holds = s->flags & TT_SESSION_HOLDS;
 			memcpy(out->comm, s->comm, TT_COMM_LEN);
 			break;
 		}
@@ -975,6 +1491,9 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 		case TT_REC_DEADLOCK:
 			on_deadlock(&w, (const void *)h);
 			break;
+		case TT_REC_LOCK_CALL:
+			on_lock_call(&w, (const void *)h);
+			break;
 		case TT_REC_SESSION_END: {
 			const struct tt_session_end *e = (const void *)h;
 
@@ -999,7 +1518,16 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 	}
 	close_threads(&w);
 	build_locks(&w);
+	build_potential_deadlocks(&w);
 	build_threads(&w);
+
+	for (size_t i = 0; i < w.nr_threads; i++)
+		free(w.threads[i].held);
+	free(w.objs);
+	free(w.holds);
+	free(w.order);
+	u64_map_free(&w.obj_by_addr);
+	u64_map_free(&w.order_by_key);
 
 	free(w.threads);
 	free(w.waits);
@@ -1020,6 +1548,7 @@ void analysis_free(struct analysis *a)
 		free(a->locks[i].waiters);
 		free(a->locks[i].wakers);
 		free(a->locks[i].chains);
+		free(a->locks[i].holders);
 	}
 	for (size_t i = 0; i < a->nr_stacks; i++)
 		free(a->stacks[i].ips);

@@ -57,6 +57,15 @@ struct chain {
 	__u64 count, wait_ns;
 };
 
+/* --holds: the holds of one lock taken at one site (the acquiring call's stack). */
+struct holder {
+	__u32 tid;   /* the holding thread; 0 when several threads took it here */
+	__u32 stack; /* where it was acquired, or TT_NO_STACK */
+	char comm[TT_COMM_LEN];
+	__u64 count, hold_ns, max_hold_ns;
+	__u64 caused_wait_ns; /* other threads' futex waits on the lock during these holds */
+};
+
 struct lock_stat {
 	__u64 addr;
 	enum lock_kind kind;
@@ -72,6 +81,14 @@ struct lock_stat {
 	size_t nr_waiters, nr_wakers;
 	struct chain *chains; /* sorted by wait_ns, descending */
 	size_t nr_chains;
+	/* --holds: completed holds (acquire to release) seen by the lock-call probes */
+	bool calls_seen;     /* the object was seen in lock calls: its kind is exact */
+	__u64 acquisitions;  /* completed holds */
+	__u64 hold_ns, max_hold_ns;
+	__u64 caused_wait_ns; /* waits of other threads on it while it was held */
+	__u64 hold_hist[TT_HIST_BUCKETS];
+	struct holder *holders; /* sorted by caused_wait_ns, then hold_ns, descending */
+	size_t nr_holders;
 };
 
 struct thread_stat {
@@ -113,14 +130,20 @@ struct wait_span {
 	__u64 begin, end;
 };
 
-/* An actual deadlock seen live: link i's thread waits for a lock that link i's owner holds. */
+/*
+ * An actual deadlock seen live: link i's thread waits for a lock that link i's owner holds.
+ * A potential one (--holds): link i's thread took lock i+1 (at stack) while holding lock i
+ * (taken at held_stack), and the last lock was taken while holding the first.
+ */
 struct deadlock_stat {
-	__u64 ts;
+	bool potential;
+	__u64 ts; /* actual: when it was seen; potential: the first acquisition of the cycle */
 	unsigned nr;
 	struct {
 		__u32 tid, owner;
 		__u64 addr;
-		__u32 stack; /* where the thread waits, or TT_NO_STACK */
+		__u32 stack; /* where the thread waits (actual) or takes the next lock (potential) */
+		__u32 held_stack; /* potential: where it took this lock */
 		char comm[TT_COMM_LEN];
 	} links[TT_MAX_CYCLE];
 };
@@ -136,6 +159,9 @@ struct analysis {
 	__u64 truncated_stacks; /* user stacks deeper than the snapshot */
 	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (see analysis.c) */
 	bool target_exited;
+	bool holds;		/* --holds: lock calls were probed */
+	__u64 lock_calls;	/* lock-call records */
+	__u64 unmatched_releases; /* releases of holds taken before tracing (not counted) */
 	struct lock_stat *locks; /* sorted by wait_ns, descending */
 	size_t nr_locks;
 	struct thread_stat *threads; /* sorted by tid */

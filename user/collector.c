@@ -19,6 +19,7 @@
 #include "mmaps.h"
 #include "unwind.h"
 #include "deadlock.h"
+#include "probesite.h"
 #include "threadtrace.skel.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -55,6 +56,8 @@ struct collect_ctx {
 	struct unwinder *unwinder;
 	struct deadlock_watch *deadlocks;
 	__u64 malformed;
+	bool holds;
+	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
 };
 
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
@@ -175,6 +178,14 @@ static int on_record(void *ctx, void *data, size_t size)
 		symbolizer_note_stack(c->sym, c->sd, st);
 	if (h->kind == TT_REC_WAIT_BEGIN)
 		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
+	if (h->kind == TT_REC_LOCK_CALL) {
+		const struct tt_lock_call *lc = data;
+
+		c->lock_calls++;
+		symbolizer_note_lock(c->sym, c->sd, lc->obj);
+		if (lc->obj2)
+			symbolizer_note_lock(c->sym, c->sd, lc->obj2);
+	}
 	return 0;
 }
 
@@ -203,24 +214,148 @@ static bool tracepoint_exists(const char *name)
 }
 
 /* Find COMMAND the way execvp will, so "not found" is told before anything is attached. */
-static int command_exists(const char *cmd)
+static int command_exists(const char *cmd, char *found, size_t len)
 {
 	const char *path = getenv("PATH");
 	char buf[4096];
 
-	if (strchr(cmd, '/'))
+	if (strchr(cmd, '/')) {
+		snprintf(found, len, "%s", cmd);
 		return access(cmd, X_OK) ? -errno : 0;
+	}
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {
 		size_t n = strcspn(path, ":");
 
 		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? path : ".", cmd);
-		if (!access(buf, X_OK))
+		if (!access(buf, X_OK)) {
+			snprintf(found, len, "%s", buf);
 			return 0;
+		}
 		path += n + (path[n] == ':');
 	}
 	return -ENOENT;
+}
+
+/* --holds: the uprobes on the target's lock functions. */
+struct hold_probes {
+	struct bpf_link **links;
+	size_t n, cap;
+	unsigned emulated, stepped;
+	char modules[256];
+};
+
+static bool is_libc_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-", 5) || !strncmp(b, "libpthread", 10);
+}
+
+static int attach_module(struct hold_probes *hp, struct threadtrace_bpf *skel, pid_t pid,
+			 const char *path, const char *shown, bool verbose)
+{
+	struct probe_site *sites;
+	char why[256];
+	int n = probesite_find(path, &sites, why, sizeof(why));
+
+	if (n < 0) {
+		fprintf(stderr, "threadtrace: --holds: %s\n", why);
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = probe_site_cookie(&sites[i]));
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.tt_lock_call, pid,
+								     path, sites[i].site_off, &uo);
+
+		if (!l) {
+			int err = -errno;
+
+			fprintf(stderr, "threadtrace: --holds: failed to attach a uprobe to %s in %s: "
+					"%s\n", sites[i].func, shown, strerror(-err));
+			free(sites);
+			return err;
+		}
+		if (hp->n == hp->cap)
+			grow((void **)&hp->links, &hp->cap, hp->n + 1, sizeof(*hp->links));
+		hp->links[hp->n++] = l;
+		if (sites[i].emulated)
+			hp->emulated++;
+		else
+			hp->stepped++;
+		if (verbose)
+			fprintf(stderr, "threadtrace: --holds: %s+0x%llx (%s)%s\n", sites[i].func,
+				(unsigned long long)(sites[i].site_off - sites[i].func_off),
+				sites[i].insn, sites[i].emulated ? "" : ", single-stepped");
+	}
+	free(sites);
+	snprintf(hp->modules + strlen(hp->modules), sizeof(hp->modules) - strlen(hp->modules),
+		 "%s%s", hp->modules[0] ? ", " : "", shown);
+	return 0;
+}
+
+/*
+ * Probe the lock functions of the library the target calls them in: the libc (or libpthread)
+ * it maps, or its own executable when it is linked statically. A COMMAND not started yet will
+ * load the libc the loader finds for us (the uprobe is on the file, for this pid only).
+ */
+static int attach_holds(struct hold_probes *hp, struct threadtrace_bpf *skel, pid_t pid,
+			const char *command_path, bool verbose)
+{
+	struct proc_maps maps = {0};
+	char path[4200];
+	int err = -ENOENT;
+
+	if (command_path && probesite_has_pthreads(command_path))
+		return attach_module(hp, skel, pid, command_path, command_path, verbose);
+	if (procfs_read_maps(command_path ? getpid() : pid, &maps) == 0) {
+		bool pthread_lib = false;
+
+		for (size_t i = 0; i < maps.n; i++)
+			pthread_lib |= strstr(maps.v[i].path, "/libpthread") != NULL;
+		for (size_t i = 0; i < maps.n; i++) {
+			const struct map_entry *m = &maps.v[i];
+			bool dup = false;
+
+			if (m->path[0] != '/')
+				continue;
+			for (size_t k = 0; k < i; k++)
+				dup |= !strcmp(maps.v[k].path, m->path);
+			if (dup)
+				continue;
+			/* the first mapping is the program itself (static?), then libc/libpthread */
+			if (!is_libc_name(m->path) && (i != 0 || command_path))
+				continue;
+			/* old glibc: libc's pthread functions forward to libpthread's */
+			if (pthread_lib && is_libc_name(m->path) && !strstr(m->path, "/libpthread"))
+				continue;
+			if (command_path)
+				snprintf(path, sizeof(path), "%s", m->path);
+			else
+				snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
+			if (!probesite_has_pthreads(path))
+				continue;
+			err = attach_module(hp, skel, pid, path, m->path, verbose);
+			if (err)
+				break;
+		}
+	}
+	proc_maps_free(&maps);
+	if (err == -ENOENT)
+		fprintf(stderr, "threadtrace: --holds: found no pthread lock functions in %s (no "
+				"libc mapped, and the program defines none)\n",
+			command_path ? command_path : "the target");
+	return err;
+}
+
+static void detach_holds(struct hold_probes *hp)
+{
+	for (size_t i = 0; i < hp->n; i++)
+		bpf_link__destroy(hp->links[i]);
+	free(hp->links);
+	memset(hp, 0, sizeof(*hp));
 }
 
 /* Fork COMMAND stopped before exec; it execs when *go_fd is written. */
@@ -328,6 +463,7 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	s.target_pid = pid;
 	s.target_tid = tid;
 	s.abi_version = TT_ABI_VERSION;
+	s.flags = c->holds ? TT_SESSION_HOLDS : 0;
 	if (command) {
 		/* Not exec'd yet: the kernel will name it after the file, as here. */
 		const char *base = strrchr(command, '/');
@@ -404,9 +540,13 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 {
 	struct threadtrace_bpf *skel = NULL;
 	struct ring_buffer *ring = NULL;
-	struct collect_ctx ctx = {.rb = rb, .sd = sd};
+	struct collect_ctx ctx = {.rb = rb, .sd = sd, .holds = o->holds};
+	struct hold_probes holds = {0};
+	__u64 calls_seen = 0;
+	bool rate_warned = false;
 	struct sigaction sa = {.sa_handler = on_signal};
 	pid_t pid = o->pid, child = 0;
+	char exe[4096] = "";
 	int go_fd = -1, err_fd = -1, err = 0, nr_threads = 0;
 	__u64 start, deadline = 0, last_maps;
 	__u32 rb_bytes;
@@ -426,7 +566,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		return -ENOTSUP;
 	}
 	if (o->command) {
-		err = command_exists(o->command[0]);
+		err = command_exists(o->command[0], exe, sizeof(exe));
 		if (err) {
 			fprintf(stderr, "threadtrace: %s: %s\n", o->command[0],
 				err == -ENOENT ? "command not found" : strerror(-err));
@@ -503,6 +643,15 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		fprintf(stderr, "threadtrace: failed to attach the tracepoints: %s (-v for detail)\n",
 			strerror(-err));
 		goto cleanup;
+	}
+	if (o->holds) {
+		err = attach_holds(&holds, skel, pid, child ? exe : NULL, o->verbose);
+		if (err)
+			goto cleanup;
+		if (!o->quiet)
+			fprintf(stderr, "threadtrace: --holds: %zu uprobes on %s (%u on emulated "
+					"instructions, %u single-stepped)\n", holds.n, holds.modules,
+				holds.emulated, holds.stepped);
 	}
 	if (stop_signal) {
 		fprintf(stderr, "threadtrace: interrupted during start-up; nothing traced\n");
@@ -612,6 +761,17 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 			break;
 		}
 		if (now - last_maps > 1000000000ULL) {
+			double rate = (ctx.lock_calls - calls_seen) * 1e9 / (now - last_maps);
+
+			/* every lock call traps into the kernel under --holds: say what it costs */
+			if (o->holds && rate > 20000 && !rate_warned && !o->quiet) {
+				fprintf(stderr, "threadtrace: --holds: the target makes %.0f lock calls "
+						"a second, each a uprobe hit (1-5 us here, ~16 us "
+						"where single-stepped): it runs slower while traced\n",
+					rate);
+				rate_warned = true;
+			}
+			calls_seen = ctx.lock_calls;
 			symbolizer_refresh_maps(ctx.sym);
 			last_maps = now;
 		}
@@ -640,6 +800,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 
 cleanup:
 	ring_buffer__free(ring);
+	detach_holds(&holds);
 	threadtrace_bpf__destroy(skel); /* detaches every program */
 	unwinder_free(ctx.unwinder);
 	deadlock_watch_free(ctx.deadlocks);

@@ -26,6 +26,7 @@ struct collector_opts {
 	enum stack_mode stacks;
 	unsigned stack_bytes; /* user stack snapshot size for DWARF unwinding */
 	unsigned stack_rate;  /* snapshots per second per CPU, 0: every wait and wake */
+	bool holds;	     /* --holds: uprobes on the lock functions (hold times, lock order) */
 	bool verbose;	     /* libbpf debug log */
 	bool quiet;	     /* no progress line */
 };

@@ -157,6 +157,51 @@ static void attribs(struct json_writer *j, const struct analysis *a, const struc
 	json_end_array(j);
 }
 
+/* --holds: what the lock-call probes saw of one lock. */
+static void hold_fields(struct json_writer *j, const struct analysis *a, const struct lock_stat *l)
+{
+	json_key(j, "kind_from_calls");
+	json_bool(j, l->calls_seen);
+	json_key(j, "acquisitions");
+	json_u64(j, l->acquisitions);
+	json_key(j, "hold_ns");
+	json_u64(j, l->hold_ns);
+	json_key(j, "max_hold_ns");
+	json_u64(j, l->max_hold_ns);
+	json_key(j, "caused_wait_ns");
+	json_u64(j, l->caused_wait_ns);
+	json_key(j, "hold_histogram_us_log2");
+	json_begin_array(j);
+	for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
+		json_u64(j, l->hold_hist[b]);
+	json_end_array(j);
+	json_key(j, "holders");
+	json_begin_array(j);
+	for (size_t i = 0; i < l->nr_holders; i++) {
+		const struct holder *h = &l->holders[i];
+
+		json_begin_object(j);
+		json_key(j, "tid");
+		if (h->tid)
+			json_u64(j, h->tid);
+		else
+			json_null(j);
+		json_key(j, "name");
+		comm_string(j, h->comm);
+		stack_arrays(j, a, h->stack);
+		json_key(j, "count");
+		json_u64(j, h->count);
+		json_key(j, "hold_ns");
+		json_u64(j, h->hold_ns);
+		json_key(j, "max_hold_ns");
+		json_u64(j, h->max_hold_ns);
+		json_key(j, "caused_wait_ns");
+		json_u64(j, h->caused_wait_ns);
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
 int json_summary(FILE *out, const struct analysis *a)
 {
 	struct json_writer jw = {.out = out}, *j = &jw;
@@ -191,13 +236,24 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_u64(j, a->untracked_waits);
 	json_key(j, "inferred_switch_ins");
 	json_u64(j, a->inferred_switch_ins);
+	json_key(j, "holds");
+	if (a->holds) {
+		json_begin_object(j);
+		json_key(j, "lock_calls");
+		json_u64(j, a->lock_calls);
+		json_key(j, "unmatched_releases");
+		json_u64(j, a->unmatched_releases);
+		json_end_object(j);
+	} else {
+		json_null(j);
+	}
 
 	json_key(j, "locks");
 	json_begin_array(j);
 	for (size_t i = 0; i < a->nr_locks; i++) {
 		const struct lock_stat *l = &a->locks[i];
 
-		if (!l->contentions)
+		if (!l->contentions && !l->acquisitions)
 			continue;
 		json_begin_object(j);
 		json_key(j, "addr");
@@ -234,6 +290,8 @@ int json_summary(FILE *out, const struct analysis *a)
 		attribs(j, a, l->waiters, l->nr_waiters, false);
 		json_key(j, "wakers");
 		attribs(j, a, l->wakers, l->nr_wakers, true);
+		if (a->holds)
+			hold_fields(j, a, l);
 		json_end_object(j);
 	}
 	json_end_array(j);
@@ -280,9 +338,9 @@ int json_summary(FILE *out, const struct analysis *a)
 
 		json_begin_object(j);
 		json_key(j, "kind");
-		json_string(j, "actual");
+		json_string(j, dl->potential ? "potential" : "actual");
 		json_key(j, "at_ns");
-		json_u64(j, dl->ts - a->start_ts);
+		json_u64(j, dl->ts > a->start_ts ? dl->ts - a->start_ts : 0);
 		json_key(j, "locks");
 		json_begin_array(j);
 		for (unsigned i = 0; i < dl->nr; i++) {
@@ -302,11 +360,22 @@ int json_summary(FILE *out, const struct analysis *a)
 		for (unsigned i = 0; i < dl->nr; i++)
 			json_u64(j, dl->links[i].tid);
 		json_end_array(j);
-		json_key(j, "held_by");
-		json_begin_array(j);
-		for (unsigned i = 0; i < dl->nr; i++)
-			json_u64(j, dl->links[i].owner);
-		json_end_array(j);
+		if (dl->potential) {
+			json_key(j, "held_stacks");
+			json_begin_array(j);
+			for (unsigned i = 0; i < dl->nr; i++) {
+				json_begin_object(j);
+				stack_arrays(j, a, dl->links[i].held_stack);
+				json_end_object(j);
+			}
+			json_end_array(j);
+		} else {
+			json_key(j, "held_by");
+			json_begin_array(j);
+			for (unsigned i = 0; i < dl->nr; i++)
+				json_u64(j, dl->links[i].owner);
+			json_end_array(j);
+		}
 		json_key(j, "stacks");
 		json_begin_array(j);
 		for (unsigned i = 0; i < dl->nr; i++) {

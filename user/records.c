@@ -20,6 +20,7 @@ _Static_assert(sizeof(struct tt_session_end) == 56, "session_end layout");
 _Static_assert(sizeof(struct tt_ustack_snapshot) == 104, "ustack_snapshot layout");
 _Static_assert(sizeof(struct tt_unwound) == 40, "unwound layout");
 _Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
+_Static_assert(sizeof(struct tt_lock_call) == 56, "lock_call layout");
 
 size_t record_min_size(__u16 kind)
 {
@@ -50,6 +51,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_unwound);
 	case TT_REC_DEADLOCK:
 		return sizeof(struct tt_deadlock);
+	case TT_REC_LOCK_CALL:
+		return sizeof(struct tt_lock_call);
 	}
 	return 0;
 }
@@ -63,6 +66,8 @@ const struct tt_stack *record_stack(const struct tt_rec_hdr *h)
 		return &((const struct tt_waking *)h)->stack;
 	case TT_REC_UNWOUND:
 		return &((const struct tt_unwound *)h)->stack;
+	case TT_REC_LOCK_CALL:
+		return &((const struct tt_lock_call *)h)->stack;
 	}
 	return NULL;
 }

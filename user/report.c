@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* report.c - see report.h. Fits a 100-column terminal. */
 #include <string.h>
+#include <stdlib.h>
 #include "report.h"
+#include "util.h"
 
 static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
 {
@@ -168,6 +170,140 @@ static void print_section(FILE *out, const struct analysis *a, bool contention,
 		fprintf(out, " ... %u more (--top)\n", total - shown);
 }
 
+/* A lock-order cycle: each thread took the next lock while holding its own. */
+static void print_potential(FILE *out, const struct analysis *a, const struct deadlock_stat *dl,
+			    const struct report_opts *o)
+{
+	char label[200], label2[200];
+
+	fprintf(out, "\nPOTENTIAL DEADLOCK (lock order, --holds): ");
+	for (unsigned i = 0; i <= dl->nr; i++) {
+		const struct lock_stat *l = analysis_lock_of(a, dl->links[i % dl->nr].addr);
+
+		fprintf(out, "%s%s", i ? " -> " : "",
+			l ? (l->name[0] ? l->name : lock_label(l, label, sizeof(label))) : "?");
+	}
+	fprintf(out, "\n");
+	for (unsigned i = 0; i < dl->nr; i++) {
+		const struct lock_stat *held = analysis_lock_of(a, dl->links[i].addr);
+		const struct lock_stat *next = analysis_lock_of(a, dl->links[(i + 1) % dl->nr].addr);
+
+		fprintf(out, "  tid %u %.16s took %s while holding %s\n", dl->links[i].tid,
+			dl->links[i].comm, next ? lock_label(next, label, sizeof(label)) : "a lock",
+			held ? lock_label(held, label2, sizeof(label2)) : "a lock");
+		fprintf(out, "        taking it at:\n");
+		print_stack(out, a, dl->links[i].stack, o->max_frames);
+		fprintf(out, "        holding the other since:\n");
+		print_stack(out, a, dl->links[i].held_stack, o->max_frames);
+	}
+}
+
+struct hold_site {
+	const struct lock_stat *l;
+	const struct holder *h;
+};
+
+static int cmp_site(const void *x, const void *y)
+{
+	const struct hold_site *a = x, *b = y;
+
+	if (a->h->caused_wait_ns != b->h->caused_wait_ns)
+		return a->h->caused_wait_ns > b->h->caused_wait_ns ? -1 : 1;
+	return a->h->hold_ns > b->h->hold_ns ? -1 : a->h->hold_ns < b->h->hold_ns;
+}
+
+static int cmp_by_hold(const void *x, const void *y)
+{
+	const struct lock_stat *a = *(const struct lock_stat *const *)x;
+	const struct lock_stat *b = *(const struct lock_stat *const *)y;
+
+	if (a->hold_ns != b->hold_ns)
+		return a->hold_ns > b->hold_ns ? -1 : 1;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+/* --holds: how long locks were held and where, and whose holds made others wait. */
+static void print_holds(FILE *out, const struct analysis *a, const struct report_opts *o)
+{
+	const struct lock_stat **by_hold = xcalloc(a->nr_locks + 1, sizeof(*by_hold));
+	struct hold_site *sites;
+	size_t n = 0, nr_sites = 0, shown = 0;
+	__u64 holds = 0, ns = 0;
+	char t[4][32], label[200];
+
+	for (size_t i = 0; i < a->nr_locks; i++)
+		if (a->locks[i].acquisitions) {
+			by_hold[n++] = &a->locks[i];
+			holds += a->locks[i].acquisitions;
+			ns += a->locks[i].hold_ns;
+			nr_sites += a->locks[i].nr_holders;
+		}
+	sort_array(by_hold, n, sizeof(*by_hold), cmp_by_hold);
+	fprintf(out, "\nLOCK HOLDS (--holds): %zu %s, %llu holds, %s held; %llu lock calls probed",
+		n, n == 1 ? "lock" : "locks", (unsigned long long)holds, fmt_ns(t[0], 32, ns),
+		(unsigned long long)a->lock_calls);
+	if (a->unmatched_releases)
+		fprintf(out, ", %llu releases of holds taken before tracing",
+			(unsigned long long)a->unmatched_releases);
+	fprintf(out, "\n");
+	for (size_t i = 0; i < n && i < o->top_locks; i++) {
+		const struct lock_stat *l = by_hold[i];
+
+		fprintf(out, " #%zu %s\n", i + 1, lock_title(l, label, sizeof(label)));
+		fprintf(out, "    %llu holds  total %s  avg %s  max %s  others waited %s meanwhile\n",
+			(unsigned long long)l->acquisitions, fmt_ns(t[0], 32, l->hold_ns),
+			fmt_ns(t[1], 32, l->hold_ns / l->acquisitions),
+			fmt_ns(t[2], 32, l->max_hold_ns), fmt_ns(t[3], 32, l->caused_wait_ns));
+		fprintf(out, "    held at (where it was taken):\n");
+		for (size_t k = 0; k < l->nr_holders && k < o->top_stacks; k++) {
+			const struct holder *h = &l->holders[k];
+
+			fprintf(out, "        %5llux  %9s held  max %9s  ", (unsigned long long)h->count,
+				fmt_ns(t[0], 32, h->hold_ns), fmt_ns(t[1], 32, h->max_hold_ns));
+			if (h->tid)
+				fprintf(out, "tid %u %.16s\n", h->tid, h->comm);
+			else
+				fprintf(out, "several threads\n");
+			print_stack(out, a, h->stack, o->max_frames);
+		}
+		if (l->nr_holders > o->top_stacks)
+			fprintf(out, "        ... %zu more sites (--top-stacks)\n",
+				l->nr_holders - o->top_stacks);
+	}
+	if (n > o->top_locks)
+		fprintf(out, " ... %zu more (--top)\n", n - o->top_locks);
+
+	/* who pays: every hold site ranked by the waiting of others it caused */
+	sites = xcalloc(nr_sites + 1, sizeof(*sites));
+	nr_sites = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < by_hold[i]->nr_holders; k++)
+			if (by_hold[i]->holders[k].caused_wait_ns)
+				sites[nr_sites++] = (struct hold_site){by_hold[i],
+								       &by_hold[i]->holders[k]};
+	sort_array(sites, nr_sites, sizeof(*sites), cmp_site);
+	if (nr_sites)
+		fprintf(out, "\nHOLDS THAT MADE OTHERS WAIT (who pays): waiting of other threads "
+			     "during the holds taken at each site\n");
+	for (size_t i = 0; i < nr_sites && shown < o->top_locks; i++, shown++) {
+		const struct holder *h = sites[i].h;
+
+		fprintf(out, " #%zu %s of waiting on %s: %llu holds, %s held",
+			i + 1, fmt_ns(t[0], 32, h->caused_wait_ns),
+			lock_label(sites[i].l, label, sizeof(label)), (unsigned long long)h->count,
+			fmt_ns(t[1], 32, h->hold_ns));
+		if (h->tid)
+			fprintf(out, ", tid %u %.16s\n", h->tid, h->comm);
+		else
+			fprintf(out, ", several threads\n");
+		print_stack(out, a, h->stack, o->max_frames);
+	}
+	if (nr_sites > shown)
+		fprintf(out, " ... %zu more (--top)\n", nr_sites - shown);
+	free(sites);
+	free(by_hold);
+}
+
 static void pct(char *buf, size_t len, __u64 part, __u64 whole)
 {
 	if (!whole)
@@ -204,6 +340,10 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	for (size_t d = 0; d < a->nr_deadlocks; d++) {
 		const struct deadlock_stat *dl = &a->deadlocks[d];
 
+		if (dl->potential) {
+			print_potential(out, a, dl, o);
+			continue;
+		}
 		fprintf(out, "\nDEADLOCK at +%s: %u threads wait for each other\n",
 			fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->nr);
 		for (unsigned i = 0; i < dl->nr; i++) {
@@ -218,6 +358,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	}
 	print_section(out, a, true, o);
 	print_section(out, a, false, o);
+	if (a->holds)
+		print_holds(out, a, o);
 
 	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
 	fprintf(out, "  %-7s %-15s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", "name", "traced",

@@ -61,7 +61,8 @@ def no_programs_left():
     for _ in range(30):
         p = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True)
         check(p.returncode == 0, "bpftool prog show failed")
-        if "tt_sched_switch" not in p.stdout and "tt_enter_futex" not in p.stdout:
+        if ("tt_sched_switch" not in p.stdout and "tt_enter_futex" not in p.stdout and
+                "tt_lock_call" not in p.stdout):
             return
         time.sleep(0.1)
     raise Fail("threadtrace BPF programs still loaded 3 s after it exited")
@@ -533,6 +534,95 @@ def test_bad_input():
     p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         TT, "--", "true"], capture_output=True, text=True)
     check(p.returncode != 0 and "root" in p.stderr, f"unprivileged: {p.stderr!r}")
+    no_programs_left()
+
+
+
+# --- --holds ---------------------------------------------------------------------------
+
+def holder_at(lk, tid):
+    for h in lk["holders"]:
+        if h["tid"] == tid:
+            return h
+    raise Fail(f"no holds by tid {tid}: {[(h['tid'], h['count']) for h in lk['holders']]}")
+
+
+def test_holds_times_and_who_pays():
+    """--holds on a -O2 no-frame-pointer build: hold time vs the holder's own timing, the
+    waiting it caused vs the waiter's own timing, and DWARF-unwound acquire sites."""
+    p, s, truth = run_traced(["-q", "--holds", "--", WL_NOFP, "lockpair", "20", "10"], "holds")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    lk = lock_named(s, "acc_lock")
+    check(lk["kind"] == "mutex" and lk["kind_from_calls"], f"kind {lk['kind']}")
+    check(lk["acquisitions"] == 2 * t["iterations"], f"acquisitions {lk['acquisitions']}")
+    h = holder_at(lk, t["holder_tid"])
+    check(h["count"] == t["iterations"], f"holder holds {h['count']}")
+    near(h["hold_ns"], t["holder_hold_ns"], 0.10, "holder's hold time")
+    near(h["caused_wait_ns"], t["waiter_wait_ns"], 0.10, "waiting caused by the holder")
+    check(stack_has([h["stack"]], "holder_main"), f"holder site {h['stack']}")
+    w = holder_at(lk, t["waiter_tid"])
+    check(w["caused_wait_ns"] == 0, f"the waiter's short holds made nobody wait: {w}")
+    check(stack_has([w["stack"]], "acc_acquire") and stack_has([w["stack"]], "waiter_main"),
+          f"waiter site unwound through no-frame-pointer code: {w['stack']}")
+    check(s["holds"]["lock_calls"] >= 4 * t["iterations"], str(s["holds"]))
+    check(not s["deadlocks"], f"deadlocks {s['deadlocks']}")
+
+
+def test_holds_potential_deadlock():
+    """Lock order a->b in one thread and b->a in another, never at once: a potential deadlock."""
+    p, s, truth = run_traced(["-q", "--holds", "--", WL, "abba", "5"], "abba")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    pots = [d for d in s["deadlocks"] if d["kind"] == "potential"]
+    check(len(pots) == 1 and len(s["deadlocks"]) == 1, f"deadlocks {s['deadlocks']}")
+    d = pots[0]
+    check(sorted(d["locks"]) == ["lock_a", "lock_b"], f"locks {d['locks']}")
+    check(sorted(d["threads"]) == sorted([t["tid_ab"], t["tid_ba"]]), f"threads {d['threads']}")
+    check(all(stack_has([st["stack"]], "ordered_main") for st in d["stacks"] + d["held_stacks"]),
+          f"stacks {d['stacks']}")
+    # without --holds there is no lock order to see
+    p, s, truth = run_traced(["-q", "--", WL, "abba", "2"], "abba-plain")
+    check(p.returncode == 0 and not s["deadlocks"] and s["holds"] is None, str(s["deadlocks"]))
+
+
+def test_holds_exact_kinds():
+    """Condvar, its mutex and an rwlock named by the calls made on them."""
+    p, s, truth = run_traced(["-q", "--holds", "--", WL, "condvar", "20", "5"], "holds-cv")
+    check(p.returncode == 0, p.stderr)
+    cv, mx = lock_named(s, "queue_cond"), lock_named(s, "queue_lock")
+    check(cv["kind"] == "condvar" and cv["kind_from_calls"], f"queue_cond {cv['kind']}")
+    check(mx["kind"] == "mutex" and mx["kind_from_calls"], f"queue_lock {mx['kind']}")
+    # consumer: one hold per wake-up plus its first; producer: one per item
+    check(mx["acquisitions"] >= 20 + 20, f"queue_lock holds {mx['acquisitions']}")
+    check(mx["max_hold_ns"] < 5e6, f"queue_lock is released while waiting: {mx['max_hold_ns']}")
+    p, s, truth = run_traced(["-q", "--holds", "--", WL, "rwlock", "20", "5"], "holds-rw")
+    check(p.returncode == 0, p.stderr)
+    rw = lock_named(s, "table_lock")
+    check(rw["kind"] == "rwlock" and rw["kind_from_calls"], f"table_lock {rw['kind']}")
+    check(rw["acquisitions"] == 2 * 5, f"table_lock holds {rw['acquisitions']}")
+    near(rw["caused_wait_ns"], truth[0]["reader_wait_ns"], 0.10, "reader's wait caused by writer")
+
+
+def test_holds_attach_to_running_process():
+    """--holds on a running process: holds taken before attach are not counted as holds."""
+    wl = subprocess.Popen([WL, "lockpair", "50", "40"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        out = os.path.join(TMP, "holds-attach.json")
+        p = subprocess.run([TT, "-q", "--holds", "--json", out, "-p", str(wl.pid), "1"],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, p.stderr)
+        truth = json.loads(wl.communicate(timeout=30)[0].splitlines()[0])
+    finally:
+        wl.kill()
+    with open(out) as f:
+        s = json.load(f)
+    h = holder_at(lock_named(s, "acc_lock"), truth["holder_tid"])
+    dur = s["duration_ns"] / 1e9
+    check(15 <= h["count"] <= dur / 0.050 + 1, f"holds of 50 ms in {dur:.2f} s: {h['count']}")
+    mean = h["hold_ns"] / h["count"]
+    check(50e6 <= mean <= 50e6 * 1.10, f"mean hold {mean / 1e6:.1f} ms for 50 ms holds")
     no_programs_left()
 
 

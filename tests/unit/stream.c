@@ -33,6 +33,34 @@ void s_session(struct record_buf *rb, __u64 ts)
 	append(rb, &s, sizeof(s));
 }
 
+void s_session_flags(struct record_buf *rb, __u64 ts, __u32 flags)
+{
+	struct tt_session s = {0};
+
+	hdr(&s, TT_REC_SESSION, sizeof(s), ts, PID, PID);
+	s.target_pid = PID;
+	s.flags = flags;
+	strcpy(s.comm, "synthetic");
+	append(rb, &s, sizeof(s));
+}
+
+void s_lock_call(struct record_buf *rb, __u64 ts, __u32 tid, __u32 op, __u64 obj, __u64 obj2,
+		 __u64 ip)
+{
+	struct {
+		struct tt_lock_call c;
+		__u64 ips[1];
+	} r = {0};
+
+	hdr(&r, TT_REC_LOCK_CALL, sizeof(r.c) + (ip ? 8 : 0), ts, PID, tid);
+	r.c.op = op;
+	r.c.obj = obj;
+	r.c.obj2 = obj2;
+	r.c.stack.nr_user = ip ? 1 : 0;
+	r.ips[0] = ip;
+	append(rb, &r, sizeof(r.c) + (ip ? 8 : 0));
+}
+
 void s_end(struct record_buf *rb, __u64 ts)
 {
 	struct tt_session_end e = {0};

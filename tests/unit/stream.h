@@ -9,6 +9,10 @@
 
 void s_session(struct record_buf *rb, __u64 ts);
 void s_end(struct record_buf *rb, __u64 ts);
+void s_session_flags(struct record_buf *rb, __u64 ts, __u32 flags);
+/* a --holds lock call; ip: a one-frame stack (0: none) */
+void s_lock_call(struct record_buf *rb, __u64 ts, __u32 tid, __u32 op, __u64 obj, __u64 obj2,
+		 __u64 ip);
 void s_wait_begin(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __u32 op, __u32 val,
 		  const __u64 *ips, unsigned n);
 void s_wait_end(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret);

@@ -17,6 +17,7 @@
 #include "symbols.h"
 #include "recfile.h"
 #include "folded.h"
+#include "probesite.h"
 
 int checks_failed_in_test;
 
@@ -729,7 +730,110 @@ static void test_missed_switch_in(void)
 	records_free(&rb);
 }
 
+
+/* Probe sites: the first emulated instruction on the entry path that still has the object. */
+static void test_probe_sites(void)
+{
+	static const __u8 mutex_lock[] = {0x8b, 0x47, 0x10,		/* mov 0x10(%rdi),%eax */
+					  0x89, 0xc2,			/* mov %eax,%edx */
+					  0x83, 0xe0, 0x7c,		/* and $0x7c,%eax */
+					  0x0f, 0x85, 0x10, 0, 0, 0,	/* jne +0x10 */
+					  0xc3};
+	static const __u8 copied[] = {0x48, 0x89, 0xfb,	      /* mov %rdi,%rbx */
+				      0xbf, 0, 0, 0, 0,	      /* mov $0,%edi */
+				      0x48, 0x83, 0xec, 0x18, /* sub $0x18,%rsp */
+				      0x55,		      /* push %rbp */
+				      0xc3};
+	static const __u8 loop_back[] = {0x8b, 0x47, 0x10, /* mov 0x10(%rdi),%eax */
+					 0x90,		   /* nop: a branch target */
+					 0xeb, 0xfd,	   /* jmp back to the nop */
+					 0xc3};
+	static const __u8 clobbered[] = {0x31, 0xff, /* xor %edi,%edi */
+					 0xeb, 0x00, /* jmp */
+					 0xc3};
+	static const __u8 cond_wait[] = {0x41, 0x57, 0xc3}; /* push %r15 */
+	struct probe_site s;
+
+	CHECK(probesite_decode(mutex_lock, sizeof(mutex_lock), 0x1000, 1, &s));
+	CHECK_EQ_U64(s.site_off, 0x1000 + 8);
+	CHECK(s.reg1 == SR_RDI && s.ret_off == 0 && s.emulated);
+	CHECK(probesite_decode(copied, sizeof(copied), 0, 1, &s));
+	CHECK_EQ_U64(s.site_off, 12);
+	CHECK(s.reg1 == SR_RBX && s.ret_off == 0x18);
+	CHECK(!probesite_decode(loop_back, sizeof(loop_back), 0, 1, &s));
+	CHECK(s.site_off == 0 && s.reg1 == SR_RDI && !s.emulated);
+	CHECK(!probesite_decode(clobbered, sizeof(clobbered), 0, 1, &s));
+	CHECK(s.site_off == 0 && !s.emulated);
+	CHECK(probesite_decode(cond_wait, sizeof(cond_wait), 0, 2, &s));
+	CHECK(s.site_off == 0 && s.reg1 == SR_RDI && s.reg2 == SR_RSI);
+	CHECK_EQ_U64(probe_site_cookie(&s) & 0xff, s.op);
+}
+
+/* --holds: hold intervals, who pays, a failed try-lock, a cond wait, and the lock order. */
+static void test_holds(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	const struct lock_stat *l;
+	const __u64 B = 0x3000, M = 0x4000, C = 0x5000;
+
+	s_session_flags(&rb, 0, TT_SESSION_HOLDS);
+	/* thread 1 holds A 1..11 ms; thread 2 waits for it 3.1..11.2 ms, holds to 12 ms */
+	s_lock_call(&rb, 1 * MS, 1, TT_LOP_MUTEX_LOCK, A_LOCK, 0, 0x10);
+	s_lock_call(&rb, 3 * MS, 2, TT_LOP_MUTEX_LOCK, A_LOCK, 0, 0x20);
+	s_wait_begin(&rb, 3 * MS + 100000, 2, A_LOCK, TT_FUTEX_WAIT, 2, NULL, 0);
+	s_lock_call(&rb, 5 * MS, 3, TT_LOP_MUTEX_TRYLOCK, A_LOCK, 0, 0x30); /* fails: 1 holds it */
+	s_lock_call(&rb, 11 * MS, 1, TT_LOP_MUTEX_UNLOCK, A_LOCK, 0, 0);
+	s_wait_end(&rb, 11 * MS + 200000, 2, A_LOCK, 0);
+	s_lock_call(&rb, 12 * MS, 2, TT_LOP_MUTEX_UNLOCK, A_LOCK, 0, 0);
+	/* lock order A -> B in thread 1, B -> A in thread 2 */
+	s_lock_call(&rb, 20 * MS, 1, TT_LOP_MUTEX_LOCK, A_LOCK, 0, 0x10);
+	s_lock_call(&rb, 21 * MS, 1, TT_LOP_MUTEX_LOCK, B, 0, 0x11);
+	s_lock_call(&rb, 22 * MS, 1, TT_LOP_MUTEX_UNLOCK, B, 0, 0);
+	s_lock_call(&rb, 23 * MS, 1, TT_LOP_MUTEX_UNLOCK, A_LOCK, 0, 0);
+	s_lock_call(&rb, 30 * MS, 2, TT_LOP_MUTEX_LOCK, B, 0, 0x21);
+	s_lock_call(&rb, 31 * MS, 2, TT_LOP_MUTEX_LOCK, A_LOCK, 0, 0x22);
+	s_lock_call(&rb, 32 * MS, 2, TT_LOP_MUTEX_UNLOCK, A_LOCK, 0, 0);
+	s_lock_call(&rb, 33 * MS, 2, TT_LOP_MUTEX_UNLOCK, B, 0, 0);
+	/* thread 3: holds M, releases it in a cond wait 41..45 ms (woken at 45), unlocks at 46 */
+	s_lock_call(&rb, 40 * MS, 3, TT_LOP_MUTEX_LOCK, M, 0, 0x31);
+	s_lock_call(&rb, 41 * MS, 3, TT_LOP_COND_WAIT, C, M, 0x32);
+	s_wait_begin(&rb, 41 * MS + 1000, 3, C + 40, TT_FUTEX_WAIT_BITSET, 0, NULL, 0);
+	s_wait_end(&rb, 45 * MS, 3, C + 40, 0);
+	s_lock_call(&rb, 46 * MS, 3, TT_LOP_MUTEX_UNLOCK, M, 0, 0);
+	s_lock_call(&rb, 47 * MS, 4, TT_LOP_MUTEX_UNLOCK, 0x6000, 0, 0); /* taken before tracing */
+	s_end(&rb, 50 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	CHECK(a.holds);
+	CHECK_EQ_U64(a.unmatched_releases, 1);
+	l = find_lock(&a, A_LOCK);
+	CHECK(l && l->kind == LK_MUTEX && l->calls_seen);
+	if (l) {
+		CHECK_EQ_U64(l->acquisitions, 4);
+		CHECK_EQ_U64(l->hold_ns, 10 * MS + 800000 + 3 * MS + 1 * MS);
+		CHECK_EQ_U64(l->max_hold_ns, 10 * MS);
+		/* thread 2 waited 3.1..11.2 ms; thread 1 held it until 11 ms; sites 0x10, 0x20, 0x22 */
+		CHECK_EQ_U64(l->caused_wait_ns, 7900000);
+		CHECK(l->nr_holders == 3 && l->holders[0].tid == 1 &&
+		      l->holders[0].caused_wait_ns == 7900000);
+	}
+	l = find_lock(&a, M);
+	CHECK(l && l->acquisitions == 2 && l->hold_ns == 1 * MS + 1 * MS);
+	l = find_lock(&a, C);
+	CHECK(!l || l->kind == LK_CONDVAR);
+	CHECK_EQ_U64(a.nr_deadlocks, 1);
+	if (a.nr_deadlocks) {
+		CHECK(a.deadlocks[0].potential && a.deadlocks[0].nr == 2);
+		CHECK(a.deadlocks[0].links[0].addr == A_LOCK && a.deadlocks[0].links[0].tid == 1);
+		CHECK(a.deadlocks[0].links[1].addr == B && a.deadlocks[0].links[1].tid == 2);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 static const struct unit_test tests[] = {
+	{"probe_sites", test_probe_sites},
+	{"holds", test_holds},
 	{"missed_switch_in", test_missed_switch_in},
 	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
 	{"jit_perf_map", test_jit_perf_map},

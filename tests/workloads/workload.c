@@ -13,6 +13,8 @@
  *   workload threads COUNT HOLD_MS    COUNT short threads made and joined while tracing
  *   workload deadlock                 two threads take lock_a and lock_b in opposite orders
  *                                     and deadlock for good; prints their tids first
+ *   workload abba ITERS               one thread takes lock_a then lock_b, ITERS times; after it
+ *                                     ends another takes lock_b then lock_a: never deadlocks
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -35,7 +37,7 @@ sem_t slots;
 
 static int hold_ms, iters, gap_ms, depth;
 static atomic_int phase;
-static atomic_long waited_ns;
+static atomic_long waited_ns, held_ns;
 static atomic_int waiter_tid, holder_tid;
 static int queue_len;
 
@@ -95,9 +97,13 @@ static void *holder_main(void *arg)
 
 	atomic_store(&holder_tid, gettid_());
 	for (int i = 0; i < iters; i++) {
+		long long t0;
+
 		pthread_mutex_lock(m);
+		t0 = now_ns();
 		atomic_store(&phase, 2 * i + 1);
 		sleep_ms(hold_ms);
+		atomic_fetch_add(&held_ns, now_ns() - t0);
 		acc_release(m);
 		wait_phase(2 * i + 2); /* the waiter got it and let it go: no barging */
 	}
@@ -148,9 +154,9 @@ static int run_pair(pthread_mutex_t *m, const char *lock_name)
 	pthread_join(h, NULL);
 	pthread_join(w, NULL);
 	printf("{\"lock\": \"%s\", \"iterations\": %d, \"waiter_tid\": %d, \"holder_tid\": %d, "
-	       "\"waiter_wait_ns\": %ld}\n",
+	       "\"waiter_wait_ns\": %ld, \"holder_hold_ns\": %ld}\n",
 	       lock_name, iters, atomic_load(&waiter_tid), atomic_load(&holder_tid),
-	       atomic_load(&waited_ns));
+	       atomic_load(&waited_ns), atomic_load(&held_ns));
 	return 0;
 }
 
@@ -354,6 +360,39 @@ static int run_deadlock(void)
 	return 0;
 }
 
+static void *ordered_main(void *arg)
+{
+	pthread_mutex_t *first = arg, *second = first == &lock_a ? &lock_b : &lock_a;
+
+	if (first == &lock_a)
+		atomic_store(&holder_tid, gettid_());
+	else
+		atomic_store(&waiter_tid, gettid_());
+	for (int i = 0; i < iters; i++) {
+		pthread_mutex_lock(first);
+		pthread_mutex_lock(second);
+		pthread_mutex_unlock(second);
+		pthread_mutex_unlock(first);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* Lock order a->b in one thread, b->a in another, never at the same time. */
+static int run_abba(void)
+{
+	pthread_t t;
+
+	sleep_ms(200); /* let a -p tracer attach */
+	pthread_create(&t, NULL, ordered_main, &lock_a);
+	pthread_join(t, NULL);
+	pthread_create(&t, NULL, ordered_main, &lock_b);
+	pthread_join(t, NULL);
+	printf("{\"tid_ab\": %d, \"tid_ba\": %d, \"iterations\": %d}\n",
+	       atomic_load(&holder_tid), atomic_load(&waiter_tid), iters);
+	return 0;
+}
+
 static void *short_main(void *arg)
 {
 	pthread_mutex_lock(&acc_lock);
@@ -428,6 +467,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "deadlock"))
 		return run_deadlock();
-	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock ARGS\n");
+	if (!strcmp(mode, "abba")) {
+		iters = a;
+		return run_abba();
+	}
+	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock|abba "
+			"ARGS\n");
 	return 2;
 }

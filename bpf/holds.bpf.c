@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * holds.bpf.c - --holds: one uprobe program attached to each probed pthread/semaphore function
+ * of the target's libc. User space picks the probe site (an instruction the kernel emulates
+ * where it can, ../DESIGN.md) and says in the attach cookie which call it is, which registers
+ * hold the objects there and where the return address sits.
+ */
+#include "common.bpf.h"
+
+_Static_assert(sizeof(struct tt_lock_call) + TT_STACK_BYTES <= TT_SCRATCH_SIZE, "scratch size");
+
+/* Register numbers of the cookie (user/probesite.h enum site_reg). */
+static __always_inline __u64 reg_value(struct pt_regs *regs, __u32 r)
+{
+	switch (r) {
+	case 0: return BPF_CORE_READ(regs, di);
+	case 1: return BPF_CORE_READ(regs, si);
+	case 2: return BPF_CORE_READ(regs, dx);
+	case 3: return BPF_CORE_READ(regs, cx);
+	case 4: return BPF_CORE_READ(regs, r8);
+	case 5: return BPF_CORE_READ(regs, r9);
+	case 6: return BPF_CORE_READ(regs, bx);
+	case 7: return BPF_CORE_READ(regs, bp);
+	case 8: return BPF_CORE_READ(regs, r12);
+	case 9: return BPF_CORE_READ(regs, r13);
+	case 10: return BPF_CORE_READ(regs, r14);
+	case 11: return BPF_CORE_READ(regs, r15);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int tt_lock_call(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 op = cookie & 0xff, r1 = (cookie >> 8) & 0xff, r2 = (cookie >> 16) & 0xff;
+	__u64 ret_off = (cookie >> 32) & 0xffff, ret = 0;
+	struct tt_lock_call *rec;
+	__u32 size = sizeof(*rec);
+
+	if (!is_target_thread(tgid, tid))
+		return 0;
+	rec = scratch_get(SLOT_UPROBE);
+	if (!rec)
+		return 0;
+	rec->obj = reg_value(ctx, r1);
+	rec->obj2 = r2 == 0xff ? 0 : reg_value(ctx, r2);
+	rec->op = op;
+	rec->pad = 0;
+	rec->stack.nr_user = 0;
+	rec->stack.nr_kernel = 0;
+	rec->stack.flags = 0;
+	/* releases need no stack: the hold's site is where it was taken */
+	if (op != TT_LOP_MUTEX_UNLOCK && op != TT_LOP_RW_UNLOCK && op != TT_LOP_SEM_POST) {
+		__u32 bytes = want_stacks && fp_user_stacks
+				      ? fill_stack(ctx, &rec->stack, false) : 0;
+
+		/*
+		 * Near a function's entry the caller has no frame of its own yet: the frame-pointer
+		 * walk would skip it. Put its return address second.
+		 */
+		if (bytes >= 8 && bytes < TT_MAX_USTACK * 8 &&
+		    !bpf_probe_read_user(&ret, 8, (void *)(PT_REGS_SP(ctx) + ret_off)) && ret) {
+			__u32 n = bytes / 8;
+
+			for (__u32 i = TT_MAX_USTACK - 1; i > 1; i--)
+				if (i <= n)
+					rec->stack.ips[i] = rec->stack.ips[i - 1];
+			rec->stack.ips[1] = ret;
+			rec->stack.nr_user = n + 1;
+			bytes += 8;
+		}
+		size += bytes;
+	}
+	fill_hdr(&rec->hdr, TT_REC_LOCK_CALL, 0, tgid, tid);
+	emit_scratch(rec, size);
+	if (op != TT_LOP_MUTEX_UNLOCK && op != TT_LOP_RW_UNLOCK && op != TT_LOP_SEM_POST)
+		emit_snapshot(SLOT_UPROBE, TT_REC_LOCK_CALL, tgid, tid, rec->hdr.ts);
+	return 0;
+}

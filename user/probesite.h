@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * probesite.h - where --holds puts its uprobes: the pthread and semaphore functions of a libc
+ * (or of a static program), and in each the first instruction the kernel can emulate rather than
+ * single-step, found by decoding the function (capstone), with the registers that still hold the
+ * lock object there and the distance from sp to the return address.
+ */
+#ifndef TT_PROBESITE_H
+#define TT_PROBESITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "threadtrace.h"
+
+/* Register numbers shared with bpf/holds.bpf.c (the attach cookie). */
+enum site_reg {
+	SR_RDI = 0, SR_RSI, SR_RDX, SR_RCX, SR_R8, SR_R9, SR_RBX, SR_RBP,
+	SR_R12, SR_R13, SR_R14, SR_R15, SR__NR,
+	SR_NONE = 0xff,
+};
+
+struct probe_site {
+	char func[40];	   /* the symbol */
+	unsigned op;	   /* enum tt_lock_op */
+	__u64 func_off;	   /* file offset of the function's entry */
+	__u64 site_off;	   /* file offset of the probed instruction */
+	unsigned reg1, reg2; /* where the object (and the condvar's mutex) are at the site */
+	unsigned ret_off;  /* bytes from sp to the caller's return address at the site */
+	bool emulated;	   /* an instruction the kernel emulates (about 1 us a hit, not 16) */
+	char insn[48];	   /* the instruction, for -v */
+};
+
+/* The cookie bpf/holds.bpf.c decodes. */
+static inline __u64 probe_site_cookie(const struct probe_site *s)
+{
+	return (__u64)s->op | (__u64)s->reg1 << 8 | (__u64)s->reg2 << 16 |
+	       (__u64)(s->ret_off & 0xffff) << 32;
+}
+
+/* Does the ELF file at path define pthread_mutex_lock (a libc, libpthread or static program)? */
+bool probesite_has_pthreads(const char *path);
+
+/*
+ * Probe sites for every lock function path defines. Returns how many (*out malloc'd) or
+ * -errno; err says why in words.
+ */
+int probesite_find(const char *path, struct probe_site **out, char *err, size_t errlen);
+
+/* Pick a site in a function's code (exposed for the unit tests). */
+bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nargs,
+		      struct probe_site *s);
+
+#endif
