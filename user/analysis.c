@@ -121,6 +121,7 @@ struct work {
 	struct u64_map unwound; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_UNWOUND */
 	struct u64_map unwound_by_fp; /* hash(frame-pointer user stack) -> the latest unwound */
 	size_t cap_deadlocks;
+	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
 	struct obj_state *objs;
 	size_t nr_objs, cap_objs;
@@ -301,7 +302,7 @@ static void account(struct work *w, struct thread_work *t, __u64 ts)
 {
 	__u64 d = ts > t->since ? ts - t->since : 0;
 
-	if (d && t->state != TS_UNKNOWN && t->state != TS_DONE) {
+	if (d && w->timeline && t->state != TS_UNKNOWN && t->state != TS_DONE) {
 		struct interval *iv = VEC_PUSH(w->a->intervals, w->a->nr_intervals, w->cap_intervals);
 
 		iv->tid = t->st.tid;
@@ -1189,9 +1190,9 @@ static void build_locks(struct work *w)
 	memset(&by_canon, 0, sizeof(by_canon));
 
 	sort_array(w->waits, w->nr_waits, sizeof(*w->waits), cmp_wait);
-	a->spans = xcalloc(w->nr_waits, sizeof(*a->spans));
-	a->edges = xcalloc(w->nr_waits, sizeof(*a->edges));
-	for (size_t i = 0; i < w->nr_waits; i++) {
+	a->spans = w->timeline ? xcalloc(w->nr_waits, sizeof(*a->spans)) : NULL;
+	a->edges = w->timeline ? xcalloc(w->nr_waits, sizeof(*a->edges)) : NULL;
+	for (size_t i = 0; w->timeline && i < w->nr_waits; i++) {
 		const struct raw_wait *rw = &w->waits[i];
 
 		a->spans[a->nr_spans++] = (struct wait_span){rw->tid, rw->addr, rw->begin, rw->end};
@@ -1421,7 +1422,13 @@ static void build_threads(struct work *w)
 
 int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out)
 {
-	struct work w = {.a = out};
+	return analysis_run_flags(rb, sd, ANALYSIS_TIMELINE, out);
+}
+
+int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, unsigned flags,
+		       struct analysis *out)
+{
+	struct work w = {.a = out, .timeline = flags & ANALYSIS_TIMELINE};
 	size_t *order;
 	bool have_session = false;
 

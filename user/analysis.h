@@ -180,8 +180,15 @@ struct analysis {
 	const struct symdata *sd;
 };
 
-/* 0 or -EINVAL when the stream has no session record. */
+/* 0 or -EINVAL when the stream has no session record. Keeps the timeline. */
 int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out);
+/*
+ * The same; without ANALYSIS_TIMELINE, intervals, edges and spans stay empty (only the Perfetto
+ * export reads them; they are about a third of the analysis' memory).
+ */
+#define ANALYSIS_TIMELINE 1u
+int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, unsigned flags,
+		       struct analysis *out);
 void analysis_free(struct analysis *a);
 /*
  * The frames address i of a stack stands for: functions inlined there (innermost first), then

@@ -192,7 +192,7 @@ static int replay(const char *path, const struct outputs *o)
 
 	if (recfile_read(path, &info, &rb, &sd))
 		return 1;
-	if (analysis_run(&rb, &sd, &an)) {
+	if (analysis_run_flags(&rb, &sd, o->perfetto ? ANALYSIS_TIMELINE : 0, &an)) {
 		fprintf(stderr, "threadtrace: cannot read record file %s: no session in it\n", path);
 		goto out;
 	}
@@ -471,7 +471,7 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto cleanup;
 	}
-	err = analysis_run(&rb, &sd, &an);
+	err = analysis_run_flags(&rb, &sd, out.perfetto ? ANALYSIS_TIMELINE : 0, &an);
 	if (err) {
 		fprintf(stderr, "threadtrace: no session in the record stream\n");
 		goto cleanup;
