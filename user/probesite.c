@@ -107,6 +107,7 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 	unsigned loc[2] = {1u << SR_RDI, 1u << SR_RSI};
 	int delta = 0;
 	bool found = false;
+	__u64 entry_end;
 
 	s->site_off = func_off;
 	s->reg1 = SR_RDI;
@@ -118,13 +119,18 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 		return false;
 	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
 	n = cs_disasm(h, code, len, func_off, 0, &insn);
-	/* direct branch targets inside the function: a site there would fire twice */
-	for (size_t i = 0; i < n && nr_targets < 256; i++) {
+	/* direct branch targets in the entry path: a site there would fire twice a call */
+	entry_end = n > MAX_ENTRY_INSNS ? insn[MAX_ENTRY_INSNS].address : func_off + len;
+	for (size_t i = 0; i < n; i++) {
 		const cs_x86 *x = &insn[i].detail->x86;
 
 		if ((cs_insn_group(h, &insn[i], CS_GRP_JUMP) || cs_insn_group(h, &insn[i], CS_GRP_CALL))
-		    && x->op_count == 1 && x->operands[0].type == X86_OP_IMM)
+		    && x->op_count == 1 && x->operands[0].type == X86_OP_IMM &&
+		    (__u64)x->operands[0].imm >= func_off && (__u64)x->operands[0].imm < entry_end) {
+			if (nr_targets == 256)
+				goto out; /* too many to be sure: stay at the entry */
 			targets[nr_targets++] = x->operands[0].imm;
+		}
 	}
 	for (size_t i = 0; i < n && i < MAX_ENTRY_INSNS; i++) {
 		const cs_insn *in = &insn[i];
