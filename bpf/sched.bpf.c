@@ -15,20 +15,29 @@ int BPF_PROG(tt_sched_switch, bool preempt, struct task_struct *prev, struct tas
 {
 	__u32 prev_tgid = prev->tgid, prev_tid = prev->pid;
 	__u32 next_tgid = next->tgid, next_tid = next->pid;
-	struct tt_switch *rec;
+	bool prev_target = is_target_thread(prev_tgid, prev_tid);
+	struct tt_switch_kstat *rec;
 
-	if (!is_target_thread(prev_tgid, prev_tid) && !is_target_thread(next_tgid, next_tid))
+	if (!prev_target && !is_target_thread(next_tgid, next_tid))
 		return 0;
 	rec = reserve(sizeof(*rec));
 	if (!rec)
 		return 0;
-	fill_hdr(&rec->hdr, TT_REC_SWITCH, sizeof(*rec), prev_tgid, prev_tid);
-	rec->next_pid = next_tgid;
-	rec->next_tid = next_tid;
-	rec->prev_state = prev_state;
-	rec->preempt = preempt;
-	__builtin_memcpy(rec->prev_comm, prev->comm, TT_COMM_LEN);
-	__builtin_memcpy(rec->next_comm, next->comm, TT_COMM_LEN);
+	fill_hdr(&rec->sw.hdr, TT_REC_SWITCH_KSTAT, sizeof(*rec), prev_tgid, prev_tid);
+	rec->sw.next_pid = next_tgid;
+	rec->sw.next_tid = next_tid;
+	rec->sw.prev_state = prev_state;
+	rec->sw.preempt = preempt;
+	__builtin_memcpy(rec->sw.prev_comm, prev->comm, TT_COMM_LEN);
+	__builtin_memcpy(rec->sw.next_comm, next->comm, TT_COMM_LEN);
+	rec->prev_run_delay = 0;
+	rec->prev_exec_ns = 0;
+	if (prev_target) {
+		/* run_delay grew at this stint's switch-in, sum_exec_runtime in __schedule */
+		if (bpf_core_field_exists(prev->sched_info))
+			rec->prev_run_delay = BPF_CORE_READ(prev, sched_info.run_delay);
+		rec->prev_exec_ns = BPF_CORE_READ(prev, se.sum_exec_runtime);
+	}
 	submit(rec);
 	return 0;
 }

@@ -24,6 +24,7 @@ enum tt_rec_kind {
 	TT_REC_EXIT = 7,       /* sched_process_exit of a target thread */
 	TT_REC_USTACK_SNAPSHOT = 8, /* user stack bytes + registers of the record before it */
 	TT_REC_LOCK_CALL = 9,  /* --holds: a target thread calls a pthread/semaphore function */
+	TT_REC_SWITCH_KSTAT = 10, /* sched_switch with prev's own scheduler counters (replaces 5) */
 
 	TT_REC_SESSION = 64,     /* collector: tracing is attached; traced time starts */
 	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
@@ -137,6 +138,20 @@ struct tt_switch {
 	__u32 preempt; /* prev was preempted: runnable whatever prev_state says */
 	char prev_comm[TT_COMM_LEN];
 	char next_comm[TT_COMM_LEN];
+};
+
+/*
+ * A sched_switch with the kernel's running totals for prev (zero when prev is not a target
+ * thread). The kernel does not fire sched_switch for every switch-in (measured: none at all
+ * from some tasks, and some from idle, on this 6.18 VM kernel; ftrace misses them too), yet it
+ * counts them: between two switch-outs of a thread the growth of run_delay is exactly the time
+ * it sat runnable and the growth of exec_ns exactly the time it ran, which places a switch-in
+ * that was never traced. Files from before it hold TT_REC_SWITCH and replay as before.
+ */
+struct tt_switch_kstat {
+	struct tt_switch sw;
+	__u64 prev_run_delay; /* prev->sched_info.run_delay: ns spent queued, total (0: unknown) */
+	__u64 prev_exec_ns;   /* prev->se.sum_exec_runtime: ns on CPU, total */
 };
 
 struct tt_new_thread {

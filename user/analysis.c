@@ -74,6 +74,9 @@ struct thread_work {
 	char hint_state;
 	__u64 hint_futex;
 	__u64 woken_running_ts; /* a wake-up that came while it was still on CPU */
+	/* the kernel's totals at its latest switch-out (TT_REC_SWITCH_KSTAT) */
+	bool have_kstat;
+	__u64 k_run_delay, k_exec_ns;
 	/* the open wait */
 	bool in_wait;
 	struct raw_wait cur;
@@ -492,7 +495,39 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 	}
 }
 
-static void on_switch(struct work *w, const struct tt_switch *r)
+/*
+ * A switch-out of a thread whose switch-in was never traced (the kernel fires no sched_switch
+ * for some switch-ins: from idle, from some tasks; see tt_switch_kstat). With the kernel's
+ * totals the stint is placed exactly: since the thread's last switch-out it sat queued for the
+ * growth of run_delay and ran for the growth of sum_exec_runtime. Without them (older record
+ * files, a first switch-out) the time since the wake-up is counted as running, as before.
+ */
+static void infer_switch_in(struct work *w, struct thread_work *t, __u64 ts,
+			    const struct tt_switch_kstat *k)
+{
+	w->a->inferred_switch_ins++;
+	if (k && t->have_kstat && k->prev_run_delay >= t->k_run_delay &&
+	    k->prev_exec_ns >= t->k_exec_ns && ts > t->since) {
+		__u64 span = ts - t->since, queued = k->prev_run_delay - t->k_run_delay;
+		__u64 ran = k->prev_exec_ns - t->k_exec_ns, in;
+
+		if (t->state == TS_RUNNABLE) {
+			in = t->since + (queued < span ? queued : span);
+		} else {
+			/* its wake-up was not seen either: it ran last, queued before that */
+			in = ts - (ran < span ? ran : span);
+			set_state(w, t, TS_RUNNABLE,
+				  in - (queued < in - t->since ? queued : in - t->since));
+		}
+		set_state(w, t, TS_RUNNING, in);
+		return;
+	}
+	if (t->state == TS_BLOCKED)
+		account(w, t, ts);
+	t->state = TS_RUNNING;
+}
+
+static void on_switch(struct work *w, const struct tt_switch *r, const struct tt_switch_kstat *k)
 {
 	__u64 ts = r->hdr.ts;
 	struct analysis *a = w->a;
@@ -502,17 +537,13 @@ static void on_switch(struct work *w, const struct tt_switch *r)
 
 		memcpy(t->st.name, r->prev_comm, TT_COMM_LEN);
 		settle_unknown(w, t, TS_RUNNING, ts);
-		if (t->state == TS_RUNNABLE || t->state == TS_BLOCKED) {
-			/*
-			 * It is being switched out, so it ran: its switch-in never reached us. Seen
-			 * for threads woken onto an idle CPU (the kernel fired no sched_switch our
-			 * program saw, no record was dropped); they run at once, so the time since
-			 * the wake-up is counted as running.
-			 */
-			if (t->state == TS_BLOCKED)
-				account(w, t, ts);
-			t->state = TS_RUNNING;
-			w->a->inferred_switch_ins++;
+		/* switched out, so it ran, though its switch-in never reached us */
+		if (t->state == TS_RUNNABLE || t->state == TS_BLOCKED)
+			infer_switch_in(w, t, ts, k);
+		if (k) {
+			t->have_kstat = true;
+			t->k_run_delay = k->prev_run_delay;
+			t->k_exec_ns = k->prev_exec_ns;
 		}
 		if (t->state != TS_DONE) {
 			account(w, t, ts);
@@ -1487,7 +1518,10 @@ int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, un
 			on_waking(&w, (const void *)h);
 			break;
 		case TT_REC_SWITCH:
-			on_switch(&w, (const void *)h);
+			on_switch(&w, (const void *)h, NULL);
+			break;
+		case TT_REC_SWITCH_KSTAT:
+			on_switch(&w, (const void *)h, (const void *)h);
 			break;
 		case TT_REC_NEW_THREAD:
 			on_new_thread(&w, (const void *)h);

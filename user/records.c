@@ -12,6 +12,7 @@ _Static_assert(sizeof(struct tt_wait_end) == 48, "wait_end layout");
 _Static_assert(sizeof(struct tt_wake_op) == 48, "wake_op layout");
 _Static_assert(sizeof(struct tt_waking) == 80, "waking layout");
 _Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
+_Static_assert(sizeof(struct tt_switch_kstat) == 88, "switch_kstat layout");
 _Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
 _Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
 _Static_assert(sizeof(struct tt_session) == 56, "session layout");
@@ -35,6 +36,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_waking);
 	case TT_REC_SWITCH:
 		return sizeof(struct tt_switch);
+	case TT_REC_SWITCH_KSTAT:
+		return sizeof(struct tt_switch_kstat);
 	case TT_REC_NEW_THREAD:
 		return sizeof(struct tt_new_thread);
 	case TT_REC_EXIT:

@@ -377,11 +377,12 @@ def test_thread_cpu_time_and_states_add_up():
               f"voluntary switches {th['voluntary_switches']} vs {tt['voluntary']}")
         check(abs(th["involuntary_switches"] - tt["involuntary"]) <= 2 + tt["involuntary"] // 20,
               f"involuntary switches {th['involuntary_switches']} vs {tt['involuntary']}")
-        # runnable time against the scheduler's own run_delay (/proc/.../schedstat); a
-        # full make test run once missed 10% by 0.03 ms (inferred switch-ins count as running)
+        # runnable time against the scheduler's own run_delay (/proc/.../schedstat), also for
+        # switch-ins the kernel did not trace (placed from its totals; 0.4 ms off at most in
+        # 40 runs here, 6.4 ms off before that on a loaded CI machine)
         if tt["run_delay_ns"] >= 0:
             check(abs(th["runnable_ns"] - tt["run_delay_ns"]) <=
-                  max(0.12 * tt["run_delay_ns"], 5e6),
+                  max(0.05 * tt["run_delay_ns"], 2e6),
                   f"runnable {th['runnable_ns']} vs schedstat {tt['run_delay_ns']}")
     for th in s["threads"]:
         total = (th["on_cpu_ns"] + th["runnable_ns"] + th["lock_wait_ns"] +

@@ -137,6 +137,22 @@ void s_switch(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_state, __u
 	append(rb, &r, sizeof(r));
 }
 
+void s_switch_kstat(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_state, __u32 next,
+		    __u64 run_delay, __u64 exec_ns)
+{
+	struct tt_switch_kstat r = {0};
+
+	hdr(&r, TT_REC_SWITCH_KSTAT, sizeof(r), ts, prev ? PID : 0, prev);
+	r.sw.prev_state = prev_state;
+	r.sw.next_pid = next ? PID : 0;
+	r.sw.next_tid = next;
+	snprintf(r.sw.prev_comm, sizeof(r.sw.prev_comm), "t%u", prev);
+	snprintf(r.sw.next_comm, sizeof(r.sw.next_comm), "t%u", next);
+	r.prev_run_delay = run_delay;
+	r.prev_exec_ns = exec_ns;
+	append(rb, &r, sizeof(r));
+}
+
 void s_new_thread(struct record_buf *rb, __u64 ts, __u32 tid)
 {
 	struct tt_new_thread r = {0};

@@ -20,6 +20,8 @@ void s_wake_op(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr);
 void s_waking(struct record_buf *rb, __u64 ts, __u32 waker, __u32 wakee, __u64 wakee_addr,
 	      __u32 reason, __u64 waker_addr, const __u64 *ips, unsigned n);
 void s_switch(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_state, __u32 next);
+void s_switch_kstat(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_state, __u32 next,
+		    __u64 run_delay, __u64 exec_ns);
 void s_new_thread(struct record_buf *rb, __u64 ts, __u32 tid);
 void s_exit(struct record_buf *rb, __u64 ts, __u32 tid);
 

@@ -165,6 +165,41 @@ out:
 	records_free(&rb);
 }
 
+/*
+ * Switch-ins the kernel never traced are placed from its own totals (run_delay, exec time):
+ * a preempted thread queued for 3 ms of a 10 ms gap, a blocked one whose wake-up was unseen
+ * too (ran 2 ms, queued 1 ms before that).
+ */
+static void test_untraced_switch_in(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	const struct thread_stat *t1, *t2;
+
+	s_session(&rb, 0);
+	s_switch_kstat(&rb, 1 * MS, 1, TT_TASK_RUNNING, 0, 0, 1 * MS);    /* 1: preempted */
+	s_switch_kstat(&rb, 11 * MS, 1, TT_TASK_RUNNING, 0, 3 * MS, 8 * MS); /* no switch-in */
+	s_switch(&rb, 12 * MS, 0, 0, 1);
+	s_switch_kstat(&rb, 1 * MS, 2, TT_TASK_INTERRUPTIBLE, 0, 0, 1 * MS); /* 2: sleeps */
+	s_switch_kstat(&rb, 11 * MS, 2, TT_TASK_INTERRUPTIBLE, 0, 1 * MS, 3 * MS); /* woke unseen */
+	s_end(&rb, 12 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	t1 = find_thread(&a, 1);
+	t2 = find_thread(&a, 2);
+	CHECK(t1 && t2);
+	if (!t1 || !t2)
+		goto out;
+	CHECK_EQ_U64(a.inferred_switch_ins, 2);
+	CHECK_EQ_U64(t1->runnable_ns, 3 * MS + 1 * MS); /* 1-4, then 11-12 */
+	CHECK_EQ_U64(t1->on_cpu_ns, 1 * MS + 7 * MS);
+	CHECK_EQ_U64(t2->on_cpu_ns, 1 * MS + 2 * MS);   /* 0-1, 9-11 */
+	CHECK_EQ_U64(t2->runnable_ns, 1 * MS);          /* 8-9 */
+	CHECK_EQ_U64(t2->other_wait_ns, 7 * MS + 1 * MS); /* 1-8, 11-12 */
+out:
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 static const char *fake_funcs[] = {"__futex_abstimed_wait_common", "pthread_cond_signal",
 				   "__lll_lock_wait"};
 
@@ -832,6 +867,7 @@ static void test_holds(void)
 }
 
 static const struct unit_test tests[] = {
+	{"untraced_switch_in", test_untraced_switch_in},
 	{"probe_sites", test_probe_sites},
 	{"holds", test_holds},
 	{"missed_switch_in", test_missed_switch_in},
