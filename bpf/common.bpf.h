@@ -292,4 +292,27 @@ static __always_inline bool is_target_thread(__u32 tgid, __u32 tid)
 	return tgid == target_tgid && (!target_tid || tid == target_tid);
 }
 
+/* Register numbers of uprobe attach cookies (user/probesite.h enum site_reg). */
+static __always_inline __u64 reg_value(struct pt_regs *regs, __u32 r)
+{
+	switch (r) {
+	case 0: return BPF_CORE_READ(regs, di);
+	case 1: return BPF_CORE_READ(regs, si);
+	case 2: return BPF_CORE_READ(regs, dx);
+	case 3: return BPF_CORE_READ(regs, cx);
+	case 4: return BPF_CORE_READ(regs, r8);
+	case 5: return BPF_CORE_READ(regs, r9);
+	case 6: return BPF_CORE_READ(regs, bx);
+	case 7: return BPF_CORE_READ(regs, bp);
+	case 8: return BPF_CORE_READ(regs, r12);
+	case 9: return BPF_CORE_READ(regs, r13);
+	case 10: return BPF_CORE_READ(regs, r14);
+	case 11: return BPF_CORE_READ(regs, r15);
+	case 12: return BPF_CORE_READ(regs, ax);
+	case 13: return BPF_CORE_READ(regs, r10);
+	case 14: return BPF_CORE_READ(regs, r11);
+	}
+	return 0;
+}
+
 #endif /* THREADTRACE_COMMON_BPF_H */

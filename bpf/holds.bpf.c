@@ -9,26 +9,6 @@
 
 _Static_assert(sizeof(struct tt_lock_call) + TT_STACK_BYTES <= TT_SCRATCH_SIZE, "scratch size");
 
-/* Register numbers of the cookie (user/probesite.h enum site_reg). */
-static __always_inline __u64 reg_value(struct pt_regs *regs, __u32 r)
-{
-	switch (r) {
-	case 0: return BPF_CORE_READ(regs, di);
-	case 1: return BPF_CORE_READ(regs, si);
-	case 2: return BPF_CORE_READ(regs, dx);
-	case 3: return BPF_CORE_READ(regs, cx);
-	case 4: return BPF_CORE_READ(regs, r8);
-	case 5: return BPF_CORE_READ(regs, r9);
-	case 6: return BPF_CORE_READ(regs, bx);
-	case 7: return BPF_CORE_READ(regs, bp);
-	case 8: return BPF_CORE_READ(regs, r12);
-	case 9: return BPF_CORE_READ(regs, r13);
-	case 10: return BPF_CORE_READ(regs, r14);
-	case 11: return BPF_CORE_READ(regs, r15);
-	}
-	return 0;
-}
-
 SEC("uprobe")
 int tt_lock_call(struct pt_regs *ctx)
 {

@@ -25,12 +25,14 @@ enum tt_rec_kind {
 	TT_REC_USTACK_SNAPSHOT = 8, /* user stack bytes + registers of the record before it */
 	TT_REC_LOCK_CALL = 9,  /* --holds: a target thread calls a pthread/semaphore function */
 	TT_REC_SWITCH_KSTAT = 10, /* sched_switch with prev's own scheduler counters (replaces 5) */
+	TT_REC_GIL = 11,	  /* CPython: a target thread stores to the GIL's `locked` */
 
 	TT_REC_SESSION = 64,     /* collector: tracing is attached; traced time starts */
 	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
 	TT_REC_SESSION_END = 66, /* collector: tracing stopped; counters from BPF */
 	TT_REC_UNWOUND = 67,     /* collector: a record's user stack unwound with DWARF CFI */
 	TT_REC_DEADLOCK = 68,    /* collector: threads found waiting for each other's locks */
+	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -240,6 +242,48 @@ struct tt_lock_call {
 	__u32 op; /* enum tt_lock_op */
 	__u32 pad;
 	struct tt_stack stack;
+};
+
+/*
+ * CPython's GIL (../shared/facts/cpython.md): a uprobe on each instruction that stores to the
+ * GIL's `locked` (found by decoding the interpreter's code) reports the store before it
+ * happens: TT_GIL_TAKE for `locked = 1` (the thread has the GIL from here), TT_GIL_DROP for
+ * `locked = 0`. switch_number and last_holder are read from the GIL at the same instant.
+ */
+enum tt_gil_op {
+	TT_GIL_TAKE = 1,
+	TT_GIL_DROP = 2,
+};
+
+#define TT_GIL_FORCED (1u << 0) /* a drop with the drop request set: another thread asked */
+
+struct tt_gil {
+	struct tt_rec_hdr hdr;
+	__u64 gil;	     /* address of the GIL (struct _gil_runtime_state) */
+	__u64 switch_number; /* the GIL's own count of holder changes, before this store */
+	__u64 last_holder;   /* PyThreadState* of the latest holder, before this store */
+	__u32 op;	     /* enum tt_gil_op */
+	__u32 flags;	     /* TT_GIL_* */
+	struct tt_stack stack; /* the thread's native stack (frame pointers) */
+};
+
+#define TT_PY_FREE_THREADED (1u << 0) /* a free-threaded build (3.13t) */
+#define TT_PY_GIL_DISABLED (1u << 1)  /* ... with the GIL off: nothing to trace */
+#define TT_PY_HELD (1u << 2)	      /* the GIL was held at attach, by holder_tid (0: unknown) */
+#define TT_PY_STRIPPED (1u << 3)      /* no take_gil/drop_gil symbols: sites found by decoding */
+
+/* The target's CPython, found at attach (or once a COMMAND initialised its interpreter). */
+struct tt_python {
+	struct tt_rec_hdr hdr;	/* ts: GIL stores are traced from here */
+	__u32 hexversion;	/* PY_VERSION_HEX, e.g. 0x030b07f0 for 3.11.7 */
+	__u32 flags;		/* TT_PY_* */
+	__u64 gil;		/* address of the main interpreter's GIL */
+	__u64 switch_number;	/* at attach */
+	__u32 interval_us;	/* the switch interval (sys.getswitchinterval) */
+	__u32 holder_tid;	/* the GIL's last taker at attach (holds it if TT_PY_HELD) */
+	__u32 sites_take;	/* probed stores of `locked = 1` */
+	__u32 sites_drop;	/* probed stores of `locked = 0` */
+	char path[128];		/* the module with the interpreter, as the target maps it */
 };
 
 #define TT_MAX_CYCLE 8

@@ -99,6 +99,33 @@ struct thread_stat {
 	__u64 voluntary_switches, involuntary_switches;
 	__u64 contentions, wait_ns; /* its own lock contentions */
 	bool created, exited;       /* during the trace */
+	/* CPython's GIL (when traced): held, waited for (futex waits on the GIL until the take) */
+	bool python;		    /* took or dropped the GIL while traced */
+	__u64 gil_hold_ns, gil_wait_ns, gil_cpu_ns; /* cpu: on CPU while holding it */
+	__u64 gil_takes, gil_waits, gil_forced_drops;
+	bool gil_convoy; /* waits about a switch interval per take, holds it briefly (I/O) */
+};
+
+/* Where a thread waited for the GIL (the stack of its take), summed. */
+struct gil_waiter {
+	__u32 tid;
+	__u32 stack; /* index into stacks */
+	__u64 count, wait_ns, max_wait_ns;
+};
+
+struct gil_stat {
+	bool present;		 /* a TT_REC_PYTHON record: the GIL was traced */
+	__u32 hexversion, flags, interval_us, sites_take, sites_drop;
+	char path[128];
+	__u64 gil;
+	__u64 start_ts;		 /* traced from here */
+	__u64 takes, drops, forced_drops;
+	__u64 switches;		 /* takes by another thread than the previous taker */
+	bool switch_seen;	 /* Python's own switch_number, first and last seen */
+	__u64 switch_first, switch_last;
+	__u64 hold_ns;		 /* all threads' */
+	struct gil_waiter *waiters; /* by wait_ns, descending */
+	size_t nr_waiters;
 };
 
 /* Timeline: what a thread did from begin to end (the same states as the thread table). */
@@ -177,6 +204,7 @@ struct analysis {
 	struct u64_map lock_by_futex; /* futex word -> index + 1 into locks */
 	struct deadlock_stat *deadlocks;
 	size_t nr_deadlocks;
+	struct gil_stat gil;
 	const struct symdata *sd;
 };
 

@@ -20,6 +20,7 @@
 #include "unwind.h"
 #include "deadlock.h"
 #include "probesite.h"
+#include "pygil.h"
 #include "threadtrace.skel.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -358,6 +359,103 @@ static void detach_holds(struct hold_probes *hp)
 	memset(hp, 0, sizeof(*hp));
 }
 
+/* CPython's GIL: uprobes on the stores to `locked`, armed once the interpreter is found. */
+struct gil_probes {
+	struct bpf_link **links;
+	size_t n, cap;
+	bool done;	/* attached, or given up: no more tries */
+	__u64 next_try; /* ns */
+	struct py_target py;
+};
+
+static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
+{
+	if (skel && skel->bss)
+		skel->bss->gil_addr = 0;
+	for (size_t i = 0; i < g->n; i++)
+		bpf_link__destroy(g->links[i]);
+	free(g->links);
+	g->links = NULL;
+	g->n = g->cap = 0;
+	pygil_free(&g->py);
+}
+
+/*
+ * Look for CPython in the target; once found, probe its GIL stores, write the TT_REC_PYTHON
+ * record (the GIL's state at this instant) and arm the probes. Tried again later while the
+ * interpreter is not there or not initialised yet (a COMMAND starting up, a program that loads
+ * libpython late); a CPython that cannot be traced is said once.
+ */
+static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
+			   struct threadtrace_bpf *skel, pid_t pid, const struct collector_opts *o)
+{
+	struct py_target *py = &g->py;
+	struct tt_python rec = {0};
+	char why[512] = "", ver[16];
+	int err;
+
+	if (g->done || now_ns() < g->next_try)
+		return;
+	err = pygil_discover(pid, py, why, sizeof(why));
+	if (err == -ENOENT || err == -EAGAIN || err == -ESRCH) {
+		/* not Python (yet): look again, more often while a command starts */
+		g->next_try = now_ns() + (err == -EAGAIN ? 50000000ULL : 500000000ULL);
+		return;
+	}
+	g->done = true;
+	if (!err)
+		err = pygil_find_sites(py, why, sizeof(why));
+	pygil_version_str(py->hexversion, ver, sizeof(ver));
+	if (err) {
+		fprintf(stderr, "threadtrace: GIL not traced: %s\n", why);
+		pygil_free(py);
+		return;
+	}
+	for (size_t i = 0; i < py->nr_sites; i++) {
+		const struct gil_site *s = &py->sites[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = gil_site_cookie(s));
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.tt_gil_store, pid,
+								     py->open_path, s->file_off, &uo);
+
+		if (!l) {
+			fprintf(stderr, "threadtrace: GIL not traced: failed to attach a uprobe in %s: "
+					"%s\n", py->path, strerror(errno));
+			detach_gil(g, skel);
+			return;
+		}
+		grow((void **)&g->links, &g->cap, g->n + 1, sizeof(*g->links));
+		g->links[g->n++] = l;
+		if (o->verbose)
+			fprintf(stderr, "threadtrace: GIL %s at 0x%llx: %s\n",
+				s->op == TT_GIL_TAKE ? "take" : "drop", (unsigned long long)s->vaddr,
+				s->insn);
+	}
+	rec.hdr.size = sizeof(rec);
+	rec.hdr.kind = TT_REC_PYTHON;
+	rec.hdr.ts = now_ns();
+	rec.hdr.pid = pid;
+	rec.hdr.tid = pid;
+	skel->bss->gil_drop_req = py->drop_req;
+	skel->bss->gil_drop_tstate_off = py->drop_req ? 0 : 24;
+	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
+	pygil_read_state(py);
+	rec.hexversion = py->hexversion;
+	rec.flags = py->flags | (py->symbols ? 0 : TT_PY_STRIPPED);
+	rec.gil = py->gil;
+	rec.switch_number = py->switch_number;
+	rec.interval_us = py->interval_us;
+	rec.holder_tid = py->holder_tid;
+	rec.sites_take = py->nr_take;
+	rec.sites_drop = py->nr_drop;
+	snprintf(rec.path, sizeof(rec.path), "%s", py->path);
+	records_append(c->rb, &rec, sizeof(rec));
+	symbolizer_note_lock(c->sym, c->sd, py->gil);
+	if (!o->quiet)
+		fprintf(stderr, "threadtrace: Python %s (%s): GIL traced at %u take and %u drop "
+				"stores (%s)\n", ver, py->path, py->nr_take, py->nr_drop,
+			py->symbols ? "in take_gil/drop_gil" : "stripped build, found by decoding");
+}
+
 /* Fork COMMAND stopped before exec; it execs when *go_fd is written. */
 static pid_t spawn_held(char **argv, int *go_fd, int *err_fd)
 {
@@ -542,6 +640,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	struct ring_buffer *ring = NULL;
 	struct collect_ctx ctx = {.rb = rb, .sd = sd, .holds = o->holds};
 	struct hold_probes holds = {0};
+	struct gil_probes gil = {0};
 	__u64 calls_seen = 0;
 	bool rate_warned = false;
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -721,6 +820,8 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		}
 	}
 
+	if (o->gil)
+		try_attach_gil(&ctx, &gil, skel, pid, o);
 	start = now_ns();
 	last_maps = start;
 	if (o->duration > 0)
@@ -731,6 +832,8 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		__u64 now;
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */
+		if (o->gil)
+			try_attach_gil(&ctx, &gil, skel, pid, o);
 		if (n >= 0)
 			n = ring_buffer__consume(ring);
 
@@ -801,6 +904,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 cleanup:
 	ring_buffer__free(ring);
 	detach_holds(&holds);
+	detach_gil(&gil, skel);
 	threadtrace_bpf__destroy(skel); /* detaches every program */
 	unwinder_free(ctx.unwinder);
 	deadlock_watch_free(ctx.deadlocks);

@@ -27,6 +27,7 @@ struct collector_opts {
 	unsigned stack_bytes; /* user stack snapshot size for DWARF unwinding */
 	unsigned stack_rate;  /* snapshots per second per CPU, 0: every wait and wake */
 	bool holds;	     /* --holds: uprobes on the lock functions (hold times, lock order) */
+	bool gil;	     /* trace CPython's GIL when the target is CPython (--no-gil: off) */
 	bool verbose;	     /* libbpf debug log */
 	bool quiet;	     /* no progress line */
 };

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include "json.h"
+#include "pygil.h"
 
 static void json_sep(struct json_writer *j)
 {
@@ -202,6 +203,97 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 	json_end_array(j);
 }
 
+static void json_gil(struct json_writer *j, const struct analysis *a)
+{
+	const struct gil_stat *g = &a->gil;
+	char buf[160];
+
+	if (!g->present) {
+		json_null(j);
+		return;
+	}
+	json_begin_object(j);
+	json_key(j, "python");
+	pygil_version_str(g->hexversion, buf, sizeof(buf));
+	json_string(j, buf);
+	json_key(j, "path");
+	json_string(j, g->path);
+	json_key(j, "method");
+	snprintf(buf, sizeof(buf), "uprobes on %u take and %u drop stores to the GIL's locked "
+		 "(%s)", g->sites_take, g->sites_drop,
+		 g->flags & TT_PY_STRIPPED ? "stripped build: found by decoding the code"
+					   : "in take_gil/drop_gil");
+	json_string(j, buf);
+	json_key(j, "interval_us");
+	json_u64(j, g->interval_us);
+	json_key(j, "traced_ns");
+	json_u64(j, a->end_ts > g->start_ts ? a->end_ts - g->start_ts : 0);
+	json_key(j, "hold_ns");
+	json_u64(j, g->hold_ns);
+	json_key(j, "takes");
+	json_u64(j, g->takes);
+	json_key(j, "drops");
+	json_u64(j, g->drops);
+	json_key(j, "forced_drops");
+	json_u64(j, g->forced_drops);
+	json_key(j, "switches");
+	json_u64(j, g->switches);
+	json_key(j, "switch_number_first");
+	json_u64(j, g->switch_first);
+	json_key(j, "switch_number_last");
+	json_u64(j, g->switch_last);
+	json_key(j, "threads");
+	json_begin_array(j);
+	for (size_t i = 0; i < a->nr_threads; i++) {
+		const struct thread_stat *t = &a->threads[i];
+
+		if (!t->python)
+			continue;
+		json_begin_object(j);
+		json_key(j, "tid");
+		json_u64(j, t->tid);
+		json_key(j, "name");
+		comm_string(j, t->name);
+		json_key(j, "hold_ns");
+		json_u64(j, t->gil_hold_ns);
+		json_key(j, "wait_ns");
+		json_u64(j, t->gil_wait_ns);
+		json_key(j, "waits");
+		json_u64(j, t->gil_waits);
+		json_key(j, "takes");
+		json_u64(j, t->gil_takes);
+		json_key(j, "forced_drops");
+		json_u64(j, t->gil_forced_drops);
+		json_key(j, "on_cpu_with_gil_ns");
+		json_u64(j, t->gil_cpu_ns);
+		json_key(j, "on_cpu_without_gil_ns");
+		json_u64(j, t->on_cpu_ns > t->gil_cpu_ns ? t->on_cpu_ns - t->gil_cpu_ns : 0);
+		json_key(j, "convoy");
+		json_bool(j, t->gil_convoy);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_key(j, "waiters");
+	json_begin_array(j);
+	for (size_t i = 0; i < g->nr_waiters; i++) {
+		const struct gil_waiter *w = &g->waiters[i];
+
+		json_begin_object(j);
+		json_key(j, "tid");
+		json_u64(j, w->tid);
+		stack_arrays(j, a, w->stack);
+		json_key(j, "count");
+		json_u64(j, w->count);
+		json_key(j, "wait_ns");
+		json_u64(j, w->wait_ns);
+		json_key(j, "max_wait_ns");
+		json_u64(j, w->max_wait_ns);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_end_object(j);
+}
+
 int json_summary(FILE *out, const struct analysis *a)
 {
 	struct json_writer jw = {.out = out}, *j = &jw;
@@ -388,7 +480,7 @@ int json_summary(FILE *out, const struct analysis *a)
 	}
 	json_end_array(j);
 	json_key(j, "gil");
-	json_null(j);
+	json_gil(j, a);
 	json_end_object(j);
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;

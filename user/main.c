@@ -53,6 +53,9 @@ static const char usage[] =
 	"                       call: ~1-5 us here (a probe the kernel emulates; ~16 us for\n"
 	"                       the few functions probed at a single-stepped entry); a target\n"
 	"                       making 10^6 lock calls a second runs several times slower\n"
+	"      --no-gil         do not trace CPython's GIL (traced by default when the target is\n"
+	"                       CPython 3.8-3.13: a uprobe on each store to the GIL's lock flag,\n"
+	"                       ~10 us a take or drop)\n"
 	"      --buffer-mb N    ring buffer size in MiB (default 32, rounded up to a power of 2)\n"
 	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
 	"\n"
@@ -94,6 +97,7 @@ enum {
 	OPT_STACK_BYTES,
 	OPT_STACK_RATE,
 	OPT_HOLDS,
+	OPT_NO_GIL,
 };
 
 /* What to produce from an analysis: the same for a live session and a replayed record. */
@@ -253,6 +257,7 @@ int main(int argc, char **argv)
 		{"stack-bytes", required_argument, NULL, OPT_STACK_BYTES},
 		{"stack-rate", required_argument, NULL, OPT_STACK_RATE},
 		{"holds", no_argument, NULL, OPT_HOLDS},
+		{"no-gil", no_argument, NULL, OPT_NO_GIL},
 		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
 		{"top-stacks", required_argument, NULL, OPT_STACKS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
@@ -261,7 +266,8 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
 	};
 	struct collector_opts co = {
-		.buffer_mb = 32, .stacks = STACKS_AUTO, .stack_bytes = 8192, .stack_rate = 250};
+		.buffer_mb = 32, .stacks = STACKS_AUTO, .stack_bytes = 8192, .stack_rate = 250,
+		.gil = true};
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
 	struct collector_result res;
@@ -282,7 +288,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+p:t:o:qvh", longopts, NULL)) != -1) {
 		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER ||
 				    c == OPT_STACKS_MODE || c == OPT_STACK_BYTES ||
-				    c == OPT_STACK_RATE || c == OPT_HOLDS)) {
+				    c == OPT_STACK_RATE || c == OPT_HOLDS ||
+				    c == OPT_NO_GIL)) {
 			fprintf(stderr, "threadtrace: report reads a record file: tracing options "
 					"do not apply\n");
 			return 2;
@@ -349,6 +356,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HOLDS:
 			co.holds = true;
+			break;
+		case OPT_NO_GIL:
+			co.gil = false;
 			break;
 		case 'o':
 			record_path = optarg;

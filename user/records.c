@@ -13,6 +13,8 @@ _Static_assert(sizeof(struct tt_wake_op) == 48, "wake_op layout");
 _Static_assert(sizeof(struct tt_waking) == 80, "waking layout");
 _Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
 _Static_assert(sizeof(struct tt_switch_kstat) == 88, "switch_kstat layout");
+_Static_assert(sizeof(struct tt_gil) == 64, "gil layout");
+_Static_assert(sizeof(struct tt_python) == 192, "python layout");
 _Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
 _Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
 _Static_assert(sizeof(struct tt_session) == 56, "session layout");
@@ -38,6 +40,10 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_switch);
 	case TT_REC_SWITCH_KSTAT:
 		return sizeof(struct tt_switch_kstat);
+	case TT_REC_GIL:
+		return sizeof(struct tt_gil);
+	case TT_REC_PYTHON:
+		return sizeof(struct tt_python);
 	case TT_REC_NEW_THREAD:
 		return sizeof(struct tt_new_thread);
 	case TT_REC_EXIT:
@@ -71,6 +77,8 @@ const struct tt_stack *record_stack(const struct tt_rec_hdr *h)
 		return &((const struct tt_unwound *)h)->stack;
 	case TT_REC_LOCK_CALL:
 		return &((const struct tt_lock_call *)h)->stack;
+	case TT_REC_GIL:
+		return &((const struct tt_gil *)h)->stack;
 	}
 	return NULL;
 }

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gil.bpf.c - CPython's GIL: one uprobe program on every instruction of the interpreter that
+ * stores to the GIL's `locked` (user/pygil.c finds them). The cookie says take or drop and,
+ * for a store through a register, which register and displacement: the store is reported only
+ * if it really writes this GIL's `locked`.
+ */
+#include "common.bpf.h"
+
+_Static_assert(sizeof(struct tt_gil) + TT_STACK_BYTES <= TT_SCRATCH_SIZE, "scratch size");
+
+/* Set by user space once the interpreter is found (it may start after the programs load). */
+TT_WEAK volatile __u64 gil_addr = 0;	     /* the GIL; 0: not tracing it */
+TT_WEAK volatile __u64 gil_drop_req = 0;     /* the drop request flag's address */
+TT_WEAK volatile __u32 gil_drop_tstate_off = 0; /* 3.13: bit 0 at this offset of the holder */
+
+#define GIL_LOCKED 16
+#define GIL_LAST_HOLDER 8
+#define GIL_SWITCH_NUMBER 24
+
+SEC("uprobe")
+int tt_gil_store(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u64 cookie = bpf_get_attach_cookie(ctx), gil = gil_addr;
+	__u32 op = cookie & 0xff, reg = (cookie >> 8) & 0xff;
+	__s32 disp = (__s32)(cookie >> 32);
+	struct tt_gil *rec;
+	__u32 size = sizeof(*rec), req = 0;
+
+	if (!gil || !is_target_thread(tgid, tid))
+		return 0;
+	if (reg != 0xff && reg_value(ctx, reg) + disp != gil + GIL_LOCKED)
+		return 0; /* a store to something else */
+	rec = scratch_get(SLOT_UPROBE);
+	if (!rec)
+		return 0;
+	rec->gil = gil;
+	rec->op = op;
+	rec->flags = 0;
+	if (bpf_probe_read_user(&rec->switch_number, 8, (void *)(gil + GIL_SWITCH_NUMBER)))
+		rec->switch_number = 0;
+	if (bpf_probe_read_user(&rec->last_holder, 8, (void *)(gil + GIL_LAST_HOLDER)))
+		rec->last_holder = 0;
+	if (op == TT_GIL_DROP) {
+		if (gil_drop_req) {
+			if (!bpf_probe_read_user(&req, 4, (void *)gil_drop_req) && req)
+				rec->flags |= TT_GIL_FORCED;
+		} else if (gil_drop_tstate_off && rec->last_holder) {
+			if (!bpf_probe_read_user(&req, 4,
+						 (void *)(rec->last_holder + gil_drop_tstate_off)) &&
+			    (req & 1))
+				rec->flags |= TT_GIL_FORCED;
+		}
+	}
+	rec->stack.nr_user = 0;
+	rec->stack.nr_kernel = 0;
+	rec->stack.flags = 0;
+	size += fill_stack(ctx, &rec->stack, false);
+	fill_hdr(&rec->hdr, TT_REC_GIL, 0, tgid, tid);
+	emit_scratch(rec, size);
+	/* where a thread takes the GIL is where it waited for it: unwind it with CFI too */
+	if (op == TT_GIL_TAKE)
+		emit_snapshot(SLOT_UPROBE, TT_REC_GIL, tgid, tid, rec->hdr.ts);
+	return 0;
+}

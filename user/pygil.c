@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pygil.c - see pygil.h.
+ *
+ * Why stores to `locked`: they are the GIL's take and drop themselves, in every build. Symbol
+ * builds have take_gil/drop_gil, but Debian's LTO-built python3.11 inlines them (one take, five
+ * drops there) and its exported PyEval_SaveThread/RestoreThread miss every forced switch. The
+ * stores are found by decoding: rip-relative ones name the GIL's address outright (3.8-3.11,
+ * where the GIL sits inside _PyRuntime); a store through a register is kept inside take_gil/
+ * drop_gil, or, in a stripped build, when an access to last_holder (-8) or switch_number (+8)
+ * through the same register follows or precedes it. BPF checks the effective address of
+ * register stores on every hit, so a wrong candidate costs time, never a wrong event.
+ * Hardware watchpoints would need no decoding, but they do not fire on this VM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <capstone/capstone.h>
+#include "pygil.h"
+#include "procfs.h"
+#include "util.h"
+
+/* Per version (3.minor), from ../shared/facts/cpython.md; -1: not in this version. */
+struct py_layout {
+	unsigned minor;
+	int gil_in_rt;		/* the GIL at _PyRuntime + this */
+	int gil_ptr_in_interp;	/* or its pointer at interp + this */
+	unsigned interp_head;	/* _PyRuntime + this: the main interpreter */
+	unsigned tstate_head;	/* interp + this: its first thread state */
+	int native_tid;		/* tstate + this: native_thread_id */
+	unsigned thread_id;	/* tstate + this: pthread_t (before native_thread_id) */
+	int drop_rt, drop_interp, drop_tstate; /* the drop request (tstate: bit 0 of the holder's) */
+	int disps[3];		/* `locked` from the base pointers take/drop_gil use */
+};
+
+static const struct py_layout layouts[] = {
+	{8, 1152, -1, 32, 8, -1, 176, 596, -1, -1, {16, 1168, 584}},
+	{9, 352, -1, 32, 8, -1, 176, -1, 76, -1, {16, 368, 24}},
+	{10, 352, -1, 32, 8, -1, 176, -1, 72, -1, {16, 368, 24}},
+	{11, 360, -1, 40, 16, 160, 152, -1, 104, -1, {16, 376, 24}},
+	{12, -1, 384, 40, 72, 144, 136, -1, 372, -1, {16, 16, 16}},
+	{13, -1, 16, 632, 7344, 160, 152, -1, -1, 24, {16, 16, 16}},
+};
+
+#define GIL_LOCKED 16
+#define GIL_LAST_HOLDER 8
+#define GIL_SWITCH_NUMBER 24
+#define GLIBC_PTHREAD_TID 0x2d0 /* struct pthread.tid, glibc 2.34-2.36 x86_64 */
+#define MAX_TSTATES 4096
+
+static const struct py_layout *layout_of(unsigned minor)
+{
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (layouts[i].minor == minor)
+			return &layouts[i];
+	return NULL;
+}
+
+void pygil_free(struct py_target *py)
+{
+	free(py->sites);
+	py->sites = NULL;
+	py->nr_sites = 0;
+}
+
+static Elf *elf_open(const char *path, int *fd)
+{
+	Elf *e;
+
+	elf_version(EV_CURRENT);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	e = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!e || elf_kind(e) != ELF_K_ELF) {
+		if (e)
+			elf_end(e);
+		close(*fd);
+		return NULL;
+	}
+	return e;
+}
+
+/* Value and size of a defined symbol (any of names, .symtab or .dynsym); false if none. */
+static bool elf_symbol(Elf *e, const char *name, bool prefix, __u64 *value, __u64 *size)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+				continue;
+			n = elf_strptr(e, sh.sh_link, sym.st_name);
+			if (!n || (prefix ? strncmp(n, name, strlen(name)) : strcmp(n, name)))
+				continue;
+			*value = sym.st_value;
+			if (size)
+				*size = sym.st_size;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* File offset of an ELF address in a loaded segment (exec only if want_exec), or -1. */
+static long long vaddr_off(Elf *e, __u64 vaddr, bool want_exec)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(e, &nph))
+		return -1;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		    (!want_exec || (ph.p_flags & PF_X)) && vaddr >= ph.p_vaddr &&
+		    vaddr < ph.p_vaddr + ph.p_filesz)
+			return (long long)(vaddr - ph.p_vaddr + ph.p_offset);
+	}
+	return -1;
+}
+
+/* The ELF address of file offset 0's page (the first PT_LOAD), for the load bias. */
+static __u64 first_load_vaddr(Elf *e)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(e, &nph))
+		return 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD)
+			return ph.p_vaddr & ~0xfffULL;
+	}
+	return 0;
+}
+
+static int rd(const struct py_target *py, __u64 addr, void *buf, size_t len)
+{
+	return procfs_read_mem(py->pid, addr, buf, len);
+}
+
+static int rd64(const struct py_target *py, __u64 addr, __u64 *v)
+{
+	return rd(py, addr, v, 8);
+}
+
+/* The version from the file name (libpython3.9.so, python3.9), for builds before Py_Version. */
+static unsigned minor_from_name(const char *path)
+{
+	const char *b = strrchr(path, '/'), *p;
+
+	b = b ? b + 1 : path;
+	p = strstr(b, "python3.");
+	if (!p)
+		return 0;
+	return (unsigned)strtoul(p + 8, NULL, 10);
+}
+
+/* The thread whose tstate is ts, 0 if unknown. */
+static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l, __u64 ts)
+{
+	__u64 v = 0, t = 0;
+
+	if (!ts)
+		return 0;
+	if (l->native_tid >= 0) {
+		if (rd64(py, ts + (unsigned)l->native_tid, &v))
+			return 0;
+		return (__u32)v;
+	}
+	if (rd64(py, ts + l->thread_id, &t) || !t)
+		return 0;
+	if (rd(py, t + GLIBC_PTHREAD_TID, &v, 4))
+		return 0;
+	return (__u32)v;
+}
+
+int pygil_read_state(struct py_target *py)
+{
+	const struct py_layout *l = layout_of(py->minor);
+	__s32 locked;
+	__u64 holder;
+	int err;
+
+	if (!l)
+		return -EINVAL;
+	if ((err = rd(py, py->gil + GIL_LOCKED, &locked, 4)) ||
+	    (err = rd64(py, py->gil + GIL_LAST_HOLDER, &holder)) ||
+	    (err = rd64(py, py->gil + GIL_SWITCH_NUMBER, &py->switch_number)))
+		return err;
+	py->flags &= ~TT_PY_HELD;
+	if (locked == 1)
+		py->flags |= TT_PY_HELD;
+	py->holder_tid = tstate_tid(py, l, holder); /* the last taker, holding or not */
+	return 0;
+}
+
+/* Find the module that defines _PyRuntime among the target's mappings. */
+static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
+{
+	struct proc_maps maps = {0};
+	int err = -ENOENT;
+
+	if ((err = procfs_read_maps(py->pid, &maps)))
+		return err;
+	err = -ENOENT;
+	for (size_t i = 0; i < maps.n && err == -ENOENT; i++) {
+		const struct map_entry *m = &maps.v[i];
+		__u64 size;
+
+		const char *base = strrchr(m->path, '/');
+
+		if (m->path[0] != '/' || m->pgoff || strstr(m->path, " (deleted)"))
+			continue;
+		/* the program itself (a static embedder), or a python/libpython */
+		if (i && !strstr(base, "python"))
+			continue;
+		snprintf(py->open_path, sizeof(py->open_path), "/proc/%d/map_files/%llx-%llx", py->pid,
+			 (unsigned long long)m->start, (unsigned long long)m->end);
+		if (access(py->open_path, R_OK))
+			snprintf(py->open_path, sizeof(py->open_path), "/proc/%d/root%s", py->pid,
+				 m->path);
+		*e = elf_open(py->open_path, fd);
+		if (!*e)
+			continue;
+		if (elf_symbol(*e, "_PyRuntime", false, rt_vaddr, &size)) {
+			snprintf(py->path, sizeof(py->path), "%s", m->path);
+			py->bias = m->start - first_load_vaddr(*e);
+			err = 0;
+			break;
+		}
+		elf_end(*e);
+		close(*fd);
+	}
+	proc_maps_free(&maps);
+	return err;
+}
+
+int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
+{
+	const struct py_layout *l;
+	__u64 rt_vaddr, pv = 0, interval = 0;
+	char cookie[8], ver[16];
+	__s32 locked;
+	Elf *e;
+	int fd, rc;
+
+	memset(py, 0, sizeof(*py));
+	py->pid = pid;
+	if ((rc = find_module(py, &e, &fd, &rt_vaddr)))
+		return rc;
+	py->runtime = rt_vaddr + py->bias;
+	/* the version: 3.13's debug offsets, Py_Version (3.11+), else the file name */
+	if (!rd(py, py->runtime, cookie, 8) && !memcmp(cookie, "xdebugpy", 8)) {
+		__u64 v = 0, ft = 0;
+
+		rd64(py, py->runtime + 8, &v);
+		rd64(py, py->runtime + 16, &ft);
+		py->hexversion = (__u32)v;
+		if (ft & 0xff)
+			py->flags |= TT_PY_FREE_THREADED;
+	} else if (elf_symbol(e, "Py_Version", false, &pv, NULL)) {
+		long long off = vaddr_off(e, pv, false);
+		__u32 v = 0;
+
+		if (off >= 0 && pread(fd, &v, 4, off) == 4)
+			py->hexversion = v;
+	}
+	if (!py->hexversion) {
+		unsigned m = minor_from_name(py->path);
+
+		if (m)
+			py->hexversion = 3u << 24 | m << 16;
+	}
+	py->minor = (py->hexversion >> 16) & 0xff;
+	elf_end(e);
+	close(fd);
+	pygil_version_str(py->hexversion, ver, sizeof(ver));
+	if (!py->hexversion || py->hexversion >> 24 != 3) {
+		snprintf(err, errlen, "%s defines _PyRuntime but its Python version cannot be told",
+			 py->path);
+		return -EPROTONOSUPPORT;
+	}
+	l = layout_of(py->minor);
+	if (!l) {
+		snprintf(err, errlen, "Python %s (%s) is not supported: the GIL is traced on "
+			 "3.8 to 3.13", ver, py->path);
+		return -EPROTONOSUPPORT;
+	}
+	if (py->flags & TT_PY_FREE_THREADED) {
+		snprintf(err, errlen, "Python %s (%s) is a free-threaded build: it has no GIL to "
+			 "trace", ver, py->path);
+		py->flags |= TT_PY_GIL_DISABLED;
+		return -EOPNOTSUPP;
+	}
+	if (rd64(py, py->runtime + l->interp_head, &py->interp) || !py->interp)
+		return -EAGAIN; /* not initialised yet */
+	if (l->gil_in_rt >= 0)
+		py->gil = py->runtime + (unsigned)l->gil_in_rt;
+	else if (rd64(py, py->interp + (unsigned)l->gil_ptr_in_interp, &py->gil) || !py->gil)
+		return -EAGAIN;
+	if (rd(py, py->gil + GIL_LOCKED, &locked, 4) || rd64(py, py->gil, &interval))
+		return -EAGAIN;
+	if (locked == -1)
+		return -EAGAIN; /* the GIL is not created yet */
+	interval &= 0xffffffff;
+	if ((locked != 0 && locked != 1) || !interval || interval > 100000000) {
+		snprintf(err, errlen, "Python %s (%s): the GIL at 0x%llx does not look like one "
+			 "(locked %d, interval %llu us): an unknown build of this version?",
+			 ver, py->path, (unsigned long long)py->gil, locked,
+			 (unsigned long long)interval);
+		return -EPROTO;
+	}
+	py->interval_us = (__u32)interval;
+	if (l->drop_rt >= 0)
+		py->drop_req = py->runtime + (unsigned)l->drop_rt;
+	else if (l->drop_interp >= 0)
+		py->drop_req = py->interp + (unsigned)l->drop_interp;
+	return pygil_read_state(py);
+}
+
+/* --- decoding --------------------------------------------------------------------------- */
+
+static unsigned base_reg(unsigned r)
+{
+	switch (r) {
+	case X86_REG_RDI: return 0;
+	case X86_REG_RSI: return 1;
+	case X86_REG_RDX: return 2;
+	case X86_REG_RCX: return 3;
+	case X86_REG_R8: return 4;
+	case X86_REG_R9: return 5;
+	case X86_REG_RBX: return 6;
+	case X86_REG_RBP: return 7;
+	case X86_REG_R12: return 8;
+	case X86_REG_R13: return 9;
+	case X86_REG_R14: return 10;
+	case X86_REG_R15: return 11;
+	case X86_REG_RAX: return 12;
+	case X86_REG_R10: return 13;
+	case X86_REG_R11: return 14;
+	}
+	return PYREG_NONE;
+}
+
+struct decode_ctx {
+	struct py_target *py;
+	const struct py_layout *l;
+	__u64 locked_vaddr; /* rip-relative stores to this are the GIL's (0: GIL not static) */
+	bool need_signature;
+	unsigned only_op;   /* in take_gil/drop_gil: the op stores of that function are */
+	const __u8 *code;   /* the segment being decoded */
+	size_t len;
+	__u64 vaddr, off;   /* its first byte's ELF address and file offset */
+};
+
+/* A store of an immediate 0 or 1, 4 bytes, to memory: its op, base and displacement. */
+static bool store_01(const cs_insn *in, unsigned *op, unsigned *reg, __s64 *disp, bool *rip)
+{
+	const cs_x86 *x = &in->detail->x86;
+
+	if (in->id != X86_INS_MOV || x->op_count != 2 || x->operands[0].type != X86_OP_MEM ||
+	    x->operands[0].size != 4 || x->operands[1].type != X86_OP_IMM ||
+	    (x->operands[1].imm != 0 && x->operands[1].imm != 1) ||
+	    x->operands[0].mem.index != X86_REG_INVALID || x->operands[0].mem.segment != X86_REG_INVALID)
+		return false;
+	*op = x->operands[1].imm ? TT_GIL_TAKE : TT_GIL_DROP;
+	*rip = x->operands[0].mem.base == X86_REG_RIP;
+	*reg = *rip ? PYREG_NONE : base_reg(x->operands[0].mem.base);
+	*disp = x->operands[0].mem.disp;
+	return *rip || *reg != PYREG_NONE;
+}
+
+/* Does insn touch [base + disp +- 8] (last_holder, switch_number)? */
+static bool touches_neighbour(const cs_insn *in, unsigned base, __s64 disp)
+{
+	const cs_x86 *x = &in->detail->x86;
+
+	for (unsigned i = 0; i < x->op_count; i++) {
+		const cs_x86_op *o = &x->operands[i];
+
+		if (o->type == X86_OP_MEM && base_reg(o->mem.base) == base &&
+		    (o->mem.disp == disp - 8 || o->mem.disp == disp + 8))
+			return true;
+	}
+	return false;
+}
+
+#define SIGNATURE_INSNS 10
+
+/* Look at the instructions after a store (following direct jmps) for the signature. */
+static bool signature_after(csh cs, const struct decode_ctx *d, __u64 vaddr, unsigned base,
+			    __s64 disp)
+{
+	cs_insn *in = cs_malloc(cs);
+	bool found = false;
+
+	for (int n = 0, jumps = 0; n < SIGNATURE_INSNS && !found; n++) {
+		const __u8 *p;
+		size_t left;
+		uint64_t a = vaddr;
+
+		if (vaddr < d->vaddr || vaddr >= d->vaddr + d->len)
+			break;
+		p = d->code + (vaddr - d->vaddr);
+		left = d->len - (vaddr - d->vaddr);
+		if (!cs_disasm_iter(cs, &p, &left, &a, in))
+			break;
+		found = touches_neighbour(in, base, disp);
+		if (in->id == X86_INS_JMP && in->detail->x86.operands[0].type == X86_OP_IMM &&
+		    jumps++ < 2) {
+			vaddr = (__u64)in->detail->x86.operands[0].imm;
+			continue;
+		}
+		if (in->id == X86_INS_RET || in->id == X86_INS_JMP || in->id == X86_INS_CALL)
+			break;
+		vaddr = a;
+	}
+	cs_free(in, 1);
+	return found;
+}
+
+static void add_site(struct decode_ctx *d, const cs_insn *in, unsigned op, unsigned reg,
+		     __s64 disp)
+{
+	struct py_target *py = d->py;
+	struct gil_site *s;
+	size_t cap = py->nr_sites;
+
+	for (size_t i = 0; i < py->nr_sites; i++)
+		if (py->sites[i].vaddr == in->address)
+			return;
+	grow((void **)&py->sites, &cap, py->nr_sites + 1, sizeof(*py->sites));
+	s = &py->sites[py->nr_sites++];
+	s->vaddr = in->address;
+	s->file_off = d->off + (in->address - d->vaddr);
+	s->op = op;
+	s->reg = reg;
+	s->disp = (__s32)disp;
+	snprintf(s->insn, sizeof(s->insn), "%s %s", in->mnemonic, in->op_str);
+	if (op == TT_GIL_TAKE)
+		py->nr_take++;
+	else
+		py->nr_drop++;
+}
+
+static void decode_range(csh cs, struct decode_ctx *d)
+{
+	cs_insn *in = cs_malloc(cs);
+	const __u8 *p = d->code;
+	size_t left = d->len;
+	uint64_t a = d->vaddr;
+	/* memory operands of the instructions before, for the signature */
+	struct {
+		unsigned base;
+		__s64 disp;
+	} recent[SIGNATURE_INSNS] = {{0}};
+	unsigned nr = 0;
+
+	for (;;) {
+		unsigned op, reg;
+		__s64 disp;
+		bool rip;
+
+		if (!cs_disasm_iter(cs, &p, &left, &a, in)) {
+			if (left < 1)
+				break;
+			p++; /* data in code: skip a byte */
+			left--;
+			a++;
+			continue;
+		}
+		if (store_01(in, &op, &reg, &disp, &rip) && (!d->only_op || op == d->only_op)) {
+			if (rip) {
+				if (d->locked_vaddr && in->address + in->size + disp == d->locked_vaddr)
+					add_site(d, in, op, PYREG_NONE, 0);
+			} else {
+				bool disp_ok = false, sig = !d->need_signature;
+
+				for (int k = 0; k < 3; k++)
+					disp_ok |= disp == d->l->disps[k];
+				/* stripped, GIL inside _PyRuntime: only stores through a pointer to
+				 * _PyRuntime itself (0x10 and 0x18 are everyone's offsets) */
+				if (d->need_signature && d->l->gil_in_rt >= 0)
+					disp_ok = disp == d->l->gil_in_rt + GIL_LOCKED;
+				for (unsigned k = 0; disp_ok && !sig && k < SIGNATURE_INSNS; k++)
+					sig = recent[k].base == reg &&
+					      (recent[k].disp == disp - 8 || recent[k].disp == disp + 8);
+				if (disp_ok && !sig)
+					sig = signature_after(cs, d, in->address + in->size, reg, disp);
+				if (disp_ok && sig)
+					add_site(d, in, op, reg, disp);
+			}
+		}
+		if (d->need_signature) {
+			const cs_x86 *x = &in->detail->x86;
+
+			recent[nr % SIGNATURE_INSNS].base = PYREG_NONE;
+			for (unsigned i = 0; i < x->op_count; i++)
+				if (x->operands[i].type == X86_OP_MEM) {
+					recent[nr % SIGNATURE_INSNS].base = base_reg(x->operands[i].mem.base);
+					recent[nr % SIGNATURE_INSNS].disp = x->operands[i].mem.disp;
+				}
+			nr++;
+		}
+	}
+	cs_free(in, 1);
+}
+
+/* Decode [vaddr, vaddr + len) of the file. */
+static void decode_file_range(csh cs, struct decode_ctx *d, int fd, Elf *e, __u64 vaddr,
+			      size_t len)
+{
+	long long off = vaddr_off(e, vaddr, true);
+	__u8 *buf;
+	ssize_t got;
+
+	if (off < 0 || !len)
+		return;
+	buf = xcalloc(1, len);
+	got = pread(fd, buf, len, off);
+	if (got > 0) {
+		d->code = buf;
+		d->len = (size_t)got;
+		d->vaddr = vaddr;
+		d->off = (__u64)off;
+		decode_range(cs, d);
+	}
+	free(buf);
+}
+
+int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
+{
+	const struct py_layout *l = layout_of(py->minor);
+	struct decode_ctx d = {.py = py, .l = l};
+	__u64 take = 0, take_size = 0, drop = 0, drop_size = 0;
+	size_t nph;
+	csh cs;
+	Elf *e;
+	int fd;
+
+	pygil_free(py);
+	py->nr_take = py->nr_drop = 0;
+	if (!l)
+		return -EINVAL;
+	e = elf_open(py->open_path, &fd);
+	if (!e) {
+		snprintf(err, errlen, "cannot read %s", py->path);
+		return -ENOENT;
+	}
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+		elf_end(e);
+		close(fd);
+		snprintf(err, errlen, "capstone does not open");
+		return -ENOMEM;
+	}
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	if (l->gil_in_rt >= 0)
+		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt + GIL_LOCKED;
+	{
+		__u64 t1 = 0, s1 = 0, t2 = 0, s2 = 0;
+		bool t1ok = elf_symbol(e, "take_gil", false, &t1, &s1) && s1;
+		/* 3.8 has take_gil and a take_gil.constprop.0 clone */
+		bool t2ok = elf_symbol(e, "take_gil.", true, &t2, &s2) && s2 && t2 != t1;
+
+		py->symbols = (t1ok || t2ok) &&
+			      ((elf_symbol(e, "drop_gil", false, &drop, &drop_size) && drop_size) ||
+			       (elf_symbol(e, "drop_gil.", true, &drop, &drop_size) && drop_size));
+		take = t1ok ? t1 : 0;
+		take_size = t1ok ? s1 : 0;
+		if (py->symbols) {
+			d.only_op = TT_GIL_TAKE;
+			if (t1ok)
+				decode_file_range(cs, &d, fd, e, take, take_size);
+			if (t2ok)
+				decode_file_range(cs, &d, fd, e, t2, s2);
+			d.only_op = TT_GIL_DROP;
+			decode_file_range(cs, &d, fd, e, drop, drop_size);
+		}
+	}
+	if (!py->symbols && !elf_getphdrnum(e, &nph)) {
+		d.need_signature = true;
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD &&
+			    (ph.p_flags & PF_X))
+				decode_file_range(cs, &d, fd, e, ph.p_vaddr, ph.p_filesz);
+		}
+	}
+	cs_close(&cs);
+	elf_end(e);
+	close(fd);
+	if (!py->nr_take || !py->nr_drop) {
+		snprintf(err, errlen, "found %u take and %u drop stores to the GIL in %s (%s): an "
+			 "unknown build", py->nr_take, py->nr_drop, py->path,
+			 py->symbols ? "take_gil/drop_gil" : "stripped, whole code decoded");
+		return -ENOENT;
+	}
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pygil.h - the target's CPython: where its interpreter is, which version, where the main
+ * interpreter's GIL lives, who holds it now, and the instructions that store to the GIL's
+ * `locked` (the probe sites of bpf/gil.bpf.c), found by decoding the interpreter's code.
+ * Layouts per version: ../shared/facts/cpython.md.
+ */
+#ifndef TT_PYGIL_H
+#define TT_PYGIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "threadtrace.h"
+
+/* Base registers of a probed store (the numbers of reg_value in bpf/common.bpf.h). */
+#define PYREG_NONE 0xff /* rip-relative: the address is checked when decoding */
+
+struct gil_site {
+	__u64 file_off;	/* where the store is in the module file */
+	__u64 vaddr;	/* ... and in its ELF address space */
+	unsigned op;	/* TT_GIL_TAKE or TT_GIL_DROP */
+	unsigned reg;	/* base register of the store, PYREG_NONE for rip-relative */
+	__s32 disp;	/* its displacement: BPF checks reg + disp is the GIL's `locked` */
+	char insn[48];	/* for -v */
+};
+
+struct py_target {
+	pid_t pid;
+	char path[128];	      /* the module defining _PyRuntime, as the target maps it */
+	char open_path[4200]; /* ... as we can open it */
+	__u32 hexversion;     /* PY_VERSION_HEX */
+	unsigned minor;	      /* 3.minor */
+	__u64 bias;	      /* runtime address - ELF address */
+	__u64 runtime;	      /* &_PyRuntime in the target */
+	__u64 interp;	      /* the main interpreter */
+	__u64 gil;	      /* its GIL */
+	__u64 drop_req;	      /* address of the drop request flag (0: in the holder's tstate) */
+	__u32 flags;	      /* TT_PY_* */
+	__u32 interval_us;
+	__u32 holder_tid;     /* at the latest pygil_read_state */
+	__u64 switch_number;
+	bool symbols;	      /* take_gil/drop_gil were found by name */
+	struct gil_site *sites;
+	size_t nr_sites;
+	unsigned nr_take, nr_drop;
+};
+
+/*
+ * Find the target's CPython. 0: found, with a GIL to trace (py filled); -ENOENT: no CPython
+ * in its maps; -EAGAIN: CPython whose main interpreter or GIL is not set up yet (a command
+ * still starting); another -errno: a CPython that cannot be traced, err says why in words
+ * (py->hexversion, flags and path are filled as far as known).
+ */
+int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen);
+
+/* Read locked, last_holder (as a tid) and switch_number from the live GIL. 0 or -errno. */
+int pygil_read_state(struct py_target *py);
+
+/*
+ * The stores to `locked` in the interpreter's code: in take_gil/drop_gil where symbols name
+ * them, else anywhere in the code, kept when the address is provably the GIL's (rip-relative)
+ * or the store sits next to an access to last_holder or switch_number through the same base.
+ * 0 when at least one take and one drop were found, else -ENOENT with err.
+ */
+int pygil_find_sites(struct py_target *py, char *err, size_t errlen);
+
+/* "3.11.7" from a PY_VERSION_HEX, "3.9" when only the minor is known (from a file name) */
+static inline void pygil_version_str(__u32 hex, char *buf, size_t len)
+{
+	if (hex & 0xffff)
+		snprintf(buf, len, "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff);
+	else
+		snprintf(buf, len, "%u.%u", hex >> 24, (hex >> 16) & 0xff);
+}
+
+void pygil_free(struct py_target *py);
+
+/* The attach cookie of a site for bpf/gil.bpf.c: op | reg << 8 | disp << 32. */
+static inline __u64 gil_site_cookie(const struct gil_site *s)
+{
+	return (__u64)s->op | (__u64)s->reg << 8 | (__u64)(__u32)s->disp << 32;
+}
+
+#endif
