@@ -364,7 +364,7 @@ struct gil_probes {
 	struct bpf_link **links;
 	size_t n, cap;
 	bool done;	/* attached, or given up: no more tries */
-	__u64 next_try; /* ns */
+	__u64 next_try, first_try; /* ns */
 	struct py_target py;
 };
 
@@ -398,8 +398,13 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		return;
 	err = pygil_discover(pid, py, why, sizeof(why));
 	if (err == -ENOENT || err == -EAGAIN || err == -ESRCH) {
-		/* not Python (yet): look again, more often while a command starts */
-		g->next_try = now_ns() + (err == -EAGAIN ? 50000000ULL : 500000000ULL);
+		/* not Python (yet): look again, every 10 ms in a command's first 3 s (its
+		 * interpreter starts then), else twice a second (a late dlopen of libpython) */
+		if (!g->first_try)
+			g->first_try = now_ns();
+		g->next_try = now_ns() + (err == -EAGAIN || (o->command &&
+					  now_ns() - g->first_try < 3000000000ULL)
+						  ? 10000000ULL : 500000000ULL);
 		return;
 	}
 	g->done = true;
@@ -828,7 +833,7 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 		deadline = start + (__u64)(o->duration * 1e9);
 	for (;;) {
 		/* BPF wakes us only when the buffer fills: poll also drains on the timeout. */
-		int n = ring_buffer__poll(ring, 100);
+		int n = ring_buffer__poll(ring, o->gil && !gil.done && child ? 10 : 100);
 		__u64 now;
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */

@@ -387,16 +387,26 @@ static bool store_01(const cs_insn *in, unsigned *op, unsigned *reg, __s64 *disp
 	return *rip || *reg != PYREG_NONE;
 }
 
-/* Does insn touch [base + disp +- 8] (last_holder, switch_number)? */
-static bool touches_neighbour(const cs_insn *in, unsigned base, __s64 disp)
+/*
+ * Does insn touch a neighbour of `locked` (at disp) through the same base: the GIL's cond
+ * (+16: drop_gil signals it right after the store) or switch_cond (+104: take_gil signals it),
+ * or, unless strong, last_holder (-8) or switch_number (+8)?
+ */
+static bool touches_neighbour(const cs_insn *in, unsigned base, __s64 disp, bool strong)
 {
 	const cs_x86 *x = &in->detail->x86;
 
 	for (unsigned i = 0; i < x->op_count; i++) {
 		const cs_x86_op *o = &x->operands[i];
+		__s64 rel = o->mem.disp - disp;
 
-		if (o->type == X86_OP_MEM && base_reg(o->mem.base) == base &&
-		    (o->mem.disp == disp - 8 || o->mem.disp == disp + 8))
+		if (o->type != X86_OP_MEM || base_reg(o->mem.base) != base)
+			continue;
+		/* the condvar's address into the first argument, for pthread_cond_signal */
+		if ((rel == 16 || rel == 104) && in->id == X86_INS_LEA &&
+		    x->operands[0].type == X86_OP_REG && x->operands[0].reg == X86_REG_RDI)
+			return true;
+		if (!strong && (rel == -8 || rel == 8))
 			return true;
 	}
 	return false;
@@ -406,7 +416,7 @@ static bool touches_neighbour(const cs_insn *in, unsigned base, __s64 disp)
 
 /* Look at the instructions after a store (following direct jmps) for the signature. */
 static bool signature_after(csh cs, const struct decode_ctx *d, __u64 vaddr, unsigned base,
-			    __s64 disp)
+			    __s64 disp, bool strong)
 {
 	cs_insn *in = cs_malloc(cs);
 	bool found = false;
@@ -422,7 +432,7 @@ static bool signature_after(csh cs, const struct decode_ctx *d, __u64 vaddr, uns
 		left = d->len - (vaddr - d->vaddr);
 		if (!cs_disasm_iter(cs, &p, &left, &a, in))
 			break;
-		found = touches_neighbour(in, base, disp);
+		found = touches_neighbour(in, base, disp, strong);
 		if (in->id == X86_INS_JMP && in->detail->x86.operands[0].type == X86_OP_IMM &&
 		    jumps++ < 2) {
 			vaddr = (__u64)in->detail->x86.operands[0].imm;
@@ -492,18 +502,26 @@ static void decode_range(csh cs, struct decode_ctx *d)
 					add_site(d, in, op, PYREG_NONE, 0);
 			} else {
 				bool disp_ok = false, sig = !d->need_signature;
+				/* 0x10 and 0x18 are everyone's offsets: in a stripped build a store
+				 * with them must be followed by the GIL's cond or switch_cond; one
+				 * through a pointer to _PyRuntime itself may show last_holder or
+				 * switch_number instead */
+				bool strong = d->l->gil_in_rt < 0 ||
+					      disp != d->l->gil_in_rt + GIL_LOCKED;
 
 				for (int k = 0; k < 3; k++)
 					disp_ok |= disp == d->l->disps[k];
-				/* stripped, GIL inside _PyRuntime: only stores through a pointer to
-				 * _PyRuntime itself (0x10 and 0x18 are everyone's offsets) */
-				if (d->need_signature && d->l->gil_in_rt >= 0)
-					disp_ok = disp == d->l->gil_in_rt + GIL_LOCKED;
-				for (unsigned k = 0; disp_ok && !sig && k < SIGNATURE_INSNS; k++)
+				/* with the GIL inside _PyRuntime, take/drop never go through a
+				 * pointer to the GIL itself */
+				if (d->need_signature && d->l->gil_in_rt >= 0 && disp == GIL_LOCKED)
+					disp_ok = false;
+				for (unsigned k = 0; disp_ok && !sig && !strong && k < SIGNATURE_INSNS;
+				     k++)
 					sig = recent[k].base == reg &&
 					      (recent[k].disp == disp - 8 || recent[k].disp == disp + 8);
 				if (disp_ok && !sig)
-					sig = signature_after(cs, d, in->address + in->size, reg, disp);
+					sig = signature_after(cs, d, in->address + in->size, reg, disp,
+							      strong);
 				if (disp_ok && sig)
 					add_site(d, in, op, reg, disp);
 			}

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "report.h"
+#include "pygil.h"
 #include "util.h"
 
 static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
@@ -312,6 +313,75 @@ static void pct(char *buf, size_t len, __u64 part, __u64 whole)
 		snprintf(buf, len, "%.1f%%", 100.0 * part / whole);
 }
 
+/* CPython's GIL: who held it, who waited, and the convoy effect. */
+static void print_gil(FILE *out, const struct analysis *a, const struct report_opts *o)
+{
+	const struct gil_stat *g = &a->gil;
+	__u64 dur = a->end_ts > g->start_ts ? a->end_ts - g->start_ts : 0;
+	char ver[16], t[4][32], p[3][16];
+	unsigned shown = 0;
+
+	pygil_version_str(g->hexversion, ver, sizeof(ver));
+	pct(p[0], sizeof(p[0]), g->hold_ns, dur);
+	fprintf(out, "\nGIL (Python %s, %s): held %s of %s, %llu switches (%.1f/s), %llu forced "
+		     "drops\n", ver, g->path, p[0], fmt_ns(t[0], sizeof(t[0]), dur),
+		(unsigned long long)g->switches, dur ? g->switches * 1e9 / dur : 0.0,
+		(unsigned long long)g->forced_drops);
+	fprintf(out, "  method: uprobes on %u take and %u drop stores to the GIL's locked (%s); "
+		     "switch interval %u us\n", g->sites_take, g->sites_drop,
+		g->flags & TT_PY_STRIPPED ? "stripped build, found by decoding"
+					  : "in take_gil/drop_gil",
+		g->interval_us);
+	fprintf(out, "  %-7s %-15s %8s %8s %8s %7s %7s %9s\n", "tid", "name", "holds", "waits",
+		"on-cpu*", "takes", "waited", "forced");
+	for (size_t i = 0; i < a->nr_threads; i++) {
+		const struct thread_stat *th = &a->threads[i];
+		__u64 life = th->end_ts > th->start_ts ? th->end_ts - th->start_ts : 0;
+
+		if (!th->python)
+			continue;
+		pct(p[0], sizeof(p[0]), th->gil_hold_ns, life);
+		pct(p[1], sizeof(p[1]), th->gil_wait_ns, life);
+		pct(p[2], sizeof(p[2]), th->on_cpu_ns > th->gil_cpu_ns ? th->on_cpu_ns - th->gil_cpu_ns
+								      : 0, life);
+		fprintf(out, "  %-7u %-15.15s %8s %8s %8s %7llu %7llu %9llu\n", th->tid, th->name,
+			p[0], p[1], p[2], (unsigned long long)th->gil_takes,
+			(unsigned long long)th->gil_waits, (unsigned long long)th->gil_forced_drops);
+	}
+	fprintf(out, "  (share of each thread's traced time; on-cpu*: running without the GIL, "
+		     "in C code that released it)\n");
+	for (size_t i = 0; i < a->nr_threads; i++) {
+		const struct thread_stat *th = &a->threads[i];
+
+		if (!th->gil_convoy)
+			continue;
+		fprintf(out, "  CONVOY: tid %u (%.16s) holds the GIL %s per take but waits %s each "
+			     "time it wants it back (switch interval %u us): %s lost over %llu waits. "
+			     "It is stuck behind CPU-bound threads; it waits at:\n", th->tid, th->name,
+			fmt_ns(t[0], sizeof(t[0]), th->gil_hold_ns / th->gil_takes),
+			fmt_ns(t[1], sizeof(t[1]), th->gil_wait_ns / th->gil_waits), g->interval_us,
+			fmt_ns(t[2], sizeof(t[2]), th->gil_wait_ns), (unsigned long long)th->gil_waits);
+		for (size_t k = 0, n = 0; k < g->nr_waiters && n < o->top_stacks; k++)
+			if (g->waiters[k].tid == th->tid) {
+				print_stack(out, a, g->waiters[k].stack, o->max_frames);
+				n++;
+			}
+	}
+	if (!g->nr_waiters)
+		return;
+	fprintf(out, "\nGIL WAITS: where threads waited for the GIL (the stack of the take)\n");
+	for (size_t k = 0; k < g->nr_waiters && shown < o->top_locks; k++, shown++) {
+		const struct gil_waiter *w = &g->waiters[k];
+
+		fprintf(out, "  tid %u: %llu waits, %s total, %s max\n", w->tid,
+			(unsigned long long)w->count, fmt_ns(t[0], sizeof(t[0]), w->wait_ns),
+			fmt_ns(t[1], sizeof(t[1]), w->max_wait_ns));
+		print_stack(out, a, w->stack, o->max_frames);
+	}
+	if (g->nr_waiters > shown)
+		fprintf(out, "  ... %zu more (--top)\n", g->nr_waiters - shown);
+}
+
 void report_text(FILE *out, const struct analysis *a, const struct report_opts *o)
 {
 	char t[32];
@@ -360,6 +430,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	print_section(out, a, false, o);
 	if (a->holds)
 		print_holds(out, a, o);
+	if (a->gil.present)
+		print_gil(out, a, o);
 
 	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
 	fprintf(out, "  %-7s %-15s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", "name", "traced",

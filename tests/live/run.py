@@ -62,7 +62,7 @@ def no_programs_left():
         p = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True)
         check(p.returncode == 0, "bpftool prog show failed")
         if ("tt_sched_switch" not in p.stdout and "tt_enter_futex" not in p.stdout and
-                "tt_lock_call" not in p.stdout):
+                "tt_lock_call" not in p.stdout and "tt_gil_store" not in p.stdout):
             return
         time.sleep(0.1)
     raise Fail("threadtrace BPF programs still loaded 3 s after it exited")
@@ -625,6 +625,113 @@ def test_holds_attach_to_running_process():
     check(15 <= h["count"] <= dur / 0.050 + 1, f"holds of 50 ms in {dur:.2f} s: {h['count']}")
     mean = h["hold_ns"] / h["count"]
     check(50e6 <= mean <= 50e6 * 1.10, f"mean hold {mean / 1e6:.1f} ms for 50 ms holds")
+    no_programs_left()
+
+
+# --- CPython's GIL ------------------------------------------------------------------------
+
+PYGIL = os.path.join(ROOT, "tests", "workloads", "pygil.py")
+
+
+def pythons():
+    """The CPythons here: pyenv builds with symbols, and Debian's stripped one."""
+    found = []
+    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() \
+        if shutil.which("pyenv") else os.environ.get("PYENV_ROOT",
+                                                     os.path.expanduser("~/.pyenv"))
+    for minor in range(8, 14):
+        vers = os.path.join(root, "versions") if root else ""
+        for v in sorted(os.listdir(vers)) if vers and os.path.isdir(vers) else []:
+            exe = os.path.join(vers, v, "bin", f"python3.{minor}")
+            if v.startswith(f"3.{minor}.") and os.path.exists(exe):
+                found.append(exe)
+                break
+    if os.path.exists("/usr/bin/python3.11"):
+        found.append("/usr/bin/python3.11")
+    return found
+
+
+def check_convoy_run(py):
+    p, s, truth = run_traced(["--", py, PYGIL, "convoy", "1"], "gil", timeout=60)
+    check(p.returncode == 0, p.stderr)
+    g, t = s["gil"], truth[0]
+    check(g is not None, f"{py}: no GIL traced: {p.stderr}")
+    check(g["python"].startswith(t["python"]), f"{py}: version {g['python']} vs {t['python']}")
+    # hand-offs counted from the probed takes against CPython's own switch_number
+    check(g["switches"] == t["switches"],
+          f"{py}: {g['switches']} switches vs switch_number {t['switches']}")
+    check(g["forced_drops"] > 0, f"{py}: no forced drops behind a spinning thread")
+    by_tid = {x["tid"]: x for x in g["threads"]}
+    for w in t["threads"]:
+        th = by_tid.get(w["tid"])
+        check(th is not None, f"{py}: thread {w['tid']} not in the GIL table")
+        if w["kind"] == "spin":
+            # it runs only holding the GIL: its CPU time is its hold time, plus preemptions
+            check(0.9 * w["cpu_ns"] <= th["hold_ns"] <= 1.15 * w["cpu_ns"] + 5e6,
+                  f"{py}: spinner held {th['hold_ns']} vs its CPU time {w['cpu_ns']}")
+            check(not th["convoy"], f"{py}: the spinner is not a convoy victim")
+        else:
+            # each wake-up past its 1 ms sleep is the GIL wait (plus timer slack)
+            check(abs(th["wait_ns"] - w["oversleep_ns"]) <= 0.1 * w["oversleep_ns"],
+                  f"{py}: sleeper waited {th['wait_ns']} vs its oversleep {w['oversleep_ns']}")
+            check(th["convoy"], f"{py}: the sleeper is flagged as a convoy victim")
+        check(th["on_cpu_with_gil_ns"] <= th["hold_ns"] + 1e6, f"{py}: on-CPU with > held")
+    return p, g
+
+
+def test_gil_every_python_version():
+    exes = pythons()
+    if not exes:
+        raise Skip("no CPython 3.8-3.13 here")
+    for py in exes:
+        p, g = check_convoy_run(py)
+        if not py.startswith("/usr/bin/"):
+            # symbol builds: the sleeper's waits are at time.sleep's re-take
+            stacks = [w["stack"] for w in g["waiters"]]
+            check(stack_has(stacks, "take_gil") and stack_has(stacks, "time_sleep"),
+                  f"{py}: waiter stacks {stacks[:1]}")
+        else:
+            check("stripped" in g["method"], g["method"])
+
+
+def test_gil_report_and_no_gil():
+    py = (pythons() or [None])[-1]
+    if not py:
+        raise Skip("no CPython here")
+    p = subprocess.run([TT, "--", py, PYGIL, "convoy", "0.6"], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, p.stderr)
+    check("GIL (Python 3." in p.stdout and "CONVOY: tid" in p.stdout, p.stdout[-3000:])
+    check("GIL traced at" in p.stderr, p.stderr)
+    p, s, _ = run_traced(["-q", "--no-gil", "--", py, PYGIL, "burn", "2", "0.3"], "nogil")
+    check(p.returncode == 0 and s["gil"] is None, "--no-gil still traced the GIL")
+
+
+def test_gil_attach_to_running_python():
+    py = (pythons() or [None])[-1]
+    if not py:
+        raise Skip("no CPython here")
+    wl = subprocess.Popen([py, PYGIL, "burn", "2", "3"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        out = os.path.join(TMP, "gil-attach.json")
+        p = subprocess.run([TT, "-q", "--json", out, "-p", str(wl.pid), "1"],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, p.stderr)
+        truth = json.loads(wl.communicate(timeout=30)[0].splitlines()[0])
+    finally:
+        wl.kill()
+    with open(out) as f:
+        g = json.load(f)["gil"]
+    check(g is not None, "no GIL traced on attach")
+    # two spinners for 1 s of the 3: about 200 switches a second, a third of the truth
+    check(0.2 * truth["switches"] <= g["switches"] <= 0.5 * truth["switches"],
+          f"{g['switches']} switches in 1 s of {truth['switches']} in 3 s")
+    check(g["switch_number_last"] - g["switch_number_first"] in
+          range(g["switches"] - 1, g["switches"] + 2), "switch_number moved with the takes")
+    spin = [t for t in g["threads"] if t["takes"] > 10]
+    check(len(spin) == 2 and all(0.3e9 <= t["hold_ns"] <= 0.7e9 for t in spin),
+          f"two spinners sharing 1 s: {spin}")
     no_programs_left()
 
 

@@ -1,0 +1,82 @@
+"""pygil.py - GIL workloads with their own truth, printed as one JSON line on stdout.
+
+  pygil.py burn N SECONDS   N threads spin in Python for SECONDS: they only run holding the
+                            GIL, so each one's thread CPU time is its hold time (near enough)
+  pygil.py convoy SECONDS   one thread spins, another wakes every 1 ms (time.sleep): each
+                            wake-up waits for the spinner to drop the GIL (~a switch interval)
+
+Truth: CPython's own switch_number (read through ctypes, offsets of
+../shared/facts/cpython.md) before the threads start and after they end, each thread's
+native id, time.thread_time(), and for the sleeper its oversleep (time past each 1 ms sleep).
+"""
+import ctypes, json, sys, threading, time
+
+V = sys.version_info[:2]
+RT = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
+
+
+def ptr(addr):
+    return ctypes.c_uint64.from_address(addr).value
+
+
+def gil():
+    static = {(3, 8): 1152, (3, 9): 352, (3, 10): 352, (3, 11): 360}
+    if V in static:
+        return RT + static[V]
+    if V == (3, 12):
+        return ptr(ptr(RT + 40) + 384)
+    return ptr(ptr(RT + 632) + 16)  # 3.13
+
+
+def switch_number():
+    return ptr(gil() + 24)
+
+
+results = []
+done = threading.Event()
+
+
+def spin(seconds):
+    end = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < end:
+        x += 1
+    results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
+                    "kind": "spin"})
+
+
+def sleeper(seconds):
+    end = time.monotonic() + seconds
+    wakes, over = 0, 0.0
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        time.sleep(0.001)
+        over += time.monotonic() - t0 - 0.001
+        wakes += 1
+    results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
+                    "kind": "sleeper", "wakes": wakes, "oversleep_ns": int(over * 1e9)})
+
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    if mode == "burn":
+        n, seconds = int(args[0]), float(args[1])
+        threads = [threading.Thread(target=spin, args=(seconds,)) for _ in range(n)]
+    elif mode == "convoy":
+        seconds = float(args[0])
+        threads = [threading.Thread(target=spin, args=(seconds,)),
+                   threading.Thread(target=sleeper, args=(seconds,))]
+    else:
+        sys.exit("usage: pygil.py burn N SECONDS | convoy SECONDS")
+    time.sleep(0.5)  # the tracer finds the interpreter (decoding a stripped one: ~0.2 s)
+    s0 = switch_number()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    s1 = switch_number()
+    print(json.dumps({"python": "%d.%d" % V, "switches": s1 - s0, "threads": results}),
+          flush=True)
+
+
+main()
