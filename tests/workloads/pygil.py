@@ -4,6 +4,9 @@
                             GIL, so each one's thread CPU time is its hold time (near enough)
   pygil.py convoy SECONDS   one thread spins, another wakes every 1 ms (time.sleep): each
                             wake-up waits for the spinner to drop the GIL (~a switch interval)
+  pygil.py work N ITERS     N threads each count to ITERS in Python (fixed work, for make bench)
+  pygil.py yield N CALLS    N threads each call time.sleep(0) CALLS times: a GIL drop and take
+                            per call (the worst case for GIL tracing, for make bench)
 
 Truth: CPython's own switch_number (read through ctypes, offsets of
 ../shared/facts/cpython.md) before the threads start and after they end, each thread's
@@ -57,9 +60,30 @@ def sleeper(seconds):
                     "kind": "sleeper", "wakes": wakes, "oversleep_ns": int(over * 1e9)})
 
 
+def count(iters):
+    x = 0
+    for _ in range(iters):
+        x += 1
+    results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
+                    "kind": "work"})
+
+
+def yielder(calls):
+    for _ in range(calls):
+        time.sleep(0)
+    results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
+                    "kind": "yield"})
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
-    if mode == "burn":
+    if mode == "work":
+        threads = [threading.Thread(target=count, args=(int(args[1]),))
+                   for _ in range(int(args[0]))]
+    elif mode == "yield":
+        threads = [threading.Thread(target=yielder, args=(int(args[1]),))
+                   for _ in range(int(args[0]))]
+    elif mode == "burn":
         n, seconds = int(args[0]), float(args[1])
         threads = [threading.Thread(target=spin, args=(seconds,)) for _ in range(n)]
     elif mode == "convoy":
@@ -67,16 +91,19 @@ def main():
         threads = [threading.Thread(target=spin, args=(seconds,)),
                    threading.Thread(target=sleeper, args=(seconds,))]
     else:
-        sys.exit("usage: pygil.py burn N SECONDS | convoy SECONDS")
+        sys.exit("usage: pygil.py burn N SECONDS | convoy SECONDS | work N ITERS | "
+                 "yield N CALLS")
     time.sleep(0.5)  # the tracer finds the interpreter (decoding a stripped one: ~0.2 s)
     s0 = switch_number()
+    t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    elapsed = time.monotonic() - t0
     s1 = switch_number()
-    print(json.dumps({"python": "%d.%d" % V, "switches": s1 - s0, "threads": results}),
-          flush=True)
+    print(json.dumps({"python": "%d.%d" % V, "switches": s1 - s0, "elapsed_ns": int(elapsed * 1e9),
+                      "threads": results}), flush=True)
 
 
 main()
