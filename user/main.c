@@ -78,7 +78,9 @@ static const char usage[] =
 	"      --version        print the version\n"
 	"\n"
 	"Cost: tracepoints only (futex syscalls, sched_switch, sched_waking); no probe on any\n"
-	"lock call unless --holds, so an uncontended lock costs nothing. See README.md for the report and JSON.\n";
+	"lock call unless --holds, so an uncontended lock costs nothing; a CPython target also\n"
+	"gets a uprobe on each GIL take and drop (--no-gil: none). See README.md for the report\n"
+	"and JSON.\n";
 
 enum {
 	OPT_JSON = 256,

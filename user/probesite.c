@@ -205,7 +205,7 @@ out:
 	return found;
 }
 
-static Elf *open_elf(const char *path, int *fd)
+Elf *probesite_open_elf(const char *path, int *fd)
 {
 	Elf *e;
 
@@ -282,7 +282,7 @@ static size_t lock_symbols(Elf *e, struct func_sym **out)
 bool probesite_has_pthreads(const char *path)
 {
 	int fd;
-	Elf *e = open_elf(path, &fd);
+	Elf *e = probesite_open_elf(path, &fd);
 	struct func_sym *v = NULL;
 	size_t n;
 	bool has = false;
@@ -298,8 +298,7 @@ bool probesite_has_pthreads(const char *path)
 	return has;
 }
 
-/* File offset of a virtual address in an executable segment, or -1. */
-static long long vaddr_to_off(Elf *e, __u64 vaddr)
+long long probesite_vaddr_to_off(Elf *e, __u64 vaddr, bool exec_only)
 {
 	size_t nph;
 
@@ -308,8 +307,9 @@ static long long vaddr_to_off(Elf *e, __u64 vaddr)
 	for (size_t i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 
-		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-		    vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
+		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		    (!exec_only || (ph.p_flags & PF_X)) && vaddr >= ph.p_vaddr &&
+		    vaddr < ph.p_vaddr + ph.p_filesz)
 			return (long long)(vaddr - ph.p_vaddr + ph.p_offset);
 	}
 	return -1;
@@ -318,7 +318,7 @@ static long long vaddr_to_off(Elf *e, __u64 vaddr)
 int probesite_find(const char *path, struct probe_site **out, char *err, size_t errlen)
 {
 	int fd;
-	Elf *e = open_elf(path, &fd);
+	Elf *e = probesite_open_elf(path, &fd);
 	struct func_sym *v = NULL;
 	struct probe_site *sites;
 	size_t n, nr = 0;
@@ -333,7 +333,7 @@ int probesite_find(const char *path, struct probe_site **out, char *err, size_t 
 	sites = xcalloc(n ? n : 1, sizeof(*sites));
 	code = xcalloc(1, MAX_FUNC_BYTES);
 	for (size_t i = 0; i < n; i++) {
-		long long off = vaddr_to_off(e, v[i].vaddr);
+		long long off = probesite_vaddr_to_off(e, v[i].vaddr, true);
 		size_t len = v[i].size && v[i].size < MAX_FUNC_BYTES ? v[i].size : MAX_FUNC_BYTES;
 		struct probe_site *s = &sites[nr];
 		ssize_t got;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+#include <libelf.h>
 #include "threadtrace.h"
 
 /* Register numbers shared with bpf/holds.bpf.c (the attach cookie). */
@@ -37,6 +38,11 @@ static inline __u64 probe_site_cookie(const struct probe_site *s)
 	return (__u64)s->op | (__u64)s->reg1 << 8 | (__u64)s->reg2 << 16 |
 	       (__u64)(s->ret_off & 0xffff) << 32;
 }
+
+/* An ELF file opened for reading (*fd its descriptor), or NULL. Shared with pygil.c. */
+Elf *probesite_open_elf(const char *path, int *fd);
+/* File offset of an ELF address in a loaded segment (executable ones only if exec_only), -1. */
+long long probesite_vaddr_to_off(Elf *e, __u64 vaddr, bool exec_only);
 
 /* Does the ELF file at path define pthread_mutex_lock (a libc, libpthread or static program)? */
 bool probesite_has_pthreads(const char *path);

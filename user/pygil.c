@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <capstone/capstone.h>
 #include "pygil.h"
+#include "probesite.h"
 #include "procfs.h"
 #include "util.h"
 
@@ -68,24 +69,6 @@ void pygil_free(struct py_target *py)
 	py->nr_sites = 0;
 }
 
-static Elf *elf_open(const char *path, int *fd)
-{
-	Elf *e;
-
-	elf_version(EV_CURRENT);
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0)
-		return NULL;
-	e = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
-	if (!e || elf_kind(e) != ELF_K_ELF) {
-		if (e)
-			elf_end(e);
-		close(*fd);
-		return NULL;
-	}
-	return e;
-}
-
 /* Value and size of a defined symbol (any of names, .symtab or .dynsym); false if none. */
 static bool elf_symbol(Elf *e, const char *name, bool prefix, __u64 *value, __u64 *size)
 {
@@ -114,24 +97,6 @@ static bool elf_symbol(Elf *e, const char *name, bool prefix, __u64 *value, __u6
 		}
 	}
 	return false;
-}
-
-/* File offset of an ELF address in a loaded segment (exec only if want_exec), or -1. */
-static long long vaddr_off(Elf *e, __u64 vaddr, bool want_exec)
-{
-	size_t nph;
-
-	if (elf_getphdrnum(e, &nph))
-		return -1;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD &&
-		    (!want_exec || (ph.p_flags & PF_X)) && vaddr >= ph.p_vaddr &&
-		    vaddr < ph.p_vaddr + ph.p_filesz)
-			return (long long)(vaddr - ph.p_vaddr + ph.p_offset);
-	}
-	return -1;
 }
 
 /* The ELF address of file offset 0's page (the first PT_LOAD), for the load bias. */
@@ -236,7 +201,7 @@ static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 		if (access(py->open_path, R_OK))
 			snprintf(py->open_path, sizeof(py->open_path), "/proc/%d/root%s", py->pid,
 				 m->path);
-		*e = elf_open(py->open_path, fd);
+		*e = probesite_open_elf(py->open_path, fd);
 		if (!*e)
 			continue;
 		if (elf_symbol(*e, "_PyRuntime", false, rt_vaddr, &size)) {
@@ -276,7 +241,7 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 		if (ft & 0xff)
 			py->flags |= TT_PY_FREE_THREADED;
 	} else if (elf_symbol(e, "Py_Version", false, &pv, NULL)) {
-		long long off = vaddr_off(e, pv, false);
+		long long off = probesite_vaddr_to_off(e, pv, false);
 		__u32 v = 0;
 
 		if (off >= 0 && pread(fd, &v, 4, off) == 4)
@@ -545,7 +510,7 @@ static void decode_range(csh cs, struct decode_ctx *d)
 static void decode_file_range(csh cs, struct decode_ctx *d, int fd, Elf *e, __u64 vaddr,
 			      size_t len)
 {
-	long long off = vaddr_off(e, vaddr, true);
+	long long off = probesite_vaddr_to_off(e, vaddr, true);
 	__u8 *buf;
 	ssize_t got;
 
@@ -577,7 +542,7 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 	py->nr_take = py->nr_drop = 0;
 	if (!l)
 		return -EINVAL;
-	e = elf_open(py->open_path, &fd);
+	e = probesite_open_elf(py->open_path, &fd);
 	if (!e) {
 		snprintf(err, errlen, "cannot read %s", py->path);
 		return -ENOENT;
