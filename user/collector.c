@@ -365,6 +365,8 @@ struct gil_probes {
 	size_t n, cap;
 	bool done;	/* attached, or given up: no more tries */
 	__u64 next_try, first_try; /* ns */
+	bool not_python;	   /* no CPython in the mappings of this generation */
+	unsigned maps_generation;
 	struct py_target py;
 };
 
@@ -396,15 +398,20 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 
 	if (g->done || now_ns() < g->next_try)
 		return;
+	/* not Python: look again only once the mappings changed (a late dlopen of libpython) */
+	if (g->not_python && symbolizer_generation(c->sym) == g->maps_generation)
+		return;
 	err = pygil_discover(pid, py, why, sizeof(why));
 	if (err == -ENOENT || err == -EAGAIN || err == -ESRCH) {
-		/* not Python (yet): look again, every 10 ms in a command's first 3 s (its
-		 * interpreter starts then), else twice a second (a late dlopen of libpython) */
+		bool starting;
+
 		if (!g->first_try)
 			g->first_try = now_ns();
-		g->next_try = now_ns() + (err == -EAGAIN || (o->command &&
-					  now_ns() - g->first_try < 3000000000ULL)
-						  ? 10000000ULL : 500000000ULL);
+		/* every 10 ms in a command's first 3 s (its interpreter starts then) */
+		starting = o->command && now_ns() - g->first_try < 3000000000ULL;
+		g->next_try = now_ns() + (starting ? 10000000ULL : 500000000ULL);
+		g->not_python = err == -ENOENT && !starting;
+		g->maps_generation = symbolizer_generation(c->sym);
 		return;
 	}
 	g->done = true;
@@ -441,7 +448,7 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	rec.hdr.pid = pid;
 	rec.hdr.tid = pid;
 	skel->bss->gil_drop_req = py->drop_req;
-	skel->bss->gil_drop_tstate_off = py->drop_req ? 0 : 24;
+	skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
 	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
 	pygil_read_state(py);
 	rec.hexversion = py->hexversion;

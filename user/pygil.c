@@ -297,6 +297,8 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 		py->drop_req = py->runtime + (unsigned)l->drop_rt;
 	else if (l->drop_interp >= 0)
 		py->drop_req = py->interp + (unsigned)l->drop_interp;
+	else if (l->drop_tstate >= 0)
+		py->drop_tstate_off = (__u32)l->drop_tstate;
 	return pygil_read_state(py);
 }
 

@@ -37,7 +37,8 @@ struct py_target {
 	__u64 runtime;	      /* &_PyRuntime in the target */
 	__u64 interp;	      /* the main interpreter */
 	__u64 gil;	      /* its GIL */
-	__u64 drop_req;	      /* address of the drop request flag (0: in the holder's tstate) */
+	__u64 drop_req;	      /* address of the drop request flag, or 0 and then: */
+	__u32 drop_tstate_off; /* bit 0 at this offset of the holder's tstate (3.13) */
 	__u32 flags;	      /* TT_PY_* */
 	__u32 interval_us;
 	__u32 holder_tid;     /* at the latest pygil_read_state */
