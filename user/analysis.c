@@ -44,10 +44,18 @@ struct obj_state {
 	__u32 writer, readers;
 };
 
-/* Lock order: a thread took `to` while holding `from`. */
+#define MAX_GATES 4
+
+/*
+ * Lock order: a thread took `to` while holding `from`. gates: the other locks held
+ * exclusively every time this order was taken (a "gate" lock serialises the edges it guards:
+ * two edges under the same gate can never wait for each other).
+ */
 struct order_edge {
 	__u64 from, to, ts;
 	__u32 tid, from_stack, to_stack;
+	__u32 nr_gates;
+	__u64 gates[MAX_GATES];
 };
 
 /* A futex wait by one thread, from its begin to its end. */
@@ -874,8 +882,16 @@ static bool is_read_op(__u32 op)
 	return op == TT_LOP_RW_RDLOCK || op == TT_LOP_RW_TRYRDLOCK || op == TT_LOP_RW_TIMEDRDLOCK;
 }
 
-static void add_order_edge(struct work *w, const struct held_lock *from, __u64 to, __u32 tid,
-			   __u32 to_stack, __u64 ts)
+static bool held_exclusively(const struct thread_work *t, __u64 obj)
+{
+	for (size_t i = 0; i < t->nr_held; i++)
+		if (t->held[i].obj == obj)
+			return !t->held[i].reader;
+	return false;
+}
+
+static void add_order_edge(struct work *w, const struct thread_work *t,
+			   const struct held_lock *from, __u64 to, __u32 to_stack, __u64 ts)
 {
 	__u64 key = hash_u64(from->obj) ^ hash_u64(to + 1);
 	bool found;
@@ -887,12 +903,21 @@ static void add_order_edge(struct work *w, const struct held_lock *from, __u64 t
 		if (!found)
 			break;
 		e = &w->order[*slot - 1];
-		if (e->from == from->obj && e->to == to)
-			return; /* the first time this order was seen stands for all */
+		if (e->from == from->obj && e->to == to) {
+			/* the first time this order was seen stands for all; its gates are those
+			 * held every time */
+			for (unsigned g = 0; g < e->nr_gates; g++)
+				if (!held_exclusively(t, e->gates[g]))
+					e->gates[g--] = e->gates[--e->nr_gates];
+			return;
+		}
 	}
 	e = VEC_PUSH(w->order, w->nr_order, w->cap_order);
 	*slot = w->nr_order;
-	*e = (struct order_edge){from->obj, to, ts, tid, from->stack, to_stack};
+	*e = (struct order_edge){from->obj, to, ts, t->st.tid, from->stack, to_stack};
+	for (size_t i = 0; i < t->nr_held && e->nr_gates < MAX_GATES; i++)
+		if (t->held[i].obj != from->obj && !t->held[i].reader)
+			e->gates[e->nr_gates++] = t->held[i].obj;
 }
 
 static void hold_acquire(struct work *w, struct thread_work *t, __u64 obj, bool reader, __u64 ts,
@@ -907,7 +932,7 @@ static void hold_acquire(struct work *w, struct thread_work *t, __u64 obj, bool 
 			return;
 		}
 	for (size_t i = 0; i < t->nr_held; i++)
-		add_order_edge(w, &t->held[i], obj, t->st.tid, stack, ts);
+		add_order_edge(w, t, &t->held[i], obj, stack, ts);
 	h = VEC_PUSH(t->held, t->nr_held, t->cap_held);
 	*h = (struct held_lock){obj, ts, stack, 1, reader};
 	if (reader)
@@ -1542,6 +1567,24 @@ static size_t first_edge(const struct work *w, __u64 obj)
 	return lo;
 }
 
+/* Two edges of the cycle always taken under the same gate lock cannot be waiting at once. */
+static bool cycle_gated(const struct cycle_search *cs)
+{
+	for (unsigned i = 0; i < cs->depth; i++) {
+		const struct order_edge *x = &cs->w->order[cs->path[i]];
+
+		for (unsigned j = i + 1; j < cs->depth; j++) {
+			const struct order_edge *y = &cs->w->order[cs->path[j]];
+
+			for (unsigned g = 0; g < x->nr_gates; g++)
+				for (unsigned h = 0; h < y->nr_gates; h++)
+					if (x->gates[g] == y->gates[h])
+						return true;
+		}
+	}
+	return false;
+}
+
 static void record_cycle(struct cycle_search *cs)
 {
 	struct analysis *a = cs->w->a;
@@ -1549,6 +1592,10 @@ static void record_cycle(struct cycle_search *cs)
 
 	if (a->nr_deadlocks >= MAX_POTENTIAL + 64)
 		return;
+	if (cycle_gated(cs)) {
+		a->gated_cycles++;
+		return;
+	}
 	d = VEC_PUSH(a->deadlocks, a->nr_deadlocks, cs->w->cap_deadlocks);
 	d->potential = true;
 	d->nr = cs->depth;

@@ -189,6 +189,7 @@ struct analysis {
 	bool holds;		/* --holds: lock calls were probed */
 	__u64 lock_calls;	/* lock-call records */
 	__u64 unmatched_releases; /* releases of holds taken before tracing (not counted) */
+	__u64 gated_cycles;	/* lock-order cycles not reported: two edges under a common lock */
 	struct lock_stat *locks; /* sorted by wait_ns, descending */
 	size_t nr_locks;
 	struct thread_stat *threads; /* sorted by tid */

@@ -8,11 +8,22 @@
 #define FUTEX_TID_MASK 0x3fffffffu
 #define FUTEX_WAITERS 0x80000000u
 
+#define RWLOCK_SIZE 56	 /* pthread_rwlock_t */
+#define RWLOCK_WRITER 24 /* __cur_writer: the TID of the writer holding it */
+#define RWLOCK_READERS_SHIFT 3 /* __readers (+0) counts readers from bit 3 */
+
 struct blocked {
 	__u32 tid;
 	__u32 op, val;
 	__u64 addr, since;
+	__u64 rwlock; /* --holds: the rwlock this wait is inside a lock call of; 0: none */
 	size_t wait_off, unwound_off; /* unwound_off 0: none */
+};
+
+/* --holds: an rwlock lock call not yet undone by an unlock of the same thread. */
+struct rw_hold {
+	__u64 obj;
+	__u32 tid;
 };
 
 struct deadlock_watch {
@@ -22,6 +33,10 @@ struct deadlock_watch {
 	struct u64_map by_tid; /* tid -> index + 1 into v: records arrive at event rate */
 	__u64 *reported; /* hashes of cycles already reported */
 	size_t nr_reported, cap_reported;
+	/* --holds data: who holds which rwlock (its memory names only a writer) */
+	struct rw_hold *rw;
+	size_t nr_rw, cap_rw;
+	struct u64_map rw_call; /* tid -> the rwlock of its latest lock call if an rwlock lock */
 };
 
 struct deadlock_watch *deadlock_watch_new(pid_t pid)
@@ -38,7 +53,9 @@ void deadlock_watch_free(struct deadlock_watch *d)
 		return;
 	free(d->v);
 	free(d->reported);
+	free(d->rw);
 	u64_map_free(&d->by_tid);
+	u64_map_free(&d->rw_call);
 	free(d);
 }
 
@@ -65,6 +82,34 @@ static void forget(struct deadlock_watch *d, __u32 tid)
 	}
 }
 
+static void lock_call(struct deadlock_watch *d, const struct tt_lock_call *r)
+{
+	__u32 tid = r->hdr.tid;
+	bool found, lock = false;
+
+	switch (r->op) {
+	case TT_LOP_RW_RDLOCK:
+	case TT_LOP_RW_WRLOCK:
+	case TT_LOP_RW_TRYRDLOCK:
+	case TT_LOP_RW_TRYWRLOCK:
+	case TT_LOP_RW_TIMEDRDLOCK:
+	case TT_LOP_RW_TIMEDWRLOCK:
+		/* counted as held from the call: a failed try or timed call stays counted, which
+		 * the reader count in the lock's memory catches (owners_of) */
+		*VEC_PUSH(d->rw, d->nr_rw, d->cap_rw) = (struct rw_hold){r->obj, tid};
+		lock = true;
+		break;
+	case TT_LOP_RW_UNLOCK:
+		for (size_t i = d->nr_rw; i-- > 0;)
+			if (d->rw[i].obj == r->obj && d->rw[i].tid == tid) {
+				d->rw[i] = d->rw[--d->nr_rw];
+				break;
+			}
+		break;
+	}
+	*u64_map_upsert(&d->rw_call, tid, &found) = lock ? r->obj : 0;
+}
+
 void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h, size_t off)
 {
 	const struct tt_wait_begin *wb = (const void *)h;
@@ -74,12 +119,19 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h,
 	case TT_REC_WAIT_BEGIN: {
 		bool found;
 
+		__u64 *rw = u64_map_get(&d->rw_call, h->tid);
+
 		forget(d, h->tid);
 		b = VEC_PUSH(d->v, d->n, d->cap);
-		*b = (struct blocked){h->tid, wb->op, wb->val, wb->uaddr, h->ts, off, 0};
+		*b = (struct blocked){h->tid, wb->op, wb->val, wb->uaddr, h->ts, 0, off, 0};
+		if (rw && *rw && wb->uaddr - *rw < RWLOCK_SIZE)
+			b->rwlock = *rw;
 		*u64_map_upsert(&d->by_tid, h->tid, &found) = d->n;
 		break;
 	}
+	case TT_REC_LOCK_CALL:
+		lock_call(d, (const struct tt_lock_call *)h);
+		break;
 	case TT_REC_UNWOUND:
 		b = find_mut(d, h->tid);
 		if (b && b->since == h->ts &&
@@ -87,8 +139,13 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h,
 			b->unwound_off = off;
 		break;
 	case TT_REC_WAIT_END:
+		forget(d, h->tid);
+		break;
 	case TT_REC_EXIT:
 		forget(d, h->tid);
+		for (size_t i = d->nr_rw; i-- > 0;)
+			if (d->rw[i].tid == h->tid)
+				d->rw[i] = d->rw[--d->nr_rw];
 		break;
 	}
 }
@@ -123,42 +180,98 @@ bool deadlock_watch_wait_records(const struct deadlock_watch *d, __u32 tid, size
 	return true;
 }
 
+/*
+ * The threads a blocked thread waits for: a mutex's owner from its memory, or with --holds an
+ * rwlock's writer (__cur_writer) or its readers (lock calls not yet undone). A writer waits
+ * for every reader, so each is an owner; the readers are trusted only when no more of them
+ * are counted than the lock's own reader count says (a failed try call stays counted).
+ * Layout: pthread_rwlock_t in shared/facts/glibc-futex.md.
+ */
+static unsigned owners_of(const struct deadlock_watch *d, const struct blocked *b, __u32 *out,
+			  unsigned max)
+{
+	__u32 owner = lock_owner(d->pid, b->addr, b->op, b->val), word[8];
+	unsigned n = 0;
+
+	if (owner) {
+		out[0] = owner;
+		return owner != b->tid;
+	}
+	if (!b->rwlock || procfs_read_mem(d->pid, b->rwlock, word, sizeof(word)))
+		return 0;
+	if (word[RWLOCK_WRITER / 4]) {
+		out[0] = word[RWLOCK_WRITER / 4];
+		return out[0] != b->tid;
+	}
+	for (size_t i = 0; i < d->nr_rw; i++) {
+		const struct blocked *w;
+		bool dup = false;
+
+		if (d->rw[i].obj != b->rwlock)
+			continue;
+		/* a thread still inside its lock call on this rwlock waits, it does not hold */
+		w = find_mut((struct deadlock_watch *)d, d->rw[i].tid);
+		if (w && w->rwlock == b->rwlock)
+			continue;
+		for (unsigned k = 0; k < n && !dup; k++)
+			dup = out[k] == d->rw[i].tid;
+		if (dup)
+			continue;
+		if (n == max)
+			return 0;
+		out[n++] = d->rw[i].tid;
+	}
+	/* waiting readers are counted in memory too: the count bounds the holders from above */
+	return n > word[0] >> RWLOCK_READERS_SHIFT ? 0 : n;
+}
+
+#define MAX_OWNERS 16
+
+/* Depth-first: the waits from cur (at depth nr of the path in out) back to start's tid. */
+static bool find_cycle(struct deadlock_watch *d, const struct blocked *start,
+		       const struct blocked *cur, __u64 now, __u64 min_ns, unsigned nr,
+		       struct tt_deadlock *out)
+{
+	__u32 owners[MAX_OWNERS];
+	unsigned n;
+
+	if (now - cur->since < min_ns || nr == TT_MAX_CYCLE)
+		return false;
+	n = owners_of(d, cur, owners, MAX_OWNERS);
+	for (unsigned i = 0; i < n; i++) {
+		const struct blocked *next;
+		bool on_path = false;
+
+		out->links[nr].tid = cur->tid;
+		out->links[nr].owner = owners[i];
+		out->links[nr].addr = cur->addr;
+		if (owners[i] == start->tid) {
+			out->nr = nr + 1;
+			return true;
+		}
+		for (unsigned k = 0; k < nr && !on_path; k++)
+			on_path = out->links[k].tid == owners[i];
+		/* a cycle not through start is found from its own start */
+		next = on_path ? NULL : find_mut(d, owners[i]);
+		if (next && find_cycle(d, start, next, now, min_ns, nr + 1, out))
+			return true;
+	}
+	return false;
+}
+
 bool deadlock_watch_check(struct deadlock_watch *d, __u64 now, __u64 min_ns,
 			  struct tt_deadlock *out)
 {
 	for (size_t i = 0; i < d->n; i++) {
-		const struct blocked *start = &d->v[i], *cur = start;
-		__u32 tids[TT_MAX_CYCLE];
 		__u64 key = 0;
-		unsigned nr = 0;
 		bool seen = false;
 
 		memset(out, 0, sizeof(*out));
-		/* follow waiter -> owner while every thread has waited long enough */
-		while (cur && now - cur->since >= min_ns && nr < TT_MAX_CYCLE) {
-			__u32 owner = lock_owner(d->pid, cur->addr, cur->op, cur->val);
-
-			if (!owner || owner == cur->tid)
-				break;
-			out->links[nr].tid = cur->tid;
-			out->links[nr].owner = owner;
-			out->links[nr].addr = cur->addr;
-			tids[nr++] = cur->tid;
-			if (owner == start->tid) {
-				out->nr = nr;
-				break;
-			}
-			for (unsigned k = 0; k < nr; k++)
-				if (tids[k] == owner)
-					cur = NULL; /* a cycle not through start: found from its own start */
-			if (cur)
-				cur = find_mut(d, owner);
-		}
-		if (out->nr < 2)
+		if (!find_cycle(d, &d->v[i], &d->v[i], now, min_ns, 0, out) || out->nr < 2)
 			continue;
 		/* one report per cycle, whichever thread it was found from */
 		for (unsigned k = 0; k < out->nr; k++)
-			key += hash_u64(tids[k] ^ hash_u64(out->links[k].addr));
+			key += hash_u64(out->links[k].tid ^ hash_u64(out->links[k].addr));
 		for (size_t r = 0; r < d->nr_reported && !seen; r++)
 			seen = d->reported[r] == key;
 		if (seen)

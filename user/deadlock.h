@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * deadlock.h - live detection of actual deadlocks: threads blocked in futex waits on locks
- * whose owners (PI or robust lock word, glibc's __owner) are themselves blocked, in a cycle.
+ * whose owners (PI or robust lock word, glibc's __owner; with --holds an rwlock's writer or
+ * its readers from the lock calls) are themselves blocked, in a cycle.
  */
 #ifndef TT_DEADLOCK_H
 #define TT_DEADLOCK_H
@@ -14,7 +15,7 @@ struct deadlock_watch;
 
 struct deadlock_watch *deadlock_watch_new(pid_t pid);
 void deadlock_watch_free(struct deadlock_watch *d);
-/* Feed a record as it arrives (wait begin/end, exit, unwound); off: where it sits in the
+/* Feed a record as it arrives (wait begin/end, exit, unwound, lock call); off: where it sits in the
  * record buffer, so the stack of a blocked thread can be shown. */
 void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h, size_t off);
 /* Offsets of the WAIT_BEGIN and (if any, else 0) UNWOUND records of a blocked thread. */

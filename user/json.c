@@ -335,6 +335,8 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_u64(j, a->lock_calls);
 		json_key(j, "unmatched_releases");
 		json_u64(j, a->unmatched_releases);
+		json_key(j, "gated_cycles");
+		json_u64(j, a->gated_cycles);
 		json_end_object(j);
 	} else {
 		json_null(j);

@@ -247,6 +247,10 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 		fprintf(out, ", %llu releases of holds taken before tracing",
 			(unsigned long long)a->unmatched_releases);
 	fprintf(out, "\n");
+	if (a->gated_cycles)
+		fprintf(out, "  %llu lock-order %s not reported: always taken inside a common lock, "
+			     "so never at once\n", (unsigned long long)a->gated_cycles,
+			a->gated_cycles == 1 ? "cycle" : "cycles");
 	for (size_t i = 0; i < n && i < o->top_locks; i++) {
 		const struct lock_stat *l = by_hold[i];
 

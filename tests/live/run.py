@@ -583,6 +583,10 @@ def test_holds_potential_deadlock():
     check(sorted(d["threads"]) == sorted([t["tid_ab"], t["tid_ba"]]), f"threads {d['threads']}")
     check(all(stack_has([st["stack"]], "ordered_main") for st in d["stacks"] + d["held_stacks"]),
           f"stacks {d['stacks']}")
+    # both orders at once, but each inside gate_lock: safe, and not reported
+    p, s, truth = run_traced(["-q", "--holds", "--", WL, "abba", "20", "gated"], "abba-gated")
+    check(p.returncode == 0 and not s["deadlocks"], f"gated: deadlocks {s['deadlocks']}")
+    check(s["holds"]["gated_cycles"] == 1, f"gated cycle counted: {s['holds']}")
     # without --holds there is no lock order to see
     p, s, truth = run_traced(["-q", "--", WL, "abba", "2"], "abba-plain")
     check(p.returncode == 0 and not s["deadlocks"] and s["holds"] is None, str(s["deadlocks"]))
@@ -626,6 +630,30 @@ def test_holds_attach_to_running_process():
     mean = h["hold_ns"] / h["count"]
     check(50e6 <= mean <= 50e6 * 1.10, f"mean hold {mean / 1e6:.1f} ms for 50 ms holds")
     no_programs_left()
+
+
+def test_holds_rwlock_deadlock():
+    """An rwlock held by a reader (its memory names no reader) or a writer, and a mutex, taken
+    in opposite orders: with --holds the cycle is said live through the rwlock's holders."""
+    for how in ("rd", "wr"):
+        out = os.path.join(TMP, f"rwdeadlock-{how}.json")
+        p = subprocess.Popen([TT, "-q", "--holds", "--json", out, "--", WL, "rwdeadlock", how],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            truth = json.loads(p.stdout.readline())
+            time.sleep(1.5)  # reported after 0.3 s of waiting, checked every 0.1 s
+        finally:
+            p.send_signal(signal.SIGTERM)
+            err = p.communicate(timeout=20)[1]
+        check("DEADLOCK" in err and "table_lock" in err and "rw_abba_main" in err,
+              f"{how}: said live with the rwlock and stacks: {err!r}")
+        with open(out) as f:
+            s = json.load(f)
+        check(len(s["deadlocks"]) == 1, f"{how}: deadlocks {s['deadlocks']}")
+        d = s["deadlocks"][0]
+        check(d["kind"] == "actual" and sorted(d["locks"]) == ["lock_a", "table_lock"], str(d))
+        check(sorted(d["threads"]) == sorted([truth["tid_a"], truth["tid_b"]]), str(d))
+        check(sorted(d["held_by"]) == sorted(d["threads"]), str(d))
 
 
 # --- CPython's GIL ------------------------------------------------------------------------

@@ -13,8 +13,12 @@
  *   workload threads COUNT HOLD_MS    COUNT short threads made and joined while tracing
  *   workload deadlock                 two threads take lock_a and lock_b in opposite orders
  *                                     and deadlock for good; prints their tids first
- *   workload abba ITERS               one thread takes lock_a then lock_b, ITERS times; after it
- *                                     ends another takes lock_b then lock_a: never deadlocks
+ *   workload rwdeadlock rd|wr         one thread takes table_lock (as reader or writer) then
+ *                                     lock_a, another lock_a then table_lock (as writer or
+ *                                     reader): deadlocked for good; prints their tids first
+ *   workload abba ITERS [gated]       one thread takes lock_a then lock_b, ITERS times; after it
+ *                                     ends another takes lock_b then lock_a: never deadlocks;
+ *                                     gated: both at once, each inside gate_lock (still safe)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -360,6 +364,51 @@ static int run_deadlock(void)
 	return 0;
 }
 
+static int rw_as_reader;
+
+/* table_lock then lock_a (arg set), or lock_a then table_lock, the other way in: ABBA */
+static void *rw_abba_main(void *arg)
+{
+	int rw_first = arg != NULL;
+
+	if (rw_first) {
+		if (rw_as_reader)
+			pthread_rwlock_rdlock(&table_lock);
+		else
+			pthread_rwlock_wrlock(&table_lock);
+		atomic_store(&holder_tid, gettid_());
+	} else {
+		pthread_mutex_lock(&lock_a);
+		atomic_store(&waiter_tid, gettid_());
+	}
+	pthread_barrier_wait(&both_hold_one);
+	if (rw_first)
+		pthread_mutex_lock(&lock_a); /* never returns */
+	else if (rw_as_reader)
+		pthread_rwlock_wrlock(&table_lock);
+	else
+		pthread_rwlock_rdlock(&table_lock);
+	return NULL;
+}
+
+static int run_rw_deadlock(const char *how)
+{
+	pthread_t a, b;
+
+	rw_as_reader = !strcmp(how, "rd");
+	pthread_barrier_init(&both_hold_one, NULL, 3);
+	pthread_create(&a, NULL, rw_abba_main, (void *)1);
+	pthread_create(&b, NULL, rw_abba_main, NULL);
+	pthread_barrier_wait(&both_hold_one);
+	printf("{\"tid_a\": %d, \"tid_b\": %d, \"at_ns\": %lld}\n", atomic_load(&holder_tid),
+	       atomic_load(&waiter_tid), now_ns());
+	pthread_join(a, NULL);
+	return 0;
+}
+
+pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static int gated;
+
 static void *ordered_main(void *arg)
 {
 	pthread_mutex_t *first = arg, *second = first == &lock_a ? &lock_b : &lock_a;
@@ -369,25 +418,32 @@ static void *ordered_main(void *arg)
 	else
 		atomic_store(&waiter_tid, gettid_());
 	for (int i = 0; i < iters; i++) {
+		if (gated)
+			pthread_mutex_lock(&gate_lock);
 		pthread_mutex_lock(first);
 		pthread_mutex_lock(second);
 		pthread_mutex_unlock(second);
 		pthread_mutex_unlock(first);
+		if (gated)
+			pthread_mutex_unlock(&gate_lock);
 		usleep(1000);
 	}
 	return NULL;
 }
 
-/* Lock order a->b in one thread, b->a in another, never at the same time. */
+/* Lock order a->b in one thread, b->a in another: never at once, or at once inside gate_lock. */
 static int run_abba(void)
 {
-	pthread_t t;
+	pthread_t t, u;
 
 	sleep_ms(200); /* let a -p tracer attach */
 	pthread_create(&t, NULL, ordered_main, &lock_a);
-	pthread_join(t, NULL);
-	pthread_create(&t, NULL, ordered_main, &lock_b);
-	pthread_join(t, NULL);
+	if (!gated)
+		pthread_join(t, NULL);
+	pthread_create(&u, NULL, ordered_main, &lock_b);
+	if (gated)
+		pthread_join(t, NULL);
+	pthread_join(u, NULL);
 	printf("{\"tid_ab\": %d, \"tid_ba\": %d, \"iterations\": %d}\n",
 	       atomic_load(&holder_tid), atomic_load(&waiter_tid), iters);
 	return 0;
@@ -467,11 +523,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "deadlock"))
 		return run_deadlock();
+	if (!strcmp(mode, "rwdeadlock") && argc > 2)
+		return run_rw_deadlock(argv[2]);
 	if (!strcmp(mode, "abba")) {
 		iters = a;
+		gated = argc > 3 && !strcmp(argv[3], "gated");
 		return run_abba();
 	}
-	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock|abba "
-			"ARGS\n");
+	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock|"
+			"rwdeadlock|abba ARGS\n");
 	return 2;
 }
