@@ -292,6 +292,127 @@ static __always_inline bool is_target_thread(__u32 tgid, __u32 tid)
 	return tgid == target_tgid && (!target_tid || tid == target_tid);
 }
 
+/*
+ * CPython frames. User space arms this once it found the interpreter (user/pyframes.c): the
+ * walk's offsets for the version, and each thread's PyThreadState — seeded from the
+ * interpreter's thread list, then learnt at every GIL drop (its last_holder is the dropping
+ * thread's) and forgotten at thread exit.
+ */
+TT_WEAK volatile __u32 py_armed = 0;
+TT_WEAK volatile struct tt_py_walk py_walk = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_tstates SEC(".maps") TT_WEAK;
+
+#define PY_FRAME_BYTES 128
+#define PY_FRAME_BUF 768 /* where in a scratch slot a frame is read to */
+_Static_assert(sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <=
+		       PY_FRAME_BUF && PY_FRAME_BUF + PY_FRAME_BYTES + 8 <= TT_SCRATCH_SIZE,
+	       "pystack scratch");
+
+static __always_inline __u64 frame_u64(const __u8 *fb, __u32 off)
+{
+	return *(const __u64 *)(fb + (off & (PY_FRAME_BYTES - 1)));
+}
+
+struct py_walk_ctx {
+	__u32 slot;
+	__u32 n;     /* frames kept */
+	__u32 len;   /* bytes read per frame */
+	__u32 trunc; /* more frames than kept */
+	__u64 frame; /* the next frame to read; 0: the chain's end */
+};
+
+/* One frame per call (bpf_loop: the verifier sees the body once, not once per frame). */
+static long py_walk_step(__u32 i, void *arg)
+{
+	struct py_walk_ctx *c = arg;
+	struct tt_pystack *rec;
+	struct tt_pyframe *f;
+	__u8 *fb;
+	__u64 code;
+	__u32 slot = c->slot;
+
+	if (!c->frame)
+		return 1;
+	if (c->n >= TT_PY_MAX_FRAMES) {
+		c->trunc = 1;
+		return 1;
+	}
+	rec = bpf_map_lookup_elem(&scratch, &slot);
+	if (!rec)
+		return 1;
+	fb = (__u8 *)rec + PY_FRAME_BUF;
+	/* len < PY_FRAME_BYTES (user/pyframes.c); the mask is for the verifier */
+	if (bpf_probe_read_user(fb, c->len & (PY_FRAME_BYTES - 1), (void *)c->frame)) {
+		c->frame = 0;
+		return 1;
+	}
+	code = frame_u64(fb, py_walk.code);
+	c->frame = frame_u64(fb, py_walk.back);
+	if (py_walk.owner >= 0 && fb[py_walk.owner & (PY_FRAME_BYTES - 1)] == TT_PY_OWNER_CSTACK) {
+		/* a shim: the frame above it began an eval-loop call */
+		if (c->n)
+			rec->frames[(c->n - 1) & (TT_PY_MAX_FRAMES - 1)].flags |= TT_PYF_ENTRY;
+		return 0;
+	}
+	f = &rec->frames[c->n & (TT_PY_MAX_FRAMES - 1)];
+	f->code = code;
+	if (py_walk.instr_is_ptr)
+		f->instr = (__u32)(frame_u64(fb, py_walk.instr) - code);
+	else
+		f->instr = *(const __u32 *)(fb + (py_walk.instr & (PY_FRAME_BYTES - 1)));
+	f->flags = py_walk.every_entry ? TT_PYF_ENTRY : 0;
+	if (py_walk.is_entry >= 0 && fb[py_walk.is_entry & (PY_FRAME_BYTES - 1)])
+		f->flags |= TT_PYF_ENTRY;
+	c->n++;
+	return 0;
+}
+
+/*
+ * After the record of parent_kind at ts (already out of scratch slot), the thread's Python
+ * frames, leaf first: one read of each frame, C-stack shim frames (3.12+) skipped but marking
+ * the frame above them as an eval-loop call's first.
+ */
+static __always_inline void emit_pystack(__u32 slot, __u16 parent_kind, __u32 pid, __u32 tid,
+					 __u64 ts)
+{
+	struct py_walk_ctx c = {.slot = slot, .len = py_walk.frame_bytes};
+	struct tt_pystack *rec;
+	__u64 *tstate;
+	__u32 n, size;
+
+	if (!py_armed)
+		return;
+	tstate = bpf_map_lookup_elem(&py_tstates, &tid);
+	if (!tstate || !*tstate)
+		return;
+	if (bpf_probe_read_user(&c.frame, 8, (void *)(*tstate + py_walk.tstate_frame)))
+		return;
+	if (c.frame && py_walk.cframe_frame >= 0 &&
+	    bpf_probe_read_user(&c.frame, 8, (void *)(c.frame + py_walk.cframe_frame)))
+		return;
+	bpf_loop(TT_PY_MAX_FRAMES + 8, py_walk_step, &c, 0);
+	rec = scratch_get(slot);
+	n = c.n;
+	if (!rec || !n || n > TT_PY_MAX_FRAMES)
+		return;
+	if (!c.frame) /* the chain's end: the outermost frame began its eval-loop call */
+		rec->frames[(n - 1) & (TT_PY_MAX_FRAMES - 1)].flags |= TT_PYF_ENTRY;
+	rec->parent_kind = parent_kind;
+	rec->nr = n;
+	rec->flags = c.trunc || c.frame ? TT_STACK_USER_TRUNC : 0;
+	fill_hdr(&rec->hdr, TT_REC_PYSTACK, 0, pid, tid);
+	rec->hdr.ts = ts;
+	size = sizeof(*rec) + n * sizeof(struct tt_pyframe);
+	barrier_var(size); /* the verifier lost n's bound through the loop's context */
+	emit_scratch(rec, size & (TT_SCRATCH_SIZE - 1));
+}
+
 /* Register numbers of uprobe attach cookies (user/probesite.h enum site_reg). */
 static __always_inline __u64 reg_value(struct pt_regs *regs, __u32 r)
 {

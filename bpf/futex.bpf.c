@@ -63,6 +63,8 @@ static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 va
 	fill_hdr(&rec->hdr, TT_REC_WAIT_BEGIN, 0, tgid, tid);
 	emit_scratch(rec, size);
 	emit_snapshot(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts);
+	/* last: it assembles its record in rec's scratch slot */
+	emit_pystack(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts);
 	return 0;
 }
 

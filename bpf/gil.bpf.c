@@ -61,7 +61,17 @@ int tt_gil_store(struct pt_regs *ctx)
 	fill_hdr(&rec->hdr, TT_REC_GIL, 0, tgid, tid);
 	emit_scratch(rec, size);
 	/* where a thread takes the GIL is where it waited for it: unwind it with CFI too */
-	if (op == TT_GIL_TAKE)
-		emit_snapshot(SLOT_UPROBE, TT_REC_GIL, tgid, tid, rec->hdr.ts);
+	if (op == TT_GIL_TAKE) {
+		__u64 ts = rec->hdr.ts;
+
+		emit_snapshot(SLOT_UPROBE, TT_REC_GIL, tgid, tid, ts);
+		/* ... and its Python frames, unchanged while it waited without the GIL */
+		emit_pystack(SLOT_UPROBE, TT_REC_GIL, tgid, tid, ts);
+	} else if (rec->last_holder && py_armed) {
+		/* drop_gil sets last_holder to the dropping thread's state just before */
+		__u64 holder = rec->last_holder;
+
+		bpf_map_update_elem(&py_tstates, &tid, &holder, BPF_ANY);
+	}
 	return 0;
 }

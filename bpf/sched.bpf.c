@@ -82,8 +82,13 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 		size += fill_stack(ctx, &rec->stack, true);
 	fill_hdr(&rec->hdr, TT_REC_WAKING, 0, waker_tgid, waker_tid);
 	emit_scratch(rec, size);
-	if (ws && rec->reason != TT_WAKE_OTHER)
-		emit_snapshot(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, rec->hdr.ts);
+	if (ws && rec->reason != TT_WAKE_OTHER) {
+		__u64 ts = rec->hdr.ts;
+
+		emit_snapshot(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, ts);
+		if (waker_tgid == target_tgid)
+			emit_pystack(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, ts);
+	}
 	return 0;
 }
 
@@ -118,6 +123,8 @@ int BPF_PROG(tt_sched_process_exit, struct task_struct *p)
 		return 0;
 	bpf_map_delete_elem(&waits, &tid);
 	bpf_map_delete_elem(&wakes, &tid);
+	if (py_armed)
+		bpf_map_delete_elem(&py_tstates, &tid);
 	if (target_tid && tid != target_tid)
 		return 0;
 	rec = reserve(sizeof(*rec));

@@ -26,6 +26,7 @@ enum tt_rec_kind {
 	TT_REC_LOCK_CALL = 9,  /* --holds: a target thread calls a pthread/semaphore function */
 	TT_REC_SWITCH_KSTAT = 10, /* sched_switch with prev's own scheduler counters (replaces 5) */
 	TT_REC_GIL = 11,	  /* CPython: a target thread stores to the GIL's `locked` */
+	TT_REC_PYSTACK = 12,	  /* CPython: the Python frames of the record before it */
 
 	TT_REC_SESSION = 64,     /* collector: tracing is attached; traced time starts */
 	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
@@ -271,6 +272,45 @@ struct tt_gil {
 #define TT_PY_GIL_DISABLED (1u << 1)  /* ... with the GIL off: nothing to trace */
 #define TT_PY_HELD (1u << 2)	      /* the GIL was held at attach, by holder_tid (0: unknown) */
 #define TT_PY_STRIPPED (1u << 3)      /* no take_gil/drop_gil symbols: sites found by decoding */
+
+/*
+ * How BPF walks CPython's frame chain (user/pyframes.c fills it per version, facts/cpython.md):
+ * the thread state's current frame (through the cframe on 3.11/3.12), then per frame the
+ * previous one, its code object and its instruction.
+ */
+struct tt_py_walk {
+	__u32 tstate_frame;  /* tstate + this: the current frame (or the cframe, see next) */
+	__s32 cframe_frame;  /* cframe + this: the current frame; -1: no cframe */
+	__u32 back;	     /* frame + this: the calling frame */
+	__u32 code;	     /* frame + this: the code object */
+	__u32 instr;	     /* frame + this: the instruction (see instr_is_ptr) */
+	__u32 instr_is_ptr;  /* 1: a pointer into the bytecode (3.11+); 0: an int f_lasti */
+	__s32 is_entry;	     /* frame + this: bool, an eval-loop call's first frame (3.11); -1 */
+	__s32 owner;	     /* frame + this: char, TT_PY_OWNER_CSTACK marks a shim (3.12+); -1 */
+	__u32 every_entry;   /* 1: each frame runs in its own eval-loop call (3.8-3.10) */
+	__u32 frame_bytes;   /* bytes read per frame: past every offset above (below 128) */
+};
+
+#define TT_PY_OWNER_CSTACK 3
+#define TT_PY_MAX_FRAMES 32
+
+#define TT_PYF_ENTRY (1u << 0) /* the first frame an eval-loop call ran: where, in the native
+				  stack, a _PyEval_EvalFrameDefault frame stands for it */
+
+struct tt_pyframe {
+	__u64 code;  /* the PyCodeObject */
+	__u32 instr; /* 3.11+: bytes from the code object to the instruction; else f_lasti */
+	__u32 flags; /* TT_PYF_* */
+};
+
+/* The Python frames (leaf first) of the thread of the record of parent_kind with this ts. */
+struct tt_pystack {
+	struct tt_rec_hdr hdr;
+	__u16 parent_kind;
+	__u16 nr;
+	__u32 flags; /* TT_STACK_USER_TRUNC: more than TT_PY_MAX_FRAMES frames */
+	struct tt_pyframe frames[];
+};
 
 /* The target's CPython, found at attach (or once a COMMAND initialised its interpreter). */
 struct tt_python {

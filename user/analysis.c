@@ -7,6 +7,7 @@
 #include <string.h>
 #include <errno.h>
 #include "analysis.h"
+#include "pyframes.h"
 
 #define E_AGAIN 11
 #define E_INTR 4
@@ -134,6 +135,7 @@ struct work {
 	const struct record_buf *rb;
 	struct u64_map unwound; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_UNWOUND */
 	struct u64_map unwound_by_fp; /* hash(frame-pointer user stack) -> the latest unwound */
+	struct u64_map pystacks; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_PYSTACK */
 	size_t cap_deadlocks;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
@@ -151,7 +153,8 @@ struct work {
 	struct u64_map gil_waiter_by_key;
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
-		__u8 room[sizeof(struct tt_stack) + (TT_MAX_USTACK + TT_MAX_KSTACK) * 8];
+		__u8 room[sizeof(struct tt_stack) +
+			  (TT_MAX_USTACK + TT_PY_MAX_FRAMES + TT_MAX_KSTACK) * 8];
 	} pick;
 };
 
@@ -173,12 +176,67 @@ static const struct tt_unwound *find_unwound(struct work *w, const struct tt_rec
 	return NULL;
 }
 
+static const struct tt_pystack *find_pystack(struct work *w, const struct tt_rec_hdr *h)
+{
+	__u64 key = unwound_key(h->tid, h->ts, h->kind);
+
+	for (__u64 *off; (off = u64_map_get(&w->pystacks, key)); key++) {
+		const struct tt_pystack *p = (const void *)(w->rb->data + *off - 1);
+
+		if (p->hdr.tid == h->tid && p->hdr.ts == h->ts && p->parent_kind == h->kind)
+			return p;
+	}
+	return NULL;
+}
+
+static bool is_eval_frame(const struct symdata *sd, __u64 ip)
+{
+	const struct sym_frame *f = sd ? symdata_frame(sd, ip) : NULL;
+
+	return f && f->func && !strcmp(f->func, "_PyEval_EvalFrameDefault");
+}
+
+/*
+ * Mixed mode: each _PyEval_EvalFrameDefault frame of the native stack stands for the Python
+ * frames its call ran (up to an entry frame); Python frames left over (a native stack cut
+ * short, or one without the eval loop's name) go after the native ones, still callers of them.
+ */
+static const struct tt_stack *merge_python(struct work *w, const struct tt_rec_hdr *h,
+					   const struct tt_stack *st)
+{
+	const struct tt_pystack *ps = find_pystack(w, h);
+	__u64 user[TT_MAX_USTACK + TT_PY_MAX_FRAMES];
+	struct tt_stack *out = &w->pick.st;
+	unsigned n = 0, p = 0, nk = st->nr_kernel;
+
+	if (!ps || !ps->nr)
+		return st;
+	for (unsigned i = 0; i < st->nr_user && i < TT_MAX_USTACK; i++) {
+		if (p < ps->nr && is_eval_frame(w->a->sd, st->ips[i])) {
+			do {
+				user[n++] = pyframe_ip(&ps->frames[p]);
+			} while (!(ps->frames[p++].flags & TT_PYF_ENTRY) && p < ps->nr);
+			continue;
+		}
+		user[n++] = st->ips[i];
+	}
+	while (p < ps->nr)
+		user[n++] = pyframe_ip(&ps->frames[p++]);
+	/* st may be out itself: kernel frames move first, to after the longer user part */
+	memmove(out->ips + n, st->ips + st->nr_user, (size_t)nk * 8);
+	memcpy(out->ips, user, (size_t)n * 8);
+	out->flags = st->flags | (ps->flags & TT_STACK_USER_TRUNC);
+	out->nr_user = n;
+	out->nr_kernel = nk;
+	return out;
+}
+
 /*
  * The stack of a record: its DWARF-unwound user frames when the collector made them (unless CFI
  * gave no more than the leaf where frame pointers did), with the record's own kernel frames.
  */
-static const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
-					 const struct tt_stack *fp)
+static const struct tt_stack *pick_native(struct work *w, const struct tt_rec_hdr *h,
+					  const struct tt_stack *fp)
 {
 	const struct tt_unwound *u = find_unwound(w, h);
 	struct tt_stack *st = &w->pick.st;
@@ -208,6 +266,13 @@ static const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr
 	memcpy(st->ips, u->stack.ips, (size_t)st->nr_user * 8);
 	memcpy(st->ips + st->nr_user, fp->ips + fp->nr_user, (size_t)st->nr_kernel * 8);
 	return st;
+}
+
+/* ... with the record's Python frames merged in (CPython targets). */
+static const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
+					 const struct tt_stack *fp)
+{
+	return merge_python(w, h, pick_native(w, h, fp));
 }
 
 unsigned hist_bucket(__u64 ns)
@@ -1709,10 +1774,13 @@ int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, un
 		bool found;
 		__u64 *slot;
 
-		if (u->hdr.kind != TT_REC_UNWOUND)
+		struct u64_map *m = u->hdr.kind == TT_REC_UNWOUND ? &w.unwound : &w.pystacks;
+
+		if (u->hdr.kind != TT_REC_UNWOUND && u->hdr.kind != TT_REC_PYSTACK)
 			continue;
+		/* both begin with the parent's kind after the header */
 		for (key = unwound_key(u->hdr.tid, u->hdr.ts, u->parent_kind);; key++) {
-			slot = u64_map_upsert(&w.unwound, key, &found);
+			slot = u64_map_upsert(m, key, &found);
 			if (!found)
 				break;
 		}
@@ -1721,7 +1789,7 @@ int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, un
 	for (size_t i = 0; i < rb->count; i++) {
 		const struct tt_rec_hdr *h = (const void *)(rb->data + order[i]);
 
-		if (h->kind < TT_REC_SESSION)
+		if (h->kind < TT_REC_SESSION && h->kind != TT_REC_PYSTACK)
 			out->events++;
 		if (!have_session && h->kind != TT_REC_SESSION)
 			continue; /* records before attach completed carry no complete state */
@@ -1797,6 +1865,7 @@ int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, un
 		u64_map_free(&w.thread_by_tid);
 		u64_map_free(&w.unwound);
 		u64_map_free(&w.unwound_by_fp);
+		u64_map_free(&w.pystacks);
 		return -EINVAL;
 	}
 	close_threads(&w);
@@ -1824,6 +1893,7 @@ int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, un
 	u64_map_free(&w.stack_by_hash);
 	u64_map_free(&w.unwound);
 	u64_map_free(&w.unwound_by_fp);
+	u64_map_free(&w.pystacks);
 	return 0;
 }
 

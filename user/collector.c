@@ -19,6 +19,7 @@
 #include "mmaps.h"
 #include "unwind.h"
 #include "deadlock.h"
+#include "pyframes.h"
 #include "probesite.h"
 #include "pygil.h"
 #include "threadtrace.skel.h"
@@ -56,6 +57,7 @@ struct collect_ctx {
 	struct mmap_watch *mmaps; /* COMMAND mode: its mappings as the kernel made them */
 	struct unwinder *unwinder;
 	struct deadlock_watch *deadlocks;
+	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records */
 	__u64 malformed;
 	bool holds;
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
@@ -177,6 +179,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	st = record_stack(h);
 	if (st)
 		symbolizer_note_stack(c->sym, c->sd, st);
+	else if (h->kind == TT_REC_PYSTACK && c->pyframes)
+		pyframes_note(c->pyframes, c->sd, (const struct tt_pystack *)h);
 	if (h->kind == TT_REC_WAIT_BEGIN)
 		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
 	if (h->kind == TT_REC_LOCK_CALL) {
@@ -372,14 +376,41 @@ struct gil_probes {
 
 static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
 {
-	if (skel && skel->bss)
+	if (skel && skel->bss) {
 		skel->bss->gil_addr = 0;
+		skel->bss->py_armed = 0;
+	}
 	for (size_t i = 0; i < g->n; i++)
 		bpf_link__destroy(g->links[i]);
 	free(g->links);
 	g->links = NULL;
 	g->n = g->cap = 0;
 	pygil_free(&g->py);
+}
+
+static void seed_tstate(void *ctx, __u32 tid, __u64 tstate)
+{
+	struct threadtrace_bpf *skel = ctx;
+
+	bpf_map__update_elem(skel->maps.py_tstates, &tid, sizeof(tid), &tstate, sizeof(tstate),
+			     BPF_ANY);
+}
+
+/* Python frames with waits and GIL takes: each thread's state from the interpreter's list now,
+ * later from the GIL drops (bpf/common.bpf.h). */
+static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
+			 struct threadtrace_bpf *skel)
+{
+	struct tt_py_walk walk;
+
+	if (!pyframes_walk(py->minor, &walk))
+		return;
+	c->pyframes = pyframes_new(py->pid, py->minor, py->code_type);
+	if (!c->pyframes)
+		return;
+	pygil_threads(py, seed_tstate, skel);
+	skel->bss->py_walk = walk;
+	skel->bss->py_armed = 1;
 }
 
 /*
@@ -450,6 +481,7 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	skel->bss->gil_drop_req = py->drop_req;
 	skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
 	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
+	arm_pystacks(c, py, skel);
 	pygil_read_state(py);
 	rec.hexversion = py->hexversion;
 	rec.flags = py->flags | (py->symbols ? 0 : TT_PY_STRIPPED);
@@ -920,6 +952,7 @@ cleanup:
 	threadtrace_bpf__destroy(skel); /* detaches every program */
 	unwinder_free(ctx.unwinder);
 	deadlock_watch_free(ctx.deadlocks);
+	pyframes_free(ctx.pyframes);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);
 	if (go_fd >= 0)

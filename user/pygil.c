@@ -176,6 +176,25 @@ int pygil_read_state(struct py_target *py)
 	return 0;
 }
 
+int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, __u64 tstate),
+		  void *ctx)
+{
+	const struct py_layout *l = layout_of(py->minor);
+	__u64 ts = 0;
+
+	if (!l || !py->interp || rd64(py, py->interp + l->tstate_head, &ts))
+		return -EINVAL;
+	for (unsigned i = 0; ts && i < MAX_TSTATES; i++) {
+		__u32 tid = tstate_tid(py, l, ts);
+
+		if (tid)
+			cb(ctx, tid, ts);
+		if (rd64(py, ts + 8, &ts)) /* tstate->next */
+			return -EFAULT;
+	}
+	return 0;
+}
+
 /* Find the module that defines _PyRuntime among the target's mappings. */
 static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 {
@@ -254,6 +273,8 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 			py->hexversion = 3u << 24 | m << 16;
 	}
 	py->minor = (py->hexversion >> 16) & 0xff;
+	if (elf_symbol(e, "PyCode_Type", false, &pv, NULL))
+		py->code_type = pv + py->bias;
 	elf_end(e);
 	close(fd);
 	pygil_version_str(py->hexversion, ver, sizeof(ver));

@@ -37,6 +37,7 @@ struct py_target {
 	__u64 runtime;	      /* &_PyRuntime in the target */
 	__u64 interp;	      /* the main interpreter */
 	__u64 gil;	      /* its GIL */
+	__u64 code_type;      /* &PyCode_Type in the target, 0 if not found */
 	__u64 drop_req;	      /* address of the drop request flag, or 0 and then: */
 	__u32 drop_tstate_off; /* bit 0 at this offset of the holder's tstate (3.13) */
 	__u32 flags;	      /* TT_PY_* */
@@ -59,6 +60,10 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen);
 
 /* Read locked, last_holder (as a tid) and switch_number from the live GIL. 0 or -errno. */
 int pygil_read_state(struct py_target *py);
+
+/* Call cb with each thread state of the main interpreter and its thread. 0 or -errno. */
+int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, __u64 tstate),
+		  void *ctx);
 
 /*
  * The stores to `locked` in the interpreter's code: in take_gil/drop_gil where symbols name

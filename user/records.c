@@ -15,6 +15,9 @@ _Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
 _Static_assert(sizeof(struct tt_switch_kstat) == 88, "switch_kstat layout");
 _Static_assert(sizeof(struct tt_gil) == 64, "gil layout");
 _Static_assert(sizeof(struct tt_python) == 192, "python layout");
+_Static_assert(sizeof(struct tt_pystack) == 32 && sizeof(struct tt_pyframe) == 16, "pystack");
+_Static_assert(offsetof(struct tt_pystack, parent_kind) == offsetof(struct tt_unwound, parent_kind),
+	       "the analysis indexes both by their parent");
 _Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
 _Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
 _Static_assert(sizeof(struct tt_session) == 56, "session layout");
@@ -44,6 +47,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_gil);
 	case TT_REC_PYTHON:
 		return sizeof(struct tt_python);
+	case TT_REC_PYSTACK:
+		return sizeof(struct tt_pystack);
 	case TT_REC_NEW_THREAD:
 		return sizeof(struct tt_new_thread);
 	case TT_REC_EXIT:
@@ -106,6 +111,11 @@ static int record_check(const void *rec, size_t size)
 	    (((const struct tt_deadlock *)rec)->nr < 2 ||
 	     ((const struct tt_deadlock *)rec)->nr > TT_MAX_CYCLE))
 		return -EINVAL;
+	if (h->kind == TT_REC_PYSTACK) {
+		const struct tt_pystack *p = rec;
+
+		return p->nr <= TT_PY_MAX_FRAMES && size == min + (size_t)p->nr * 16 ? 0 : -EINVAL;
+	}
 	st = record_stack(h);
 	if (st) {
 		if (st->nr_user > TT_MAX_USTACK || st->nr_kernel > TT_MAX_KSTACK)

@@ -7,6 +7,8 @@
   pygil.py work N ITERS     N threads each count to ITERS in Python (fixed work, for make bench)
   pygil.py yield N CALLS    N threads each call time.sleep(0) CALLS times: a GIL drop and take
                             per call (the worst case for GIL tracing, for make bench)
+  pygil.py lock ITERS MS    one thread holds a threading.Lock MS ms at a time, another takes it
+                            ITERS times; the waiter times its blocked acquire() calls
 
 Truth: CPython's own switch_number (read through ctypes, offsets of
 ../shared/facts/cpython.md) before the threads start and after they end, each thread's
@@ -75,6 +77,28 @@ def yielder(calls):
                     "kind": "yield"})
 
 
+def hold_lock(lock, iters, hold, taken):
+    for _ in range(iters):
+        lock.acquire()
+        taken.set()
+        time.sleep(hold)
+        lock.release()  # tt:release
+        time.sleep(hold)  # the waiter takes it meanwhile
+
+
+def wait_lock(lock, iters, taken):
+    waited = 0.0
+    for _ in range(iters):
+        taken.wait()
+        taken.clear()
+        t0 = time.monotonic()
+        lock.acquire()  # tt:acquire
+        waited += time.monotonic() - t0
+        lock.release()
+    results.append({"tid": threading.get_native_id(), "kind": "lock_waiter",
+                    "waited_ns": int(waited * 1e9)})
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "work":
@@ -90,9 +114,14 @@ def main():
         seconds = float(args[0])
         threads = [threading.Thread(target=spin, args=(seconds,)),
                    threading.Thread(target=sleeper, args=(seconds,))]
+    elif mode == "lock":
+        iters, hold = int(args[0]), float(args[1]) / 1000
+        lock, taken = threading.Lock(), threading.Event()
+        threads = [threading.Thread(target=hold_lock, args=(lock, iters, hold, taken)),
+                   threading.Thread(target=wait_lock, args=(lock, iters, taken))]
     else:
         sys.exit("usage: pygil.py burn N SECONDS | convoy SECONDS | work N ITERS | "
-                 "yield N CALLS")
+                 "yield N CALLS | lock ITERS MS")
     time.sleep(0.5)  # the tracer finds the interpreter (decoding a stripped one: ~0.2 s)
     s0 = switch_number()
     t0 = time.monotonic()

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/* pyframes.c - see pyframes.h. Offsets measured from the pyenv builds' DWARF (facts/cpython.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pyframes.h"
+#include "procfs.h"
+#include "util.h"
+
+static const struct {
+	unsigned minor;
+	struct tt_py_walk w;
+} walks[] = {
+	/* tstate_frame, cframe_frame, back, code, instr, instr_is_ptr, is_entry, owner,
+	 * every_entry, frame_bytes */
+	{8, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112}},	/* PyFrameObject, f_lasti in bytes */
+	{9, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112}},
+	{10, {24, -1, 24, 32, 96, 0, -1, -1, 1, 104}}, /* f_lasti in code units */
+	{11, {56, 8, 48, 32, 56, 1, 68, -1, 0, 72}},	/* cframe->current_frame, prev_instr */
+	{12, {56, 0, 8, 0, 56, 1, -1, 70, 0, 72}},	/* shim frames owned by the C stack */
+	{13, {72, -1, 8, 0, 56, 1, -1, 70, 0, 72}},	/* tstate->current_frame, instr_ptr */
+};
+
+/* PyCodeObject fields, and where a compact str keeps its characters. */
+struct code_layout {
+	unsigned minor;
+	unsigned firstlineno, filename, name;
+	int qualname;	 /* -1: none before 3.11 (co_name then) */
+	unsigned table;	 /* co_lnotab / co_linetable: a bytes object */
+	int bytecode;	 /* co_code_adaptive, 3.11+: instructions inline in the code object */
+	unsigned ascii_data, compact_data; /* str: 1-byte ASCII / other compact kinds */
+};
+
+static const struct code_layout codes[] = {
+	{8, 40, 104, 112, -1, 120, -1, 48, 72},
+	{9, 40, 104, 112, -1, 120, -1, 48, 72},
+	{10, 40, 104, 112, -1, 120, -1, 48, 72},
+	{11, 72, 112, 120, 128, 136, 184, 48, 72},
+	{12, 68, 112, 120, 128, 136, 192, 40, 56},
+	{13, 68, 112, 120, 128, 136, 200, 40, 56},
+};
+
+#define OB_TYPE 8
+#define BYTES_SIZE 16
+#define BYTES_DATA 32
+#define STR_LENGTH 16
+#define STR_STATE 32
+#define MAX_TABLE (64 << 10)
+#define MAX_NAME 512
+
+bool pyframes_walk(unsigned minor, struct tt_py_walk *w)
+{
+	for (size_t i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
+		if (walks[i].minor == minor) {
+			*w = walks[i].w;
+			return true;
+		}
+	return false;
+}
+
+struct pycode {
+	char *qualname, *filename; /* NULL: not a code object (or unreadable) */
+	int firstlineno;
+	__u8 *table;
+	size_t table_len;
+};
+
+struct pyframes {
+	pid_t pid;
+	const struct code_layout *l;
+	__u64 code_type;
+	struct pycode *v;
+	size_t n, cap;
+	struct u64_map by_addr; /* code object -> index + 1 */
+};
+
+struct pyframes *pyframes_new(pid_t pid, unsigned minor, __u64 code_type)
+{
+	struct pyframes *pf;
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i].minor == minor) {
+			pf = xcalloc(1, sizeof(*pf));
+			pf->pid = pid;
+			pf->l = &codes[i];
+			pf->code_type = code_type;
+			return pf;
+		}
+	return NULL;
+}
+
+void pyframes_free(struct pyframes *pf)
+{
+	if (!pf)
+		return;
+	for (size_t i = 0; i < pf->n; i++) {
+		free(pf->v[i].qualname);
+		free(pf->v[i].filename);
+		free(pf->v[i].table);
+	}
+	free(pf->v);
+	u64_map_free(&pf->by_addr);
+	free(pf);
+}
+
+static int rd64(const struct pyframes *pf, __u64 addr, __u64 *v)
+{
+	return procfs_read_mem(pf->pid, addr, v, 8);
+}
+
+/* A str object as UTF-8 (compact strings only: every identifier and file name), or NULL. */
+static char *read_str(const struct pyframes *pf, __u64 obj)
+{
+	__u64 len;
+	__u32 state, kind;
+	__u8 raw[MAX_NAME * 4];
+	char *out, *o;
+
+	if (!obj || rd64(pf, obj + STR_LENGTH, &len) ||
+	    procfs_read_mem(pf->pid, obj + STR_STATE, &state, 4))
+		return NULL;
+	kind = (state >> 2) & 7;
+	if (!(state & (1u << 5)) || (kind != 1 && kind != 2 && kind != 4))
+		return NULL; /* not compact: its characters live elsewhere */
+	if (len > MAX_NAME)
+		len = MAX_NAME;
+	if (procfs_read_mem(pf->pid, obj + ((state & (1u << 6)) ? pf->l->ascii_data
+							       : pf->l->compact_data),
+			    raw, len * kind))
+		return NULL;
+	o = out = xcalloc(1, len * 4 + 1);
+	for (__u64 i = 0; i < len; i++) {
+		__u32 c = kind == 1 ? raw[i] : kind == 2 ? ((__u16 *)raw)[i] : ((__u32 *)raw)[i];
+
+		if (c < 0x80) {
+			*o++ = c >= 0x20 ? (char)c : '?';
+		} else if (c < 0x800) {
+			*o++ = (char)(0xc0 | c >> 6);
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			*o++ = (char)(0xe0 | c >> 12);
+			*o++ = (char)(0x80 | ((c >> 6) & 0x3f));
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x110000) {
+			*o++ = (char)(0xf0 | c >> 18);
+			*o++ = (char)(0x80 | ((c >> 12) & 0x3f));
+			*o++ = (char)(0x80 | ((c >> 6) & 0x3f));
+			*o++ = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	return out;
+}
+
+static void read_code(const struct pyframes *pf, __u64 addr, struct pycode *c)
+{
+	const struct code_layout *l = pf->l;
+	__u64 type = 0, name = 0, file = 0, table = 0, tlen = 0;
+	__s32 first = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (rd64(pf, addr + OB_TYPE, &type) || (pf->code_type && type != pf->code_type))
+		return;
+	if (rd64(pf, addr + (l->qualname >= 0 ? (unsigned)l->qualname : l->name), &name) ||
+	    rd64(pf, addr + l->filename, &file) || rd64(pf, addr + l->table, &table) ||
+	    procfs_read_mem(pf->pid, addr + l->firstlineno, &first, 4))
+		return;
+	c->qualname = read_str(pf, name);
+	c->filename = read_str(pf, file);
+	c->firstlineno = first;
+	if (table && !rd64(pf, table + BYTES_SIZE, &tlen) && tlen && tlen <= MAX_TABLE) {
+		c->table = xcalloc(1, tlen);
+		if (procfs_read_mem(pf->pid, table + BYTES_DATA, c->table, tlen)) {
+			free(c->table);
+			c->table = NULL;
+		} else {
+			c->table_len = tlen;
+		}
+	}
+}
+
+static unsigned varint(const __u8 **p, const __u8 *end)
+{
+	unsigned b, val, shift = 0;
+
+	if (*p >= end)
+		return 0;
+	b = *(*p)++;
+	val = b & 63;
+	while ((b & 64) && *p < end && shift < 24) {
+		b = *(*p)++;
+		shift += 6;
+		val |= (b & 63) << shift;
+	}
+	return val;
+}
+
+static int svarint(const __u8 **p, const __u8 *end)
+{
+	unsigned u = varint(p, end);
+
+	return (u & 1) ? -(int)(u >> 1) : (int)(u >> 1);
+}
+
+int pyframes_line(unsigned minor, const __u8 *t, size_t len, int line, long addr)
+{
+	const __u8 *p = t, *end = t + len;
+	long start = 0, stop = 0;
+
+	if (addr < 0)
+		return line;
+	if (minor <= 9) { /* co_lnotab: (bytecode delta, signed line delta) pairs */
+		for (; p + 1 < end; p += 2) {
+			start += p[0];
+			if (start > addr)
+				break;
+			line += (signed char)p[1];
+		}
+		return line;
+	}
+	if (minor == 10) { /* PEP 626: (bytecode delta, line delta or -128 for none) pairs */
+		int cur = -1;
+
+		for (; p + 1 < end && stop <= addr; p += 2) {
+			start = stop;
+			stop += p[0];
+			if ((signed char)p[1] == -128) {
+				cur = -1;
+			} else {
+				line += (signed char)p[1];
+				cur = line;
+			}
+		}
+		return stop > addr ? cur : -1;
+	}
+	/* 3.11+ (PEP 657): entries of code-unit ranges, each with a line delta */
+	while (p < end) {
+		__u8 b = *p;
+		unsigned code = (b >> 3) & 15;
+		long n = ((b & 7) + 1) * 2;
+		const __u8 *q = p + 1;
+		int delta = 0;
+
+		if (!(b & 0x80))
+			return -1; /* not an entry's first byte: a damaged table */
+		if (code == 13 || code == 14)
+			delta = svarint(&q, end);
+		else if (code >= 10 && code <= 12)
+			delta = (int)code - 10;
+		line += delta;
+		if (addr >= start && addr < start + n)
+			return code == 15 ? -1 : line;
+		start += n;
+		for (p++; p < end && !(*p & 0x80); p++)
+			;
+	}
+	return -1;
+}
+
+/*
+ * The file as native frames show theirs: its base name ("threading.py"), with the directory
+ * for a package's __init__.py or __main__.py ("json/__init__.py").
+ */
+static const char *short_file(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	if (!b)
+		return path;
+	if (strcmp(b, "/__init__.py") && strcmp(b, "/__main__.py"))
+		return b + 1;
+	while (b > path && b[-1] != '/')
+		b--;
+	return b;
+}
+
+static const struct pycode *code_of(struct pyframes *pf, __u64 addr)
+{
+	bool found;
+	__u64 *slot = u64_map_upsert(&pf->by_addr, addr, &found);
+
+	if (!found) {
+		read_code(pf, addr, VEC_PUSH(pf->v, pf->n, pf->cap));
+		*slot = pf->n;
+	}
+	return &pf->v[*slot - 1];
+}
+
+void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps)
+{
+	for (unsigned i = 0; i < ps->nr && i < TT_PY_MAX_FRAMES; i++) {
+		const struct tt_pyframe *f = &ps->frames[i];
+		__u64 ip = pyframe_ip(f);
+		const struct pycode *c;
+		char name[2 * MAX_NAME + 64];
+		const char *file;
+		long addr;
+		int line;
+
+		if (symdata_frame(sd, ip))
+			continue;
+		c = code_of(pf, f->code);
+		if (!c->qualname) {
+			snprintf(name, sizeof(name), "[python code 0x%llx]",
+				 (unsigned long long)f->code);
+			symdata_add_frame(sd, ip, name, NULL);
+			continue;
+		}
+		if (pf->l->bytecode >= 0)
+			addr = (long)f->instr - pf->l->bytecode;
+		else
+			addr = pf->l->minor == 10 ? (long)(__s32)f->instr * 2 : (long)(__s32)f->instr;
+		line = c->table ? pyframes_line(pf->l->minor, c->table, c->table_len,
+						c->firstlineno, addr)
+				: -1;
+		file = c->filename ? short_file(c->filename) : "?";
+		if (line >= 0)
+			snprintf(name, sizeof(name), "%s (%s:%d)", c->qualname, file, line);
+		else
+			snprintf(name, sizeof(name), "%s (%s)", c->qualname, file);
+		symdata_add_frame(sd, ip, name, c->qualname);
+	}
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pyframes.h - CPython frames: how BPF walks a thread's frame chain for each version (struct
+ * tt_py_walk), and the names of the (code object, instruction) pairs it reports, read from the
+ * target's memory once per code object: "qualname (file.py:LINE)". Layouts:
+ * ../shared/facts/cpython.md.
+ */
+#ifndef TT_PYFRAMES_H
+#define TT_PYFRAMES_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "symdata.h"
+#include "threadtrace.h"
+
+/*
+ * The frame address a Python frame stands as in stacks and symdata: its (code, instr) pair
+ * hashed into addresses no native code has (bit 62 set, above user space, below the kernel).
+ */
+static inline __u64 pyframe_ip(const struct tt_pyframe *f)
+{
+	__u64 h = (f->code ^ ((__u64)f->instr << 40 | f->instr)) * 0x9e3779b97f4a7c15ULL;
+
+	return (h >> 2) | (1ULL << 62);
+}
+
+static inline bool is_pyframe_ip(__u64 ip)
+{
+	return (ip >> 62) == 1;
+}
+
+/* The walk of Python 3.minor's frames; false for a version without one. */
+bool pyframes_walk(unsigned minor, struct tt_py_walk *w);
+
+struct pyframes;
+
+/* code_type: &PyCode_Type in the target (0: code objects are not checked). */
+struct pyframes *pyframes_new(pid_t pid, unsigned minor, __u64 code_type);
+void pyframes_free(struct pyframes *pf);
+/* Name every frame of ps not yet in sd, reading code objects from the live process. */
+void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps);
+
+/* The line of bytecode offset addr (bytes) in a line table of Python 3.minor; -1: none. */
+int pyframes_line(unsigned minor, const __u8 *table, size_t len, int firstlineno, long addr);
+
+#endif
