@@ -1,5 +1,6 @@
 """The test runners' shared harness: failures and skips, checks, and the run loop that prints
 one line per test and ends with 'N passed, N failed, N skipped'."""
+import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,72 @@ def check(cond, what):
 def near(value, truth, tol, what):
     check(truth > 0 and abs(value - truth) <= tol * truth,
           f"{what}: threadtrace {value} vs truth {truth} (tolerance {tol:.0%})")
+
+
+PROTO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proto")
+
+
+def decode_perfetto(path):
+    p = subprocess.run(["protoc", "--decode=perfetto.protos.Trace", "-I", PROTO,
+                        os.path.join(PROTO, "perfetto_subset.proto")],
+                       stdin=open(path, "rb"), capture_output=True, timeout=60)
+    check(p.returncode == 0, f"protoc: {p.stderr.decode()}")
+    return p.stdout.decode()
+
+
+def perfetto_packets(text):
+    """protoc's text of a trace as packets: {field name: [values]} (nested fields flattened)."""
+    packets, cur, depth = [], None, 0
+    for line in text.splitlines():
+        if line == "packet {":
+            cur, depth = {}, 1
+            continue
+        depth += line.count("{") - line.count("}")
+        key, _, val = line.strip().partition(": ")
+        if depth >= 1 and val and cur is not None:
+            cur.setdefault(key, []).append(val)
+        if depth == 0 and cur is not None:
+            packets.append(cur)
+            cur = None
+    return packets
+
+
+def check_perfetto(path):
+    """Decode a Perfetto trace with protoc and check it: only known fields, every event on a
+    declared track, the monotonic clock, per track time order and flat slices, flows that
+    end where they start. Returns the decoded text."""
+    text = decode_perfetto(path)
+    # no field outside the subset: every field decoded by name
+    check(not any(l.strip()[:1].isdigit() for l in text.splitlines()), "unknown fields")
+    packets = perfetto_packets(text)
+    declared, clocks, flows_out, flows_in = set(), set(), set(), set()
+    events = {}
+    for pk in packets:
+        if "uuid" in pk:
+            declared.add(pk["uuid"][0])
+        if "timestamp_clock_id" in pk:
+            clocks.add(pk["timestamp_clock_id"][0])
+        if "type" in pk:
+            track = pk["track_uuid"][0]
+            check(track in declared, f"event on undeclared track {track}")
+            events.setdefault(track, []).append((int(pk["timestamp"][0]), pk["type"][0]))
+            flows_out.update(pk.get("flow_ids", []))
+            flows_in.update(pk.get("terminating_flow_ids", []))
+    check(clocks == {"3"}, f"clocks {clocks}")
+    check("primary_trace_clock: 3" in text, "trace clock declared")
+    for track, evs in events.items():
+        depth = 0
+        last = 0
+        for ts, typ in evs:
+            if typ == "TYPE_INSTANT" or typ == "TYPE_COUNTER":
+                continue
+            check(ts >= last, f"track {track}: time goes back")
+            last = ts
+            depth += 1 if typ == "TYPE_SLICE_BEGIN" else -1
+            check(0 <= depth <= 1, f"track {track}: slices do not nest")
+        check(depth == 0, f"track {track}: unclosed slice")
+    check(flows_in and flows_in <= flows_out, "flow arrows end where they start")
+    return text
 
 
 def run(suite, tests, tmp, only=(), skip_all=None):

@@ -149,7 +149,7 @@ struct work {
 	struct u64_map order_by_key;
 	/* the GIL: its holder (0: free), the latest taker, waiters by (tid, stack) */
 	__u32 gil_holder, gil_last_taker;
-	size_t cap_gil_waiters;
+	size_t cap_gil_waiters, cap_gil_spans;
 	struct u64_map gil_waiter_by_key;
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
@@ -689,10 +689,20 @@ static void on_python(struct work *w, const struct tt_python *r)
 	}
 }
 
+static void gil_span(struct work *w, __u32 tid, bool wait, __u64 begin, __u64 end)
+{
+	struct gil_stat *g = &w->a->gil;
+
+	if (w->timeline && end > begin)
+		*VEC_PUSH(g->spans, g->nr_spans, w->cap_gil_spans) =
+			(struct gil_span){tid, wait, begin, end};
+}
+
 static void gil_end_hold(struct work *w, struct thread_work *t, __u64 ts)
 {
 	__u64 d = ts > t->gil_hold_since ? ts - t->gil_hold_since : 0;
 
+	gil_span(w, t->st.tid, false, t->gil_hold_since, ts);
 	account(w, t, ts); /* on-CPU time before this is with the GIL */
 	t->gil_hold = false;
 	t->st.gil_hold_ns += d;
@@ -763,6 +773,7 @@ static void on_gil(struct work *w, const struct tt_gil *r)
 			t->gil_wait = false;
 			t->st.gil_wait_ns += d;
 			t->st.gil_waits++;
+			gil_span(w, t->st.tid, true, t->gil_wait_since, ts);
 			gil_add_waiter(w, t->st.tid, stack, d);
 		}
 		if (w->gil_last_taker && w->gil_last_taker != t->st.tid)
@@ -796,6 +807,17 @@ static int gil_waiter_cmp(const void *a, const void *b)
 	return x->stack < y->stack ? -1 : x->stack > y->stack;
 }
 
+static int gil_span_cmp(const void *a, const void *b)
+{
+	const struct gil_span *x = a, *y = b;
+
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return (int)x->wait - (int)y->wait;
+}
+
 /* Holds and waits still open at the end count up to it. */
 static void close_gil(struct work *w)
 {
@@ -813,14 +835,17 @@ static void close_gil(struct work *w)
 			t->st.gil_hold_ns += d;
 			g->hold_ns += d;
 			t->gil_hold = false;
+			gil_span(w, t->st.tid, false, t->gil_hold_since, end);
 		}
 		if (t->gil_wait && end > t->gil_wait_since) {
 			t->st.gil_wait_ns += end - t->gil_wait_since;
 			t->gil_wait = false;
+			gil_span(w, t->st.tid, true, t->gil_wait_since, end);
 		}
 	}
 	if (g->nr_waiters)
 		qsort(g->waiters, g->nr_waiters, sizeof(*g->waiters), gil_waiter_cmp);
+	sort_array(g->spans, g->nr_spans, sizeof(*g->spans), gil_span_cmp);
 	/*
 	 * The convoy effect: a thread that holds the GIL only briefly (it does I/O) but waits
 	 * about a switch interval each time it wants it back, behind a CPU-bound holder.
@@ -1915,6 +1940,7 @@ void analysis_free(struct analysis *a)
 	free(a->spans);
 	free(a->deadlocks);
 	free(a->gil.waiters);
+	free(a->gil.spans);
 	u64_map_free(&a->lock_by_futex);
 	memset(a, 0, sizeof(*a));
 }

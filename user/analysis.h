@@ -113,6 +113,13 @@ struct gil_waiter {
 	__u64 count, wait_ns, max_wait_ns;
 };
 
+/* Timeline (Perfetto): a thread held the GIL, or waited for it, from begin to end. */
+struct gil_span {
+	__u32 tid;
+	__u32 wait; /* 0: held */
+	__u64 begin, end;
+};
+
 struct gil_stat {
 	bool present;		 /* a TT_REC_PYTHON record: the GIL was traced */
 	__u32 hexversion, flags, interval_us, sites_take, sites_drop;
@@ -126,6 +133,8 @@ struct gil_stat {
 	__u64 hold_ns;		 /* all threads' */
 	struct gil_waiter *waiters; /* by wait_ns, descending */
 	size_t nr_waiters;
+	struct gil_span *spans;	 /* timeline only: holds and waits, by begin */
+	size_t nr_spans;
 };
 
 /* Timeline: what a thread did from begin to end (the same states as the thread table). */

@@ -871,8 +871,14 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
 	for (;;) {
-		/* BPF wakes us only when the buffer fills: poll also drains on the timeout. */
-		int n = ring_buffer__poll(ring, o->gil && !gil.done && child ? 10 : 100);
+		/*
+		 * BPF wakes us only when the buffer fills: poll also drains on the timeout. Every
+		 * 10 ms while a command's interpreter is awaited, and while Python frames are named
+		 * (their code objects are read from the live process: within 10 ms of their first
+		 * use, not 100 ms, so that few are lost when the process exits).
+		 */
+		int n = ring_buffer__poll(ring, (o->gil && !gil.done && child) || ctx.pyframes
+							? 10 : 100);
 		__u64 now;
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */

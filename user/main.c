@@ -55,7 +55,7 @@ static const char usage[] =
 	"                       making 10^6 lock calls a second runs several times slower\n"
 	"      --no-gil         do not trace CPython's GIL (traced by default when the target is\n"
 	"                       CPython 3.8-3.13: a uprobe on each store to the GIL's lock flag,\n"
-	"                       ~10-25 us a take or drop)\n"
+	"                       ~10-25 us a take or drop) nor read Python frames\n"
 	"      --buffer-mb N    ring buffer size in MiB (default 32, rounded up to a power of 2)\n"
 	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
 	"\n"

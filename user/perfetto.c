@@ -36,6 +36,16 @@ static __u64 counter_uuid(size_t lock)
 	return 0x300000000ULL | lock;
 }
 
+static __u64 gil_uuid(void)
+{
+	return 0x400000000ULL;
+}
+
+static __u64 thread_gil_uuid(__u32 tid)
+{
+	return 0x500000000ULL | tid;
+}
+
 static void emit_packet(struct pb *trace, struct pb *packet)
 {
 	pb_uint(packet, 10, SEQ_ID);
@@ -160,7 +170,43 @@ static void hot_lock_counters(struct pb *trace, const struct analysis *a)
 	}
 }
 
-static bool traced_thread(const struct analysis *a, __u32 tid)
+static const struct thread_stat *thread_of(const struct analysis *a, __u32 tid);
+
+/*
+ * CPython's GIL: a process track "GIL holder" with one slice per hold, named by the holder,
+ * and under each Python thread a "GIL" track with its holds and waits.
+ */
+static void gil_tracks(struct pb *trace, const struct analysis *a)
+{
+	const struct gil_stat *g = &a->gil;
+	char name[64], comm[TT_COMM_LEN + 1] = "";
+
+	if (!g->present || !g->nr_spans)
+		return;
+	track_descriptor(trace, gil_uuid(), process_uuid(a), "GIL holder", NULL, NULL, false);
+	for (size_t i = 0; i < a->nr_threads; i++)
+		if (a->threads[i].python)
+			track_descriptor(trace, thread_gil_uuid(a->threads[i].tid),
+					 thread_uuid(a->threads[i].tid), "GIL", NULL, NULL, false);
+	for (size_t i = 0; i < g->nr_spans; i++) {
+		const struct gil_span *s = &g->spans[i];
+		const struct thread_stat *t = thread_of(a, s->tid);
+
+		if (!t || !t->python)
+			continue;
+		track_event(trace, s->begin, thread_gil_uuid(s->tid), SLICE_BEGIN,
+			    s->wait ? "waits for the GIL" : "holds the GIL", 0, 0, false, 0);
+		track_event(trace, s->end, thread_gil_uuid(s->tid), SLICE_END, NULL, 0, 0, false, 0);
+		if (s->wait)
+			continue;
+		memcpy(comm, t->name, TT_COMM_LEN);
+		snprintf(name, sizeof(name), "tid %u (%s)", s->tid, comm);
+		track_event(trace, s->begin, gil_uuid(), SLICE_BEGIN, name, 0, 0, false, 0);
+		track_event(trace, s->end, gil_uuid(), SLICE_END, NULL, 0, 0, false, 0);
+	}
+}
+
+static const struct thread_stat *thread_of(const struct analysis *a, __u32 tid)
 {
 	size_t lo = 0, hi = a->nr_threads;
 
@@ -168,13 +214,18 @@ static bool traced_thread(const struct analysis *a, __u32 tid)
 		size_t mid = (lo + hi) / 2;
 
 		if (a->threads[mid].tid == tid)
-			return true;
+			return &a->threads[mid];
 		if (a->threads[mid].tid < tid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return false;
+	return NULL;
+}
+
+static bool traced_thread(const struct analysis *a, __u32 tid)
+{
+	return thread_of(a, tid) != NULL;
 }
 
 int perfetto_write(FILE *out, const struct analysis *a)
@@ -236,6 +287,7 @@ int perfetto_write(FILE *out, const struct analysis *a)
 		track_event(&trace, iv->end, thread_uuid(iv->tid), SLICE_END, NULL, 0, 0, false, 0);
 	}
 	hot_lock_counters(&trace, a);
+	gil_tracks(&trace, a);
 
 	if (fwrite(trace.data, 1, trace.len, out) != trace.len || ferror(out))
 		err = -EIO;

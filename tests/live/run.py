@@ -22,7 +22,8 @@ CXX = os.path.join(ROOT, "build", "workloads", "cxxmutex")
 TMP = tempfile.mkdtemp(prefix="tt-live-")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import Fail, Skip, check, near, run  # noqa: E402
+from harness import (Fail, Skip, check, check_perfetto, near, perfetto_packets,  # noqa: E402
+                     run)
 
 
 def run_traced(args, name, timeout=60):
@@ -679,6 +680,21 @@ def pythons():
     return found
 
 
+def marker_line(tag):
+    """The line of pygil.py marked '# tt:TAG': the truth for Python frames' line numbers."""
+    with open(PYGIL) as f:
+        for n, line in enumerate(f, 1):
+            if line.rstrip().endswith(f"# tt:{tag}"):
+                return n
+    raise Fail(f"no tt:{tag} in {PYGIL}")
+
+
+def py_frame_at(stack, func, tag):
+    """Index of the Python frame 'func (pygil.py:LINE)' in a stack, LINE marked by tag."""
+    want = f"{func} (pygil.py:{marker_line(tag)})"
+    return stack.index(want) if want in stack else -1
+
+
 def check_convoy_run(py):
     p, s, truth = run_traced(["--", py, PYGIL, "convoy", "1"], "gil", timeout=60)
     check(p.returncode == 0, p.stderr)
@@ -704,6 +720,12 @@ def check_convoy_run(py):
                   f"{py}: sleeper waited {th['wait_ns']} vs its oversleep {w['oversleep_ns']}")
             check(th["convoy"], f"{py}: the sleeper is flagged as a convoy victim")
         check(th["on_cpu_with_gil_ns"] <= th["hold_ns"] + 1e6, f"{py}: on-CPU with > held")
+    # Python frames, merged: the sleeper waits under time.sleep at its own line
+    sleeper = [x for x in t["threads"] if x["kind"] == "sleeper"][0]["tid"]
+    waits = [w for w in g["waiters"] if w["tid"] == sleeper]
+    at = [w for w in waits if py_frame_at(w["stack"], "sleeper", "sleep") > 0]
+    check(sum(w["wait_ns"] for w in at) >= 0.9 * sum(w["wait_ns"] for w in waits),
+          f"{py}: sleeper's waits at pygil.py:{marker_line('sleep')}: {waits[:1]}")
     return p, g
 
 
@@ -714,23 +736,78 @@ def test_gil_every_python_version():
     for py in exes:
         p, g = check_convoy_run(py)
         if not py.startswith("/usr/bin/"):
-            # symbol builds: the sleeper's waits are at time.sleep's re-take
+            # symbol builds: the sleeper's waits are at time.sleep's re-take, and the Python
+            # frame stands where the eval loop was, under time_sleep
             stacks = [w["stack"] for w in g["waiters"]]
             check(stack_has(stacks, "take_gil") and stack_has(stacks, "time_sleep"),
                   f"{py}: waiter stacks {stacks[:1]}")
+            for st in stacks:
+                i = py_frame_at(st, "sleeper", "sleep")
+                if i > 0 and "time_sleep" in frames_of(st):
+                    check(frames_of(st).index("time_sleep") < i and
+                          "_PyEval_EvalFrameDefault" not in frames_of(st)[i - 3:i + 1],
+                          f"{py}: mixed stack {st}")
         else:
             check("stripped" in g["method"], g["method"])
+
+
+def test_python_lock_frames():
+    """threading.Lock contention: the waiter's Python frame at its acquire() line, the
+    releaser's at its release() line, the wait as long as the waiter measured it."""
+    exes = pythons()
+    if not exes:
+        raise Skip("no CPython 3.8-3.13 here")
+    for py in exes:
+        p, s, truth = run_traced(["-q", "--", py, PYGIL, "lock", "30", "5"], "pylock",
+                                 timeout=60)
+        check(p.returncode == 0, p.stderr)
+        t = truth[0]["threads"][0]
+        # the lock waited on longest there (its GIL re-take is under acquire() too)
+        at = [lk for lk in s["locks"] for w in lk["waiters"]
+              if w["tid"] == t["tid"] and py_frame_at(w["stack"], "wait_lock", "acquire") > 0]
+        check(at, f"{py}: no lock waited on at wait_lock's acquire()")
+        found = max(at, key=lambda lk: lk["wait_ns"])
+        # threading.Lock is a semaphore on Linux (sem_t; 3.13 too, under its PyMutex)
+        check(found["kind"] == "semaphore", f"{py}: kind {found['kind']}")
+        check(0.8 * t["waited_ns"] <= found["wait_ns"] <= 1.02 * t["waited_ns"],
+              f"{py}: lock waited {found['wait_ns']} vs the waiter's own {t['waited_ns']}")
+        for w in found["waiters"]:
+            i = py_frame_at(w["stack"], "wait_lock", "acquire")
+            check(i > 0 and "sem_" in " ".join(w["stack"][:i]),
+                  f"{py}: native sem_wait frames above the Python caller: {w['stack']}")
+        check(all(py_frame_at(k["stack"], "hold_lock", "release") >= 0
+                  for k in found["wakers"]), f"{py}: releaser frames {found['wakers']}")
 
 
 def test_gil_report_and_no_gil():
     py = (pythons() or [None])[-1]
     if not py:
         raise Skip("no CPython here")
-    p = subprocess.run([TT, "--", py, PYGIL, "convoy", "0.6"], capture_output=True, text=True,
-                       timeout=60)
+    pf, js = os.path.join(TMP, "gil.pftrace"), os.path.join(TMP, "gil-report.json")
+    p = subprocess.run([TT, "--perfetto", pf, "--json", js, "--", py, PYGIL, "convoy", "0.6"],
+                       capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, p.stderr)
     check("GIL (Python 3." in p.stdout and "CONVOY: tid" in p.stdout, p.stdout[-3000:])
     check("GIL traced at" in p.stderr, p.stderr)
+    with open(js) as f:
+        g = json.load(f)["gil"]
+    if shutil.which("protoc"):
+        # the GIL holder track's slices add up to the hold time; each thread has its own
+        text = check_perfetto(pf)
+        check('name: "GIL holder"' in text and 'name: "holds the GIL"' in text and
+              'name: "waits for the GIL"' in text, "GIL tracks in the Perfetto trace")
+        packets = perfetto_packets(text)
+        track = [pk["uuid"][0] for pk in packets if pk.get("name") == ['"GIL holder"']]
+        check(len(track) == 1, "one GIL holder track")
+        held, begin = 0, None
+        for pk in packets:
+            if pk.get("track_uuid") == track:
+                ts = int(pk["timestamp"][0])
+                if pk["type"][0] == "TYPE_SLICE_BEGIN":
+                    begin = ts
+                else:
+                    held += ts - begin
+        near(held, g["hold_ns"], 0.01, "GIL holder slices vs the JSON's hold_ns")
     p, s, _ = run_traced(["-q", "--no-gil", "--", py, PYGIL, "burn", "2", "0.3"], "nogil")
     check(p.returncode == 0 and s["gil"] is None, "--no-gil still traced the GIL")
 

@@ -20,13 +20,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TT = os.path.join(ROOT, "threadtrace")
 DATA = os.path.join(ROOT, "tests", "data")
 GOLDEN = os.path.join(ROOT, "tests", "golden")
-PROTO = os.path.join(ROOT, "tests", "proto")
 TMP = tempfile.mkdtemp(prefix="tt-replay-")
 OUTPUTS = [("txt", None), ("json", "--json"), ("folded", "--folded"), ("svg", "--svg"),
            ("wakers.svg", "--svg-wakers"), ("pb.gz", "--pprof"), ("pftrace", "--perfetto")]
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import Fail, Skip, check, near, run  # noqa: E402
+from harness import Fail, Skip, check, check_perfetto, near, run  # noqa: E402
 
 
 def report_all(rec, outdir):
@@ -130,61 +129,12 @@ def test_pprof_totals_match_json():
             check(p.returncode == 0 and "Showing nodes" in p.stdout, p.stderr)
 
 
-def decode_perfetto(path):
-    p = subprocess.run(["protoc", "--decode=perfetto.protos.Trace", "-I", PROTO,
-                        os.path.join(PROTO, "perfetto_subset.proto")],
-                       stdin=open(path, "rb"), capture_output=True, timeout=60)
-    check(p.returncode == 0, f"protoc: {p.stderr.decode()}")
-    return p.stdout.decode()
-
-
 def test_perfetto_decodes_and_nests():
     if not shutil.which("protoc"):
         raise Skip("protoc (protobuf-compiler) not installed: make deps")
     for rec in recs():
         paths = report_all(rec, os.path.join(TMP, "perfetto"))
-        text = decode_perfetto(paths["pftrace"])
-        # no field outside the subset: every field decoded by name
-        check(not any(l.strip()[:1].isdigit() for l in text.splitlines()), "unknown fields")
-        packets, cur, depth = [], None, 0
-        for line in text.splitlines():
-            if line == "packet {":
-                cur, depth = {}, 1
-                continue
-            depth += line.count("{") - line.count("}")
-            key, _, val = line.strip().partition(": ")
-            if depth >= 1 and val and cur is not None:
-                cur.setdefault(key, []).append(val)
-            if depth == 0 and cur is not None:
-                packets.append(cur)
-                cur = None
-        declared, clocks, stacks, flows_out, flows_in = set(), set(), {}, set(), set()
-        events = {}
-        for pk in packets:
-            if "uuid" in pk:
-                declared.add(pk["uuid"][0])
-            if "timestamp_clock_id" in pk:
-                clocks.add(pk["timestamp_clock_id"][0])
-            if "type" in pk:
-                track = pk["track_uuid"][0]
-                check(track in declared, f"event on undeclared track {track}")
-                events.setdefault(track, []).append((int(pk["timestamp"][0]), pk["type"][0]))
-                flows_out.update(pk.get("flow_ids", []))
-                flows_in.update(pk.get("terminating_flow_ids", []))
-        check(clocks == {"3"}, f"clocks {clocks}")
-        check("primary_trace_clock: 3" in text, "trace clock declared")
-        for track, evs in events.items():
-            depth = 0
-            last = 0
-            for ts, typ in evs:
-                if typ == "TYPE_INSTANT" or typ == "TYPE_COUNTER":
-                    continue
-                check(ts >= last, f"track {track}: time goes back")
-                last = ts
-                depth += 1 if typ == "TYPE_SLICE_BEGIN" else -1
-                check(0 <= depth <= 1, f"track {track}: slices do not nest")
-            check(depth == 0, f"track {track}: unclosed slice")
-        check(flows_in and flows_in <= flows_out, "flow arrows end where they start")
+        text = check_perfetto(paths["pftrace"])
         check("lock wait [" in text or "waiting [" in text, "wait slices named by lock")
 
 

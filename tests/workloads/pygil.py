@@ -55,7 +55,7 @@ def sleeper(seconds):
     wakes, over = 0, 0.0
     while time.monotonic() < end:
         t0 = time.monotonic()
-        time.sleep(0.001)
+        time.sleep(0.001)  # tt:sleep
         over += time.monotonic() - t0 - 0.001
         wakes += 1
     results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
