@@ -231,6 +231,28 @@ static const struct tt_stack *merge_python(struct work *w, const struct tt_rec_h
 	return out;
 }
 
+/* What a record's stack is about: its lock word or object, and the kind of record. */
+static __u64 site_key(const struct tt_rec_hdr *h)
+{
+	__u64 obj = 0;
+
+	switch (h->kind) {
+	case TT_REC_WAIT_BEGIN:
+		obj = ((const struct tt_wait_begin *)h)->uaddr;
+		break;
+	case TT_REC_WAKING:
+		obj = ((const struct tt_waking *)h)->waker_uaddr;
+		break;
+	case TT_REC_LOCK_CALL:
+		obj = ((const struct tt_lock_call *)h)->obj ^ ((const struct tt_lock_call *)h)->op;
+		break;
+	case TT_REC_GIL:
+		obj = ((const struct tt_gil *)h)->op;
+		break;
+	}
+	return hash_u64(obj ^ ((__u64)h->kind << 56));
+}
+
 /*
  * The stack of a record: its DWARF-unwound user frames when the collector made them (unless CFI
  * gave no more than the leaf where frame pointers did), with the record's own kernel frames.
@@ -240,12 +262,14 @@ static const struct tt_stack *pick_native(struct work *w, const struct tt_rec_hd
 {
 	const struct tt_unwound *u = find_unwound(w, h);
 	struct tt_stack *st = &w->pick.st;
-	__u64 fp_key = hash_bytes(fp->ips, (size_t)fp->nr_user * 8, h->pid);
+	__u64 fp_key = hash_bytes(fp->ips, (size_t)fp->nr_user * 8, h->pid) ^ site_key(h);
 	bool found;
 
 	/*
 	 * Snapshots are rate-limited: a record without one takes the unwound stack of the latest
-	 * record with the same frame-pointer stack (the same leaf and frame chain).
+	 * record with the same frame-pointer stack (the same leaf and frame chain) on the same
+	 * object: code without frame pointers (libc, most libpythons) gives short chains that two
+	 * call sites can share, a sem_wait and a condvar wait both ending in the same libc leaf.
 	 */
 	if (u && fp->nr_user)
 		*u64_map_upsert(&w->unwound_by_fp, fp_key, &found) = (__u64)((const __u8 *)u -
