@@ -219,7 +219,7 @@ enum tt_lock_op {
 	TT_LOP_MUTEX_UNLOCK,	   /* pthread_mutex_unlock */
 	TT_LOP_COND_WAIT,	   /* pthread_cond_wait / timedwait / clockwait (obj: the condvar,
 				      obj2: the mutex it releases and re-takes) */
-	TT_LOP_RW_RDLOCK,	   /* pthread_rwlock_rdlock */
+	TT_LOP_RW_RDLOCK,	   /* pthread_rwlock_rdlock (RDLOCK..TIMEDWRLOCK: the takes, in order) */
 	TT_LOP_RW_WRLOCK,	   /* pthread_rwlock_wrlock */
 	TT_LOP_RW_TRYRDLOCK,	   /* pthread_rwlock_tryrdlock */
 	TT_LOP_RW_TRYWRLOCK,	   /* pthread_rwlock_trywrlock */

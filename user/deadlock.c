@@ -4,6 +4,7 @@
 #include <string.h>
 #include "deadlock.h"
 #include "procfs.h"
+#include "records.h"
 
 #define FUTEX_TID_MASK 0x3fffffffu
 #define FUTEX_WAITERS 0x80000000u
@@ -87,25 +88,17 @@ static void lock_call(struct deadlock_watch *d, const struct tt_lock_call *r)
 	__u32 tid = r->hdr.tid;
 	bool found, lock = false;
 
-	switch (r->op) {
-	case TT_LOP_RW_RDLOCK:
-	case TT_LOP_RW_WRLOCK:
-	case TT_LOP_RW_TRYRDLOCK:
-	case TT_LOP_RW_TRYWRLOCK:
-	case TT_LOP_RW_TIMEDRDLOCK:
-	case TT_LOP_RW_TIMEDWRLOCK:
+	if (lock_op_takes_rwlock(r->op)) {
 		/* counted as held from the call: a failed try or timed call stays counted, which
 		 * the reader count in the lock's memory catches (owners_of) */
 		*VEC_PUSH(d->rw, d->nr_rw, d->cap_rw) = (struct rw_hold){r->obj, tid};
 		lock = true;
-		break;
-	case TT_LOP_RW_UNLOCK:
+	} else if (r->op == TT_LOP_RW_UNLOCK) {
 		for (size_t i = d->nr_rw; i-- > 0;)
 			if (d->rw[i].obj == r->obj && d->rw[i].tid == tid) {
 				d->rw[i] = d->rw[--d->nr_rw];
 				break;
 			}
-		break;
 	}
 	*u64_map_upsert(&d->rw_call, tid, &found) = lock ? r->obj : 0;
 }

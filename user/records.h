@@ -30,4 +30,10 @@ size_t record_min_size(__u16 kind);
 /* The stack that follows a record, or NULL for kinds without one. */
 const struct tt_stack *record_stack(const struct tt_rec_hdr *h);
 
+/* A --holds call that takes an rwlock (read or write, plain, try or timed). */
+static inline bool lock_op_takes_rwlock(__u32 op)
+{
+	return op >= TT_LOP_RW_RDLOCK && op <= TT_LOP_RW_TIMEDWRLOCK;
+}
+
 #endif
