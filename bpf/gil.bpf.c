@@ -68,10 +68,14 @@ int tt_gil_store(struct pt_regs *ctx)
 		/* ... and its Python frames, unchanged while it waited without the GIL */
 		emit_pystack(SLOT_UPROBE, TT_REC_GIL, tgid, tid, ts);
 	} else if (rec->last_holder && py_armed) {
-		/* drop_gil sets last_holder to the dropping thread's state just before */
-		__u64 holder = rec->last_holder;
+		/* drop_gil sets last_holder to the dropping thread's state just before; written
+		 * in place, and only when it changed (a hash update allocates per call) */
+		__u64 holder = rec->last_holder, *known = bpf_map_lookup_elem(&py_tstates, &tid);
 
-		bpf_map_update_elem(&py_tstates, &tid, &holder, BPF_ANY);
+		if (!known)
+			bpf_map_update_elem(&py_tstates, &tid, &holder, BPF_ANY);
+		else if (*known != holder)
+			*known = holder;
 	}
 	return 0;
 }

@@ -219,17 +219,19 @@ static unsigned owners_of(const struct deadlock_watch *d, const struct blocked *
 }
 
 #define MAX_OWNERS 16
+#define SEARCH_STEPS 4096 /* per start: many readers make the owner tree wide */
 
 /* Depth-first: the waits from cur (at depth nr of the path in out) back to start's tid. */
 static bool find_cycle(struct deadlock_watch *d, const struct blocked *start,
 		       const struct blocked *cur, __u64 now, __u64 min_ns, unsigned nr,
-		       struct tt_deadlock *out)
+		       unsigned *steps, struct tt_deadlock *out)
 {
 	__u32 owners[MAX_OWNERS];
 	unsigned n;
 
-	if (now - cur->since < min_ns || nr == TT_MAX_CYCLE)
+	if (now - cur->since < min_ns || nr == TT_MAX_CYCLE || !*steps)
 		return false;
+	--*steps;
 	n = owners_of(d, cur, owners, MAX_OWNERS);
 	for (unsigned i = 0; i < n; i++) {
 		const struct blocked *next;
@@ -246,7 +248,7 @@ static bool find_cycle(struct deadlock_watch *d, const struct blocked *start,
 			on_path = out->links[k].tid == owners[i];
 		/* a cycle not through start is found from its own start */
 		next = on_path ? NULL : find_mut(d, owners[i]);
-		if (next && find_cycle(d, start, next, now, min_ns, nr + 1, out))
+		if (next && find_cycle(d, start, next, now, min_ns, nr + 1, steps, out))
 			return true;
 	}
 	return false;
@@ -256,11 +258,12 @@ bool deadlock_watch_check(struct deadlock_watch *d, __u64 now, __u64 min_ns,
 			  struct tt_deadlock *out)
 {
 	for (size_t i = 0; i < d->n; i++) {
+		unsigned steps = SEARCH_STEPS;
 		__u64 key = 0;
 		bool seen = false;
 
 		memset(out, 0, sizeof(*out));
-		if (!find_cycle(d, &d->v[i], &d->v[i], now, min_ns, 0, out) || out->nr < 2)
+		if (!find_cycle(d, &d->v[i], &d->v[i], now, min_ns, 0, &steps, out) || out->nr < 2)
 			continue;
 		/* one report per cycle, whichever thread it was found from */
 		for (unsigned k = 0; k < out->nr; k++)

@@ -402,19 +402,25 @@ def test_threads_created_and_joined():
           "join woken by something other than a thread exit")
 
 
-def test_attach_to_running_process():
-    wl = subprocess.Popen([WL, "lockpair", "50", "40"], stdout=subprocess.PIPE, text=True)
+def run_attached(cmd, opts, name, warmup):
+    """Start cmd, attach with -p for 1 s after warmup seconds, let it finish: (threadtrace's
+    result, the JSON summary, the workload's own first JSON line)."""
+    wl = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.3)
-        out = os.path.join(TMP, "attach.json")
-        p = subprocess.run([TT, "-q", "--json", out, "-p", str(wl.pid), "1"],
+        time.sleep(warmup)
+        out = os.path.join(TMP, name + ".json")
+        p = subprocess.run([TT, "-q", "--json", out] + opts + ["-p", str(wl.pid), "1"],
                            capture_output=True, text=True, timeout=30)
         check(p.returncode == 0, p.stderr)
         truth = json.loads(wl.communicate(timeout=30)[0].splitlines()[0])
     finally:
         wl.kill()
     with open(out) as f:
-        s = json.load(f)
+        return p, json.load(f), truth
+
+
+def test_attach_to_running_process():
+    _, s, truth = run_attached([WL, "lockpair", "50", "40"], [], "attach", 0.3)
     check(0.9e9 <= s["duration_ns"] <= 1.5e9, f"duration {s['duration_ns']}")
     lk = lock_named(s, "acc_lock")
     # about 20 in 1 s at 50 ms each, plus the wait in progress at attach (adopted)
@@ -613,18 +619,7 @@ def test_holds_exact_kinds():
 
 def test_holds_attach_to_running_process():
     """--holds on a running process: holds taken before attach are not counted as holds."""
-    wl = subprocess.Popen([WL, "lockpair", "50", "40"], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.3)
-        out = os.path.join(TMP, "holds-attach.json")
-        p = subprocess.run([TT, "-q", "--holds", "--json", out, "-p", str(wl.pid), "1"],
-                           capture_output=True, text=True, timeout=30)
-        check(p.returncode == 0, p.stderr)
-        truth = json.loads(wl.communicate(timeout=30)[0].splitlines()[0])
-    finally:
-        wl.kill()
-    with open(out) as f:
-        s = json.load(f)
+    _, s, truth = run_attached([WL, "lockpair", "50", "40"], ["--holds"], "holds-attach", 0.3)
     h = holder_at(lock_named(s, "acc_lock"), truth["holder_tid"])
     dur = s["duration_ns"] / 1e9
     check(15 <= h["count"] <= dur / 0.050 + 1, f"holds of 50 ms in {dur:.2f} s: {h['count']}")
@@ -816,18 +811,8 @@ def test_gil_attach_to_running_python():
     py = (pythons() or [None])[-1]
     if not py:
         raise Skip("no CPython here")
-    wl = subprocess.Popen([py, PYGIL, "burn", "2", "3"], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(1.0)
-        out = os.path.join(TMP, "gil-attach.json")
-        p = subprocess.run([TT, "-q", "--json", out, "-p", str(wl.pid), "1"],
-                           capture_output=True, text=True, timeout=30)
-        check(p.returncode == 0, p.stderr)
-        truth = json.loads(wl.communicate(timeout=30)[0].splitlines()[0])
-    finally:
-        wl.kill()
-    with open(out) as f:
-        g = json.load(f)["gil"]
+    _, s, truth = run_attached([py, PYGIL, "burn", "2", "3"], [], "gil-attach", 1.0)
+    g = s["gil"]
     check(g is not None, "no GIL traced on attach")
     # two spinners for 1 s of the 3: about 200 switches a second, a third of the truth
     check(0.2 * truth["switches"] <= g["switches"] <= 0.5 * truth["switches"],
