@@ -33,16 +33,28 @@ struct held_lock {
 	bool reader;
 };
 
-struct hold_iv {
-	__u64 obj, begin, end;
-	__u32 tid, stack;
-	size_t stat, holder; /* its lock_stat and holder, once built */
+/* A finished futex wait on an object's words, kept briefly to charge the holds it overlapped. */
+struct recent_wait {
+	__u32 tid;
+	__u64 begin, end;
 };
+
+#define RECENT_WAITS 64
 
 struct obj_state {
 	__u64 obj;
 	enum lock_kind kind;
 	__u32 writer, readers;
+	/* its holds, summed as they end (the lock_stat fields of the same names) */
+	__u64 acquisitions, hold_ns, max_hold_ns, caused_wait_ns;
+	__u64 hold_hist[TT_HIST_BUCKETS];
+	struct holder *holders;
+	size_t nr_holders, cap_holders;
+	/* waits on its words: in progress, and the latest finished (who pays, at a hold's end) */
+	struct recent_wait *open;
+	size_t nr_open, cap_open;
+	struct recent_wait *recent; /* RECENT_WAITS, a ring */
+	unsigned recent_pos;
 };
 
 #define MAX_GATES 4
@@ -89,7 +101,11 @@ struct thread_work {
 	/* the open wait */
 	bool in_wait;
 	struct raw_wait cur;
-	size_t last_wait; /* index + 1 into waits of its latest finished wait */
+	/* the acquisition its finished waits belong to so far (DESIGN.md: re-waits merge) */
+	bool grp_open;
+	struct raw_wait grp_first, grp_last;
+	__u64 grp_total;
+	__u32 grp_waits;
 	/* --holds: the lock call in progress (its acquisition is decided at the next call) */
 	bool pending;
 	__u32 pend_op;
@@ -109,7 +125,25 @@ struct lock_work {
 	struct lock_evidence ev;
 	enum lock_kind kind;
 	size_t stat; /* index of its lock_stat */
+	/* the kind as the evidence so far says (re-wait merging); stale when evidence came */
+	bool kind_stale, pi_now;
+	enum lock_kind kind_now;
+	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
+	/* its contentions, summed as acquisitions end; merged per object at the end */
+	struct lock_stat agg;
+	size_t cap_waiters, cap_wakers, cap_chains;
+	struct u64_map waiter_by_key, waker_by_key, chain_by_key;
 };
+
+/* An unwound user stack kept for records of the same site without a snapshot of their own. */
+struct unwound_copy {
+	__u16 nr_user;
+	__u32 flags;
+	__u64 ips[TT_MAX_USTACK];
+};
+
+#define MAX_COMP 16
+#define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
 
 struct blocked_bucket {
 	__u32 tid;
@@ -122,8 +156,7 @@ struct work {
 	struct thread_work *threads;
 	size_t nr_threads, cap_threads;
 	struct u64_map thread_by_tid;
-	struct raw_wait *waits;
-	size_t nr_waits, cap_waits;
+	size_t cap_spans, cap_edges;
 	struct lock_work *locks;
 	size_t nr_locks, cap_locks;
 	struct u64_map lock_by_addr;
@@ -132,18 +165,23 @@ struct work {
 	struct u64_map bucket_by_key;
 	struct u64_map stack_by_hash;
 	size_t cap_stacks, cap_intervals;
-	const struct record_buf *rb;
-	struct u64_map unwound; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_UNWOUND */
-	struct u64_map unwound_by_fp; /* hash(frame-pointer user stack) -> the latest unwound */
-	struct u64_map pystacks; /* hash(tid, ts, parent kind) -> offset + 1 of a TT_REC_PYSTACK */
+	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
+	__u64 comp_ts;
+	unsigned nr_comp;
+	size_t comp_len;
+	__u8 comp_buf[COMP_BYTES];
+	const struct tt_rec_hdr *comp[MAX_COMP];
+	/* hash(frame-pointer user stack, object) -> index + 1 of the latest unwound stack there */
+	struct u64_map unwound_by_fp;
+	struct unwound_copy *ucopies;
+	size_t nr_ucopies, cap_ucopies;
+	struct unwound_copy lone; /* an unwound stack with no frame-pointer stack to key it */
 	size_t cap_deadlocks;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
 	struct obj_state *objs;
 	size_t nr_objs, cap_objs;
 	struct u64_map obj_by_addr;
-	struct hold_iv *holds;
-	size_t nr_holds, cap_holds;
 	struct order_edge *order;
 	size_t nr_order, cap_order;
 	struct u64_map order_by_key;
@@ -158,35 +196,47 @@ struct work {
 	} pick;
 };
 
-static __u64 unwound_key(__u32 tid, __u64 ts, __u16 kind)
+_Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
+	       sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <= 1024,
+	       "companion records fit COMP_BYTES");
+
+/*
+ * The collector's unwound stack (TT_REC_UNWOUND) and BPF's Python stack (TT_REC_PYSTACK) of a
+ * record carry its thread and timestamp and are replayed just before it: kept until the
+ * timestamp moves on.
+ */
+static void note_companion(struct work *w, const struct tt_rec_hdr *h)
 {
-	return hash_u64(ts ^ ((__u64)tid << 40) ^ ((__u64)kind << 32));
+	if (h->ts != w->comp_ts) {
+		w->comp_ts = h->ts;
+		w->nr_comp = 0;
+		w->comp_len = 0;
+	}
+	if (w->nr_comp == MAX_COMP || h->size > COMP_BYTES - w->comp_len)
+		return;
+	memcpy(w->comp_buf + w->comp_len, h, h->size);
+	w->comp[w->nr_comp++] = (const void *)(w->comp_buf + w->comp_len);
+	w->comp_len += (h->size + 7) & ~7u;
 }
 
-static const struct tt_unwound *find_unwound(struct work *w, const struct tt_rec_hdr *h)
+static const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h,
+					       __u16 kind)
 {
-	__u64 key = unwound_key(h->tid, h->ts, h->kind);
+	if (h->ts != w->comp_ts)
+		return NULL;
+	for (unsigned i = 0; i < w->nr_comp; i++) {
+		const struct tt_unwound *u = (const void *)w->comp[i];
 
-	for (__u64 *off; (off = u64_map_get(&w->unwound, key)); key++) {
-		const struct tt_unwound *u = (const void *)(w->rb->data + *off - 1);
-
-		if (u->hdr.tid == h->tid && u->hdr.ts == h->ts && u->parent_kind == h->kind)
-			return u;
+		/* both begin with the parent's kind after the header */
+		if (u->hdr.kind == kind && u->hdr.tid == h->tid && u->parent_kind == h->kind)
+			return w->comp[i];
 	}
 	return NULL;
 }
 
 static const struct tt_pystack *find_pystack(struct work *w, const struct tt_rec_hdr *h)
 {
-	__u64 key = unwound_key(h->tid, h->ts, h->kind);
-
-	for (__u64 *off; (off = u64_map_get(&w->pystacks, key)); key++) {
-		const struct tt_pystack *p = (const void *)(w->rb->data + *off - 1);
-
-		if (p->hdr.tid == h->tid && p->hdr.ts == h->ts && p->parent_kind == h->kind)
-			return p;
-	}
-	return NULL;
+	return (const void *)find_companion(w, h, TT_REC_PYSTACK);
 }
 
 static bool is_eval_frame(const struct symdata *sd, __u64 ip)
@@ -260,9 +310,12 @@ static __u64 site_key(const struct tt_rec_hdr *h)
 static const struct tt_stack *pick_native(struct work *w, const struct tt_rec_hdr *h,
 					  const struct tt_stack *fp)
 {
-	const struct tt_unwound *u = find_unwound(w, h);
+	const struct tt_unwound *u = (const void *)find_companion(w, h, TT_REC_UNWOUND);
 	struct tt_stack *st = &w->pick.st;
 	__u64 fp_key = hash_bytes(fp->ips, (size_t)fp->nr_user * 8, h->pid) ^ site_key(h);
+	const struct unwound_copy *c = NULL;
+	struct unwound_copy *keep;
+	__u64 *slot;
 	bool found;
 
 	/*
@@ -271,23 +324,36 @@ static const struct tt_stack *pick_native(struct work *w, const struct tt_rec_hd
 	 * object: code without frame pointers (libc, most libpythons) gives short chains that two
 	 * call sites can share, a sem_wait and a condvar wait both ending in the same libc leaf.
 	 */
-	if (u && fp->nr_user)
-		*u64_map_upsert(&w->unwound_by_fp, fp_key, &found) = (__u64)((const __u8 *)u -
-									     w->rb->data) + 1;
-	else if (!u && fp->nr_user) {
-		__u64 *off = u64_map_get(&w->unwound_by_fp, fp_key);
-
-		if (off)
-			u = (const void *)(w->rb->data + *off - 1);
+	if (u && fp->nr_user) {
+		slot = u64_map_upsert(&w->unwound_by_fp, fp_key, &found);
+		if (!found) {
+			VEC_PUSH(w->ucopies, w->nr_ucopies, w->cap_ucopies);
+			*slot = w->nr_ucopies;
+		}
+		keep = &w->ucopies[*slot - 1];
+		keep->nr_user = u->stack.nr_user < TT_MAX_USTACK ? u->stack.nr_user : TT_MAX_USTACK;
+		keep->flags = u->stack.flags;
+		memcpy(keep->ips, u->stack.ips, (size_t)keep->nr_user * 8);
+		c = keep;
+	} else if (u) {
+		keep = &w->lone;
+		keep->nr_user = u->stack.nr_user < TT_MAX_USTACK ? u->stack.nr_user : TT_MAX_USTACK;
+		keep->flags = u->stack.flags;
+		memcpy(keep->ips, u->stack.ips, (size_t)keep->nr_user * 8);
+		c = keep;
+	} else if (fp->nr_user) {
+		slot = u64_map_get(&w->unwound_by_fp, fp_key);
+		if (slot)
+			c = &w->ucopies[*slot - 1];
 	}
 
-	if (!u || !u->stack.nr_user || (u->stack.nr_user < 2 && fp->nr_user > u->stack.nr_user))
+	if (!c || !c->nr_user || (c->nr_user < 2 && fp->nr_user > c->nr_user))
 		return fp;
-	st->nr_user = u->stack.nr_user;
+	st->nr_user = c->nr_user;
 	st->nr_kernel = fp->nr_kernel;
-	st->flags = (u->stack.flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL)) |
+	st->flags = (c->flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL)) |
 		    (fp->flags & TT_STACK_KERNEL_FAIL);
-	memcpy(st->ips, u->stack.ips, (size_t)st->nr_user * 8);
+	memcpy(st->ips, c->ips, (size_t)st->nr_user * 8);
 	memcpy(st->ips + st->nr_user, fp->ips + fp->nr_user, (size_t)st->nr_kernel * 8);
 	return st;
 }
@@ -340,6 +406,7 @@ static struct lock_work *lock_get(struct work *w, __u64 addr)
 	*i = w->nr_locks;
 	l->addr = addr;
 	l->ev.all_val2 = true;
+	l->kind_stale = true;
 	return l;
 }
 
@@ -474,6 +541,7 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
 	if (cmd > 31)
 		cmd = 30;
 
+	l->kind_stale = true;
 	l->ev.any_wait = true;
 	l->ev.wait_cmds |= 1u << cmd;
 	if (cmd == TT_FUTEX_WAIT && r->val != 2)
@@ -502,13 +570,171 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
 
 		funcs[n++] = f ? f->func : NULL;
 	}
-	lock_evidence_add_stack(&l->ev, funcs, n);
+	if (lock_evidence_add_stack(&l->ev, funcs, n))
+		l->kind_stale = true;
+}
+
+static void holds_wait_begin(struct work *w, const struct raw_wait *rw);
+static void holds_wait_end(struct work *w, const struct raw_wait *rw);
+static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enum lock_kind k,
+			     bool pi);
+static const struct obj_state *object_of_word(struct work *w, __u64 word);
+
+/* The kind the evidence so far gives a word: re-waits are merged as they come. */
+static enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi)
+{
+	const struct obj_state *o;
+
+	if (l->kind_stale) {
+		const struct sym_lock *sl = w->a->sd ? symdata_lock(w->a->sd, l->addr) : NULL;
+		const char *detail;
+
+		l->kind_now = lockkind_classify(&l->ev, sl, &detail);
+		l->pi_now = detail && !strcmp(detail, "PI");
+		l->kind_stale = false;
+	}
+	*pi = l->pi_now;
+	o = w->nr_objs ? object_of_word(w, l->addr) : NULL;
+	return o && o->kind != LK_FUTEX ? o->kind : l->kind_now; /* --holds: the calls say */
+}
+
+/* A "who" row by (thread, stack, cause), found through its map. */
+static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, struct u64_map *m,
+				 __u32 tid, __u32 stack, enum wake_cause cause, const char *comm)
+{
+	__u64 key = hash_u64((__u64)tid << 32 | stack) ^ cause, *slot;
+	struct attrib *x;
+	bool found;
+
+	for (;; key++) {
+		slot = u64_map_upsert(m, key, &found);
+		if (!found)
+			break;
+		x = &(*v)[*slot - 1];
+		if (x->tid == tid && x->stack == stack && x->cause == cause)
+			return x;
+	}
+	x = VEC_PUSH(*v, *n, *cap);
+	*slot = *n;
+	x->tid = tid;
+	x->stack = stack;
+	x->cause = cause;
+	if (comm)
+		memcpy(x->comm, comm, TT_COMM_LEN);
+	return x;
+}
+
+static struct chain *chain_add(struct lock_work *l, const struct raw_wait *first,
+			       const struct raw_wait *last)
+{
+	struct lock_stat *ls = &l->agg;
+	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
+	__u32 waker_tid = thread ? last->waker_tid : 0;
+	__u32 waker_stack = thread ? last->waker_stack : TT_NO_STACK;
+	__u64 key = hash_u64(((__u64)first->tid << 32 | first->stack) ^
+			     hash_u64((__u64)waker_tid << 32 | waker_stack) ^ last->cause);
+	struct chain *c;
+	__u64 *slot;
+	bool found;
+
+	for (;; key++) {
+		slot = u64_map_upsert(&l->chain_by_key, key, &found);
+		if (!found)
+			break;
+		c = &ls->chains[*slot - 1];
+		if (c->waiter_tid == first->tid && c->waiter_stack == first->stack &&
+		    c->waker_tid == waker_tid && c->waker_stack == waker_stack &&
+		    c->cause == last->cause)
+			return c;
+	}
+	c = VEC_PUSH(ls->chains, ls->nr_chains, l->cap_chains);
+	*slot = ls->nr_chains;
+	c->waiter_tid = first->tid;
+	c->waiter_stack = first->stack;
+	c->waker_tid = waker_tid;
+	c->waker_stack = waker_stack;
+	c->cause = last->cause;
+	if (thread)
+		memcpy(c->waker_comm, last->waker_comm, TT_COMM_LEN);
+	return c;
+}
+
+/* An acquisition ended (its thread's next wait is another one, or the trace ended): count it. */
+static void group_close(struct work *w, struct thread_work *t)
+{
+	const struct raw_wait *first = &t->grp_first, *last = &t->grp_last;
+	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
+	__u64 total = t->grp_total;
+	struct lock_work *l;
+	struct lock_stat *ls;
+	struct attrib *x;
+	struct chain *c;
+
+	if (!t->grp_open)
+		return;
+	t->grp_open = false;
+	l = lock_get(w, first->addr);
+	ls = &l->agg;
+	ls->futex_waits += t->grp_waits;
+	ls->contentions++;
+	ls->wait_ns += total;
+	if (total > ls->max_wait_ns)
+		ls->max_wait_ns = total;
+	ls->hist[hist_bucket(total)]++;
+	ls->causes[last->cause]++;
+	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->cap_waiters, &l->waiter_by_key,
+		       first->tid, first->stack, WC_THREAD, NULL);
+	x->count++;
+	x->wait_ns += total;
+	if (last->cause == WC_EXIT && !l->exit_waker)
+		l->exit_waker = last->waker_tid;
+	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->cap_wakers, &l->waker_by_key,
+		       thread ? last->waker_tid : 0, thread ? last->waker_stack : TT_NO_STACK,
+		       last->cause, thread ? last->waker_comm : NULL);
+	x->count++;
+	x->wait_ns += total;
+	c = chain_add(l, first, last);
+	c->count++;
+	c->wait_ns += total;
+}
+
+/* A wait of t ended (t->cur): timeline, who pays, and the acquisition it belongs to. */
+static void wait_done(struct work *w, struct thread_work *t)
+{
+	const struct raw_wait *rw = &t->cur;
+	struct analysis *a = w->a;
+
+	if (w->timeline) {
+		*VEC_PUSH(a->spans, a->nr_spans, w->cap_spans) =
+			(struct wait_span){rw->tid, rw->addr, rw->begin, rw->end};
+		if (rw->cause == WC_THREAD || rw->cause == WC_EXIT)
+			*VEC_PUSH(a->edges, a->nr_edges, w->cap_edges) =
+				(struct wake_edge){rw->waker_tid, rw->tid, rw->wake_ts, rw->addr};
+	}
+	if (w->nr_objs)
+		holds_wait_end(w, rw);
+	if (t->grp_open) {
+		bool pi = false;
+		enum lock_kind k = t->grp_last.addr == rw->addr
+			? kind_now(w, lock_get(w, rw->addr), &pi) : LK_FUTEX;
+
+		if (!same_acquisition(&t->grp_last, rw, k, pi))
+			group_close(w, t);
+	}
+	if (!t->grp_open) {
+		t->grp_open = true;
+		t->grp_first = *rw;
+		t->grp_total = 0;
+		t->grp_waits = 0;
+	}
+	t->grp_last = *rw;
+	t->grp_total += rw->end - rw->begin;
+	t->grp_waits++;
+	t->in_wait = false;
 }
 
 static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 ret)
 {
-	struct raw_wait *rw;
-
 	t->cur.end = ts;
 	t->cur.ret = ret;
 	if (ret == -E_TIMEDOUT)
@@ -517,12 +743,8 @@ static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 r
 		t->cur.cause = WC_SIGNAL;
 	else if (ret == -E_AGAIN && t->cur.cause == WC_OTHER && !t->cur.waker_tid)
 		t->cur.cause = WC_NO_SLEEP;
-	rw = VEC_PUSH(w->waits, w->nr_waits, w->cap_waits);
-	*rw = t->cur;
-	t->last_wait = w->nr_waits;
-	t->in_wait = false;
+	wait_done(w, t);
 }
-
 static void gil_note_wait(struct work *w, struct thread_work *t, __u64 uaddr, __u64 ts);
 
 static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
@@ -545,6 +767,8 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	note_wait_evidence(w, l, r);
 	note_stack_funcs(w, l, t->cur.stack);
 	gil_note_wait(w, t, r->uaddr, r->hdr.ts);
+	if (w->nr_objs)
+		holds_wait_begin(w, &t->cur);
 }
 
 static void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r);
@@ -562,18 +786,16 @@ static void on_wait_end(struct work *w, const struct tt_wait_end *r)
 static void on_wake_op(struct work *w, const struct tt_wake_op *r)
 {
 	struct thread_work *t;
-	struct raw_wait *last;
 
 	if (w->a->tid_filter && r->hdr.tid != w->a->tid_filter &&
 	    !u64_map_get(&w->thread_by_tid, r->hdr.tid))
 		return;
 	t = thread_get(w, r->hdr.tid);
 	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
-	if (!t->last_wait)
-		return;
-	last = &w->waits[t->last_wait - 1];
-	if (last->addr == r->uaddr || (r->uaddr2 && last->addr == r->uaddr2))
-		last->released = true;
+	/* its latest finished wait: the acquisition ends with this wake */
+	if (t->grp_open &&
+	    (t->grp_last.addr == r->uaddr || (r->uaddr2 && t->grp_last.addr == r->uaddr2)))
+		t->grp_last.released = true;
 }
 
 static void on_waking(struct work *w, const struct tt_waking *r)
@@ -597,9 +819,10 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
 		t->cur.waker_stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
 		t->cur.wake_ts = ts;
-		if (r->reason == TT_WAKE_EXIT)
+		if (r->reason == TT_WAKE_EXIT) {
 			lock_get(w, t->cur.addr)->ev.exit_wake = true;
-		else
+			lock_get(w, t->cur.addr)->kind_stale = true;
+		} else
 			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack);
 	}
 }
@@ -1055,11 +1278,85 @@ static void hold_acquire(struct work *w, struct thread_work *t, __u64 obj, bool 
 		o->writer = t->st.tid;
 }
 
+/* Another thread's wait on o, inside a hold of o from begin to end: the holder made it wait. */
+static void charge(struct obj_state *o, struct holder *hd, __u32 tid, const struct recent_wait *rw,
+		   __u64 begin, __u64 end)
+{
+	__u64 b = rw->begin > begin ? rw->begin : begin;
+	__u64 e = rw->end && rw->end < end ? rw->end : end;
+
+	if (rw->tid == tid || e <= b)
+		return;
+	o->caused_wait_ns += e - b;
+	hd->caused_wait_ns += e - b;
+}
+
+/*
+ * A hold of o by tid ended: its statistics, and who paid for it. Each overlap of a hold and a
+ * wait is charged once, when the hold ends: the wait is still in progress then, or among the
+ * latest finished ones (a lock's waiters mostly wake after the hold that kept them).
+ */
+static void hold_done(struct obj_state *o, __u32 tid, const char *comm, __u64 begin, __u64 end,
+		      __u32 stack)
+{
+	__u64 d = end > begin ? end - begin : 0;
+	struct holder *hd = NULL;
+
+	o->acquisitions++;
+	o->hold_ns += d;
+	if (d > o->max_hold_ns)
+		o->max_hold_ns = d;
+	o->hold_hist[hist_bucket(d)]++;
+	for (size_t k = 0; k < o->nr_holders && !hd; k++)
+		if (o->holders[k].stack == stack)
+			hd = &o->holders[k];
+	if (!hd) {
+		hd = VEC_PUSH(o->holders, o->nr_holders, o->cap_holders);
+		hd->tid = tid;
+		hd->stack = stack;
+		memcpy(hd->comm, comm, TT_COMM_LEN);
+	} else if (hd->tid != tid) {
+		hd->tid = 0;
+	}
+	hd->count++;
+	hd->hold_ns += d;
+	if (d > hd->max_hold_ns)
+		hd->max_hold_ns = d;
+	for (size_t i = 0; i < o->nr_open; i++)
+		charge(o, hd, tid, &o->open[i], begin, end);
+	for (unsigned i = 0; o->recent && i < RECENT_WAITS && i < o->recent_pos; i++)
+		charge(o, hd, tid, &o->recent[i], begin, end);
+}
+
+static void holds_wait_begin(struct work *w, const struct raw_wait *rw)
+{
+	struct obj_state *o = (struct obj_state *)object_of_word(w, rw->addr);
+
+	if (o)
+		*VEC_PUSH(o->open, o->nr_open, o->cap_open) =
+			(struct recent_wait){rw->tid, rw->begin, 0};
+}
+
+static void holds_wait_end(struct work *w, const struct raw_wait *rw)
+{
+	struct obj_state *o = (struct obj_state *)object_of_word(w, rw->addr);
+
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nr_open; i++)
+		if (o->open[i].tid == rw->tid) {
+			o->open[i] = o->open[--o->nr_open];
+			break;
+		}
+	if (!o->recent)
+		o->recent = xcalloc(RECENT_WAITS, sizeof(*o->recent));
+	o->recent[o->recent_pos++ % RECENT_WAITS] =
+		(struct recent_wait){rw->tid, rw->begin, rw->end ? rw->end : 1};
+}
 static void hold_release(struct work *w, struct thread_work *t, __u64 obj, __u64 ts, bool all)
 {
 	struct obj_state *o = obj_get(w, obj, LK_FUTEX);
 	struct held_lock *h = NULL;
-	struct hold_iv *iv;
 
 	for (size_t i = 0; i < t->nr_held; i++)
 		if (t->held[i].obj == obj)
@@ -1070,9 +1367,7 @@ static void hold_release(struct work *w, struct thread_work *t, __u64 obj, __u64
 	}
 	if (!all && --h->depth)
 		return;
-	iv = VEC_PUSH(w->holds, w->nr_holds, w->cap_holds);
-	*iv = (struct hold_iv){.obj = obj, .begin = h->since, .end = ts, .tid = t->st.tid,
-			       .stack = h->stack};
+	hold_done(o, t->st.tid, t->st.name, h->since, ts, h->stack);
 	if (h->reader) {
 		if (o->readers)
 			o->readers--;
@@ -1212,27 +1507,10 @@ static void close_threads(struct work *w)
 		if (t->in_wait) {
 			t->cur.end = end;
 			t->cur.cause = WC_UNFINISHED;
-			*VEC_PUSH(w->waits, w->nr_waits, w->cap_waits) = t->cur;
-			t->in_wait = false;
+			wait_done(w, t);
 		}
+		group_close(w, t);
 	}
-}
-
-static struct attrib *attrib_add(struct attrib **v, size_t *n, size_t *cap, __u32 tid,
-				 __u32 stack, enum wake_cause cause, const char *comm)
-{
-	struct attrib *x;
-
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].tid == tid && (*v)[i].stack == stack && (*v)[i].cause == cause)
-			return &(*v)[i];
-	x = VEC_PUSH(*v, *n, *cap);
-	x->tid = tid;
-	x->stack = stack;
-	x->cause = cause;
-	if (comm)
-		memcpy(x->comm, comm, TT_COMM_LEN);
-	return x;
 }
 
 static int cmp_attrib(const void *a, const void *b)
@@ -1255,9 +1533,9 @@ static int cmp_lock(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static int cmp_wait(const void *a, const void *b)
+static int cmp_span(const void *a, const void *b)
 {
-	const struct raw_wait *x = a, *y = b;
+	const struct wait_span *x = a, *y = b;
 
 	if (x->tid != y->tid)
 		return x->tid < y->tid ? -1 : 1;
@@ -1315,14 +1593,6 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 	return false;
 }
 
-struct lock_acc {
-	struct lock_stat *ls;
-	size_t cap_waiters, cap_wakers, cap_chains, cap_holders;
-	struct u64_map chain_by_key;
-	const struct hold_iv *holds; /* --holds: its holds by begin time */
-	size_t nr_holds;
-};
-
 static void lock_stat_names(struct lock_stat *ls, __u64 canon, enum lock_kind kind,
 			    const char *detail, const struct sym_lock *sl, __u64 off)
 {
@@ -1342,15 +1612,6 @@ static void lock_stat_names(struct lock_stat *ls, __u64 canon, enum lock_kind ki
 			 sl && sl->location ? sl->location : "[unknown]");
 }
 
-static int cmp_hold_iv(const void *a, const void *b)
-{
-	const struct hold_iv *x = a, *y = b;
-
-	if (x->stat != y->stat)
-		return x->stat < y->stat ? -1 : 1;
-	return x->begin < y->begin ? -1 : x->begin > y->begin;
-}
-
 static int cmp_holder(const void *a, const void *b)
 {
 	const struct holder *x = a, *y = b;
@@ -1360,107 +1621,6 @@ static int cmp_holder(const void *a, const void *b)
 	if (x->hold_ns != y->hold_ns)
 		return x->hold_ns > y->hold_ns ? -1 : 1;
 	return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
-/* Hold statistics per lock and per acquiring site; each lock's holds sorted by begin. */
-static void build_holds(struct work *w, struct lock_acc *acc)
-{
-	sort_array(w->holds, w->nr_holds, sizeof(*w->holds), cmp_hold_iv);
-	for (size_t i = 0; i < w->nr_holds; i++) {
-		struct hold_iv *iv = &w->holds[i];
-		struct lock_acc *la = &acc[iv->stat];
-		struct lock_stat *ls = la->ls;
-		__u64 d = iv->end - iv->begin;
-		struct holder *h = NULL;
-
-		if (!la->nr_holds)
-			la->holds = iv;
-		la->nr_holds++;
-		ls->acquisitions++;
-		ls->hold_ns += d;
-		if (d > ls->max_hold_ns)
-			ls->max_hold_ns = d;
-		ls->hold_hist[hist_bucket(d)]++;
-		for (size_t k = 0; k < ls->nr_holders && !h; k++)
-			if (ls->holders[k].stack == iv->stack)
-				h = &ls->holders[k];
-		if (!h) {
-			h = VEC_PUSH(ls->holders, ls->nr_holders, la->cap_holders);
-			h->tid = iv->tid;
-			h->stack = iv->stack;
-			memcpy(h->comm, thread_get(w, iv->tid)->st.name, TT_COMM_LEN);
-		} else if (h->tid != iv->tid) {
-			h->tid = 0;
-		}
-		h->count++;
-		h->hold_ns += d;
-		if (d > h->max_hold_ns)
-			h->max_hold_ns = d;
-		iv->holder = (size_t)(h - ls->holders);
-	}
-}
-
-/* Who pays: charge a futex wait to the holds of other threads it overlapped. */
-static void charge_holds(struct work *w, struct lock_acc *la, const struct raw_wait *rw)
-{
-	struct lock_stat *ls = la->ls;
-	__u64 from = rw->begin > ls->max_hold_ns ? rw->begin - ls->max_hold_ns : 0;
-	size_t lo = 0, hi = la->nr_holds;
-
-	while (lo < hi) { /* the first hold that begins late enough to reach the wait */
-		size_t mid = (lo + hi) / 2;
-
-		if (la->holds[mid].begin < from)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < la->nr_holds && la->holds[i].begin < rw->end; i++) {
-		const struct hold_iv *iv = &la->holds[i];
-		__u64 b = iv->begin > rw->begin ? iv->begin : rw->begin;
-		__u64 e = iv->end < rw->end ? iv->end : rw->end;
-
-		if (iv->tid == rw->tid || e <= b)
-			continue;
-		ls->caused_wait_ns += e - b;
-		ls->holders[iv->holder].caused_wait_ns += e - b;
-	}
-}
-
-static struct chain *chain_add(struct lock_acc *la, const struct raw_wait *first,
-			       const struct raw_wait *last, const char *waiter_comm)
-{
-	struct lock_stat *ls = la->ls;
-	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
-	__u32 waker_tid = thread ? last->waker_tid : 0;
-	__u32 waker_stack = thread ? last->waker_stack : TT_NO_STACK;
-	__u64 key = hash_u64(((__u64)first->tid << 32 | first->stack) ^
-			     hash_u64((__u64)waker_tid << 32 | waker_stack) ^ last->cause);
-	struct chain *c;
-	__u64 *slot;
-	bool found;
-
-	for (;; key++) {
-		slot = u64_map_upsert(&la->chain_by_key, key, &found);
-		if (!found)
-			break;
-		c = &ls->chains[*slot - 1];
-		if (c->waiter_tid == first->tid && c->waiter_stack == first->stack &&
-		    c->waker_tid == waker_tid && c->waker_stack == waker_stack &&
-		    c->cause == last->cause)
-			return c;
-	}
-	c = VEC_PUSH(ls->chains, ls->nr_chains, la->cap_chains);
-	*slot = ls->nr_chains;
-	c->waiter_tid = first->tid;
-	c->waiter_stack = first->stack;
-	c->waker_tid = waker_tid;
-	c->waker_stack = waker_stack;
-	c->cause = last->cause;
-	memcpy(c->waiter_comm, waiter_comm, TT_COMM_LEN);
-	if (thread)
-		memcpy(c->waker_comm, last->waker_comm, TT_COMM_LEN);
-	return c;
 }
 
 static int cmp_chain(const void *a, const void *b)
@@ -1488,16 +1648,78 @@ static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl)
 	return 0;
 }
 
+/* Add the rows of src into v (a lock's words merged into one object): rare, so linear. */
+static void merge_attribs(struct attrib **v, size_t *n, struct attrib *src, size_t nsrc)
+{
+	size_t cap = *n;
+
+	for (size_t i = 0; i < nsrc; i++) {
+		struct attrib *x = NULL;
+
+		for (size_t k = 0; k < *n && !x; k++)
+			if ((*v)[k].tid == src[i].tid && (*v)[k].stack == src[i].stack &&
+			    (*v)[k].cause == src[i].cause)
+				x = &(*v)[k];
+		if (!x) {
+			*VEC_PUSH(*v, *n, cap) = src[i];
+			continue;
+		}
+		x->count += src[i].count;
+		x->wait_ns += src[i].wait_ns;
+	}
+	free(src);
+}
+
+static void merge_chains(struct lock_stat *ls, struct chain *src, size_t nsrc)
+{
+	size_t cap = ls->nr_chains;
+
+	for (size_t i = 0; i < nsrc; i++) {
+		struct chain *c = NULL;
+
+		for (size_t k = 0; k < ls->nr_chains && !c; k++)
+			if (ls->chains[k].waiter_tid == src[i].waiter_tid &&
+			    ls->chains[k].waiter_stack == src[i].waiter_stack &&
+			    ls->chains[k].waker_tid == src[i].waker_tid &&
+			    ls->chains[k].waker_stack == src[i].waker_stack &&
+			    ls->chains[k].cause == src[i].cause)
+				c = &ls->chains[k];
+		if (!c) {
+			*VEC_PUSH(ls->chains, ls->nr_chains, cap) = src[i];
+			continue;
+		}
+		c->count += src[i].count;
+		c->wait_ns += src[i].wait_ns;
+	}
+	free(src);
+}
+
+/* A word's contention sums into its lock (the object several words may belong to). */
+static void merge_word(struct lock_stat *ls, struct lock_stat *src)
+{
+	ls->futex_waits += src->futex_waits;
+	ls->contentions += src->contentions;
+	ls->wait_ns += src->wait_ns;
+	if (src->max_wait_ns > ls->max_wait_ns)
+		ls->max_wait_ns = src->max_wait_ns;
+	for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
+		ls->hist[b] += src->hist[b];
+	for (unsigned c = 0; c < WC__NR; c++)
+		ls->causes[c] += src->causes[c];
+	merge_attribs(&ls->waiters, &ls->nr_waiters, src->waiters, src->nr_waiters);
+	merge_attribs(&ls->wakers, &ls->nr_wakers, src->wakers, src->nr_wakers);
+	merge_chains(ls, src->chains, src->nr_chains);
+	src->waiters = src->wakers = NULL;
+	src->chains = NULL;
+}
+
 static void build_locks(struct work *w)
 {
 	struct analysis *a = w->a;
-	struct lock_acc *acc;
 	struct u64_map by_canon = {0};
-	size_t n = 0;
 	bool found;
 
 	a->locks = xcalloc(w->nr_locks + w->nr_objs, sizeof(*a->locks));
-	acc = xcalloc(w->nr_locks + w->nr_objs, sizeof(*acc));
 	for (size_t i = 0; i < w->nr_locks; i++) {
 		struct lock_work *l = &w->locks[i];
 		const struct sym_lock *sl = a->sd ? symdata_lock(a->sd, l->addr) : NULL;
@@ -1505,7 +1727,6 @@ static void build_locks(struct work *w)
 		const char *detail;
 		__u64 off, *slot;
 		struct lock_stat *ls;
-		bool found;
 
 		l->kind = lockkind_classify(&l->ev, sl, &detail);
 		if (o && o->kind != LK_FUTEX) { /* --holds: the calls say what it is */
@@ -1518,111 +1739,80 @@ static void build_locks(struct work *w)
 		}
 		l->canon = l->addr - off;
 		slot = u64_map_upsert(&by_canon, l->canon, &found);
-		if (found) {
-			l->stat = *slot;
-			continue;
-		}
-		l->stat = *slot = a->nr_locks++;
-		ls = &a->locks[l->stat];
-		acc[l->stat].ls = ls;
-		ls->calls_seen = o != NULL;
-		lock_stat_names(ls, l->canon, l->kind, detail, sl, off);
-	}
-	/* --holds: locks held but never waited for */
-	for (size_t i = 0; i < w->nr_holds; i++) {
-		__u64 obj = w->holds[i].obj, *slot;
-		const struct obj_state *o = &w->objs[*u64_map_get(&w->obj_by_addr, obj) - 1];
-		bool found;
-
-		slot = u64_map_upsert(&by_canon, obj, &found);
 		if (!found) {
 			*slot = a->nr_locks++;
-			acc[*slot].ls = &a->locks[*slot];
+			ls = &a->locks[*slot];
+			ls->calls_seen = o != NULL;
+			lock_stat_names(ls, l->canon, l->kind, detail, sl, off);
+		}
+		l->stat = *slot;
+		ls = &a->locks[l->stat];
+		if (lock_kind_is_contention(l->kind)) { /* its threads' own lock contentions */
+			for (size_t k = 0; k < l->agg.nr_waiters; k++) {
+				struct thread_work *t = thread_get(w, l->agg.waiters[k].tid);
+
+				t->st.contentions += l->agg.waiters[k].count;
+				t->st.wait_ns += l->agg.waiters[k].wait_ns;
+			}
+		}
+		if (l->kind == LK_JOIN && l->exit_waker && !ls->detail[0])
+			snprintf(ls->detail, sizeof(ls->detail), "thread %u", l->exit_waker);
+		merge_word(ls, &l->agg);
+		u64_map_free(&l->waiter_by_key);
+		u64_map_free(&l->waker_by_key);
+		u64_map_free(&l->chain_by_key);
+	}
+	/* --holds: the holds of each object, locks held but never waited for among them */
+	for (size_t i = 0; i < w->nr_objs; i++) {
+		struct obj_state *o = &w->objs[i];
+		struct lock_stat *ls;
+		__u64 *slot;
+
+		if (!o->acquisitions)
+			continue;
+		slot = u64_map_upsert(&by_canon, o->obj, &found);
+		if (!found) {
+			*slot = a->nr_locks++;
 			a->locks[*slot].calls_seen = true;
-			lock_stat_names(&a->locks[*slot], obj, o->kind == LK_FUTEX ? LK_MUTEX : o->kind,
-					NULL, a->sd ? symdata_lock(a->sd, obj) : NULL, 0);
+			lock_stat_names(&a->locks[*slot], o->obj,
+					o->kind == LK_FUTEX ? LK_MUTEX : o->kind, NULL,
+					a->sd ? symdata_lock(a->sd, o->obj) : NULL, 0);
 		}
-		w->holds[i].stat = *slot;
-	}
-	build_holds(w, acc);
-	u64_map_free(&by_canon);
-	memset(&by_canon, 0, sizeof(by_canon));
-
-	sort_array(w->waits, w->nr_waits, sizeof(*w->waits), cmp_wait);
-	a->spans = w->timeline ? xcalloc(w->nr_waits, sizeof(*a->spans)) : NULL;
-	a->edges = w->timeline ? xcalloc(w->nr_waits, sizeof(*a->edges)) : NULL;
-	for (size_t i = 0; w->timeline && i < w->nr_waits; i++) {
-		const struct raw_wait *rw = &w->waits[i];
-
-		a->spans[a->nr_spans++] = (struct wait_span){rw->tid, rw->addr, rw->begin, rw->end};
-		if (rw->cause == WC_THREAD || rw->cause == WC_EXIT)
-			a->edges[a->nr_edges++] =
-				(struct wake_edge){rw->waker_tid, rw->tid, rw->wake_ts, rw->addr};
-	}
-	sort_array(a->edges, a->nr_edges, sizeof(*a->edges), cmp_edge);
-	for (size_t i = 0; i < w->nr_waits; i = n) {
-		const struct raw_wait *first = &w->waits[i], *last;
-		__u64 *li = u64_map_get(&w->lock_by_addr, first->addr);
-		struct lock_acc *la = &acc[w->locks[*li - 1].stat];
-		struct lock_stat *ls = la->ls;
-		enum lock_kind k = w->locks[*li - 1].kind;
-		bool pi = !strcmp(ls->detail, "PI");
-		struct thread_work *t = thread_get(w, first->tid);
-		__u64 total = 0;
-		struct attrib *x;
-
-		for (n = i; n < w->nr_waits; n++) {
-			if (n > i && !same_acquisition(&w->waits[n - 1], &w->waits[n], k, pi))
-				break;
-			total += w->waits[n].end - w->waits[n].begin;
-			if (la->nr_holds)
-				charge_holds(w, la, &w->waits[n]);
-		}
-		last = &w->waits[n - 1];
-		ls->futex_waits += n - i;
-		ls->contentions++;
-		ls->wait_ns += total;
-		if (total > ls->max_wait_ns)
-			ls->max_wait_ns = total;
-		ls->hist[hist_bucket(total)]++;
-		ls->causes[last->cause]++;
-		x = attrib_add(&ls->waiters, &ls->nr_waiters, &la->cap_waiters, first->tid,
-			       first->stack, WC_THREAD, t->st.name);
-		x->count++;
-		x->wait_ns += total;
-		if (k == LK_JOIN && last->cause == WC_EXIT && !ls->detail[0])
-			snprintf(ls->detail, sizeof(ls->detail), "thread %u", last->waker_tid);
-		if (last->cause == WC_THREAD || last->cause == WC_EXIT)
-			x = attrib_add(&ls->wakers, &ls->nr_wakers, &la->cap_wakers, last->waker_tid,
-				       last->waker_stack, last->cause, last->waker_comm);
-		else
-			x = attrib_add(&ls->wakers, &ls->nr_wakers, &la->cap_wakers, 0, TT_NO_STACK,
-				       last->cause, NULL);
-		x->count++;
-		x->wait_ns += total;
-		{
-			struct chain *c = chain_add(la, first, last, t->st.name);
-
-			c->count++;
-			c->wait_ns += total;
-		}
-		if (lock_kind_is_contention(k)) {
-			t->st.contentions++;
-			t->st.wait_ns += total;
-		}
+		ls = &a->locks[*slot];
+		ls->acquisitions = o->acquisitions;
+		ls->hold_ns = o->hold_ns;
+		ls->max_hold_ns = o->max_hold_ns;
+		ls->caused_wait_ns = o->caused_wait_ns;
+		memcpy(ls->hold_hist, o->hold_hist, sizeof(ls->hold_hist));
+		ls->holders = o->holders;
+		ls->nr_holders = o->nr_holders;
+		o->holders = NULL;
 	}
 	for (size_t i = 0; i < a->nr_locks; i++) {
 		struct lock_stat *ls = &a->locks[i];
 
+		/* waiters go by their thread's name at the end */
+		for (size_t k = 0; k < ls->nr_waiters; k++)
+			memcpy(ls->waiters[k].comm, thread_get(w, ls->waiters[k].tid)->st.name,
+			       TT_COMM_LEN);
+		for (size_t k = 0; k < ls->nr_holders; k++)
+			if (ls->holders[k].tid)
+				memcpy(ls->holders[k].comm,
+				       thread_get(w, ls->holders[k].tid)->st.name, TT_COMM_LEN);
+		for (size_t k = 0; k < ls->nr_chains; k++)
+			memcpy(ls->chains[k].waiter_comm,
+			       thread_get(w, ls->chains[k].waiter_tid)->st.name, TT_COMM_LEN);
 		sort_array(ls->waiters, ls->nr_waiters, sizeof(*ls->waiters), cmp_attrib);
 		sort_array(ls->wakers, ls->nr_wakers, sizeof(*ls->wakers), cmp_attrib);
 		sort_array(ls->chains, ls->nr_chains, sizeof(*ls->chains), cmp_chain);
 		sort_array(ls->holders, ls->nr_holders, sizeof(*ls->holders), cmp_holder);
-		u64_map_free(&acc[i].chain_by_key);
 	}
-	free(acc);
 	sort_array(a->locks, a->nr_locks, sizeof(*a->locks), cmp_lock);
+	sort_array(a->spans, a->nr_spans, sizeof(*a->spans), cmp_span);
+	sort_array(a->edges, a->nr_edges, sizeof(*a->edges), cmp_edge);
 	/* futex word -> lock, through the object address the locks are sorted by now */
+	u64_map_free(&by_canon);
+	memset(&by_canon, 0, sizeof(by_canon));
 	for (size_t k = 0; k < a->nr_locks; k++)
 		*u64_map_upsert(&by_canon, a->locks[k].addr, &found) = k + 1;
 	for (size_t i = 0; i < w->nr_locks; i++) {
@@ -1801,6 +1991,285 @@ static void build_threads(struct work *w)
 	sort_array(a->intervals, a->nr_intervals, sizeof(*a->intervals), cmp_interval);
 }
 
+/*
+ * Records are replayed in timestamp order; they arrive nearly so (one ring buffer; a record's
+ * timestamp is taken just before it is reserved; the collector's unwound stacks follow their
+ * record). A window of REORDER_NS keeps the disorder in, and at most REORDER_BYTES of records.
+ */
+#define REORDER_NS 100000000ULL
+#define REORDER_BYTES (16u << 20)
+
+struct pending {
+	__u64 ts;
+	__u64 seq; /* arrival order, companions (unwound, Python stacks) first among equal ts */
+	size_t off;
+};
+
+struct analysis_stream {
+	struct work w;
+	bool have_session, session_seen;
+	__u64 session_ts, released_ts;
+	bool released;
+	__u8 *buf; /* pending records, by arrival */
+	size_t len, cap, live;
+	struct pending *q; /* by (ts, seq) from head */
+	size_t head, n, cap_q;
+	__u64 seq, max_ts;
+};
+
+static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
+{
+	struct work *w = &s->w;
+	struct analysis *out = w->a;
+
+	if (h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK) {
+		note_companion(w, h);
+		return;
+	}
+	if (!s->have_session && h->kind != TT_REC_SESSION)
+		return; /* records before attach completed carry no complete state */
+	switch (h->kind) {
+	case TT_REC_SESSION: {
+		const struct tt_session *ss = (const void *)h;
+
+		if (s->have_session)
+			return;
+		s->have_session = true;
+		out->pid = ss->target_pid;
+		out->tid_filter = ss->target_tid;
+		out->start_ts = h->ts;
+		out->end_ts = h->ts;
+		out->holds = ss->flags & TT_SESSION_HOLDS;
+		memcpy(out->comm, ss->comm, TT_COMM_LEN);
+		break;
+	}
+	case TT_REC_THREAD_INFO:
+		on_thread_info(w, (const void *)h);
+		break;
+	case TT_REC_WAIT_BEGIN:
+		on_wait_begin(w, (const void *)h);
+		break;
+	case TT_REC_WAIT_END:
+		on_wait_end(w, (const void *)h);
+		break;
+	case TT_REC_WAKE_OP:
+		on_wake_op(w, (const void *)h);
+		break;
+	case TT_REC_WAKING:
+		on_waking(w, (const void *)h);
+		break;
+	case TT_REC_SWITCH:
+		on_switch(w, (const void *)h, NULL);
+		break;
+	case TT_REC_SWITCH_KSTAT:
+		on_switch(w, (const void *)h, (const void *)h);
+		break;
+	case TT_REC_NEW_THREAD:
+		on_new_thread(w, (const void *)h);
+		break;
+	case TT_REC_EXIT:
+		on_thread_exit(w, (const void *)h);
+		break;
+	case TT_REC_DEADLOCK:
+		on_deadlock(w, (const void *)h);
+		break;
+	case TT_REC_LOCK_CALL:
+		on_lock_call(w, (const void *)h);
+		break;
+	case TT_REC_PYTHON:
+		on_python(w, (const void *)h);
+		break;
+	case TT_REC_GIL:
+		on_gil(w, (const void *)h);
+		break;
+	case TT_REC_SESSION_END: {
+		const struct tt_session_end *e = (const void *)h;
+
+		out->lost_events += e->counters[TT_CNT_RINGBUF_FULL];
+		out->stack_failures += e->counters[TT_CNT_STACK_FAIL];
+		out->untracked_waits += e->counters[TT_CNT_MAP_FULL];
+		if (e->target_exited)
+			out->target_exited = true;
+		break;
+	}
+	}
+	if (h->ts > out->end_ts)
+		out->end_ts = h->ts;
+}
+
+static bool pending_before(const struct pending *a, const struct pending *b)
+{
+	return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
+
+/* Replay the oldest pending record. */
+static void release_one(struct analysis_stream *s)
+{
+	const struct pending *p = &s->q[s->head++];
+	const struct tt_rec_hdr *h = (const void *)(s->buf + p->off);
+
+	s->released = true;
+	s->released_ts = p->ts;
+	s->live -= (h->size + 7) & ~7u;
+	process(s, h);
+	if (s->head == s->n)
+		s->head = s->n = s->len = 0;
+}
+
+/* Move the pending records to the front of a buffer that only held released ones before. */
+static void compact(struct analysis_stream *s)
+{
+	__u8 *nb = xcalloc(1, s->live + 8);
+	size_t len = 0;
+
+	for (size_t i = s->head; i < s->n; i++) {
+		const struct tt_rec_hdr *h = (const void *)(s->buf + s->q[i].off);
+		size_t sz = (h->size + 7) & ~7u;
+
+		memcpy(nb + len, h, h->size);
+		s->q[i - s->head] = s->q[i];
+		s->q[i - s->head].off = len;
+		len += sz;
+	}
+	s->n -= s->head;
+	s->head = 0;
+	free(s->buf);
+	s->buf = nb;
+	s->len = len;
+	s->cap = s->live + 8;
+}
+
+struct analysis_stream *analysis_stream_new(const struct symdata *sd, unsigned flags,
+					    struct analysis *out)
+{
+	struct analysis_stream *s = xcalloc(1, sizeof(*s));
+
+	memset(out, 0, sizeof(*out));
+	out->sd = sd;
+	s->w.a = out;
+	s->w.timeline = flags & ANALYSIS_TIMELINE;
+	return s;
+}
+
+int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size)
+{
+	const struct tt_rec_hdr *h = rec;
+	struct pending p;
+	size_t i, sz;
+
+	if (record_check(rec, size))
+		return -EINVAL;
+	if (h->kind < TT_REC_SESSION && h->kind != TT_REC_PYSTACK)
+		s->w.a->events++;
+	if (h->kind == TT_REC_SESSION && !s->session_seen) {
+		s->session_seen = true;
+		s->session_ts = h->ts;
+	}
+	/* before attach completed (the collector stamps its session record first) */
+	if (s->session_seen && h->ts < s->session_ts)
+		return 0;
+	if (s->released && h->ts < s->released_ts) {
+		s->w.a->late_records++; /* later than the window allows: dropped, counted */
+		return 0;
+	}
+	sz = (h->size + 7) & ~7u;
+	grow((void **)&s->buf, &s->cap, s->len + sz, 1);
+	memcpy(s->buf + s->len, rec, h->size);
+	p.ts = h->ts;
+	p.seq = s->seq++ | (__u64)!(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK) << 63;
+	p.off = s->len;
+	s->len += sz;
+	s->live += sz;
+	/* they arrive nearly in order: mostly appended, else placed by a binary search */
+	grow((void **)&s->q, &s->cap_q, s->n + 1, sizeof(*s->q));
+	i = s->n;
+	if (i > s->head && pending_before(&p, &s->q[i - 1])) {
+		size_t lo = s->head, hi = s->n - 1;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (pending_before(&p, &s->q[mid]))
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		i = lo;
+	}
+	if (i < s->n)
+		memmove(&s->q[i + 1], &s->q[i], (s->n - i) * sizeof(*s->q));
+	s->q[i] = p;
+	s->n++;
+	/* the collector's own late stamps (a deadlock seen, the end) do not move the window */
+	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
+		s->max_ts = h->ts;
+	while (s->head < s->n &&
+	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
+		release_one(s);
+	if (s->head > 4096 && s->len > 2 * s->live + (1u << 20))
+		compact(s);
+	return 0;
+}
+
+static void work_free(struct work *w)
+{
+	for (size_t i = 0; i < w->nr_threads; i++)
+		free(w->threads[i].held);
+	for (size_t i = 0; i < w->nr_objs; i++) {
+		free(w->objs[i].holders);
+		free(w->objs[i].open);
+		free(w->objs[i].recent);
+	}
+	for (size_t i = 0; i < w->nr_locks; i++) {
+		struct lock_work *l = &w->locks[i];
+
+		free(l->agg.waiters);
+		free(l->agg.wakers);
+		free(l->agg.chains);
+		u64_map_free(&l->waiter_by_key);
+		u64_map_free(&l->waker_by_key);
+		u64_map_free(&l->chain_by_key);
+	}
+	free(w->objs);
+	free(w->order);
+	free(w->ucopies);
+	u64_map_free(&w->obj_by_addr);
+	u64_map_free(&w->order_by_key);
+	u64_map_free(&w->gil_waiter_by_key);
+	free(w->threads);
+	free(w->locks);
+	free(w->buckets);
+	u64_map_free(&w->thread_by_tid);
+	u64_map_free(&w->lock_by_addr);
+	u64_map_free(&w->bucket_by_key);
+	u64_map_free(&w->stack_by_hash);
+	u64_map_free(&w->unwound_by_fp);
+}
+
+int analysis_stream_finish(struct analysis_stream *s)
+{
+	struct work *w = &s->w;
+	int err = 0;
+
+	while (s->head < s->n)
+		release_one(s);
+	free(s->buf);
+	free(s->q);
+	if (!s->have_session) {
+		err = -EINVAL;
+		analysis_free(w->a);
+	} else {
+		close_threads(w);
+		close_gil(w);
+		build_locks(w);
+		build_potential_deadlocks(w);
+		build_threads(w);
+	}
+	work_free(w);
+	free(s);
+	return err;
+}
+
 int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct analysis *out)
 {
 	return analysis_run_flags(rb, sd, ANALYSIS_TIMELINE, out);
@@ -1809,141 +2278,15 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, unsigned flags,
 		       struct analysis *out)
 {
-	struct work w = {.a = out, .timeline = flags & ANALYSIS_TIMELINE};
-	size_t *order;
-	bool have_session = false;
+	struct analysis_stream *s = analysis_stream_new(sd, flags, out);
 
-	memset(out, 0, sizeof(*out));
-	out->sd = sd;
-	w.rb = rb;
-	order = records_sorted(rb);
-	for (size_t i = 0; i < rb->count; i++) {
-		const struct tt_unwound *u = (const void *)(rb->data + order[i]);
-		__u64 key;
-		bool found;
-		__u64 *slot;
+	for (size_t off = 0; off < rb->len;) {
+		const struct tt_rec_hdr *h = (const void *)(rb->data + off);
 
-		struct u64_map *m = u->hdr.kind == TT_REC_UNWOUND ? &w.unwound : &w.pystacks;
-
-		if (u->hdr.kind != TT_REC_UNWOUND && u->hdr.kind != TT_REC_PYSTACK)
-			continue;
-		/* both begin with the parent's kind after the header */
-		for (key = unwound_key(u->hdr.tid, u->hdr.ts, u->parent_kind);; key++) {
-			slot = u64_map_upsert(m, key, &found);
-			if (!found)
-				break;
-		}
-		*slot = order[i] + 1;
+		analysis_stream_feed(s, h, h->size);
+		off += h->size;
 	}
-	for (size_t i = 0; i < rb->count; i++) {
-		const struct tt_rec_hdr *h = (const void *)(rb->data + order[i]);
-
-		if (h->kind < TT_REC_SESSION && h->kind != TT_REC_PYSTACK)
-			out->events++;
-		if (!have_session && h->kind != TT_REC_SESSION)
-			continue; /* records before attach completed carry no complete state */
-		switch (h->kind) {
-		case TT_REC_SESSION: {
-			const struct tt_session *s = (const void *)h;
-
-			have_session = true;
-			out->pid = s->target_pid;
-			out->tid_filter = s->target_tid;
-			out->start_ts = h->ts;
-			out->end_ts = h->ts;
-			out->holds = s->flags & TT_SESSION_HOLDS;
-			memcpy(out->comm, s->comm, TT_COMM_LEN);
-			break;
-		}
-		case TT_REC_THREAD_INFO:
-			on_thread_info(&w, (const void *)h);
-			break;
-		case TT_REC_WAIT_BEGIN:
-			on_wait_begin(&w, (const void *)h);
-			break;
-		case TT_REC_WAIT_END:
-			on_wait_end(&w, (const void *)h);
-			break;
-		case TT_REC_WAKE_OP:
-			on_wake_op(&w, (const void *)h);
-			break;
-		case TT_REC_WAKING:
-			on_waking(&w, (const void *)h);
-			break;
-		case TT_REC_SWITCH:
-			on_switch(&w, (const void *)h, NULL);
-			break;
-		case TT_REC_SWITCH_KSTAT:
-			on_switch(&w, (const void *)h, (const void *)h);
-			break;
-		case TT_REC_NEW_THREAD:
-			on_new_thread(&w, (const void *)h);
-			break;
-		case TT_REC_EXIT:
-			on_thread_exit(&w, (const void *)h);
-			break;
-		case TT_REC_DEADLOCK:
-			on_deadlock(&w, (const void *)h);
-			break;
-		case TT_REC_LOCK_CALL:
-			on_lock_call(&w, (const void *)h);
-			break;
-		case TT_REC_PYTHON:
-			on_python(&w, (const void *)h);
-			break;
-		case TT_REC_GIL:
-			on_gil(&w, (const void *)h);
-			break;
-		case TT_REC_SESSION_END: {
-			const struct tt_session_end *e = (const void *)h;
-
-			out->lost_events += e->counters[TT_CNT_RINGBUF_FULL];
-			out->stack_failures += e->counters[TT_CNT_STACK_FAIL];
-			out->untracked_waits += e->counters[TT_CNT_MAP_FULL];
-			if (e->target_exited)
-				out->target_exited = true;
-			break;
-		}
-		}
-		if (h->ts > out->end_ts)
-			out->end_ts = h->ts;
-	}
-	free(order);
-	if (!have_session) {
-		free(w.threads);
-		u64_map_free(&w.thread_by_tid);
-		u64_map_free(&w.unwound);
-		u64_map_free(&w.unwound_by_fp);
-		u64_map_free(&w.pystacks);
-		return -EINVAL;
-	}
-	close_threads(&w);
-	close_gil(&w);
-	build_locks(&w);
-	build_potential_deadlocks(&w);
-	build_threads(&w);
-
-	for (size_t i = 0; i < w.nr_threads; i++)
-		free(w.threads[i].held);
-	free(w.objs);
-	free(w.holds);
-	free(w.order);
-	u64_map_free(&w.obj_by_addr);
-	u64_map_free(&w.order_by_key);
-	u64_map_free(&w.gil_waiter_by_key);
-
-	free(w.threads);
-	free(w.waits);
-	free(w.locks);
-	free(w.buckets);
-	u64_map_free(&w.thread_by_tid);
-	u64_map_free(&w.lock_by_addr);
-	u64_map_free(&w.bucket_by_key);
-	u64_map_free(&w.stack_by_hash);
-	u64_map_free(&w.unwound);
-	u64_map_free(&w.unwound_by_fp);
-	u64_map_free(&w.pystacks);
-	return 0;
+	return analysis_stream_finish(s);
 }
 
 void analysis_free(struct analysis *a)

@@ -194,6 +194,7 @@ struct analysis {
 	__u64 untracked_waits;	/* waits not followed: per-thread map full */
 	__u64 truncated_stacks; /* user stacks deeper than the snapshot */
 	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (see analysis.c) */
+	__u64 late_records;	/* records later than the reorder window allows (dropped) */
 	bool target_exited;
 	bool holds;		/* --holds: lock calls were probed */
 	__u64 lock_calls;	/* lock-call records */
@@ -227,6 +228,19 @@ int analysis_run(const struct record_buf *rb, const struct symdata *sd, struct a
 #define ANALYSIS_TIMELINE 1u
 int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, unsigned flags,
 		       struct analysis *out);
+/*
+ * The same, fed a record at a time in arrival order (the collector as the ring buffer drains,
+ * a replay as it reads): records are kept only for a reorder window, so memory does not grow
+ * with the length of the trace. sd may still grow while records are fed (frames named as they
+ * arrive), but must hold what the records fed so far need. finish builds out and frees s;
+ * 0, or -EINVAL when no session record came (out is then freed).
+ */
+struct analysis_stream;
+struct analysis_stream *analysis_stream_new(const struct symdata *sd, unsigned flags,
+					    struct analysis *out);
+/* 0, or -EINVAL for a malformed record (dropped). The record is copied. */
+int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size);
+int analysis_stream_finish(struct analysis_stream *s);
 void analysis_free(struct analysis *a);
 /*
  * The frames address i of a stack stands for: functions inlined there (innermost first), then

@@ -51,7 +51,8 @@ static __u64 now_ns(void)
 }
 
 struct collect_ctx {
-	struct record_buf *rb;
+	record_sink_fn sink; /* where each record goes as it comes (a file, the analysis) */
+	void *sink_ctx;
 	struct symdata *sd;
 	struct symbolizer *sym;
 	struct mmap_watch *mmaps; /* COMMAND mode: its mappings as the kernel made them */
@@ -62,6 +63,17 @@ struct collect_ctx {
 	bool holds;
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
 };
+
+/* Pass a record on, unless it does not fit its kind (never trust a record). */
+static int emit(struct collect_ctx *c, const void *rec, size_t size)
+{
+	if (record_check(rec, size)) {
+		c->malformed++;
+		return -EINVAL;
+	}
+	c->sink(c->sink_ctx, rec, size);
+	return 0;
+}
 
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
 {
@@ -97,34 +109,27 @@ static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapsh
 	rec.u.hdr.kind = TT_REC_UNWOUND;
 	rec.u.hdr.size = sizeof(rec.u) + n * 8;
 	rec.u.parent_kind = snap->parent_kind;
-	if (records_append(c->rb, &rec, rec.u.hdr.size)) {
-		c->malformed++;
+	if (emit(c, &rec, rec.u.hdr.size))
 		return;
-	}
-	deadlock_watch_record(c->deadlocks, &rec.u.hdr, c->rb->len - rec.u.hdr.size);
+	deadlock_watch_record(c->deadlocks, &rec.u.hdr);
 	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack);
 }
 
 
 static void print_stack_live(const struct collect_ctx *c, __u32 tid)
 {
-	size_t wait_off, unwound_off;
-	const struct tt_rec_hdr *h;
-	const struct tt_stack *st;
+	__u64 ips[TT_DEADLOCK_FRAMES];
+	unsigned n = deadlock_watch_wait_stack(c->deadlocks, tid, ips);
 
-	if (!deadlock_watch_wait_records(c->deadlocks, tid, &wait_off, &unwound_off))
-		return;
-	h = (const void *)(c->rb->data + (unwound_off ? unwound_off : wait_off));
-	st = record_stack(h);
-	for (unsigned i = 0; st && i < st->nr_user && i < 10; i++) {
-		const struct sym_frame *f = symdata_frame(c->sd, st->ips[i]);
+	for (unsigned i = 0; i < n; i++) {
+		const struct sym_frame *f = symdata_frame(c->sd, ips[i]);
 
 		for (size_t k = 0; f && k < f->nr_inlined; k++)
 			fprintf(stderr, "        %s\n", f->inlined[k].name);
 		if (f)
 			fprintf(stderr, "        %s\n", f->name);
 		else
-			fprintf(stderr, "        0x%llx\n", (unsigned long long)st->ips[i]);
+			fprintf(stderr, "        0x%llx\n", (unsigned long long)ips[i]);
 	}
 }
 
@@ -171,11 +176,9 @@ static int on_record(void *ctx, void *data, size_t size)
 			unwind_snapshot(c, snap);
 		return 0;
 	}
-	if (records_append(c->rb, data, h->size)) {
-		c->malformed++;
+	if (emit(c, data, h->size))
 		return 0;
-	}
-	deadlock_watch_record(c->deadlocks, h, c->rb->len - h->size);
+	deadlock_watch_record(c->deadlocks, h);
 	st = record_stack(h);
 	if (st)
 		symbolizer_note_stack(c->sym, c->sd, st);
@@ -492,7 +495,7 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	rec.sites_take = py->nr_take;
 	rec.sites_drop = py->nr_drop;
 	snprintf(rec.path, sizeof(rec.path), "%s", py->path);
-	records_append(c->rb, &rec, sizeof(rec));
+	emit(c, &rec, sizeof(rec));
 	symbolizer_note_lock(c->sym, c->sd, py->gil);
 	if (!o->quiet)
 		fprintf(stderr, "threadtrace: Python %s (%s): GIL traced at %u take and %u drop "
@@ -567,9 +570,9 @@ static bool adopt_blocked_wait(struct collect_ctx *c, struct threadtrace_bpf *sk
 	wb.val = (__u32)args[2];
 	wb.val3 = (__u32)args[5];
 	wb.has_timeout = args[3] != 0;
-	if (records_append(c->rb, &wb, sizeof(wb)))
+	if (emit(c, &wb, sizeof(wb)))
 		return false;
-	deadlock_watch_record(c->deadlocks, &wb.hdr, c->rb->len - sizeof(wb));
+	deadlock_watch_record(c->deadlocks, &wb.hdr);
 	symbolizer_note_lock(c->sym, c->sd, wb.uaddr);
 	if (c->unwinder) {
 		static __u8 buf[sizeof(struct tt_ustack_snapshot) + TT_MAX_SNAPSHOT];
@@ -614,7 +617,7 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	} else {
 		procfs_comm(pid, s.comm);
 	}
-	records_append(c->rb, &s, sizeof(s));
+	emit(c, &s, sizeof(s));
 
 	n = procfs_threads(pid, &tids);
 	*nr_threads = n > 0 ? n : 0;
@@ -630,14 +633,14 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 		ti.hdr.ts = now_ns();
 		ti.hdr.pid = pid;
 		ti.hdr.tid = tids[i];
-		records_append(c->rb, &ti, sizeof(ti));
+		emit(c, &ti, sizeof(ti));
 		if (ti.in_futex_wait && !command)
 			adopt_blocked_wait(c, skel, pid, tids[i], ti.hdr.ts);
 	}
 	free(tids);
 }
 
-static void add_session_end(struct record_buf *rb, struct threadtrace_bpf *skel, pid_t pid,
+static void add_session_end(struct collect_ctx *c, struct threadtrace_bpf *skel, pid_t pid,
 			    bool exited)
 {
 	struct tt_session_end e = {0};
@@ -656,7 +659,7 @@ static void add_session_end(struct record_buf *rb, struct threadtrace_bpf *skel,
 			e.counters[k] += vals[c];
 	}
 	free(vals);
-	records_append(rb, &e, sizeof(e));
+	emit(c, &e, sizeof(e));
 }
 
 static int check_target(pid_t pid, pid_t tid)
@@ -677,12 +680,12 @@ static int check_target(pid_t pid, pid_t tid)
 	return 0;
 }
 
-int collect(const struct collector_opts *o, struct record_buf *rb, struct symdata *sd,
+int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx, struct symdata *sd,
 	    struct collector_result *res)
 {
 	struct threadtrace_bpf *skel = NULL;
 	struct ring_buffer *ring = NULL;
-	struct collect_ctx ctx = {.rb = rb, .sd = sd, .holds = o->holds};
+	struct collect_ctx ctx = {.sink = sink, .sink_ctx = sink_ctx, .sd = sd, .holds = o->holds};
 	struct hold_probes holds = {0};
 	struct gil_probes gil = {0};
 	__u64 calls_seen = 0;
@@ -933,14 +936,14 @@ int collect(const struct collector_opts *o, struct record_buf *rb, struct symdat
 			struct tt_deadlock dl;
 
 			while (deadlock_watch_check(ctx.deadlocks, now, 300000000ULL, &dl)) {
-				records_append(rb, &dl, sizeof(dl));
+				emit(&ctx, &dl, sizeof(dl));
 				report_deadlock_live(&ctx, &dl);
 			}
 		}
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
-	add_session_end(rb, skel, pid, res->target_exited);
+	add_session_end(&ctx, skel, pid, res->target_exited);
 	if (mmap_watch_lost(ctx.mmaps))
 		fprintf(stderr, "threadtrace: %llu mapping records of %s were lost: some frames may be "
 				"unresolved\n", (unsigned long long)mmap_watch_lost(ctx.mmaps),

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * collector.h - the live entrance: start or find the target, load and attach the BPF programs,
- * stream records into a record_buf with the symbol data they need, detach.
+ * stream records to a sink with the symbol data they need, detach.
  */
 #ifndef TT_COLLECTOR_H
 #define TT_COLLECTOR_H
@@ -39,10 +39,11 @@ struct collector_result {
 };
 
 /*
- * Trace as the options say. Returns 0 with rb and sd filled, or a negative errno after printing
- * one clear message. Probes are detached on every path.
+ * Trace as the options say, handing each record to sink as it comes (in arrival order) and
+ * filling sd with what the records need. Returns 0, or a negative errno after printing one
+ * clear message. Probes are detached on every path.
  */
-int collect(const struct collector_opts *o, struct record_buf *rb, struct symdata *sd,
-	    struct collector_result *res);
+int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
+	    struct symdata *sd, struct collector_result *res);
 
 #endif

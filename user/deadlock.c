@@ -18,7 +18,8 @@ struct blocked {
 	__u32 op, val;
 	__u64 addr, since;
 	__u64 rwlock; /* --holds: the rwlock this wait is inside a lock call of; 0: none */
-	size_t wait_off, unwound_off; /* unwound_off 0: none */
+	unsigned nr_ips; /* where it waits: the wait's own stack, or its unwound one */
+	__u64 ips[TT_DEADLOCK_FRAMES];
 };
 
 /* --holds: an rwlock lock call not yet undone by an unlock of the same thread. */
@@ -103,7 +104,13 @@ static void lock_call(struct deadlock_watch *d, const struct tt_lock_call *r)
 	*u64_map_upsert(&d->rw_call, tid, &found) = lock ? r->obj : 0;
 }
 
-void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h, size_t off)
+static void keep_stack(struct blocked *b, const struct tt_stack *st)
+{
+	b->nr_ips = st->nr_user < TT_DEADLOCK_FRAMES ? st->nr_user : TT_DEADLOCK_FRAMES;
+	memcpy(b->ips, st->ips, b->nr_ips * 8);
+}
+
+void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h)
 {
 	const struct tt_wait_begin *wb = (const void *)h;
 	struct blocked *b;
@@ -116,7 +123,8 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h,
 
 		forget(d, h->tid);
 		b = VEC_PUSH(d->v, d->n, d->cap);
-		*b = (struct blocked){h->tid, wb->op, wb->val, wb->uaddr, h->ts, 0, off, 0};
+		*b = (struct blocked){h->tid, wb->op, wb->val, wb->uaddr, h->ts, 0};
+		keep_stack(b, &wb->stack);
 		if (rw && *rw && wb->uaddr - *rw < RWLOCK_SIZE)
 			b->rwlock = *rw;
 		*u64_map_upsert(&d->by_tid, h->tid, &found) = d->n;
@@ -128,8 +136,9 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h,
 	case TT_REC_UNWOUND:
 		b = find_mut(d, h->tid);
 		if (b && b->since == h->ts &&
-		    ((const struct tt_unwound *)h)->parent_kind == TT_REC_WAIT_BEGIN)
-			b->unwound_off = off;
+		    ((const struct tt_unwound *)h)->parent_kind == TT_REC_WAIT_BEGIN &&
+		    ((const struct tt_unwound *)h)->stack.nr_user)
+			keep_stack(b, &((const struct tt_unwound *)h)->stack);
 		break;
 	case TT_REC_WAIT_END:
 		forget(d, h->tid);
@@ -161,16 +170,14 @@ __u32 lock_owner(pid_t pid, __u64 addr, __u32 op, __u32 val)
 	return word[0] == 2 ? word[2] : 0;
 }
 
-bool deadlock_watch_wait_records(const struct deadlock_watch *d, __u32 tid, size_t *wait_off,
-				 size_t *unwound_off)
+unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __u64 *ips)
 {
 	const struct blocked *b = find_mut((struct deadlock_watch *)d, tid);
 
 	if (!b)
-		return false;
-	*wait_off = b->wait_off;
-	*unwound_off = b->unwound_off;
-	return true;
+		return 0;
+	memcpy(ips, b->ips, b->nr_ips * 8);
+	return b->nr_ips;
 }
 
 /*

@@ -15,12 +15,11 @@ struct deadlock_watch;
 
 struct deadlock_watch *deadlock_watch_new(pid_t pid);
 void deadlock_watch_free(struct deadlock_watch *d);
-/* Feed a record as it arrives (wait begin/end, exit, unwound, lock call); off: where it sits in the
- * record buffer, so the stack of a blocked thread can be shown. */
-void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h, size_t off);
-/* Offsets of the WAIT_BEGIN and (if any, else 0) UNWOUND records of a blocked thread. */
-bool deadlock_watch_wait_records(const struct deadlock_watch *d, __u32 tid, size_t *wait_off,
-				 size_t *unwound_off);
+/* Feed a record as it arrives (wait begin/end, exit, unwound, lock call). */
+void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h);
+/* Up to TT_DEADLOCK_FRAMES user frames (leaf first) of where a blocked thread waits; how many. */
+#define TT_DEADLOCK_FRAMES 10
+unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __u64 *ips);
 /*
  * Look for cycles among threads blocked for at least min_ns at now: fills *out and returns
  * true once per new cycle.

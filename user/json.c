@@ -328,6 +328,8 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_u64(j, a->untracked_waits);
 	json_key(j, "inferred_switch_ins");
 	json_u64(j, a->inferred_switch_ins);
+	json_key(j, "late_records");
+	json_u64(j, a->late_records);
 	json_key(j, "holds");
 	if (a->holds) {
 		json_begin_object(j);

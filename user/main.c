@@ -187,25 +187,48 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 	return ret ? 1 : 0;
 }
 
-/* threadtrace report FILE: every output from a record file, on any machine. */
+/* Where records go: the record file (-w) as they come, and the analysis. */
+struct sink {
+	struct recfile_writer *file;
+	struct analysis_stream *an;
+};
+
+static int sink_record(void *ctx, const struct tt_rec_hdr *h, size_t size)
+{
+	struct sink *k = ctx;
+
+	/* a write error is said when the file is closed; the analysis goes on */
+	if (k->file)
+		recfile_writer_add(k->file, h, size);
+	analysis_stream_feed(k->an, h, size);
+	return 0;
+}
+
+/*
+ * threadtrace report FILE: every output from a record file, on any machine. The records are
+ * streamed through the analysis, never all in memory (the Perfetto timeline aside).
+ */
 static int replay(const char *path, const struct outputs *o)
 {
-	struct record_buf rb = {0};
 	struct symdata sd = {0};
 	struct rec_info info;
 	struct analysis an;
+	struct sink k = {0};
 	int ret = 1;
 
-	if (recfile_read(path, &info, &rb, &sd))
+	k.an = analysis_stream_new(&sd, o->perfetto ? ANALYSIS_TIMELINE : 0, &an);
+	if (recfile_stream(path, &info, &sd, sink_record, &k)) {
+		if (!analysis_stream_finish(k.an))
+			analysis_free(&an);
 		return 1;
-	if (analysis_run_flags(&rb, &sd, o->perfetto ? ANALYSIS_TIMELINE : 0, &an)) {
+	}
+	if (analysis_stream_finish(k.an)) {
 		fprintf(stderr, "threadtrace: cannot read record file %s: no session in it\n", path);
 		goto out;
 	}
 	ret = write_outputs(&an, o);
 	analysis_free(&an);
 out:
-	records_free(&rb);
 	symdata_free(&sd);
 	return ret;
 }
@@ -273,7 +296,7 @@ int main(int argc, char **argv)
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
 	struct collector_result res;
-	struct record_buf rb = {0};
+	struct sink k = {0};
 	struct symdata sd = {0};
 	struct rec_info info;
 	struct analysis an;
@@ -474,18 +497,24 @@ int main(int argc, char **argv)
 	}
 
 	recfile_info_now(&info, co.pid, co.command);
-	err = collect(&co, &rb, &sd, &res);
-	if (err) {
+	if (record_path && !(k.file = recfile_writer_open(record_path, &info)))
+		return 1;
+	k.an = analysis_stream_new(&sd, out.perfetto ? ANALYSIS_TIMELINE : 0, &an);
+	err = collect(&co, sink_record, &k, &sd, &res);
+	ret = 0;
+	if (k.file && err)
+		recfile_writer_discard(k.file); /* nothing was traced */
+	else if (k.file && recfile_writer_close(k.file, &sd))
+		ret = 1;
+	if (analysis_stream_finish(k.an)) {
+		if (!err)
+			fprintf(stderr, "threadtrace: no session in the record stream\n");
 		ret = 1;
 		goto cleanup;
 	}
-	if (record_path && recfile_write(record_path, &info, &rb, &sd)) {
+	if (err || ret) {
+		analysis_free(&an);
 		ret = 1;
-		goto cleanup;
-	}
-	err = analysis_run_flags(&rb, &sd, out.perfetto ? ANALYSIS_TIMELINE : 0, &an);
-	if (err) {
-		fprintf(stderr, "threadtrace: no session in the record stream\n");
 		goto cleanup;
 	}
 	ret = write_outputs(&an, &out);
@@ -497,7 +526,6 @@ int main(int argc, char **argv)
 			ret = 128 + WTERMSIG(res.child_status);
 	}
 cleanup:
-	records_free(&rb);
 	symdata_free(&sd);
 	return ret;
 }

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <zlib.h>
@@ -125,138 +126,217 @@ static void sanitize_line(char *s)
 			*s = ' ';
 }
 
-int recfile_write(const char *path, const struct rec_info *info_in, const struct record_buf *rb,
-		  const struct symdata *sd)
+struct recfile_writer {
+	char *path;
+	int fd;
+	struct out_buf o; /* not yet written */
+	__u64 written;	  /* bytes in the file */
+	__u64 len_at;	  /* file offset of the RECORDS section's length */
+	__u32 crc_pre;	  /* crc of the bytes before that length */
+	__u32 crc_rec;	  /* crc of the records */
+	__u64 rec_len;
+	int err;
+};
+
+static int write_all(int fd, const void *p, size_t n, off_t at)
 {
-	struct out_buf o = {0};
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t k = at < 0 ? write(fd, (const __u8 *)p + done, n - done)
+				   : pwrite(fd, (const __u8 *)p + done, n - done, at + done);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		done += k;
+	}
+	return 0;
+}
+
+static int writer_flush(struct recfile_writer *w)
+{
+	if (!w->err && w->o.len)
+		w->err = write_all(w->fd, w->o.data, w->o.len, -1);
+	w->written += w->o.len;
+	w->o.len = 0;
+	return w->err;
+}
+
+struct recfile_writer *recfile_writer_open(const char *path, const struct rec_info *info_in)
+{
+	struct recfile_writer *w = xcalloc(1, sizeof(*w));
 	struct rec_info info = *info_in;
 	char text[2048];
 	size_t at;
-	__u32 crc;
-	int fd, err = 0;
-	size_t done = 0;
 
-	put(&o, TT_FILE_MAGIC, 8);
-	put_u32(&o, TT_FILE_VERSION);
-	put_u32(&o, 7);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w->fd < 0 || fchmod(w->fd, 0600)) {
+		fprintf(stderr, "threadtrace: cannot write record file %s: %s\n", path,
+			strerror(errno));
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w);
+		return NULL;
+	}
+	w->path = strdup(path);
+	put(&w->o, TT_FILE_MAGIC, 8);
+	put_u32(&w->o, TT_FILE_VERSION);
+	put_u32(&w->o, 7);
 
 	sanitize_line(info.host);
 	sanitize_line(info.kernel);
 	sanitize_line(info.cmdline);
-	at = begin_section(&o, SEC_INFO);
+	at = begin_section(&w->o, SEC_INFO);
 	snprintf(text, sizeof(text),
 		 "host=%s\nkernel=%s\ncmdline=%s\nversion=%s\nstart_realtime_ns=%llu\n"
 		 "start_monotonic_ns=%llu\nclock=CLOCK_MONOTONIC\n",
 		 info.host, info.kernel, info.cmdline, info.version,
 		 (unsigned long long)info.start_realtime_ns,
 		 (unsigned long long)info.start_monotonic_ns);
-	put(&o, text, strlen(text));
-	end_section(&o, at);
+	put(&w->o, text, strlen(text));
+	end_section(&w->o, at);
 
-	at = begin_section(&o, SEC_RECORDS);
-	put(&o, rb->data, rb->len);
-	end_section(&o, at);
+	/* RECORDS: its length is written at the end, its records as they come */
+	put_u32(&w->o, SEC_RECORDS);
+	put_u32(&w->o, 0);
+	w->len_at = w->o.len;
+	w->crc_pre = crc32(0, w->o.data, w->o.len);
+	put_u64(&w->o, 0);
+	w->crc_rec = crc32(0, NULL, 0);
+	writer_flush(w);
+	return w;
+}
 
-	at = begin_section(&o, SEC_FRAMES);
+int recfile_writer_add(struct recfile_writer *w, const void *rec, size_t size)
+{
+	put(&w->o, rec, size); /* records are multiples of 8 bytes: no padding between */
+	w->crc_rec = crc32(w->crc_rec, rec, size);
+	w->rec_len += size;
+	return w->o.len >= (1u << 20) ? writer_flush(w) : w->err;
+}
+
+int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
+{
+	struct out_buf *o = &w->o;
+	__u8 len_bytes[8];
+	__u32 crc;
+	size_t at;
+	int err;
+
+	writer_flush(w);
+	memcpy(len_bytes, &w->rec_len, 8);
+	crc = crc32_combine(crc32(w->crc_pre, len_bytes, 8), w->crc_rec, w->rec_len);
+
+	at = begin_section(o, SEC_FRAMES);
 	for (size_t i = 0; i < sd->nr_frames; i++) {
 		const struct sym_frame *f = &sd->frames[i];
 
-		put_u64(&o, f->ip);
-		put_u16(&o, str_len(f->name));
-		put_u16(&o, str_len(f->func));
-		put(&o, f->name, str_len(f->name));
+		put_u64(o, f->ip);
+		put_u16(o, str_len(f->name));
+		put_u16(o, str_len(f->func));
+		put(o, f->name, str_len(f->name));
 		if (f->func)
-			put(&o, f->func, str_len(f->func));
+			put(o, f->func, str_len(f->func));
 	}
-	end_section(&o, at);
+	end_section(o, at);
 
-	at = begin_section(&o, SEC_LOCKS);
+	at = begin_section(o, SEC_LOCKS);
 	for (size_t i = 0; i < sd->nr_locks; i++) {
 		const struct sym_lock *l = &sd->locks[i];
 		__u8 flags = (l->name ? LOCK_HAS_NAME : 0) | (l->module ? LOCK_HAS_MODULE : 0) |
 			     (l->location ? LOCK_HAS_LOCATION : 0);
 		__u8 mem_ok = l->mem_ok;
 
-		put_u64(&o, l->addr);
-		put_u64(&o, l->name_off);
-		put_u64(&o, l->module_off);
-		put(&o, &mem_ok, 1);
-		put(&o, &flags, 1);
-		put_u16(&o, str_len(l->name));
-		put_u16(&o, str_len(l->module));
-		put_u16(&o, str_len(l->location));
-		put(&o, l->mem, TT_MEMWIN_LEN);
+		put_u64(o, l->addr);
+		put_u64(o, l->name_off);
+		put_u64(o, l->module_off);
+		put(o, &mem_ok, 1);
+		put(o, &flags, 1);
+		put_u16(o, str_len(l->name));
+		put_u16(o, str_len(l->module));
+		put_u16(o, str_len(l->location));
+		put(o, l->mem, TT_MEMWIN_LEN);
 		if (l->name)
-			put(&o, l->name, str_len(l->name));
+			put(o, l->name, str_len(l->name));
 		if (l->module)
-			put(&o, l->module, str_len(l->module));
+			put(o, l->module, str_len(l->module));
 		if (l->location)
-			put(&o, l->location, str_len(l->location));
+			put(o, l->location, str_len(l->location));
 	}
-	end_section(&o, at);
+	end_section(o, at);
 
-	at = begin_section(&o, SEC_MODULES);
+	at = begin_section(o, SEC_MODULES);
 	for (size_t i = 0; i < sd->nr_modules; i++) {
 		const struct sym_module *m = &sd->modules[i];
 
-		put_u64(&o, m->start);
-		put_u64(&o, m->end);
-		put_u64(&o, m->pgoff);
-		put_u16(&o, str_len(m->path));
-		put_u16(&o, str_len(m->build_id));
-		put(&o, m->path, str_len(m->path));
-		put(&o, m->build_id, str_len(m->build_id));
+		put_u64(o, m->start);
+		put_u64(o, m->end);
+		put_u64(o, m->pgoff);
+		put_u16(o, str_len(m->path));
+		put_u16(o, str_len(m->build_id));
+		put(o, m->path, str_len(m->path));
+		put(o, m->build_id, str_len(m->build_id));
 	}
-	end_section(&o, at);
+	end_section(o, at);
 
-	at = begin_section(&o, SEC_INLINES);
+	at = begin_section(o, SEC_INLINES);
 	for (size_t i = 0; i < sd->nr_frames; i++) {
 		const struct sym_frame *f = &sd->frames[i];
 
 		if (!f->nr_inlined)
 			continue;
-		put_u64(&o, f->ip);
-		put_u16(&o, (__u16)f->nr_inlined);
+		put_u64(o, f->ip);
+		put_u16(o, (__u16)f->nr_inlined);
 		for (size_t k = 0; k < f->nr_inlined; k++) {
-			put_u16(&o, str_len(f->inlined[k].name));
-			put_u16(&o, str_len(f->inlined[k].func));
-			put(&o, f->inlined[k].name, str_len(f->inlined[k].name));
-			put(&o, f->inlined[k].func, str_len(f->inlined[k].func));
+			put_u16(o, str_len(f->inlined[k].name));
+			put_u16(o, str_len(f->inlined[k].func));
+			put(o, f->inlined[k].name, str_len(f->inlined[k].name));
+			put(o, f->inlined[k].func, str_len(f->inlined[k].func));
 		}
 	}
-	end_section(&o, at);
+	end_section(o, at);
 
-	crc = crc32(0, o.data, o.len);
-	at = begin_section(&o, SEC_END);
-	put_u32(&o, crc);
-	end_section(&o, at);
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || fchmod(fd, 0600)) {
-		err = -errno;
-		goto out;
-	}
-	while (done < o.len) {
-		ssize_t n = write(fd, o.data + done, o.len - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		done += n;
-	}
-	if (fsync(fd) && errno != EINVAL)
-		err = -errno;
-out:
-	if (fd >= 0 && close(fd) && !err)
-		err = -errno;
+	crc = crc32(crc, o->data, o->len);
+	at = begin_section(o, SEC_END);
+	put_u32(o, crc);
+	end_section(o, at);
+	writer_flush(w);
+	if (!w->err)
+		w->err = write_all(w->fd, len_bytes, 8, (off_t)w->len_at);
+	if (!w->err && fsync(w->fd) && errno != EINVAL)
+		w->err = -errno;
+	if (close(w->fd) && !w->err)
+		w->err = -errno;
+	err = w->err;
 	if (err)
-		fprintf(stderr, "threadtrace: failed to write record file %s: %s\n", path,
+		fprintf(stderr, "threadtrace: failed to write record file %s: %s\n", w->path,
 			strerror(-err));
-	free(o.data);
+	free(o->data);
+	free(w->path);
+	free(w);
 	return err;
+}
+
+void recfile_writer_discard(struct recfile_writer *w)
+{
+	close(w->fd);
+	unlink(w->path);
+	free(w->o.data);
+	free(w->path);
+	free(w);
+}
+
+int recfile_write(const char *path, const struct rec_info *info, const struct record_buf *rb,
+		  const struct symdata *sd)
+{
+	struct recfile_writer *w = recfile_writer_open(path, info);
+
+	if (!w)
+		return -EIO;
+	recfile_writer_add(w, rb->data, rb->len);
+	return recfile_writer_close(w, sd);
 }
 
 struct in_buf {
@@ -311,11 +391,48 @@ static void parse_info(const char *text, size_t len, struct rec_info *info)
 	free(copy);
 }
 
-static int parse_records(const __u8 *p, size_t len, struct record_buf *rb, char *why, size_t wl)
-{
-	size_t off = 0;
+/* Where a parse reads from: memory, or a file mapped read-only whose pages it lets go behind. */
+struct src {
+	const __u8 *data;
+	size_t len;
+	bool mapped;
+};
 
-	records_reserve(rb, len);
+#define CHUNK (8u << 20)
+
+/* A mapped file's pages in [from, to) are read: drop them (the page cache keeps them). */
+static void let_go(const struct src *s, size_t from, size_t to)
+{
+	size_t a = (from + 4095) & ~(size_t)4095, b = to & ~(size_t)4095;
+
+	if (s->mapped && b > a)
+		madvise((void *)(s->data + a), b - a, MADV_DONTNEED);
+}
+
+static __u32 crc_of(const struct src *s, size_t len)
+{
+	__u32 crc = crc32(0, NULL, 0);
+
+	for (size_t at = 0; at < len; at += CHUNK) {
+		size_t n = len - at < CHUNK ? len - at : CHUNK;
+
+		crc = crc32(crc, s->data + at, n);
+		let_go(s, at, at + n);
+	}
+	return crc;
+}
+
+/*
+ * Check every record of a RECORDS payload (at byte base of the file) and hand each to fn
+ * (NULL: check only). 0, or -EINVAL with why, or what fn returned.
+ */
+static int each_record(const struct src *s, size_t base, size_t len, bool checked,
+		       record_sink_fn fn, void *ctx, char *why, size_t wl)
+{
+	const __u8 *p = s->data + base;
+	size_t off = 0, nr = 0, done = 0;
+	int err;
+
 	while (off < len) {
 		struct tt_rec_hdr h;
 
@@ -325,19 +442,31 @@ static int parse_records(const __u8 *p, size_t len, struct record_buf *rb, char 
 		}
 		memcpy(&h, p + off, sizeof(h));
 		if (h.size < sizeof(h) || h.size > len - off) {
-			snprintf(why, wl, "record %zu has an impossible size %u", rb->count,
+			snprintf(why, wl, "record %zu has an impossible size %u", nr, h.size);
+			return -EINVAL;
+		}
+		/* the size against the kind and the stack it carries (once) */
+		if (!checked && record_check(p + off, h.size)) {
+			snprintf(why, wl, "record %zu (kind %u, %u bytes) is malformed", nr, h.kind,
 				 h.size);
 			return -EINVAL;
 		}
-		/* records_append checks the size against the kind and the stack it carries */
-		if (records_append(rb, p + off, h.size)) {
-			snprintf(why, wl, "record %zu (kind %u, %u bytes) is malformed", rb->count,
-				 h.kind, h.size);
-			return -EINVAL;
-		}
+		if (fn && (err = fn(ctx, (const void *)(p + off), h.size)))
+			return err;
 		off += h.size;
+		nr++;
+		if (off - done >= CHUNK) {
+			let_go(s, base + done, base + off);
+			done = off;
+		}
 	}
+	let_go(s, base + done, base + off);
 	return 0;
+}
+
+static int append_record(void *ctx, const struct tt_rec_hdr *h, size_t size)
+{
+	return records_append(ctx, h, size);
 }
 
 static int parse_frames(const __u8 *p, size_t len, struct symdata *sd)
@@ -451,9 +580,16 @@ static int parse_inlines(const __u8 *p, size_t len, struct symdata *sd)
 	return 0;
 }
 
-int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,
-		  struct symdata *sd, char *why, size_t wl)
+/*
+ * Check a whole file and read its INFO and symbol data; the records are checked and, with fn,
+ * handed over as they come; *records and *records_len say where they lie.
+ */
+static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
+		record_sink_fn fn, void *ctx, size_t *records, size_t *records_len, char *why,
+		size_t wl)
 {
+	const __u8 *data = s->data;
+	size_t len = s->len;
 	struct in_buf in = {.p = data, .len = len};
 	char magic[8];
 	__u32 version, nsec;
@@ -510,7 +646,9 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 			parse_info((const char *)payload, slen, info);
 			break;
 		case SEC_RECORDS:
-			err = parse_records(payload, slen, rb, why, wl);
+			*records = in.off;
+			*records_len = slen;
+			err = each_record(s, in.off, slen, false, fn, ctx, why, wl);
 			if (err)
 				return err;
 			break;
@@ -538,7 +676,7 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 			/* let the fuzzer reach the structure behind the checksum */
 			want = crc32(0, data, start);
 #endif
-			if (crc32(0, data, start) != want) {
+			if (crc_of(s, start) != want) {
 				snprintf(why, wl, "damaged: checksum mismatch");
 				return -EINVAL;
 			}
@@ -578,15 +716,21 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 	return 0;
 }
 
-int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
-		 struct symdata *sd)
+int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,
+		  struct symdata *sd, char *why, size_t wl)
 {
-	char why[256] = "";
+	struct src s = {data, len, false};
+	size_t at, n;
+
+	return walk(&s, info, sd, append_record, rb, &at, &n, why, wl);
+}
+
+static int map_file(const char *path, struct src *s)
+{
 	struct stat st;
-	__u8 *data = NULL;
-	size_t len = 0;
 	int fd, err = 0;
 
+	memset(s, 0, sizeof(*s));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		err = -errno;
@@ -598,28 +742,69 @@ int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
 		fprintf(stderr, "threadtrace: %s is not a regular file\n", path);
 		goto out;
 	}
-	data = xcalloc(1, st.st_size ? st.st_size : 1);
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + len, st.st_size - len);
+	s->len = st.st_size;
+	s->data = (const __u8 *)"";
+	if (s->len) {
+		void *m = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, fd, 0);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			fprintf(stderr, "threadtrace: cannot read %s: %s\n", path, strerror(-err));
+		if (m == MAP_FAILED) {
+			err = -errno;
+			fprintf(stderr, "threadtrace: cannot read %s: %s\n", path, strerror(errno));
 			goto out;
 		}
-		len += n;
+		s->data = m;
+		s->mapped = true;
 	}
-	err = recfile_parse(data, len, info, rb, sd, why, sizeof(why));
+out:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static void unmap_file(struct src *s)
+{
+	if (s->mapped)
+		munmap((void *)s->data, s->len);
+}
+
+int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
+		 struct symdata *sd)
+{
+	char why[256] = "";
+	struct src s;
+	size_t at, n;
+	int err = map_file(path, &s);
+
+	if (err)
+		return err;
+	err = walk(&s, info, sd, append_record, rb, &at, &n, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "threadtrace: cannot read record file %s: %s\n", path, why);
 		records_free(rb);
 		symdata_free(sd);
 	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(data);
+	unmap_file(&s);
+	return err;
+}
+
+int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd,
+		   record_sink_fn fn, void *ctx)
+{
+	char why[256] = "";
+	struct src s;
+	size_t at = 0, n = 0;
+	int err = map_file(path, &s);
+
+	if (err)
+		return err;
+	/* the whole file is checked first: a damaged one fails before any record is used */
+	err = walk(&s, info, sd, NULL, NULL, &at, &n, why, sizeof(why));
+	if (!err)
+		err = each_record(&s, at, n, true, fn, ctx, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "threadtrace: cannot read record file %s: %s\n", path, why);
+		symdata_free(sd);
+	}
+	unmap_file(&s);
 	return err;
 }

@@ -29,6 +29,17 @@ void recfile_info_now(struct rec_info *info, int pid, char *const *command);
 int recfile_write(const char *path, const struct rec_info *info, const struct record_buf *rb,
 		  const struct symdata *sd);
 /*
+ * The same, written as the records come: open writes the header, add appends records (buffered),
+ * close writes the symbol data and the checksum, and frees w. open prints a message and returns
+ * NULL when the file cannot be created; add and close return 0 or -errno (close prints it).
+ */
+struct recfile_writer;
+struct recfile_writer *recfile_writer_open(const char *path, const struct rec_info *info);
+int recfile_writer_add(struct recfile_writer *w, const void *rec, size_t size);
+int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd);
+/* Close and remove the file (the session failed); frees w. */
+void recfile_writer_discard(struct recfile_writer *w);
+/*
  * Read a record file from memory. 0, or -EINVAL with *why saying what is wrong (static text
  * or written into why_buf).
  */
@@ -37,5 +48,12 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 /* Read a record file from disk; prints one message on failure. 0 or -errno. */
 int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
 		 struct symdata *sd);
+/*
+ * Read a record file without keeping its records: the whole file (checksum, every record's
+ * size, the symbol data) is checked first, then each record goes to fn in file order. Memory
+ * does not grow with the file. Prints one message on failure; 0 or -errno.
+ */
+int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd,
+		   record_sink_fn fn, void *ctx);
 
 #endif

@@ -88,7 +88,7 @@ const struct tt_stack *record_stack(const struct tt_rec_hdr *h)
 	return NULL;
 }
 
-static int record_check(const void *rec, size_t size)
+int record_check(const void *rec, size_t size)
 {
 	const struct tt_rec_hdr *h = rec;
 	const struct tt_stack *st;
@@ -153,33 +153,4 @@ void records_free(struct record_buf *rb)
 {
 	free(rb->data);
 	memset(rb, 0, sizeof(*rb));
-}
-
-static const struct record_buf *sort_rb;
-
-static int cmp_ts(const void *a, const void *b)
-{
-	size_t oa = *(const size_t *)a, ob = *(const size_t *)b;
-	const struct tt_rec_hdr *ha = (const void *)(sort_rb->data + oa);
-	const struct tt_rec_hdr *hb = (const void *)(sort_rb->data + ob);
-
-	if (ha->ts != hb->ts)
-		return ha->ts < hb->ts ? -1 : 1;
-	/* Stable: keep arrival order for equal timestamps. */
-	return oa < ob ? -1 : oa > ob;
-}
-
-size_t *records_sorted(const struct record_buf *rb)
-{
-	size_t *idx = xcalloc(rb->count, sizeof(size_t));
-	size_t off = 0, i = 0;
-
-	while (off < rb->len && i < rb->count) {
-		idx[i++] = off;
-		off += ((const struct tt_rec_hdr *)(rb->data + off))->size;
-	}
-	sort_rb = rb;
-	sort_array(idx, i, sizeof(size_t), cmp_ts);
-	sort_rb = NULL;
-	return idx;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * records.h - the record stream: an append-only byte buffer of records as BPF and the collector
- * produced them, validated on the way in, and an index of them in timestamp order.
+ * produced them, validated on the way in.
  */
 #ifndef TT_RECORDS_H
 #define TT_RECORDS_H
@@ -23,8 +23,10 @@ int records_append(struct record_buf *rb, const void *rec, size_t size);
 void records_free(struct record_buf *rb);
 /* Make room for bytes more of records at once (a replayed file's size is known). */
 void records_reserve(struct record_buf *rb, size_t bytes);
-/* Offsets of every record, stable-sorted by timestamp. Caller frees. */
-size_t *records_sorted(const struct record_buf *rb);
+/* Where records go one by one (a record file, the analysis): non-zero stops a reader. */
+typedef int (*record_sink_fn)(void *ctx, const struct tt_rec_hdr *h, size_t size);
+/* 0 if a record's size fits its kind (and its stack or frames), else -EINVAL. */
+int record_check(const void *rec, size_t size);
 /* Minimum size of a record of this kind, 0 for an unknown kind. */
 size_t record_min_size(__u16 kind);
 /* The stack that follows a record, or NULL for kinds without one. */

@@ -410,6 +410,9 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	if (a->lost_events)
 		fprintf(out, "  WARNING: %llu events were lost (ring buffer full): figures are low; "
 			     "raise --buffer-mb\n", (unsigned long long)a->lost_events);
+	if (a->late_records)
+		fprintf(out, "  WARNING: %llu records came later than the analysis' reorder window "
+			     "(100 ms) and were left out\n", (unsigned long long)a->late_records);
 
 	for (size_t d = 0; d < a->nr_deadlocks; d++) {
 		const struct deadlock_stat *dl = &a->deadlocks[d];

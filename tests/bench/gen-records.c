@@ -2,7 +2,8 @@
 /*
  * gen-records.c - write a synthetic record file for the analysis benchmark: THREADS threads of
  * one process, each waking RATE times a second for SECONDS, waiting on one of 64 condvar-like
- * futex words with a 4-frame stack, woken by the thread before it. Five records per cycle.
+ * futex words with a 4-frame stack, woken by the thread before it. Five records per cycle,
+ * written in timestamp order as a collector writes them, streamed (memory does not grow).
  *   gen-records FILE THREADS SECONDS RATE
  */
 #include <stdio.h>
@@ -25,9 +26,49 @@ static void hdr(void *rec, __u16 kind, __u16 size, __u64 ts, __u32 tid)
 	h->cpu = tid & 1;
 }
 
+static struct record_buf *sort_rb;
+
+static int cmp_ts(const void *a, const void *b)
+{
+	const struct tt_rec_hdr *x = (const void *)(sort_rb->data + *(const size_t *)a);
+	const struct tt_rec_hdr *y = (const void *)(sort_rb->data + *(const size_t *)b);
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Write the records of rb older than before in time order; keep the others in rb. */
+static size_t flush_before(struct recfile_writer *w, struct record_buf *rb, __u64 before)
+{
+	struct record_buf keep = {0};
+	size_t *idx = malloc((rb->count + 1) * sizeof(*idx)), n = 0, written = 0;
+
+	for (size_t off = 0; off < rb->len; off += ((struct tt_rec_hdr *)(rb->data + off))->size)
+		idx[n++] = off;
+	sort_rb = rb;
+	qsort(idx, n, sizeof(*idx), cmp_ts);
+	for (size_t i = 0; i < n; i++) {
+		const struct tt_rec_hdr *h = (const void *)(rb->data + idx[i]);
+
+		if (h->ts < before) {
+			recfile_writer_add(w, h, h->size);
+			written++;
+		} else {
+			records_append(&keep, h, h->size);
+		}
+	}
+	free(idx);
+	records_free(rb);
+	*rb = keep;
+	return written;
+}
+
 int main(int argc, char **argv)
 {
 	struct record_buf rb = {0};
+	struct recfile_writer *w;
+	size_t written = 0;
 	struct symdata sd = {0};
 	struct rec_info info = {.host = "synthetic", .kernel = "-", .cmdline = "gen-records"};
 	unsigned threads, seconds, rate;
@@ -44,6 +85,9 @@ int main(int argc, char **argv)
 		return 2;
 	period = 1000000000ULL / rate;
 	end = (__u64)seconds * 1000000000ULL;
+	w = recfile_writer_open(argv[1], &info);
+	if (!w)
+		return 1;
 	{
 		struct tt_session s = {0};
 
@@ -54,6 +98,7 @@ int main(int argc, char **argv)
 	}
 	/* cycle c of thread i starts at c * period + i * period / threads */
 	for (__u64 base = 0; base < end; base += period) {
+		written += flush_before(w, &rb, base);
 		for (unsigned i = 0; i < threads; i++) {
 			__u64 t = base + (__u64)i * period / threads + 1;
 			__u32 tid = PID + 1 + i, waker = PID + 1 + (i + threads - 1) % threads;
@@ -104,8 +149,9 @@ int main(int argc, char **argv)
 		hdr(&e, TT_REC_SESSION_END, sizeof(e), end, PID);
 		records_append(&rb, &e, sizeof(e));
 	}
-	if (recfile_write(argv[1], &info, &rb, &sd))
+	written += flush_before(w, &rb, (__u64)-1);
+	if (recfile_writer_close(w, &sd))
 		return 1;
-	printf("%zu\n", rb.count);
+	printf("%zu\n", written);
 	return 0;
 }

@@ -3,6 +3,7 @@
  * storm.c - benchmark workloads that time themselves (tracer start-up excluded).
  *   storm mutex THREADS ITERS   THREADS threads lock/unlock one mutex ITERS times each
  *   storm pingpong ROUNDS       two threads hand a token back and forth through a condvar
+ *   storm sleepers THREADS ITERS US   THREADS threads each sleep US microseconds ITERS times
  * Prints {"mode": ..., "elapsed_ns": N} on stdout.
  */
 #define _GNU_SOURCE
@@ -50,9 +51,21 @@ static void *player(void *arg)
 	return NULL;
 }
 
+static long sleep_us;
+
+static void *sleeper(void *arg)
+{
+	struct timespec ts = {sleep_us / 1000000, (sleep_us % 1000000) * 1000};
+
+	for (long i = 0; i < iters; i++)
+		nanosleep(&ts, NULL);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	pthread_t t[64];
+	static pthread_t t[4096];
+	void *(*fn)(void *);
 	int n;
 	long long t0;
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -62,16 +75,29 @@ int main(int argc, char **argv)
 		iters = atol(argv[3]);
 		if (n < 1 || n > 64)
 			return 2;
+		fn = storm;
 	} else if (!strcmp(mode, "pingpong") && argc > 2) {
 		n = 2;
 		iters = atol(argv[2]);
+		fn = player;
+	} else if (!strcmp(mode, "sleepers") && argc > 4) {
+		n = atoi(argv[2]);
+		iters = atol(argv[3]);
+		sleep_us = atol(argv[4]);
+		if (n < 1 || n > 4096 || sleep_us < 0)
+			return 2;
+		fn = sleeper;
 	} else {
-		fprintf(stderr, "usage: storm mutex THREADS ITERS | storm pingpong ROUNDS\n");
+		fprintf(stderr, "usage: storm mutex THREADS ITERS | storm pingpong ROUNDS | "
+				"storm sleepers THREADS ITERS US\n");
 		return 2;
 	}
 	t0 = now_ns();
 	for (long i = 0; i < n; i++)
-		pthread_create(&t[i], NULL, mode[0] == 'm' ? storm : player, (void *)i);
+		if (pthread_create(&t[i], NULL, fn, (void *)i)) {
+			fprintf(stderr, "storm: cannot create thread %ld\n", i);
+			return 1;
+		}
 	for (int i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	printf("{\"mode\": \"%s\", \"elapsed_ns\": %lld}\n", mode, now_ns() - t0);
