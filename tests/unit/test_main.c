@@ -560,6 +560,138 @@ static void test_recfile_roundtrip(void)
 	unlink(path);
 }
 
+static char *summary_of(struct analysis *a, size_t *len)
+{
+	char *j = NULL;
+	FILE *f = open_memstream(&j, len);
+
+	json_summary(f, a);
+	fclose(f);
+	return j;
+}
+
+/*
+ * The streaming analysis: records that arrive out of order within the reorder window give
+ * what they give in order; one later than the window is left out and counted.
+ */
+static void test_stream_reorders(void)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct analysis a1, a2;
+	struct analysis_stream *st;
+	size_t *off = NULL, n = 0, cap = 0, l1, l2;
+	char *j1, *j2;
+
+	sample_session(&rb, &sd);
+	for (size_t o = 0; o < rb.len; o += ((struct tt_rec_hdr *)(rb.data + o))->size)
+		*VEC_PUSH(off, n, cap) = o;
+	CHECK(n > 6);
+	CHECK(analysis_run(&rb, &sd, &a1) == 0);
+	/* every pair after the session swapped: each record a step out of place */
+	st = analysis_stream_new(&sd, ANALYSIS_TIMELINE, &a2);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = i == 0 ? 0 : (i % 2 ? (i + 1 < n ? i + 1 : i) : i - 1);
+		const struct tt_rec_hdr *h = (const void *)(rb.data + off[k]);
+
+		CHECK(analysis_stream_feed(st, h, h->size) == 0);
+	}
+	CHECK(analysis_stream_finish(st) == 0);
+	j1 = summary_of(&a1, &l1);
+	j2 = summary_of(&a2, &l2);
+	CHECK(l1 == l2 && !memcmp(j1, j2, l1));
+	CHECK_EQ_U64(a2.late_records, 0);
+	CHECK_EQ_U64(a2.nr_spans, a1.nr_spans);
+	free(j1);
+	free(j2);
+	analysis_free(&a2);
+
+	/* a wait that ends 1 s after it began, then records from before what was replayed */
+	{
+		struct record_buf rb2 = {0};
+		__u64 ips[] = {0x10};
+		const struct lock_stat *l;
+
+		s_session(&rb2, 0);
+		s_wait_begin(&rb2, 10 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 1);
+		s_wait_end(&rb2, 1000 * MS, 1, A_LOCK, 0);
+		/* after 1 s arrived, 10 ms was replayed: a wait from 5 to 8 ms comes too late */
+		s_wait_begin(&rb2, 5 * MS, 2, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 1);
+		s_wait_end(&rb2, 8 * MS, 2, A_LOCK, 0);
+		s_end(&rb2, 1100 * MS);
+		CHECK(analysis_run(&rb2, NULL, &a2) == 0);
+		CHECK_EQ_U64(a2.late_records, 2);
+		l = find_lock(&a2, A_LOCK);
+		CHECK(l && l->futex_waits == 1 && l->wait_ns == 990 * MS);
+		analysis_free(&a2);
+		records_free(&rb2);
+	}
+	analysis_free(&a1);
+	free(off);
+	records_free(&rb);
+	symdata_free(&sd);
+}
+
+/* Written as records come, the file is the one written at once; read back streamed, the same. */
+static int count_record(void *ctx, const struct tt_rec_hdr *h, size_t size)
+{
+	struct record_buf *rb = ctx;
+
+	return records_append(rb, h, size);
+}
+
+static void test_recfile_streamed(void)
+{
+	struct record_buf rb = {0}, rb2 = {0};
+	struct symdata sd = {0}, sd2 = {0};
+	struct rec_info info = {.host = "h", .kernel = "k", .cmdline = "app"}, info2;
+	char p1[] = "/tmp/tt-unit-XXXXXX", p2[] = "/tmp/tt-unit-XXXXXX";
+	struct recfile_writer *w;
+	struct stat s1, s2;
+	char *b1, *b2;
+	FILE *f;
+
+	close(mkstemp(p1));
+	close(mkstemp(p2));
+	sample_session(&rb, &sd);
+	CHECK(recfile_write(p1, &info, &rb, &sd) == 0);
+	w = recfile_writer_open(p2, &info);
+	CHECK(w != NULL);
+	for (size_t o = 0; w && o < rb.len; o += ((struct tt_rec_hdr *)(rb.data + o))->size)
+		CHECK(recfile_writer_add(w, rb.data + o,
+					 ((struct tt_rec_hdr *)(rb.data + o))->size) == 0);
+	CHECK(w && recfile_writer_close(w, &sd) == 0);
+	CHECK(stat(p1, &s1) == 0 && stat(p2, &s2) == 0 && s1.st_size == s2.st_size);
+	b1 = calloc(1, s1.st_size);
+	b2 = calloc(1, s2.st_size);
+	f = fopen(p1, "r");
+	CHECK(f && fread(b1, 1, s1.st_size, f) == (size_t)s1.st_size);
+	fclose(f);
+	f = fopen(p2, "r");
+	CHECK(f && fread(b2, 1, s2.st_size, f) == (size_t)s2.st_size);
+	fclose(f);
+	CHECK(!memcmp(b1, b2, s1.st_size));
+	CHECK(recfile_stream(p2, &info2, &sd2, count_record, &rb2) == 0);
+	CHECK(rb2.len == rb.len && !memcmp(rb2.data, rb.data, rb.len));
+	CHECK_EQ_U64(sd2.nr_frames, sd.nr_frames);
+	/* damaged: the stream fails before a single record is handed over */
+	records_free(&rb2);
+	symdata_free(&sd2);
+	b2[s2.st_size / 2] ^= 0x40;
+	f = fopen(p2, "w");
+	fwrite(b2, 1, s2.st_size, f);
+	fclose(f);
+	CHECK(recfile_stream(p2, &info2, &sd2, count_record, &rb2) != 0);
+	CHECK_EQ_U64(rb2.count, 0);
+	free(b1);
+	free(b2);
+	records_free(&rb);
+	records_free(&rb2);
+	symdata_free(&sd);
+	unlink(p1);
+	unlink(p2);
+}
+
 /* Truncated, damaged, foreign and newer files: one clear reason, never a partial result. */
 static void test_recfile_damage(void)
 {
@@ -877,6 +1009,8 @@ static const struct unit_test tests[] = {
 	{"recfile_damage", test_recfile_damage},
 	{"folded", test_folded},
 	{"merge_rewaits", test_merge_rewaits},
+	{"stream_reorders", test_stream_reorders},
+	{"recfile_streamed", test_recfile_streamed},
 	{"wake_causes", test_wake_causes},
 	{"thread_states", test_thread_states},
 	{"condvar_vs_mutex", test_condvar_vs_mutex},

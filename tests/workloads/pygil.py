@@ -7,6 +7,8 @@
   pygil.py work N ITERS     N threads each count to ITERS in Python (fixed work, for make bench)
   pygil.py yield N CALLS    N threads each call time.sleep(0) CALLS times: a GIL drop and take
                             per call (the worst case for GIL tracing, for make bench)
+  pygil.py io N CALLS       N threads each read 64 bytes of /dev/zero CALLS times: the GIL is
+                            dropped and taken again around each read (an I/O loop, for make bench)
   pygil.py lock ITERS MS    one thread holds a threading.Lock MS ms at a time, another takes it
                             ITERS times; the waiter times its blocked acquire() calls
 
@@ -14,7 +16,7 @@ Truth: CPython's own switch_number (read through ctypes, offsets of
 ../shared/facts/cpython.md) before the threads start and after they end, each thread's
 native id, time.thread_time(), and for the sleeper its oversleep (time past each 1 ms sleep).
 """
-import ctypes, json, sys, threading, time
+import ctypes, json, os, sys, threading, time
 
 V = sys.version_info[:2]
 RT = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
@@ -77,6 +79,15 @@ def yielder(calls):
                     "kind": "yield"})
 
 
+def reader(calls):
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    for _ in range(calls):
+        os.read(fd, 64)
+    os.close(fd)
+    results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
+                    "kind": "io"})
+
+
 def hold_lock(lock, iters, hold, taken):
     for _ in range(iters):
         lock.acquire()
@@ -107,6 +118,9 @@ def main():
     elif mode == "yield":
         threads = [threading.Thread(target=yielder, args=(int(args[1]),))
                    for _ in range(int(args[0]))]
+    elif mode == "io":
+        threads = [threading.Thread(target=reader, args=(int(args[1]),))
+                   for _ in range(int(args[0]))]
     elif mode == "burn":
         n, seconds = int(args[0]), float(args[1])
         threads = [threading.Thread(target=spin, args=(seconds,)) for _ in range(n)]
@@ -121,7 +135,7 @@ def main():
                    threading.Thread(target=wait_lock, args=(lock, iters, taken))]
     else:
         sys.exit("usage: pygil.py burn N SECONDS | convoy SECONDS | work N ITERS | "
-                 "yield N CALLS | lock ITERS MS")
+                 "yield N CALLS | io N CALLS | lock ITERS MS")
     time.sleep(0.5)  # the tracer finds the interpreter (decoding a stripped one: ~0.2 s)
     s0 = switch_number()
     t0 = time.monotonic()
