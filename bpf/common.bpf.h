@@ -237,6 +237,14 @@ static __always_inline void emit_snapshot(__u32 slot, __u16 parent_kind, __u32 p
 
 	if (!snapshot_bytes || !snapshot_allowed(ts))
 		return;
+	/*
+	 * A snapshot is kilobytes, the record it belongs to ~100 bytes: with the ring buffer half
+	 * full, records go first (theirs is the frame-pointer stack, or the unwound stack of the
+	 * same site) rather than being lost.
+	 */
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+		return;
 	b = bpf_map_lookup_elem(&snapshots, &slot);
 	if (!b)
 		return;

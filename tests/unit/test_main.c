@@ -42,31 +42,37 @@ static const struct thread_stat *find_thread(const struct analysis *a, __u32 tid
 	return NULL;
 }
 
+/* One thread's waits on a mutex: 4 futex waits, 2 acquisitions, 3 wakers' wake-ups. */
+static void rewaits_stream(struct record_buf *rb)
+{
+	__u64 ips[] = {0x10, 0x20};
+
+	s_session(rb, 0);
+	/* acquisition 1: EAGAIN at once, then a sleep woken by 2, barged, a sleep woken by 3 */
+	s_wait_begin(rb, 10 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_wait_end(rb, 10 * MS + 1000, 1, A_LOCK, -E_AGAIN);
+	s_wait_begin(rb, 11 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_waking(rb, 15 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_wait_end(rb, 16 * MS, 1, A_LOCK, 0);
+	s_wait_begin(rb, 16 * MS + 5000, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_waking(rb, 20 * MS, 3, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_wait_end(rb, 21 * MS, 1, A_LOCK, 0);
+	/* thread 1 releases: its next wait is a new acquisition */
+	s_wake_op(rb, 22 * MS, 1, A_LOCK);
+	s_wait_begin(rb, 30 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_waking(rb, 32 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
+	s_wait_end(rb, 33 * MS, 1, A_LOCK, 0);
+	s_end(rb, 40 * MS);
+}
+
 /* Two futex waits of one acquisition (EAGAIN, then barging) count as one contention. */
 static void test_merge_rewaits(void)
 {
 	struct record_buf rb = {0};
 	struct analysis a;
 	const struct lock_stat *l;
-	__u64 ips[] = {0x10, 0x20};
 
-	s_session(&rb, 0);
-	/* acquisition 1: EAGAIN at once, then a sleep woken by 2, barged, a sleep woken by 3 */
-	s_wait_begin(&rb, 10 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
-	s_wait_end(&rb, 10 * MS + 1000, 1, A_LOCK, -E_AGAIN);
-	s_wait_begin(&rb, 11 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
-	s_waking(&rb, 15 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
-	s_wait_end(&rb, 16 * MS, 1, A_LOCK, 0);
-	s_wait_begin(&rb, 16 * MS + 5000, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
-	s_waking(&rb, 20 * MS, 3, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
-	s_wait_end(&rb, 21 * MS, 1, A_LOCK, 0);
-	/* thread 1 releases: its next wait is a new acquisition */
-	s_wake_op(&rb, 22 * MS, 1, A_LOCK);
-	s_wait_begin(&rb, 30 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
-	s_waking(&rb, 32 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
-	s_wait_end(&rb, 33 * MS, 1, A_LOCK, 0);
-	s_end(&rb, 40 * MS);
-
+	rewaits_stream(&rb);
 	CHECK(analysis_run(&rb, NULL, &a) == 0);
 	l = find_lock(&a, A_LOCK);
 	CHECK(l != NULL);
@@ -583,10 +589,10 @@ static void test_stream_reorders(void)
 	size_t *off = NULL, n = 0, cap = 0, l1, l2;
 	char *j1, *j2;
 
-	sample_session(&rb, &sd);
+	rewaits_stream(&rb);
 	for (size_t o = 0; o < rb.len; o += ((struct tt_rec_hdr *)(rb.data + o))->size)
 		*VEC_PUSH(off, n, cap) = o;
-	CHECK(n > 6);
+	CHECK(n > 10);
 	CHECK(analysis_run(&rb, &sd, &a1) == 0);
 	/* every pair after the session swapped: each record a step out of place */
 	st = analysis_stream_new(&sd, ANALYSIS_TIMELINE, &a2);
