@@ -28,6 +28,7 @@ int tt_gil_store(struct pt_regs *ctx)
 	__s32 disp = (__s32)(cookie >> 32);
 	struct tt_gil *rec;
 	__u32 size = sizeof(*rec), req = 0;
+	bool stack = op == TT_GIL_TAKE;
 
 	if (!gil || !is_target_thread(tgid, tid))
 		return 0;
@@ -57,11 +58,23 @@ int tt_gil_store(struct pt_regs *ctx)
 	rec->stack.nr_user = 0;
 	rec->stack.nr_kernel = 0;
 	rec->stack.flags = 0;
-	size += fill_stack(ctx, &rec->stack, false);
+	/*
+	 * Stacks are for where threads waited for the GIL: a take's. A drop's is never used, nor a
+	 * take's right after the thread's own drop (last_holder is still its own state): nobody
+	 * held the GIL between, so it did not wait. An I/O loop does that twice per call.
+	 */
+	if (op == TT_GIL_TAKE && rec->last_holder) {
+		__u64 *own = bpf_map_lookup_elem(&py_tstates, &tid);
+
+		if (own && *own == rec->last_holder)
+			stack = false;
+	}
+	if (stack)
+		size += fill_stack(ctx, &rec->stack, false);
 	fill_hdr(&rec->hdr, TT_REC_GIL, 0, tgid, tid);
 	emit_scratch(rec, size);
 	/* where a thread takes the GIL is where it waited for it: unwind it with CFI too */
-	if (op == TT_GIL_TAKE) {
+	if (op == TT_GIL_TAKE && stack) {
 		__u64 ts = rec->hdr.ts;
 
 		emit_snapshot(SLOT_UPROBE, TT_REC_GIL, tgid, tid, ts);

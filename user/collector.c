@@ -461,7 +461,7 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		const struct gil_site *s = &py->sites[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = gil_site_cookie(s));
 		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.tt_gil_store, pid,
-								     py->open_path, s->file_off, &uo);
+								     py->open_path, s->probe_off, &uo);
 
 		if (!l) {
 			fprintf(stderr, "threadtrace: GIL not traced: failed to attach a uprobe in %s: "
@@ -472,9 +472,10 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		grow((void **)&g->links, &g->cap, g->n + 1, sizeof(*g->links));
 		g->links[g->n++] = l;
 		if (o->verbose)
-			fprintf(stderr, "threadtrace: GIL %s at 0x%llx: %s\n",
+			fprintf(stderr, "threadtrace: GIL %s at 0x%llx: %s; probed %s%s%s\n",
 				s->op == TT_GIL_TAKE ? "take" : "drop", (unsigned long long)s->vaddr,
-				s->insn);
+				s->insn, s->emulated ? "after it at " : "there (single-stepped)",
+				s->emulated ? s->probe_insn : "", s->emulated ? " (emulated)" : "");
 	}
 	rec.hdr.size = sizeof(rec);
 	rec.hdr.kind = TT_REC_PYTHON;
@@ -497,10 +498,17 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	snprintf(rec.path, sizeof(rec.path), "%s", py->path);
 	emit(c, &rec, sizeof(rec));
 	symbolizer_note_lock(c->sym, c->sd, py->gil);
-	if (!o->quiet)
+	if (!o->quiet) {
+		unsigned emulated = 0;
+
+		for (size_t i = 0; i < py->nr_sites; i++)
+			emulated += py->sites[i].emulated;
 		fprintf(stderr, "threadtrace: Python %s (%s): GIL traced at %u take and %u drop "
-				"stores (%s)\n", ver, py->path, py->nr_take, py->nr_drop,
-			py->symbols ? "in take_gil/drop_gil" : "stripped build, found by decoding");
+				"stores (%s; %u probed at an emulated instruction after the store, "
+				"%zu single-stepped)\n", ver, py->path, py->nr_take, py->nr_drop,
+			py->symbols ? "in take_gil/drop_gil" : "stripped build, found by decoding",
+			emulated, py->nr_sites - emulated);
+	}
 }
 
 /* Fork COMMAND stopped before exec; it execs when *go_fd is written. */

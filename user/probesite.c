@@ -74,18 +74,21 @@ static unsigned site_reg_of(unsigned r)
 	return SR_NONE;
 }
 
-/* Instructions x86 uprobes emulate instead of single-stepping (arch/x86/kernel/uprobes.c). */
-static bool kernel_emulates(const cs_insn *in)
+unsigned probesite_reg_of(unsigned r)
 {
-	const __u8 *b = in->bytes;
+	return site_reg_of(r);
+}
 
-	if (in->size == 1 && (b[0] == 0x90 || (b[0] >= 0x50 && b[0] <= 0x57)))
+/* Instructions x86 uprobes emulate instead of single-stepping (arch/x86/kernel/uprobes.c). */
+bool probesite_emulated(const __u8 *b, unsigned size)
+{
+	if (size == 1 && (b[0] == 0x90 || (b[0] >= 0x50 && b[0] <= 0x57)))
 		return true; /* nop, push reg */
-	if (in->size == 2 && b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57)
+	if (size == 2 && b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57)
 		return true; /* push r8..r15 */
 	if (b[0] == 0xeb || b[0] == 0xe9 || b[0] == 0xe8 || (b[0] >= 0x70 && b[0] <= 0x7f))
 		return true; /* jmp, call, jcc (no prefixes) */
-	return b[0] == 0x0f && in->size == 6 && b[1] >= 0x80 && b[1] <= 0x8f; /* jcc rel32 */
+	return b[0] == 0x0f && size == 6 && b[1] >= 0x80 && b[1] <= 0x8f; /* jcc rel32 */
 }
 
 static int lowest_bit(unsigned m)
@@ -144,7 +147,7 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 			target |= i > 0 && targets[t] == in->address;
 		if (target)
 			break; /* a loop may come back here: stay before it */
-		if (kernel_emulates(in) && loc[0] && (nargs < 2 || loc[1])) {
+		if (probesite_emulated(in->bytes, in->size) && loc[0] && (nargs < 2 || loc[1])) {
 			s->site_off = in->address;
 			s->reg1 = lowest_bit(loc[0]);
 			s->reg2 = nargs > 1 ? (unsigned)lowest_bit(loc[1]) : SR_NONE;

@@ -21,6 +21,11 @@ enum site_reg {
 	SR_NONE = 0xff,
 };
 
+/* The site_reg an x86 (capstone) register or a part of it belongs to; SR_NONE for others. */
+unsigned probesite_reg_of(unsigned capstone_reg);
+/* Does the kernel emulate this instruction (about 1 us a hit) rather than single-step it? */
+bool probesite_emulated(const __u8 *bytes, unsigned size);
+
 struct probe_site {
 	char func[40];	   /* the symbol */
 	unsigned op;	   /* enum tt_lock_op */

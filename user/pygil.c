@@ -325,24 +325,18 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 
 /* --- decoding --------------------------------------------------------------------------- */
 
+/* The register (a reg_value number) an x86 register, or a part of it, belongs to. */
 static unsigned base_reg(unsigned r)
 {
+	unsigned sr = probesite_reg_of(r);
+
+	if (sr != SR_NONE)
+		return sr;
 	switch (r) {
-	case X86_REG_RDI: return 0;
-	case X86_REG_RSI: return 1;
-	case X86_REG_RDX: return 2;
-	case X86_REG_RCX: return 3;
-	case X86_REG_R8: return 4;
-	case X86_REG_R9: return 5;
-	case X86_REG_RBX: return 6;
-	case X86_REG_RBP: return 7;
-	case X86_REG_R12: return 8;
-	case X86_REG_R13: return 9;
-	case X86_REG_R14: return 10;
-	case X86_REG_R15: return 11;
-	case X86_REG_RAX: return 12;
-	case X86_REG_R10: return 13;
-	case X86_REG_R11: return 14;
+	case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AL: case X86_REG_AH:
+		return 12;
+	case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B: return 13;
+	case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B: return 14;
 	}
 	return PYREG_NONE;
 }
@@ -356,6 +350,8 @@ struct decode_ctx {
 	const __u8 *code;   /* the segment being decoded */
 	size_t len;
 	__u64 vaddr, off;   /* its first byte's ELF address and file offset */
+	csh cs;
+	struct u64_map targets; /* addresses direct jumps and calls go to */
 };
 
 /* A store of an immediate 0 or 1, 4 bytes, to memory: its op, base and displacement. */
@@ -434,6 +430,54 @@ static bool signature_after(csh cs, const struct decode_ctx *d, __u64 vaddr, uns
 	return found;
 }
 
+#define MOVE_INSNS 8
+
+/*
+ * The first instruction after a store the kernel emulates, if every one between falls through
+ * and leaves the store's base register alone (the BPF check reads it there). Whether one of
+ * them is a branch target is known only when all is decoded (pygil_find_sites).
+ */
+static void emulated_after(const struct decode_ctx *d, const cs_insn *store, unsigned reg,
+			   struct gil_site *s)
+{
+	cs_insn *in = cs_malloc(d->cs);
+	__u64 vaddr = store->address + store->size;
+
+	for (int n = 0; n < MOVE_INSNS; n++) {
+		const __u8 *p;
+		size_t left;
+		uint64_t a = vaddr;
+		cs_regs rd, wr;
+		uint8_t nrd = 0, nwr = 0;
+		bool clobbers = false;
+
+		if (vaddr < d->vaddr || vaddr >= d->vaddr + d->len)
+			break;
+		p = d->code + (vaddr - d->vaddr);
+		left = d->len - (vaddr - d->vaddr);
+		if (!cs_disasm_iter(d->cs, &p, &left, &a, in))
+			break;
+		if (probesite_emulated(in->bytes, in->size)) {
+			s->emulated = true;
+			s->probe_vaddr = in->address;
+			s->probe_off = d->off + (in->address - d->vaddr);
+			snprintf(s->probe_insn, sizeof(s->probe_insn), "%s %s", in->mnemonic,
+				 in->op_str);
+			break;
+		}
+		if (cs_insn_group(d->cs, in, X86_GRP_JUMP) || cs_insn_group(d->cs, in, X86_GRP_CALL) ||
+		    cs_insn_group(d->cs, in, X86_GRP_RET) || cs_insn_group(d->cs, in, X86_GRP_INT) ||
+		    cs_regs_access(d->cs, in, rd, &nrd, wr, &nwr))
+			break;
+		for (unsigned k = 0; k < nwr && reg != PYREG_NONE; k++)
+			clobbers |= base_reg(wr[k]) == reg;
+		if (clobbers)
+			break;
+		vaddr = a;
+	}
+	cs_free(in, 1);
+}
+
 static void add_site(struct decode_ctx *d, const cs_insn *in, unsigned op, unsigned reg,
 		     __s64 disp)
 {
@@ -452,6 +496,10 @@ static void add_site(struct decode_ctx *d, const cs_insn *in, unsigned op, unsig
 	s->reg = reg;
 	s->disp = (__s32)disp;
 	snprintf(s->insn, sizeof(s->insn), "%s %s", in->mnemonic, in->op_str);
+	s->probe_off = s->file_off;
+	s->probe_vaddr = s->vaddr;
+	s->emulated = false;
+	emulated_after(d, in, reg, s);
 	if (op == TT_GIL_TAKE)
 		py->nr_take++;
 	else
@@ -483,6 +531,13 @@ static void decode_range(csh cs, struct decode_ctx *d)
 			left--;
 			a++;
 			continue;
+		}
+		if ((cs_insn_group(cs, in, X86_GRP_JUMP) || cs_insn_group(cs, in, X86_GRP_CALL)) &&
+		    in->detail->x86.op_count == 1 &&
+		    in->detail->x86.operands[0].type == X86_OP_IMM) {
+			bool found;
+
+			u64_map_upsert(&d->targets, (__u64)in->detail->x86.operands[0].imm, &found);
 		}
 		if (store_01(in, &op, &reg, &disp, &rip) && (!d->only_op || op == d->only_op)) {
 			if (rip) {
@@ -577,6 +632,7 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	d.cs = cs;
 	if (l->gil_in_rt >= 0)
 		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt + GIL_LOCKED;
 	{
@@ -613,6 +669,18 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 	cs_close(&cs);
 	elf_end(e);
 	close(fd);
+	/* a probe moved past the store must not be reachable but through it */
+	for (size_t i = 0; i < py->nr_sites; i++) {
+		struct gil_site *s = &py->sites[i];
+
+		for (__u64 a = s->vaddr + 1; s->emulated && a <= s->probe_vaddr; a++)
+			if (u64_map_get(&d.targets, a)) {
+				s->emulated = false;
+				s->probe_off = s->file_off;
+				s->probe_vaddr = s->vaddr;
+			}
+	}
+	u64_map_free(&d.targets);
 	if (!py->nr_take || !py->nr_drop) {
 		snprintf(err, errlen, "found %u take and %u drop stores to the GIL in %s (%s): an "
 			 "unknown build", py->nr_take, py->nr_drop, py->path,

@@ -18,6 +18,11 @@
 /* Base registers of a probed store (the numbers of reg_value in bpf/common.bpf.h). */
 #define PYREG_NONE 0xff /* rip-relative: the address is checked when decoding */
 
+/*
+ * A store to the GIL's `locked`, and where it is probed: the store itself (single-stepped,
+ * ~16 us a hit here), or the first instruction after it that the kernel emulates (~1 us) when
+ * nothing between changes the base register, branches, or is a branch target.
+ */
 struct gil_site {
 	__u64 file_off;	/* where the store is in the module file */
 	__u64 vaddr;	/* ... and in its ELF address space */
@@ -25,6 +30,9 @@ struct gil_site {
 	unsigned reg;	/* base register of the store, PYREG_NONE for rip-relative */
 	__s32 disp;	/* its displacement: BPF checks reg + disp is the GIL's `locked` */
 	char insn[48];	/* for -v */
+	__u64 probe_off, probe_vaddr; /* the probed instruction */
+	bool emulated;	/* probe_* is an emulated instruction after the store */
+	char probe_insn[48];
 };
 
 struct py_target {
