@@ -165,6 +165,8 @@ struct work {
 	struct u64_map bucket_by_key;
 	struct u64_map stack_by_hash;
 	size_t cap_stacks, cap_intervals;
+	__s8 *stack_votes; /* per stack: the lock kind its functions name, -1 none, -2 unknown */
+	size_t cap_votes;
 	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
 	__u64 comp_ts;
 	unsigned nr_comp;
@@ -555,23 +557,36 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
 		l->ev.val_is_tid = true;
 }
 
-/* A stack's user frames as function names, leaf first: classification evidence. */
+/*
+ * A stack's user frames as function names, leaf first, are classification evidence: the kind
+ * its leaf-most lock function names, worked out once per stack (frames are named before their
+ * records reach the analysis).
+ */
 static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
 {
 	const char *funcs[TT_MAX_USTACK];
 	const struct stack_entry *e;
 	unsigned n = 0;
+	size_t had = w->cap_votes;
 
 	if (stack == TT_NO_STACK || !w->a->sd)
 		return;
-	e = &w->a->stacks[stack];
-	for (unsigned i = 0; i < e->nr_user && i < TT_MAX_USTACK; i++) {
-		const struct sym_frame *f = symdata_frame(w->a->sd, e->ips[i]);
+	grow((void **)&w->stack_votes, &w->cap_votes, (size_t)stack + 1, 1);
+	for (size_t i = had; i < w->cap_votes; i++)
+		w->stack_votes[i] = -2; /* not worked out yet */
+	if (w->stack_votes[stack] == -2) {
+		e = &w->a->stacks[stack];
+		for (unsigned i = 0; i < e->nr_user && i < TT_MAX_USTACK; i++) {
+			const struct sym_frame *f = symdata_frame(w->a->sd, e->ips[i]);
 
-		funcs[n++] = f ? f->func : NULL;
+			funcs[n++] = f ? f->func : NULL;
+		}
+		w->stack_votes[stack] = (__s8)lock_stack_kind(funcs, n);
 	}
-	if (lock_evidence_add_stack(&l->ev, funcs, n))
+	if (w->stack_votes[stack] >= 0) {
+		l->ev.votes[w->stack_votes[stack]]++;
 		l->kind_stale = true;
+	}
 }
 
 static void holds_wait_begin(struct work *w, const struct raw_wait *rw);
@@ -2010,8 +2025,8 @@ struct analysis_stream {
 	bool have_session, session_seen;
 	__u64 session_ts, released_ts;
 	bool released;
-	__u8 *buf; /* pending records, by arrival */
-	size_t len, cap, live;
+	__u8 *buf, *spare; /* pending records, by arrival; where compaction copies them */
+	size_t len, cap, live, cap_spare;
 	struct pending *q; /* by (ts, seq) from head */
 	size_t head, n, cap_q;
 	__u64 seq, max_ts;
@@ -2116,11 +2131,23 @@ static void release_one(struct analysis_stream *s)
 		s->head = s->n = s->len = 0;
 }
 
-/* Move the pending records to the front of a buffer that only held released ones before. */
+/* Room for want bytes, not zeroed: every byte up to len is written before it is read. */
+static void room(__u8 **buf, size_t *cap, size_t want)
+{
+	if (want <= *cap)
+		return;
+	*cap = want > 2 * *cap ? want : 2 * *cap;
+	*buf = xrealloc(*buf, *cap);
+}
+
+/* Copy the pending records to the other buffer, in order, leaving the released ones behind. */
 static void compact(struct analysis_stream *s)
 {
-	__u8 *nb = xcalloc(1, s->live + 8);
+	__u8 *nb;
 	size_t len = 0;
+
+	room(&s->spare, &s->cap_spare, s->live);
+	nb = s->spare;
 
 	for (size_t i = s->head; i < s->n; i++) {
 		const struct tt_rec_hdr *h = (const void *)(s->buf + s->q[i].off);
@@ -2133,10 +2160,15 @@ static void compact(struct analysis_stream *s)
 	}
 	s->n -= s->head;
 	s->head = 0;
-	free(s->buf);
+	s->spare = s->buf;
 	s->buf = nb;
 	s->len = len;
-	s->cap = s->live + 8;
+	{
+		size_t c = s->cap;
+
+		s->cap = s->cap_spare;
+		s->cap_spare = c;
+	}
 }
 
 struct analysis_stream *analysis_stream_new(const struct symdata *sd, unsigned flags,
@@ -2173,7 +2205,7 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 		return 0;
 	}
 	sz = (h->size + 7) & ~7u;
-	grow((void **)&s->buf, &s->cap, s->len + sz, 1);
+	room(&s->buf, &s->cap, s->len + sz);
 	memcpy(s->buf + s->len, rec, h->size);
 	p.ts = h->ts;
 	p.seq = s->seq++ | (__u64)!(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK) << 63;
@@ -2206,7 +2238,7 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	while (s->head < s->n &&
 	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
 		release_one(s);
-	if (s->head > 4096 && s->len > 2 * s->live + (1u << 20))
+	if (s->head > 4096 && s->len > 4 * s->live + (4u << 20))
 		compact(s);
 	return 0;
 }
@@ -2233,6 +2265,7 @@ static void work_free(struct work *w)
 	free(w->objs);
 	free(w->order);
 	free(w->ucopies);
+	free(w->stack_votes);
 	u64_map_free(&w->obj_by_addr);
 	u64_map_free(&w->order_by_key);
 	u64_map_free(&w->gil_waiter_by_key);
@@ -2254,6 +2287,7 @@ int analysis_stream_finish(struct analysis_stream *s)
 	while (s->head < s->n)
 		release_one(s);
 	free(s->buf);
+	free(s->spare);
 	free(s->q);
 	if (!s->have_session) {
 		err = -EINVAL;

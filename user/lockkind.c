@@ -44,17 +44,24 @@ static int kind_of_func(const char *f)
 	return -1;
 }
 
-bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n)
+int lock_stack_kind(const char *const *funcs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int k = funcs[i] ? kind_of_func(funcs[i]) : -1;
 
-		if (k >= 0) {
-			ev->votes[k]++;
-			return true;
-		}
+		if (k >= 0)
+			return k;
 	}
-	return false;
+	return -1;
+}
+
+bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n)
+{
+	int k = lock_stack_kind(funcs, n);
+
+	if (k >= 0)
+		ev->votes[k]++;
+	return k >= 0;
 }
 
 static __u32 mem_u32(const struct sym_lock *sl, int off)

@@ -39,6 +39,8 @@ struct lock_evidence {
  * pthread_cond_wait is the mutex re-take, not the condvar. Returns true if a frame named a kind.
  */
 bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n);
+/* The kind such a stack votes for, or -1 (what lock_evidence_add_stack adds a vote to). */
+int lock_stack_kind(const char *const *funcs, size_t n);
 /* Decide the kind; *detail gets "PI", "robust", "libc internal" or NULL. */
 enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
 				 const char **detail);
