@@ -2238,7 +2238,7 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	while (s->head < s->n &&
 	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
 		release_one(s);
-	if (s->head > 4096 && s->len > 4 * s->live + (4u << 20))
+	if (s->head > 4096 && s->len > 2 * s->live + (1u << 20))
 		compact(s);
 	return 0;
 }
