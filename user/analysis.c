@@ -2189,7 +2189,7 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	struct pending p;
 	size_t i, sz;
 
-	if (record_check(rec, size))
+	if (h->size != size)
 		return -EINVAL;
 	if (h->kind < TT_REC_SESSION && h->kind != TT_REC_PYSTACK)
 		s->w.a->events++;

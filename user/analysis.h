@@ -238,7 +238,11 @@ int analysis_run_flags(const struct record_buf *rb, const struct symdata *sd, un
 struct analysis_stream;
 struct analysis_stream *analysis_stream_new(const struct symdata *sd, unsigned flags,
 					    struct analysis *out);
-/* 0, or -EINVAL for a malformed record (dropped). The record is copied. */
+/*
+ * The record is copied. It must have passed record_check (every source checks its records
+ * once: the collector as they come, record files when read, records_append): not again here,
+ * on the collector's per-record path. -EINVAL (dropped) if size is not the header's.
+ */
 int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size);
 int analysis_stream_finish(struct analysis_stream *s);
 void analysis_free(struct analysis *a);

@@ -532,6 +532,13 @@ def test_bad_input():
     check(p.returncode != 0 and "command not found" in p.stderr, p.stderr)
     p = subprocess.run([TT], capture_output=True, text=True)
     check(p.returncode == 2 and "-p PID" in p.stderr, "usage error")
+    # a record file that cannot be written fails before tracing; a failed session leaves none
+    p = subprocess.run([TT, "-o", "/nonexistent/dir/x.rec", "--", "true"], capture_output=True,
+                       text=True)
+    check(p.returncode == 1 and "cannot write record file" in p.stderr, p.stderr)
+    rec = os.path.join(TMP, "failed-session.rec")
+    p = subprocess.run([TT, "-o", rec, "-p", "4194000"], capture_output=True, text=True)
+    check(p.returncode != 0 and not os.path.exists(rec), f"{p.stderr}: {rec} left behind")
     p = subprocess.run([TT, "-p", "1", "abc"], capture_output=True, text=True)
     check(p.returncode == 2 and "invalid duration" in p.stderr, p.stderr)
     p = subprocess.run([TT, "--json", "-", "--folded", "-", "-p", "1"], capture_output=True,
