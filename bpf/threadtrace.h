@@ -246,7 +246,7 @@ struct tt_lock_call {
 };
 
 /*
- * CPython's GIL (../shared/facts/cpython.md): a uprobe on each instruction that stores to the
+ * CPython's GIL (doc/cpython-layouts.md): a uprobe on each instruction that stores to the
  * GIL's `locked` (found by decoding the interpreter's code) reports the store before it
  * happens: TT_GIL_TAKE for `locked = 1` (the thread has the GIL from here), TT_GIL_DROP for
  * `locked = 0`. switch_number and last_holder are read from the GIL at the same instant.
@@ -274,7 +274,7 @@ struct tt_gil {
 #define TT_PY_STRIPPED (1u << 3)      /* no take_gil/drop_gil symbols: sites found by decoding */
 
 /*
- * How BPF walks CPython's frame chain (user/pyframes.c fills it per version, facts/cpython.md):
+ * How BPF walks CPython's frame chain (per version from user/pyframes.c; doc/cpython-layouts.md):
  * the thread state's current frame (through the cframe on 3.11/3.12), then per frame the
  * previous one, its code object and its instruction.
  */

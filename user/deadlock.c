@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* deadlock.c - see deadlock.h. Owner fields: shared/facts/glibc-futex.md. */
+/* deadlock.c - see deadlock.h. Owner fields: doc/glibc-futex.md. */
 #include <stdlib.h>
 #include <string.h>
 #include "deadlock.h"
@@ -185,7 +185,7 @@ unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __
  * rwlock's writer (__cur_writer) or its readers (lock calls not yet undone). A writer waits
  * for every reader, so each is an owner; the readers are trusted only when no more of them
  * are counted than the lock's own reader count says (a failed try call stays counted).
- * Layout: pthread_rwlock_t in shared/facts/glibc-futex.md.
+ * Layout: pthread_rwlock_t in doc/glibc-futex.md.
  */
 static unsigned owners_of(const struct deadlock_watch *d, const struct blocked *b, __u32 *out,
 			  unsigned max)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* lockkind.c - see lockkind.h. Layouts: shared/facts/glibc-futex.md (glibc 2.36, x86_64). */
+/* lockkind.c - see lockkind.h. Layouts: doc/glibc-futex.md (glibc 2.36, x86_64). */
 #include <string.h>
 #include "lockkind.h"
 #include "threadtrace.h"

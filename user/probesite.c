@@ -3,7 +3,7 @@
  * probesite.c - see probesite.h.
  *
  * A uprobe on an instruction the kernel has to single-step costs ~16 us a hit here, on one it
- * emulates (jmp, jcc, call, nop, push) ~1 us (../shared/facts/machine.md). Lock functions are
+ * emulates (jmp, jcc, call, nop, push) ~1 us (doc/probe-costs.md). Lock functions are
  * called millions of times a second, so the site is the first emulated instruction on the
  * function's straight-line entry path that (a) every call executes exactly once (no branch
  * before it, not a branch target) and (b) still has the object pointer in some register.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* pyframes.c - see pyframes.h. Offsets measured from the pyenv builds' DWARF (facts/cpython.md). */
+/* pyframes.c - see pyframes.h. Offsets from the pyenv builds' DWARF: doc/cpython-layouts.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * pyframes.h - CPython frames: how BPF walks a thread's frame chain for each version (struct
  * tt_py_walk), and the names of the (code object, instruction) pairs it reports, read from the
  * target's memory once per code object: "qualname (file.py:LINE)". Layouts:
- * ../shared/facts/cpython.md.
+ * doc/cpython-layouts.md.
  */
 #ifndef TT_PYFRAMES_H
 #define TT_PYFRAMES_H

@@ -26,7 +26,7 @@
 #include "procfs.h"
 #include "util.h"
 
-/* Per version (3.minor), from ../shared/facts/cpython.md; -1: not in this version. */
+/* Per version (3.minor), from doc/cpython-layouts.md; -1: not in this version. */
 struct py_layout {
 	unsigned minor;
 	int gil_in_rt;		/* the GIL at _PyRuntime + this */

@@ -3,7 +3,7 @@
  * pygil.h - the target's CPython: where its interpreter is, which version, where the main
  * interpreter's GIL lives, who holds it now, and the instructions that store to the GIL's
  * `locked` (the probe sites of bpf/gil.bpf.c), found by decoding the interpreter's code.
- * Layouts per version: ../shared/facts/cpython.md.
+ * Layouts per version: doc/cpython-layouts.md.
  */
 #ifndef TT_PYGIL_H
 #define TT_PYGIL_H

@@ -13,7 +13,7 @@
                             ITERS times; the waiter times its blocked acquire() calls
 
 Truth: CPython's own switch_number (read through ctypes, offsets of
-../shared/facts/cpython.md) before the threads start and after they end, each thread's
+doc/cpython-layouts.md) before the threads start and after they end, each thread's
 native id, time.thread_time(), and for the sleeper its oversleep (time past each 1 ms sleep).
 """
 import ctypes, json, os, sys, threading, time
