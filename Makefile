@@ -11,7 +11,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -std=gnu11 \
 	  -D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -Ibpf -I$(BUILD) -Iuser
-LDLIBS := -lbpf -ldw -lelf -lz -llzma -lcapstone -lstdc++
+LDLIBS := -lbpf -ldw -lelf -lz -llzma -lcapstone -lstdc++ -liberty
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))

@@ -6,11 +6,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <limits.h>
+#include <endian.h>
 #include <libelf.h>
 #include <gelf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <dwarf.h>
 #include <lzma.h>
+#include <zlib.h>
+#include <libiberty/demangle.h>
 #include <sys/stat.h>
 #include "symbols.h"
 #include "procfs.h"
@@ -27,13 +31,17 @@ struct elf_seg {
 
 struct module {
 	char *path;
-	char *open_path; /* how it was opened: map_files while the process lived, else path */
+	char *open_path; /* how it was opened: map_files, the path in the target's root or ours */
 	char build_id[128];
+	dev_t dev; /* the file opened, so that it is never taken for its own debug file */
+	ino_t ino;
 	bool loaded, ok;
 	bool dwarf_tried;
 	Dwarf *dwarf; /* line tables and inlines, from the debug file or the binary */
 	int dwarf_fd;
 	char *debuglink;     /* .gnu_debuglink file name */
+	__u32 debuglink_crc; /* and the CRC32 of the debug file it names */
+	bool has_debuglink_crc;
 	char *debug_path;    /* the separate debug file found, if any */
 	__u8 *debugdata;     /* .gnu_debugdata: MiniDebugInfo, an xz-compressed ELF */
 	size_t debugdata_len;
@@ -56,6 +64,8 @@ struct jit_sym {
 
 struct symbolizer {
 	pid_t pid;
+	char *root;  /* the target's "/": /proc/PID/root or its held fd, a test's dir, or NULL */
+	int root_fd; /* /proc/PID/root held open once read, -1 before */
 	struct jit_sym *jit;
 	size_t nr_jit, cap_jit;
 	off_t jit_size; /* size of the map file when last read */
@@ -74,13 +84,26 @@ struct symbolizer {
 /* The C++ runtime's demangler (libstdc++). */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
-/* A symbol's name to show: C++ names demangled. Returns a malloc'd string. */
-static char *display_name(const char *name)
+/*
+ * Rust names go to libiberty's Rust demangler: v0 ("_R...") and legacy ones
+ * ("_ZN...17h<16 hex>E", which it tells from C++ by that hash); other "_Z" names to the C++
+ * runtime's. Without DMGL_VERBOSE the legacy hash and v0's crate disambiguators are left out,
+ * as in Rust's own backtraces and rustfilt: they change with every build and would split one
+ * function's frames between two builds' folded stacks. rust_demangle is called rather than
+ * cplus_demangle(DMGL_RUST), which only switches to it, because cplus_demangle's object pulls
+ * in libiberty's xmalloc.o, whose xcalloc clashes with util.c's at link time.
+ */
+char *symbol_display_name(const char *name)
 {
 	int status = -1;
-	char *d = name[0] == '_' && name[1] == 'Z' ? __cxa_demangle(name, NULL, NULL, &status)
-						   : NULL;
+	char *d = NULL;
 
+	if (name[0] == '_' && (name[1] == 'R' || name[1] == 'Z'))
+		d = rust_demangle(name, DMGL_NO_OPTS);
+	if (d)
+		return d;
+	if (name[0] == '_' && name[1] == 'Z')
+		d = __cxa_demangle(name, NULL, NULL, &status);
 	return d && !status ? d : xstrdup(name);
 }
 
@@ -159,9 +182,24 @@ static void load_symtab(struct module *m, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
 			e = VEC_PUSH(m->funcs, m->nr_funcs, m->cap_funcs);
 		e->start = sym.st_value;
 		e->size = sym.st_size;
-		e->name = display_name(name);
+		e->name = symbol_display_name(name);
 		e->global = GELF_ST_BIND(sym.st_info) != STB_LOCAL;
 	}
+}
+
+/* .gnu_debuglink: the debug file's name, padded to 4 bytes, then its CRC32 in the ELF's order. */
+static void load_debuglink(struct module *m, Elf *elf, const Elf_Data *d)
+{
+	size_t crc_off = (strlen(d->d_buf) + 4) & ~(size_t)3;
+	const char *ident = elf_getident(elf, NULL);
+	__u32 crc;
+
+	m->debuglink = xstrdup(d->d_buf);
+	if (crc_off + sizeof(crc) > d->d_size || !ident)
+		return;
+	memcpy(&crc, (const char *)d->d_buf + crc_off, sizeof(crc));
+	m->debuglink_crc = ident[EI_DATA] == ELFDATA2MSB ? be32toh(crc) : le32toh(crc);
+	m->has_debuglink_crc = true;
 }
 
 /*
@@ -224,7 +262,7 @@ static bool load_elf(struct module *m, Elf *elf, bool main)
 			}
 		} else if (name && !strcmp(name, ".gnu_debuglink") && d->d_size > 4 &&
 			   memchr(d->d_buf, 0, d->d_size)) {
-			m->debuglink = xstrdup(d->d_buf);
+			load_debuglink(m, elf, d);
 		} else if (name && !strcmp(name, ".gnu_debugdata") && d->d_size) {
 			m->debugdata = xcalloc(1, d->d_size);
 			memcpy(m->debugdata, d->d_buf, d->d_size);
@@ -234,48 +272,136 @@ static bool load_elf(struct module *m, Elf *elf, bool main)
 	return has_symtab;
 }
 
-/* The separate debug file of a module: by build-id, else by .gnu_debuglink (GDB's order). */
-static int open_debug_file(struct symbolizer *s, struct module *m)
+/* The build-id of an ELF as lowercase hex into hex (empty when it has none). */
+static void elf_build_id_hex(Elf *elf, char *hex, size_t len)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-	const char *slash;
+	const unsigned char *id;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, (const void **)&id);
+
+	hex[0] = 0;
+	for (ssize_t i = 0; i < n && (size_t)(2 * i + 2) < len; i++)
+		sprintf(hex + 2 * i, "%02x", id[i]);
+}
+
+static int file_crc32(int fd, __u32 *crc)
+{
+	unsigned char buf[16384];
+	uLong c = crc32(0, Z_NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		c = crc32(c, buf, (uInt)n);
+		off += n;
+	}
+	if (n < 0)
+		return -errno;
+	*crc = (__u32)c;
+	return 0;
+}
+
+/*
+ * Whether the file at fd is m's debug file: the same build-id when both have one, else the
+ * CRC32 that .gnu_debuglink recorded (read only then: it reads the whole file). A debug file
+ * of another build, as a host's for a container's library of the same path, would name the
+ * wrong function at every address.
+ */
+static bool is_debug_file_of(const struct module *m, int fd)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	char id[sizeof(m->build_id)] = "";
+	__u32 crc;
+	bool ok = false;
+
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		elf_build_id_hex(elf, id, sizeof(id));
+		if (id[0] && m->build_id[0])
+			ok = !strcmp(id, m->build_id);
+		else if (m->has_debuglink_crc)
+			ok = !file_crc32(fd, &crc) && crc == m->debuglink_crc;
+	}
+	if (elf)
+		elf_end(elf);
+	return ok;
+}
+
+/* Open path if it is m's debug file (and not m itself). Returns an fd or -1. */
+static int open_debug_candidate(const struct module *m, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || (st.st_dev == m->dev && st.st_ino == m->ino) ||
+	    !is_debug_file_of(m, fd)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * m's debug file under one root ("" for ours), in GDB's order: by build-id, then by
+ * .gnu_debuglink next to the module, in its .debug/ and under /usr/lib/debug + its directory.
+ * Returns an fd with the file's path in path, or -1.
+ */
+static int find_debug_in(const char *root, const struct module *m, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(m->path, '/');
 	int fd;
 
-	if (m->debug_path)
-		return open(m->debug_path, O_RDONLY | O_CLOEXEC);
 	if (m->build_id[0]) {
-		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", m->build_id,
+		snprintf(path, len, "%s/usr/lib/debug/.build-id/%.2s/%s.debug", root, m->build_id,
 			 m->build_id + 2);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open_debug_candidate(m, path);
 		if (fd >= 0)
-			goto found;
+			return fd;
 	}
 	if (!m->debuglink || strchr(m->debuglink, '/'))
 		return -1;
-	slash = strrchr(m->path, '/');
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - m->path) : 0, m->path);
-	for (int i = 0; i < 6; i++) {
-		/* the process's own root first: a container's files are not ours */
-		const char *root = i < 3 ? "/proc/%d/root" : "";
-		char prefix[64];
-
-		snprintf(prefix, sizeof(prefix), root, s->pid);
-		if (i % 3 == 0)
-			snprintf(path, sizeof(path), "%s%s/%s", prefix, dir, m->debuglink);
-		else if (i % 3 == 1)
-			snprintf(path, sizeof(path), "%s%s/.debug/%s", prefix, dir, m->debuglink);
+	for (int i = 0; i < 3; i++) {
+		if (i == 0)
+			snprintf(path, len, "%s%s/%s", root, dir, m->debuglink);
+		else if (i == 1)
+			snprintf(path, len, "%s%s/.debug/%s", root, dir, m->debuglink);
 		else
-			snprintf(path, sizeof(path), "%s/usr/lib/debug%s/%s", prefix, dir,
-				 m->debuglink);
-		if (!strcmp(path, m->open_path) || (s->pid <= 0 && i < 3))
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+			snprintf(path, len, "%s/usr/lib/debug%s/%s", root, dir, m->debuglink);
+		fd = open_debug_candidate(m, path);
 		if (fd >= 0)
-			goto found;
+			return fd;
 	}
 	return -1;
-found:
-	m->debug_path = xstrdup(path);
+}
+
+/*
+ * The separate debug file of a module, the target's own root first: a container's or chroot's
+ * -dbg packages describe its builds, while the host's /usr/lib/debug holds other builds of the
+ * same paths, or nothing. Then ours, as for a process that shares our root. Candidates of
+ * another build are passed over (is_debug_file_of), so the order only matters when both
+ * roots hold a file of the right build.
+ */
+static int open_debug_file(struct symbolizer *s, struct module *m)
+{
+	char path[PATH_MAX];
+	int fd = -1;
+
+	/* checked again: a path through the held root names another file after a chroot */
+	if (m->debug_path) {
+		fd = open_debug_candidate(m, m->debug_path);
+		if (fd >= 0)
+			return fd;
+		free(m->debug_path);
+		m->debug_path = NULL;
+	}
+	if (s->root)
+		fd = find_debug_in(s->root, m, path, sizeof(path));
+	if (fd < 0)
+		fd = find_debug_in("", m, path, sizeof(path));
+	if (fd >= 0)
+		m->debug_path = xstrdup(path);
 	return fd;
 }
 
@@ -309,28 +435,78 @@ static void load_minidebuginfo(struct module *m)
 	free(out);
 }
 
+/*
+ * Hold the target's root open while it lives and name the files under it through that fd:
+ * they stay reachable after it exits, when its last records are still being symbolized. The
+ * fd keeps its number (dup3), so the paths made with it stay valid; it follows a chroot.
+ */
+static void hold_root(struct symbolizer *s)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", s->pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (s->root_fd >= 0) {
+		dup3(fd, s->root_fd, O_CLOEXEC);
+		close(fd);
+		return;
+	}
+	s->root_fd = fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	free(s->root);
+	s->root = xstrdup(path);
+}
+
+/*
+ * Open the file of mapping me (NULL: of path): through map_files, which reaches it even when
+ * deleted or in another mount namespace, else by its path in the target's root (a mapping
+ * gone with dlclose, or learned from perf with other bounds than its VMA's), else by the same
+ * path in ours. The path used goes into open_path.
+ */
+static int open_mapped_file(struct symbolizer *s, const struct map_entry *me, const char *path,
+			    char *open_path, size_t len)
+{
+	int fd;
+
+	if (me && s->pid > 0) {
+		snprintf(open_path, len, "/proc/%d/map_files/%llx-%llx", s->pid,
+			 (unsigned long long)me->start, (unsigned long long)me->end);
+		fd = open(open_path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	if (s->pid > 0)
+		hold_root(s);
+	if (s->root) {
+		snprintf(open_path, len, "%s%s", s->root, path);
+		fd = open(open_path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	snprintf(open_path, len, "%s", path);
+	return open(open_path, O_RDONLY | O_CLOEXEC);
+}
+
 static void module_load(struct symbolizer *s, struct module *m, const struct map_entry *me)
 {
 	char path[PATH_MAX];
-	int fd = -1;
+	struct stat st;
+	int fd;
 	Elf *elf;
 	bool full;
 
 	m->loaded = true;
-	/* map_files reaches the mapped file even when deleted or in another mount namespace. */
-	if (me && s->pid > 0) {
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", s->pid,
-			 (unsigned long long)me->start, (unsigned long long)me->end);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	if (fd >= 0) {
-		m->open_path = xstrdup(path);
-	} else {
-		fd = open(m->path, O_RDONLY | O_CLOEXEC);
-		m->open_path = xstrdup(m->path);
-	}
+	fd = open_mapped_file(s, me, m->path, path, sizeof(path));
+	m->open_path = xstrdup(path);
 	if (fd < 0)
 		return;
+	if (!fstat(fd, &st)) {
+		m->dev = st.st_dev;
+		m->ino = st.st_ino;
+	}
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	m->ok = elf != NULL;
 	full = elf && load_elf(m, elf, true);
@@ -443,11 +619,26 @@ static bool addr_to_vaddr(struct symbolizer *s, const struct map_entry *e, const
 struct symbolizer *symbolizer_new(pid_t pid, bool read_maps)
 {
 	struct symbolizer *s = xcalloc(1, sizeof(*s));
+	char root[64];
 
 	elf_version(EV_CURRENT);
 	s->pid = pid;
+	s->root_fd = -1;
+	if (pid > 0) {
+		/* until hold_root: resolved at each open, as a COMMAND may chroot after this */
+		snprintf(root, sizeof(root), "/proc/%d/root", pid);
+		s->root = xstrdup(root);
+	}
 	if (pid > 0 && read_maps)
 		symbolizer_refresh_maps(s);
+	return s;
+}
+
+struct symbolizer *symbolizer_new_root(const char *root)
+{
+	struct symbolizer *s = symbolizer_new(0, false);
+
+	s->root = xstrdup(root);
 	return s;
 }
 
@@ -480,6 +671,9 @@ void symbolizer_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->nr_jit; i++)
 		free(s->jit[i].name);
 	free(s->jit);
+	free(s->root);
+	if (s->root_fd >= 0)
+		close(s->root_fd);
 	free(s->ksyms);
 	free(s->mods);
 	proc_maps_free(&s->maps);
@@ -496,6 +690,7 @@ void symbolizer_refresh_maps(struct symbolizer *s)
 		proc_maps_free(&fresh);
 		return;
 	}
+	hold_root(s);
 	/* Keep file mappings that went away (dlclose, exit): late frames may still need them. */
 	for (size_t i = 0; i < s->maps.n; i++) {
 		struct map_entry *e = &s->maps.v[i], *r;
@@ -532,10 +727,11 @@ void symbolizer_for_each_module(struct symbolizer *s,
 {
 	for (size_t i = 0; i < s->maps.n; i++) {
 		const struct map_entry *e = &s->maps.v[i];
-		char open_path[96];
+		char open_path[PATH_MAX];
 		struct module *m;
 		__u64 vaddr, bias;
 		bool seen = false;
+		int fd;
 
 		/* each loaded copy once, from its mapping at file offset 0 */
 		if (e->path[0] != '/' || strstr(e->path, " (deleted)") || e->pgoff)
@@ -548,9 +744,11 @@ void symbolizer_for_each_module(struct symbolizer *s,
 			seen = !s->maps.v[j].pgoff && s->maps.v[j].start == e->start;
 		if (seen)
 			continue;
-		snprintf(open_path, sizeof(open_path), "/proc/%d/map_files/%llx-%llx", s->pid,
-			 (unsigned long long)e->start, (unsigned long long)e->end);
-		cb(ctx, access(open_path, R_OK) ? e->path : open_path, e->path, bias);
+		fd = open_mapped_file(s, e, e->path, open_path, sizeof(open_path));
+		if (fd < 0)
+			continue;
+		close(fd);
+		cb(ctx, open_path, e->path, bias);
 	}
 }
 
@@ -573,6 +771,10 @@ void symbolizer_add_mapping(struct symbolizer *s, __u64 start, __u64 end, __u64 
 	struct proc_maps out = {0};
 	struct map_entry *e;
 	bool placed = false;
+
+	/* these come from the kernel as the target runs: the root may be gone when symbolized */
+	if (s->pid > 0)
+		hold_root(s);
 
 	/* a fresh list: the old entries minus what the new one covers, the new one in order */
 	for (size_t j = 0; j < s->maps.n; j++) {
@@ -702,6 +904,19 @@ static void resolve_kernel(struct symbolizer *s, struct symdata *sd, __u64 ip)
 	symdata_add_frame(sd, ip, buf, s->ksyms[lo - 1].name);
 }
 
+/* The module's file again, if open_path still names it (see open_debug_file). Returns an fd. */
+static int reopen_module(const struct module *m)
+{
+	int fd = open(m->open_path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd >= 0 && (fstat(fd, &st) || st.st_dev != m->dev || st.st_ino != m->ino)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* DWARF of a module: its separate debug file (build-id, debuglink), else the binary. */
 static Dwarf *module_dwarf(struct symbolizer *s, struct module *m)
 {
@@ -709,7 +924,7 @@ static Dwarf *module_dwarf(struct symbolizer *s, struct module *m)
 		return m->dwarf;
 	m->dwarf_tried = true;
 	for (int i = 0; i < 2 && !m->dwarf; i++) {
-		m->dwarf_fd = i ? open(m->open_path, O_RDONLY | O_CLOEXEC) : open_debug_file(s, m);
+		m->dwarf_fd = i ? reopen_module(m) : open_debug_file(s, m);
 		if (m->dwarf_fd < 0)
 			continue;
 		m->dwarf = dwarf_begin(m->dwarf_fd, DWARF_C_READ);
@@ -719,17 +934,83 @@ static Dwarf *module_dwarf(struct symbolizer *s, struct module *m)
 	return m->dwarf;
 }
 
-static const char *die_name(Dwarf_Die *die)
+/*
+ * The name of a function's DIE, in buf when it must be made. Rust's DW_AT_name is the bare
+ * item ("lock"): its linkage name, demangled, says which one
+ * (<std::sync::poison::mutex::Mutex<u64>>::lock).
+ */
+static const char *die_name(Dwarf_Die *die, bool rust, char *buf, size_t len)
 {
 	Dwarf_Attribute attr;
 	Dwarf_Die origin;
-	const char *name = dwarf_diename(die);
+	const char *name;
 
+	name = rust ? dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr))
+		    : NULL;
+	if (name) {
+		char *d = symbol_display_name(name);
+
+		snprintf(buf, len, "%s", d);
+		free(d);
+		return buf;
+	}
+	name = dwarf_diename(die);
 	/* an inlined instance names its function through its abstract origin */
 	if (!name && dwarf_attr_integrate(die, DW_AT_abstract_origin, &attr) &&
 	    dwarf_formref_die(&attr, &origin))
 		name = dwarf_diename(&origin);
 	return name;
+}
+
+/*
+ * The innermost function, inlined call or block with code at pc under parent, looked for
+ * through namespaces too: elfutils' dwarf_getscopes does not look inside a DIE without
+ * addresses, and Rust defines its functions inside namespace DIEs.
+ */
+static bool innermost_scope(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *out)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(parent, &child))
+		return false;
+	do {
+		switch (dwarf_tag(&child)) {
+		case DW_TAG_namespace:
+			if (innermost_scope(&child, pc, out))
+				return true;
+			break;
+		case DW_TAG_subprogram:
+		case DW_TAG_inlined_subroutine:
+		case DW_TAG_lexical_block:
+			if (dwarf_haspc(&child, pc) > 0) {
+				*out = child;
+				innermost_scope(&child, pc, out);
+				return true;
+			}
+			break;
+		}
+	} while (!dwarf_siblingof(&child, &child));
+	return false;
+}
+
+/*
+ * The scopes at pc, innermost first, along the concrete chain of inlined calls: dwarf_getscopes
+ * continues an inlined function with its abstract definition, dwarf_getscopes_die on the
+ * innermost scope does not. Returns their number (*scopes malloc'd), 0 or -1.
+ */
+static int inline_chain(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **scopes)
+{
+	Dwarf_Die inner;
+	int n = dwarf_getscopes(cudie, pc, scopes);
+
+	if (n > 0) {
+		inner = (*scopes)[0];
+		free(*scopes);
+	} else if (!innermost_scope(cudie, pc, &inner)) {
+		return n;
+	}
+	*scopes = NULL;
+	return dwarf_getscopes_die(&inner, scopes);
 }
 
 static const char *file_base(const char *f)
@@ -752,6 +1033,7 @@ static bool resolve_lines(struct symbolizer *s, struct module *m, struct symdata
 	Dwarf_Files *files = NULL;
 	const char *file;
 	int lineno = 0, n;
+	bool rust;
 
 	if (!dbg || !dwarf_addrdie(dbg, vaddr, &cudie))
 		return false;
@@ -760,29 +1042,19 @@ static bool resolve_lines(struct symbolizer *s, struct module *m, struct symdata
 		return false;
 	file = file_base(dwarf_linesrc(line, NULL, NULL));
 	dwarf_getsrcfiles(&cudie, &files, NULL);
-	/*
-	 * dwarf_getscopes continues an inlined function with its abstract definition; the
-	 * concrete chain of inlined calls comes from dwarf_getscopes_die on the innermost scope.
-	 */
-	n = dwarf_getscopes(&cudie, vaddr, &scopes);
-	if (n > 0) {
-		Dwarf_Die inner = scopes[0];
-
-		free(scopes);
-		scopes = NULL;
-		n = dwarf_getscopes_die(&inner, &scopes);
-	}
+	rust = dwarf_srclang(&cudie) == DW_LANG_Rust;
+	n = inline_chain(&cudie, vaddr, &scopes);
 	for (int i = 0; i < n; i++) {
 		Dwarf_Attribute attr;
 		Dwarf_Word call_line = 0, call_file = 0;
 		const char *name;
-		char buf[512];
+		char buf[512], name_buf[400];
 
 		if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram)
 			break;
 		if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
 			continue;
-		name = die_name(&scopes[i]);
+		name = die_name(&scopes[i], rust, name_buf, sizeof(name_buf));
 		snprintf(buf, sizeof(buf), "%s [inlined] (%s) %s:%d", name ? name : "?", modname,
 			 file ? file : "?", lineno);
 		symdata_add_inline(sd, ip, buf, name);

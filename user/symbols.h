@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * symbols.h - live symbolization of one target process: its maps, ELF symbol tables (with
- * build-id debug files) and /proc/kallsyms. Results go into a struct symdata.
+ * debug files from its root, then ours) and /proc/kallsyms. Results go into a struct symdata.
  */
 #ifndef TT_SYMBOLS_H
 #define TT_SYMBOLS_H
@@ -14,12 +14,19 @@ struct symbolizer;
 
 /* pid's maps are read at once unless it is a COMMAND not yet exec'd (read_maps false). */
 struct symbolizer *symbolizer_new(pid_t pid, bool read_maps);
+/*
+ * Files under root (a directory standing for a process's "/") and no process: mappings come
+ * from symbolizer_add_mapping. For tests of what symbolizer_new finds under /proc/PID/root.
+ */
+struct symbolizer *symbolizer_new_root(const char *root);
 void symbolizer_free(struct symbolizer *s);
 /* Re-read the target's maps, keeping mappings that vanished (for late resolution). */
 void symbolizer_refresh_maps(struct symbolizer *s);
 /* A mapping learned elsewhere (perf mmap records): it replaces what overlaps it. */
 void symbolizer_add_mapping(struct symbolizer *s, __u64 start, __u64 end, __u64 pgoff,
 			    const char *path);
+/* A symbol's name as shown: C++ and Rust (v0, legacy) names demangled. Returns malloc'd. */
+char *symbol_display_name(const char *name);
 /* Called before an unknown address makes the symbolizer re-read /proc/PID/maps. */
 void symbolizer_set_refresh_hook(struct symbolizer *s, void (*hook)(void *), void *ctx);
 /* Resolve every address of st not yet in sd. */

@@ -212,6 +212,25 @@ def test_symbols_from_debuglink_and_minidebuginfo():
           f"MiniDebugInfo symbols: {stacks}")
 
 
+def test_debug_file_in_target_root():
+    # a chroot whose stripped program has its debug file only in the root's /usr/lib/debug
+    root = os.path.join(TMP, "chroot")
+    sh(f"mkdir -p {root}/opt && cp {WL_NOFP} {root}/opt/wl && "
+       f"for lib in $(ldd {WL_NOFP} | grep -o '/[^ ]*'); do "
+       f"mkdir -p {root}$(dirname $lib) && cp $lib {root}$lib; done && "
+       f"id=$(readelf -n {root}/opt/wl | awk '/Build ID/ {{print $3}}') && "
+       f"d={root}/usr/lib/debug/.build-id/$(echo $id | cut -c1-2) && mkdir -p $d && "
+       f"objcopy --only-keep-debug {root}/opt/wl $d/$(echo $id | cut -c3-).debug && "
+       f"strip --strip-all {root}/opt/wl")
+    sh(f"! nm {root}/opt/wl 2>/dev/null | grep -q acc_acquire")  # really stripped
+    p, s, _ = run_traced(["-q", "--", "chroot", root, "/opt/wl", "lockpair", "20", "3"],
+                         "chroot")
+    check(p.returncode == 0, p.stderr)
+    stacks = [w["stack"] for w in lock_named(s, "acc_lock")["waiters"]]
+    check(any(any(fr.startswith("acc_acquire+") and "workload.c:" in fr for fr in st)
+              for st in stacks), f"names and lines from the root's debug file: {stacks}")
+
+
 def test_process_in_other_mount_namespace():
     if not shutil.which("unshare"):
         raise Skip("unshare not installed")

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "report.h"
 #include "symbols.h"
+#include "test_symbols.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1026,6 +1027,8 @@ static const struct unit_test tests[] = {
 	{"json_escaping", test_json_escaping},
 	{"json_summary", test_json_summary},
 	{"symbolize_self", test_symbolize_self},
+	{"debug_file_in_root", test_debug_file_in_root},
+	{"rust_demangle", test_rust_demangle},
 };
 
 int main(void)
