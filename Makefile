@@ -15,21 +15,22 @@ LDLIBS := -lbpf -ldw -lelf -lz -llzma -lcapstone -lstdc++ -liberty
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
-BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h
+BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h bpf/unwind.bpf.h
 
 # Modules that depend on nothing but records: shared by the tool and the unit tests.
 CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/json.c \
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
 	     user/protobuf.c user/pprof.c user/perfetto.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
-	     user/deadlock.c user/probesite.c user/pygil.c user/pyframes.c user/main.c
+	     user/ustack.c user/cfitab.c user/deadlock.c user/probesite.c user/pygil.c \
+	     user/pyframes.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
 
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c)) \
 	     $(patsubst tests/workloads/%.cpp,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.cpp)) \
-	     $(BUILD)/workloads/workload-nofp
+	     $(BUILD)/workloads/workload-nofp $(BUILD)/workloads/storm-nofp
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 .PHONY: all deps demo test unit live bench fuzz install uninstall clean vmlinux format check-deps
@@ -59,8 +60,8 @@ $(BUILD)/workloads/%: tests/workloads/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread -Wall $< -o $@
 
-# The same workload as real code is built: -O2 without frame pointers (DWARF stacks needed).
-$(BUILD)/workloads/workload-nofp: tests/workloads/workload.c Makefile
+# The same workloads as real code is built: -O2 without frame pointers (CFI stacks needed).
+$(BUILD)/workloads/%-nofp: tests/workloads/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fomit-frame-pointer -pthread -Wall $< -o $@
 
@@ -69,9 +70,9 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 	$(CXX) -O2 -g -pthread -Wall $< -o $@
 
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o \
-		$(BUILD)/probesite.o
+		$(BUILD)/probesite.o $(BUILD)/cfitab.o
 	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
-		$(BUILD)/procfs.o $(BUILD)/probesite.o -o $@ $(LDLIBS)
+		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o -o $@ $(LDLIBS)
 
 # libFuzzer over the replay path, checksums recomputed so the fuzzer gets past them.
 FUZZ_SECONDS ?= 120

@@ -19,7 +19,7 @@ TT_WEAK const volatile __u32 target_tgid = 0;
 TT_WEAK const volatile __u32 target_tid = 0; /* 0: every thread of target_tgid */
 TT_WEAK const volatile __u32 snapshot_bytes = 0; /* user stack snapshot size; 0: none */
 TT_WEAK const volatile __u32 want_stacks = 1;    /* 0: --stacks=none */
-TT_WEAK const volatile __u32 fp_user_stacks = 1; /* 0: --stacks=dwarf (snapshots only) */
+
 TT_WEAK const volatile __u32 snapshot_rate = 0;  /* snapshots per second per CPU; 0: all */
 
 /* Sized by user space before load (bpf_map__set_max_entries). */
@@ -164,14 +164,40 @@ static __always_inline void *reserve(__u64 size)
 /* The fixed part of a record with a stack must be followed by room for both stacks. */
 #define TT_STACK_BYTES ((TT_MAX_USTACK + TT_MAX_KSTACK) * 8)
 
+#include "unwind.bpf.h"
+
+/* Where a record type's stack ips start in its scratch slot. */
+#define STACK_IPS(type) (__builtin_offsetof(type, stack) + sizeof(struct tt_stack))
+
 /*
- * Fill st with the current user stack (and the kernel stack when want_kernel); return the
- * number of bytes of ips written. The one-frame-deeper probe tells a truncated stack.
+ * A copy of the stack for the collector to unwind with libdw: for every stack in dwarf mode,
+ * else for one the CFI walk cut short (a module mapped since the tables were loaded, CFI the
+ * tables cannot express). Rate-limited; kilobytes a copy, so never with the ring buffer half
+ * full: the record goes first.
  */
-static __always_inline __u32 fill_stack(void *ctx, struct tt_stack *st, bool want_kernel)
+static __always_inline __u32 copy_decision(__u32 flags)
+{
+	if (!snapshot_bytes)
+		return 0;
+	if (user_unwind != TT_UNWIND_NONE &&
+	    ((flags & TT_STACK_USER_LIMIT) || !(flags & TT_STACK_USER_TRUNC)))
+		return 0;
+	if (!snapshot_allowed(bpf_ktime_get_ns()) ||
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+		    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+		return TT_STACK_COPY_SKIPPED;
+	return TT_STACK_COPY;
+}
+
+/*
+ * Fill st (in scratch slot slot, its ips at byte ips_off) with the current user stack, and the
+ * kernel stack when want_kernel; return the number of bytes of ips written.
+ */
+static __always_inline __u32 fill_stack(void *ctx, __u32 slot, __u32 ips_off,
+					struct tt_stack *st, bool want_kernel)
 {
 	long n;
-	__u32 nu = 0, nk = 0;
+	__u32 nu = 0, nk = 0, flags = 0;
 
 	st->flags = 0;
 	if (!want_stacks) {
@@ -179,21 +205,15 @@ static __always_inline __u32 fill_stack(void *ctx, struct tt_stack *st, bool wan
 		st->nr_kernel = 0;
 		return 0;
 	}
-	n = fp_user_stacks ? bpf_get_stack(ctx, st->ips, TT_MAX_USTACK * 8, BPF_F_USER_STACK) : 0;
-	if (n < 0) {
-		st->flags |= TT_STACK_USER_FAIL;
-		count(TT_CNT_STACK_FAIL);
-	} else {
-		nu = n / 8;
-		if (nu >= TT_MAX_USTACK)
-			st->flags |= TT_STACK_USER_TRUNC;
-	}
+	if (user_unwind != TT_UNWIND_NONE)
+		nu = unwind_user(slot, ips_off, &flags);
 	if (nu > TT_MAX_USTACK)
 		nu = TT_MAX_USTACK;
+	flags |= copy_decision(flags);
 	if (want_kernel) {
 		n = bpf_get_stack(ctx, &st->ips[nu & 63], TT_MAX_KSTACK * 8, 0);
 		if (n < 0) {
-			st->flags |= TT_STACK_KERNEL_FAIL;
+			flags |= TT_STACK_KERNEL_FAIL;
 			count(TT_CNT_STACK_FAIL);
 		} else {
 			nk = n / 8;
@@ -201,6 +221,7 @@ static __always_inline __u32 fill_stack(void *ctx, struct tt_stack *st, bool wan
 		if (nk > TT_MAX_KSTACK)
 			nk = TT_MAX_KSTACK;
 	}
+	st->flags = flags;
 	st->nr_user = nu;
 	st->nr_kernel = nk;
 	return (nu + nk) * 8;
@@ -223,10 +244,11 @@ static __always_inline void emit_scratch(void *rec, __u32 size)
 
 /*
  * Copy the user stack from sp up, and the registers to unwind it from, for the record of
- * parent_kind at ts. Near the top of a thread's stack fewer bytes exist: halve until it reads.
+ * parent_kind at ts when its stack flags ask for it (copy_decision). Near the top of a thread's
+ * stack fewer bytes exist: halve until it reads.
  */
 static __always_inline void emit_snapshot(__u32 slot, __u16 parent_kind, __u32 pid, __u32 tid,
-					  __u64 ts)
+					  __u64 ts, __u32 stack_flags)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs;
@@ -235,15 +257,7 @@ static __always_inline void emit_snapshot(__u32 slot, __u16 parent_kind, __u32 p
 	__u32 size = snapshot_bytes;
 	__u64 sp;
 
-	if (!snapshot_bytes || !snapshot_allowed(ts))
-		return;
-	/*
-	 * A snapshot is kilobytes, the record it belongs to ~100 bytes: with the ring buffer half
-	 * full, records go first (theirs is the frame-pointer stack, or the unwound stack of the
-	 * same site) rather than being lost.
-	 */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
-	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+	if (!snapshot_bytes || !(stack_flags & TT_STACK_COPY))
 		return;
 	b = bpf_map_lookup_elem(&snapshots, &slot);
 	if (!b)

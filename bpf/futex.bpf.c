@@ -59,10 +59,11 @@ static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 va
 	rec->val = val;
 	rec->val3 = val3;
 	rec->has_timeout = timeout != 0;
-	size = sizeof(*rec) + fill_stack(ctx, &rec->stack, false);
+	size = sizeof(*rec) + fill_stack(ctx, SLOT_FUTEX, STACK_IPS(struct tt_wait_begin),
+					   &rec->stack, false);
 	fill_hdr(&rec->hdr, TT_REC_WAIT_BEGIN, 0, tgid, tid);
 	emit_scratch(rec, size);
-	emit_snapshot(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts);
+	emit_snapshot(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts, rec->stack.flags);
 	/* last: it assembles its record in rec's scratch slot */
 	emit_pystack(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts);
 	return 0;

@@ -70,14 +70,14 @@ int tt_gil_store(struct pt_regs *ctx)
 			stack = false;
 	}
 	if (stack)
-		size += fill_stack(ctx, &rec->stack, false);
+		size += fill_stack(ctx, SLOT_UPROBE, STACK_IPS(struct tt_gil), &rec->stack, false);
 	fill_hdr(&rec->hdr, TT_REC_GIL, 0, tgid, tid);
 	emit_scratch(rec, size);
 	/* where a thread takes the GIL is where it waited for it: unwind it with CFI too */
 	if (op == TT_GIL_TAKE && stack) {
 		__u64 ts = rec->hdr.ts;
 
-		emit_snapshot(SLOT_UPROBE, TT_REC_GIL, tgid, tid, ts);
+		emit_snapshot(SLOT_UPROBE, TT_REC_GIL, tgid, tid, ts, rec->stack.flags);
 		/* ... and its Python frames, unchanged while it waited without the GIL */
 		emit_pystack(SLOT_UPROBE, TT_REC_GIL, tgid, tid, ts);
 	} else if (rec->last_holder && py_armed) {

@@ -34,14 +34,14 @@ int tt_lock_call(struct pt_regs *ctx)
 	rec->stack.flags = 0;
 	/* releases need no stack: the hold's site is where it was taken */
 	if (op != TT_LOP_MUTEX_UNLOCK && op != TT_LOP_RW_UNLOCK && op != TT_LOP_SEM_POST) {
-		__u32 bytes = want_stacks && fp_user_stacks
-				      ? fill_stack(ctx, &rec->stack, false) : 0;
+		__u32 bytes = fill_stack(ctx, SLOT_UPROBE, STACK_IPS(struct tt_lock_call),
+					 &rec->stack, false);
 
 		/*
-		 * Near a function's entry the caller has no frame of its own yet: the frame-pointer
-		 * walk would skip it. Put its return address second.
+		 * Near a function's entry the caller has no frame of its own yet: a frame-pointer
+		 * walk would skip it. Put its return address second (CFI knows where it is).
 		 */
-		if (bytes >= 8 && bytes < TT_MAX_USTACK * 8 &&
+		if (user_unwind == TT_UNWIND_FP && bytes >= 8 && bytes < TT_MAX_USTACK * 8 &&
 		    !bpf_probe_read_user(&ret, 8, (void *)(PT_REGS_SP(ctx) + ret_off)) && ret) {
 			__u32 n = bytes / 8;
 
@@ -57,6 +57,7 @@ int tt_lock_call(struct pt_regs *ctx)
 	fill_hdr(&rec->hdr, TT_REC_LOCK_CALL, 0, tgid, tid);
 	emit_scratch(rec, size);
 	if (op != TT_LOP_MUTEX_UNLOCK && op != TT_LOP_RW_UNLOCK && op != TT_LOP_SEM_POST)
-		emit_snapshot(SLOT_UPROBE, TT_REC_LOCK_CALL, tgid, tid, rec->hdr.ts);
+		emit_snapshot(SLOT_UPROBE, TT_REC_LOCK_CALL, tgid, tid, rec->hdr.ts,
+			      rec->stack.flags);
 	return 0;
 }

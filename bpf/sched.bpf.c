@@ -79,13 +79,15 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 	rec->stack.flags = 0;
 	/* Stacks only where they name an unlock site: a futex wake or a thread exit. */
 	if (ws && rec->reason != TT_WAKE_OTHER)
-		size += fill_stack(ctx, &rec->stack, true);
+		size += fill_stack(ctx, SLOT_SCHED, STACK_IPS(struct tt_waking), &rec->stack,
+				   true);
 	fill_hdr(&rec->hdr, TT_REC_WAKING, 0, waker_tgid, waker_tid);
 	emit_scratch(rec, size);
 	if (ws && rec->reason != TT_WAKE_OTHER) {
 		__u64 ts = rec->hdr.ts;
 
-		emit_snapshot(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, ts);
+		emit_snapshot(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, ts,
+			      rec->stack.flags);
 		if (waker_tgid == target_tgid)
 			emit_pystack(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, ts);
 	}

@@ -56,7 +56,14 @@ struct tt_stack {
 
 #define TT_STACK_USER_FAIL (1u << 0)   /* user stack could not be read */
 #define TT_STACK_KERNEL_FAIL (1u << 1) /* kernel stack could not be read */
-#define TT_STACK_USER_TRUNC (1u << 2)  /* user stack had more than TT_MAX_USTACK frames */
+#define TT_STACK_USER_TRUNC (1u << 2)  /* user stack cut short: the flags below say why */
+#define TT_STACK_USER_CFI (1u << 3)    /* user frames unwound in BPF with the CFI tables */
+#define TT_STACK_USER_NOTABLE (1u << 4) /* stopped at an address of no known mapping or CFI */
+#define TT_STACK_COPY (1u << 5)	       /* a TT_REC_USTACK_SNAPSHOT of the stack follows */
+#define TT_STACK_COPY_SKIPPED (1u << 6) /* a copy was wanted (cut short) but the rate limit or
+					   a half-full ring buffer skipped it */
+#define TT_STACK_USER_FP (1u << 7)     /* some frames came from frame pointers (no CFI there) */
+#define TT_STACK_USER_LIMIT (1u << 8)  /* more than TT_MAX_USTACK frames */
 
 /* Futex op codes and flags (uapi/linux/futex.h), repeated so user space needs no kernel header. */
 #define TT_FUTEX_WAIT 0
@@ -202,6 +209,57 @@ struct tt_unwound {
 	__u32 pad2;
 	struct tt_stack stack; /* user frames only; TT_STACK_USER_TRUNC when cut short */
 };
+
+/*
+ * In-kernel unwinding (bpf/unwind.bpf.h, user/cfitab.c, user/ustack.c). User space turns each
+ * module's .eh_frame into rows, sorted by address, that say for the code from pc on how to find
+ * the caller: CFA = rsp or rbp + cfa_off, the return address at CFA - 8, the caller's rbp saved
+ * at CFA + rbp_off or unchanged. What x86_64 CFI says otherwise (expressions, other registers)
+ * becomes TT_CFI_NONE: the walk stops there and says so.
+ */
+enum tt_cfi_kind {
+	TT_CFI_NONE = 0, /* no usable CFI for this code: stop */
+	TT_CFI_RSP = 1,	 /* CFA = rsp + cfa_off */
+	TT_CFI_RBP = 2,	 /* CFA = rbp + cfa_off */
+	TT_CFI_END = 3,	 /* the return address is undefined: the outermost frame */
+};
+
+enum tt_cfi_rbp {
+	TT_CFI_RBP_SAME = 0,  /* the caller's rbp is the current one */
+	TT_CFI_RBP_SAVED = 1, /* ... saved at CFA + rbp_off */
+	TT_CFI_RBP_LOST = 2,  /* ... cannot be recovered here */
+};
+
+struct tt_cfi_row {
+	__u32 pc;      /* the first ELF address (module vaddr) this row covers */
+	__u8 kind;     /* enum tt_cfi_kind */
+	__u8 rbp;      /* enum tt_cfi_rbp */
+	__s16 rbp_off; /* with TT_CFI_RBP_SAVED */
+	__s32 cfa_off;
+	__u32 pad; /* 16 bytes: the stride of an mmapped BPF array */
+};
+
+/* How BPF reads user stacks (the user_unwind setting). */
+enum tt_unwind_mode {
+	TT_UNWIND_NONE = 0, /* not at all (no stacks, or copies only) */
+	TT_UNWIND_CFI = 1,  /* with the CFI rows, frame pointers in mappings without CFI */
+	TT_UNWIND_FP = 2,   /* with frame pointers only */
+};
+
+#define TT_UMAP_FP (1u << 0) /* no CFI (JIT code, a module without .eh_frame): frame pointers */
+
+/* An executable mapping of the target, sorted by start in the BPF unwind_maps array. */
+struct tt_unwind_map {
+	__u64 start, end; /* runtime addresses [start, end) */
+	__u64 bias;	  /* runtime address - ELF address */
+	__u32 first_row;  /* its module's rows in cfi_rows: [first_row, first_row + nr_rows) */
+	__u32 nr_rows;
+	__u32 flags; /* TT_UMAP_* */
+	__u32 pad;
+};
+
+/* unwind_maps holds two tables of this many; user space fills one, then makes it current. */
+#define TT_UNWIND_MAX_MAPS 2048
 
 /* A futex op in flight, by tid, in the BPF waits and wakes maps (user space seeds waits that
  * were in progress at attach). */

@@ -135,13 +135,6 @@ struct lock_work {
 	struct u64_map waiter_by_key, waker_by_key, chain_by_key;
 };
 
-/* An unwound user stack kept for records of the same site without a snapshot of their own. */
-struct unwound_copy {
-	__u16 nr_user;
-	__u32 flags;
-	__u64 ips[TT_MAX_USTACK];
-};
-
 #define MAX_COMP 16
 #define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
 
@@ -173,11 +166,6 @@ struct work {
 	size_t comp_len;
 	__u8 comp_buf[COMP_BYTES];
 	const struct tt_rec_hdr *comp[MAX_COMP];
-	/* hash(frame-pointer user stack, object) -> index + 1 of the latest unwound stack there */
-	struct u64_map unwound_by_fp;
-	struct unwound_copy *ucopies;
-	size_t nr_ucopies, cap_ucopies;
-	struct unwound_copy lone; /* an unwound stack with no frame-pointer stack to key it */
 	size_t cap_deadlocks;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
@@ -283,88 +271,76 @@ static const struct tt_stack *merge_python(struct work *w, const struct tt_rec_h
 	return out;
 }
 
-/* What a record's stack is about: its lock word or object, and the kind of record. */
-static __u64 site_key(const struct tt_rec_hdr *h)
-{
-	__u64 obj = 0;
-
-	switch (h->kind) {
-	case TT_REC_WAIT_BEGIN:
-		obj = ((const struct tt_wait_begin *)h)->uaddr;
-		break;
-	case TT_REC_WAKING:
-		obj = ((const struct tt_waking *)h)->waker_uaddr;
-		break;
-	case TT_REC_LOCK_CALL:
-		obj = ((const struct tt_lock_call *)h)->obj ^ ((const struct tt_lock_call *)h)->op;
-		break;
-	case TT_REC_GIL:
-		obj = ((const struct tt_gil *)h)->op;
-		break;
-	}
-	return hash_u64(obj ^ ((__u64)h->kind << 56));
-}
-
 /*
- * The stack of a record: its DWARF-unwound user frames when the collector made them (unless CFI
- * gave no more than the leaf where frame pointers did), with the record's own kernel frames.
+ * The stack of a record: its own, unwound in BPF, unless the collector unwound a copy of it
+ * (the BPF walk stopped short, or no BPF walk: --stacks dwarf and older record files, whose
+ * own stacks are unchecked frame-pointer chains), with the record's own kernel frames.
  */
 static const struct tt_stack *pick_native(struct work *w, const struct tt_rec_hdr *h,
-					  const struct tt_stack *fp)
+					  const struct tt_stack *own)
 {
 	const struct tt_unwound *u = (const void *)find_companion(w, h, TT_REC_UNWOUND);
+	const struct tt_stack *c = u ? &u->stack : NULL;
 	struct tt_stack *st = &w->pick.st;
-	__u64 fp_key = hash_bytes(fp->ips, (size_t)fp->nr_user * 8, h->pid) ^ site_key(h);
-	const struct unwound_copy *c = NULL;
-	struct unwound_copy *keep;
-	__u64 *slot;
-	bool found;
+	unsigned nu;
 
-	/*
-	 * Snapshots are rate-limited: a record without one takes the unwound stack of the latest
-	 * record with the same frame-pointer stack (the same leaf and frame chain) on the same
-	 * object: code without frame pointers (libc, most libpythons) gives short chains that two
-	 * call sites can share, a sem_wait and a condvar wait both ending in the same libc leaf.
-	 */
-	if (u && fp->nr_user) {
-		slot = u64_map_upsert(&w->unwound_by_fp, fp_key, &found);
-		if (!found) {
-			VEC_PUSH(w->ucopies, w->nr_ucopies, w->cap_ucopies);
-			*slot = w->nr_ucopies;
-		}
-		keep = &w->ucopies[*slot - 1];
-		keep->nr_user = u->stack.nr_user < TT_MAX_USTACK ? u->stack.nr_user : TT_MAX_USTACK;
-		keep->flags = u->stack.flags;
-		memcpy(keep->ips, u->stack.ips, (size_t)keep->nr_user * 8);
-		c = keep;
-	} else if (u) {
-		keep = &w->lone;
-		keep->nr_user = u->stack.nr_user < TT_MAX_USTACK ? u->stack.nr_user : TT_MAX_USTACK;
-		keep->flags = u->stack.flags;
-		memcpy(keep->ips, u->stack.ips, (size_t)keep->nr_user * 8);
-		c = keep;
-	} else if (fp->nr_user) {
-		slot = u64_map_get(&w->unwound_by_fp, fp_key);
-		if (slot)
-			c = &w->ucopies[*slot - 1];
+	if (!c || !c->nr_user)
+		return own;
+	if (own->flags & TT_STACK_USER_CFI) {
+		if (!(own->flags & TT_STACK_USER_TRUNC) || own->nr_user >= c->nr_user)
+			return own;
+	} else if (c->nr_user < 2 && own->nr_user > c->nr_user) {
+		return own;
 	}
-
-	if (!c || !c->nr_user || (c->nr_user < 2 && fp->nr_user > c->nr_user))
-		return fp;
-	st->nr_user = c->nr_user;
-	st->nr_kernel = fp->nr_kernel;
-	st->flags = (c->flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL)) |
-		    (fp->flags & TT_STACK_KERNEL_FAIL);
-	memcpy(st->ips, c->ips, (size_t)st->nr_user * 8);
-	memcpy(st->ips + st->nr_user, fp->ips + fp->nr_user, (size_t)st->nr_kernel * 8);
+	nu = c->nr_user < TT_MAX_USTACK ? c->nr_user : TT_MAX_USTACK;
+	/* own may be st itself: its kernel frames move first */
+	memmove(st->ips + nu, own->ips + own->nr_user, (size_t)own->nr_kernel * 8);
+	memcpy(st->ips, c->ips, (size_t)nu * 8);
+	st->nr_kernel = own->nr_kernel;
+	st->nr_user = nu;
+	st->flags = (c->flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL)) | TT_STACK_COPY |
+		    (own->flags & TT_STACK_KERNEL_FAIL);
 	return st;
+}
+
+/* Count how exact a wait's or wake's stack is (struct stack_quality). */
+static void count_stack(struct work *w, const struct tt_stack *own, const struct tt_stack *st)
+{
+	struct stack_quality *q = &w->a->stackq;
+
+	if (!st->nr_user && !(st->flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL)))
+		return;
+	q->stacks++;
+	if (st != own)
+		q->from_copy++;
+	if (!(st->flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL))) {
+		q->complete++;
+		return;
+	}
+	q->cut_short++;
+	if (own->flags & TT_STACK_COPY_SKIPPED)
+		q->copy_skipped++;
+	if (own->flags & TT_STACK_USER_NOTABLE)
+		q->no_table++;
+	if (own->flags & TT_STACK_USER_LIMIT)
+		q->frame_limit++;
 }
 
 /* ... with the record's Python frames merged in (CPython targets). */
 static const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
-					 const struct tt_stack *fp)
+					 const struct tt_stack *own)
 {
-	return merge_python(w, h, pick_native(w, h, fp));
+	return merge_python(w, h, pick_native(w, h, own));
+}
+
+/* The same for a wait or a wake, counted. */
+static const struct tt_stack *pick_counted(struct work *w, const struct tt_rec_hdr *h,
+					   const struct tt_stack *own)
+{
+	const struct tt_stack *st = pick_native(w, h, own);
+
+	count_stack(w, own, st);
+	return merge_python(w, h, st);
 }
 
 unsigned hist_bucket(__u64 ns)
@@ -778,7 +754,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	t->cur.begin = r->hdr.ts;
 	t->cur.cause = WC_OTHER;
 	t->cur.waker_stack = TT_NO_STACK;
-	t->cur.stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
+	t->cur.stack = stack_intern(w, r->hdr.pid, pick_counted(w, &r->hdr, &r->stack));
 	note_wait_evidence(w, l, r);
 	note_stack_funcs(w, l, t->cur.stack);
 	gil_note_wait(w, t, r->uaddr, r->hdr.ts);
@@ -832,7 +808,8 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->cur.cause = r->reason == TT_WAKE_FUTEX ? WC_THREAD : WC_EXIT;
 		t->cur.waker_tid = r->hdr.tid;
 		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
-		t->cur.waker_stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
+		t->cur.waker_stack = stack_intern(w, r->hdr.pid,
+						  pick_counted(w, &r->hdr, &r->stack));
 		t->cur.wake_ts = ts;
 		if (r->reason == TT_WAKE_EXIT) {
 			lock_get(w, t->cur.addr)->ev.exit_wake = true;
@@ -2264,7 +2241,6 @@ static void work_free(struct work *w)
 	}
 	free(w->objs);
 	free(w->order);
-	free(w->ucopies);
 	free(w->stack_votes);
 	u64_map_free(&w->obj_by_addr);
 	u64_map_free(&w->order_by_key);
@@ -2276,7 +2252,6 @@ static void work_free(struct work *w)
 	u64_map_free(&w->lock_by_addr);
 	u64_map_free(&w->bucket_by_key);
 	u64_map_free(&w->stack_by_hash);
-	u64_map_free(&w->unwound_by_fp);
 }
 
 int analysis_stream_finish(struct analysis_stream *s)

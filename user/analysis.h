@@ -184,6 +184,21 @@ struct deadlock_stat {
 	} links[TT_MAX_CYCLE];
 };
 
+/*
+ * How exact the user stacks of waits and wakes are, counted per record (a wait, a futex or exit
+ * wake-up): each is a real call chain; one that ended before the thread's first frame is cut
+ * short. Source: the stack flags BPF and the collector set (bpf/threadtrace.h TT_STACK_*).
+ */
+struct stack_quality {
+	__u64 stacks;	    /* waits and wakes with a user stack */
+	__u64 complete;	    /* unwound to the thread's first frame */
+	__u64 cut_short;    /* ended early: the counts below say why */
+	__u64 from_copy;    /* unwound by the collector from a copy (BPF's walk stopped) */
+	__u64 copy_skipped; /* cut short, its copy skipped (--stack-rate, ring buffer half full) */
+	__u64 no_table;	    /* stopped at code with no unwind table when it ran */
+	__u64 frame_limit;  /* deeper than TT_MAX_USTACK frames */
+};
+
 struct analysis {
 	__u32 pid, tid_filter;
 	char comm[TT_COMM_LEN];
@@ -192,7 +207,8 @@ struct analysis {
 	__u64 lost_events;	/* records the ring buffer could not take */
 	__u64 stack_failures;	/* stacks that could not be read */
 	__u64 untracked_waits;	/* waits not followed: per-thread map full */
-	__u64 truncated_stacks; /* user stacks deeper than the snapshot */
+	__u64 truncated_stacks; /* distinct user stacks cut short */
+	struct stack_quality stackq;
 	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (see analysis.c) */
 	__u64 late_records;	/* records later than the reorder window allows (dropped) */
 	bool target_exited;

@@ -13,11 +13,13 @@
 #include <sys/mount.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <gelf.h>
 #include "collector.h"
 #include "procfs.h"
 #include "symbols.h"
 #include "mmaps.h"
 #include "unwind.h"
+#include "ustack.h"
 #include "deadlock.h"
 #include "pyframes.h"
 #include "probesite.h"
@@ -57,6 +59,10 @@ struct collect_ctx {
 	struct symbolizer *sym;
 	struct mmap_watch *mmaps; /* COMMAND mode: its mappings as the kernel made them */
 	struct unwinder *unwinder;
+	struct ustack_tables *ustack; /* the CFI tables BPF unwinds with */
+	bool ustack_stale;	      /* a stack stopped at code the tables do not know */
+	__u64 ustack_synced;	      /* when they were last brought up to date */
+	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
 	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records */
 	__u64 malformed;
@@ -180,6 +186,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	deadlock_watch_record(c->deadlocks, h);
 	st = record_stack(h);
+	if (st && (st->flags & TT_STACK_USER_NOTABLE))
+		c->ustack_stale = true;
 	if (st)
 		symbolizer_note_stack(c->sym, c->sd, st);
 	else if (h->kind == TT_REC_PYSTACK && c->pyframes)
@@ -244,6 +252,72 @@ static int command_exists(const char *cmd, char *found, size_t len)
 		path += n + (path[n] == ':');
 	}
 	return -ENOENT;
+}
+
+/*
+ * The file execve runs for path: a "#!" script's interpreter (one level), else path itself.
+ * 0 or -errno.
+ */
+static int exec_image(const char *path, char *out, size_t len)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = 0;
+	if (n > 2 && line[0] == '#' && line[1] == '!') {
+		char *p = line + 2;
+
+		p += strspn(p, " \t");
+		p[strcspn(p, " \t\n")] = 0;
+		snprintf(out, len, "%s", p);
+	} else {
+		snprintf(out, len, "%s", path);
+	}
+	return 0;
+}
+
+/*
+ * COMMAND: a uprobe at the entry point of the image it execs stops it there (its libraries are
+ * mapped by then) until the unwind tables are loaded (resume_at_entry). NULL where it cannot:
+ * the first stacks are then copied for the collector until the tables follow.
+ */
+static struct bpf_link *stop_at_entry(struct threadtrace_bpf *skel, pid_t child, const char *exe)
+{
+	char image[4096];
+	struct bpf_link *l = NULL;
+	long long off = -1;
+	GElf_Ehdr eh;
+	Elf *e;
+	int fd;
+
+	if (exec_image(exe, image, sizeof(image)))
+		return NULL;
+	e = probesite_open_elf(image, &fd);
+	if (!e)
+		return NULL;
+	if (gelf_getehdr(e, &eh))
+		off = probesite_vaddr_to_off(e, eh.e_entry, true);
+	elf_end(e);
+	close(fd);
+	if (off >= 0)
+		l = bpf_program__attach_uprobe(skel->progs.tt_entry_stop, false, child, image,
+					       (size_t)off);
+	return l && !libbpf_get_error(l) ? l : NULL;
+}
+
+/* The command stopped at its entry: load the tables of what it maps, let it go on. */
+static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child)
+{
+	if (c->ustack && !ustack_tables_sync(c->ustack))
+		c->ustack_synced = now_ns();
+	bpf_link__destroy(*entry);
+	*entry = NULL;
+	kill(child, SIGCONT);
 }
 
 /* --holds: the uprobes on the target's lock functions. */
@@ -688,6 +762,50 @@ static int check_target(pid_t pid, pid_t tid)
 	return 0;
 }
 
+/*
+ * The CFI tables BPF unwinds with: the modules a running target maps are read before load, so
+ * that cfi_rows is sized for them with room for as many more (dlopen, a COMMAND's libraries).
+ */
+static int setup_ustack(struct collect_ctx *c, struct threadtrace_bpf *skel, pid_t pid,
+			bool running, const struct collector_opts *o)
+{
+	size_t rows = 0, max_rows;
+
+	if (o->stacks != STACKS_AUTO && o->stacks != STACKS_FP) {
+		bpf_map__set_max_entries(skel->maps.cfi_rows, 1);
+		return 0;
+	}
+	c->ustack = ustack_tables_new(pid);
+	if (running && o->stacks == STACKS_AUTO) {
+		if (!o->quiet && isatty(STDERR_FILENO))
+			fprintf(stderr, "threadtrace: reading the unwind tables of pid %d's code...\r",
+				pid);
+		ustack_tables_prepare(c->ustack);
+		rows = ustack_tables_rows(c->ustack);
+	}
+	if (o->stacks == STACKS_FP)
+		max_rows = 1;
+	else
+		max_rows = rows * 2 > (1u << 20) ? rows * 2 : (1u << 20);
+	return bpf_map__set_max_entries(skel->maps.cfi_rows, (__u32)max_rows);
+}
+
+/* Bring the tables up to the target's mappings when they moved, at most every 20 ms. */
+static void sync_ustack(struct collect_ctx *c, unsigned generation)
+{
+	__u64 now;
+
+	if (!c->ustack || (!c->ustack_stale && generation == c->ustack_generation))
+		return;
+	now = now_ns();
+	if (now - c->ustack_synced < 20000000ULL)
+		return;
+	ustack_tables_sync(c->ustack);
+	c->ustack_synced = now;
+	c->ustack_stale = false;
+	c->ustack_generation = generation;
+}
+
 int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx, struct symdata *sd,
 	    struct collector_result *res)
 {
@@ -696,6 +814,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	struct collect_ctx ctx = {.sink = sink, .sink_ctx = sink_ctx, .sd = sd, .holds = o->holds};
 	struct hold_probes holds = {0};
 	struct gil_probes gil = {0};
+	struct bpf_link *entry = NULL; /* COMMAND: stops it at its entry point */
 	__u64 calls_seen = 0;
 	bool rate_warned = false;
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -758,7 +877,11 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	skel->rodata->target_tgid = pid;
 	skel->rodata->target_tid = o->tid;
 	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
-	skel->rodata->fp_user_stacks = o->stacks != STACKS_DWARF;
+	skel->rodata->user_unwind = o->stacks == STACKS_AUTO ? TT_UNWIND_CFI
+				    : o->stacks == STACKS_FP ? TT_UNWIND_FP : TT_UNWIND_NONE;
+	err = setup_ustack(&ctx, skel, pid, !child, o);
+	if (err)
+		goto cleanup;
 	skel->rodata->snapshot_bytes =
 		o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
 	skel->rodata->snapshot_rate = o->stack_rate;
@@ -791,6 +914,25 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				  "CAP_SYS_PTRACE: run it with sudo\n"
 				: "run with -v for the kernel verifier's log\n");
 		goto cleanup;
+	}
+	if (ctx.ustack) {
+		struct ustack_maps um = {
+			.rows_fd = bpf_map__fd(skel->maps.cfi_rows),
+			.max_rows = bpf_map__max_entries(skel->maps.cfi_rows),
+			.maps_fd = bpf_map__fd(skel->maps.unwind_maps),
+			.table = &skel->bss->unwind_table,
+			.nr_maps = skel->bss->unwind_nr_maps,
+		};
+
+		err = ustack_tables_bind(ctx.ustack, &um);
+		if (err) {
+			fprintf(stderr, "threadtrace: failed to map the unwind tables: %s\n",
+				strerror(-err));
+			goto cleanup;
+		}
+		if (!child)
+			ustack_tables_sync(ctx.ustack);
+		ctx.ustack_synced = now_ns();
 	}
 	err = threadtrace_bpf__attach(skel);
 	if (err) {
@@ -838,6 +980,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		ssize_t n;
 
 		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads);
+		if (ctx.ustack && o->stacks == STACKS_AUTO)
+			entry = stop_at_entry(skel, pid, exe);
 		if (write(go_fd, "g", 1) != 1) {
 			err = -errno;
 			fprintf(stderr, "threadtrace: failed to start %s\n", o->command[0]);
@@ -888,11 +1032,12 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		 * (their code objects are read from the live process: within 10 ms of their first
 		 * use, not 100 ms, so that few are lost when the process exits).
 		 */
-		int n = ring_buffer__poll(ring, (o->gil && !gil.done && child) || ctx.pyframes
-							? 10 : 100);
+		int n = ring_buffer__poll(ring, (o->gil && !gil.done && child) || ctx.pyframes ||
+							entry ? 10 : 100);
 		__u64 now;
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */
+		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
 		if (o->gil)
 			try_attach_gil(&ctx, &gil, skel, pid, o);
 		if (n >= 0)
@@ -914,7 +1059,11 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (child) {
 			int status;
 
-			if (waitpid(child, &status, WNOHANG) == child) {
+			pid_t got = waitpid(child, &status, WNOHANG | (entry ? WUNTRACED : 0));
+
+			if (got == child && WIFSTOPPED(status)) {
+				resume_at_entry(&ctx, &entry, child);
+			} else if (got == child) {
 				res->child_status = status;
 				res->target_exited = true;
 				child = 0;
@@ -963,11 +1112,17 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		err = 0;
 
 cleanup:
+	if (entry) { /* never leave the command stopped at its entry */
+		bpf_link__destroy(entry);
+		if (child)
+			kill(child, SIGCONT);
+	}
 	ring_buffer__free(ring);
 	detach_holds(&holds);
 	detach_gil(&gil, skel);
 	threadtrace_bpf__destroy(skel); /* detaches every program */
 	unwinder_free(ctx.unwinder);
+	ustack_tables_free(ctx.ustack);
 	deadlock_watch_free(ctx.deadlocks);
 	pyframes_free(ctx.pyframes);
 	symbolizer_free(ctx.sym);

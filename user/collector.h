@@ -11,9 +11,9 @@
 #include "symdata.h"
 
 enum stack_mode {
-	STACKS_AUTO = 0, /* snapshots unwound with CFI, frame pointers where CFI is missing */
-	STACKS_DWARF,	 /* snapshots unwound with CFI only */
-	STACKS_FP,	 /* frame-pointer stacks only (cheapest) */
+	STACKS_AUTO = 0, /* unwound in BPF with CFI tables; a copy for the collector where cut */
+	STACKS_DWARF,	 /* a copy of every stack, unwound in the collector with libdw */
+	STACKS_FP,	 /* frame pointers, checked to lead to code (code built with them) */
 	STACKS_NONE,	 /* no stacks */
 };
 
@@ -25,7 +25,7 @@ struct collector_opts {
 	unsigned buffer_mb;  /* ring buffer size, MiB */
 	enum stack_mode stacks;
 	unsigned stack_bytes; /* user stack snapshot size for DWARF unwinding */
-	unsigned stack_rate;  /* snapshots per second per CPU, 0: every wait and wake */
+	unsigned stack_rate;  /* stack copies per second per CPU, 0: every one wanted */
 	bool holds;	     /* --holds: uprobes on the lock functions (hold times, lock order) */
 	bool gil;	     /* trace CPython's GIL when the target is CPython (--no-gil: off) */
 	bool verbose;	     /* libbpf debug log */

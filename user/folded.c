@@ -48,6 +48,9 @@ static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stac
 	st = &a->stacks[stack];
 	if (!st->nr_user)
 		sb_frame(b, "[user stack unavailable]");
+	/* a stack cut short has no known outermost frame: say so there */
+	if (st->nr_user && (st->flags & TT_STACK_USER_TRUNC) && !leaf_first)
+		sb_frame(b, "[truncated]");
 	for (unsigned k = 0; k < st->nr_user; k++) {
 		unsigned i = leaf_first ? k : st->nr_user - 1 - k;
 		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
@@ -61,6 +64,8 @@ static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stac
 			sb_frame(b, funcs[x] ? funcs[x] : names[x]);
 		}
 	}
+	if (st->nr_user && (st->flags & TT_STACK_USER_TRUNC) && leaf_first)
+		sb_frame(b, "[truncated]");
 }
 
 static int cmp_line(const void *x, const void *y)

@@ -43,7 +43,7 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 	if (st->nr_user > max_frames)
 		fprintf(out, "          ... %u more frames\n", st->nr_user - max_frames);
 	else if (st->flags & TT_STACK_USER_TRUNC)
-		fprintf(out, "          ... (stack deeper than the snapshot)\n");
+		fprintf(out, "          ... (cut short: no caller could be found past here)\n");
 	if (st->nr_user)
 		return;
 	fprintf(out, "          (user stack unavailable)\n");
@@ -386,6 +386,30 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 		fprintf(out, "  ... %zu more (--top)\n", g->nr_waiters - shown);
 }
 
+/* One line on how exact the stacks are, and why some were cut short. */
+static void report_stack_quality(FILE *out, const struct stack_quality *q)
+{
+	if (!q->stacks)
+		return;
+	fprintf(out, "  stacks of waits and wakes: %llu, %.1f%% whole",
+		(unsigned long long)q->stacks, 100.0 * (double)q->complete / (double)q->stacks);
+	if (q->from_copy)
+		fprintf(out, ", %llu from stack copies", (unsigned long long)q->from_copy);
+	if (q->cut_short) {
+		fprintf(out, "; %llu cut short (marked \"...\")", (unsigned long long)q->cut_short);
+		if (q->no_table)
+			fprintf(out, ", %llu in code mapped after the tables",
+				(unsigned long long)q->no_table);
+		if (q->copy_skipped)
+			fprintf(out, ", %llu with their copy skipped (--stack-rate)",
+				(unsigned long long)q->copy_skipped);
+		if (q->frame_limit)
+			fprintf(out, ", %llu deeper than %d frames", (unsigned long long)q->frame_limit,
+				TT_MAX_USTACK);
+	}
+	fprintf(out, "\n");
+}
+
 void report_text(FILE *out, const struct analysis *a, const struct report_opts *o)
 {
 	char t[32];
@@ -403,10 +427,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 			(unsigned long long)a->untracked_waits);
 	if (a->inferred_switch_ins)
 		fprintf(out, ", %llu switch-ins inferred", (unsigned long long)a->inferred_switch_ins);
-	if (a->truncated_stacks)
-		fprintf(out, ", %llu stacks truncated (--stack-bytes)",
-			(unsigned long long)a->truncated_stacks);
 	fprintf(out, "\n");
+	report_stack_quality(out, &a->stackq);
 	if (a->lost_events)
 		fprintf(out, "  WARNING: %llu events were lost (ring buffer full): figures are low; "
 			     "raise --buffer-mb\n", (unsigned long long)a->lost_events);

@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TT = os.path.join(ROOT, "threadtrace")
 WL = os.path.join(ROOT, "build", "workloads", "workload")
 WL_NOFP = os.path.join(ROOT, "build", "workloads", "workload-nofp")
+STORM_NOFP = os.path.join(ROOT, "build", "workloads", "storm-nofp")
 CXX = os.path.join(ROOT, "build", "workloads", "cxxmutex")
 TMP = tempfile.mkdtemp(prefix="tt-live-")
 
@@ -165,19 +166,65 @@ def test_cxx_names_demangled():
 
 
 def test_snapshot_truncation_reported():
-    # 8 frames of 256 bytes between the thread's function and the lock call
-    p, s, _ = run_traced(["--stack-bytes", "1024", "--stack-rate", "0", "--", WL_NOFP,
-                          "lockpair", "20", "3", "8"], "trunc")
+    # 8 frames of 256 bytes between the thread's function and the lock call: a 1 KiB copy
+    # (--stacks dwarf) cannot hold the stack, the kernel's CFI walk needs no copy
+    p, s, _ = run_traced(["--stacks", "dwarf", "--stack-bytes", "1024", "--stack-rate", "0",
+                          "--", WL_NOFP, "lockpair", "20", "3", "8"], "trunc")
     check(p.returncode == 0, p.stderr)
     w = lock_named(s, "acc_lock")["waiters"][0]
     check(w["truncated"], f"a 1 KiB snapshot cannot hold this stack: {w['stack']}")
     check("waiter_main" not in frames_of(w["stack"]), "frames beyond the snapshot")
-    check("stacks truncated" in p.stdout, "report says stacks were truncated")
-    p, s, _ = run_traced(["-q", "--stack-bytes", "8192", "--", WL_NOFP, "lockpair", "20", "3",
-                          "8"], "notrunc")
+    check("cut short" in p.stdout, "report says stacks were cut short")
+    check(s["stacks"]["cut_short"] >= 3, f"cut short counted: {s['stacks']}")
+    p, s, _ = run_traced(["-q", "--", WL_NOFP, "lockpair", "20", "3", "8"], "notrunc")
     w = lock_named(s, "acc_lock")["waiters"][0]
     check(not w["truncated"] and "waiter_main" in frames_of(w["stack"]),
-          f"8 KiB holds it: {w['stack']}")
+          f"the CFI walk holds it: {w['stack']}")
+    check(s["stacks"]["cut_short"] == 0 and s["stacks"]["complete"] == s["stacks"]["records"],
+          f"every stack whole: {s['stacks']}")
+
+
+def share_through(rows, func, weight):
+    """Share of rows (by weight) whose stack passes through func."""
+    total = sum(r[weight] for r in rows)
+    good = sum(r[weight] for r in rows if func in frames_of(r["stack"]))
+    return good / total if total else 0.0
+
+
+def test_stacks_whole_at_default_settings():
+    # -O2 without frame pointers: every wait and wake-up of the storm's lock has a stack
+    # through the thread's own function (the call site), by count and by time, and nothing
+    # is made of data: no [unknown] frame anywhere
+    p, s, truth = run_traced(["-q", "--", STORM_NOFP, "mutex", "4", "1000000"], "stack-storm")
+    check(p.returncode == 0 and truth, p.stderr)
+    lk = lock_named(s, "storm_lock")
+    check(lk["contentions"] > 200, f"contended: {lk['contentions']}")
+    check(sum(w["count"] for w in lk["waiters"]) == lk["contentions"], "every waiter row listed")
+    wakes = [r for r in lk["wakers"] if r["cause"] == "thread"]
+    check(sum(r["count"] for r in wakes) >= 5, f"woken by threads: {lk['wakers']}")
+    for rows, what in ((lk["waiters"], "waits"), (wakes, "wakes")):
+        for weight in ("count", "wait_ns"):
+            share = share_through(rows, "storm", weight)
+            check(share >= 0.99, f"{what} through storm() by {weight}: {share:.4f}")
+    st = s["stacks"]
+    check(st["records"] > 400 and st["complete"] >= 0.99 * st["records"], f"stacks: {st}")
+    check(not any(fr.startswith("[unknown]") for lk in s["locks"]
+                  for r in lk["waiters"] + lk["wakers"] for fr in r["stack"]), "no [unknown]")
+    # a condvar hand-off: the mutex re-taken after the wake-up waits for the other player's
+    # unlock, which is its waker
+    p, s, truth = run_traced(["-q", "--", STORM_NOFP, "pingpong", "20000"], "stack-pingpong")
+    check(p.returncode == 0 and truth, p.stderr)
+    seen = 0
+    for lk in s["locks"]:
+        if (lk["name"] or "").startswith(("storm_lock", "turn_cond")):
+            wakes = [r for r in lk["wakers"] if r["cause"] == "thread"]
+            seen += sum(r["count"] for r in wakes)
+            for rows, what in ((lk["waiters"], "waits"), (wakes, "wakes")):
+                share = share_through(rows, "player", "count")
+                check(share >= 0.99, f"{lk['name']} {what} through player(): {share:.4f}")
+    check(seen > 1000, f"the players woke each other: {seen}")
+    st = s["stacks"]
+    check(st["complete"] >= 0.99 * st["records"], f"stacks: {st}")
 
 
 def sh(cmd):

@@ -16,6 +16,7 @@
 #include "report.h"
 #include "symbols.h"
 #include "test_symbols.h"
+#include "test_cfitab.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1029,6 +1030,7 @@ static const struct unit_test tests[] = {
 	{"symbolize_self", test_symbolize_self},
 	{"debug_file_in_root", test_debug_file_in_root},
 	{"rust_demangle", test_rust_demangle},
+	{"cfitab", test_cfitab},
 };
 
 int main(void)
