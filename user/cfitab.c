@@ -174,8 +174,9 @@ static void load_segments(Elf *elf, struct cfi_table *t)
 
 	if (elf_getphdrnum(elf, &phnum))
 		return;
+	/* the executable ones: a read-only segment can share the page an executable one starts in */
 	for (size_t i = 0; i < phnum && t->nr_segs < 16; i++) {
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
 			continue;
 		t->segs[t->nr_segs].offset = ph.p_offset;
 		t->segs[t->nr_segs].vaddr = ph.p_vaddr;

@@ -14,7 +14,7 @@ struct cfi_table {
 	struct tt_cfi_row *rows; /* sorted by pc; a TT_CFI_NONE row starts each gap */
 	size_t n;
 	size_t unsupported; /* rows of CFI the format cannot express (TT_CFI_NONE) */
-	/* its PT_LOAD segments, to place a mapping of the file */
+	/* its executable PT_LOAD segments, to place a mapping of its code */
 	struct {
 		__u64 offset, vaddr, filesz;
 	} segs[16];
@@ -28,8 +28,8 @@ struct cfi_table {
 int cfitab_build(const char *path, struct cfi_table *t);
 void cfitab_free(struct cfi_table *t);
 /*
- * The load bias (runtime address - ELF address) of a mapping of the file at start with file
- * offset pgoff. 0, or -ENOENT when no segment holds that offset.
+ * The load bias (runtime address - ELF address) of an executable mapping of the file at start
+ * with file offset pgoff. 0, or -ENOENT when no executable segment holds that offset.
  */
 int cfitab_bias(const struct cfi_table *t, __u64 start, __u64 pgoff, __u64 *bias);
 /* The row that covers pc (ELF address), or NULL. */
