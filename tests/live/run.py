@@ -58,13 +58,48 @@ def stack_has(stacks, func):
     return any(any(fr.startswith(func + "+") for fr in s) for s in stacks)
 
 
+TT_PROGS = ("tt_sched_switch", "tt_enter_futex", "tt_lock_call", "tt_gil_store", "tt_entry_stop")
+
+
+def parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def prog_holders():
+    """BPF program id -> pids holding it (a program or link fd), from /proc/*/fdinfo."""
+    held = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    for line in f:
+                        if line.startswith("prog_id:"):
+                            held.setdefault(int(line.split()[1]), set()).add(int(pid))
+        except OSError:
+            continue
+    return held
+
+
+def our_programs():
+    """threadtrace's BPF programs held by a process this test run started, or by none at all
+    (a leak); another threadtrace on the machine is not ours."""
+    p = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True)
+    check(p.returncode == 0, "bpftool prog show failed")
+    progs = [x for x in json.loads(p.stdout or "[]") if x.get("name") in TT_PROGS]
+    held = prog_holders() if progs else {}
+    return [x["name"] for x in progs
+            if not held.get(x["id"]) or any(parent_of(o) == os.getpid()
+                                            for o in held[x["id"]])]
+
+
 def no_programs_left():
     """Nothing of ours stays loaded after threadtrace exits (the kernel frees it in ~1 s)."""
     for _ in range(30):
-        p = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True)
-        check(p.returncode == 0, "bpftool prog show failed")
-        if ("tt_sched_switch" not in p.stdout and "tt_enter_futex" not in p.stdout and
-                "tt_lock_call" not in p.stdout and "tt_gil_store" not in p.stdout):
+        if not our_programs():
             return
         time.sleep(0.1)
     raise Fail("threadtrace BPF programs still loaded 3 s after it exited")
