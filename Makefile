@@ -8,10 +8,16 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
+# CFLAGS, CPPFLAGS and LDFLAGS are the user's (make CFLAGS=-O1 works); ours are apart.
 CFLAGS ?= -O2 -g
-CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -std=gnu11 \
-	  -D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -Ibpf -I$(BUILD) -Iuser
+TT_CPPFLAGS := -D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -Ibpf -I$(BUILD) -Iuser
+TT_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	     -Wno-format-truncation
 LDLIBS := -lbpf -ldw -lelf -lz -llzma -lcapstone -lstdc++ -liberty
+COMPILE = $(CC) $(TT_CPPFLAGS) $(CPPFLAGS) $(TT_CFLAGS) $(CFLAGS)
+
+# A recipe that fails leaves no half-written target (an empty skeleton broke every later build).
+.DELETE_ON_ERROR:
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -50,11 +56,16 @@ $(BUILD)/threadtrace.bpf.o: $(BPF_OBJS)
 $(BUILD)/threadtrace.skel.h: $(BUILD)/threadtrace.bpf.o
 	$(BPFTOOL) gen skeleton $< name threadtrace_bpf > $@
 
-$(BUILD)/%.o: user/%.c $(USER_HDRS) $(BUILD)/threadtrace.skel.h | $(BUILD)
-	$(CC) $(CFLAGS) -c $< -o $@
+# Headers are tracked by -MMD; only the loader includes the skeleton (unit tests need no clang).
+$(BUILD)/%.o: user/%.c | $(BUILD)
+	$(COMPILE) -MMD -MP -c $< -o $@
+
+$(BUILD)/collector.o: $(BUILD)/threadtrace.skel.h
+
+-include $(wildcard $(BUILD)/*.d)
 
 threadtrace: $(CORE_OBJS) $(LIVE_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/workloads/%: tests/workloads/%.c Makefile
 	@mkdir -p $(@D)
@@ -71,12 +82,12 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o \
 		$(BUILD)/probesite.o $(BUILD)/cfitab.o
-	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
+	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
 		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o -o $@ $(LDLIBS)
 
 # libFuzzer over the replay path, checksums recomputed so the fuzzer gets past them.
 FUZZ_SECONDS ?= 120
-$(BUILD)/fuzz-recfile: tests/fuzz/fuzz_recfile.c $(CORE_SRCS) $(USER_HDRS)
+$(BUILD)/fuzz-recfile: tests/fuzz/fuzz_recfile.c $(CORE_SRCS) $(USER_HDRS) | $(BUILD)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-D_GNU_SOURCE -DTT_VERSION='"$(VERSION)"' -DTT_FUZZING -Ibpf -Iuser \
 		tests/fuzz/fuzz_recfile.c $(CORE_SRCS) -o $@ -lz
@@ -87,8 +98,8 @@ fuzz: $(BUILD)/fuzz-recfile
 	$(BUILD)/fuzz-recfile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=tests/fuzz/crashers/ $(BUILD)/fuzz-corpus
 
-$(BUILD)/gen-records: tests/bench/gen-records.c $(CORE_OBJS)
-	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS)
+$(BUILD)/gen-records: tests/bench/gen-records.c $(CORE_OBJS) | $(BUILD)
+	$(COMPILE) $(LDFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS)
 
 # Install the Debian packages the build and tests need when something is missing.
 check-deps:
