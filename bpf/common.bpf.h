@@ -19,8 +19,7 @@ TT_WEAK const volatile __u32 target_tgid = 0;
 TT_WEAK const volatile __u32 target_tid = 0; /* 0: every thread of target_tgid */
 TT_WEAK const volatile __u32 snapshot_bytes = 0; /* user stack snapshot size; 0: none */
 TT_WEAK const volatile __u32 want_stacks = 1;    /* 0: --stacks=none */
-
-TT_WEAK const volatile __u32 snapshot_rate = 0;  /* snapshots per second per CPU; 0: all */
+TT_WEAK const volatile __u32 snapshot_rate = 0;  /* copies per second per CPU; 0: all wanted */
 
 /* Sized by user space before load (bpf_map__set_max_entries). */
 struct {

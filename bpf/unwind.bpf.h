@@ -152,8 +152,13 @@ static long unwind_step(__u32 i, void *arg)
 	}
 	if (!ra)
 		return 1; /* a zero return address ends a stack (clone, _start) */
-	if (cfa <= u->sp || !unwind_is_code(u, ra)) {
+	if (cfa <= u->sp) {
 		u->flags |= TT_STACK_USER_TRUNC;
+		return 1;
+	}
+	/* a return address CFI found outside known code: a mapping newer than the tables */
+	if (!unwind_is_code(u, ra)) {
+		u->flags |= TT_STACK_USER_TRUNC | TT_STACK_USER_NOTABLE;
 		return 1;
 	}
 	u->ip = ra;
