@@ -17,6 +17,7 @@
 #include "pprof.h"
 #include "perfetto.h"
 #include "recfile.h"
+#include "outfile.h"
 
 static const char usage[] =
 	"Usage: threadtrace [OPTIONS] -p PID [DURATION]\n"
@@ -112,24 +113,39 @@ struct outputs {
 	bool folded_count;
 };
 
-static FILE *open_output(const char *path)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "we") : stdout;
+/* An output being written: its FILE and the file it will be renamed from (outfile.h). */
+struct output {
+	FILE *f;
+	struct outfile file;
+};
 
-	if (!f)
+static FILE *open_output(struct output *out, const char *path)
+{
+	out->f = NULL;
+	if (outfile_open(&out->file, path, 0644))
+		return NULL;
+	out->f = fdopen(out->file.fd, "w");
+	if (!out->f) {
 		fprintf(stderr, "threadtrace: cannot write %s: %s\n", path, strerror(errno));
-	return f;
+		outfile_abort(&out->file);
+	}
+	return out->f;
 }
 
-static int close_output(FILE *f, const char *path, int err)
+/* Finish an output written with status err: in place when whole, else the old file stays. */
+static int close_output(struct output *out, const char *path, int err)
 {
-	int e = f == stdout ? fflush(f) : fclose(f);
+	int e = fclose(out->f);
 
+	out->file.fd = -1; /* fclose closed it */
 	if (e && !err)
 		err = -errno;
-	if (err)
+	if (err) {
 		fprintf(stderr, "threadtrace: failed to write %s: %s\n", path, strerror(-err));
-	return err;
+		outfile_abort(&out->file);
+		return err;
+	}
+	return outfile_commit(&out->file);
 }
 
 static int write_svg(const struct analysis *an, const struct outputs *o, const char *path,
@@ -137,7 +153,7 @@ static int write_svg(const struct analysis *an, const struct outputs *o, const c
 {
 	struct folded fd;
 	char title[256], t[32];
-	FILE *f;
+	struct output out;
 	int err = -1;
 
 	folded_build(&fd, an, o->folded_count, wakers);
@@ -148,45 +164,54 @@ static int write_svg(const struct analysis *an, const struct outputs *o, const c
 		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %s waited%s", an->comm,
 			 an->pid, fmt_ns(t, sizeof(t), fd.total * 1000),
 			 wakers ? ", waiters -- wakers" : "");
-	f = open_output(path);
-	if (f)
-		err = close_output(f, path, svg_write(f, &fd, title, o->folded_count ? "waits" : "us"));
+	if (open_output(&out, path))
+		err = close_output(&out, path,
+				   svg_write(out.f, &fd, title, o->folded_count ? "waits" : "us"));
 	folded_free(&fd);
 	return err;
 }
 
 static int write_outputs(const struct analysis *an, const struct outputs *o)
 {
+	struct output out;
 	int ret = 0;
-	FILE *f;
 
 	if (!o->quiet)
 		report_text(stdout, an, &o->report);
-	if (o->json) {
-		f = open_output(o->json);
-		ret |= f ? close_output(f, o->json, json_summary(f, an)) : -1;
-	}
+	if (o->json)
+		ret |= open_output(&out, o->json) ? close_output(&out, o->json,
+								 json_summary(out.f, an)) : -1;
 	if (o->folded) {
 		struct folded fd;
 
 		folded_build(&fd, an, o->folded_count, true);
-		f = open_output(o->folded);
-		ret |= f ? close_output(f, o->folded, folded_write(f, &fd)) : -1;
+		ret |= open_output(&out, o->folded) ? close_output(&out, o->folded,
+								   folded_write(out.f, &fd)) : -1;
 		folded_free(&fd);
 	}
 	if (o->svg)
 		ret |= write_svg(an, o, o->svg, false);
 	if (o->svg_wakers)
 		ret |= write_svg(an, o, o->svg_wakers, true);
-	if (o->pprof) {
-		f = open_output(o->pprof);
-		ret |= f ? close_output(f, o->pprof, pprof_write(f, an)) : -1;
-	}
-	if (o->perfetto) {
-		f = open_output(o->perfetto);
-		ret |= f ? close_output(f, o->perfetto, perfetto_write(f, an)) : -1;
-	}
+	if (o->pprof)
+		ret |= open_output(&out, o->pprof) ? close_output(&out, o->pprof,
+								  pprof_write(out.f, an)) : -1;
+	if (o->perfetto)
+		ret |= open_output(&out, o->perfetto) ? close_output(&out, o->perfetto,
+								     perfetto_write(out.f, an)) : -1;
 	return ret ? 1 : 0;
+}
+
+/* Every output path, checked before tracing: a bad one fails now, not after the trace. */
+static int check_outputs(const struct outputs *o, const char *record_path)
+{
+	const char *paths[] = {record_path, o->json, o->folded, o->svg, o->svg_wakers, o->pprof,
+			       o->perfetto};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (paths[i] && outfile_check(paths[i]))
+			return -1;
+	return 0;
 }
 
 /* Where records go: the record file (-w) as they come, and the analysis. */
@@ -218,6 +243,8 @@ static int replay(const char *path, const struct outputs *o)
 	struct sink k = {0};
 	int ret = 1;
 
+	if (check_outputs(o, NULL))
+		return 1;
 	k.an = analysis_stream_new(&sd, o->perfetto ? ANALYSIS_TIMELINE : 0, &an);
 	if (recfile_stream(path, &info, &sd, sink_record, &k)) {
 		if (!analysis_stream_finish(k.an))
@@ -498,6 +525,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (check_outputs(&out, record_path))
+		return 1;
 	recfile_info_now(&info, co.pid, co.command);
 	if (record_path && !(k.file = recfile_writer_open(record_path, &info)))
 		return 1;

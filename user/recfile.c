@@ -24,6 +24,7 @@
 #include <sys/utsname.h>
 #include <zlib.h>
 #include "recfile.h"
+#include "outfile.h"
 
 enum {
 	SEC_INFO = 1,
@@ -128,6 +129,7 @@ static void sanitize_line(char *s)
 
 struct recfile_writer {
 	char *path;
+	struct outfile file; /* the new file, renamed to path when whole */
 	int fd;
 	struct out_buf o; /* not yet written */
 	__u64 written;	  /* bytes in the file */
@@ -171,15 +173,12 @@ struct recfile_writer *recfile_writer_open(const char *path, const struct rec_in
 	char text[2048];
 	size_t at;
 
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (w->fd < 0 || fchmod(w->fd, 0600)) {
-		fprintf(stderr, "threadtrace: cannot write record file %s: %s\n", path,
-			strerror(errno));
-		if (w->fd >= 0)
-			close(w->fd);
+	/* written beside path and renamed over it when whole: an old file is never half-replaced */
+	if (outfile_open(&w->file, path, 0600)) {
 		free(w);
 		return NULL;
 	}
+	w->fd = w->file.fd;
 	w->path = strdup(path);
 	put(&w->o, TT_FILE_MAGIC, 8);
 	put_u32(&w->o, TT_FILE_VERSION);
@@ -307,12 +306,14 @@ int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
 		w->err = write_all(w->fd, len_bytes, 8, (off_t)w->len_at);
 	if (!w->err && fsync(w->fd) && errno != EINVAL)
 		w->err = -errno;
-	if (close(w->fd) && !w->err)
-		w->err = -errno;
 	err = w->err;
-	if (err)
+	if (err) {
 		fprintf(stderr, "threadtrace: failed to write record file %s: %s\n", w->path,
 			strerror(-err));
+		outfile_abort(&w->file);
+	} else {
+		err = outfile_commit(&w->file);
+	}
 	free(o->data);
 	free(w->path);
 	free(w);
@@ -321,8 +322,7 @@ int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
 
 void recfile_writer_discard(struct recfile_writer *w)
 {
-	close(w->fd);
-	unlink(w->path);
+	outfile_abort(&w->file);
 	free(w->o.data);
 	free(w->path);
 	free(w);

@@ -69,6 +69,7 @@ struct symbolizer {
 	struct jit_sym *jit;
 	size_t nr_jit, cap_jit;
 	off_t jit_size; /* size of the map file when last read */
+	bool perf_map_refused; /* said once */
 	struct proc_maps maps;    /* the latest read */
 	struct proc_maps retired; /* mappings seen earlier that are gone now */
 	struct module *mods;
@@ -1078,6 +1079,36 @@ static int cmp_jit(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/*
+ * A perf map is trusted as perf trusts it: owned by the target's user or root, writable by
+ * nobody else, and not a link (any local user can create /tmp/perf-PID.map for any PID).
+ */
+static FILE *open_perf_map(struct symbolizer *s, const char *path, struct stat *st)
+{
+	char proc[32];
+	struct stat owner;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	FILE *f;
+
+	snprintf(proc, sizeof(proc), "/proc/%d", s->pid);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, st) || !S_ISREG(st->st_mode) || (st->st_mode & (S_IWGRP | S_IWOTH)) ||
+	    (st->st_uid != 0 && (stat(proc, &owner) || st->st_uid != owner.st_uid))) {
+		if (!s->perf_map_refused)
+			fprintf(stderr, "threadtrace: ignoring %s: not the target's own (owner uid %u, "
+					"mode %03o): JIT frames stay unnamed\n", path,
+				(unsigned)st->st_uid, (unsigned)(st->st_mode & 0777));
+		s->perf_map_refused = true;
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 /* A JIT's symbols (/tmp/perf-PID.map: "START SIZE name" in hex), re-read when it grew. */
 static const struct jit_sym *find_jit(struct symbolizer *s, __u64 ip)
 {
@@ -1087,7 +1118,12 @@ static const struct jit_sym *find_jit(struct symbolizer *s, __u64 ip)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", s->pid);
-	if (!stat(path, &st) && st.st_size != s->jit_size && (f = fopen(path, "re"))) {
+	f = open_perf_map(s, path, &st);
+	if (f && st.st_size == s->jit_size) {
+		fclose(f);
+		f = NULL;
+	}
+	if (f) {
 		for (size_t i = 0; i < s->nr_jit; i++)
 			free(s->jit[i].name);
 		s->nr_jit = 0;

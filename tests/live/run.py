@@ -279,6 +279,54 @@ def test_rust_stacks_whole():
     check(st["records"] > 50 and st["complete"] >= 0.99 * st["records"], f"stacks: {st}")
 
 
+def test_outputs_safe_from_planted_links():
+    # a world-writable sticky directory (like /tmp) where uid 4242 planted a link to a
+    # root-owned file and a file of its own: threadtrace refuses both before tracing
+    d = os.path.join(TMP, "sticky")
+    os.makedirs(d)
+    os.chmod(d, 0o1777)
+    victim = os.path.join(TMP, "victim")
+    with open(victim, "w") as f:
+        f.write("precious")
+    link = os.path.join(d, "out.json")
+    os.symlink(victim, link)
+    os.lchown(link, 4242, 4242)
+    p = subprocess.run([TT, "-q", "--json", link, "--", "/bin/true"], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode != 0 and "refusing" in p.stderr, f"planted link: {p.stderr}")
+    check(open(victim).read() == "precious" and os.stat(victim).st_uid == 0, "victim intact")
+    planted = os.path.join(d, "pre.rec")
+    with open(planted, "w") as f:
+        f.write("x")
+    os.chown(planted, 4242, 4242)
+    p = subprocess.run([TT, "-q", "-o", planted, "--", "/bin/true"], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode != 0 and "refusing" in p.stderr, f"planted file: {p.stderr}")
+    # new outputs: records 0600, reports 0644, the sudo user's, and nothing left half-written
+    env = dict(os.environ, SUDO_UID="4242", SUDO_GID="4243")
+    outs = {"--json": "f.json", "--folded": "f.folded", "--svg": "f.svg", "-o": "f.rec"}
+    args = [TT, "-q"]
+    for opt, name in outs.items():
+        args += [opt, os.path.join(d, name)]
+    p = subprocess.run(args + ["--", WL, "lockpair", "5", "2"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    check(p.returncode == 0, p.stderr)
+    for opt, name in outs.items():
+        st = os.stat(os.path.join(d, name))
+        want = 0o600 if opt == "-o" else 0o644
+        check(st.st_mode & 0o777 == want and (st.st_uid, st.st_gid) == (4242, 4243),
+              f"{name}: mode {st.st_mode & 0o777:o} owner {st.st_uid}:{st.st_gid}")
+    check(not [n for n in os.listdir(d) if ".partial." in n], f"leftovers: {os.listdir(d)}")
+    # a failed session (no such process) leaves an existing record as it was
+    keep = os.path.join(TMP, "keep.rec")
+    with open(keep, "w") as f:
+        f.write("old")
+    p = subprocess.run([TT, "-q", "-o", keep, "-p", "999999999"], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode != 0 and open(keep).read() == "old", "existing record kept")
+    no_programs_left()
+
+
 def sh(cmd):
     p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=TMP)
     check(p.returncode == 0, f"{cmd}: {p.stderr}")

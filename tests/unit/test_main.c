@@ -801,6 +801,16 @@ static void test_jit_perf_map(void)
 	CHECK(fr && !strstr(fr->name, "[JIT]"));
 	symdata_free(&sd);
 	symbolizer_free(s);
+	/* a map others can write (as one another user planted) names nothing */
+	CHECK(!chmod(path, 0666));
+	memset(&sd, 0, sizeof(sd));
+	s = symbolizer_new(getpid(), true);
+	st->ips[0] = (__u64)(uintptr_t)code + 0x110;
+	symbolizer_note_stack(s, &sd, st);
+	fr = symdata_frame(&sd, st->ips[0]);
+	CHECK(fr && !strstr(fr->name, "[JIT]"));
+	symdata_free(&sd);
+	symbolizer_free(s);
 	unlink(path);
 	munmap(code, len);
 }
