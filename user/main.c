@@ -6,6 +6,7 @@
 #include <string.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include "collector.h"
@@ -104,6 +105,9 @@ enum {
 	OPT_HOLDS,
 	OPT_NO_GIL,
 };
+
+/* A year: longer traces are typos, and ns since boot must not overflow. */
+#define MAX_DURATION_S (365 * 24 * 3600)
 
 /* What to produce from an analysis: the same for a live session and a replayed record. */
 struct outputs {
@@ -350,13 +354,21 @@ int main(int argc, char **argv)
 		}
 		switch (c) {
 		case 'p':
-			if (parse_uint(optarg, "pid", 1u << 30, &v) || !v)
+			if (parse_uint(optarg, "pid", 1u << 30, &v))
 				return 2;
+			if (!v) {
+				fprintf(stderr, "threadtrace: invalid pid '0'\n");
+				return 2;
+			}
 			co.pid = (pid_t)v;
 			break;
 		case 't':
-			if (parse_uint(optarg, "tid", 1u << 30, &v) || !v)
+			if (parse_uint(optarg, "tid", 1u << 30, &v))
 				return 2;
+			if (!v) {
+				fprintf(stderr, "threadtrace: invalid tid '0'\n");
+				return 2;
+			}
 			co.tid = (pid_t)v;
 			break;
 		case OPT_JSON:
@@ -503,9 +515,11 @@ int main(int argc, char **argv)
 			char *end;
 
 			co.duration = strtod(argv[optind], &end);
-			if (*end || co.duration <= 0) {
-				fprintf(stderr, "threadtrace: invalid duration '%s' (seconds)\n",
-					argv[optind]);
+			/* nan, inf and what overflows the clock are no durations */
+			if (*end || end == argv[optind] || !isfinite(co.duration) ||
+			    co.duration < 0.001 || co.duration > MAX_DURATION_S) {
+				fprintf(stderr, "threadtrace: invalid duration '%s': seconds, from 0.001 "
+						"to %d\n", argv[optind], MAX_DURATION_S);
 				return 2;
 			}
 			optind++;

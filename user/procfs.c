@@ -20,11 +20,11 @@ void proc_maps_free(struct proc_maps *m)
 
 int procfs_read_maps(pid_t pid, struct proc_maps *m)
 {
-	char path[64], *line = NULL;
+	char dir[96], path[112], *line = NULL;
 	size_t cap = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	snprintf(path, sizeof(path), "%s/maps", procfs_dir(pid, dir, sizeof(dir)));
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -195,6 +195,50 @@ int procfs_read_mem(pid_t pid, __u64 addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
+/* A live thread of pid other than its (exited) main one, or 0. */
+static pid_t live_thread(pid_t pid)
+{
+	char path[96], buf[512], *p;
+	pid_t *tids = NULL, live = 0;
+	int n = procfs_threads(pid, &tids);
+
+	for (int i = 0; i < n && !live; i++) {
+		if (tids[i] == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tids[i]);
+		if (read_small(path, buf, sizeof(buf)))
+			continue;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X')
+			live = tids[i];
+	}
+	free(tids);
+	return live;
+}
+
+/* A process whose main thread has exited is alive while any other thread is. */
+static int any_thread_alive(pid_t pid)
+{
+	return live_thread(pid) != 0;
+}
+
+const char *procfs_dir(pid_t pid, char *buf, size_t len)
+{
+	char path[64], stat[512], *p;
+	pid_t live;
+
+	snprintf(buf, len, "/proc/%d", pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_small(path, stat, sizeof(stat)) || !(p = strrchr(stat, ')')) || p[1] != ' ' ||
+	    (p[2] != 'Z' && p[2] != 'X'))
+		return buf;
+	/* a zombie main thread has no maps, root or memory of its own any more */
+	live = live_thread(pid);
+	if (live)
+		snprintf(buf, len, "/proc/%d/task/%d", pid, live);
+	return buf;
+}
+
 int procfs_alive(pid_t pid)
 {
 	char path[64], buf[512], *p;
@@ -208,6 +252,6 @@ int procfs_alive(pid_t pid)
 		return err;
 	p = strrchr(buf, ')');
 	if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
-		return 0;
+		return any_thread_alive(pid);
 	return 1;
 }

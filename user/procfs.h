@@ -22,6 +22,11 @@ struct proc_maps {
 	size_t n, cap;
 };
 
+/*
+ * Where pid's facts are in /proc, into buf: /proc/PID, or /proc/PID/task/TID of a live thread
+ * once its main thread has exited (the process lives on; the leader's maps and root are gone).
+ */
+const char *procfs_dir(pid_t pid, char *buf, size_t len);
 /* Parse /proc/PID/maps into m (replacing its content). 0 or -errno. */
 int procfs_read_maps(pid_t pid, struct proc_maps *m);
 void proc_maps_free(struct proc_maps *m);

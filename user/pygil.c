@@ -217,9 +217,12 @@ static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 			continue;
 		snprintf(py->open_path, sizeof(py->open_path), "/proc/%d/map_files/%llx-%llx", py->pid,
 			 (unsigned long long)m->start, (unsigned long long)m->end);
-		if (access(py->open_path, R_OK))
-			snprintf(py->open_path, sizeof(py->open_path), "/proc/%d/root%s", py->pid,
-				 m->path);
+		if (access(py->open_path, R_OK)) {
+			char dir[96];
+
+			snprintf(py->open_path, sizeof(py->open_path), "%s/root%s",
+				 procfs_dir(py->pid, dir, sizeof(dir)), m->path);
+		}
 		*e = probesite_open_elf(py->open_path, fd);
 		if (!*e)
 			continue;
@@ -247,8 +250,12 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 
 	memset(py, 0, sizeof(*py));
 	py->pid = pid;
-	if ((rc = find_module(py, &e, &fd, &rt_vaddr)))
+	if ((rc = find_module(py, &e, &fd, &rt_vaddr))) {
+		if (rc != -ENOENT)
+			snprintf(err, errlen, "cannot read the memory maps of pid %d: %s", pid,
+				 strerror(-rc));
 		return rc;
+	}
 	py->runtime = rt_vaddr + py->bias;
 	/* the version: 3.13's debug offsets, Py_Version (3.11+), else the file name */
 	if (!rd(py, py->runtime, cookie, 8) && !memcmp(cookie, "xdebugpy", 8)) {

@@ -731,7 +731,8 @@ static int map_file(const char *path, struct src *s)
 	int fd, err = 0;
 
 	memset(s, 0, sizeof(*s));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* non-blocking: a FIFO with no writer must not hang the open */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st)) {
 		err = -errno;
 		fprintf(stderr, "threadtrace: cannot open %s: %s\n", path, strerror(errno));

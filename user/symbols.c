@@ -443,10 +443,10 @@ static void load_minidebuginfo(struct module *m)
  */
 static void hold_root(struct symbolizer *s)
 {
-	char path[64];
+	char dir[96], path[112];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/root", s->pid);
+	snprintf(path, sizeof(path), "%s/root", procfs_dir(s->pid, dir, sizeof(dir)));
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;

@@ -94,10 +94,12 @@ static bool is_exec_file(const struct map_entry *e)
 /* How to open a mapped file: through map_files while the process lives (any root). */
 static void open_path(pid_t pid, const struct map_entry *e, char *buf, size_t len)
 {
+	char dir[96];
+
 	snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)e->start,
 		 (unsigned long long)e->end);
 	if (access(buf, R_OK))
-		snprintf(buf, len, "/proc/%d/root%s", pid, e->path);
+		snprintf(buf, len, "%s/root%s", procfs_dir(pid, dir, sizeof(dir)), e->path);
 }
 
 /* The module of an executable file mapping; its rows are built the first time it is seen. */

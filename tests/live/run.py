@@ -327,6 +327,60 @@ def test_outputs_safe_from_planted_links():
     no_programs_left()
 
 
+MAIN_EXITS_C = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static void *worker(void *a)
+{
+	for (int i = 0; i < 1500; i++) {
+		pthread_mutex_lock(&m);
+		usleep(1000);
+		pthread_mutex_unlock(&m);
+		usleep(100);
+	}
+	return NULL;
+}
+int main(void)
+{
+	pthread_t a, b;
+	pthread_create(&a, 0, worker, 0);
+	pthread_create(&b, 0, worker, 0);
+	printf("ready\n");
+	fflush(stdout);
+	usleep(300000);
+	pthread_exit(NULL); /* the process lives on in its workers */
+}
+"""
+
+
+def test_main_thread_exited():
+    # attached while the main thread runs, it exits 0.3 s in: tracing goes on for the asked
+    # 1.5 s; attached again after it exited: the process is found, its code named, stacks whole
+    src = os.path.join(TMP, "mainexit.c")
+    with open(src, "w") as f:
+        f.write(MAIN_EXITS_C)
+    exe = os.path.join(TMP, "mainexit")
+    sh(f"cc -O2 -g -pthread -o {exe} {src}")
+    for delay, name in ((0, "mainexit-live"), (0.6, "mainexit-gone")):
+        w = subprocess.Popen([exe], stdout=subprocess.PIPE, text=True)
+        try:
+            w.stdout.readline()
+            time.sleep(delay)
+            p, s, _ = run_traced(["-q", "-p", str(w.pid), "1.5"], name)
+            check(p.returncode == 0, f"{name}: {p.stderr}")
+            check(s["duration_ns"] >= 1.4e9, f"{name}: traced {s['duration_ns']} ns of 1.5 s")
+            lk = lock_named(s, "m")
+            check(lk["contentions"] > 50, f"{name}: {lk['contentions']} contentions")
+            st = s["stacks"]
+            check(st["complete"] >= 0.99 * st["records"], f"{name}: stacks {st}")
+        finally:
+            w.kill()
+            w.wait()
+    no_programs_left()
+
+
 def sh(cmd):
     p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=TMP)
     check(p.returncode == 0, f"{cmd}: {p.stderr}")
@@ -701,12 +755,21 @@ def test_bad_input():
     # a record file that cannot be written fails before tracing; a failed session leaves none
     p = subprocess.run([TT, "-o", "/nonexistent/dir/x.rec", "--", "true"], capture_output=True,
                        text=True)
-    check(p.returncode == 1 and "cannot write record file" in p.stderr, p.stderr)
+    check(p.returncode == 1 and "cannot write /nonexistent/dir/x.rec" in p.stderr, p.stderr)
     rec = os.path.join(TMP, "failed-session.rec")
     p = subprocess.run([TT, "-o", rec, "-p", "4194000"], capture_output=True, text=True)
     check(p.returncode != 0 and not os.path.exists(rec), f"{p.stderr}: {rec} left behind")
-    p = subprocess.run([TT, "-p", "1", "abc"], capture_output=True, text=True)
-    check(p.returncode == 2 and "invalid duration" in p.stderr, p.stderr)
+    for d in ("abc", "nan", "inf", "1e30", "0", ""):
+        p = subprocess.run([TT, "-p", "1", d], capture_output=True, text=True, timeout=10)
+        check(p.returncode == 2 and "invalid duration" in p.stderr, f"{d!r}: {p.stderr}")
+    for opt in ("-p", "-t"):
+        p = subprocess.run([TT, opt, "0"], capture_output=True, text=True)
+        check(p.returncode == 2 and "invalid" in p.stderr, f"{opt} 0: {p.stderr!r}")
+    # a FIFO with no writer is no record file: said at once, no hang
+    fifo = os.path.join(TMP, "fifo.rec")
+    os.mkfifo(fifo)
+    p = subprocess.run([TT, "report", fifo], capture_output=True, text=True, timeout=10)
+    check(p.returncode != 0 and "not a regular file" in p.stderr, p.stderr)
     p = subprocess.run([TT, "--json", "-", "--folded", "-", "-p", "1"], capture_output=True,
                        text=True)
     check(p.returncode == 2 and "only one output" in p.stderr, p.stderr)
