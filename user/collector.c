@@ -26,11 +26,56 @@
 #include "pygil.h"
 #include "threadtrace.skel.h"
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, signals_seen;
+static volatile pid_t command_pid; /* the running COMMAND, for the handler */
 
-static void on_signal(int sig)
+/*
+ * The first SIGINT/SIGTERM stops tracing and is passed on to a COMMAND (as perf does), unless
+ * the terminal sent it to the command's process group itself (Ctrl-C); a second one kills it.
+ */
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-	stop_signal = sig;
+	pid_t child = command_pid;
+
+	if (!signals_seen++) {
+		stop_signal = sig;
+		if (child > 0 && !(si && si->si_code == SI_KERNEL))
+			kill(child, sig);
+	} else if (child > 0) {
+		kill(child, SIGKILL);
+	}
+}
+
+int collector_wait_command(struct collector_result *res, bool quiet)
+{
+	pid_t child = res->command_pid;
+	int status;
+	bool said = false;
+
+	for (int tries = 0; child > 0;) {
+		pid_t got = waitpid(child, &status, tries < 20 ? WNOHANG : 0);
+
+		if (got == child) {
+			res->child_status = status;
+			break;
+		}
+		if (got < 0 && errno != EINTR)
+			break;
+		if (got == 0 && ++tries < 20) {
+			struct timespec ts = {0, 10000000};
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (!said && !quiet && got == 0) {
+			fprintf(stderr, "threadtrace: waiting for the command (pid %d) to exit; "
+					"interrupt again to kill it\n", child);
+			said = true;
+		}
+	}
+	res->command_pid = 0;
+	command_pid = 0;
+	return 0;
 }
 
 static bool verbose_log;
@@ -817,7 +862,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	struct bpf_link *entry = NULL; /* COMMAND: stops it at its entry point */
 	__u64 calls_seen = 0;
 	bool rate_warned = false;
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO};
 	pid_t pid = o->pid, child = 0;
 	char exe[4096] = "";
 	int go_fd = -1, err_fd = -1, err = 0, nr_threads = 0;
@@ -989,6 +1034,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		}
 		close(go_fd);
 		go_fd = -1;
+		command_pid = pid;
 		n = read(err_fd, &e, sizeof(e)); /* EOF: exec succeeded (the pipe is CLOEXEC) */
 		close(err_fd);
 		err_fd = -1;
@@ -1131,18 +1177,16 @@ cleanup:
 		close(go_fd); /* the held child reads EOF and exits without running COMMAND */
 	if (err_fd >= 0)
 		close(err_fd);
-	if (child) {
+	if (child && err) {
 		int status;
 
-		if (err) {
-			waitpid(child, &status, 0);
-		} else {
-			/* Ctrl-C reached the child too; SIGTERM was ours alone: pass it on. */
-			if (stop_signal == SIGTERM)
-				kill(child, SIGTERM);
-			if (waitpid(child, &status, 0) == child)
-				res->child_status = status;
-		}
+		/* tracing failed: the command does not run on untraced */
+		kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+		command_pid = 0;
+	} else if (child) {
+		/* the report comes first; collector_wait_command reaps it after */
+		res->command_pid = child;
 	}
 	return err;
 }

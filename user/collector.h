@@ -36,6 +36,7 @@ struct collector_result {
 	bool target_exited;
 	bool interrupted;
 	int child_status; /* wait status of COMMAND, -1 when none was run */
+	pid_t command_pid; /* COMMAND still running when tracing stopped: collector_wait_command */
 };
 
 /*
@@ -45,5 +46,11 @@ struct collector_result {
  */
 int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	    struct symdata *sd, struct collector_result *res);
+
+/*
+ * Wait for a COMMAND still running after collect() (res->command_pid), saying so when it does
+ * not end at once; a second SIGINT/SIGTERM kills it. Sets res->child_status. Returns 0.
+ */
+int collector_wait_command(struct collector_result *res, bool quiet);
 
 #endif

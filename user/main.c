@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 		.gil = true};
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
-	struct collector_result res;
+	struct collector_result res = {.child_status = -1};
 	struct sink k = {0};
 	struct symdata sd = {0};
 	struct rec_info info;
@@ -564,6 +564,7 @@ int main(int argc, char **argv)
 	}
 	ret = write_outputs(&an, &out);
 	analysis_free(&an);
+	collector_wait_command(&res, out.quiet);
 	if (co.command && res.child_status >= 0 && !ret) {
 		if (WIFEXITED(res.child_status))
 			ret = WEXITSTATUS(res.child_status);
@@ -571,6 +572,7 @@ int main(int argc, char **argv)
 			ret = 128 + WTERMSIG(res.child_status);
 	}
 cleanup:
+	collector_wait_command(&res, out.quiet); /* nothing is left running */
 	symdata_free(&sd);
 	return ret;
 }
