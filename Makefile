@@ -85,6 +85,15 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procf
 	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
 		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o -o $@ $(LDLIBS)
 
+# The same unit tests under ASan and UBSan (make test runs both): memory errors and undefined
+# behaviour fail the run. Its own directory: the tests look for their binary as "unit-tests".
+UNIT_LIB_SRCS := $(CORE_SRCS) user/symbols.c user/procfs.c user/probesite.c user/cfitab.c
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(TT_CPPFLAGS) $(CPPFLAGS) $(TT_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -Itests/unit \
+		$(UNIT_SRCS) $(UNIT_LIB_SRCS) -o $@ $(LDLIBS)
+
 # libFuzzer over the replay path, checksums recomputed so the fuzzer gets past them.
 FUZZ_SECONDS ?= 120
 $(BUILD)/fuzz-recfile: tests/fuzz/fuzz_recfile.c $(CORE_SRCS) $(USER_HDRS) | $(BUILD)
@@ -113,7 +122,7 @@ demo: check-deps
 	./threadtrace -- $(BUILD)/workloads/demo
 
 test: check-deps
-	$(MAKE) threadtrace $(BUILD)/unit-tests $(WORKLOADS)
+	$(MAKE) threadtrace $(BUILD)/unit-tests $(BUILD)/san/unit-tests $(WORKLOADS)
 	tests/run-all
 
 unit: $(BUILD)/unit-tests

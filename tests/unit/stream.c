@@ -80,7 +80,8 @@ void s_wait_begin(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __u32 
 	r->op = op;
 	r->val = val;
 	r->stack.nr_user = n;
-	memcpy(r->stack.ips, ips, n * 8);
+	if (n) /* memcpy(NULL, 0) is undefined */
+		memcpy(r->stack.ips, ips, n * 8);
 	append(rb, r, size);
 	free(r);
 }
@@ -119,7 +120,8 @@ void s_waking(struct record_buf *rb, __u64 ts, __u32 waker, __u32 wakee, __u64 w
 	r->waker_uaddr = waker_addr;
 	snprintf(r->waker_comm, sizeof(r->waker_comm), "t%u", waker);
 	r->stack.nr_user = n;
-	memcpy(r->stack.ips, ips, n * 8);
+	if (n) /* memcpy(NULL, 0) is undefined */
+		memcpy(r->stack.ips, ips, n * 8);
 	append(rb, r, size);
 	free(r);
 }
