@@ -176,9 +176,9 @@ static void print_stack_live(const struct collect_ctx *c, __u32 tid)
 		const struct sym_frame *f = symdata_frame(c->sd, ips[i]);
 
 		for (size_t k = 0; f && k < f->nr_inlined; k++)
-			fprintf(stderr, "        %s\n", f->inlined[k].name);
+			fprintf(stderr, "        %s\n", tsafe(f->inlined[k].name));
 		if (f)
-			fprintf(stderr, "        %s\n", f->name);
+			fprintf(stderr, "        %s\n", tsafe(f->name));
 		else
 			fprintf(stderr, "        0x%llx\n", (unsigned long long)ips[i]);
 	}
@@ -201,7 +201,7 @@ static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock
 			fclose(f);
 		}
 		fprintf(stderr, "  tid %u (%s) waits for %s (0x%llx), held by tid %u\n",
-			dl->links[i].tid, comm, l && l->name ? l->name : "a lock",
+			dl->links[i].tid, tsafe(comm), l && l->name ? tsafe(l->name) : "a lock",
 			(unsigned long long)dl->links[i].addr, dl->links[i].owner);
 		print_stack_live(c, dl->links[i].tid);
 	}

@@ -10,18 +10,24 @@ struct sbuf {
 	size_t len, cap;
 };
 
-/* Append a frame; ';' separates frames and a newline ends a line: neither may be in a name. */
-static void sb_frame(struct sbuf *b, const char *s)
+/*
+ * Append a frame; ';' separates frames and a newline ends a line: neither may be in a name,
+ * nor a control character or a byte that is no UTF-8 (text_escape).
+ */
+static void sb_frame(struct sbuf *b, const char *name)
 {
+	size_t cap = strlen(name) * 4 + 1;
+	char *s = text_escape(name, (size_t)-1, xcalloc(1, cap), cap);
 	size_t n = strlen(s);
 
 	grow((void **)&b->s, &b->cap, b->len + n + 2, 1);
 	if (b->len)
 		b->s[b->len++] = ';';
 	for (size_t i = 0; i < n; i++)
-		b->s[b->len + i] = s[i] == ';' ? ':' : s[i] == '\n' ? ' ' : s[i];
+		b->s[b->len + i] = s[i] == ';' ? ':' : s[i];
 	b->len += n;
 	b->s[b->len] = 0;
+	free(s);
 }
 
 /* The thread's name as the root frame, its tid where no name was seen. */

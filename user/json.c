@@ -55,11 +55,21 @@ static void json_raw_string(FILE *out, const char *s)
 			fputs("\\t", out);
 			break;
 		default:
-			/* Control bytes escaped; invalid UTF-8 from a target's names too. */
-			if (*p < 0x20 || *p >= 0x80)
+			if (*p < 0x20 || *p == 0x7f) {
 				fprintf(out, "\\u%04x", *p);
-			else
+			} else if (*p >= 0x80) {
+				/* UTF-8 kept as it is; a byte that is none, as the text "\\xNN" */
+				size_t n = utf8_seq_len(p, strnlen((const char *)p, 4));
+
+				if (n) {
+					fwrite(p, 1, n, out);
+					p += n - 1;
+				} else {
+					fprintf(out, "\\\\x%02x", *p);
+				}
+			} else {
 				fputc(*p, out);
+			}
 		}
 	}
 	fputc('"', out);

@@ -67,7 +67,13 @@ void pb_bytes(struct pb *b, __u32 field, const void *data, size_t len)
 
 void pb_string(struct pb *b, __u32 field, const char *s)
 {
-	pb_bytes(b, field, s, strlen(s));
+	size_t len = strlen(s) * 4 + 1;
+	char *safe = xcalloc(1, len);
+
+	/* proto3 strings must be UTF-8: a name that is not is escaped (text_escape) */
+	text_escape(s, (size_t)-1, safe, len);
+	pb_bytes(b, field, safe, strlen(safe));
+	free(safe);
 }
 
 void pb_msg(struct pb *b, __u32 field, const struct pb *sub)

@@ -11,11 +11,11 @@ static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
 	char kind[48];
 
 	if (l->detail[0])
-		snprintf(kind, sizeof(kind), "%s (%s)", lock_kind_name(l->kind), l->detail);
+		snprintf(kind, sizeof(kind), "%s (%s)", lock_kind_name(l->kind), tsafe(l->detail));
 	else
 		snprintf(kind, sizeof(kind), "%s", lock_kind_name(l->kind));
-	snprintf(buf, len, "%s %s  %s  0x%llx", kind, l->name[0] ? l->name : "(unnamed)",
-		 l->location, (unsigned long long)l->addr);
+	snprintf(buf, len, "%s %s  %s  0x%llx", kind, l->name[0] ? tsafe(l->name) : "(unnamed)",
+		 tsafe(l->location), (unsigned long long)l->addr);
 	return buf;
 }
 
@@ -38,7 +38,7 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 						sizeof(buf));
 
 		for (unsigned k = 0; k < n; k++)
-			fprintf(out, "          %.86s\n", names[k]);
+			fprintf(out, "          %.86s\n", tsafe(names[k]));
 	}
 	if (st->nr_user > max_frames)
 		fprintf(out, "          ... %u more frames\n", st->nr_user - max_frames);
@@ -49,7 +49,7 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 	fprintf(out, "          (user stack unavailable)\n");
 	for (i = analysis_kernel_skip(a, st); i < st->nr_kernel && max_kernel; i++, max_kernel--)
 		fprintf(out, "          %.86s\n",
-			analysis_frame_name(a, st, st->nr_user + i, buf, sizeof(buf)));
+			tsafe(analysis_frame_name(a, st, st->nr_user + i, buf, sizeof(buf))));
 }
 
 static void print_hist(FILE *out, const struct lock_stat *l)
@@ -115,8 +115,8 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 	for (i = 0; i < l->nr_waiters && i < o->top_stacks; i++) {
 		const struct attrib *x = &l->waiters[i];
 
-		fprintf(out, "      %6llux %10s  tid %u %.16s\n", (unsigned long long)x->count,
-			fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm);
+		fprintf(out, "      %6llux %10s  tid %u %s\n", (unsigned long long)x->count,
+			fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, tsafe_n(x->comm, TT_COMM_LEN));
 		print_stack(out, a, x->stack, o->max_frames);
 	}
 	if (l->nr_waiters > o->top_stacks)
@@ -126,8 +126,9 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		const struct attrib *x = &l->wakers[i];
 
 		if (x->cause == WC_THREAD || x->cause == WC_EXIT) {
-			fprintf(out, "      %6llux %10s  tid %u %.16s%s\n", (unsigned long long)x->count,
-				fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm,
+			fprintf(out, "      %6llux %10s  tid %u %s%s\n", (unsigned long long)x->count,
+				fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid,
+				tsafe_n(x->comm, TT_COMM_LEN),
 				x->cause == WC_EXIT ? " (thread exit)" : "");
 			print_stack(out, a, x->stack, o->max_frames);
 		} else {
@@ -182,16 +183,17 @@ static void print_potential(FILE *out, const struct analysis *a, const struct de
 		const struct lock_stat *l = analysis_lock_of(a, dl->links[i % dl->nr].addr);
 
 		fprintf(out, "%s%s", i ? " -> " : "",
-			l ? (l->name[0] ? l->name : lock_label(l, label, sizeof(label))) : "?");
+			tsafe(l ? (l->name[0] ? l->name : lock_label(l, label, sizeof(label))) : "?"));
 	}
 	fprintf(out, "\n");
 	for (unsigned i = 0; i < dl->nr; i++) {
 		const struct lock_stat *held = analysis_lock_of(a, dl->links[i].addr);
 		const struct lock_stat *next = analysis_lock_of(a, dl->links[(i + 1) % dl->nr].addr);
 
-		fprintf(out, "  tid %u %.16s took %s while holding %s\n", dl->links[i].tid,
-			dl->links[i].comm, next ? lock_label(next, label, sizeof(label)) : "a lock",
-			held ? lock_label(held, label2, sizeof(label2)) : "a lock");
+		fprintf(out, "  tid %u %s took %s while holding %s\n", dl->links[i].tid,
+			tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+			tsafe(next ? lock_label(next, label, sizeof(label)) : "a lock"),
+			tsafe(held ? lock_label(held, label2, sizeof(label2)) : "a lock"));
 		fprintf(out, "        taking it at:\n");
 		print_stack(out, a, dl->links[i].stack, o->max_frames);
 		fprintf(out, "        holding the other since:\n");
@@ -266,7 +268,7 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 			fprintf(out, "        %5llux  %9s held  max %9s  ", (unsigned long long)h->count,
 				fmt_ns(t[0], 32, h->hold_ns), fmt_ns(t[1], 32, h->max_hold_ns));
 			if (h->tid)
-				fprintf(out, "tid %u %.16s\n", h->tid, h->comm);
+				fprintf(out, "tid %u %s\n", h->tid, tsafe_n(h->comm, TT_COMM_LEN));
 			else
 				fprintf(out, "several threads\n");
 			print_stack(out, a, h->stack, o->max_frames);
@@ -295,10 +297,10 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 
 		fprintf(out, " #%zu %s of waiting on %s: %llu holds, %s held",
 			i + 1, fmt_ns(t[0], 32, h->caused_wait_ns),
-			lock_label(sites[i].l, label, sizeof(label)), (unsigned long long)h->count,
+			tsafe(lock_label(sites[i].l, label, sizeof(label))), (unsigned long long)h->count,
 			fmt_ns(t[1], 32, h->hold_ns));
 		if (h->tid)
-			fprintf(out, ", tid %u %.16s\n", h->tid, h->comm);
+			fprintf(out, ", tid %u %s\n", h->tid, tsafe_n(h->comm, TT_COMM_LEN));
 		else
 			fprintf(out, ", several threads\n");
 		print_stack(out, a, h->stack, o->max_frames);
@@ -328,7 +330,7 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 	pygil_version_str(g->hexversion, ver, sizeof(ver));
 	pct(p[0], sizeof(p[0]), g->hold_ns, dur);
 	fprintf(out, "\nGIL (Python %s, %s): held %s of %s, %llu switches (%.1f/s), %llu forced "
-		     "drops\n", ver, g->path, p[0], fmt_ns(t[0], sizeof(t[0]), dur),
+		     "drops\n", ver, tsafe(g->path), p[0], fmt_ns(t[0], sizeof(t[0]), dur),
 		(unsigned long long)g->switches, dur ? g->switches * 1e9 / dur : 0.0,
 		(unsigned long long)g->forced_drops);
 	fprintf(out, "  method: uprobes on %u take and %u drop stores to the GIL's locked (%s); "
@@ -359,9 +361,10 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 
 		if (!th->gil_convoy)
 			continue;
-		fprintf(out, "  CONVOY: tid %u (%.16s) holds the GIL %s per take but waits %s each "
+		fprintf(out, "  CONVOY: tid %u (%s) holds the GIL %s per take but waits %s each "
 			     "time it wants it back (switch interval %u us): %s lost over %llu waits. "
-			     "It is stuck behind CPU-bound threads; it waits at:\n", th->tid, th->name,
+			     "It is stuck behind CPU-bound threads; it waits at:\n", th->tid,
+			tsafe_n(th->name, TT_COMM_LEN),
 			fmt_ns(t[0], sizeof(t[0]), th->gil_hold_ns / th->gil_takes),
 			fmt_ns(t[1], sizeof(t[1]), th->gil_wait_ns / th->gil_waits), g->interval_us,
 			fmt_ns(t[2], sizeof(t[2]), th->gil_wait_ns), (unsigned long long)th->gil_waits);
@@ -415,7 +418,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	char t[32];
 	__u64 dur = a->end_ts - a->start_ts;
 
-	fprintf(out, "threadtrace: pid %u (%.16s)%s", a->pid, a->comm,
+	fprintf(out, "threadtrace: pid %u (%s)%s", a->pid, tsafe_n(a->comm, TT_COMM_LEN),
 		a->target_exited ? ", exited during the trace" : "");
 	if (a->tid_filter)
 		fprintf(out, ", thread %u only", a->tid_filter);
@@ -449,9 +452,10 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 			const struct lock_stat *l = analysis_lock_of(a, dl->links[i].addr);
 			char label[200];
 
-			fprintf(out, "  tid %u %.16s waits for %s, held by tid %u\n", dl->links[i].tid,
-				dl->links[i].comm,
-				l ? lock_label(l, label, sizeof(label)) : "a lock", dl->links[i].owner);
+			fprintf(out, "  tid %u %s waits for %s, held by tid %u\n", dl->links[i].tid,
+				tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+				tsafe(l ? lock_label(l, label, sizeof(label)) : "a lock"),
+				dl->links[i].owner);
 			print_stack(out, a, dl->links[i].stack, o->max_frames);
 		}
 	}
@@ -476,7 +480,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		pct(c[3], sizeof(c[3]), th->cond_wait_ns, life);
 		pct(c[4], sizeof(c[4]), th->other_wait_ns, life);
 		fprintf(out, "  %-7u %-15.15s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n", th->tid,
-			th->name, fmt_ns(t, sizeof(t), life), c[0], c[1], c[2], c[3], c[4],
+			tsafe_n(th->name, TT_COMM_LEN), fmt_ns(t, sizeof(t), life), c[0], c[1], c[2],
+			c[3], c[4],
 			(unsigned long long)th->voluntary_switches,
 			(unsigned long long)th->involuntary_switches,
 			th->created ? (th->exited ? " +-" : " +") : (th->exited ? " -" : ""));

@@ -76,8 +76,19 @@ static void xml_text(FILE *out, const char *s)
 			fputs("&quot;", out);
 			break;
 		default:
-			/* control bytes are not allowed in XML 1.0 */
-			fputc((unsigned char)*s < 0x20 ? ' ' : *s, out);
+			/* control bytes are not allowed in XML 1.0, nor bytes that are no UTF-8 */
+			if ((unsigned char)*s >= 0x80) {
+				size_t n = utf8_seq_len((const unsigned char *)s, strnlen(s, 4));
+
+				if (n) {
+					fwrite(s, 1, n, out);
+					s += n - 1;
+				} else {
+					fprintf(out, "\\x%02x", (unsigned char)*s);
+				}
+			} else {
+				fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, out);
+			}
 		}
 	}
 }
@@ -131,8 +142,12 @@ static void draw_node(struct draw *d, const struct node *n, __u64 x, unsigned de
 			xml_text(d->out, n->name);
 		} else {
 			char *t = xstrdup(n->name);
+			size_t cut = fit - 2;
 
-			t[fit - 2] = 0;
+			/* never inside a character: back up over its continuation bytes */
+			while (cut && ((unsigned char)t[cut] & 0xc0) == 0x80)
+				cut--;
+			t[cut] = 0;
 			xml_text(d->out, t);
 			fputs("..", d->out);
 			free(t);

@@ -191,3 +191,77 @@ const char *futex_op_name(__u32 op)
 		return names[op];
 	return "?";
 }
+
+size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+	size_t n;
+	unsigned cp;
+
+	if (!avail)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* no overlong forms, no surrogates, nothing past U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *text_escape(const char *s, size_t max, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	for (size_t i = 0; s && i < max && p[i];) {
+		size_t n = utf8_seq_len(p + i, strnlen(s + i, max - i));
+
+		if (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))
+			n = 0; /* a control character: shown, never acted on */
+		if (n) {
+			if (o + n >= len)
+				break;
+			memcpy(buf + o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			if (o + 4 >= len)
+				break;
+			snprintf(buf + o, 5, "\\x%02x", p[i]);
+			o += 4;
+			i++;
+		}
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+const char *tsafe_n(const char *s, size_t max)
+{
+	static char ring[8][1024];
+	static unsigned next;
+
+	return text_escape(s, max, ring[next++ & 7], sizeof(ring[0]));
+}
+
+const char *tsafe(const char *s)
+{
+	return tsafe_n(s, (size_t)-1);
+}

@@ -45,4 +45,17 @@ const char *fmt_ns(char *buf, size_t len, __u64 ns);
 /* The string form of a futex op word, e.g. "WAIT_BITSET|PRIVATE". */
 const char *futex_op_name(__u32 op);
 
+/* The length of the valid UTF-8 character at s (1 to 4 bytes), 0 where none starts. */
+size_t utf8_seq_len(const unsigned char *s, size_t avail);
+/*
+ * s (at most max bytes) as text a terminal or a viewer can show without acting on it: valid
+ * UTF-8 kept, control characters and bytes that are no UTF-8 written as \xNN. Cut at a
+ * character when buf is full; always terminated. Names from a traced process or a record file
+ * are untrusted: every text output passes them through this.
+ */
+char *text_escape(const char *s, size_t max, char *buf, size_t len);
+/* The same into one of 8 rotating static buffers (1 KiB): printf arguments of a report. */
+const char *tsafe(const char *s);
+const char *tsafe_n(const char *s, size_t max);
+
 #endif

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TT = os.path.join(ROOT, "threadtrace")
@@ -378,6 +379,66 @@ def test_main_thread_exited():
         finally:
             w.kill()
             w.wait()
+    no_programs_left()
+
+
+EVIL_C = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+pthread_mutex_t evil_lock = PTHREAD_MUTEX_INITIALIZER;
+#line 1 "\033[2J\nFAKE: src.c"
+__attribute__((noinline)) void evil_func(void)
+{
+	pthread_mutex_lock(&evil_lock);
+	usleep(2000);
+	pthread_mutex_unlock(&evil_lock);
+}
+static void *worker(void *arg)
+{
+	/* 15 bytes: a screen clear and a forged line; UTF-8 that is valid and one that is not */
+	prctl(PR_SET_NAME, (unsigned long)(arg ? "\033[2J\nFAKE\033[31m" : "caf\xc3\xa9-\xff\xfe"));
+	for (int i = 0; i < 300; i++)
+		evil_func();
+	return NULL;
+}
+int main(void)
+{
+	pthread_t a, b;
+	pthread_create(&a, NULL, worker, (void *)1);
+	pthread_create(&b, NULL, worker, NULL);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	return 0;
+}
+"""
+
+
+def test_untrusted_names_escaped():
+    # names a traced program chooses (thread names, symbols, source files) never act on the
+    # terminal or break a format: escaped in text, valid UTF-8 in JSON, well-formed SVG
+    src = os.path.join(TMP, "evil.c")
+    with open(src, "w") as f:
+        f.write(EVIL_C)
+    exe = os.path.join(TMP, "evil")
+    sh(f"cc -O1 -g -pthread -o {exe}.tmp {src} && objcopy --redefine-sym "
+       f"\"evil_lock=$(printf 'L\\033[2J\\nFAKE LOCK')\" {exe}.tmp {exe}")
+    outs = {k: os.path.join(TMP, "evil." + k) for k in ("json", "svg", "folded")}
+    p = subprocess.run([TT, "--json", outs["json"], "--svg", outs["svg"], "--folded",
+                        outs["folded"], "--", exe], capture_output=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    for what, data in (("report", p.stdout), ("stderr", p.stderr),
+                       ("folded", open(outs["folded"], "rb").read())):
+        check(b"\x1b" not in data and b"\x07" not in data, f"raw escapes in the {what}")
+    check(b"\\x1b[2J" in p.stdout, "escapes shown as text")
+    check(not any(l.startswith(b"FAKE") for l in p.stdout.splitlines()), "no forged line")
+    raw = open(outs["json"], "rb").read()
+    raw.decode("utf-8")  # valid UTF-8, or UnicodeDecodeError fails the test
+    names = [t["name"] for t in json.loads(raw)["threads"]]
+    check("caf\u00e9-\\xff\\xfe" in names, f"valid UTF-8 kept, the rest escaped: {names}")
+    ET.parse(outs["svg"])
     no_programs_left()
 
 

@@ -390,7 +390,7 @@ static void test_json_escaping(void)
 
 	json_begin_object(&j);
 	json_key(&j, "s");
-	json_string(&j, "a\"b\\c\n\x01\xff");
+	json_string(&j, "a\"b\\c\n\x01\xff caf\xc3\xa9 \xe2\x82 \x1b[2J");
 	json_key(&j, "v");
 	json_begin_array(&j);
 	json_u64(&j, 1);
@@ -399,8 +399,31 @@ static void test_json_escaping(void)
 	json_end_array(&j);
 	json_end_object(&j);
 	fclose(f);
-	CHECK(!strcmp(buf, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\u00ff\",\"v\":[1,null,true]}"));
+	/* valid UTF-8 kept (café), a byte that is none shown as text, control bytes escaped */
+	CHECK(!strcmp(buf, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\\\xff caf\xc3\xa9 \\\\xe2\\\\x82 "
+			   "\\u001b[2J\",\"v\":[1,null,true]}"));
 	free(buf);
+}
+
+/* Untrusted names as text: control bytes and bytes that are no UTF-8 shown, never acted on. */
+static void test_text_escape(void)
+{
+	char buf[64];
+	const unsigned char overlong[] = {0xc0, 0xaf, 0};
+
+	CHECK(!strcmp(text_escape("\x1b[2J\nFAKE", (size_t)-1, buf, sizeof(buf)),
+		      "\\x1b[2J\\x0aFAKE"));
+	CHECK(!strcmp(text_escape("caf\xc3\xa9 \xe6\x97\xa5", (size_t)-1, buf, sizeof(buf)),
+		      "caf\xc3\xa9 \xe6\x97\xa5"));
+	CHECK(!strcmp(text_escape((const char *)overlong, (size_t)-1, buf, sizeof(buf)),
+		      "\\xc0\\xaf"));
+	/* a comm field: 16 bytes, not terminated */
+	CHECK(!strcmp(text_escape("abcdefghijklmnopXYZ", 16, buf, sizeof(buf)),
+		      "abcdefghijklmnop"));
+	/* cut at a character, never inside one */
+	CHECK(!strcmp(text_escape("ab\xc3\xa9", (size_t)-1, buf, 4), "ab"));
+	CHECK_EQ_U64(utf8_seq_len((const unsigned char *)"\xed\xa0\x80", 3), 0); /* surrogate */
+	CHECK_EQ_U64(utf8_seq_len((const unsigned char *)"\xf0\x9f\x98\x80", 4), 4);
 }
 
 /* The JSON summary carries the fields README documents, with real values. */
@@ -1037,6 +1060,7 @@ static const struct unit_test tests[] = {
 	{"record_validation", test_record_validation},
 	{"no_session", test_no_session},
 	{"json_escaping", test_json_escaping},
+	{"text_escape", test_text_escape},
 	{"json_summary", test_json_summary},
 	{"symbolize_self", test_symbolize_self},
 	{"debug_file_in_root", test_debug_file_in_root},
