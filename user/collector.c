@@ -547,6 +547,7 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	struct py_target *py = &g->py;
 	struct tt_python rec = {0};
 	char why[512] = "", ver[16];
+	bool starting;
 	int err;
 
 	if (g->done || now_ns() < g->next_try)
@@ -555,13 +556,11 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	if (g->not_python && symbolizer_generation(c->sym) == g->maps_generation)
 		return;
 	err = pygil_discover(pid, py, why, sizeof(why));
-	if (err == -ENOENT || err == -EAGAIN || err == -ESRCH) {
-		bool starting;
-
-		if (!g->first_try)
-			g->first_try = now_ns();
-		/* every 10 ms in a command's first 3 s (its interpreter starts then) */
-		starting = o->command && now_ns() - g->first_try < 3000000000ULL;
+	if (!g->first_try)
+		g->first_try = now_ns();
+	/* every 10 ms in a command's first 3 s (its interpreter starts then) */
+	starting = o->command && now_ns() - g->first_try < 3000000000ULL;
+	if (err == -ENOENT || err == -EAGAIN || err == -ESRCH || (err == -EBUSY && starting)) {
 		g->next_try = now_ns() + (starting ? 10000000ULL : 500000000ULL);
 		g->not_python = err == -ENOENT && !starting;
 		g->maps_generation = symbolizer_generation(c->sym);

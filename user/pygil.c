@@ -313,12 +313,13 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 	if (locked == -1)
 		return -EAGAIN; /* the GIL is not created yet */
 	interval &= 0xffffffff;
+	/* -EBUSY: a starting interpreter may still be writing it; the caller tries again then */
 	if ((locked != 0 && locked != 1) || !interval || interval > 100000000) {
 		snprintf(err, errlen, "Python %s (%s): the GIL at 0x%llx does not look like one "
 			 "(locked %d, interval %llu us): an unknown build of this version?",
 			 ver, py->path, (unsigned long long)py->gil, locked,
 			 (unsigned long long)interval);
-		return -EPROTO;
+		return -EBUSY;
 	}
 	py->interval_us = (__u32)interval;
 	if (l->drop_rt >= 0)

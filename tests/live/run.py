@@ -32,7 +32,16 @@ def run_traced(args, name, timeout=60):
     """threadtrace [args] with --json; returns (proc, summary, workload truth lines)."""
     out = os.path.join(TMP, name + ".json")
     cmd = [TT, "--json", out] + args
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    # its own process group: a timeout kills the workload too, never leaving it running
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    p = subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
     summary = None
     if os.path.exists(out) and os.path.getsize(out):
         with open(out) as f:

@@ -91,7 +91,7 @@ def reader(calls):
 def hold_lock(lock, iters, hold, taken):
     for _ in range(iters):
         lock.acquire()
-        taken.set()
+        taken.release()  # a semaphore: a hand-over the waiter is late for is not lost
         time.sleep(hold)
         lock.release()  # tt:release
         time.sleep(hold)  # the waiter takes it meanwhile
@@ -100,8 +100,7 @@ def hold_lock(lock, iters, hold, taken):
 def wait_lock(lock, iters, taken):
     waited = 0.0
     for _ in range(iters):
-        taken.wait()
-        taken.clear()
+        taken.acquire()
         t0 = time.monotonic()
         lock.acquire()  # tt:acquire
         waited += time.monotonic() - t0
@@ -130,7 +129,7 @@ def main():
                    threading.Thread(target=sleeper, args=(seconds,))]
     elif mode == "lock":
         iters, hold = int(args[0]), float(args[1]) / 1000
-        lock, taken = threading.Lock(), threading.Event()
+        lock, taken = threading.Lock(), threading.Semaphore(0)
         threads = [threading.Thread(target=hold_lock, args=(lock, iters, hold, taken)),
                    threading.Thread(target=wait_lock, args=(lock, iters, taken))]
     else:
