@@ -26,6 +26,14 @@
 #include "pygil.h"
 #include "threadtrace.skel.h"
 
+/*
+ * What tracing needs, checked live (tests: capabilities_only): BPF and perf events, the
+ * target's memory and maps, and tracefs (root-only on Debian) for the syscall tracepoints.
+ */
+#define NEED_PRIVILEGE                                                                       \
+	"root is needed: run threadtrace with sudo (or grant CAP_BPF, CAP_PERFMON, "         \
+	"CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)\n"
+
 static volatile sig_atomic_t stop_signal, signals_seen;
 static volatile pid_t command_pid; /* the running COMMAND, for the handler */
 
@@ -251,14 +259,23 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 /* libbpf attaches tracepoints through tracefs; mount it where nothing did. */
+/*
+ * The effective IDs and capabilities decide, not the real ones that access(2) uses: with
+ * CAP_DAC_READ_SEARCH and no root, tracefs (mode 0700 on Debian) is readable all the same.
+ */
+static bool can_see(const char *path)
+{
+	return !faccessat(AT_FDCWD, path, F_OK, AT_EACCESS);
+}
+
 static int ensure_tracefs(void)
 {
-	if (!access("/sys/kernel/tracing/events/syscalls", F_OK) ||
-	    !access("/sys/kernel/debug/tracing/events/syscalls", F_OK))
+	if (can_see("/sys/kernel/tracing/events/syscalls") ||
+	    can_see("/sys/kernel/debug/tracing/events/syscalls"))
 		return 0;
 	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
 		return -errno;
-	if (access("/sys/kernel/tracing/events/syscalls", F_OK))
+	if (!can_see("/sys/kernel/tracing/events/syscalls"))
 		return -ENOENT;
 	return 0;
 }
@@ -268,10 +285,10 @@ static bool tracepoint_exists(const char *name)
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/syscalls/%s", name);
-	if (!access(path, F_OK))
+	if (can_see(path))
 		return true;
 	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/syscalls/%s", name);
-	return !access(path, F_OK);
+	return can_see(path);
 }
 
 /* Find COMMAND the way execvp will, so "not found" is told before anything is attached. */
@@ -896,8 +913,11 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	}
 	err = ensure_tracefs();
 	if (err) {
-		fprintf(stderr, "threadtrace: failed to mount tracefs on /sys/kernel/tracing: %s%s\n",
-			strerror(-err), err == -EPERM ? " (run as root)" : "");
+		if (err == -EPERM || err == -EACCES)
+			fprintf(stderr, "threadtrace: %s", NEED_PRIVILEGE);
+		else
+			fprintf(stderr, "threadtrace: failed to mount tracefs on /sys/kernel/tracing: "
+					"%s\n", strerror(-err));
 		return err;
 	}
 
@@ -953,10 +973,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	if (err) {
 		fprintf(stderr, "threadtrace: failed to load the BPF programs: %s\n%s",
 			strerror(-err),
-			err == -EPERM || err == -EACCES
-				? "threadtrace needs root, or CAP_BPF, CAP_PERFMON and "
-				  "CAP_SYS_PTRACE: run it with sudo\n"
-				: "run with -v for the kernel verifier's log\n");
+			err == -EPERM || err == -EACCES ? NEED_PRIVILEGE
+							: "run with -v for the kernel verifier's log\n");
 		goto cleanup;
 	}
 	if (ctx.ustack) {
