@@ -329,6 +329,7 @@ int main(int argc, char **argv)
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
 	struct collector_result res = {.child_status = -1};
+	bool rec_failed = false;
 	struct sink k = {0};
 	struct symdata sd = {0};
 	struct rec_info info;
@@ -550,19 +551,19 @@ int main(int argc, char **argv)
 	if (k.file && err)
 		recfile_writer_discard(k.file); /* nothing was traced */
 	else if (k.file && recfile_writer_close(k.file, &sd))
-		ret = 1;
+		rec_failed = true; /* said: the other outputs still come */
 	if (analysis_stream_finish(k.an)) {
 		if (!err)
 			fprintf(stderr, "threadtrace: no session in the record stream\n");
 		ret = 1;
 		goto cleanup;
 	}
-	if (err || ret) {
+	if (err) {
 		analysis_free(&an);
 		ret = 1;
 		goto cleanup;
 	}
-	ret = write_outputs(&an, &out);
+	ret = write_outputs(&an, &out) || rec_failed;
 	analysis_free(&an);
 	collector_wait_command(&res, out.quiet);
 	if (co.command && res.child_status >= 0 && !ret) {

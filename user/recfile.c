@@ -2,10 +2,13 @@
 /*
  * recfile.c - see recfile.h.
  *
- * Layout (little endian): a 16-byte file header {magic[8], u32 version, u32 section count},
- * then sections {u32 type, u32 reserved, u64 length, payload[length], padding to 8}:
+ * Layout (little endian): a 16-byte file header {magic[8], u32 version, u32 0}, then sections
+ * {u32 type, u32 reserved, u64 length, payload[length], padding to 8}:
  *   INFO    text lines "key=value" (host, kernel, cmdline, version, start times)
- *   RECORDS the records, each starting with struct tt_rec_hdr, back to back
+ *   RCHUNK  records, each starting with struct tt_rec_hdr, back to back; reserved holds the
+ *           crc32 of the payload. As many as were written: each one is whole and checks itself,
+ *           so a file whose writer died is read up to its last whole chunk.
+ *   RECORDS (format 1) all the records in one section whose length was written last
  *   FRAMES  {u64 ip, u16 name_len, u16 func_len, name, func} ...
  *   LOCKS   {u64 addr, u64 name_off, u64 module_off, u8 mem_ok, u8 flags, u16 name_len,
  *            u16 module_len, u16 location_len, mem[TT_MEMWIN_LEN], strings} ...
@@ -34,7 +37,12 @@ enum {
 	SEC_END = 5,
 	SEC_MODULES = 6,
 	SEC_INLINES = 7,
+	SEC_RCHUNK = 8,
 };
+
+/* A chunk is written when this much is buffered, or this long after the last one. */
+#define RCHUNK_BYTES (1u << 20)
+#define RCHUNK_NS 1000000000ULL
 
 #define LOCK_HAS_NAME 1
 #define LOCK_HAS_MODULE 2
@@ -131,12 +139,10 @@ struct recfile_writer {
 	char *path;
 	struct outfile file; /* the new file, renamed to path when whole */
 	int fd;
-	struct out_buf o; /* not yet written */
-	__u64 written;	  /* bytes in the file */
-	__u64 len_at;	  /* file offset of the RECORDS section's length */
-	__u32 crc_pre;	  /* crc of the bytes before that length */
-	__u32 crc_rec;	  /* crc of the records */
-	__u64 rec_len;
+	struct out_buf o;     /* not yet written: a chunk's records, or the closing sections */
+	__u64 written;	      /* bytes in the file */
+	__u32 crc_file;	      /* crc of every byte written */
+	__u64 chunk_ns;	      /* when the last chunk was written */
 	int err;
 };
 
@@ -157,13 +163,53 @@ static int write_all(int fd, const void *p, size_t n, off_t at)
 	return 0;
 }
 
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Write p; the first failure is said at once, the rest of the session goes on without us. */
+static int writer_put(struct recfile_writer *w, const void *p, size_t n)
+{
+	if (w->err || !n)
+		return w->err;
+	w->err = write_all(w->fd, p, n, -1);
+	if (w->err) {
+		fprintf(stderr, "threadtrace: failed to write record file %s: %s; tracing goes on "
+				"for the other outputs\n", w->path, strerror(-w->err));
+		return w->err;
+	}
+	w->crc_file = crc32(w->crc_file, p, n);
+	w->written += n;
+	return 0;
+}
+
 static int writer_flush(struct recfile_writer *w)
 {
-	if (!w->err && w->o.len)
-		w->err = write_all(w->fd, w->o.data, w->o.len, -1);
-	w->written += w->o.len;
+	writer_put(w, w->o.data, w->o.len);
 	w->o.len = 0;
 	return w->err;
+}
+
+/* The buffered records as one whole, self-checking RCHUNK section. */
+static int write_chunk(struct recfile_writer *w)
+{
+	struct {
+		__u32 type, crc;
+		__u64 len;
+	} h = {SEC_RCHUNK, 0, w->o.len};
+	static const __u8 zeros[8];
+
+	w->chunk_ns = mono_ns();
+	if (!w->o.len)
+		return w->err;
+	h.crc = crc32(crc32(0, NULL, 0), w->o.data, w->o.len);
+	put(&w->o, zeros, (8 - w->o.len % 8) % 8);
+	writer_put(w, &h, sizeof(h));
+	return writer_flush(w);
 }
 
 struct recfile_writer *recfile_writer_open(const char *path, const struct rec_info *info_in)
@@ -180,9 +226,10 @@ struct recfile_writer *recfile_writer_open(const char *path, const struct rec_in
 	}
 	w->fd = w->file.fd;
 	w->path = strdup(path);
+	w->crc_file = crc32(0, NULL, 0);
 	put(&w->o, TT_FILE_MAGIC, 8);
 	put_u32(&w->o, TT_FILE_VERSION);
-	put_u32(&w->o, 7);
+	put_u32(&w->o, 0);
 
 	sanitize_line(info.host);
 	sanitize_line(info.kernel);
@@ -197,37 +244,29 @@ struct recfile_writer *recfile_writer_open(const char *path, const struct rec_in
 	put(&w->o, text, strlen(text));
 	end_section(&w->o, at);
 
-	/* RECORDS: its length is written at the end, its records as they come */
-	put_u32(&w->o, SEC_RECORDS);
-	put_u32(&w->o, 0);
-	w->len_at = w->o.len;
-	w->crc_pre = crc32(0, w->o.data, w->o.len);
-	put_u64(&w->o, 0);
-	w->crc_rec = crc32(0, NULL, 0);
 	writer_flush(w);
+	w->chunk_ns = mono_ns();
 	return w;
 }
 
 int recfile_writer_add(struct recfile_writer *w, const void *rec, size_t size)
 {
+	if (w->err)
+		return w->err;
 	put(&w->o, rec, size); /* records are multiples of 8 bytes: no padding between */
-	w->crc_rec = crc32(w->crc_rec, rec, size);
-	w->rec_len += size;
-	return w->o.len >= (1u << 20) ? writer_flush(w) : w->err;
+	if (w->o.len >= RCHUNK_BYTES || mono_ns() - w->chunk_ns >= RCHUNK_NS)
+		return write_chunk(w);
+	return 0;
 }
 
 int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
 {
 	struct out_buf *o = &w->o;
-	__u8 len_bytes[8];
 	__u32 crc;
 	size_t at;
 	int err;
 
-	writer_flush(w);
-	memcpy(len_bytes, &w->rec_len, 8);
-	crc = crc32_combine(crc32(w->crc_pre, len_bytes, 8), w->crc_rec, w->rec_len);
-
+	write_chunk(w);
 	at = begin_section(o, SEC_FRAMES);
 	for (size_t i = 0; i < sd->nr_frames; i++) {
 		const struct sym_frame *f = &sd->frames[i];
@@ -297,19 +336,16 @@ int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
 	}
 	end_section(o, at);
 
-	crc = crc32(crc, o->data, o->len);
+	crc = crc32(w->crc_file, o->data, o->len);
 	at = begin_section(o, SEC_END);
 	put_u32(o, crc);
 	end_section(o, at);
 	writer_flush(w);
-	if (!w->err)
-		w->err = write_all(w->fd, len_bytes, 8, (off_t)w->len_at);
 	if (!w->err && fsync(w->fd) && errno != EINVAL)
 		w->err = -errno;
 	err = w->err;
 	if (err) {
-		fprintf(stderr, "threadtrace: failed to write record file %s: %s\n", w->path,
-			strerror(-err));
+		/* said when it happened (writer_put); the old file, if any, stays */
 		outfile_abort(&w->file);
 	} else {
 		err = outfile_commit(&w->file);
@@ -584,19 +620,51 @@ static int parse_inlines(const __u8 *p, size_t len, struct symdata *sd)
  * Check a whole file and read its INFO and symbol data; the records are checked and, with fn,
  * handed over as they come; *records and *records_len say where they lie.
  */
+/*
+ * Whether the file ends in an END section: the writer's last bytes, so it finished, and any
+ * fault inside is damage, not a writer that died.
+ */
+static bool has_end(const struct src *s)
+{
+	__u32 type, reserved;
+	__u64 len;
+
+	if (s->len < 40)
+		return false;
+	memcpy(&type, s->data + s->len - 24, 4);
+	memcpy(&reserved, s->data + s->len - 20, 4);
+	memcpy(&len, s->data + s->len - 16, 8);
+	return type == SEC_END && !reserved && len == 4;
+}
+
+/*
+ * What a walk found beyond its sections: where format 1 keeps its records, and where a format 2
+ * file whose writer died is cut (0: it is whole).
+ */
+struct walk_out {
+	size_t records, records_len; /* format 1: the RECORDS payload */
+	size_t cut_at;		     /* format 2: bytes read, up to the last whole section */
+	size_t nr_chunks;
+};
+
+/*
+ * Walk a file's sections: check them, parse the symbol data into sd (unless NULL), hand the
+ * records of format 2 to fn (NULL: check only; format 1's are handed by the caller). 0, or
+ * -EINVAL with why. A format 2 file cut short is no error: out->cut_at and why say where.
+ */
 static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
-		record_sink_fn fn, void *ctx, size_t *records, size_t *records_len, char *why,
-		size_t wl)
+		record_sink_fn fn, void *ctx, struct walk_out *out, char *why, size_t wl)
 {
 	const __u8 *data = s->data;
 	size_t len = s->len;
 	struct in_buf in = {.p = data, .len = len};
 	char magic[8];
 	__u32 version, nsec;
-	unsigned seen = 0;
+	unsigned seen = 0, want;
 	bool end = false;
 
 	memset(info, 0, sizeof(*info));
+	memset(out, 0, sizeof(*out));
 	if (!take(&in, magic, 8) || memcmp(magic, TT_FILE_MAGIC, 8)) {
 		snprintf(why, wl, "not a threadtrace record file");
 		return -EINVAL;
@@ -610,7 +678,7 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			 version, TT_FILE_VERSION);
 		return -EINVAL;
 	}
-	if (version != TT_FILE_VERSION) {
+	if (version != 1 && version != 2) {
 		snprintf(why, wl, "unknown record file format %u", version);
 		return -EINVAL;
 	}
@@ -621,62 +689,87 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		const __u8 *payload;
 		int err = 0;
 
-		if (!take(&in, &type, 4) || !take(&in, &reserved, 4) || !take(&in, &slen, 8)) {
-			snprintf(why, wl, "the file is truncated (no end marker)");
-			return -EINVAL;
-		}
-		if (reserved) {
+		/* format 2 past its INFO: the writer may have died here; what came before stands */
+#define CUT(...)                                                                           \
+	do {                                                                               \
+		if (version == 2 && (seen & (1u << SEC_INFO)) && !has_end(s)) {          \
+			out->cut_at = start;                                               \
+			snprintf(why, wl, __VA_ARGS__);                                    \
+			goto cut;                                                          \
+		}                                                                          \
+		snprintf(why, wl, __VA_ARGS__);                                            \
+		return -EINVAL;                                                            \
+	} while (0)
+		if (!take(&in, &type, 4) || !take(&in, &reserved, 4) || !take(&in, &slen, 8))
+			CUT("the file is truncated (no end marker)");
+		if (reserved && type != SEC_RCHUNK) {
 			snprintf(why, wl, "damaged: bad section header at byte %zu", start);
 			return -EINVAL;
 		}
-		if (slen > in.len - in.off) {
-			snprintf(why, wl, "the file is truncated (section %u wants %llu bytes, %zu "
-				 "are left)", type, (unsigned long long)slen, in.len - in.off);
-			return -EINVAL;
-		}
-		if (type < SEC_INFO || type > SEC_INLINES || (seen & (1u << type)) ||
+		if (slen > in.len - in.off)
+			CUT("the file is truncated (section %u wants %llu bytes, %zu are left)", type,
+			    (unsigned long long)slen, in.len - in.off);
+		if (type < SEC_INFO || type > SEC_RCHUNK ||
+		    ((seen & (1u << type)) && type != SEC_RCHUNK) ||
+		    (type == SEC_RECORDS && version != 1) || (type == SEC_RCHUNK && version != 2) ||
 		    (type == SEC_INLINES && !(seen & (1u << SEC_FRAMES)))) {
 			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type, start);
 			return -EINVAL;
 		}
-		seen |= 1u << type;
 		payload = in.p + in.off;
+		if (type == SEC_RCHUNK) {
+			__u32 crc = crc32(crc32(0, NULL, 0), payload, slen);
+
+#ifdef TT_FUZZING
+			crc = reserved; /* let the fuzzer past the checksum */
+#endif
+			if (crc != reserved)
+				CUT("damaged: records chunk %zu at byte %zu fails its checksum",
+				    out->nr_chunks, start);
+		}
+		seen |= 1u << type;
 		switch (type) {
 		case SEC_INFO:
 			parse_info((const char *)payload, slen, info);
 			break;
 		case SEC_RECORDS:
-			*records = in.off;
-			*records_len = slen;
-			err = each_record(s, in.off, slen, false, fn, ctx, why, wl);
+			out->records = in.off;
+			out->records_len = slen;
+			err = each_record(s, in.off, slen, false, NULL, NULL, why, wl);
 			if (err)
 				return err;
 			break;
+		case SEC_RCHUNK:
+			err = each_record(s, in.off, slen, false, fn, ctx, why, wl);
+			if (err)
+				return err;
+			out->nr_chunks++;
+			break;
 		case SEC_FRAMES:
-			err = parse_frames(payload, slen, sd);
+			err = sd ? parse_frames(payload, slen, sd) : 0;
 			break;
 		case SEC_LOCKS:
-			err = parse_locks(payload, slen, sd);
+			err = sd ? parse_locks(payload, slen, sd) : 0;
 			break;
 		case SEC_MODULES:
-			err = parse_modules(payload, slen, sd);
+			err = sd ? parse_modules(payload, slen, sd) : 0;
 			break;
 		case SEC_INLINES:
-			err = parse_inlines(payload, slen, sd);
+			err = sd ? parse_inlines(payload, slen, sd) : 0;
 			break;
 		case SEC_END: {
-			__u32 want;
+			__u32 crc;
 
 			if (slen < 4) {
 				snprintf(why, wl, "damaged: short end marker");
 				return -EINVAL;
 			}
-			memcpy(&want, payload, 4);
+			memcpy(&crc, payload, 4);
 #ifdef TT_FUZZING
 			/* let the fuzzer reach the structure behind the checksum */
-			want = crc32(0, data, start);
+			crc = crc32(0, data, start);
 #endif
-			if (crc_of(s, start) != want) {
+			if (crc_of(s, start) != crc) {
 				snprintf(why, wl, "damaged: checksum mismatch");
 				return -EINVAL;
 			}
@@ -691,21 +784,20 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			return err;
 		}
 		in.off += slen;
-		if ((8 - slen % 8) % 8 > in.len - in.off) {
-			snprintf(why, wl, "the file is truncated");
-			return -EINVAL;
-		}
+		if ((8 - slen % 8) % 8 > in.len - in.off)
+			CUT("the file is truncated");
 		for (size_t pad = (8 - slen % 8) % 8; pad; pad--) {
 			if (in.p[in.off++]) {
 				snprintf(why, wl, "damaged: bad padding at byte %zu", in.off - 1);
 				return -EINVAL;
 			}
 		}
+#undef CUT
 	}
-	/* INLINES may be absent (files from before it existed) */
-	if ((seen & ~(1u << SEC_INLINES)) !=
-	    ((1u << SEC_INFO) | (1u << SEC_RECORDS) | (1u << SEC_FRAMES) | (1u << SEC_LOCKS) |
-	     (1u << SEC_MODULES) | (1u << SEC_END))) {
+	/* INLINES may be absent (files from before it existed), and chunks (no record) */
+	want = (1u << SEC_INFO) | (1u << SEC_FRAMES) | (1u << SEC_LOCKS) | (1u << SEC_MODULES) |
+	       (1u << SEC_END) | (version == 1 ? 1u << SEC_RECORDS : 0);
+	if ((seen & ~((1u << SEC_INLINES) | (1u << SEC_RCHUNK))) != want) {
 		snprintf(why, wl, "damaged: a section is missing");
 		return -EINVAL;
 	}
@@ -714,15 +806,35 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		return -EINVAL;
 	}
 	return 0;
+cut:
+	return 0;
+}
+
+/* A file cut short is read up to there: say what was lost. */
+static void say_cut(const char *path, const struct src *s, const struct walk_out *out,
+		    const char *why)
+{
+	fprintf(stderr, "threadtrace: %s is cut short at byte %zu of %zu (%s): the session that "
+			"wrote it did not finish (killed, crashed or out of disk?); the %zu whole "
+			"record chunks before are read, frames and locks stay unnamed\n",
+		path, out->cut_at, s->len, why, out->nr_chunks);
 }
 
 int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,
 		  struct symdata *sd, char *why, size_t wl)
 {
 	struct src s = {data, len, false};
-	size_t at, n;
+	struct walk_out out;
+	int err;
 
-	return walk(&s, info, sd, append_record, rb, &at, &n, why, wl);
+	if (wl)
+		why[0] = 0;
+	err = walk(&s, info, sd, append_record, rb, &out, why, wl);
+
+	if (!err && out.records_len)
+		err = each_record(&s, out.records, out.records_len, true, append_record, rb, why,
+				  wl);
+	return err;
 }
 
 static int map_file(const char *path, struct src *s)
@@ -773,12 +885,17 @@ int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
 {
 	char why[256] = "";
 	struct src s;
-	size_t at, n;
+	struct walk_out out;
 	int err = map_file(path, &s);
 
 	if (err)
 		return err;
-	err = walk(&s, info, sd, append_record, rb, &at, &n, why, sizeof(why));
+	err = walk(&s, info, sd, append_record, rb, &out, why, sizeof(why));
+	if (!err && out.records_len)
+		err = each_record(&s, out.records, out.records_len, true, append_record, rb, why,
+				  sizeof(why));
+	if (!err && out.cut_at)
+		say_cut(path, &s, &out, why);
 	if (err) {
 		fprintf(stderr, "threadtrace: cannot read record file %s: %s\n", path, why);
 		records_free(rb);
@@ -793,15 +910,21 @@ int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd,
 {
 	char why[256] = "";
 	struct src s;
-	size_t at = 0, n = 0;
+	struct walk_out out;
+	struct rec_info again;
 	int err = map_file(path, &s);
 
 	if (err)
 		return err;
 	/* the whole file is checked first: a damaged one fails before any record is used */
-	err = walk(&s, info, sd, NULL, NULL, &at, &n, why, sizeof(why));
-	if (!err)
-		err = each_record(&s, at, n, true, fn, ctx, why, sizeof(why));
+	err = walk(&s, info, sd, NULL, NULL, &out, why, sizeof(why));
+	if (!err && out.cut_at)
+		say_cut(path, &s, &out, why);
+	if (!err && out.records_len)
+		err = each_record(&s, out.records, out.records_len, true, fn, ctx, why,
+				  sizeof(why));
+	else if (!err)
+		err = walk(&s, &again, NULL, fn, ctx, &out, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "threadtrace: cannot read record file %s: %s\n", path, why);
 		symdata_free(sd);

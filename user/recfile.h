@@ -2,7 +2,8 @@
 /*
  * recfile.h - the record file: a versioned binary file holding a session's records exactly as
  * BPF and the collector produced them, plus the symbol data the analysis needs. Reading a
- * damaged, truncated, foreign or newer file fails with one clear message, never partially.
+ * damaged, foreign or newer file fails with one clear message, never partially; a file whose
+ * writer died is read up to its last whole chunk of records, and says so.
  */
 #ifndef TT_RECFILE_H
 #define TT_RECFILE_H
@@ -11,7 +12,7 @@
 #include "symdata.h"
 
 #define TT_FILE_MAGIC "THRDTRCE"
-#define TT_FILE_VERSION 1
+#define TT_FILE_VERSION 2 /* 1: one RECORDS section; 2: self-checking chunks */
 
 /* Facts about where and what was recorded, kept in the file for people. */
 struct rec_info {
@@ -40,8 +41,9 @@ int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd);
 /* Close and remove the file (the session failed); frees w. */
 void recfile_writer_discard(struct recfile_writer *w);
 /*
- * Read a record file from memory. 0, or -EINVAL with *why saying what is wrong (static text
- * or written into why_buf).
+ * Read a record file from memory. 0, or -EINVAL with why_buf saying what is wrong. A file whose
+ * writer died is read up to its last whole records chunk: 0, with why_buf saying where it is
+ * cut (empty when the file is whole).
  */
 int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,
 		  struct symdata *sd, char *why_buf, size_t why_len);

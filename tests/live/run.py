@@ -812,6 +812,29 @@ def popen_tracing(args, **kw):
     return p
 
 
+def test_record_survives_killed_collector():
+    # threadtrace SIGKILLed while writing -o: its records up to the last whole chunk are read
+    # back, and report says the file is cut short (chunks are written at least every second)
+    rec = os.path.join(TMP, "killed.rec")
+    w = subprocess.Popen([TT, "-q", "-o", rec, "--", WL, "lockpair", "20", "200"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    time.sleep(3.5)
+    os.killpg(w.pid, signal.SIGKILL)
+    w.wait()
+    parts = [n for n in os.listdir(TMP) if n.startswith("killed.rec.partial.")]
+    check(len(parts) == 1 and not os.path.exists(rec), f"files: {os.listdir(TMP)}")
+    js = os.path.join(TMP, "killed.json")
+    p = subprocess.run([TT, "report", "-q", "--json", js, os.path.join(TMP, parts[0])],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and "cut short" in p.stderr, p.stderr)
+    with open(js) as f:
+        s = json.load(f)
+    lk = [l for l in s["locks"] if l["kind"] == "mutex"]
+    check(lk and 20 <= lk[0]["contentions"] <= 200, f"mutex waits read back: {lk}")
+    no_programs_left()
+
+
 def test_capabilities_only():
     # the documented non-root mode: a user with exactly these capabilities traces a command
     caps = "+bpf,+perfmon,+sys_ptrace,+dac_read_search"
