@@ -19,6 +19,7 @@ TT_WEAK const volatile __u32 target_tgid = 0;
 TT_WEAK const volatile __u32 target_tid = 0; /* 0: every thread of target_tgid */
 TT_WEAK const volatile __u32 snapshot_bytes = 0; /* user stack snapshot size; 0: none */
 TT_WEAK const volatile __u32 want_stacks = 1;    /* 0: --stacks=none */
+TT_WEAK const volatile __u32 kernel_stacks = 0;  /* --kernel-stacks: the waker's, ~2 us each */
 TT_WEAK const volatile __u32 snapshot_rate = 0;  /* copies per second per CPU; 0: all wanted */
 
 /* Sized by user space before load (bpf_map__set_max_entries). */
@@ -209,7 +210,7 @@ static __always_inline __u32 fill_stack(void *ctx, __u32 slot, __u32 ips_off,
 	if (nu > TT_MAX_USTACK)
 		nu = TT_MAX_USTACK;
 	flags |= copy_decision(flags);
-	if (want_kernel) {
+	if (want_kernel && kernel_stacks) {
 		n = bpf_get_stack(ctx, &st->ips[nu & 63], TT_MAX_KSTACK * 8, 0);
 		if (n < 0) {
 			flags |= TT_STACK_KERNEL_FAIL;

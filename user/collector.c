@@ -941,6 +941,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	skel->rodata->target_tgid = pid;
 	skel->rodata->target_tid = o->tid;
 	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
+	skel->rodata->kernel_stacks = o->kernel_stacks;
 	skel->rodata->user_unwind = o->stacks == STACKS_AUTO ? TT_UNWIND_CFI
 				    : o->stacks == STACKS_FP ? TT_UNWIND_FP : TT_UNWIND_NONE;
 	err = setup_ustack(&ctx, skel, pid, !child, o);

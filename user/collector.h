@@ -28,6 +28,7 @@ struct collector_opts {
 	unsigned stack_rate;  /* stack copies per second per CPU, 0: every one wanted */
 	bool holds;	     /* --holds: uprobes on the lock functions (hold times, lock order) */
 	bool gil;	     /* trace CPython's GIL when the target is CPython (--no-gil: off) */
+	bool kernel_stacks;  /* --kernel-stacks: the waker's kernel stack too */
 	bool verbose;	     /* libbpf debug log */
 	bool quiet;	     /* no progress line */
 };

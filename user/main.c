@@ -51,6 +51,8 @@ static const char usage[] =
 	"                       default 8192)\n"
 	"      --stack-rate N   copies per second per CPU at most (default 250, with --stacks\n"
 	"                       dwarf 0; 0: every one wanted)\n"
+	"      --kernel-stacks  also the waker's kernel stack at each futex or exit wake-up\n"
+	"                       (about 2 us of CPU each; the same few paths in the kernel)\n"
 	"      --holds          also probe the target's pthread/semaphore calls (uprobes in its\n"
 	"                       libc) for hold times, which holds made others wait, and\n"
 	"                       lock-order (potential) deadlocks. Costs a uprobe hit per lock\n"
@@ -104,6 +106,7 @@ enum {
 	OPT_STACK_RATE,
 	OPT_HOLDS,
 	OPT_NO_GIL,
+	OPT_KERNEL_STACKS,
 };
 
 /* A year: longer traces are typos, and ns since boot must not overflow. */
@@ -316,6 +319,7 @@ int main(int argc, char **argv)
 		{"stack-rate", required_argument, NULL, OPT_STACK_RATE},
 		{"holds", no_argument, NULL, OPT_HOLDS},
 		{"no-gil", no_argument, NULL, OPT_NO_GIL},
+		{"kernel-stacks", no_argument, NULL, OPT_KERNEL_STACKS},
 		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
 		{"top-stacks", required_argument, NULL, OPT_STACKS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
@@ -348,7 +352,7 @@ int main(int argc, char **argv)
 		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER ||
 				    c == OPT_STACKS_MODE || c == OPT_STACK_BYTES ||
 				    c == OPT_STACK_RATE || c == OPT_HOLDS ||
-				    c == OPT_NO_GIL)) {
+				    c == OPT_NO_GIL || c == OPT_KERNEL_STACKS)) {
 			fprintf(stderr, "threadtrace: report reads a record file: tracing options "
 					"do not apply\n");
 			return 2;
@@ -426,6 +430,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_GIL:
 			co.gil = false;
+			break;
+		case OPT_KERNEL_STACKS:
+			co.kernel_stacks = true;
 			break;
 		case 'o':
 			record_path = optarg;

@@ -272,6 +272,16 @@ def test_stacks_whole_at_default_settings():
     check(st["complete"] >= 0.99 * st["records"], f"stacks: {st}")
 
 
+def test_kernel_stacks_on_request():
+    # the waker's kernel stack costs ~2 us a wake-up: only with --kernel-stacks
+    for opts, want in (([], False), (["--kernel-stacks"], True)):
+        p, s, _ = run_traced(["-q"] + opts + ["--", WL, "lockpair", "10", "5"], "kstacks")
+        check(p.returncode == 0, p.stderr)
+        ks = [fr for r in lock_named(s, "acc_lock")["wakers"] for fr in r["kernel_stack"]]
+        check(bool(ks) == want and (not want or any("futex" in fr for fr in ks)),
+              f"{opts}: waker kernel frames {ks[:4]}")
+
+
 def test_rust_stacks_whole():
     # rustc's layout puts code at another file offset than its address (lld-style): the
     # mapping's place in the module must come from the executable segment
