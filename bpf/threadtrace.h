@@ -64,6 +64,8 @@ struct tt_stack {
 					   a half-full ring buffer skipped it */
 #define TT_STACK_USER_FP (1u << 7)     /* some frames came from frame pointers (no CFI there) */
 #define TT_STACK_USER_LIMIT (1u << 8)  /* more than TT_MAX_USTACK frames */
+#define TT_STACK_COPY_SHORT (1u << 9)  /* unwound from a copy that ended below the stack's top
+					  (--stack-bytes) */
 
 /* Futex op codes and flags (uapi/linux/futex.h), repeated so user space needs no kernel header. */
 #define TT_FUTEX_WAIT 0
@@ -222,6 +224,8 @@ enum tt_cfi_kind {
 	TT_CFI_RSP = 1,	 /* CFA = rsp + cfa_off */
 	TT_CFI_RBP = 2,	 /* CFA = rbp + cfa_off */
 	TT_CFI_END = 3,	 /* the return address is undefined: the outermost frame */
+	TT_CFI_SIGNAL = 4, /* a signal frame (__restore_rt): the interrupted rsp, rip and rbp
+			      are saved at rsp + cfa_off, ra_off and rbp_off */
 };
 
 enum tt_cfi_rbp {
@@ -236,7 +240,7 @@ struct tt_cfi_row {
 	__u8 rbp;      /* enum tt_cfi_rbp */
 	__s16 rbp_off; /* with TT_CFI_RBP_SAVED */
 	__s32 cfa_off;
-	__u32 pad; /* 16 bytes: the stride of an mmapped BPF array */
+	__s32 ra_off; /* TT_CFI_SIGNAL only; 16 bytes a row: the stride of an mmapped array */
 };
 
 /* How BPF reads user stacks (the user_unwind setting). */

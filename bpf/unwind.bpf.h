@@ -39,6 +39,7 @@ struct uwalk {
 	__u32 table, nr_maps;
 	__u32 flags; /* TT_STACK_* */
 	__u32 bp_lost;
+	__u32 exact; /* ip is an interrupted pc (after a signal frame), not a return address */
 };
 
 static __always_inline const struct tt_unwind_map *unwind_find_map(__u32 table, __u32 nr,
@@ -130,7 +131,8 @@ static long unwind_step(__u32 i, void *arg)
 		cfa = bp + 16;
 	} else {
 		/* a return address is after its call: look up the call's own row */
-		pc = u->ip - m->bias - (u->n > 1 ? 1 : 0);
+		pc = u->ip - m->bias - (u->n > 1 && !u->exact ? 1 : 0);
+		u->exact = 0;
 		r = unwind_find_row(m->first_row, m->nr_rows, pc);
 		if (!r || r->kind == TT_CFI_NONE || (r->kind == TT_CFI_RBP && u->bp_lost)) {
 			u->flags |= TT_STACK_USER_TRUNC | (r ? 0 : TT_STACK_USER_NOTABLE);
@@ -138,6 +140,21 @@ static long unwind_step(__u32 i, void *arg)
 		}
 		if (r->kind == TT_CFI_END)
 			return 1; /* the outermost frame: the stack is whole */
+		if (r->kind == TT_CFI_SIGNAL) {
+			/* the interrupted context, wherever its stack is (sigaltstack) */
+			if (bpf_probe_read_user(&cfa, 8, (void *)(u->sp + r->cfa_off)) ||
+			    bpf_probe_read_user(&ra, 8, (void *)(u->sp + r->ra_off)) ||
+			    bpf_probe_read_user(&u->bp, 8, (void *)(u->sp + r->rbp_off)) ||
+			    !unwind_is_code(u, ra)) {
+				u->flags |= TT_STACK_USER_TRUNC;
+				return 1;
+			}
+			u->bp_lost = 0;
+			u->exact = 1;
+			u->ip = ra;
+			u->sp = cfa;
+			return 0;
+		}
 		cfa = (r->kind == TT_CFI_RSP ? u->sp : bp) + (__s64)r->cfa_off;
 		if (cfa <= u->sp || bpf_probe_read_user(&ra, 8, (void *)(cfa - 8))) {
 			u->flags |= TT_STACK_USER_TRUNC;
@@ -156,9 +173,14 @@ static long unwind_step(__u32 i, void *arg)
 		u->flags |= TT_STACK_USER_TRUNC;
 		return 1;
 	}
-	/* a return address CFI found outside known code: a mapping newer than the tables */
+	/*
+	 * A return address CFI found outside known code: a mapping newer than the tables. One a
+	 * frame pointer gave is data (code built without them): the chain ends, nothing to load.
+	 */
 	if (!unwind_is_code(u, ra)) {
-		u->flags |= TT_STACK_USER_TRUNC | TT_STACK_USER_NOTABLE;
+		u->flags |= TT_STACK_USER_TRUNC;
+		if (user_unwind == TT_UNWIND_CFI && !(m->flags & TT_UMAP_FP))
+			u->flags |= TT_STACK_USER_NOTABLE;
 		return 1;
 	}
 	u->ip = ra;

@@ -298,8 +298,9 @@ static const struct tt_stack *pick_native(struct work *w, const struct tt_rec_hd
 	memcpy(st->ips, c->ips, (size_t)nu * 8);
 	st->nr_kernel = own->nr_kernel;
 	st->nr_user = nu;
-	st->flags = (c->flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL)) | TT_STACK_COPY |
-		    (own->flags & TT_STACK_KERNEL_FAIL);
+	st->flags = (c->flags & (TT_STACK_USER_TRUNC | TT_STACK_USER_FAIL | TT_STACK_USER_LIMIT |
+				 TT_STACK_COPY_SHORT)) |
+		    TT_STACK_COPY | (own->flags & TT_STACK_KERNEL_FAIL);
 	return st;
 }
 
@@ -322,8 +323,10 @@ static void count_stack(struct work *w, const struct tt_stack *own, const struct
 		q->copy_skipped++;
 	if (own->flags & TT_STACK_USER_NOTABLE)
 		q->no_table++;
-	if (own->flags & TT_STACK_USER_LIMIT)
+	if ((own->flags | st->flags) & TT_STACK_USER_LIMIT)
 		q->frame_limit++;
+	if (st->flags & TT_STACK_COPY_SHORT)
+		q->copy_short++;
 }
 
 /* ... with the record's Python frames merged in (CPython targets). */

@@ -197,6 +197,7 @@ struct stack_quality {
 	__u64 copy_skipped; /* cut short, its copy skipped (--stack-rate, ring buffer half full) */
 	__u64 no_table;	    /* stopped at code with no unwind table when it ran */
 	__u64 frame_limit;  /* deeper than TT_MAX_USTACK frames */
+	__u64 copy_short;   /* unwound from a copy smaller than the stack (--stack-bytes) */
 };
 
 struct analysis {

@@ -91,6 +91,152 @@ static int fde_starts(Elf *elf, __u64 **starts, size_t *n)
 	return 0;
 }
 
+/* Bytes of a pointer of DWARF EH encoding enc, 0 where it is not one we read. */
+static size_t enc_size(__u8 enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: /* absptr */
+	case 0x04: /* udata8 */
+	case 0x0c: /* sdata8 */
+		return 8;
+	case 0x02: /* udata2 */
+	case 0x0a: /* sdata2 */
+		return 2;
+	case 0x03: /* udata4 */
+	case 0x0b: /* sdata4 */
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * Without .eh_frame_hdr (gcc -static links without it): the FDEs' first addresses read from
+ * .eh_frame itself, each decoded with the pointer encoding its CIE's "zR" augmentation gives.
+ */
+static int fde_starts_scan(Elf *elf, __u64 **starts, size_t *n)
+{
+	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
+	struct cie_enc {
+		Dwarf_Off off;
+		__u8 enc;
+	} *cies = NULL;
+	size_t nr_cies = 0, cap_cies = 0, cap = 0, shstrndx;
+	Elf_Scn *scn = NULL;
+	Elf_Data *d = NULL;
+	GElf_Shdr sh;
+	Dwarf_Off off = 0, next;
+	Dwarf_CFI_Entry e;
+
+	if (!ident || elf_getshdrstrndx(elf, &shstrndx))
+		return -ENODATA;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, ".eh_frame")) {
+			d = elf_rawdata(scn, NULL);
+			break;
+		}
+	}
+	if (!d || !d->d_buf || !d->d_size)
+		return -ENODATA;
+	*n = 0;
+	*starts = NULL;
+	for (; dwarf_next_cfi(ident, d, true, off, &next, &e) == 0; off = next) {
+		const __u8 *p;
+		__u8 enc = 0;
+		size_t k;
+		__u64 v = 0;
+
+		if (dwarf_cfi_cie_p(&e)) {
+			const char *aug = e.cie.augmentation;
+			const __u8 *ad = e.cie.augmentation_data;
+			struct cie_enc *c;
+
+			for (size_t i = 1; aug && aug[0] == 'z' && aug[i] && ad; i++) {
+				if (aug[i] == 'R')
+					enc = *ad++;
+				else if (aug[i] == 'L')
+					ad++;
+				else if (aug[i] == 'P')
+					ad += 1 + enc_size(*ad);
+				else if (aug[i] != 'S' && aug[i] != 'B')
+					break;
+			}
+			c = VEC_PUSH(cies, nr_cies, cap_cies);
+			c->off = off;
+			c->enc = enc;
+			continue;
+		}
+		for (k = 0; k < nr_cies && cies[k].off != e.fde.CIE_pointer; k++)
+			;
+		if (k == nr_cies)
+			continue;
+		enc = cies[k].enc;
+		p = e.fde.start;
+		if (!enc_size(enc) || p + enc_size(enc) > e.fde.end)
+			continue;
+		memcpy(&v, p, enc_size(enc));
+		if ((enc & 0x0f) == 0x0b) /* sign-extend a 4-byte one */
+			v = (__u64)(__s64)(__s32)(__u32)v;
+		else if ((enc & 0x0f) == 0x0a)
+			v = (__u64)(__s64)(__s16)(__u16)v;
+		if ((enc & 0x70) == 0x10) /* pcrel: from the field's own address */
+			v += sh.sh_addr + (__u64)(p - (const __u8 *)d->d_buf);
+		else if (enc & 0x70)
+			continue;
+		*VEC_PUSH(*starts, *n, cap) = v;
+	}
+	free(cies);
+	return *n ? 0 : -ENODATA;
+}
+
+/*
+ * Where a register is saved at rsp + off: DW_CFA_expression (DW_OP_breg7 off), which libdw
+ * gives after the DW_OP_call_frame_cfa DWARF pushes first. True with *off.
+ */
+static bool saved_at_rsp(Dwarf_Frame *fr, int reg, __s32 *off)
+{
+	Dwarf_Op *ops, mem[3];
+	size_t nops;
+
+	if (dwarf_frame_register(fr, reg, mem, &ops, &nops) || !nops)
+		return false;
+	if (nops == 2 && ops[0].atom == DW_OP_call_frame_cfa)
+		ops++, nops--;
+	if (nops != 1 || ops[0].atom != DW_OP_breg0 + DW_RSP || (__s64)ops[0].number < 0 ||
+	    (__s64)ops[0].number > INT16_MAX)
+		return false;
+	*off = (__s32)ops[0].number;
+	return true;
+}
+
+/*
+ * A signal frame as glibc's __restore_rt describes it: CFA = *(rsp + N) (the interrupted rsp
+ * in the ucontext), rip and rbp saved at rsp + M, rsp + K.
+ */
+static bool signal_rule(Dwarf_Frame *fr, struct tt_cfi_row *row)
+{
+	Dwarf_Op *ops;
+	size_t nops;
+	bool signalp = false;
+	__s32 rbp;
+
+	dwarf_frame_info(fr, NULL, NULL, &signalp);
+	if (!signalp || dwarf_frame_cfa(fr, &ops, &nops) || nops != 2 ||
+	    ops[0].atom != DW_OP_breg0 + DW_RSP || ops[1].atom != DW_OP_deref ||
+	    (__s64)ops[0].number < 0 || (__s64)ops[0].number > INT16_MAX ||
+	    !saved_at_rsp(fr, DW_RA, &row->ra_off) || !saved_at_rsp(fr, DW_RBP, &rbp))
+		return false;
+	row->kind = TT_CFI_SIGNAL;
+	row->cfa_off = (__s32)ops[0].number;
+	row->rbp = TT_CFI_RBP_SAVED;
+	row->rbp_off = (__s16)rbp;
+	return true;
+}
+
 /* The rule of a CFI row in our terms; false where it has none we can follow. */
 static bool row_rule(Dwarf_Frame *fr, struct tt_cfi_row *row)
 {
@@ -102,6 +248,9 @@ static bool row_rule(Dwarf_Frame *fr, struct tt_cfi_row *row)
 	row->rbp = TT_CFI_RBP_SAME;
 	row->rbp_off = 0;
 	row->cfa_off = 0;
+	row->ra_off = 0;
+	if (signal_rule(fr, row))
+		return true;
 	/* the return address: at CFA - 8, or undefined in the outermost frame */
 	if (dwarf_frame_register(fr, DW_RA, mem, &ops, &nops))
 		return false;
@@ -145,7 +294,7 @@ static bool row_rule(Dwarf_Frame *fr, struct tt_cfi_row *row)
 static bool same_rule(const struct tt_cfi_row *a, const struct tt_cfi_row *b)
 {
 	return a->kind == b->kind && a->rbp == b->rbp && a->rbp_off == b->rbp_off &&
-	       a->cfa_off == b->cfa_off;
+	       a->cfa_off == b->cfa_off && a->ra_off == b->ra_off;
 }
 
 /* Append a row unless it repeats the rule of the one before it. */
@@ -213,6 +362,8 @@ int cfitab_build(const char *path, struct cfi_table *t)
 	}
 	load_segments(elf, t);
 	err = fde_starts(elf, &starts, &nstarts);
+	if (err)
+		err = fde_starts_scan(elf, &starts, &nstarts);
 	if (err)
 		goto cleanup;
 	cfi = dwarf_getcfi_elf(elf);

@@ -350,6 +350,8 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_u64(j, a->stackq.no_table);
 	json_key(j, "frame_limit");
 	json_u64(j, a->stackq.frame_limit);
+	json_key(j, "copy_too_small");
+	json_u64(j, a->stackq.copy_short);
 	json_end_object(j);
 	json_key(j, "untracked_waits");
 	json_u64(j, a->untracked_waits);

@@ -38,17 +38,20 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 						sizeof(buf));
 
 		for (unsigned k = 0; k < n; k++)
-			fprintf(out, "          %.86s\n", tsafe(names[k]));
+			fprintf(out, "          %s\n", tsafe(names[k]));
 	}
 	if (st->nr_user > max_frames)
-		fprintf(out, "          ... %u more frames\n", st->nr_user - max_frames);
+		fprintf(out, "          ... %u more frames%s\n", st->nr_user - max_frames,
+			st->flags & TT_STACK_USER_TRUNC ? ", then cut short" : "");
+	else if (st->flags & TT_STACK_USER_LIMIT)
+		fprintf(out, "          ... (cut: deeper than %d frames)\n", TT_MAX_USTACK);
 	else if (st->flags & TT_STACK_USER_TRUNC)
 		fprintf(out, "          ... (cut short: no caller could be found past here)\n");
 	if (st->nr_user)
 		return;
 	fprintf(out, "          (user stack unavailable)\n");
 	for (i = analysis_kernel_skip(a, st); i < st->nr_kernel && max_kernel; i++, max_kernel--)
-		fprintf(out, "          %.86s\n",
+		fprintf(out, "          %s\n",
 			tsafe(analysis_frame_name(a, st, st->nr_user + i, buf, sizeof(buf))));
 }
 
@@ -392,10 +395,14 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 /* One line on how exact the stacks are, and why some were cut short. */
 static void report_stack_quality(FILE *out, const struct stack_quality *q)
 {
+	unsigned long long tenths;
+
 	if (!q->stacks)
 		return;
-	fprintf(out, "  stacks of waits and wakes: %llu, %.1f%% whole",
-		(unsigned long long)q->stacks, 100.0 * (double)q->complete / (double)q->stacks);
+	/* rounded down: 100.0% only when every one is */
+	tenths = (unsigned long long)(q->complete * 1000 / q->stacks);
+	fprintf(out, "  stacks of waits and wakes: %llu, %llu.%llu%% whole",
+		(unsigned long long)q->stacks, tenths / 10, tenths % 10);
 	if (q->from_copy)
 		fprintf(out, ", %llu from stack copies", (unsigned long long)q->from_copy);
 	if (q->cut_short) {
@@ -404,8 +411,11 @@ static void report_stack_quality(FILE *out, const struct stack_quality *q)
 			fprintf(out, ", %llu in code mapped after the tables",
 				(unsigned long long)q->no_table);
 		if (q->copy_skipped)
-			fprintf(out, ", %llu with their copy skipped (--stack-rate)",
-				(unsigned long long)q->copy_skipped);
+			fprintf(out, ", %llu with their copy skipped (--stack-rate, or the ring "
+				     "buffer half full)", (unsigned long long)q->copy_skipped);
+		if (q->copy_short)
+			fprintf(out, ", %llu copies smaller than the stack (--stack-bytes)",
+				(unsigned long long)q->copy_short);
 		if (q->frame_limit)
 			fprintf(out, ", %llu deeper than %d frames", (unsigned long long)q->frame_limit,
 				TT_MAX_USTACK);

@@ -1185,8 +1185,9 @@ static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip, boo
 	}
 	m = module_get(s, e->path, e);
 	symdata_add_module(sd, e->start, e->end, e->pgoff, e->path, m->build_id);
+	/* a return address can be the first byte after a noreturn call: name the call's */
 	if (m->ok && addr_to_vaddr(s, e, m, ip, &vaddr))
-		sym = find_sym(m->funcs, m->nr_funcs, vaddr);
+		sym = find_sym(m->funcs, m->nr_funcs, leaf ? vaddr : vaddr - 1);
 	else
 		vaddr = ip - e->start + e->pgoff;
 	if (sym) {

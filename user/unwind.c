@@ -137,7 +137,12 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	Dwarf_Addr pc;
 	bool activation;
 
-	if (!dwfl_frame_pc(state, &pc, &activation) || !pc)
+	if (!dwfl_frame_pc(state, &pc, &activation)) {
+		/* no caller could be found: cut short (a zero pc below is the stack's end) */
+		u->out->flags |= TT_STACK_USER_TRUNC;
+		return DWARF_CB_ABORT;
+	}
+	if (!pc)
 		return DWARF_CB_ABORT;
 	if (u->out->nr_user >= TT_MAX_USTACK) {
 		u->out->flags |= TT_STACK_USER_TRUNC;
@@ -165,11 +170,13 @@ unsigned unwinder_unwind(struct unwinder *u, const struct tt_ustack_snapshot *sn
 	u->snap = snap;
 	u->out = st;
 	u->read_past_top = false;
-	dwfl_getthread_frames(u->dwfl, u->pid, frame_cb, u);
+	/* 0: the outermost frame was reached; -1: libdwfl could go no further */
+	if (dwfl_getthread_frames(u->dwfl, u->pid, frame_cb, u) < 0)
+		st->flags |= TT_STACK_USER_TRUNC;
 	if (!st->nr_user)
 		st->ips[st->nr_user++] = snap->regs.ip;
 	if (u->read_past_top)
-		st->flags |= TT_STACK_USER_TRUNC;
+		st->flags |= TT_STACK_USER_TRUNC | TT_STACK_COPY_SHORT;
 	u->snap = NULL;
 	u->out = NULL;
 	return st->nr_user;
