@@ -1128,6 +1128,7 @@ static void on_deadlock(struct work *w, const struct tt_deadlock *r)
 
 	d->ts = r->hdr.ts;
 	d->nr = r->nr;
+	d->flags = r->flags;
 	for (unsigned i = 0; i < r->nr && i < TT_MAX_CYCLE; i++) {
 		struct thread_work *t = thread_get(w, r->links[i].tid);
 

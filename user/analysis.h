@@ -167,12 +167,14 @@ struct wait_span {
 };
 
 /*
- * An actual deadlock seen live: link i's thread waits for a lock that link i's owner holds.
+ * An actual deadlock seen live: link i's thread waits for a lock that link i's owner holds (one
+ * link: a thread re-locked a mutex it holds, or, ORPHANED, its lock's holder is gone).
  * A potential one (--holds): link i's thread took lock i+1 (at stack) while holding lock i
  * (taken at held_stack), and the last lock was taken while holding the first.
  */
 struct deadlock_stat {
 	bool potential;
+	__u32 flags; /* actual: TT_DEADLOCK_* (ORPHANED: nr 1, owner as the lock names it) */
 	__u64 ts; /* actual: when it was seen; potential: the first acquisition of the cycle */
 	unsigned nr;
 	struct {

@@ -451,7 +451,8 @@ int json_summary(FILE *out, const struct analysis *a)
 
 		json_begin_object(j);
 		json_key(j, "kind");
-		json_string(j, dl->potential ? "potential" : "actual");
+		json_string(j, dl->potential ? "potential"
+			       : dl->flags & TT_DEADLOCK_ORPHANED ? "orphaned" : "actual");
 		json_key(j, "at_ns");
 		json_u64(j, dl->ts > a->start_ts ? dl->ts - a->start_ts : 0);
 		json_key(j, "locks");
@@ -482,6 +483,13 @@ int json_summary(FILE *out, const struct analysis *a)
 				json_end_object(j);
 			}
 			json_end_array(j);
+		} else if (dl->flags & TT_DEADLOCK_ORPHANED) {
+			json_key(j, "owner_tid");
+			json_u64(j, dl->links[0].owner);
+			json_key(j, "process_shared");
+			json_bool(j, dl->flags & TT_DEADLOCK_SHARED);
+			json_key(j, "owner_state");
+			json_string(j, dl->flags & TT_DEADLOCK_ELSEWHERE ? "other process" : "gone");
 		} else {
 			json_key(j, "held_by");
 			json_begin_array(j);

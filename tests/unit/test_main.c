@@ -841,18 +841,48 @@ static void test_adopted_wait_and_deadlock(void)
 	dl.links[1].owner = 1;
 	dl.links[1].addr = A_LOCK + 64;
 	CHECK(records_append(&rb, &dl, sizeof(dl)) == 0);
-	dl.nr = 1; /* a cycle of one is no record */
+	dl.flags = TT_DEADLOCK_ORPHANED; /* an orphan is one thread's wait */
 	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	dl.nr = 0;
+	dl.flags = 0;
+	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	dl.nr = 1;
+	dl.flags = 1u << 7; /* unknown */
+	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	dl.flags = TT_DEADLOCK_SHARED; /* a reason without the orphan */
+	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	/* a thread re-locking a mutex it holds: a cycle of one */
+	dl.flags = 0;
+	dl.links[0].owner = 1;
+	CHECK(records_append(&rb, &dl, sizeof(dl)) == 0);
+	/* thread 2 waits for a process-shared lock whose owner 77 died */
+	dl.hdr.ts = 6 * MS;
+	dl.flags = TT_DEADLOCK_ORPHANED | TT_DEADLOCK_SHARED;
+	dl.links[0].tid = 2;
+	dl.links[0].owner = 77;
+	dl.links[0].addr = A_LOCK + 64;
+	CHECK(records_append(&rb, &dl, sizeof(dl)) == 0);
 	s_end(&rb, 10 * MS);
 	CHECK(analysis_run(&rb, NULL, &a) == 0);
 	t = find_thread(&a, 1);
 	CHECK(t && t->lock_wait_ns == 10 * MS && t->on_cpu_ns == 0);
-	CHECK_EQ_U64(a.nr_deadlocks, 1);
-	if (a.nr_deadlocks) {
+	CHECK_EQ_U64(a.nr_deadlocks, 3);
+	if (a.nr_deadlocks == 3) {
+		size_t len;
+		char *j = summary_of(&a, &len);
+
 		CHECK_EQ_U64(a.deadlocks[0].nr, 2);
 		CHECK_EQ_U64(a.deadlocks[0].links[1].owner, 1);
 		CHECK(a.deadlocks[0].links[1].stack != TT_NO_STACK);
 		CHECK(a.deadlocks[0].links[0].stack == TT_NO_STACK); /* adopted without a stack */
+		CHECK(a.deadlocks[1].nr == 1 && !a.deadlocks[1].flags);
+		CHECK(a.deadlocks[2].nr == 1 && a.deadlocks[2].links[0].stack != TT_NO_STACK);
+		CHECK(strstr(j, "{\"kind\":\"actual\",\"at_ns\":5000000,\"locks\":[\"0x1000\"],"
+				"\"threads\":[1],\"held_by\":[1],"));
+		CHECK(strstr(j, "{\"kind\":\"orphaned\",\"at_ns\":6000000,\"locks\":[\"0x1040\"],"
+				"\"threads\":[2],\"owner_tid\":77,\"process_shared\":true,"
+				"\"owner_state\":\"gone\","));
+		free(j);
 	}
 	analysis_free(&a);
 	records_free(&rb);

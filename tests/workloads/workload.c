@@ -19,6 +19,15 @@
  *   workload abba ITERS [gated]       one thread takes lock_a then lock_b, ITERS times; after it
  *                                     ends another takes lock_b then lock_a: never deadlocks;
  *                                     gated: both at once, each inside gate_lock (still safe)
+ *   workload selflock                 a thread locks the default mutex self_lock twice: hangs;
+ *                                     prints its tid and self_lock's __owner first
+ *   workload forkheld                 thread "logger" holds log_lock for good, then the process
+ *                                     forks; the child locks log_lock: hangs. Prints the child's
+ *                                     pid, the logger's tid and the child's copy of __owner;
+ *                                     the parent exits when the child is gone
+ *   workload psharedies               a child locks the process-shared ledger_mutex (in shared
+ *                                     memory) and is killed; the parent then locks it: hangs.
+ *                                     Prints both pids, the mutex address and its __owner
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -29,8 +38,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t pi_lock;
@@ -475,6 +487,104 @@ static int run_threads(void)
 	return 0;
 }
 
+pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int run_selflock(void)
+{
+	pthread_mutex_lock(&self_lock);
+	printf("{\"tid\": %d, \"owner\": %d, \"at_ns\": %lld}\n", gettid_(),
+	       self_lock.__data.__owner, now_ns());
+	pthread_mutex_lock(&self_lock); /* a default mutex: never returns */
+	return 0;
+}
+
+pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *logger_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "logger");
+	pthread_mutex_lock(&log_lock);
+	atomic_store(&holder_tid, gettid_());
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* fork() while another thread holds a lock: the child inherits it held by nobody it has. */
+static int run_forkheld(void)
+{
+	pthread_t t;
+	pid_t child;
+
+	pthread_create(&t, NULL, logger_main, NULL);
+	while (!atomic_load(&holder_tid))
+		usleep(100);
+	child = fork();
+	if (!child) {
+		printf("{\"child\": %d, \"parent\": %d, \"logger_tid\": %d, \"owner\": %d}\n",
+		       getpid(), getppid(), atomic_load(&holder_tid), log_lock.__data.__owner);
+		pthread_mutex_lock(&log_lock); /* never returns */
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	return 0;
+}
+
+struct shared_ledger {
+	pthread_mutex_t ledger_mutex;
+	long counter;
+};
+
+static struct shared_ledger *shared_ledger(void)
+{
+	struct shared_ledger *l = mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_mutexattr_t at;
+
+	if (l == MAP_FAILED)
+		exit(1);
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&l->ledger_mutex, &at);
+	return l;
+}
+
+/* A process dies holding a process-shared (not robust) mutex: its waiters wait for good. */
+static int run_psharedies(void)
+{
+	struct shared_ledger *l = shared_ledger();
+	int ready[2];
+	pid_t child;
+	char c;
+
+	if (pipe(ready))
+		return 1;
+	sleep_ms(300); /* let a tracer started with us settle */
+	child = fork();
+	if (!child) {
+		pthread_mutex_lock(&l->ledger_mutex);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		raise(SIGKILL);
+	}
+	if (read(ready[0], &c, 1) != 1)
+		return 1;
+	for (;;) {
+		siginfo_t si = {0};
+
+		/* dead, and left a zombie (WNOWAIT) */
+		if (waitid(P_PID, child, &si, WEXITED | WNOHANG | WNOWAIT) || si.si_pid == child)
+			break;
+		usleep(1000);
+	}
+	/* the child stays a zombie (not reaped): dead all the same */
+	printf("{\"parent\": %d, \"child\": %d, \"addr\": %lu, \"owner\": %d, \"at_ns\": "
+	       "%lld}\n", getpid(), child, (unsigned long)&l->ledger_mutex,
+	       l->ledger_mutex.__data.__owner, now_ns());
+	pthread_mutex_lock(&l->ledger_mutex); /* never returns */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -530,7 +640,13 @@ int main(int argc, char **argv)
 		gated = argc > 3 && !strcmp(argv[3], "gated");
 		return run_abba();
 	}
+	if (!strcmp(mode, "selflock"))
+		return run_selflock();
+	if (!strcmp(mode, "forkheld"))
+		return run_forkheld();
+	if (!strcmp(mode, "psharedies"))
+		return run_psharedies();
 	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock|"
-			"rwdeadlock|abba ARGS\n");
+			"rwdeadlock|abba|selflock|forkheld|psharedies ARGS\n");
 	return 2;
 }
