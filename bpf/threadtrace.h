@@ -118,6 +118,7 @@ enum tt_wake_reason {
 	TT_WAKE_OTHER = 0, /* not a futex wake: I/O, timer, signal, scheduler */
 	TT_WAKE_FUTEX = 1, /* the waker is inside a futex wake op (waker_uaddr) */
 	TT_WAKE_EXIT = 2,  /* the waker is exiting (CLONE_CHILD_CLEARTID: pthread_join) */
+	TT_WAKE_FUTEX_PROCESS = 3, /* the waker, in another process, is in a futex wake syscall */
 };
 
 struct tt_waking {
@@ -129,7 +130,8 @@ struct tt_waking {
 	__u32 waker_op;
 	__u32 pad;
 	char waker_comm[TT_COMM_LEN];
-	struct tt_stack stack; /* the waker's stacks, only for futex and exit wakes */
+	struct tt_stack stack; /* the waker's stacks, only for futex and exit wakes (not for
+				  another process's futex wake: its code is not the target's) */
 };
 
 /* Kernel task states (prev_state of sched_switch), the bits we interpret. */

@@ -37,6 +37,7 @@ struct stack_entry {
 /* One row of "who waits here" or "who woke them": a thread and a stack. */
 struct attrib {
 	__u32 tid;
+	__u32 pid;   /* a waker's process when it is not the target's (a process-shared lock) */
 	__u32 stack; /* index into analysis.stacks or TT_NO_STACK */
 	enum wake_cause cause;
 	char comm[TT_COMM_LEN];
@@ -52,6 +53,7 @@ struct attrib {
 struct chain {
 	__u32 waiter_tid, waiter_stack;
 	__u32 waker_tid, waker_stack; /* waker_tid 0: no thread (cause says what) */
+	__u32 waker_pid;	      /* its process when it is not the target's, else 0 */
 	enum wake_cause cause;
 	char waiter_comm[TT_COMM_LEN], waker_comm[TT_COMM_LEN];
 	__u64 count, wait_ns;

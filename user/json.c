@@ -148,6 +148,11 @@ static void attribs(struct json_writer *j, const struct analysis *a, const struc
 		}
 		json_key(j, "name");
 		comm_string(j, v[i].comm);
+		/* a waker in another process (a process-shared lock): which one */
+		if (v[i].pid) {
+			json_key(j, "pid");
+			json_u64(j, v[i].pid);
+		}
 		stack_arrays(j, a, v[i].stack);
 		json_key(j, "count");
 		json_u64(j, v[i].count);

@@ -126,9 +126,13 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		const struct attrib *x = &l->wakers[i];
 
 		if (x->cause == WC_THREAD || x->cause == WC_EXIT) {
-			fprintf(out, "      %6llux %10s  tid %u %.16s%s\n", (unsigned long long)x->count,
-				fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, x->comm,
-				x->cause == WC_EXIT ? " (thread exit)" : "");
+			char other[48] = "";
+
+			if (x->pid)
+				snprintf(other, sizeof(other), " (pid %u, another process)", x->pid);
+			fprintf(out, "      %6llux %10s  tid %u %.16s%s%s\n",
+				(unsigned long long)x->count, fmt_ns(t1, sizeof(t1), x->wait_ns),
+				x->tid, x->comm, other, x->cause == WC_EXIT ? " (thread exit)" : "");
 			print_stack(out, a, x->stack, o->max_frames);
 		} else {
 			fprintf(out, "      %6llux %10s  %s\n", (unsigned long long)x->count,

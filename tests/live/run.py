@@ -556,6 +556,24 @@ def test_pshared_owner_died_orphaned():
     check(lk and lk[0]["kind"] == "mutex", f"the shared mutex: {s['locks']}")
 
 
+def test_pshared_waker_in_other_process():
+    """Parent and child share ledger_mutex: every wake-up of the traced parent is the child's
+    unlock, named with the child's pid and name, not 'other wake-up'."""
+    p, s, truth = run_traced(["--", WL, "pshared", "2"], "pshared")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    lks = [l for l in s["locks"] if l["contentions"] >= 50]
+    check(len(lks) == 1, f"one shared mutex contended: {s['locks']}")
+    lk = lks[0]
+    peer = [w for w in lk["wakers"] if w["cause"] == "thread"]
+    check(peer and all(w["tid"] == t["child"] and w.get("pid") == t["child"] and
+                       w["name"] == t["peer_name"] for w in peer), str(lk["wakers"]))
+    by_peer = sum(w["count"] for w in peer)
+    check(by_peer >= 0.95 * lk["contentions"],
+          f"{by_peer} of {lk['contentions']} woken by the peer: {lk['wakers']}")
+    check(f"tid {t['child']} peer (pid {t['child']}, another process)" in p.stdout, "report")
+
+
 def test_deadlock_in_pid_namespace():
     """The ABBA deadlock inside its own PID namespace (case safety/pidns): glibc's owners are
     namespace tids; found all the same, named by host tids."""

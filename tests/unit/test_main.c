@@ -888,6 +888,47 @@ static void test_adopted_wait_and_deadlock(void)
 	records_free(&rb);
 }
 
+/*
+ * A process-shared lock: a thread of another process inside a futex wake names itself and its
+ * process; another process merely running when a waiter woke (reason OTHER) names nobody.
+ */
+static void test_waker_in_other_process(void)
+{
+	struct record_buf rb = {0};
+	struct tt_waking wk = {0};
+	struct analysis a;
+	char *j;
+	size_t len;
+
+	s_session(&rb, 0);
+	s_wait_begin(&rb, 1 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, NULL, 0);
+	wk.hdr.kind = TT_REC_WAKING;
+	wk.hdr.size = sizeof(wk);
+	wk.hdr.ts = 3 * MS;
+	wk.hdr.pid = 500;
+	wk.hdr.tid = 501;
+	wk.wakee_tid = 1;
+	wk.wakee_uaddr = A_LOCK;
+	wk.reason = TT_WAKE_FUTEX_PROCESS;
+	strcpy(wk.waker_comm, "peer");
+	CHECK(records_append(&rb, &wk, sizeof(wk)) == 0);
+	s_wait_end(&rb, 4 * MS, 1, A_LOCK, 0);
+	s_wake_op(&rb, 4 * MS + 500, 1, A_LOCK); /* its unlock: the next wait is a new one */
+	s_wait_begin(&rb, 5 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, NULL, 0);
+	wk.hdr.ts = 6 * MS;
+	wk.reason = TT_WAKE_OTHER;
+	CHECK(records_append(&rb, &wk, sizeof(wk)) == 0);
+	s_wait_end(&rb, 7 * MS, 1, A_LOCK, 0);
+	s_end(&rb, 10 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	j = summary_of(&a, &len);
+	CHECK(strstr(j, "{\"tid\":501,\"cause\":\"thread\",\"name\":\"peer\",\"pid\":500,"));
+	CHECK(strstr(j, "{\"tid\":null,\"cause\":\"other wake-up\",\"name\":\"\",\"stack\""));
+	free(j);
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 /* A switch-out with no switch-in before it: the thread ran since it was woken. */
 static void test_missed_switch_in(void)
 {
@@ -1042,6 +1083,7 @@ static const struct unit_test tests[] = {
 	{"holds", test_holds},
 	{"missed_switch_in", test_missed_switch_in},
 	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
+	{"waker_in_other_process", test_waker_in_other_process},
 	{"jit_perf_map", test_jit_perf_map},
 	{"recfile_roundtrip", test_recfile_roundtrip},
 	{"recfile_damage", test_recfile_damage},

@@ -28,6 +28,9 @@
  *   workload psharedies               a child locks the process-shared ledger_mutex (in shared
  *                                     memory) and is killed; the parent then locks it: hangs.
  *                                     Prints both pids, the mutex address and its __owner
+ *   workload pshared SECS             parent and child (named "peer") lock and unlock the
+ *                                     process-shared ledger_mutex for SECS: each wake-up of one
+ *                                     is the other's unlock. Prints both pids when done
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -40,6 +43,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -585,6 +589,31 @@ static int run_psharedies(void)
 	return 0;
 }
 
+/* Two processes take turns on a process-shared mutex: every wake-up is the other's unlock. */
+static int run_pshared(int secs)
+{
+	struct shared_ledger *l = shared_ledger();
+	long long end = now_ns() + secs * 1000000000LL;
+	pid_t child;
+
+	sleep_ms(300);
+	child = fork();
+	if (!child)
+		prctl(PR_SET_NAME, "peer");
+	while (now_ns() < end) {
+		pthread_mutex_lock(&l->ledger_mutex);
+		l->counter++;
+		usleep(500);
+		pthread_mutex_unlock(&l->ledger_mutex);
+		usleep(100);
+	}
+	if (!child)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	printf("{\"parent\": %d, \"child\": %d, \"peer_name\": \"peer\"}\n", getpid(), child);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -646,7 +675,9 @@ int main(int argc, char **argv)
 		return run_forkheld();
 	if (!strcmp(mode, "psharedies"))
 		return run_psharedies();
+	if (!strcmp(mode, "pshared"))
+		return run_pshared(a > 0 ? a : 2);
 	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock|"
-			"rwdeadlock|abba|selflock|forkheld|psharedies ARGS\n");
+			"rwdeadlock|abba|selflock|forkheld|psharedies|pshared ARGS\n");
 	return 2;
 }
