@@ -15,10 +15,10 @@
 
 struct pidns {
 	pid_t pid;
-	unsigned level;	     /* the target's depth below our namespace; 0: the same */
-	char ino[64];	     /* its namespace, as /proc/PID/ns/pid reads */
+	unsigned level;		 /* the target's depth below our namespace; 0: the same */
+	char ino[64];		 /* its namespace, as /proc/PID/ns/pid reads */
 	bool own_read, all_read; /* since pidns_forget: the map holds the target's / all threads */
-	struct u64_map host; /* ns tid -> host tid | host tgid << 32, or NO_THREAD */
+	struct u64_map host;	 /* ns tid -> host tid | host tgid << 32, or NO_THREAD */
 };
 
 struct task_status {
@@ -106,7 +106,7 @@ void pidns_forget(struct pidns *ns)
 	ns->own_read = ns->all_read = false;
 }
 
-/* Every live thread of process dir (a /proc/PID path) that lives in the target's namespace. */
+/* Into the map: every live thread of process pid that lives in the target's namespace. */
 static void read_tasks(struct pidns *ns, pid_t pid)
 {
 	char path[96];
@@ -127,7 +127,7 @@ static void read_tasks(struct pidns *ns, pid_t pid)
 		if (read_status(path, &st) || !st.alive || st.nr_ns != ns->level + 1)
 			continue;
 		*u64_map_upsert(&ns->host, st.ns[ns->level], &found) =
-			(__u64)(__u32)st.ns[0] | (__u64)st.tgid << 32;
+		    (__u64)(__u32)st.ns[0] | (__u64)st.tgid << 32;
 	}
 	closedir(d);
 }
@@ -171,7 +171,7 @@ int pidns_lookup(struct pidns *ns, __u32 ns_tid, bool others, pid_t *tid, pid_t 
 		if (!found) {
 			snprintf(path, sizeof(path), "/proc/%u/status", ns_tid);
 			*v = read_status(path, &st) || !st.alive ? NO_THREAD
-								  : ns_tid | (__u64)st.tgid << 32;
+								 : ns_tid | (__u64)st.tgid << 32;
 		}
 		if (*v == NO_THREAD || (!others && (pid_t)(*v >> 32) != ns->pid))
 			return -ENOENT;
