@@ -522,6 +522,29 @@ def test_fork_child_orphaned_lock():
     check("ORPHANED LOCK at" in p.stdout, "in the report")
 
 
+def test_thread_exited_holding_lock_orphaned():
+    """A thread exits holding exit_lock, then main locks it: its owner tid no longer exists."""
+    out = os.path.join(TMP, "exitheld.json")
+    w = StderrWatch(["-q", "--json", out, "--", WL, "exitheld"])
+    try:
+        truth = json.loads(w.p.stdout.readline())
+        check(truth["owner"] == truth["gone_tid"], f"the workload's own truth: {truth}")
+        seen = w.wait_for("ORPHANED LOCK")
+        check((seen - truth["at_ns"]) / 1e9 < 1.0, "reported within a second")
+        check(f"tid {truth['tid']} (workload) waits for exit_lock" in w.text() and
+              f"held by tid {truth['gone_tid']}, which no longer exists: it exited" in w.text(),
+              w.text())
+    finally:
+        w.stop()
+    with open(out) as f:
+        s = json.load(f)
+    check(len(s["deadlocks"]) == 1, f"deadlocks {s['deadlocks']}")
+    d = s["deadlocks"][0]
+    check(d["kind"] == "orphaned" and d["locks"] == ["exit_lock"], str(d))
+    check(d["threads"] == [truth["tid"]] and d["owner_tid"] == truth["gone_tid"], str(d))
+    check(d["process_shared"] is False and d["owner_state"] == "gone", str(d))
+
+
 def test_pshared_owner_died_orphaned():
     """A process dies holding a process-shared mutex (case 07-pshared-robust, non-robust):
     the parent's lock waits for a dead tid: ORPHANED at once, owner_tid the dead child."""

@@ -25,6 +25,8 @@
  *                                     forks; the child locks log_lock: hangs. Prints the child's
  *                                     pid, the logger's tid and the child's copy of __owner;
  *                                     the parent exits when the child is gone
+ *   workload exitheld                 a thread locks exit_lock and exits holding it; main joins
+ *                                     it and locks exit_lock: hangs. Prints the gone tid first
  *   workload psharedies               a child locks the process-shared ledger_mutex (in shared
  *                                     memory) and is killed; the parent then locks it: hangs.
  *                                     Prints both pids, the mutex address and its __owner
@@ -534,6 +536,29 @@ static int run_forkheld(void)
 	return 0;
 }
 
+pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *exit_holding_main(void *arg)
+{
+	pthread_mutex_lock(&exit_lock);
+	atomic_store(&holder_tid, gettid_());
+	return NULL; /* without unlocking */
+}
+
+/* A thread exits holding a lock: nobody in the process can release it any more. */
+static int run_exitheld(void)
+{
+	pthread_t t;
+
+	sleep_ms(300); /* let a tracer started with us settle */
+	pthread_create(&t, NULL, exit_holding_main, NULL);
+	pthread_join(t, NULL);
+	printf("{\"tid\": %d, \"gone_tid\": %d, \"owner\": %d, \"at_ns\": %lld}\n", gettid_(),
+	       atomic_load(&holder_tid), exit_lock.__data.__owner, now_ns());
+	pthread_mutex_lock(&exit_lock); /* never returns */
+	return 0;
+}
+
 struct shared_ledger {
 	pthread_mutex_t ledger_mutex;
 	long counter;
@@ -673,11 +698,13 @@ int main(int argc, char **argv)
 		return run_selflock();
 	if (!strcmp(mode, "forkheld"))
 		return run_forkheld();
+	if (!strcmp(mode, "exitheld"))
+		return run_exitheld();
 	if (!strcmp(mode, "psharedies"))
 		return run_psharedies();
 	if (!strcmp(mode, "pshared"))
 		return run_pshared(a > 0 ? a : 2);
 	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock|"
-			"rwdeadlock|abba|selflock|forkheld|psharedies|pshared ARGS\n");
+			"rwdeadlock|abba|selflock|forkheld|exitheld|psharedies|pshared ARGS\n");
 	return 2;
 }
