@@ -28,7 +28,7 @@ CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/j
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
 	     user/protobuf.c user/pprof.c user/perfetto.c user/outfile.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
-	     user/ustack.c user/cfitab.c user/deadlock.c user/probesite.c user/pygil.c \
+	     user/ustack.c user/cfitab.c user/deadlock.c user/pidns.c user/probesite.c user/pygil.c \
 	     user/pyframes.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))

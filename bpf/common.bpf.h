@@ -189,6 +189,21 @@ static __always_inline __u32 copy_decision(__u32 flags)
 	return TT_STACK_COPY;
 }
 
+static __always_inline bool is_wake_op(__u32 cmd)
+{
+	switch (cmd) {
+	case TT_FUTEX_WAKE:
+	case TT_FUTEX_WAKE_BITSET:
+	case TT_FUTEX_WAKE_OP:
+	case TT_FUTEX_UNLOCK_PI:
+	case TT_FUTEX_REQUEUE:
+	case TT_FUTEX_CMP_REQUEUE:
+	case TT_FUTEX_CMP_REQUEUE_PI:
+		return true;
+	}
+	return false;
+}
+
 /*
  * Fill st (in scratch slot slot, its ips at byte ips_off) with the current user stack, and the
  * kernel stack when want_kernel; return the number of bytes of ips written.

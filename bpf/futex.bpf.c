@@ -21,21 +21,6 @@ static __always_inline bool is_wait_op(__u32 cmd)
 	return false;
 }
 
-static __always_inline bool is_wake_op(__u32 cmd)
-{
-	switch (cmd) {
-	case TT_FUTEX_WAKE:
-	case TT_FUTEX_WAKE_BITSET:
-	case TT_FUTEX_WAKE_OP:
-	case TT_FUTEX_UNLOCK_PI:
-	case TT_FUTEX_REQUEUE:
-	case TT_FUTEX_CMP_REQUEUE:
-	case TT_FUTEX_CMP_REQUEUE_PI:
-		return true;
-	}
-	return false;
-}
-
 static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 val, __u32 val3,
 				      __u64 timeout)
 {

@@ -42,6 +42,33 @@ int BPF_PROG(tt_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	return 0;
 }
 
+#define PF_KTHREAD_FLAG 0x00200000
+#define NR_FUTEX 202
+#define NR_FUTEX_WAKE 454
+#define NR_FUTEX_REQUEUE 456
+
+/*
+ * A thread of another process inside a futex wake syscall: the unlock of a process-shared
+ * lock. Its saved user registers say the syscall and op. (A wake from an interrupt that came
+ * during such a syscall would pass too: a timer's ends a timed wait, which the wait's
+ * ETIMEDOUT names instead.)
+ */
+static __always_inline bool in_futex_wake(struct task_struct *cur)
+{
+	struct pt_regs *regs;
+	long nr;
+
+	if (cur->flags & PF_KTHREAD_FLAG)
+		return false;
+	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	if (!regs)
+		return false;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr == NR_FUTEX)
+		return is_wake_op(BPF_CORE_READ(regs, si) & TT_FUTEX_CMD_MASK);
+	return nr == NR_FUTEX_WAKE || nr == NR_FUTEX_REQUEUE;
+}
+
 SEC("tp_btf/sched_waking")
 int BPF_PROG(tt_sched_waking, struct task_struct *p)
 {
@@ -70,6 +97,8 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 		rec->reason = TT_WAKE_FUTEX;
 		rec->waker_uaddr = wk->uaddr;
 		rec->waker_op = wk->op;
+	} else if (ws && waker_tgid != target_tgid && in_futex_wake(cur)) {
+		rec->reason = TT_WAKE_FUTEX_PROCESS;
 	} else if (cur->flags & PF_EXITING_FLAG) {
 		rec->reason = TT_WAKE_EXIT;
 	}
@@ -78,12 +107,12 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 	rec->stack.nr_kernel = 0;
 	rec->stack.flags = 0;
 	/* Stacks only where they name an unlock site: a futex wake or a thread exit. */
-	if (ws && rec->reason != TT_WAKE_OTHER)
+	if (ws && (rec->reason == TT_WAKE_FUTEX || rec->reason == TT_WAKE_EXIT))
 		size += fill_stack(ctx, SLOT_SCHED, STACK_IPS(struct tt_waking), &rec->stack,
 				   true);
 	fill_hdr(&rec->hdr, TT_REC_WAKING, 0, waker_tgid, waker_tid);
 	emit_scratch(rec, size);
-	if (ws && rec->reason != TT_WAKE_OTHER) {
+	if (ws && (rec->reason == TT_WAKE_FUTEX || rec->reason == TT_WAKE_EXIT)) {
 		__u64 ts = rec->hdr.ts;
 
 		emit_snapshot(SLOT_SCHED, TT_REC_WAKING, waker_tgid, waker_tid, ts,

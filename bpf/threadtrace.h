@@ -82,6 +82,7 @@ struct tt_stack {
 #define TT_FUTEX_CMP_REQUEUE_PI 12
 #define TT_FUTEX_LOCK_PI2 13
 #define TT_FUTEX_CMD_MASK 0x7f
+#define TT_FUTEX_PRIVATE_FLAG 0x80
 /* Pseudo ops for the futex2 syscalls, outside the futex(2) op space. */
 #define TT_FUTEX2_WAITV 0x100
 #define TT_FUTEX2_WAIT 0x101
@@ -119,6 +120,7 @@ enum tt_wake_reason {
 	TT_WAKE_OTHER = 0, /* not a futex wake: I/O, timer, signal, scheduler */
 	TT_WAKE_FUTEX = 1, /* the waker is inside a futex wake op (waker_uaddr) */
 	TT_WAKE_EXIT = 2,  /* the waker is exiting (CLONE_CHILD_CLEARTID: pthread_join) */
+	TT_WAKE_FUTEX_PROCESS = 3, /* the waker, in another process, is in a futex wake syscall */
 };
 
 struct tt_waking {
@@ -130,7 +132,8 @@ struct tt_waking {
 	__u32 waker_op;
 	__u32 pad;
 	char waker_comm[TT_COMM_LEN];
-	struct tt_stack stack; /* the waker's stacks, only for futex and exit wakes */
+	struct tt_stack stack; /* the waker's stacks, only for futex and exit wakes (not for
+				  another process's futex wake: its code is not the target's) */
 };
 
 /* Kernel task states (prev_state of sched_switch), the bits we interpret. */
@@ -392,19 +395,27 @@ struct tt_python {
 
 /*
  * A cycle of waiting threads seen live: links[i].tid waits on the lock at links[i].addr, which
- * links[i].owner holds (read from the lock word or glibc's __owner); the last owner is the
- * first tid.
+ * links[i].owner holds (read from the lock word or glibc's __owner, as a host tid); the last
+ * owner is the first tid. nr 1: a thread waits for a mutex it holds itself, or (ORPHANED) for
+ * one whose holder cannot release it, links[0].owner as the lock names it (in the target's PID
+ * namespace). Files from before flags existed hold 0 there and nr >= 2.
  */
 struct tt_deadlock {
 	struct tt_rec_hdr hdr;
 	__u32 nr;
-	__u32 pad;
+	__u32 flags; /* TT_DEADLOCK_* */
 	struct {
 		__u32 tid;
 		__u32 owner;
 		__u64 addr;
 	} links[TT_MAX_CYCLE];
 };
+
+#define TT_DEADLOCK_ORPHANED (1u << 0) /* the holder is gone: dead, or not in the process */
+#define TT_DEADLOCK_SHARED (1u << 1)	/* ORPHANED: the lock is process-shared */
+#define TT_DEADLOCK_ELSEWHERE (1u << 2) /* ORPHANED: a private lock's holder lives, in another
+					   process (it was held at fork by the parent's thread) */
+#define TT_DEADLOCK_FLAGS 0x7u
 
 #define TT_SESSION_HOLDS (1u << 0) /* --holds: lock calls were probed (TT_REC_LOCK_CALL) */
 

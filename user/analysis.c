@@ -79,6 +79,7 @@ struct raw_wait {
 	__s64 ret;
 	__u32 stack;
 	__u32 waker_tid;
+	__u32 waker_pid; /* the waker's process, when it is not the target */
 	__u32 waker_stack;
 	__u64 wake_ts;
 	enum wake_cause cause;
@@ -648,8 +649,10 @@ static struct chain *chain_add(struct lock_work *l, const struct raw_wait *first
 	c->waker_tid = waker_tid;
 	c->waker_stack = waker_stack;
 	c->cause = last->cause;
-	if (thread)
+	if (thread) {
 		memcpy(c->waker_comm, last->waker_comm, TT_COMM_LEN);
+		c->waker_pid = last->waker_pid;
+	}
 	return c;
 }
 
@@ -685,6 +688,8 @@ static void group_close(struct work *w, struct thread_work *t)
 	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->cap_wakers, &l->waker_by_key,
 		       thread ? last->waker_tid : 0, thread ? last->waker_stack : TT_NO_STACK,
 		       last->cause, thread ? last->waker_comm : NULL);
+	if (thread)
+		x->pid = last->waker_pid;
 	x->count++;
 	x->wait_ns += total;
 	c = chain_add(l, first, last);
@@ -805,11 +810,22 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 	if (!t->in_wait || !r->wakee_uaddr || t->cur.addr != r->wakee_uaddr)
 		return;
 	/* The first futex or exit wake names the waker; a later "other" wake does not undo it. */
-	if (r->reason == TT_WAKE_FUTEX || r->reason == TT_WAKE_EXIT) {
+	if (r->reason == TT_WAKE_FUTEX_PROCESS) {
+		/* a process-shared lock released in another process: no stack of its code */
+		if (t->cur.cause == WC_THREAD || t->cur.cause == WC_EXIT)
+			return;
+		t->cur.cause = WC_THREAD;
+		t->cur.waker_tid = r->hdr.tid;
+		t->cur.waker_pid = r->hdr.pid;
+		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
+		t->cur.waker_stack = TT_NO_STACK;
+		t->cur.wake_ts = ts;
+	} else if (r->reason == TT_WAKE_FUTEX || r->reason == TT_WAKE_EXIT) {
 		if (t->cur.cause == WC_THREAD || t->cur.cause == WC_EXIT)
 			return;
 		t->cur.cause = r->reason == TT_WAKE_FUTEX ? WC_THREAD : WC_EXIT;
 		t->cur.waker_tid = r->hdr.tid;
+		t->cur.waker_pid = r->hdr.pid != w->a->pid ? r->hdr.pid : 0;
 		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
 		t->cur.waker_stack = stack_intern(w, r->hdr.pid,
 						  pick_counted(w, &r->hdr, &r->stack));
@@ -1131,6 +1147,7 @@ static void on_deadlock(struct work *w, const struct tt_deadlock *r)
 
 	d->ts = r->hdr.ts;
 	d->nr = r->nr;
+	d->flags = r->flags;
 	for (unsigned i = 0; i < r->nr && i < TT_MAX_CYCLE; i++) {
 		struct thread_work *t = thread_get(w, r->links[i].tid);
 

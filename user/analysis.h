@@ -37,6 +37,7 @@ struct stack_entry {
 /* One row of "who waits here" or "who woke them": a thread and a stack. */
 struct attrib {
 	__u32 tid;
+	__u32 pid;   /* a waker's process when it is not the target's (a process-shared lock) */
 	__u32 stack; /* index into analysis.stacks or TT_NO_STACK */
 	enum wake_cause cause;
 	char comm[TT_COMM_LEN];
@@ -52,6 +53,7 @@ struct attrib {
 struct chain {
 	__u32 waiter_tid, waiter_stack;
 	__u32 waker_tid, waker_stack; /* waker_tid 0: no thread (cause says what) */
+	__u32 waker_pid;	      /* its process when it is not the target's, else 0 */
 	enum wake_cause cause;
 	char waiter_comm[TT_COMM_LEN], waker_comm[TT_COMM_LEN];
 	__u64 count, wait_ns;
@@ -167,12 +169,14 @@ struct wait_span {
 };
 
 /*
- * An actual deadlock seen live: link i's thread waits for a lock that link i's owner holds.
+ * An actual deadlock seen live: link i's thread waits for a lock that link i's owner holds (one
+ * link: a thread re-locked a mutex it holds, or, ORPHANED, its lock's holder is gone).
  * A potential one (--holds): link i's thread took lock i+1 (at stack) while holding lock i
  * (taken at held_stack), and the last lock was taken while holding the first.
  */
 struct deadlock_stat {
 	bool potential;
+	__u32 flags; /* actual: TT_DEADLOCK_* (ORPHANED: nr 1, owner as the lock names it) */
 	__u64 ts; /* actual: when it was seen; potential: the first acquisition of the cycle */
 	unsigned nr;
 	struct {

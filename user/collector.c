@@ -192,22 +192,43 @@ static void print_stack_live(const struct collect_ctx *c, __u32 tid)
 	}
 }
 
-/* Say a deadlock the moment it is seen: the process will not get out of it by itself. */
+static void thread_comm(pid_t pid, __u32 tid, char *comm)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
+	strcpy(comm, "?");
+	if ((f = fopen(path, "re"))) {
+		if (fgets(comm, TT_COMM_LEN, f))
+			comm[strcspn(comm, "\n")] = 0;
+		fclose(f);
+	}
+}
+
+/* Say a hang the moment it is seen: the process will not get out of it by itself. */
 static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock *dl)
 {
-	fprintf(stderr, "threadtrace: DEADLOCK: %u threads wait for each other:\n", dl->nr);
-	for (unsigned i = 0; i < dl->nr; i++) {
-		const struct sym_lock *l = symdata_lock(c->sd, dl->links[i].addr);
-		char comm[TT_COMM_LEN] = "?";
-		char path[64];
-		FILE *f;
+	const struct sym_lock *l = symdata_lock(c->sd, dl->links[0].addr);
+	char comm[TT_COMM_LEN];
 
-		snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", dl->hdr.pid, dl->links[i].tid);
-		if ((f = fopen(path, "re"))) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = 0;
-			fclose(f);
-		}
+	if (dl->flags & TT_DEADLOCK_ORPHANED) {
+		thread_comm(dl->hdr.pid, dl->links[0].tid, comm);
+		fprintf(stderr, "threadtrace: ORPHANED LOCK: tid %u (%s) waits for %s (0x%llx), held "
+				"by tid %u, which %s; it will never be released\n",
+			dl->links[0].tid, tsafe(comm), l && l->name ? tsafe(l->name) : "a lock",
+			(unsigned long long)dl->links[0].addr, dl->links[0].owner,
+			deadlock_orphan_reason(dl->flags));
+		print_stack_live(c, dl->links[0].tid);
+		return;
+	}
+	if (dl->nr == 1)
+		fprintf(stderr, "threadtrace: DEADLOCK: a thread waits for a lock it holds itself:\n");
+	else
+		fprintf(stderr, "threadtrace: DEADLOCK: %u threads wait for each other:\n", dl->nr);
+	for (unsigned i = 0; i < dl->nr; i++) {
+		l = symdata_lock(c->sd, dl->links[i].addr);
+		thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
 		fprintf(stderr, "  tid %u (%s) waits for %s (0x%llx), held by tid %u\n",
 			dl->links[i].tid, tsafe(comm), l && l->name ? tsafe(l->name) : "a lock",
 			(unsigned long long)dl->links[i].addr, dl->links[i].owner);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "deadlock.h"
+#include "pidns.h"
 #include "procfs.h"
 #include "records.h"
 
@@ -39,6 +40,8 @@ struct deadlock_watch {
 	struct rw_hold *rw;
 	size_t nr_rw, cap_rw;
 	struct u64_map rw_call; /* tid -> the rwlock of its latest lock call if an rwlock lock */
+	struct pidns *ns;	/* owners are named in the target's PID namespace */
+	__u64 checked;		/* the round pidns was last read in */
 };
 
 struct deadlock_watch *deadlock_watch_new(pid_t pid)
@@ -46,6 +49,7 @@ struct deadlock_watch *deadlock_watch_new(pid_t pid)
 	struct deadlock_watch *d = xcalloc(1, sizeof(*d));
 
 	d->pid = pid;
+	d->ns = pidns_open(pid);
 	return d;
 }
 
@@ -58,6 +62,7 @@ void deadlock_watch_free(struct deadlock_watch *d)
 	free(d->rw);
 	u64_map_free(&d->by_tid);
 	u64_map_free(&d->rw_call);
+	pidns_close(d->ns);
 	free(d);
 }
 
@@ -152,22 +157,46 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h)
 	}
 }
 
-__u32 lock_owner(pid_t pid, __u64 addr, __u32 op, __u32 val)
+/* pthread_mutex_t: __owner, __nusers and __kind (doc/glibc-futex.md) */
+#define MUTEX_OWNER 2  /* in 32-bit words */
+#define MUTEX_NUSERS 3
+#define MUTEX_KIND 4
+#define MUTEX_KIND_BITS 0x3ffu	/* type 0-3, robust, PI, PP, pshared, elision */
+#define MUTEX_KIND_PSHARED 0x80u
+#define MUTEX_KIND_ROBUST 0x10u
+#define TID_MAX (1u << 22) /* PID_MAX_LIMIT */
+
+/*
+ * The owner a lock word waited on with op/val names (in the target's PID namespace), from its
+ * memory; 0 when unknown. *mutex: the memory around it also reads as a locked
+ * pthread_mutex_t whose sharing matches the wait's (a glibc-internal lock is a bare int and
+ * the words after it are anything): only then is a one-thread verdict believed.
+ */
+static __u32 lock_owner(pid_t pid, __u64 addr, __u32 op, __u32 val, bool *mutex)
 {
-	__u32 cmd = op & TT_FUTEX_CMD_MASK, word[4];
+	__u32 cmd = op & TT_FUTEX_CMD_MASK, word[6], kind, owner;
 	bool pi = cmd == TT_FUTEX_LOCK_PI || cmd == TT_FUTEX_LOCK_PI2;
 	bool robust = cmd == TT_FUTEX_WAIT && (val & FUTEX_WAITERS);
-	bool mutex = cmd == TT_FUTEX_WAIT && val == 2;
+	bool normal = cmd == TT_FUTEX_WAIT && val == 2;
+	bool shared = !(op & TT_FUTEX_PRIVATE_FLAG);
 
+	*mutex = false;
 	/* only locks name their owner: condvars, semaphores, joins do not */
-	if (op >= TT_FUTEX2_WAITV || !(pi || robust || mutex) ||
+	if (op >= TT_FUTEX2_WAITV || !(pi || robust || normal) ||
 	    procfs_read_mem(pid, addr, word, sizeof(word)))
 		return 0;
 	/* PI: the kernel keeps the owner in the word; robust: TID | FUTEX_WAITERS */
 	if (pi || robust)
-		return word[0] & FUTEX_TID_MASK;
+		owner = word[0] & FUTEX_TID_MASK;
 	/* a glibc mutex being waited for holds 2 and names its owner in __owner (+8) */
-	return word[0] == 2 ? word[2] : 0;
+	else
+		owner = word[0] == 2 ? word[MUTEX_OWNER] : 0;
+	kind = word[MUTEX_KIND];
+	/* glibc marks every robust mutex process-shared, whatever its futex ops say */
+	*mutex = owner && owner < TID_MAX && !(kind & ~MUTEX_KIND_BITS) &&
+		 word[MUTEX_OWNER] == owner && word[MUTEX_NUSERS] &&
+		 (!(kind & MUTEX_KIND_PSHARED) == !shared || (kind & MUTEX_KIND_ROBUST));
+	return owner;
 }
 
 unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __u64 *ips)
@@ -181,26 +210,60 @@ unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __
 }
 
 /*
- * The threads a blocked thread waits for: a mutex's owner from its memory, or with --holds an
- * rwlock's writer (__cur_writer) or its readers (lock calls not yet undone). A writer waits
- * for every reader, so each is an owner; the readers are trusted only when no more of them
- * are counted than the lock's own reader count says (a failed try call stays counted).
- * Layout: pthread_rwlock_t in doc/glibc-futex.md.
+ * Whether the holder a mutex names can still release it. A lock private to the process must be
+ * held by one of its threads; a process-shared one by a live thread of any process. Returns 0
+ * when it can, else TT_DEADLOCK_* flags; *host: its host tid, when it is alive.
  */
-static unsigned owners_of(const struct deadlock_watch *d, const struct blocked *b, __u32 *out,
+static __u32 owner_fate(struct deadlock_watch *d, const struct blocked *b, __u32 owner,
+			__u32 *host)
+{
+	bool shared = !(b->op & TT_FUTEX_PRIVATE_FLAG);
+	pid_t tid, tgid;
+
+	*host = 0;
+	if (!pidns_lookup(d->ns, owner, shared, &tid, &tgid)) {
+		*host = tid;
+		return 0;
+	}
+	if (shared)
+		return TT_DEADLOCK_ORPHANED | TT_DEADLOCK_SHARED;
+	if (!pidns_lookup(d->ns, owner, true, &tid, &tgid)) {
+		*host = tid;
+		return TT_DEADLOCK_ORPHANED | TT_DEADLOCK_ELSEWHERE;
+	}
+	return TT_DEADLOCK_ORPHANED;
+}
+
+/*
+ * The threads a blocked thread waits for, as host tids: a mutex's owner from its memory, or
+ * with --holds an rwlock's writer (__cur_writer) or its readers (lock calls not yet undone). A
+ * writer waits for every reader, so each is an owner; the readers are trusted only when no more
+ * of them are counted than the lock's own reader count says (a failed try call stays counted).
+ * A mutex named as held by the waiter itself counts (a re-lock of a default mutex) only when
+ * its memory reads as a pthread_mutex_t. Layouts: doc/glibc-futex.md.
+ */
+static unsigned owners_of(struct deadlock_watch *d, const struct blocked *b, __u32 *out,
 			  unsigned max)
 {
-	__u32 owner = lock_owner(d->pid, b->addr, b->op, b->val), word[8];
+	__u32 word[8], host;
+	bool mutex;
+	__u32 owner = lock_owner(d->pid, b->addr, b->op, b->val, &mutex);
 	unsigned n = 0;
+	pid_t tid, tgid;
 
 	if (owner) {
-		out[0] = owner;
-		return owner != b->tid;
+		/* gone or elsewhere: no cycle through it (deadlock_watch_check says orphans) */
+		if (owner_fate(d, b, owner, &host) || !host)
+			return 0;
+		out[0] = host;
+		return host != b->tid || mutex;
 	}
 	if (!b->rwlock || procfs_read_mem(d->pid, b->rwlock, word, sizeof(word)))
 		return 0;
 	if (word[RWLOCK_WRITER / 4]) {
-		out[0] = word[RWLOCK_WRITER / 4];
+		if (pidns_lookup(d->ns, word[RWLOCK_WRITER / 4], false, &tid, &tgid))
+			return 0;
+		out[0] = tid;
 		return out[0] != b->tid;
 	}
 	for (size_t i = 0; i < d->nr_rw; i++) {
@@ -210,7 +273,7 @@ static unsigned owners_of(const struct deadlock_watch *d, const struct blocked *
 		if (d->rw[i].obj != b->rwlock)
 			continue;
 		/* a thread still inside its lock call on this rwlock waits, it does not hold */
-		w = find_mut((struct deadlock_watch *)d, d->rw[i].tid);
+		w = find_mut(d, d->rw[i].tid);
 		if (w && w->rwlock == b->rwlock)
 			continue;
 		for (unsigned k = 0; k < n && !dup; k++)
@@ -251,7 +314,8 @@ static bool find_cycle(struct deadlock_watch *d, const struct blocked *start,
 			out->nr = nr + 1;
 			return true;
 		}
-		for (unsigned k = 0; k < nr && !on_path; k++)
+		/* k == nr: cur itself, a self-deadlock not through start */
+		for (unsigned k = 0; k <= nr && !on_path; k++)
 			on_path = out->links[k].tid == owners[i];
 		/* a cycle not through start is found from its own start */
 		next = on_path ? NULL : find_mut(d, owners[i]);
@@ -261,25 +325,71 @@ static bool find_cycle(struct deadlock_watch *d, const struct blocked *start,
 	return false;
 }
 
+/* One report per cycle or orphan, whichever thread it was found from. */
+static bool seen_before(struct deadlock_watch *d, const struct tt_deadlock *dl)
+{
+	__u64 key = dl->flags;
+
+	for (unsigned k = 0; k < dl->nr; k++)
+		key += hash_u64(dl->links[k].tid ^ hash_u64(dl->links[k].addr));
+	for (size_t r = 0; r < d->nr_reported; r++)
+		if (d->reported[r] == key)
+			return true;
+	*VEC_PUSH(d->reported, d->nr_reported, d->cap_reported) = key;
+	return false;
+}
+
+/*
+ * A wait for a mutex whose holder cannot release it: not alive, or (a lock private to the
+ * process) not one of its threads. The memory is read again after the holder was looked for:
+ * a holder that unlocked and exited in between no longer stands in __owner.
+ */
+static bool find_orphan(struct deadlock_watch *d, const struct blocked *b, __u64 now,
+			__u64 min_ns, struct tt_deadlock *out)
+{
+	__u32 owner, again, flags, host;
+	bool mutex, mutex2;
+
+	if (now - b->since < min_ns)
+		return false;
+	owner = lock_owner(d->pid, b->addr, b->op, b->val, &mutex);
+	if (!owner || !mutex)
+		return false;
+	flags = owner_fate(d, b, owner, &host);
+	if (!flags)
+		return false;
+	again = lock_owner(d->pid, b->addr, b->op, b->val, &mutex2);
+	if (again != owner || !mutex2)
+		return false;
+	out->nr = 1;
+	out->flags = flags;
+	out->links[0].tid = b->tid;
+	out->links[0].owner = owner;
+	out->links[0].addr = b->addr;
+	return true;
+}
+
 bool deadlock_watch_check(struct deadlock_watch *d, __u64 now, __u64 min_ns,
 			  struct tt_deadlock *out)
 {
+	/* threads come and go: the namespace is read again each round (all calls at one now) */
+	if (d->checked != now) {
+		pidns_forget(d->ns);
+		d->checked = now;
+	}
 	for (size_t i = 0; i < d->n; i++) {
 		unsigned steps = SEARCH_STEPS;
-		__u64 key = 0;
-		bool seen = false;
 
+		if (now - d->v[i].since < min_ns)
+			continue;
 		memset(out, 0, sizeof(*out));
-		if (!find_cycle(d, &d->v[i], &d->v[i], now, min_ns, 0, &steps, out) || out->nr < 2)
+		if (!find_cycle(d, &d->v[i], &d->v[i], now, min_ns, 0, &steps, out)) {
+			memset(out, 0, sizeof(*out));
+			if (!find_orphan(d, &d->v[i], now, min_ns, out))
+				continue;
+		}
+		if (seen_before(d, out))
 			continue;
-		/* one report per cycle, whichever thread it was found from */
-		for (unsigned k = 0; k < out->nr; k++)
-			key += hash_u64(out->links[k].tid ^ hash_u64(out->links[k].addr));
-		for (size_t r = 0; r < d->nr_reported && !seen; r++)
-			seen = d->reported[r] == key;
-		if (seen)
-			continue;
-		*VEC_PUSH(d->reported, d->nr_reported, d->cap_reported) = key;
 		out->hdr.kind = TT_REC_DEADLOCK;
 		out->hdr.size = sizeof(*out);
 		out->hdr.ts = now;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * deadlock.h - live detection of actual deadlocks: threads blocked in futex waits on locks
- * whose owners (PI or robust lock word, glibc's __owner; with --holds an rwlock's writer or
- * its readers from the lock calls) are themselves blocked, in a cycle.
+ * deadlock.h - live detection of hangs: threads blocked in futex waits on locks whose owners
+ * (PI or robust lock word, glibc's __owner; with --holds an rwlock's writer or its readers from
+ * the lock calls) are themselves blocked, in a cycle (of one: a re-locked default mutex), or
+ * can never release them (orphaned: dead, or not in the process). Owners are named in the
+ * target's PID namespace and turned into host tids.
  */
 #ifndef TT_DEADLOCK_H
 #define TT_DEADLOCK_H
@@ -21,12 +23,10 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h)
 #define TT_DEADLOCK_FRAMES 10
 unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __u64 *ips);
 /*
- * Look for cycles among threads blocked for at least min_ns at now: fills *out and returns
- * true once per new cycle.
+ * Look for cycles among threads blocked for at least min_ns at now, and for orphaned locks:
+ * fills *out and returns true once per new cycle or orphan. Call it until it returns false.
  */
 bool deadlock_watch_check(struct deadlock_watch *d, __u64 now, __u64 min_ns,
 			  struct tt_deadlock *out);
-/* The owner TID of a lock word waited on with op/val, from its memory; 0 when unknown. */
-__u32 lock_owner(pid_t pid, __u64 addr, __u32 op, __u32 val);
 
 #endif

@@ -158,6 +158,11 @@ static void attribs(struct json_writer *j, const struct analysis *a, const struc
 		}
 		json_key(j, "name");
 		comm_string(j, v[i].comm);
+		/* a waker in another process (a process-shared lock): which one */
+		if (v[i].pid) {
+			json_key(j, "pid");
+			json_u64(j, v[i].pid);
+		}
 		stack_arrays(j, a, v[i].stack);
 		json_key(j, "count");
 		json_u64(j, v[i].count);
@@ -463,7 +468,8 @@ int json_summary(FILE *out, const struct analysis *a)
 
 		json_begin_object(j);
 		json_key(j, "kind");
-		json_string(j, dl->potential ? "potential" : "actual");
+		json_string(j, dl->potential ? "potential"
+			       : dl->flags & TT_DEADLOCK_ORPHANED ? "orphaned" : "actual");
 		json_key(j, "at_ns");
 		json_u64(j, dl->ts > a->start_ts ? dl->ts - a->start_ts : 0);
 		json_key(j, "locks");
@@ -494,6 +500,13 @@ int json_summary(FILE *out, const struct analysis *a)
 				json_end_object(j);
 			}
 			json_end_array(j);
+		} else if (dl->flags & TT_DEADLOCK_ORPHANED) {
+			json_key(j, "owner_tid");
+			json_u64(j, dl->links[0].owner);
+			json_key(j, "process_shared");
+			json_bool(j, dl->flags & TT_DEADLOCK_SHARED);
+			json_key(j, "owner_state");
+			json_string(j, dl->flags & TT_DEADLOCK_ELSEWHERE ? "other process" : "gone");
 		} else {
 			json_key(j, "held_by");
 			json_begin_array(j);

@@ -107,10 +107,15 @@ int record_check(const void *rec, size_t size)
 			       (size - min) - s->size < 8 && size >= min + s->size
 			       ? 0 : -EINVAL;
 	}
-	if (h->kind == TT_REC_DEADLOCK &&
-	    (((const struct tt_deadlock *)rec)->nr < 2 ||
-	     ((const struct tt_deadlock *)rec)->nr > TT_MAX_CYCLE))
-		return -EINVAL;
+	if (h->kind == TT_REC_DEADLOCK) {
+		const struct tt_deadlock *dl = rec;
+
+		/* one thread: a self-deadlock or an orphaned lock; an orphan is always alone */
+		if (dl->nr < 1 || dl->nr > TT_MAX_CYCLE || (dl->flags & ~TT_DEADLOCK_FLAGS) ||
+		    ((dl->flags & TT_DEADLOCK_ORPHANED) && dl->nr != 1) ||
+		    (dl->flags && !(dl->flags & TT_DEADLOCK_ORPHANED)))
+			return -EINVAL;
+	}
 	if (h->kind == TT_REC_PYSTACK) {
 		const struct tt_pystack *p = rec;
 
@@ -126,6 +131,16 @@ int record_check(const void *rec, size_t size)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+const char *deadlock_orphan_reason(__u32 flags)
+{
+	if (flags & TT_DEADLOCK_SHARED)
+		return "no longer exists: its process died holding this process-shared lock";
+	if (flags & TT_DEADLOCK_ELSEWHERE)
+		return "is not a thread of this process but of another: the lock was held when "
+		       "this process was forked";
+	return "no longer exists: it exited holding the lock";
 }
 
 void records_reserve(struct record_buf *rb, size_t bytes)

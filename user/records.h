@@ -32,6 +32,9 @@ size_t record_min_size(__u16 kind);
 /* The stack that follows a record, or NULL for kinds without one. */
 const struct tt_stack *record_stack(const struct tt_rec_hdr *h);
 
+/* Why an orphaned lock's holder will never release it, from a deadlock's TT_DEADLOCK_* flags. */
+const char *deadlock_orphan_reason(__u32 flags);
+
 /* A --holds call that takes an rwlock (read or write, plain, try or timed). */
 static inline bool lock_op_takes_rwlock(__u32 op)
 {

@@ -129,9 +129,13 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		const struct attrib *x = &l->wakers[i];
 
 		if (x->cause == WC_THREAD || x->cause == WC_EXIT) {
-			fprintf(out, "      %6llux %10s  tid %u %s%s\n", (unsigned long long)x->count,
-				fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid,
-				tsafe_n(x->comm, TT_COMM_LEN),
+			char other[48] = "";
+
+			if (x->pid)
+				snprintf(other, sizeof(other), " (pid %u, another process)", x->pid);
+			fprintf(out, "      %6llux %10s  tid %u %s%s%s\n",
+				(unsigned long long)x->count, fmt_ns(t1, sizeof(t1), x->wait_ns),
+				x->tid, tsafe_n(x->comm, TT_COMM_LEN), other,
 				x->cause == WC_EXIT ? " (thread exit)" : "");
 			print_stack(out, a, x->stack, o->max_frames);
 		} else {
@@ -202,6 +206,21 @@ static void print_potential(FILE *out, const struct analysis *a, const struct de
 		fprintf(out, "        holding the other since:\n");
 		print_stack(out, a, dl->links[i].held_stack, o->max_frames);
 	}
+}
+
+/* A wait for a lock whose holder is gone: it never ends. */
+static void print_orphan(FILE *out, const struct analysis *a, const struct deadlock_stat *dl,
+			 const struct report_opts *o)
+{
+	const struct lock_stat *l = analysis_lock_of(a, dl->links[0].addr);
+	char label[200], t[32];
+
+	fprintf(out, "\nORPHANED LOCK at +%s: tid %u %s waits for %s, held by tid %u, which %s\n",
+		fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->links[0].tid,
+		tsafe_n(dl->links[0].comm, TT_COMM_LEN),
+		tsafe(l ? lock_label(l, label, sizeof(label)) : "a lock"), dl->links[0].owner,
+		deadlock_orphan_reason(dl->flags));
+	print_stack(out, a, dl->links[0].stack, o->max_frames);
 }
 
 struct hold_site {
@@ -456,8 +475,16 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 			print_potential(out, a, dl, o);
 			continue;
 		}
-		fprintf(out, "\nDEADLOCK at +%s: %u threads wait for each other\n",
-			fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->nr);
+		if (dl->flags & TT_DEADLOCK_ORPHANED) {
+			print_orphan(out, a, dl, o);
+			continue;
+		}
+		if (dl->nr == 1)
+			fprintf(out, "\nDEADLOCK at +%s: a thread waits for a lock it holds itself\n",
+				fmt_ns(t, sizeof(t), dl->ts - a->start_ts));
+		else
+			fprintf(out, "\nDEADLOCK at +%s: %u threads wait for each other\n",
+				fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->nr);
 		for (unsigned i = 0; i < dl->nr; i++) {
 			const struct lock_stat *l = analysis_lock_of(a, dl->links[i].addr);
 			char label[200];

@@ -893,19 +893,90 @@ static void test_adopted_wait_and_deadlock(void)
 	dl.links[1].owner = 1;
 	dl.links[1].addr = A_LOCK + 64;
 	CHECK(records_append(&rb, &dl, sizeof(dl)) == 0);
-	dl.nr = 1; /* a cycle of one is no record */
+	dl.flags = TT_DEADLOCK_ORPHANED; /* an orphan is one thread's wait */
 	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	dl.nr = 0;
+	dl.flags = 0;
+	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	dl.nr = 1;
+	dl.flags = 1u << 7; /* unknown */
+	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	dl.flags = TT_DEADLOCK_SHARED; /* a reason without the orphan */
+	CHECK(records_append(&rb, &dl, sizeof(dl)) != 0);
+	/* a thread re-locking a mutex it holds: a cycle of one */
+	dl.flags = 0;
+	dl.links[0].owner = 1;
+	CHECK(records_append(&rb, &dl, sizeof(dl)) == 0);
+	/* thread 2 waits for a process-shared lock whose owner 77 died */
+	dl.hdr.ts = 6 * MS;
+	dl.flags = TT_DEADLOCK_ORPHANED | TT_DEADLOCK_SHARED;
+	dl.links[0].tid = 2;
+	dl.links[0].owner = 77;
+	dl.links[0].addr = A_LOCK + 64;
+	CHECK(records_append(&rb, &dl, sizeof(dl)) == 0);
 	s_end(&rb, 10 * MS);
 	CHECK(analysis_run(&rb, NULL, &a) == 0);
 	t = find_thread(&a, 1);
 	CHECK(t && t->lock_wait_ns == 10 * MS && t->on_cpu_ns == 0);
-	CHECK_EQ_U64(a.nr_deadlocks, 1);
-	if (a.nr_deadlocks) {
+	CHECK_EQ_U64(a.nr_deadlocks, 3);
+	if (a.nr_deadlocks == 3) {
+		size_t len;
+		char *j = summary_of(&a, &len);
+
 		CHECK_EQ_U64(a.deadlocks[0].nr, 2);
 		CHECK_EQ_U64(a.deadlocks[0].links[1].owner, 1);
 		CHECK(a.deadlocks[0].links[1].stack != TT_NO_STACK);
 		CHECK(a.deadlocks[0].links[0].stack == TT_NO_STACK); /* adopted without a stack */
+		CHECK(a.deadlocks[1].nr == 1 && !a.deadlocks[1].flags);
+		CHECK(a.deadlocks[2].nr == 1 && a.deadlocks[2].links[0].stack != TT_NO_STACK);
+		CHECK(strstr(j, "{\"kind\":\"actual\",\"at_ns\":5000000,\"locks\":[\"0x1000\"],"
+				"\"threads\":[1],\"held_by\":[1],"));
+		CHECK(strstr(j, "{\"kind\":\"orphaned\",\"at_ns\":6000000,\"locks\":[\"0x1040\"],"
+				"\"threads\":[2],\"owner_tid\":77,\"process_shared\":true,"
+				"\"owner_state\":\"gone\","));
+		free(j);
 	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
+/*
+ * A process-shared lock: a thread of another process inside a futex wake names itself and its
+ * process; another process merely running when a waiter woke (reason OTHER) names nobody.
+ */
+static void test_waker_in_other_process(void)
+{
+	struct record_buf rb = {0};
+	struct tt_waking wk = {0};
+	struct analysis a;
+	char *j;
+	size_t len;
+
+	s_session(&rb, 0);
+	s_wait_begin(&rb, 1 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, NULL, 0);
+	wk.hdr.kind = TT_REC_WAKING;
+	wk.hdr.size = sizeof(wk);
+	wk.hdr.ts = 3 * MS;
+	wk.hdr.pid = 500;
+	wk.hdr.tid = 501;
+	wk.wakee_tid = 1;
+	wk.wakee_uaddr = A_LOCK;
+	wk.reason = TT_WAKE_FUTEX_PROCESS;
+	strcpy(wk.waker_comm, "peer");
+	CHECK(records_append(&rb, &wk, sizeof(wk)) == 0);
+	s_wait_end(&rb, 4 * MS, 1, A_LOCK, 0);
+	s_wake_op(&rb, 4 * MS + 500, 1, A_LOCK); /* its unlock: the next wait is a new one */
+	s_wait_begin(&rb, 5 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, NULL, 0);
+	wk.hdr.ts = 6 * MS;
+	wk.reason = TT_WAKE_OTHER;
+	CHECK(records_append(&rb, &wk, sizeof(wk)) == 0);
+	s_wait_end(&rb, 7 * MS, 1, A_LOCK, 0);
+	s_end(&rb, 10 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	j = summary_of(&a, &len);
+	CHECK(strstr(j, "{\"tid\":501,\"cause\":\"thread\",\"name\":\"peer\",\"pid\":500,"));
+	CHECK(strstr(j, "{\"tid\":null,\"cause\":\"other wake-up\",\"name\":\"\",\"stack\""));
+	free(j);
 	analysis_free(&a);
 	records_free(&rb);
 }
@@ -1065,6 +1136,7 @@ static const struct unit_test tests[] = {
 	{"holds", test_holds},
 	{"missed_switch_in", test_missed_switch_in},
 	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
+	{"waker_in_other_process", test_waker_in_other_process},
 	{"jit_perf_map", test_jit_perf_map},
 	{"recfile_roundtrip", test_recfile_roundtrip},
 	{"recfile_damage", test_recfile_damage},

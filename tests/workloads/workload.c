@@ -19,6 +19,20 @@
  *   workload abba ITERS [gated]       one thread takes lock_a then lock_b, ITERS times; after it
  *                                     ends another takes lock_b then lock_a: never deadlocks;
  *                                     gated: both at once, each inside gate_lock (still safe)
+ *   workload selflock                 a thread locks the default mutex self_lock twice: hangs;
+ *                                     prints its tid and self_lock's __owner first
+ *   workload forkheld                 thread "logger" holds log_lock for good, then the process
+ *                                     forks; the child locks log_lock: hangs. Prints the child's
+ *                                     pid, the logger's tid and the child's copy of __owner;
+ *                                     the parent exits when the child is gone
+ *   workload exitheld                 a thread locks exit_lock and exits holding it; main joins
+ *                                     it and locks exit_lock: hangs. Prints the gone tid first
+ *   workload psharedies               a child locks the process-shared ledger_mutex (in shared
+ *                                     memory) and is killed; the parent then locks it: hangs.
+ *                                     Prints both pids, the mutex address and its __owner
+ *   workload pshared SECS             parent and child (named "peer") lock and unlock the
+ *                                     process-shared ledger_mutex for SECS: each wake-up of one
+ *                                     is the other's unlock. Prints both pids when done
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -29,8 +43,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t pi_lock;
@@ -475,6 +493,152 @@ static int run_threads(void)
 	return 0;
 }
 
+pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int run_selflock(void)
+{
+	pthread_mutex_lock(&self_lock);
+	printf("{\"tid\": %d, \"owner\": %d, \"at_ns\": %lld}\n", gettid_(),
+	       self_lock.__data.__owner, now_ns());
+	pthread_mutex_lock(&self_lock); /* a default mutex: never returns */
+	return 0;
+}
+
+pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *logger_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "logger");
+	pthread_mutex_lock(&log_lock);
+	atomic_store(&holder_tid, gettid_());
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* fork() while another thread holds a lock: the child inherits it held by nobody it has. */
+static int run_forkheld(void)
+{
+	pthread_t t;
+	pid_t child;
+
+	pthread_create(&t, NULL, logger_main, NULL);
+	while (!atomic_load(&holder_tid))
+		usleep(100);
+	child = fork();
+	if (!child) {
+		printf("{\"child\": %d, \"parent\": %d, \"logger_tid\": %d, \"owner\": %d}\n",
+		       getpid(), getppid(), atomic_load(&holder_tid), log_lock.__data.__owner);
+		pthread_mutex_lock(&log_lock); /* never returns */
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	return 0;
+}
+
+pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *exit_holding_main(void *arg)
+{
+	pthread_mutex_lock(&exit_lock);
+	atomic_store(&holder_tid, gettid_());
+	return NULL; /* without unlocking */
+}
+
+/* A thread exits holding a lock: nobody in the process can release it any more. */
+static int run_exitheld(void)
+{
+	pthread_t t;
+
+	sleep_ms(300); /* let a tracer started with us settle */
+	pthread_create(&t, NULL, exit_holding_main, NULL);
+	pthread_join(t, NULL);
+	printf("{\"tid\": %d, \"gone_tid\": %d, \"owner\": %d, \"at_ns\": %lld}\n", gettid_(),
+	       atomic_load(&holder_tid), exit_lock.__data.__owner, now_ns());
+	pthread_mutex_lock(&exit_lock); /* never returns */
+	return 0;
+}
+
+struct shared_ledger {
+	pthread_mutex_t ledger_mutex;
+	long counter;
+};
+
+static struct shared_ledger *shared_ledger(void)
+{
+	struct shared_ledger *l = mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_mutexattr_t at;
+
+	if (l == MAP_FAILED)
+		exit(1);
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&l->ledger_mutex, &at);
+	return l;
+}
+
+/* A process dies holding a process-shared (not robust) mutex: its waiters wait for good. */
+static int run_psharedies(void)
+{
+	struct shared_ledger *l = shared_ledger();
+	int ready[2];
+	pid_t child;
+	char c;
+
+	if (pipe(ready))
+		return 1;
+	sleep_ms(300); /* let a tracer started with us settle */
+	child = fork();
+	if (!child) {
+		pthread_mutex_lock(&l->ledger_mutex);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		raise(SIGKILL);
+	}
+	if (read(ready[0], &c, 1) != 1)
+		return 1;
+	for (;;) {
+		siginfo_t si = {0};
+
+		/* dead, and left a zombie (WNOWAIT) */
+		if (waitid(P_PID, child, &si, WEXITED | WNOHANG | WNOWAIT) || si.si_pid == child)
+			break;
+		usleep(1000);
+	}
+	/* the child stays a zombie (not reaped): dead all the same */
+	printf("{\"parent\": %d, \"child\": %d, \"addr\": %lu, \"owner\": %d, \"at_ns\": "
+	       "%lld}\n", getpid(), child, (unsigned long)&l->ledger_mutex,
+	       l->ledger_mutex.__data.__owner, now_ns());
+	pthread_mutex_lock(&l->ledger_mutex); /* never returns */
+	return 0;
+}
+
+/* Two processes take turns on a process-shared mutex: every wake-up is the other's unlock. */
+static int run_pshared(int secs)
+{
+	struct shared_ledger *l = shared_ledger();
+	long long end = now_ns() + secs * 1000000000LL;
+	pid_t child;
+
+	sleep_ms(300);
+	child = fork();
+	if (!child)
+		prctl(PR_SET_NAME, "peer");
+	while (now_ns() < end) {
+		pthread_mutex_lock(&l->ledger_mutex);
+		l->counter++;
+		usleep(500);
+		pthread_mutex_unlock(&l->ledger_mutex);
+		usleep(100);
+	}
+	if (!child)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	printf("{\"parent\": %d, \"child\": %d, \"peer_name\": \"peer\"}\n", getpid(), child);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -530,7 +694,17 @@ int main(int argc, char **argv)
 		gated = argc > 3 && !strcmp(argv[3], "gated");
 		return run_abba();
 	}
+	if (!strcmp(mode, "selflock"))
+		return run_selflock();
+	if (!strcmp(mode, "forkheld"))
+		return run_forkheld();
+	if (!strcmp(mode, "exitheld"))
+		return run_exitheld();
+	if (!strcmp(mode, "psharedies"))
+		return run_psharedies();
+	if (!strcmp(mode, "pshared"))
+		return run_pshared(a > 0 ? a : 2);
 	fprintf(stderr, "usage: workload lockpair|pi|condvar|rwlock|sem|cpu|threads|deadlock|"
-			"rwdeadlock|abba ARGS\n");
+			"rwdeadlock|abba|selflock|forkheld|exitheld|psharedies|pshared ARGS\n");
 	return 2;
 }
