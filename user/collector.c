@@ -115,10 +115,10 @@ static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapsh
 	rec.u.hdr.kind = TT_REC_UNWOUND;
 	rec.u.hdr.size = sizeof(rec.u) + n * 8;
 	rec.u.parent_kind = snap->parent_kind;
+	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack); /* named first, as in on_record */
 	if (emit(c, &rec, rec.u.hdr.size))
 		return;
 	deadlock_watch_record(c->deadlocks, &rec.u.hdr);
-	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack);
 }
 
 
@@ -182,9 +182,14 @@ static int on_record(void *ctx, void *data, size_t size)
 			unwind_snapshot(c, snap);
 		return 0;
 	}
-	if (emit(c, data, h->size))
+	if (record_check(data, h->size)) {
+		c->malformed++;
 		return 0;
-	deadlock_watch_record(c->deadlocks, h);
+	}
+	/*
+	 * Name the frames before the analysis gets the record: a burst can push it through the
+	 * reorder window at once, and a lock's kind is voted from the names its stacks have then.
+	 */
 	st = record_stack(h);
 	if (st && (st->flags & TT_STACK_USER_NOTABLE))
 		c->ustack_stale = true;
@@ -192,6 +197,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		symbolizer_note_stack(c->sym, c->sd, st);
 	else if (h->kind == TT_REC_PYSTACK && c->pyframes)
 		pyframes_note(c->pyframes, c->sd, (const struct tt_pystack *)h);
+	emit(c, data, h->size);
+	deadlock_watch_record(c->deadlocks, h);
 	if (h->kind == TT_REC_WAIT_BEGIN)
 		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
 	if (h->kind == TT_REC_LOCK_CALL) {
