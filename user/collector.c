@@ -24,7 +24,10 @@
 #include "pyframes.h"
 #include "probesite.h"
 #include "pygil.h"
+#include "rtdetect.h"
 #include "threadtrace.skel.h"
+
+#define RT_POLL_NS 3000000000ULL /* how long a started target's mappings are watched for runtimes */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -68,6 +71,8 @@ struct collect_ctx {
 	__u64 malformed;
 	bool holds;
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
+	struct rt_found rt; /* runtimes found in the target (musl, Go, a JVM) */
+	unsigned rt_emitted; /* ... of which written as TT_REC_RUNTIME records */
 };
 
 /* Pass a record on, unless it does not fit its kind (never trust a record). */
@@ -592,6 +597,49 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	}
 }
 
+/* Write the runtimes found since the last call as TT_REC_RUNTIME records. */
+static void emit_runtimes(struct collect_ctx *c, pid_t pid)
+{
+	for (; c->rt_emitted < c->rt.n; c->rt_emitted++) {
+		struct tt_runtime *r = &c->rt.rec[c->rt_emitted];
+
+		r->hdr.ts = now_ns();
+		r->hdr.pid = r->hdr.tid = pid;
+		emit(c, r, sizeof(*r));
+	}
+}
+
+/* Look at the target's mappings for a runtime it loaded since (a JVM's libjvm.so is dlopened). */
+static void poll_runtimes(struct collect_ctx *c, pid_t pid)
+{
+	struct proc_maps maps = {0};
+
+	if (procfs_read_maps(pid, &maps) == 0)
+		rtdetect_maps(pid, &maps, &c->rt);
+	proc_maps_free(&maps);
+	emit_runtimes(c, pid);
+}
+
+/*
+ * What the target runs on, before anything is attached: a COMMAND's executable (musl is the
+ * interpreter or linked in; Go's runtime is linked in), a running process's mappings.
+ */
+static void detect_runtimes(struct collect_ctx *c, const char *exe, pid_t pid)
+{
+	char image[4096];
+
+	if (exe) {
+		if (exec_image(exe, image, sizeof(image)) == 0)
+			rtdetect_exe(image, image, &c->rt);
+	} else {
+		struct proc_maps maps = {0};
+
+		if (procfs_read_maps(pid, &maps) == 0)
+			rtdetect_maps(pid, &maps, &c->rt);
+		proc_maps_free(&maps);
+	}
+}
+
 /* Fork COMMAND stopped before exec; it execs when *go_fd is written. */
 static pid_t spawn_held(char **argv, int *go_fd, int *err_fd)
 {
@@ -857,6 +905,17 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (err)
 			return err;
 	}
+	detect_runtimes(&ctx, o->command ? exe : NULL, pid);
+	if (o->holds && rtdetect_has(&ctx.rt, TT_RT_MUSL)) {
+		/* musl's words sit elsewhere in its objects and its lock functions call each
+		 * other (lock = trylock + timedlock): the glibc model would record nonsense */
+		fprintf(stderr, "threadtrace: --holds does not support musl libc, which %s uses: "
+				"trace without --holds (waits, wakers and lock kinds are exact on "
+				"musl), or build the program against glibc for hold times and lock "
+				"order\n",
+			o->command ? o->command[0] : "the target");
+		return -ENOTSUP;
+	}
 	err = ensure_tracefs();
 	if (err) {
 		fprintf(stderr, "threadtrace: failed to mount tracefs on /sys/kernel/tracing: %s%s\n",
@@ -987,6 +1046,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		ssize_t n;
 
 		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads);
+		emit_runtimes(&ctx, pid);
 		if (ctx.ustack && o->stacks == STACKS_AUTO)
 			entry = stop_at_entry(skel, pid, exe);
 		if (write(go_fd, "g", 1) != 1) {
@@ -1010,6 +1070,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 					"stop\n", o->command[0], pid);
 	} else {
 		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads);
+		emit_runtimes(&ctx, pid);
 		if (!o->quiet) {
 			char comm[TT_COMM_LEN] = "?", what[64] = "";
 
@@ -1047,6 +1108,9 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
 		if (o->gil)
 			try_attach_gil(&ctx, &gil, skel, pid, o);
+		/* a JVM maps libjvm.so some milliseconds after its exec */
+		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))
+			poll_runtimes(&ctx, pid);
 		if (n >= 0)
 			n = ring_buffer__consume(ring);
 
