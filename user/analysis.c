@@ -136,6 +136,8 @@ struct lock_work {
 	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
 	 */
 	__u64 rt_waits[LK__NR];
+	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
+	bool musl_owner_val;
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct lock_stat agg;
 	size_t cap_waiters, cap_wakers, cap_chains;
@@ -542,6 +544,9 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
 		l->ev.robust_val = true;
 	if (r->val && r->val != r->hdr.tid && u64_map_get(&w->thread_by_tid, r->val))
 		l->ev.val_is_tid = true;
+	if (cmd == TT_FUTEX_WAIT && (r->val & 0x80000000u) &&
+	    ((r->val & 0x3fffffffu) == 16 || u64_map_get(&w->thread_by_tid, r->val & 0x3fffffffu)))
+		l->musl_owner_val = true;
 }
 
 /*
@@ -617,7 +622,7 @@ static enum lock_kind classify_word(struct work *w, struct lock_work *l,
 		if (l->rt_waits[i] && (best < 0 || l->rt_waits[i] > l->rt_waits[best]))
 			best = i;
 	if (runtime_has(&w->a->rt, TT_RT_MUSL)) {
-		k = musl_classify(&l->ev, sl, detail, buf, sizeof(buf), off);
+		k = musl_classify(&l->ev, l->musl_owner_val, sl, detail, buf, sizeof(buf), off);
 	} else {
 		k = lockkind_classify(&l->ev, sl, detail);
 		*off = object_offset(k, sl);

@@ -75,6 +75,7 @@ static void go_version(Elf_Scn *scn, char *out, size_t len)
 int rtdetect_exe(const char *path, const char *shown, struct rt_found *f)
 {
 	bool go = false, musl = false, musl_interp = false, has_interp = false, syms = false;
+	bool abi_tag = false;
 	char version[32] = "";
 	Elf_Scn *scn = NULL;
 	size_t shstrndx, nph;
@@ -108,6 +109,7 @@ int rtdetect_exe(const char *path, const char *shown, struct rt_found *f)
 		if (!gelf_getshdr(scn, &sh))
 			continue;
 		name = elf_strptr(e, shstrndx, sh.sh_name);
+		abi_tag |= name && !strcmp(name, ".note.ABI-tag");
 		if (name && !strcmp(name, ".go.buildinfo")) {
 			go = true;
 			go_version(scn, version, sizeof(version));
@@ -129,6 +131,12 @@ int rtdetect_exe(const char *path, const char *shown, struct rt_found *f)
 			musl |= !has_interp && is_musl_symbol(n);
 		}
 	}
+	/*
+	 * Stripped and static: glibc's start files always bring a .note.ABI-tag (strip keeps it),
+	 * musl's bring none; nor does Go, found above by its own section.
+	 */
+	if (!syms && !has_interp && !go && !abi_tag && elf_kind(e) == ELF_K_ELF)
+		musl = true;
 	if (go)
 		added += add(f, TT_RT_GO, has_interp ? 0 : TT_RT_STATIC, version, shown);
 	if (musl || musl_interp)

@@ -180,8 +180,27 @@ static bool musl_mutex_word(const struct sym_lock *sl, __u32 *type)
 	return sl && sl->name && sl->name_off == 4;
 }
 
-enum lock_kind musl_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
-			     const char **detail, char *buf, size_t len, __u64 *off)
+/*
+ * A private condvar's waiter node (struct waiter {prev, next; state, barrier; notify}) on the
+ * waiter's stack, the word being barrier: state WAITING/SIGNALED/LEAVING before it, pointers
+ * or NULL around.
+ */
+static bool musl_cond_node(const struct sym_lock *sl)
+{
+	__u32 state, barrier;
+	__u64 prev, next, notify;
+
+	if (!sl || sl->module || !mem_u32(sl, -4, &state) || !mem_u32(sl, 0, &barrier) ||
+	    !mem_u64(sl, -20, &prev) || !mem_u64(sl, -12, &next) || !mem_u64(sl, 4, &notify))
+		return false;
+	return state <= 2 && barrier <= 2 && (!prev || prev >> 47 == 0) &&
+	       (!next || next >> 47 == 0) && (!notify || notify >> 47 == 0) &&
+	       (prev || next || state || barrier);
+}
+
+enum lock_kind musl_classify(const struct lock_evidence *ev, bool owner_val,
+			     const struct sym_lock *sl, const char **detail, char *buf, size_t len,
+			     __u64 *off)
 {
 	static const enum lock_kind order[] = {LK_JOIN,	     LK_CONDVAR, LK_RWLOCK,
 					       LK_SEMAPHORE, LK_MUTEX,	 LK_FUTEX};
@@ -202,8 +221,10 @@ enum lock_kind musl_classify(const struct lock_evidence *ev, const struct sym_lo
 	 * the owner's tid and the waiters bit (non-normal types; normal ones hold EBUSY) */
 	if (best == LK__NR && musl_join_word(sl, &tid))
 		best = LK_JOIN;
-	if (best == LK__NR && ev->robust_val && musl_mutex_word(sl, &type))
+	if (best == LK__NR && (owner_val || ev->robust_val) && musl_mutex_word(sl, &type))
 		best = LK_MUTEX;
+	if (best == LK__NR && ev->all_val2 && ev->any_wait && musl_cond_node(sl))
+		best = LK_CONDVAR;
 	switch (best) {
 	case LK_MUTEX:
 		if (musl_mutex_word(sl, &type)) {

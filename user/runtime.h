@@ -43,9 +43,11 @@ const char *runtime_func_detail(int func_id);
 /*
  * musl's layouts (doc/musl-futex.md): the kind of a musl futex word from the votes and the
  * memory around it, its offset in the object that owns it (*off), and a detail into buf
- * ("thread 123" for a join). glibc's value and layout rules do not hold for musl.
+ * ("thread 123" for a join). owner_val: a wait expected EBUSY or a target tid with bit 31 set
+ * (a contended musl mutex). glibc's value and layout rules do not hold for musl.
  */
-enum lock_kind musl_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
-			     const char **detail, char *buf, size_t len, __u64 *off);
+enum lock_kind musl_classify(const struct lock_evidence *ev, bool owner_val,
+			     const struct sym_lock *sl, const char **detail, char *buf, size_t len,
+			     __u64 *off);
 
 #endif

@@ -1035,6 +1035,7 @@ static const struct unit_test tests[] = {
 	{"runtime_go", test_runtime_go},
 	{"runtime_jvm", test_runtime_jvm},
 	{"runtime_musl", test_runtime_musl},
+	{"runtime_musl_stripped", test_runtime_musl_stripped},
 };
 
 int main(void)

@@ -201,3 +201,43 @@ void test_runtime_musl(void)
 	records_free(&rb);
 	symdata_free(&sd);
 }
+
+/* A stripped musl program names no function: the values waited for and the layouts decide. */
+void test_runtime_musl_stripped(void)
+{
+	struct record_buf rb = {0};
+	struct symdata sd = {0};
+	struct sym_lock *sl;
+	struct analysis a;
+	const struct lock_stat *m, *c;
+	__u64 mutex = 0x40c240, node = 0x7f0000010e44, unknown[] = {0x400};
+
+	symdata_add_frame(&sd, 0x400, "storm+0x400", NULL);
+	sl = symdata_add_lock(&sd, mutex + 4);
+	sl->module = strdup("storm");
+	sl->mem_ok = true;
+	put32(sl, -4, 0);
+	put32(sl, 0, 0x80000010);
+	sl = symdata_add_lock(&sd, node);
+	sl->mem_ok = true;
+	put64(sl, -20, 0);		/* prev */
+	put64(sl, -12, 0x7f0000020e30); /* next: another waiter's node */
+	put32(sl, -4, 0);		/* WAITING */
+	put32(sl, 0, 2);		/* barrier */
+	s_session(&rb, 0);
+	s_runtime(&rb, 0, TT_RT_MUSL, "./storm-stripped");
+	wait_one(&rb, 1, mutex + 4, 0x80000010, 1, 3, unknown, 1, 2, unknown, 1);
+	wait_one(&rb, 1, node, 2, 4, 9, unknown, 1, 2, unknown, 1);
+	s_end(&rb, 20 * MS);
+	CHECK(analysis_run(&rb, &sd, &a) == 0);
+	m = lock_at(&a, mutex);
+	c = lock_at(&a, node);
+	CHECK(m && c);
+	if (m && c) {
+		CHECK_EQ_U64(m->kind, LK_MUTEX);
+		CHECK_EQ_U64(c->kind, LK_CONDVAR);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+	symdata_free(&sd);
+}

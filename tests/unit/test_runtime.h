@@ -6,5 +6,6 @@
 void test_runtime_go(void);
 void test_runtime_jvm(void);
 void test_runtime_musl(void);
+void test_runtime_musl_stripped(void);
 
 #endif
