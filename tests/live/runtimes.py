@@ -12,6 +12,9 @@ import tempfile
 
 from harness import Fail, Skip, check, near
 
+__all__ = ["test_musl_lock_kinds", "test_musl_holds_refused", "test_go_runtime_parking",
+           "test_jvm_monitors_and_parking"]  # run.py imports the tests, not these globals
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TT = os.path.join(ROOT, "threadtrace")
 WLD = os.path.join(ROOT, "tests", "workloads")
