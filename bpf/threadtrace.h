@@ -34,6 +34,7 @@ enum tt_rec_kind {
 	TT_REC_UNWOUND = 67,     /* collector: a record's user stack unwound with DWARF CFI */
 	TT_REC_DEADLOCK = 68,    /* collector: threads found waiting for each other's locks */
 	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here */
+	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -389,6 +390,28 @@ struct tt_python {
 	__u32 sites_take;	/* probed stores of `locked = 1` */
 	__u32 sites_drop;	/* probed stores of `locked = 0` */
 	char path[128];		/* the module with the interpreter, as the target maps it */
+};
+
+/*
+ * A runtime or libc the target uses whose locks are not glibc's (doc/musl-futex.md, README
+ * "Runtimes"), found in what it maps: the kinds of its futex words and what its waits mean
+ * depend on it. One record per runtime found, at attach or once a COMMAND mapped it.
+ */
+enum tt_runtime_kind {
+	TT_RT_MUSL = 1, /* musl libc: its own object layouts and lock functions */
+	TT_RT_GO = 2,	/* Go's runtime: goroutines block in its scheduler, not in futexes */
+	TT_RT_JVM = 3,	/* a HotSpot JVM (libjvm.so): monitors and parking on per-thread events */
+};
+
+#define TT_RT_STATIC (1u << 0)	 /* linked into the executable (no shared library) */
+#define TT_RT_STRIPPED (1u << 1) /* found without function symbols: names cannot class waits */
+
+struct tt_runtime {
+	struct tt_rec_hdr hdr;
+	__u32 runtime;	 /* enum tt_runtime_kind */
+	__u32 flags;	 /* TT_RT_* */
+	char version[32]; /* "go1.19.8" from Go's build info; "" when not known */
+	char path[128];	 /* the module that holds it, as the target maps it */
 };
 
 #define TT_MAX_CYCLE 8

@@ -130,6 +130,15 @@ struct lock_work {
 	bool kind_stale, pi_now;
 	enum lock_kind kind_now;
 	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
+	int rt_func[LK__NR]; /* per kind, the runtime function a stack voted with (runtime.h) */
+	/*
+	 * Waits whose own stack a runtime function classed, per kind: a JVM thread parks on one
+	 * event for everything (monitor entry, Object.wait, sleep), so what the waiter was doing
+	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
+	 */
+	__u64 rt_waits[LK__NR];
+	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
+	bool musl_owner_val;
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct lock_stat agg;
 	size_t cap_waiters, cap_wakers, cap_chains;
@@ -159,7 +168,9 @@ struct work {
 	struct u64_map bucket_by_key;
 	struct u64_map stack_by_hash;
 	size_t cap_stacks, cap_intervals;
-	__s8 *stack_votes; /* per stack: the lock kind its functions name, -1 none, -2 unknown */
+	/* per stack: the lock kind its functions name, -1 none, -2 unknown; a runtime function's
+	 * (runtime.h) id + 1 in the bits from 8 up */
+	__s16 *stack_votes;
 	size_t cap_votes;
 	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
 	__u64 comp_ts;
@@ -389,6 +400,8 @@ static struct lock_work *lock_get(struct work *w, __u64 addr)
 	l->addr = addr;
 	l->ev.all_val2 = true;
 	l->kind_stale = true;
+	for (int k = 0; k < LK__NR; k++)
+		l->rt_func[k] = -1;
 	return l;
 }
 
@@ -535,6 +548,9 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
 		l->ev.robust_val = true;
 	if (r->val && r->val != r->hdr.tid && u64_map_get(&w->thread_by_tid, r->val))
 		l->ev.val_is_tid = true;
+	if (cmd == TT_FUTEX_WAIT && (r->val & 0x80000000u) &&
+	    ((r->val & 0x3fffffffu) == 16 || u64_map_get(&w->thread_by_tid, r->val & 0x3fffffffu)))
+		l->musl_owner_val = true;
 }
 
 /*
@@ -542,7 +558,7 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
  * its leaf-most lock function names, worked out once per stack (frames are named before their
  * records reach the analysis).
  */
-static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
+static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, bool waiter)
 {
 	const char *funcs[TT_MAX_USTACK];
 	const struct stack_entry *e;
@@ -551,20 +567,37 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
 
 	if (stack == TT_NO_STACK || !w->a->sd)
 		return;
-	grow((void **)&w->stack_votes, &w->cap_votes, (size_t)stack + 1, 1);
+	grow((void **)&w->stack_votes, &w->cap_votes, (size_t)stack + 1, sizeof(*w->stack_votes));
 	for (size_t i = had; i < w->cap_votes; i++)
 		w->stack_votes[i] = -2; /* not worked out yet */
 	if (w->stack_votes[stack] == -2) {
+		int id, k, rk;
+
 		e = &w->a->stacks[stack];
 		for (unsigned i = 0; i < e->nr_user && i < TT_MAX_USTACK; i++) {
 			const struct sym_frame *f = symdata_frame(w->a->sd, e->ips[i]);
 
 			funcs[n++] = f ? f->func : NULL;
 		}
-		w->stack_votes[stack] = (__s8)lock_stack_kind(funcs, n);
+		/*
+		 * A runtime's own frames name what its condvar and futex waits are for (a JVM
+		 * monitor entry parks on a pthread condvar); a mutex the libc takes under them
+		 * stays a mutex (the park event's own, re-taken after the wait).
+		 */
+		k = lock_stack_kind(funcs, n);
+		rk = runtime_stack_kind(w->a->rt.mask, funcs, n, &id);
+		if (rk >= 0 && k != LK_MUTEX && k != LK_FUTEX)
+			k = rk;
+		else
+			id = -1;
+		w->stack_votes[stack] = (__s16)(k < 0 ? -1 : k | (id + 1) << 8);
 	}
 	if (w->stack_votes[stack] >= 0) {
-		l->ev.votes[w->stack_votes[stack]]++;
+		l->ev.votes[w->stack_votes[stack] & 0xff]++;
+		if (w->stack_votes[stack] >> 8) {
+			l->rt_func[w->stack_votes[stack] & 0xff] = (w->stack_votes[stack] >> 8) - 1;
+			l->rt_waits[w->stack_votes[stack] & 0xff] += waiter;
+		}
 		l->kind_stale = true;
 	}
 }
@@ -575,6 +608,38 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 			     bool pi);
 static const struct obj_state *object_of_word(struct work *w, __u64 word);
 
+static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl);
+
+/*
+ * A word's kind and the offset of the word in its object: by musl's layouts on musl
+ * (doc/musl-futex.md), else glibc's. A runtime function's detail names what it is.
+ */
+static enum lock_kind classify_word(struct work *w, struct lock_work *l,
+				    const struct sym_lock *sl, const char **detail, __u64 *off)
+{
+	static char buf[32]; /* a musl join's "thread N", copied by the caller at once */
+	enum lock_kind k;
+
+	int best = -1;
+
+	for (int i = 0; i < LK__NR; i++)
+		if (l->rt_waits[i] && (best < 0 || l->rt_waits[i] > l->rt_waits[best]))
+			best = i;
+	if (runtime_has(&w->a->rt, TT_RT_MUSL)) {
+		k = musl_classify(&l->ev, l->musl_owner_val, sl, detail, buf, sizeof(buf), off);
+	} else {
+		k = lockkind_classify(&l->ev, sl, detail);
+		*off = object_offset(k, sl);
+	}
+	if (best >= 0 && k != (enum lock_kind)best && !(*detail && !strcmp(*detail, "PI"))) {
+		k = best;
+		*detail = NULL;
+	}
+	if (!*detail)
+		*detail = runtime_func_detail(l->rt_func[k]);
+	return k;
+}
+
 /* The kind the evidence so far gives a word: re-waits are merged as they come. */
 static enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi)
 {
@@ -583,8 +648,9 @@ static enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi)
 	if (l->kind_stale) {
 		const struct sym_lock *sl = w->a->sd ? symdata_lock(w->a->sd, l->addr) : NULL;
 		const char *detail;
+		__u64 off;
 
-		l->kind_now = lockkind_classify(&l->ev, sl, &detail);
+		l->kind_now = classify_word(w, l, sl, &detail, &off);
 		l->pi_now = detail && !strcmp(detail, "PI");
 		l->kind_stale = false;
 	}
@@ -764,7 +830,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	t->cur.waker_stack = TT_NO_STACK;
 	t->cur.stack = stack_intern(w, r->hdr.pid, pick_counted(w, &r->hdr, &r->stack));
 	note_wait_evidence(w, l, r);
-	note_stack_funcs(w, l, t->cur.stack);
+	note_stack_funcs(w, l, t->cur.stack, true);
 	gil_note_wait(w, t, r->uaddr, r->hdr.ts);
 	if (w->nr_objs)
 		holds_wait_begin(w, &t->cur);
@@ -834,7 +900,7 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 			lock_get(w, t->cur.addr)->ev.exit_wake = true;
 			lock_get(w, t->cur.addr)->kind_stale = true;
 		} else
-			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack);
+			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack, false);
 	}
 }
 
@@ -1740,14 +1806,12 @@ static void build_locks(struct work *w)
 		__u64 off, *slot;
 		struct lock_stat *ls;
 
-		l->kind = lockkind_classify(&l->ev, sl, &detail);
+		l->kind = classify_word(w, l, sl, &detail, &off);
 		if (o && o->kind != LK_FUTEX) { /* --holds: the calls say what it is */
 			if (o->kind != l->kind)
 				detail = NULL;
 			l->kind = o->kind;
 			off = l->addr - o->obj;
-		} else {
-			off = object_offset(l->kind, sl);
 		}
 		l->canon = l->addr - off;
 		slot = u64_map_upsert(&by_canon, l->canon, &found);
@@ -1769,6 +1833,10 @@ static void build_locks(struct work *w)
 		}
 		if (l->kind == LK_JOIN && l->exit_waker && !ls->detail[0])
 			snprintf(ls->detail, sizeof(ls->detail), "thread %u", l->exit_waker);
+		/* musl: the joined thread wakes its joiner itself, from pthread_exit */
+		if (l->kind == LK_JOIN && !ls->detail[0] && runtime_has(&a->rt, TT_RT_MUSL) &&
+		    l->agg.nr_wakers && l->agg.wakers[0].cause == WC_THREAD)
+			snprintf(ls->detail, sizeof(ls->detail), "thread %u", l->agg.wakers[0].tid);
 		merge_word(ls, &l->agg);
 		u64_map_free(&l->waiter_by_key);
 		u64_map_free(&l->waker_by_key);
@@ -2090,6 +2158,9 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 		break;
 	case TT_REC_PYTHON:
 		on_python(w, (const void *)h);
+		break;
+	case TT_REC_RUNTIME:
+		runtime_add(&w->a->rt, (const void *)h);
 		break;
 	case TT_REC_GIL:
 		on_gil(w, (const void *)h);

@@ -9,6 +9,7 @@
 #include "records.h"
 #include "symdata.h"
 #include "lockkind.h"
+#include "runtime.h"
 
 #define TT_HIST_BUCKETS 28 /* log2 buckets of microseconds: [0,1), [1,2), [2,4) ... */
 #define TT_NO_STACK ((__u32)-1)
@@ -237,6 +238,7 @@ struct analysis {
 	struct deadlock_stat *deadlocks;
 	size_t nr_deadlocks;
 	struct gil_stat gil;
+	struct runtime_info rt; /* musl, Go, a JVM: TT_REC_RUNTIME */
 	const struct symdata *sd;
 };
 

@@ -24,6 +24,7 @@
 #include "pyframes.h"
 #include "probesite.h"
 #include "pygil.h"
+#include "rtdetect.h"
 #include "threadtrace.skel.h"
 
 /*
@@ -33,6 +34,8 @@
 #define NEED_PRIVILEGE                                                                       \
 	"root is needed: run threadtrace with sudo (or grant CAP_BPF, CAP_PERFMON, "         \
 	"CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)\n"
+
+#define RT_POLL_NS 3000000000ULL /* how long a started target's mappings are watched for runtimes */
 
 static volatile sig_atomic_t stop_signal, signals_seen;
 static volatile pid_t command_pid; /* the running COMMAND, for the handler */
@@ -121,6 +124,8 @@ struct collect_ctx {
 	__u64 malformed;
 	bool holds;
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
+	struct rt_found rt; /* runtimes found in the target (musl, Go, a JVM) */
+	unsigned rt_emitted; /* ... of which written as TT_REC_RUNTIME records */
 };
 
 /* Pass a record on, unless it does not fit its kind (never trust a record). */
@@ -168,10 +173,10 @@ static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapsh
 	rec.u.hdr.kind = TT_REC_UNWOUND;
 	rec.u.hdr.size = sizeof(rec.u) + n * 8;
 	rec.u.parent_kind = snap->parent_kind;
+	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack); /* named first, as in on_record */
 	if (emit(c, &rec, rec.u.hdr.size))
 		return;
 	deadlock_watch_record(c->deadlocks, &rec.u.hdr);
-	symbolizer_note_stack(c->sym, c->sd, &rec.u.stack);
 }
 
 
@@ -256,9 +261,14 @@ static int on_record(void *ctx, void *data, size_t size)
 			unwind_snapshot(c, snap);
 		return 0;
 	}
-	if (emit(c, data, h->size))
+	if (record_check(data, h->size)) {
+		c->malformed++;
 		return 0;
-	deadlock_watch_record(c->deadlocks, h);
+	}
+	/*
+	 * Name the frames before the analysis gets the record: a burst can push it through the
+	 * reorder window at once, and a lock's kind is voted from the names its stacks have then.
+	 */
 	st = record_stack(h);
 	if (st && (st->flags & TT_STACK_USER_NOTABLE))
 		c->ustack_stale = true;
@@ -266,6 +276,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		symbolizer_note_stack(c->sym, c->sd, st);
 	else if (h->kind == TT_REC_PYSTACK && c->pyframes)
 		pyframes_note(c->pyframes, c->sd, (const struct tt_pystack *)h);
+	emit(c, data, h->size);
+	deadlock_watch_record(c->deadlocks, h);
 	if (h->kind == TT_REC_WAIT_BEGIN)
 		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
 	if (h->kind == TT_REC_LOCK_CALL) {
@@ -667,6 +679,49 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	}
 }
 
+/* Write the runtimes found since the last call as TT_REC_RUNTIME records. */
+static void emit_runtimes(struct collect_ctx *c, pid_t pid)
+{
+	for (; c->rt_emitted < c->rt.n; c->rt_emitted++) {
+		struct tt_runtime *r = &c->rt.rec[c->rt_emitted];
+
+		r->hdr.ts = now_ns();
+		r->hdr.pid = r->hdr.tid = pid;
+		emit(c, r, sizeof(*r));
+	}
+}
+
+/* Look at the target's mappings for a runtime it loaded since (a JVM's libjvm.so is dlopened). */
+static void poll_runtimes(struct collect_ctx *c, pid_t pid)
+{
+	struct proc_maps maps = {0};
+
+	if (procfs_read_maps(pid, &maps) == 0)
+		rtdetect_maps(pid, &maps, &c->rt);
+	proc_maps_free(&maps);
+	emit_runtimes(c, pid);
+}
+
+/*
+ * What the target runs on, before anything is attached: a COMMAND's executable (musl is the
+ * interpreter or linked in; Go's runtime is linked in), a running process's mappings.
+ */
+static void detect_runtimes(struct collect_ctx *c, const char *exe, pid_t pid)
+{
+	char image[4096];
+
+	if (exe) {
+		if (exec_image(exe, image, sizeof(image)) == 0)
+			rtdetect_exe(image, image, &c->rt);
+	} else {
+		struct proc_maps maps = {0};
+
+		if (procfs_read_maps(pid, &maps) == 0)
+			rtdetect_maps(pid, &maps, &c->rt);
+		proc_maps_free(&maps);
+	}
+}
+
 /* Fork COMMAND stopped before exec; it execs when *go_fd is written. */
 static pid_t spawn_held(char **argv, int *go_fd, int *err_fd)
 {
@@ -932,6 +987,17 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (err)
 			return err;
 	}
+	detect_runtimes(&ctx, o->command ? exe : NULL, pid);
+	if (o->holds && rtdetect_has(&ctx.rt, TT_RT_MUSL)) {
+		/* musl's words sit elsewhere in its objects and its lock functions call each
+		 * other (lock = trylock + timedlock): the glibc model would record nonsense */
+		fprintf(stderr, "threadtrace: --holds does not support musl libc, which %s uses: "
+				"trace without --holds (waits, wakers and lock kinds are exact on "
+				"musl), or build the program against glibc for hold times and lock "
+				"order\n",
+			o->command ? o->command[0] : "the target");
+		return -ENOTSUP;
+	}
 	err = ensure_tracefs();
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
@@ -1064,6 +1130,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		ssize_t n;
 
 		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads);
+		emit_runtimes(&ctx, pid);
 		if (ctx.ustack && o->stacks == STACKS_AUTO)
 			entry = stop_at_entry(skel, pid, exe);
 		if (write(go_fd, "g", 1) != 1) {
@@ -1088,6 +1155,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 					"stop\n", o->command[0], pid);
 	} else {
 		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads);
+		emit_runtimes(&ctx, pid);
 		if (!o->quiet) {
 			char comm[TT_COMM_LEN] = "?", what[64] = "";
 
@@ -1125,6 +1193,9 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
 		if (o->gil)
 			try_attach_gil(&ctx, &gil, skel, pid, o);
+		/* a JVM maps libjvm.so some milliseconds after its exec */
+		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))
+			poll_runtimes(&ctx, pid);
 		if (n >= 0)
 			n = ring_buffer__consume(ring);
 

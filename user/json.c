@@ -527,6 +527,30 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_end_array(j);
 	json_key(j, "gil");
 	json_gil(j, a);
+	json_key(j, "runtimes");
+	json_begin_array(j);
+	for (unsigned k = 1; k < RT__NR; k++) {
+		const struct tt_runtime *r = &a->rt.rec[k];
+
+		if (!runtime_has(&a->rt, k))
+			continue;
+		json_begin_object(j);
+		json_key(j, "name");
+		json_string(j, runtime_name(k));
+		json_key(j, "version");
+		if (r->version[0])
+			json_string(j, r->version);
+		else
+			json_null(j);
+		json_key(j, "path");
+		json_string(j, r->path);
+		json_key(j, "static");
+		json_bool(j, r->flags & TT_RT_STATIC);
+		json_key(j, "note");
+		json_string(j, runtime_note(k));
+		json_end_object(j);
+	}
+	json_end_array(j);
 	json_end_object(j);
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;

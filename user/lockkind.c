@@ -9,7 +9,7 @@ const char *lock_kind_name(enum lock_kind k)
 	static const char *const names[] = {
 		[LK_FUTEX] = "futex",	  [LK_MUTEX] = "mutex",		[LK_RWLOCK] = "rwlock",
 		[LK_CONDVAR] = "condvar", [LK_SEMAPHORE] = "semaphore", [LK_JOIN] = "join",
-		[LK_GIL] = "gil",
+		[LK_GIL] = "gil",	  [LK_PARK] = "park",
 	};
 
 	return k < LK__NR ? names[k] : "futex";
@@ -99,8 +99,8 @@ enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sy
 				 const char **detail)
 {
 	/* on equal votes the earlier kind wins */
-	static const enum lock_kind order[] = {LK_JOIN, LK_CONDVAR, LK_RWLOCK, LK_SEMAPHORE,
-					       LK_MUTEX, LK_FUTEX};
+	static const enum lock_kind order[] = {LK_JOIN, LK_CONDVAR, LK_PARK, LK_RWLOCK,
+					       LK_SEMAPHORE, LK_MUTEX, LK_FUTEX};
 	__u32 pi_cmds = (1u << TT_FUTEX_LOCK_PI) | (1u << TT_FUTEX_LOCK_PI2) |
 			(1u << TT_FUTEX_TRYLOCK_PI) | (1u << TT_FUTEX_WAIT_REQUEUE_PI);
 	enum lock_kind best = LK__NR;

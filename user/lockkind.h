@@ -17,6 +17,7 @@ enum lock_kind {
 	LK_SEMAPHORE,
 	LK_JOIN,
 	LK_GIL,
+	LK_PARK, /* a runtime parks an idle thread or a waiting one (Go's notesleep, JVM park) */
 	LK__NR,
 };
 

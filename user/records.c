@@ -15,6 +15,7 @@ _Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
 _Static_assert(sizeof(struct tt_switch_kstat) == 88, "switch_kstat layout");
 _Static_assert(sizeof(struct tt_gil) == 64, "gil layout");
 _Static_assert(sizeof(struct tt_python) == 192, "python layout");
+_Static_assert(sizeof(struct tt_runtime) == 192, "runtime layout");
 _Static_assert(sizeof(struct tt_pystack) == 32 && sizeof(struct tt_pyframe) == 16, "pystack");
 _Static_assert(offsetof(struct tt_pystack, parent_kind) == offsetof(struct tt_unwound, parent_kind),
 	       "the analysis indexes both by their parent");
@@ -49,6 +50,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_python);
 	case TT_REC_PYSTACK:
 		return sizeof(struct tt_pystack);
+	case TT_REC_RUNTIME:
+		return sizeof(struct tt_runtime);
 	case TT_REC_NEW_THREAD:
 		return sizeof(struct tt_new_thread);
 	case TT_REC_EXIT:

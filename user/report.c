@@ -147,6 +147,14 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		fprintf(out, "      ... %zu more waker rows\n", l->nr_wakers - o->top_stacks);
 }
 
+static bool has_park(const struct analysis *a)
+{
+	for (size_t i = 0; i < a->nr_locks; i++)
+		if (a->locks[i].kind == LK_PARK && a->locks[i].contentions)
+			return true;
+	return false;
+}
+
 static void print_section(FILE *out, const struct analysis *a, bool contention,
 			  const struct report_opts *o)
 {
@@ -163,9 +171,10 @@ static void print_section(FILE *out, const struct analysis *a, bool contention,
 		n += l->contentions;
 		ns += l->wait_ns;
 	}
-	fprintf(out, "\n%s: %u %s, %llu %s, %s waited\n",
-		contention ? "LOCK CONTENTION (mutex, rwlock, futex)"
-			   : "WAITING FOR WORK (condvar, semaphore, join)",
+	fprintf(out, "\n%s%s: %u %s, %llu %s, %s waited\n",
+		contention ? "LOCK CONTENTION (mutex, rwlock, futex" : "WAITING FOR WORK (condvar, "
+								     "semaphore, join",
+		!contention && has_park(a) ? ", park)" : ")",
 		total, total == 1 ? "object" : "objects", (unsigned long long)n,
 		contention ? "contentions" : "waits", fmt_ns(t, sizeof(t), ns));
 	for (size_t i = 0; i < a->nr_locks && shown < o->top_locks; i++) {
@@ -442,6 +451,20 @@ static void report_stack_quality(FILE *out, const struct stack_quality *q)
 	fprintf(out, "\n");
 }
 
+/* The runtimes the target runs on and what that means for what follows. */
+static void print_runtimes(FILE *out, const struct analysis *a)
+{
+	for (unsigned k = 1; k < RT__NR; k++) {
+		const struct tt_runtime *r = &a->rt.rec[k];
+
+		if (!runtime_has(&a->rt, k))
+			continue;
+		fprintf(out, "  runtime: %s%s%s (%s%s): %s\n", runtime_name(k),
+			r->version[0] ? " " : "", r->version, r->path,
+			r->flags & TT_RT_STATIC ? ", static" : "", runtime_note(k));
+	}
+}
+
 void report_text(FILE *out, const struct analysis *a, const struct report_opts *o)
 {
 	char t[32];
@@ -461,6 +484,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		fprintf(out, ", %llu switch-ins inferred", (unsigned long long)a->inferred_switch_ins);
 	fprintf(out, "\n");
 	report_stack_quality(out, &a->stackq);
+	print_runtimes(out, a);
 	if (a->lost_events)
 		fprintf(out, "  WARNING: %llu events were lost (ring buffer full): figures are low; "
 			     "raise --buffer-mb\n", (unsigned long long)a->lost_events);

@@ -1529,6 +1529,8 @@ def test_gil_attach_to_running_python():
     no_programs_left()
 
 
+from runtimes import *  # noqa: E402,F401,F403  musl, Go and JVM targets
+
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
 
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* stream.c - see stream.h. Every record goes through records_append's checks. */
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include "stream.h"
@@ -31,6 +32,16 @@ void s_session(struct record_buf *rb, __u64 ts)
 	s.target_pid = PID;
 	strcpy(s.comm, "synthetic");
 	append(rb, &s, sizeof(s));
+}
+
+void s_runtime(struct record_buf *rb, __u64 ts, __u32 runtime, const char *path)
+{
+	struct tt_runtime r = {0};
+
+	hdr(&r, TT_REC_RUNTIME, sizeof(r), ts, PID, PID);
+	r.runtime = runtime;
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	append(rb, &r, sizeof(r));
 }
 
 void s_session_flags(struct record_buf *rb, __u64 ts, __u32 flags)

@@ -9,6 +9,8 @@
 
 void s_session(struct record_buf *rb, __u64 ts);
 void s_end(struct record_buf *rb, __u64 ts);
+/* a TT_REC_RUNTIME record: the target runs on runtime (enum tt_runtime_kind) */
+void s_runtime(struct record_buf *rb, __u64 ts, __u32 runtime, const char *path);
 void s_session_flags(struct record_buf *rb, __u64 ts, __u32 flags);
 /* a --holds lock call; ip: a one-frame stack (0: none) */
 void s_lock_call(struct record_buf *rb, __u64 ts, __u32 tid, __u32 op, __u64 obj, __u64 obj2,

@@ -17,6 +17,7 @@
 #include "symbols.h"
 #include "test_symbols.h"
 #include "test_cfitab.h"
+#include "test_runtime.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -450,7 +451,7 @@ static void test_json_summary(void)
 	CHECK(strstr(buf, "\"addr\":\"0x1000\",\"kind\":\"mutex\"") != NULL);
 	CHECK(strstr(buf, "\"contentions\":1") != NULL);
 	CHECK(strstr(buf, "\"wait_ns\":2000000") != NULL);
-	CHECK(strstr(buf, "\"gil\":null}") != NULL);
+	CHECK(strstr(buf, "\"gil\":null,\"runtimes\":[]}") != NULL);
 	free(buf);
 	analysis_free(&a);
 	records_free(&rb);
@@ -1157,6 +1158,10 @@ static const struct unit_test tests[] = {
 	{"debug_file_in_root", test_debug_file_in_root},
 	{"rust_demangle", test_rust_demangle},
 	{"cfitab", test_cfitab},
+	{"runtime_go", test_runtime_go},
+	{"runtime_jvm", test_runtime_jvm},
+	{"runtime_musl", test_runtime_musl},
+	{"runtime_musl_stripped", test_runtime_musl_stripped},
 };
 
 int main(void)
