@@ -26,7 +26,8 @@ struct elf_sym {
 };
 
 struct elf_seg {
-	__u64 offset, vaddr, memsz;
+	__u64 offset, vaddr, memsz, filesz;
+	__u32 flags; /* PF_R, PF_W, PF_X */
 };
 
 struct module {
@@ -226,6 +227,8 @@ static bool load_elf(struct module *m, Elf *elf, bool main)
 			s->offset = ph.p_offset;
 			s->vaddr = ph.p_vaddr;
 			s->memsz = ph.p_memsz;
+			s->filesz = ph.p_filesz;
+			s->flags = ph.p_flags;
 		}
 	}
 	elf_getshdrstrndx(elf, &shstrndx);
@@ -602,8 +605,26 @@ static const struct map_entry *copy_base(const struct proc_maps *maps, const str
 static bool addr_to_vaddr(struct symbolizer *s, const struct map_entry *e, const struct module *m,
 			  __u64 addr, __u64 *vaddr)
 {
-	const struct map_entry *base = copy_base(&s->maps, e);
-	__u64 first = (__u64)-1;
+	const struct map_entry *base;
+	__u64 first = (__u64)-1, off = addr - e->start + e->pgoff;
+
+	/*
+	 * The segment the mapping was made for has its permissions: lld starts the code in the
+	 * page where the read-only segment ends, so both map file page 0, and only the
+	 * executable one says where code is.
+	 */
+	for (size_t i = 0; i < m->nr_segs; i++) {
+		const struct elf_seg *sg = &m->segs[i];
+
+		if (!!(sg->flags & PF_X) == (e->perms[2] == 'x') &&
+		    !!(sg->flags & PF_W) == (e->perms[1] == 'w') &&
+		    e->pgoff >= (sg->offset & ~0xfffULL) && off >= sg->offset &&
+		    off < sg->offset + (sg->filesz ? sg->filesz : 1)) {
+			*vaddr = off - sg->offset + sg->vaddr;
+			return true;
+		}
+	}
+	base = copy_base(&s->maps, e);
 
 	if (!base)
 		base = copy_base(&s->retired, e);
@@ -1025,6 +1046,25 @@ static const char *file_base(const char *f)
  * file:line of vaddr and the functions inlined there. Adds the inlined frames to sd and writes
  * the outer function's " file:line" into where. Returns false without line information.
  */
+/*
+ * The compile unit holding vaddr: through .debug_aranges, else (clang emits none by default)
+ * by asking each unit whether its ranges cover it.
+ */
+static bool cu_of(Dwarf *dbg, __u64 vaddr, Dwarf_Die *cudie)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+
+	if (dwarf_addrdie(dbg, vaddr, cudie))
+		return true;
+	while (!dwarf_nextcu(dbg, off, &next, &hsize, NULL, NULL, NULL)) {
+		if (dwarf_offdie(dbg, off + hsize, cudie) && dwarf_haspc(cudie, vaddr) == 1)
+			return true;
+		off = next;
+	}
+	return false;
+}
+
 static bool resolve_lines(struct symbolizer *s, struct module *m, struct symdata *sd, __u64 ip,
 			  __u64 vaddr, const char *modname, char *where, size_t len)
 {
@@ -1036,7 +1076,7 @@ static bool resolve_lines(struct symbolizer *s, struct module *m, struct symdata
 	int lineno = 0, n;
 	bool rust;
 
-	if (!dbg || !dwarf_addrdie(dbg, vaddr, &cudie))
+	if (!dbg || !cu_of(dbg, vaddr, &cudie))
 		return false;
 	line = dwarf_getsrc_die(&cudie, vaddr);
 	if (!line || dwarf_lineno(line, &lineno))
