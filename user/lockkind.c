@@ -41,6 +41,15 @@ static int kind_of_func(const char *f)
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (strstr(f, table[i].needle))
 			return table[i].kind;
+	/*
+	 * Runtimes with futexes of their own (Rust std: <std::sys::sync::condvar::futex::Condvar>::
+	 * wait, <...::mutex::futex::Mutex>::lock_contended; its RwLock matched "rwlock" above):
+	 * a condvar wait is waiting for work, a contended lock is contention.
+	 */
+	if (strcasestr(f, "condvar") && strstr(f, "wait"))
+		return LK_CONDVAR;
+	if (strstr(f, "Mutex") && strstr(f, "lock_contended"))
+		return LK_MUTEX;
 	return -1;
 }
 

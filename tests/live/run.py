@@ -279,6 +279,31 @@ def test_rust_stacks_whole():
     check(st["records"] > 50 and st["complete"] >= 0.99 * st["records"], f"stacks: {st}")
 
 
+def test_rust_condvar_is_waiting_for_work():
+    """Rust std's Condvar waits on a futex of its own (no pthread call): told from lock
+    contention by the waiting function's name, each notified wait counted once."""
+    if not shutil.which("rustc"):
+        raise Skip("no rustc")
+    exe = os.path.join(TMP, "rustlock")
+    src = os.path.join(ROOT, "tests", "workloads", "rustlock.rs")
+    if not os.path.exists(exe):
+        sh(f"rustc -O -g --edition 2021 -o {exe} {src}")
+    p, s, truth = run_traced(["-q", "--", exe, "condvar", "150"], "rust-condvar")
+    check(p.returncode == 0 and truth, p.stderr)
+    t = truth[0]
+    cvs = [lk for lk in s["locks"] if any(w["tid"] == t["consumer_tid"] and
+                                          any("Condvar>::wait" in fr for fr in w["stack"])
+                                          for w in lk["waiters"])]
+    check(len(cvs) == 1, f"condvar objects {[(l['kind'], l['contentions']) for l in cvs]}")
+    cv = cvs[0]
+    check(cv["kind"] == "condvar", f"kind {cv['kind']} {cv['detail']}")
+    # the wake-up may come before the consumer sleeps (EAGAIN): a wait all the same
+    check(cv["contentions"] == t["cond_waits"], f"waits {cv['contentions']} vs {t['cond_waits']}")
+    c = thread(s, t["consumer_tid"])
+    check(c["cond_wait_ns"] > 0.8 * c["traced_ns"], f"cond wait {c['cond_wait_ns']}")
+    check(c["lock_wait_ns"] < 0.05 * c["traced_ns"], f"lock wait {c['lock_wait_ns']}")
+
+
 def sh(cmd):
     p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=TMP)
     check(p.returncode == 0, f"{cmd}: {p.stderr}")

@@ -336,6 +336,19 @@ static void test_classify(void)
 		CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_FUTEX);
 		CHECK(detail && !strcmp(detail, "libc internal"));
 	}
+	{
+		/* Rust std: its own futexes, named by the waiting function (09-rust-std-mutex) */
+		const char *cv[] = {"syscall", "std::sys::pal::unix::futex::futex_wait",
+				    "<std::sys::sync::condvar::futex::Condvar>::wait_optional_timeout",
+				    "<std::sys::sync::condvar::futex::Condvar>::wait"};
+		const char *mx[] = {"syscall", "std::sys::pal::unix::futex::futex_wait",
+				    "<std::sys::sync::mutex::futex::Mutex>::lock_contended",
+				    "<std::sys::sync::condvar::futex::Condvar>::wait"};
+
+		CHECK_EQ_U64(lock_stack_kind(cv, 4), LK_CONDVAR);
+		/* the mutex re-taken inside Condvar::wait is the mutex's */
+		CHECK_EQ_U64(lock_stack_kind(mx, 4), LK_MUTEX);
+	}
 
 	memset(&ev, 0, sizeof(ev));
 	ev.any_wait = true;
