@@ -37,6 +37,7 @@ struct held_lock {
 struct recent_wait {
 	__u32 tid;
 	__u64 begin, end;
+	__u64 charged_lo, charged_hi; /* charged to holds already: read holds share a wait */
 };
 
 #define RECENT_WAITS 64
@@ -1270,17 +1271,37 @@ static void hold_acquire(struct work *w, struct thread_work *t, __u64 obj, bool 
 		o->writer = t->st.tid;
 }
 
-/* Another thread's wait on o, inside a hold of o from begin to end: the holder made it wait. */
-static void charge(struct obj_state *o, struct holder *hd, __u32 tid, const struct recent_wait *rw,
+/*
+ * Another thread's wait on o, inside a hold of o from begin to end: the holder made it wait.
+ * Each instant of a wait is charged once: readers holding an rwlock together kept its writer
+ * waiting for the same time, which goes to the hold that ended first, the rest to the next,
+ * so a wait is never charged more than its length. The part charged is kept as one span
+ * [charged_lo, charged_hi): concurrent holds overlap, and a gap between two holds the span
+ * covers waited for no hold of this lock.
+ */
+static void charge(struct obj_state *o, struct holder *hd, __u32 tid, struct recent_wait *rw,
 		   __u64 begin, __u64 end)
 {
 	__u64 b = rw->begin > begin ? rw->begin : begin;
 	__u64 e = rw->end && rw->end < end ? rw->end : end;
+	__u64 ns = 0;
 
 	if (rw->tid == tid || e <= b)
 		return;
-	o->caused_wait_ns += e - b;
-	hd->caused_wait_ns += e - b;
+	if (rw->charged_hi <= rw->charged_lo) {
+		ns = e - b;
+		rw->charged_lo = b;
+		rw->charged_hi = e;
+	} else {
+		if (b < rw->charged_lo)
+			ns += (e < rw->charged_lo ? e : rw->charged_lo) - b;
+		if (e > rw->charged_hi)
+			ns += e - (b > rw->charged_hi ? b : rw->charged_hi);
+		rw->charged_lo = b < rw->charged_lo ? b : rw->charged_lo;
+		rw->charged_hi = e > rw->charged_hi ? e : rw->charged_hi;
+	}
+	o->caused_wait_ns += ns;
+	hd->caused_wait_ns += ns;
 }
 
 /*
@@ -1326,24 +1347,27 @@ static void holds_wait_begin(struct work *w, const struct raw_wait *rw)
 
 	if (o)
 		*VEC_PUSH(o->open, o->nr_open, o->cap_open) =
-			(struct recent_wait){rw->tid, rw->begin, 0};
+			(struct recent_wait){rw->tid, rw->begin, 0, 0, 0};
 }
 
 static void holds_wait_end(struct work *w, const struct raw_wait *rw)
 {
 	struct obj_state *o = (struct obj_state *)object_of_word(w, rw->addr);
 
+	struct recent_wait done = {rw->tid, rw->begin, rw->end ? rw->end : 1, 0, 0};
+
 	if (!o)
 		return;
 	for (size_t i = 0; i < o->nr_open; i++)
 		if (o->open[i].tid == rw->tid) {
+			done.charged_lo = o->open[i].charged_lo;
+			done.charged_hi = o->open[i].charged_hi;
 			o->open[i] = o->open[--o->nr_open];
 			break;
 		}
 	if (!o->recent)
 		o->recent = xcalloc(RECENT_WAITS, sizeof(*o->recent));
-	o->recent[o->recent_pos++ % RECENT_WAITS] =
-		(struct recent_wait){rw->tid, rw->begin, rw->end ? rw->end : 1};
+	o->recent[o->recent_pos++ % RECENT_WAITS] = done;
 }
 static void hold_release(struct work *w, struct thread_work *t, __u64 obj, __u64 ts, bool all)
 {

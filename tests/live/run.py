@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TT = os.path.join(ROOT, "threadtrace")
 WL = os.path.join(ROOT, "build", "workloads", "workload")
 WL_NOFP = os.path.join(ROOT, "build", "workloads", "workload-nofp")
+KINDS = os.path.join(ROOT, "build", "workloads", "kinds")
 STORM_NOFP = os.path.join(ROOT, "build", "workloads", "storm-nofp")
 CXX = os.path.join(ROOT, "build", "workloads", "cxxmutex")
 TMP = tempfile.mkdtemp(prefix="tt-live-")
@@ -765,6 +766,22 @@ def test_holds_exact_kinds():
     check(rw["kind"] == "rwlock" and rw["kind_from_calls"], f"table_lock {rw['kind']}")
     check(rw["acquisitions"] == 2 * 5, f"table_lock holds {rw['acquisitions']}")
     near(rw["caused_wait_ns"], truth[0]["reader_wait_ns"], 0.10, "reader's wait caused by writer")
+
+
+def test_holds_rwlock_readers_charged_once():
+    """Three readers hold an rwlock at once while the writer waits: the writer's wait is
+    charged once per instant, not once per overlapping read hold (was 2x the wait)."""
+    p, s, truth = run_traced(["-q", "--holds", "--", KINDS, "rwreaders", "10", "40"],
+                             "holds-rwreaders")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    rw = lock_named(s, "pool_lock")
+    check(rw["kind"] == "rwlock", f"kind {rw['kind']}")
+    near(rw["caused_wait_ns"], t["writer_wait_ns"], 0.10, "waiting caused by the readers")
+    check(rw["caused_wait_ns"] <= rw["wait_ns"], f"charged {rw['caused_wait_ns']} > waited "
+          f"{rw['wait_ns']}")
+    readers = [h for h in rw["holders"] if h["tid"] != t["writer_tid"]]
+    check(sum(h["count"] for h in readers) == 30, f"read holds {readers}")
 
 
 def test_holds_attach_to_running_process():
