@@ -78,6 +78,8 @@ struct raw_wait {
 	__u64 addr;
 	__u64 begin, end;
 	__s64 ret;
+	__u32 val;	/* the value it expected the word to hold */
+	__u32 end_word; /* the word as it ended (0: unknown) */
 	__u32 stack;
 	__u32 waker_tid;
 	__u32 waker_stack;
@@ -130,6 +132,8 @@ struct lock_work {
 	bool kind_stale, pi_now;
 	enum lock_kind kind_now;
 	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
+	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
+	__u32 dead_owner; /* the latest of those owners */
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct lock_stat agg;
 	size_t cap_waiters, cap_wakers, cap_chains;
@@ -725,10 +729,33 @@ static void wait_done(struct work *w, struct thread_work *t)
 	t->in_wait = false;
 }
 
+/*
+ * The robust mutex a wait ended on lost its owner: the kernel walked the dead owner's robust
+ * list, set FUTEX_OWNER_DIED in the word and woke a waiter, which returns EOWNERDEAD. The word
+ * has the bit until that waiter takes the lock; the owner is the tid the waiter expected.
+ */
+static void note_owner_death(struct work *w, const struct raw_wait *rw)
+{
+	__u32 owner = rw->val & TT_FUTEX_TID_MASK;
+	struct lock_work *l;
+
+	if (!(rw->end_word & TT_FUTEX_OWNER_DIED) || !(rw->val & TT_FUTEX_WAITERS) || !owner ||
+	    (rw->end_word & TT_FUTEX_TID_MASK))
+		return;
+	l = lock_get(w, rw->addr);
+	l->ev.owner_died = true;
+	l->kind_stale = true;
+	if (l->owner_died && l->dead_owner == owner) /* one death, several waiters */
+		return;
+	l->owner_died++;
+	l->dead_owner = owner;
+}
+
 static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 ret)
 {
 	t->cur.end = ts;
 	t->cur.ret = ret;
+	note_owner_death(w, &t->cur);
 	if (ret == -E_TIMEDOUT)
 		t->cur.cause = WC_TIMEOUT;
 	else if (ret == -E_INTR)
@@ -753,6 +780,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	t->cur.tid = r->hdr.tid;
 	t->cur.addr = r->uaddr;
 	t->cur.begin = r->hdr.ts;
+	t->cur.val = r->val;
 	t->cur.cause = WC_OTHER;
 	t->cur.waker_stack = TT_NO_STACK;
 	t->cur.stack = stack_intern(w, r->hdr.pid, pick_counted(w, &r->hdr, &r->stack));
@@ -770,8 +798,10 @@ static void on_wait_end(struct work *w, const struct tt_wait_end *r)
 	struct thread_work *t = thread_get(w, r->hdr.tid);
 
 	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
-	if (t->in_wait && t->cur.addr == r->uaddr)
+	if (t->in_wait && t->cur.addr == r->uaddr) {
+		t->cur.end_word = r->word;
 		finish_wait(w, t, r->hdr.ts, r->ret);
+	}
 	hold_wait_end(w, t, r);
 }
 
@@ -790,6 +820,18 @@ static void on_wake_op(struct work *w, const struct tt_wake_op *r)
 		t->grp_last.released = true;
 }
 
+/*
+ * An exiting thread wakes a futex for two reasons only: the kernel clears its tid word and wakes
+ * the joiner, which waited for the word to hold that tid; or its robust list names a mutex it
+ * owned, whose waiters expected the word to hold its tid and FUTEX_WAITERS. Any other wake-up
+ * in its context is an interrupt's.
+ */
+static bool exit_wakes_word(const struct raw_wait *rw, __u32 exiting_tid)
+{
+	return rw->val == exiting_tid ||
+	       ((rw->val & TT_FUTEX_WAITERS) && (rw->val & TT_FUTEX_TID_MASK) == exiting_tid);
+}
+
 static void on_waking(struct work *w, const struct tt_waking *r)
 {
 	struct thread_work *t = thread_get(w, r->wakee_tid);
@@ -802,6 +844,8 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->woken_running_ts = ts;
 	if (!t->in_wait || !r->wakee_uaddr || t->cur.addr != r->wakee_uaddr)
 		return;
+	if (r->reason == TT_WAKE_EXIT && !exit_wakes_word(&t->cur, r->hdr.tid))
+		return; /* an interrupt (a timer) that came while a thread exited */
 	/* The first futex or exit wake names the waker; a later "other" wake does not undo it. */
 	if (r->reason == TT_WAKE_FUTEX || r->reason == TT_WAKE_EXIT) {
 		if (t->cur.cause == WC_THREAD || t->cur.cause == WC_EXIT)
@@ -812,10 +856,10 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->cur.waker_stack = stack_intern(w, r->hdr.pid,
 						  pick_counted(w, &r->hdr, &r->stack));
 		t->cur.wake_ts = ts;
-		if (r->reason == TT_WAKE_EXIT) {
-			lock_get(w, t->cur.addr)->ev.exit_wake = true;
+		if (r->reason == TT_WAKE_EXIT && t->cur.val == r->hdr.tid) {
+			lock_get(w, t->cur.addr)->ev.exit_wakes++;
 			lock_get(w, t->cur.addr)->kind_stale = true;
-		} else
+		} else if (r->reason == TT_WAKE_FUTEX)
 			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack);
 	}
 }
@@ -1773,6 +1817,10 @@ static void build_locks(struct work *w)
 		}
 		if (l->kind == LK_JOIN && l->exit_waker && !ls->detail[0])
 			snprintf(ls->detail, sizeof(ls->detail), "thread %u", l->exit_waker);
+		if (l->owner_died) {
+			ls->owner_died += l->owner_died;
+			ls->dead_owner = l->dead_owner;
+		}
 		merge_word(ls, &l->agg);
 		u64_map_free(&l->waiter_by_key);
 		u64_map_free(&l->waker_by_key);

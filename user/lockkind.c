@@ -113,22 +113,24 @@ enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sy
 	__u32 pi_cmds = (1u << TT_FUTEX_LOCK_PI) | (1u << TT_FUTEX_LOCK_PI2) |
 			(1u << TT_FUTEX_TRYLOCK_PI) | (1u << TT_FUTEX_WAIT_REQUEUE_PI);
 	enum lock_kind best = LK__NR;
+	__u64 tally[LK__NR];
 
 	*detail = NULL;
 	if (ev->wait_cmds & pi_cmds) {
 		*detail = "PI";
 		return LK_MUTEX;
 	}
-	if (ev->exit_wake)
-		return LK_JOIN;
+	memcpy(tally, ev->votes, sizeof(tally));
+	/* an exit that woke a waiter of its own tid is one more vote for a join, not a verdict */
+	tally[LK_JOIN] += ev->exit_wakes;
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (ev->votes[order[i]] && (best == LK__NR || ev->votes[order[i]] > ev->votes[best]))
+		if (tally[order[i]] && (best == LK__NR || tally[order[i]] > tally[best]))
 			best = order[i];
 	if (best == LK_FUTEX) {
 		*detail = "libc internal";
 		return LK_FUTEX;
 	}
-	if (ev->robust_val) {
+	if (ev->robust_val || (ev->owner_died && (best == LK__NR || best == LK_MUTEX))) {
 		*detail = "robust";
 		return LK_MUTEX;
 	}

@@ -28,7 +28,8 @@ struct lock_evidence {
 	bool all_val2;    /* every plain WAIT expected the value 2 (glibc lll lock) */
 	bool robust_val;  /* a wait expected TID|FUTEX_WAITERS (robust mutex) */
 	bool val_is_tid;  /* a wait expected a thread id of the target (pthread_join) */
-	bool exit_wake;   /* a waiter was woken by a thread exiting */
+	__u64 exit_wakes; /* waiters woken by the exit of the thread whose tid they waited on */
+	bool owner_died;  /* a wait ended with FUTEX_OWNER_DIED in the word: a robust mutex */
 	/* stacks whose leaf-most libc lock function names a kind; [LK_FUTEX]: libc-internal locks */
 	__u64 votes[LK__NR];
 };

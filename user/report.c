@@ -111,6 +111,9 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		fmt_ns(t2, sizeof(t2), l->contentions ? l->wait_ns / l->contentions : 0),
 		fmt_ns(t3, sizeof(t3), l->max_wait_ns));
 	print_hist(out, l);
+	if (l->owner_died)
+		fprintf(out, "    owner died: thread %u died holding it (robust: EOWNERDEAD)%s\n",
+			l->dead_owner, l->owner_died > 1 ? ", and other owners before" : "");
 	fprintf(out, "    waiters (where they wait):\n");
 	for (i = 0; i < l->nr_waiters && i < o->top_stacks; i++) {
 		const struct attrib *x = &l->waiters[i];

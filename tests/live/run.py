@@ -546,6 +546,67 @@ def test_threads_created_and_joined():
           "join woken by something other than a thread exit")
 
 
+def test_timed_waits_beside_exiting_processes():
+    """Timed condvar waits that all time out, on the CPU where other processes keep exiting:
+    a timer's wake-up that lands while one of them exits is no thread exit, and the condvar is
+    no join (handed case timedwait_exit: it was 'join idle_cond+0x28')."""
+    end = time.time() + 30
+    churn = subprocess.Popen(["sh", "-c", "while :; do taskset -c 0 python3 -c "
+                              "'x = bytearray(20 << 20)'; done"], start_new_session=True)
+    try:
+        time.sleep(0.3)
+        p, s, truth = run_traced(["-q", "--", "taskset", "-c", "0", KINDS, "timedwait",
+                                  "3000"], "timedwait", timeout=end - time.time())
+    finally:
+        os.killpg(churn.pid, signal.SIGKILL)
+        churn.wait()
+    check(p.returncode == 0 and truth, p.stderr)
+    t = truth[0]
+    check(t["timeouts"] == t["waits"], f"the workload saw a wake-up: {t}")
+    cv = lock_named(s, "idle_cond")
+    check(cv["kind"] == "condvar", f"idle_cond: {cv['kind']} {cv['detail']}")
+    check(cv["contentions"] == t["waits"], f"waits {cv['contentions']} vs {t['waits']}")
+    causes = {w["cause"]: w["count"] for w in cv["wakers"]}
+    check(causes == {"timeout": t["timeouts"]}, f"wake causes {causes}")
+    for lk in s["locks"]:
+        if lk["kind"] == "join": # the main thread's join of the ticker, woken by its exit only
+            check([(w["cause"], w["tid"]) for w in lk["wakers"]] ==
+                  [("thread exit", t["ticker_tid"])], f"join {lk['detail']}: {lk['wakers']}")
+
+
+def check_owner_died(mode, args, name):
+    p = subprocess.run([TT, "--json", os.path.join(TMP, name + ".json"), "--", KINDS, mode] +
+                       args, capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    with open(os.path.join(TMP, name + ".json")) as f:
+        s = json.load(f)
+    t = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")][0]
+    died = [lk for lk in s["locks"] if "owner_died" in lk]
+    check(len(died) == 1, f"locks with a dead owner: {died}")
+    lk = died[0]
+    check(lk["kind"] == "mutex" and lk["detail"] == "robust", f"{lk['kind']} {lk['detail']}")
+    check(lk["owner_died"] == t["eownerdead"] == len(t["dead_tids"]),
+          f"owner_died {lk['owner_died']}, EOWNERDEAD {t['eownerdead']}")
+    check(lk["dead_owner_tid"] == t["dead_tids"][-1], f"dead owner {lk['dead_owner_tid']}")
+    check(f"owner died: thread {t['dead_tids'][-1]} died holding it" in p.stdout,
+          "report line on the dead owner")
+    check(all(w["tid"] == t["heir_tid"] for w in lk["waiters"]), f"waiters {lk['waiters']}")
+    return s, lk
+
+
+def test_robust_owner_died():
+    """Threads that exit holding a robust mutex: their heir gets EOWNERDEAD; reported as a
+    robust mutex whose owner died (it was a 'join'), woken by the owner's exit."""
+    s, lk = check_owner_died("robust", ["3", "100"], "robust")
+    check(lk["name"] == "vault_lock", f"name {lk['name']}")
+    check(all(w["cause"] == "thread exit" for w in lk["wakers"]), f"wakers {lk['wakers']}")
+
+
+def test_robust_owner_died_in_other_process():
+    """A process-shared robust mutex whose owner, a child process, exits holding it."""
+    check_owner_died("robustfork", ["200"], "robustfork")
+
+
 def run_attached(cmd, opts, name, warmup):
     """Start cmd, attach with -p for 1 s after warmup seconds, let it finish: (threadtrace's
     result, the JSON summary, the workload's own first JSON line)."""

@@ -125,6 +125,50 @@ static void test_wake_causes(void)
 	records_free(&rb);
 }
 
+/*
+ * A wake-up in an exiting thread's context is its exit's only for a waiter of its tid (join)
+ * or of a robust mutex it owned; else a timer's interrupt that came meanwhile (handed case
+ * timedwait_exit). A robust owner's death shows in the word the waiter leaves with.
+ */
+static void test_exit_wakes(void)
+{
+	const __u64 JOINW = 0x3000, ROBUST = 0x4000;
+	struct record_buf rb = {0};
+	const struct lock_stat *l;
+	struct analysis a;
+	__u64 ips[] = {0x10};
+
+	s_session(&rb, 0);
+	/* a timed condvar wait that times out while thread 7 exits: no join */
+	s_wait_begin(&rb, 1 * MS, 1, A_COND, TT_FUTEX_WAIT_BITSET, 4, ips, 1);
+	s_waking(&rb, 2 * MS, 7, 1, A_COND, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end(&rb, 2 * MS + 10, 1, A_COND, -110);
+	/* a join of thread 8, woken by its exit */
+	s_wait_begin(&rb, 3 * MS, 1, JOINW, TT_FUTEX_WAIT_BITSET, 8, ips, 1);
+	s_waking(&rb, 4 * MS, 8, 1, JOINW, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end(&rb, 4 * MS + 10, 1, JOINW, 0);
+	/* thread 9 dies holding a robust mutex two threads wait for: one death */
+	s_wait_begin(&rb, 5 * MS, 1, ROBUST, TT_FUTEX_WAIT, 9 | 0x80000000u, ips, 1);
+	s_wait_begin(&rb, 5 * MS, 2, ROBUST, TT_FUTEX_WAIT, 9 | 0x80000000u, ips, 1);
+	s_waking(&rb, 6 * MS, 9, 1, ROBUST, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end_word(&rb, 6 * MS + 10, 1, ROBUST, 0, 0xc0000000u);
+	s_wait_end_word(&rb, 6 * MS + 20, 2, ROBUST, 0, 0xc0000000u);
+	s_end(&rb, 10 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	l = find_lock(&a, A_COND);
+	CHECK(l && l->kind != LK_JOIN && l->causes[WC_TIMEOUT] == 1 && !l->causes[WC_EXIT]);
+	l = find_lock(&a, JOINW);
+	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 && !strcmp(l->detail, "thread 8"));
+	l = find_lock(&a, ROBUST);
+	CHECK(l && l->kind == LK_MUTEX && !strcmp(l->detail, "robust"));
+	if (l) {
+		CHECK_EQ_U64(l->owner_died, 1);
+		CHECK_EQ_U64(l->dead_owner, 9);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 /* Every instant of a thread is in one state; the states add up to its traced time. */
 static void test_thread_states(void)
 {
@@ -1033,6 +1077,7 @@ static const struct unit_test tests[] = {
 	{"stream_reorders", test_stream_reorders},
 	{"recfile_streamed", test_recfile_streamed},
 	{"wake_causes", test_wake_causes},
+	{"exit_wakes", test_exit_wakes},
 	{"thread_states", test_thread_states},
 	{"condvar_vs_mutex", test_condvar_vs_mutex},
 	{"classify", test_classify},
