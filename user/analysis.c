@@ -543,8 +543,11 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
  * its leaf-most lock function names, worked out once per stack (frames are named before their
  * records reach the analysis).
  */
-static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
+static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, bool waker,
+			     __u32 cmd, __u32 val)
 {
+	int vote;
+
 	const char *funcs[TT_MAX_USTACK];
 	const struct stack_entry *e;
 	unsigned n = 0;
@@ -564,8 +567,9 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack)
 		}
 		w->stack_votes[stack] = (__s8)lock_stack_kind(funcs, n);
 	}
-	if (w->stack_votes[stack] >= 0) {
-		l->ev.votes[w->stack_votes[stack]]++;
+	vote = lock_vote(w->stack_votes[stack], waker, cmd, val);
+	if (vote >= 0) {
+		l->ev.votes[vote]++;
 		l->kind_stale = true;
 	}
 }
@@ -785,7 +789,8 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	t->cur.waker_stack = TT_NO_STACK;
 	t->cur.stack = stack_intern(w, r->hdr.pid, pick_counted(w, &r->hdr, &r->stack));
 	note_wait_evidence(w, l, r);
-	note_stack_funcs(w, l, t->cur.stack);
+	note_stack_funcs(w, l, t->cur.stack, false,
+			 r->op >= TT_FUTEX2_WAITV ? r->op : r->op & TT_FUTEX_CMD_MASK, r->val);
 	gil_note_wait(w, t, r->uaddr, r->hdr.ts);
 	if (w->nr_objs)
 		holds_wait_begin(w, &t->cur);
@@ -860,7 +865,8 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 			lock_get(w, t->cur.addr)->ev.exit_wakes++;
 			lock_get(w, t->cur.addr)->kind_stale = true;
 		} else if (r->reason == TT_WAKE_FUTEX)
-			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack);
+			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack, true,
+					 r->waker_op & TT_FUTEX_CMD_MASK, 0);
 	}
 }
 

@@ -53,21 +53,52 @@ static int kind_of_func(const char *f)
 	return -1;
 }
 
+/* pthread_cond_wait, __pthread_cond_timedwait64, pthread_cond_clockwait, ... */
+static bool is_cond_wait(const char *f)
+{
+	const char *c = strstr(f, "pthread_cond_");
+
+	return c && strstr(c, "wait");
+}
+
 int lock_stack_kind(const char *const *funcs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int k = funcs[i] ? kind_of_func(funcs[i]) : -1;
 
+		if (k == LK_CONDVAR && is_cond_wait(funcs[i]))
+			return k | LK_BY_COND_WAIT;
 		if (k >= 0)
 			return k;
 	}
 	return -1;
 }
 
+/*
+ * Without libc's own symbols (no libc6-dbg: most systems and containers) only its exported
+ * functions are named, and the leaf-most named one can be pthread_cond_wait when the wait is
+ * the mutex's re-take inside it (__lll_lock_wait, unnamed, below it). glibc's condvar waits on
+ * its own words for a signal (value 0, or the group's signals), never for the value 2 of a
+ * plain FUTEX_WAIT: that is a lll lock, the mutex. And a cond waiter wakes nobody on the
+ * condvar it waits on, only the mutex it releases (or, with symbols, a named __condvar_*).
+ */
+int lock_vote(int stack_kind, bool waker, __u32 cmd, __u32 val)
+{
+	if (stack_kind < 0 || !(stack_kind & LK_BY_COND_WAIT))
+		return stack_kind;
+	if (waker)
+		return -1;
+	if (cmd == TT_FUTEX_WAIT && val == 2)
+		return LK_MUTEX;
+	return LK_CONDVAR;
+}
+
 bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n)
 {
 	int k = lock_stack_kind(funcs, n);
 
+	if (k >= 0)
+		k &= ~LK_BY_COND_WAIT;
 	if (k >= 0)
 		ev->votes[k]++;
 	return k >= 0;

@@ -40,8 +40,17 @@ struct lock_evidence {
  * pthread_cond_wait is the mutex re-take, not the condvar. Returns true if a frame named a kind.
  */
 bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n);
-/* The kind such a stack votes for, or -1 (what lock_evidence_add_stack adds a vote to). */
+/*
+ * The kind such a stack names, or -1; with LK_BY_COND_WAIT when a pthread_cond_*wait frame
+ * named it (then lock_vote says what it votes for).
+ */
 int lock_stack_kind(const char *const *funcs, size_t n);
+#define LK_BY_COND_WAIT 0x20
+/*
+ * What a stack of that kind votes for as a waiter's (its wait's futex cmd and expected value)
+ * or a waker's stack: -1 for nothing.
+ */
+int lock_vote(int stack_kind, bool waker, __u32 cmd, __u32 val);
 /* Decide the kind; *detail gets "PI", "robust", "libc internal" or NULL. */
 enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
 				 const char **detail);

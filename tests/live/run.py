@@ -607,6 +607,52 @@ def test_robust_owner_died_in_other_process():
     check_owner_died("robustfork", ["200"], "robustfork")
 
 
+def dynsym_only_libc():
+    """A copy of the system libc with its symbol table, build id and debug links gone: named
+    by its exported functions (.dynsym) only, as on a system without libc6-dbg."""
+    d = os.path.join(TMP, "nolibcsyms")
+    if not os.path.exists(os.path.join(d, "libc.so.6")):
+        os.makedirs(d, exist_ok=True)
+        libc = subprocess.run(["sh", "-c", f"ldd {WL} | awk '/libc.so.6/ {{print $3}}'"],
+                              capture_output=True, text=True).stdout.strip()
+        sh(f"objcopy --strip-all --remove-section=.gnu_debuglink --remove-section=.gnu_debugdata "
+           f"--remove-section=.note.gnu.build-id {libc} {d}/libc.so.6")
+    return ["env", f"LD_LIBRARY_PATH={d}"]
+
+
+def test_kinds_without_libc_symbols():
+    """Kinds right with libc named by its exported functions only (handed case F3: the mutex a
+    condvar waiter re-takes was a 'condvar', waiting for work)."""
+    env = dynsym_only_libc()
+    p, s, truth = run_traced(["-q", "--"] + env + [WL, "condvar", "100", "3"], "nosym-cv")
+    check(p.returncode == 0 and truth, p.stderr)
+    t = truth[0]
+    frames = [fr for lk in s["locks"] for w in lk["waiters"] + lk["wakers"] for fr in w["stack"]]
+    check(not any("__lll_lock" in fr or "__futex_abstimed" in fr for fr in frames),
+          "libc's internal functions were named: the test has libc symbols")
+    cv, mx = lock_named(s, "queue_cond"), lock_named(s, "queue_lock")
+    check(cv["kind"] == "condvar", f"queue_cond {cv['kind']}")
+    check(t["items"] - 3 <= cv["contentions"] <= t["items"], f"waits {cv['contentions']}")
+    check(mx["kind"] == "mutex", f"queue_lock {mx['kind']} (re-taken after the wake-ups)")
+    check(stack_has([w["stack"] for w in mx["waiters"]], "pthread_cond_wait"),
+          f"re-take inside pthread_cond_wait: {mx['waiters'][0]['stack']}")
+    c = thread(s, t["consumer_tid"])
+    retake = sum(w["wait_ns"] for w in mx["waiters"] if w["tid"] == t["consumer_tid"])
+    # asleep in it: lock wait, not waiting for work (its futex waits also ran and queued)
+    check(0 < c["lock_wait_ns"] <= retake, f"re-take asleep {c['lock_wait_ns']} of {retake}")
+    for mode, name, kind, key in (("lockpair", "acc_lock", "mutex", "iterations"),
+                                  ("rwlock", "table_lock", "rwlock", "iterations"),
+                                  ("sem", "slots", "semaphore", "items")):
+        args = ["30", "8"] if mode != "sem" else ["20", "10"]
+        p, s, truth = run_traced(["-q", "--"] + env + [WL, mode] + args, "nosym-" + mode)
+        check(p.returncode == 0 and truth, p.stderr)
+        lk = lock_named(s, name)
+        check(lk["kind"] == kind, f"{name}: {lk['kind']}")
+        n = truth[0][key]
+        check(n - (3 if mode == "sem" else 0) <= lk["contentions"] <= n,
+              f"{name}: {lk['contentions']} contentions of {n}")
+
+
 def run_attached(cmd, opts, name, warmup):
     """Start cmd, attach with -p for 1 s after warmup seconds, let it finish: (threadtrace's
     result, the JSON summary, the workload's own first JSON line)."""

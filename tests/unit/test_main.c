@@ -393,6 +393,17 @@ static void test_classify(void)
 		/* the mutex re-taken inside Condvar::wait is the mutex's */
 		CHECK_EQ_U64(lock_stack_kind(mx, 4), LK_MUTEX);
 	}
+	{
+		/* libc named by .dynsym only: pthread_cond_wait is the leaf-most name of both its
+		 * condvar wait and its mutex re-take (__lll_lock_wait unnamed below it) */
+		const char *st[] = {NULL, NULL, "pthread_cond_wait", "consumer"};
+		int k = lock_stack_kind(st, 4);
+
+		CHECK_EQ_U64(k, LK_CONDVAR | LK_BY_COND_WAIT);
+		CHECK_EQ_U64(lock_vote(k, false, TT_FUTEX_WAIT_BITSET, 0), LK_CONDVAR);
+		CHECK_EQ_U64(lock_vote(k, false, TT_FUTEX_WAIT, 2), LK_MUTEX);
+		CHECK(lock_vote(k, true, TT_FUTEX_WAKE, 0) < 0);
+	}
 
 	memset(&ev, 0, sizeof(ev));
 	ev.any_wait = true;
