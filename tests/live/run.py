@@ -546,20 +546,48 @@ def test_threads_created_and_joined():
           "join woken by something other than a thread exit")
 
 
+def churning(cpu):
+    """Short processes starting and exiting on one CPU, for the duration of a with block."""
+    class Churn:
+        def __enter__(self):
+            self.p = subprocess.Popen(["sh", "-c", f"while :; do taskset -c {cpu} python3 -c "
+                                       "'x = bytearray(20 << 20)'; done"],
+                                      start_new_session=True)
+            time.sleep(0.3)
+
+        def __exit__(self, *exc):
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.wait()
+    return Churn()
+
+
+def test_gil_waits_beside_exiting_processes():
+    """The GIL's condvar, waited on 5 ms at a time, beside exiting processes: no join, no
+    'thread exit' of a thread outside the process (handed case: 'join (thread 4996)')."""
+    exes = pythons()
+    if not exes:
+        raise Skip("no CPython here")
+    with churning(0):
+        p, s, truth = run_traced(["-q", "--", "taskset", "-c", "0", exes[-1], PYGIL, "burn",
+                                  "2", "3"], "gil-exits")
+    check(p.returncode == 0 and truth, p.stderr)
+    tids = {t["tid"] for t in s["threads"]}
+    burners = {t["tid"] for t in truth[0]["threads"]}
+    for lk in s["locks"]:
+        exits = [w["tid"] for w in lk["wakers"] if w["cause"] == "thread exit"]
+        check(all(t in tids for t in exits), f"{lk['kind']} {lk['name']}: exits of {exits}")
+        if lk["kind"] == "join": # the main thread joins the two burners
+            check(set(exits) <= burners and lk["detail"] in
+                  [f"thread {t}" for t in burners], f"join {lk['detail']}: {lk['wakers']}")
+
+
 def test_timed_waits_beside_exiting_processes():
     """Timed condvar waits that all time out, on the CPU where other processes keep exiting:
     a timer's wake-up that lands while one of them exits is no thread exit, and the condvar is
     no join (handed case timedwait_exit: it was 'join idle_cond+0x28')."""
-    end = time.time() + 30
-    churn = subprocess.Popen(["sh", "-c", "while :; do taskset -c 0 python3 -c "
-                              "'x = bytearray(20 << 20)'; done"], start_new_session=True)
-    try:
-        time.sleep(0.3)
+    with churning(0):
         p, s, truth = run_traced(["-q", "--", "taskset", "-c", "0", KINDS, "timedwait",
-                                  "3000"], "timedwait", timeout=end - time.time())
-    finally:
-        os.killpg(churn.pid, signal.SIGKILL)
-        churn.wait()
+                                  "3000"], "timedwait")
     check(p.returncode == 0 and truth, p.stderr)
     t = truth[0]
     check(t["timeouts"] == t["waits"], f"the workload saw a wake-up: {t}")

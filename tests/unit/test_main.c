@@ -383,7 +383,8 @@ static void test_classify(void)
 	{
 		/* Rust std: its own futexes, named by the waiting function (09-rust-std-mutex) */
 		const char *cv[] = {"syscall", "std::sys::pal::unix::futex::futex_wait",
-				    "<std::sys::sync::condvar::futex::Condvar>::wait_optional_timeout",
+				    "<std::sys::sync::condvar::futex::Condvar>::"
+				    "wait_optional_timeout",
 				    "<std::sys::sync::condvar::futex::Condvar>::wait"};
 		const char *mx[] = {"syscall", "std::sys::pal::unix::futex::futex_wait",
 				    "<std::sys::sync::mutex::futex::Mutex>::lock_contended",
