@@ -7,6 +7,7 @@ Prints one line per test and ends with 'N passed, N failed, N skipped'.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -602,7 +603,7 @@ def test_timed_waits_beside_exiting_processes():
                   [("thread exit", t["ticker_tid"])], f"join {lk['detail']}: {lk['wakers']}")
 
 
-def check_owner_died(mode, args, name):
+def check_owner_died(mode, args, name, owner_name=None):
     p = subprocess.run([TT, "--json", os.path.join(TMP, name + ".json"), "--", KINDS, mode] +
                        args, capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, p.stderr)
@@ -616,8 +617,9 @@ def check_owner_died(mode, args, name):
     check(lk["owner_died"] == t["eownerdead"] == len(t["dead_tids"]),
           f"owner_died {lk['owner_died']}, EOWNERDEAD {t['eownerdead']}")
     check(lk["dead_owner_tid"] == t["dead_tids"][-1], f"dead owner {lk['dead_owner_tid']}")
-    check(f"owner died: thread {t['dead_tids'][-1]} died holding it" in p.stdout,
-          "report line on the dead owner")
+    named = f" {owner_name}" if owner_name else ""
+    check(re.search(rf"owner died: thread {t['dead_tids'][-1]}{named} died holding it",
+                    p.stdout), "report line on the dead owner")
     check(all(w["tid"] == t["heir_tid"] for w in lk["waiters"]), f"waiters {lk['waiters']}")
     return s, lk
 
@@ -625,7 +627,7 @@ def check_owner_died(mode, args, name):
 def test_robust_owner_died():
     """Threads that exit holding a robust mutex: their heir gets EOWNERDEAD; reported as a
     robust mutex whose owner died (it was a 'join'), woken by the owner's exit."""
-    s, lk = check_owner_died("robust", ["3", "100"], "robust")
+    s, lk = check_owner_died("robust", ["3", "100"], "robust", "doomed")
     check(lk["name"] == "vault_lock", f"name {lk['name']}")
     check(all(w["cause"] == "thread exit" for w in lk["wakers"]), f"wakers {lk['wakers']}")
 

@@ -95,8 +95,7 @@ void s_wait_end(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 re
 	append(rb, &r, sizeof(r));
 }
 
-void s_wait_end_word(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret,
-		     __u32 word)
+void s_wait_end_word(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret, __u32 word)
 {
 	struct tt_wait_end r = {0};
 
