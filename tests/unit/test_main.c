@@ -1075,10 +1075,43 @@ static void test_holds(void)
 	records_free(&rb);
 }
 
+/*
+ * Three readers hold an rwlock at once (0-10, 2-12 and 4-14 ms) while a writer waits 1..14 ms:
+ * 13 ms of waiting, charged once per instant (it was 9 + 10 + 10 = 29 ms, once per hold).
+ */
+static void test_holds_readers_share_a_wait(void)
+{
+	const __u64 RW = 0x7000;
+	struct record_buf rb = {0};
+	const struct lock_stat *l;
+	struct analysis a;
+
+	s_session_flags(&rb, 0, TT_SESSION_HOLDS);
+	for (__u32 r = 0; r < 3; r++)
+		s_lock_call(&rb, 2 * r * MS, 1 + r, TT_LOP_RW_RDLOCK, RW, 0, 0x10);
+	s_lock_call(&rb, 1 * MS - 1000, 9, TT_LOP_RW_WRLOCK, RW, 0, 0x20);
+	s_wait_begin(&rb, 1 * MS, 9, RW + 12, TT_FUTEX_WAIT_BITSET, 3, NULL, 0);
+	for (__u32 r = 0; r < 3; r++)
+		s_lock_call(&rb, (10 + 2 * r) * MS, 1 + r, TT_LOP_RW_UNLOCK, RW, 0, 0);
+	s_wait_end(&rb, 14 * MS, 9, RW + 12, 0);
+	s_lock_call(&rb, 15 * MS, 9, TT_LOP_RW_UNLOCK, RW, 0, 0);
+	s_end(&rb, 20 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	l = find_lock(&a, RW);
+	CHECK(l && l->kind == LK_RWLOCK);
+	if (l) {
+		CHECK_EQ_U64(l->wait_ns, 13 * MS);
+		CHECK_EQ_U64(l->caused_wait_ns, 13 * MS);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 static const struct unit_test tests[] = {
 	{"untraced_switch_in", test_untraced_switch_in},
 	{"probe_sites", test_probe_sites},
 	{"holds", test_holds},
+	{"holds_readers_share_a_wait", test_holds_readers_share_a_wait},
 	{"missed_switch_in", test_missed_switch_in},
 	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
 	{"jit_perf_map", test_jit_perf_map},
