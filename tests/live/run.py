@@ -654,7 +654,7 @@ def test_kinds_without_libc_symbols():
     """Kinds right with libc named by its exported functions only (handed case F3: the mutex a
     condvar waiter re-takes was a 'condvar', waiting for work)."""
     env = dynsym_only_libc()
-    p, s, truth = run_traced(["-q", "--"] + env + [WL, "condvar", "100", "3"], "nosym-cv")
+    p, s, truth = run_traced(["-q", "--"] + env + [WL, "condvar", "40", "10"], "nosym-cv")
     check(p.returncode == 0 and truth, p.stderr)
     t = truth[0]
     frames = [fr for lk in s["locks"] for w in lk["waiters"] + lk["wakers"] for fr in w["stack"]]
