@@ -98,9 +98,7 @@ bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs,
 	int k = lock_stack_kind(funcs, n);
 
 	if (k >= 0)
-		k &= ~LK_BY_COND_WAIT;
-	if (k >= 0)
-		ev->votes[k]++;
+		ev->votes[k & ~LK_BY_COND_WAIT]++;
 	return k >= 0;
 }
 
