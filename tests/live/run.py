@@ -681,6 +681,12 @@ def test_kinds_without_libc_symbols():
         n = truth[0][key]
         check(n - (3 if mode == "sem" else 0) <= lk["contentions"] <= n,
               f"{name}: {lk['contentions']} contentions of {n}")
+    p, s, truth = run_traced(["-q", "--"] + env + [WL, "threads", "10", "5"], "nosym-join")
+    check(p.returncode == 0 and truth, p.stderr)
+    joins = [lk for lk in s["locks"] if lk["kind"] == "join"]
+    check(joins and all(w["cause"] == "thread exit" for lk in joins for w in lk["wakers"]),
+          f"joins {[(lk['kind'], lk['wakers']) for lk in s['locks']]}")
+    check(sum(lk["contentions"] for lk in joins) <= truth[0]["created"], "more joins than threads")
 
 
 def run_attached(cmd, opts, name, warmup):
