@@ -275,6 +275,8 @@ def test_rust_stacks_whole():
     p, s, truth = run_traced(["-q", "--", exe, "1"], "rust")
     check(p.returncode == 0 and truth, p.stderr)
     lk = lock_named(s, "rustlock::ORDER_BOOK")
+    # Rust std's Mutex: lock_contended names it (it was a plain 'futex')
+    check(lk["kind"] == "mutex", f"ORDER_BOOK kind {lk['kind']}")
     share = share_through(lk["waiters"], "rustlock::apply_trade", "count")
     check(share >= 0.99, f"waits through apply_trade: {share:.4f} {lk['waiters'][:2]}")
     st = s["stacks"]
