@@ -117,6 +117,10 @@ struct thread_work {
 	bool pend_timeout;
 	struct held_lock *held; /* what it holds now */
 	size_t nr_held, cap_held;
+	/* an exit that woke its open wait, not yet known to be the exit's wake-up (exit_cand) */
+	__u32 exit_cand_tid, exit_cand_stack;
+	__u64 exit_cand_ts;
+	char exit_cand_comm[TT_COMM_LEN];
 	/* the GIL */
 	bool gil_hold, gil_wait;
 	__u64 gil_hold_since, gil_wait_since;
@@ -780,6 +784,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	if (t->in_wait) /* its end was lost: keep what is known, as unfinished */
 		finish_wait(w, t, r->hdr.ts, 0);
 	memset(&t->cur, 0, sizeof(t->cur));
+	t->exit_cand_tid = 0;
 	t->in_wait = true;
 	t->cur.tid = r->hdr.tid;
 	t->cur.addr = r->uaddr;
@@ -798,6 +803,31 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 
 static void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r);
 
+/*
+ * A target thread's exit woke a wait that did not expect its tid: in a PID namespace the waiter
+ * expected the tid as the namespace numbers it. It was the exit's wake-up if nothing else woke
+ * the wait and the word shows what an exit leaves: a joined thread's tid word cleared to 0, or
+ * a robust mutex's FUTEX_OWNER_DIED. Else an interrupt came while the thread exited.
+ */
+static void exit_cand_settle(struct work *w, struct thread_work *t, __s64 ret)
+{
+	struct raw_wait *rw = &t->cur;
+	bool join = rw->val && !rw->end_word;
+
+	if (!t->exit_cand_tid || rw->cause != WC_OTHER || ret ||
+	    !(join || (rw->end_word & TT_FUTEX_OWNER_DIED)))
+		return;
+	rw->cause = WC_EXIT;
+	rw->waker_tid = t->exit_cand_tid;
+	rw->waker_stack = t->exit_cand_stack;
+	rw->wake_ts = t->exit_cand_ts;
+	memcpy(rw->waker_comm, t->exit_cand_comm, TT_COMM_LEN);
+	if (join) {
+		lock_get(w, rw->addr)->ev.exit_wakes++;
+		lock_get(w, rw->addr)->kind_stale = true;
+	}
+}
+
 static void on_wait_end(struct work *w, const struct tt_wait_end *r)
 {
 	struct thread_work *t = thread_get(w, r->hdr.tid);
@@ -805,6 +835,7 @@ static void on_wait_end(struct work *w, const struct tt_wait_end *r)
 	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
 	if (t->in_wait && t->cur.addr == r->uaddr) {
 		t->cur.end_word = r->word;
+		exit_cand_settle(w, t, r->ret);
 		finish_wait(w, t, r->hdr.ts, r->ret);
 	}
 	hold_wait_end(w, t, r);
@@ -849,8 +880,16 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->woken_running_ts = ts;
 	if (!t->in_wait || !r->wakee_uaddr || t->cur.addr != r->wakee_uaddr)
 		return;
-	if (r->reason == TT_WAKE_EXIT && !exit_wakes_word(&t->cur, r->hdr.tid))
-		return; /* an interrupt (a timer) that came while a thread exited */
+	if (r->reason == TT_WAKE_EXIT && !exit_wakes_word(&t->cur, r->hdr.tid)) {
+		if (!t->exit_cand_tid) { /* decided at the wait's end (exit_cand_settle) */
+			t->exit_cand_tid = r->hdr.tid;
+			t->exit_cand_ts = ts;
+			t->exit_cand_stack = stack_intern(w, r->hdr.pid,
+							  pick_counted(w, &r->hdr, &r->stack));
+			memcpy(t->exit_cand_comm, r->waker_comm, TT_COMM_LEN);
+		}
+		return;
+	}
 	/* The first futex or exit wake names the waker; a later "other" wake does not undo it. */
 	if (r->reason == TT_WAKE_FUTEX || r->reason == TT_WAKE_EXIT) {
 		if (t->cur.cause == WC_THREAD || t->cur.cause == WC_EXIT)

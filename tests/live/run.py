@@ -605,6 +605,46 @@ def test_timed_waits_beside_exiting_processes():
                   [("thread exit", t["ticker_tid"])], f"join {lk['detail']}: {lk['wakers']}")
 
 
+def test_join_in_pid_namespace():
+    """A process in its own PID namespace (a container's): its joiners expect the namespace's
+    tids, the kernel reports global ones; a join is still woken by the joined thread's exit."""
+    if not shutil.which("unshare"):
+        raise Skip("no unshare")
+    ns = subprocess.Popen(["unshare", "--pid", "--fork", WL, "threads", "30", "40"],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        child = None
+        for _ in range(200):
+            kids = subprocess.run(["pgrep", "-P", str(ns.pid)], capture_output=True,
+                                  text=True).stdout.split()
+            if kids:
+                child = int(kids[0])
+                break
+            time.sleep(0.01)
+        check(child, "no workload inside the namespace")
+        with open(f"/proc/{child}/status") as f:
+            nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+        check(len(nspid) == 2, f"not in a PID namespace: NSpid {nspid}")
+        out = os.path.join(TMP, "nsjoin.json")
+        p = subprocess.run([TT, "-q", "--json", out, "-p", str(child)], capture_output=True,
+                           text=True, timeout=60)
+        truth = json.loads(ns.communicate(timeout=30)[0].splitlines()[0])
+    finally:
+        if ns.poll() is None:
+            ns.kill()
+            ns.wait()
+    check(p.returncode == 0, p.stderr)
+    with open(out) as f:
+        s = json.load(f)
+    tids = {t["tid"] for t in s["threads"]}
+    joins = [lk for lk in s["locks"] if lk["kind"] == "join"]
+    check(joins, f"no joins: {[(lk['kind'], lk['name']) for lk in s['locks']]}")
+    wakers = [w for lk in joins for w in lk["wakers"]]
+    check(all(w["cause"] == "thread exit" and w["tid"] in tids for w in wakers),
+          f"join wakers {[(w['cause'], w['tid']) for w in wakers]}")
+    check(sum(lk["contentions"] for lk in joins) <= truth["created"], "more joins than threads")
+
+
 def check_owner_died(mode, args, name, owner_name=None):
     p = subprocess.run([TT, "--json", os.path.join(TMP, name + ".json"), "--", KINDS, mode] +
                        args, capture_output=True, text=True, timeout=60)

@@ -132,7 +132,7 @@ static void test_wake_causes(void)
  */
 static void test_exit_wakes(void)
 {
-	const __u64 JOINW = 0x3000, ROBUST = 0x4000;
+	const __u64 JOINW = 0x3000, ROBUST = 0x4000, NSJOIN = 0x5000;
 	struct record_buf rb = {0};
 	const struct lock_stat *l;
 	struct analysis a;
@@ -153,12 +153,19 @@ static void test_exit_wakes(void)
 	s_waking(&rb, 6 * MS, 9, 1, ROBUST, TT_WAKE_EXIT, 0, NULL, 0);
 	s_wait_end_word(&rb, 6 * MS + 10, 1, ROBUST, 0, 0xc0000000u);
 	s_wait_end_word(&rb, 6 * MS + 20, 2, ROBUST, 0, 0xc0000000u);
+	/* in a PID namespace: a join of the thread the namespace numbers 5, globally 105; its
+	 * exit cleared the tid word */
+	s_wait_begin(&rb, 7 * MS, 1, NSJOIN, TT_FUTEX_WAIT_BITSET, 5, ips, 1);
+	s_waking(&rb, 8 * MS, 105, 1, NSJOIN, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end_word(&rb, 8 * MS + 10, 1, NSJOIN, 0, 0);
 	s_end(&rb, 10 * MS);
 	CHECK(analysis_run(&rb, NULL, &a) == 0);
 	l = find_lock(&a, A_COND);
 	CHECK(l && l->kind != LK_JOIN && l->causes[WC_TIMEOUT] == 1 && !l->causes[WC_EXIT]);
 	l = find_lock(&a, JOINW);
 	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 && !strcmp(l->detail, "thread 8"));
+	l = find_lock(&a, NSJOIN);
+	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 && !strcmp(l->detail, "thread 105"));
 	l = find_lock(&a, ROBUST);
 	CHECK(l && l->kind == LK_MUTEX && !strcmp(l->detail, "robust"));
 	if (l) {
