@@ -98,7 +98,9 @@ static __always_inline int futex_exit(long ret)
 		rec->uaddr = ws->uaddr;
 		rec->op = ws->op;
 		rec->ret = ret;
-		rec->pad = 0;
+		/* the waiter's own memory, read before it returns to user space */
+		if (bpf_probe_read_user(&rec->word, sizeof(rec->word), (void *)ws->uaddr))
+			rec->word = 0;
 		submit(rec);
 	}
 	bpf_map_delete_elem(&waits, &tid);

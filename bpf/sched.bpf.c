@@ -99,7 +99,9 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 		rec->waker_op = wk->op;
 	} else if (ws && waker_tgid != target_tgid && in_futex_wake(cur)) {
 		rec->reason = TT_WAKE_FUTEX_PROCESS;
-	} else if (cur->flags & PF_EXITING_FLAG) {
+	} else if ((cur->flags & PF_EXITING_FLAG) && waker_tgid == target_tgid) {
+		/* another process's exit wakes no futex of ours (process-shared ones aside, whose
+		 * owner's death the waiter's futex word shows); it is an interrupt that came in */
 		rec->reason = TT_WAKE_EXIT;
 	}
 	__builtin_memcpy(rec->waker_comm, cur->comm, TT_COMM_LEN);

@@ -105,8 +105,13 @@ struct tt_wait_end {
 	__u64 uaddr;
 	__s64 ret; /* syscall return: 0, -EAGAIN, -ETIMEDOUT, -EINTR, ... */
 	__u32 op;
-	__u32 pad;
+	__u32 word; /* the futex word as the wait ended: a robust mutex's FUTEX_OWNER_DIED shows
+		       here before the woken waiter clears it (0: unreadable, or files before it) */
 };
+
+#define TT_FUTEX_WAITERS 0x80000000u
+#define TT_FUTEX_OWNER_DIED 0x40000000u
+#define TT_FUTEX_TID_MASK 0x3fffffffu
 
 struct tt_wake_op {
 	struct tt_rec_hdr hdr;
@@ -120,7 +125,9 @@ struct tt_wake_op {
 enum tt_wake_reason {
 	TT_WAKE_OTHER = 0, /* not a futex wake: I/O, timer, signal, scheduler */
 	TT_WAKE_FUTEX = 1, /* the waker is inside a futex wake op (waker_uaddr) */
-	TT_WAKE_EXIT = 2,  /* the waker is exiting (CLONE_CHILD_CLEARTID: pthread_join) */
+	TT_WAKE_EXIT = 2,  /* the waker is a target thread that is exiting: CLONE_CHILD_CLEARTID
+			      (pthread_join) or its robust list (a robust mutex's owner died) — or
+			      an interrupt that came while it exited: the analysis checks */
 	TT_WAKE_FUTEX_PROCESS = 3, /* the waker, in another process, is in a futex wake syscall */
 };
 

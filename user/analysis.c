@@ -37,6 +37,7 @@ struct held_lock {
 struct recent_wait {
 	__u32 tid;
 	__u64 begin, end;
+	__u64 charged_lo, charged_hi; /* charged to holds already: read holds share a wait */
 };
 
 #define RECENT_WAITS 64
@@ -77,6 +78,8 @@ struct raw_wait {
 	__u64 addr;
 	__u64 begin, end;
 	__s64 ret;
+	__u32 val;	/* the value it expected the word to hold */
+	__u32 end_word; /* the word as it ended (0: unknown) */
 	__u32 stack;
 	__u32 waker_tid;
 	__u32 waker_pid; /* the waker's process, when it is not the target */
@@ -115,6 +118,10 @@ struct thread_work {
 	bool pend_timeout;
 	struct held_lock *held; /* what it holds now */
 	size_t nr_held, cap_held;
+	/* an exit that woke its open wait, not yet known to be the exit's wake-up (exit_cand) */
+	__u32 exit_cand_tid, exit_cand_stack;
+	__u64 exit_cand_ts;
+	char exit_cand_comm[TT_COMM_LEN];
 	/* the GIL */
 	bool gil_hold, gil_wait;
 	__u64 gil_hold_since, gil_wait_since;
@@ -139,6 +146,8 @@ struct lock_work {
 	__u64 rt_waits[LK__NR];
 	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
 	bool musl_owner_val;
+	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
+	__u32 dead_owner; /* the latest of those owners */
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct lock_stat agg;
 	size_t cap_waiters, cap_wakers, cap_chains;
@@ -558,12 +567,14 @@ static void note_wait_evidence(struct work *w, struct lock_work *l, const struct
  * its leaf-most lock function names, worked out once per stack (frames are named before their
  * records reach the analysis).
  */
-static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, bool waiter)
+static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, bool waker,
+			     __u32 cmd, __u32 val)
 {
 	const char *funcs[TT_MAX_USTACK];
 	const struct stack_entry *e;
 	unsigned n = 0;
 	size_t had = w->cap_votes;
+	int vote, sv;
 
 	if (stack == TT_NO_STACK || !w->a->sd)
 		return;
@@ -584,19 +595,22 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, b
 		 * monitor entry parks on a pthread condvar); a mutex the libc takes under them
 		 * stays a mutex (the park event's own, re-taken after the wait).
 		 */
-		k = lock_stack_kind(funcs, n);
+		k = lock_stack_kind(funcs, n); /* with LK_BY_COND_WAIT: lock_vote decides */
 		rk = runtime_stack_kind(w->a->rt.mask, funcs, n, &id);
-		if (rk >= 0 && k != LK_MUTEX && k != LK_FUTEX)
+		if (rk >= 0 && (k & ~LK_BY_COND_WAIT) != LK_MUTEX &&
+		    (k & ~LK_BY_COND_WAIT) != LK_FUTEX)
 			k = rk;
 		else
 			id = -1;
 		w->stack_votes[stack] = (__s16)(k < 0 ? -1 : k | (id + 1) << 8);
 	}
-	if (w->stack_votes[stack] >= 0) {
-		l->ev.votes[w->stack_votes[stack] & 0xff]++;
-		if (w->stack_votes[stack] >> 8) {
-			l->rt_func[w->stack_votes[stack] & 0xff] = (w->stack_votes[stack] >> 8) - 1;
-			l->rt_waits[w->stack_votes[stack] & 0xff] += waiter;
+	sv = w->stack_votes[stack];
+	vote = sv < 0 ? -1 : lock_vote(sv & 0xff, waker, cmd, val);
+	if (vote >= 0) {
+		l->ev.votes[vote]++;
+		if (sv >> 8) {
+			l->rt_func[vote] = (sv >> 8) - 1;
+			l->rt_waits[vote] += !waker;
 		}
 		l->kind_stale = true;
 	}
@@ -798,10 +812,33 @@ static void wait_done(struct work *w, struct thread_work *t)
 	t->in_wait = false;
 }
 
+/*
+ * The robust mutex a wait ended on lost its owner: the kernel walked the dead owner's robust
+ * list, set FUTEX_OWNER_DIED in the word and woke a waiter, which returns EOWNERDEAD. The word
+ * has the bit until that waiter takes the lock; the owner is the tid the waiter expected.
+ */
+static void note_owner_death(struct work *w, const struct raw_wait *rw)
+{
+	__u32 owner = rw->val & TT_FUTEX_TID_MASK;
+	struct lock_work *l;
+
+	if (!(rw->end_word & TT_FUTEX_OWNER_DIED) || !(rw->val & TT_FUTEX_WAITERS) || !owner ||
+	    (rw->end_word & TT_FUTEX_TID_MASK))
+		return;
+	l = lock_get(w, rw->addr);
+	l->ev.owner_died = true;
+	l->kind_stale = true;
+	if (l->owner_died && l->dead_owner == owner) /* one death, several waiters */
+		return;
+	l->owner_died++;
+	l->dead_owner = owner;
+}
+
 static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 ret)
 {
 	t->cur.end = ts;
 	t->cur.ret = ret;
+	note_owner_death(w, &t->cur);
 	if (ret == -E_TIMEDOUT)
 		t->cur.cause = WC_TIMEOUT;
 	else if (ret == -E_INTR)
@@ -822,15 +859,18 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	if (t->in_wait) /* its end was lost: keep what is known, as unfinished */
 		finish_wait(w, t, r->hdr.ts, 0);
 	memset(&t->cur, 0, sizeof(t->cur));
+	t->exit_cand_tid = 0;
 	t->in_wait = true;
 	t->cur.tid = r->hdr.tid;
 	t->cur.addr = r->uaddr;
 	t->cur.begin = r->hdr.ts;
+	t->cur.val = r->val;
 	t->cur.cause = WC_OTHER;
 	t->cur.waker_stack = TT_NO_STACK;
 	t->cur.stack = stack_intern(w, r->hdr.pid, pick_counted(w, &r->hdr, &r->stack));
 	note_wait_evidence(w, l, r);
-	note_stack_funcs(w, l, t->cur.stack, true);
+	note_stack_funcs(w, l, t->cur.stack, false,
+			 r->op >= TT_FUTEX2_WAITV ? r->op : r->op & TT_FUTEX_CMD_MASK, r->val);
 	gil_note_wait(w, t, r->uaddr, r->hdr.ts);
 	if (w->nr_objs)
 		holds_wait_begin(w, &t->cur);
@@ -838,13 +878,41 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 
 static void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r);
 
+/*
+ * A target thread's exit woke a wait that did not expect its tid: in a PID namespace the waiter
+ * expected the tid as the namespace numbers it. It was the exit's wake-up if nothing else woke
+ * the wait and the word shows what an exit leaves: a joined thread's tid word cleared to 0, or
+ * a robust mutex's FUTEX_OWNER_DIED. Else an interrupt came while the thread exited.
+ */
+static void exit_cand_settle(struct work *w, struct thread_work *t, __s64 ret)
+{
+	struct raw_wait *rw = &t->cur;
+	bool join = rw->val && !rw->end_word;
+
+	if (!t->exit_cand_tid || rw->cause != WC_OTHER || ret ||
+	    !(join || (rw->end_word & TT_FUTEX_OWNER_DIED)))
+		return;
+	rw->cause = WC_EXIT;
+	rw->waker_tid = t->exit_cand_tid;
+	rw->waker_stack = t->exit_cand_stack;
+	rw->wake_ts = t->exit_cand_ts;
+	memcpy(rw->waker_comm, t->exit_cand_comm, TT_COMM_LEN);
+	if (join) {
+		lock_get(w, rw->addr)->ev.exit_wakes++;
+		lock_get(w, rw->addr)->kind_stale = true;
+	}
+}
+
 static void on_wait_end(struct work *w, const struct tt_wait_end *r)
 {
 	struct thread_work *t = thread_get(w, r->hdr.tid);
 
 	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
-	if (t->in_wait && t->cur.addr == r->uaddr)
+	if (t->in_wait && t->cur.addr == r->uaddr) {
+		t->cur.end_word = r->word;
+		exit_cand_settle(w, t, r->ret);
 		finish_wait(w, t, r->hdr.ts, r->ret);
+	}
 	hold_wait_end(w, t, r);
 }
 
@@ -863,6 +931,18 @@ static void on_wake_op(struct work *w, const struct tt_wake_op *r)
 		t->grp_last.released = true;
 }
 
+/*
+ * An exiting thread wakes a futex for two reasons only: the kernel clears its tid word and wakes
+ * the joiner, which waited for the word to hold that tid; or its robust list names a mutex it
+ * owned, whose waiters expected the word to hold its tid and FUTEX_WAITERS. Any other wake-up
+ * in its context is an interrupt's.
+ */
+static bool exit_wakes_word(const struct raw_wait *rw, __u32 exiting_tid)
+{
+	return rw->val == exiting_tid ||
+	       ((rw->val & TT_FUTEX_WAITERS) && (rw->val & TT_FUTEX_TID_MASK) == exiting_tid);
+}
+
 static void on_waking(struct work *w, const struct tt_waking *r)
 {
 	struct thread_work *t = thread_get(w, r->wakee_tid);
@@ -875,6 +955,16 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->woken_running_ts = ts;
 	if (!t->in_wait || !r->wakee_uaddr || t->cur.addr != r->wakee_uaddr)
 		return;
+	if (r->reason == TT_WAKE_EXIT && !exit_wakes_word(&t->cur, r->hdr.tid)) {
+		if (!t->exit_cand_tid) { /* decided at the wait's end (exit_cand_settle) */
+			t->exit_cand_tid = r->hdr.tid;
+			t->exit_cand_ts = ts;
+			t->exit_cand_stack = stack_intern(w, r->hdr.pid,
+							  pick_counted(w, &r->hdr, &r->stack));
+			memcpy(t->exit_cand_comm, r->waker_comm, TT_COMM_LEN);
+		}
+		return;
+	}
 	/* The first futex or exit wake names the waker; a later "other" wake does not undo it. */
 	if (r->reason == TT_WAKE_FUTEX_PROCESS) {
 		/* a process-shared lock released in another process: no stack of its code */
@@ -896,11 +986,12 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->cur.waker_stack = stack_intern(w, r->hdr.pid,
 						  pick_counted(w, &r->hdr, &r->stack));
 		t->cur.wake_ts = ts;
-		if (r->reason == TT_WAKE_EXIT) {
-			lock_get(w, t->cur.addr)->ev.exit_wake = true;
+		if (r->reason == TT_WAKE_EXIT && t->cur.val == r->hdr.tid) {
+			lock_get(w, t->cur.addr)->ev.exit_wakes++;
 			lock_get(w, t->cur.addr)->kind_stale = true;
-		} else
-			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack, false);
+		} else if (r->reason == TT_WAKE_FUTEX)
+			note_stack_funcs(w, lock_get(w, t->cur.addr), t->cur.waker_stack, true,
+					 r->waker_op & TT_FUTEX_CMD_MASK, 0);
 	}
 }
 
@@ -1356,17 +1447,37 @@ static void hold_acquire(struct work *w, struct thread_work *t, __u64 obj, bool 
 		o->writer = t->st.tid;
 }
 
-/* Another thread's wait on o, inside a hold of o from begin to end: the holder made it wait. */
-static void charge(struct obj_state *o, struct holder *hd, __u32 tid, const struct recent_wait *rw,
+/*
+ * Another thread's wait on o, inside a hold of o from begin to end: the holder made it wait.
+ * Each instant of a wait is charged once: readers holding an rwlock together kept its writer
+ * waiting for the same time, which goes to the hold that ended first, the rest to the next,
+ * so a wait is never charged more than its length. The part charged is kept as one span
+ * [charged_lo, charged_hi): concurrent holds overlap, and a gap between two holds the span
+ * covers waited for no hold of this lock.
+ */
+static void charge(struct obj_state *o, struct holder *hd, __u32 tid, struct recent_wait *rw,
 		   __u64 begin, __u64 end)
 {
 	__u64 b = rw->begin > begin ? rw->begin : begin;
 	__u64 e = rw->end && rw->end < end ? rw->end : end;
+	__u64 ns = 0;
 
 	if (rw->tid == tid || e <= b)
 		return;
-	o->caused_wait_ns += e - b;
-	hd->caused_wait_ns += e - b;
+	if (rw->charged_hi <= rw->charged_lo) {
+		ns = e - b;
+		rw->charged_lo = b;
+		rw->charged_hi = e;
+	} else {
+		if (b < rw->charged_lo)
+			ns += (e < rw->charged_lo ? e : rw->charged_lo) - b;
+		if (e > rw->charged_hi)
+			ns += e - (b > rw->charged_hi ? b : rw->charged_hi);
+		rw->charged_lo = b < rw->charged_lo ? b : rw->charged_lo;
+		rw->charged_hi = e > rw->charged_hi ? e : rw->charged_hi;
+	}
+	o->caused_wait_ns += ns;
+	hd->caused_wait_ns += ns;
 }
 
 /*
@@ -1412,24 +1523,27 @@ static void holds_wait_begin(struct work *w, const struct raw_wait *rw)
 
 	if (o)
 		*VEC_PUSH(o->open, o->nr_open, o->cap_open) =
-			(struct recent_wait){rw->tid, rw->begin, 0};
+			(struct recent_wait){rw->tid, rw->begin, 0, 0, 0};
 }
 
 static void holds_wait_end(struct work *w, const struct raw_wait *rw)
 {
 	struct obj_state *o = (struct obj_state *)object_of_word(w, rw->addr);
 
+	struct recent_wait done = {rw->tid, rw->begin, rw->end ? rw->end : 1, 0, 0};
+
 	if (!o)
 		return;
 	for (size_t i = 0; i < o->nr_open; i++)
 		if (o->open[i].tid == rw->tid) {
+			done.charged_lo = o->open[i].charged_lo;
+			done.charged_hi = o->open[i].charged_hi;
 			o->open[i] = o->open[--o->nr_open];
 			break;
 		}
 	if (!o->recent)
 		o->recent = xcalloc(RECENT_WAITS, sizeof(*o->recent));
-	o->recent[o->recent_pos++ % RECENT_WAITS] =
-		(struct recent_wait){rw->tid, rw->begin, rw->end ? rw->end : 1};
+	o->recent[o->recent_pos++ % RECENT_WAITS] = done;
 }
 static void hold_release(struct work *w, struct thread_work *t, __u64 obj, __u64 ts, bool all)
 {
@@ -1837,6 +1951,10 @@ static void build_locks(struct work *w)
 		if (l->kind == LK_JOIN && !ls->detail[0] && runtime_has(&a->rt, TT_RT_MUSL) &&
 		    l->agg.nr_wakers && l->agg.wakers[0].cause == WC_THREAD)
 			snprintf(ls->detail, sizeof(ls->detail), "thread %u", l->agg.wakers[0].tid);
+		if (l->owner_died) {
+			ls->owner_died += l->owner_died;
+			ls->dead_owner = l->dead_owner;
+		}
 		merge_word(ls, &l->agg);
 		u64_map_free(&l->waiter_by_key);
 		u64_map_free(&l->waker_by_key);

@@ -84,6 +84,9 @@ struct lock_stat {
 	size_t nr_waiters, nr_wakers;
 	struct chain *chains; /* sorted by wait_ns, descending */
 	size_t nr_chains;
+	/* a robust mutex whose owner died holding it: times, and the latest such owner's tid */
+	__u64 owner_died;
+	__u32 dead_owner;
 	/* --holds: completed holds (acquire to release) seen by the lock-call probes */
 	bool calls_seen;     /* the object was seen in lock calls: its kind is exact */
 	__u64 acquisitions;  /* completed holds */

@@ -411,6 +411,12 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_u64(j, l->wait_ns);
 		json_key(j, "max_wait_ns");
 		json_u64(j, l->max_wait_ns);
+		if (l->owner_died) { /* robust mutexes whose owner died holding them only */
+			json_key(j, "owner_died");
+			json_u64(j, l->owner_died);
+			json_key(j, "dead_owner_tid");
+			json_u64(j, l->dead_owner);
+		}
 		json_key(j, "histogram_us_log2");
 		json_begin_array(j);
 		for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)

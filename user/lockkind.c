@@ -41,7 +41,24 @@ static int kind_of_func(const char *f)
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (strstr(f, table[i].needle))
 			return table[i].kind;
+	/*
+	 * Runtimes with futexes of their own (Rust std: <std::sys::sync::condvar::futex::Condvar>::
+	 * wait, <...::mutex::futex::Mutex>::lock_contended; its RwLock matched "rwlock" above):
+	 * a condvar wait is waiting for work, a contended lock is contention.
+	 */
+	if (strcasestr(f, "condvar") && strstr(f, "wait"))
+		return LK_CONDVAR;
+	if (strstr(f, "Mutex") && strstr(f, "lock_contended"))
+		return LK_MUTEX;
 	return -1;
+}
+
+/* pthread_cond_wait, __pthread_cond_timedwait64, pthread_cond_clockwait, ... */
+static bool is_cond_wait(const char *f)
+{
+	const char *c = strstr(f, "pthread_cond_");
+
+	return c && strstr(c, "wait");
 }
 
 int lock_stack_kind(const char *const *funcs, size_t n)
@@ -49,10 +66,31 @@ int lock_stack_kind(const char *const *funcs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int k = funcs[i] ? kind_of_func(funcs[i]) : -1;
 
+		if (k == LK_CONDVAR && is_cond_wait(funcs[i]))
+			return k | LK_BY_COND_WAIT;
 		if (k >= 0)
 			return k;
 	}
 	return -1;
+}
+
+/*
+ * Without libc's own symbols (no libc6-dbg: most systems and containers) only its exported
+ * functions are named, and the leaf-most named one can be pthread_cond_wait when the wait is
+ * the mutex's re-take inside it (__lll_lock_wait, unnamed, below it). glibc's condvar waits on
+ * its own words for a signal (value 0, or the group's signals), never for the value 2 of a
+ * plain FUTEX_WAIT: that is a lll lock, the mutex. And a cond waiter wakes nobody on the
+ * condvar it waits on, only the mutex it releases (or, with symbols, a named __condvar_*).
+ */
+int lock_vote(int stack_kind, bool waker, __u32 cmd, __u32 val)
+{
+	if (stack_kind < 0 || !(stack_kind & LK_BY_COND_WAIT))
+		return stack_kind;
+	if (waker)
+		return -1;
+	if (cmd == TT_FUTEX_WAIT && val == 2)
+		return LK_MUTEX;
+	return LK_CONDVAR;
 }
 
 bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n)
@@ -60,7 +98,7 @@ bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs,
 	int k = lock_stack_kind(funcs, n);
 
 	if (k >= 0)
-		ev->votes[k]++;
+		ev->votes[k & ~LK_BY_COND_WAIT]++;
 	return k >= 0;
 }
 
@@ -104,22 +142,24 @@ enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sy
 	__u32 pi_cmds = (1u << TT_FUTEX_LOCK_PI) | (1u << TT_FUTEX_LOCK_PI2) |
 			(1u << TT_FUTEX_TRYLOCK_PI) | (1u << TT_FUTEX_WAIT_REQUEUE_PI);
 	enum lock_kind best = LK__NR;
+	__u64 tally[LK__NR];
 
 	*detail = NULL;
 	if (ev->wait_cmds & pi_cmds) {
 		*detail = "PI";
 		return LK_MUTEX;
 	}
-	if (ev->exit_wake)
-		return LK_JOIN;
+	memcpy(tally, ev->votes, sizeof(tally));
+	/* an exit that woke a waiter of its own tid is one more vote for a join, not a verdict */
+	tally[LK_JOIN] += ev->exit_wakes;
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (ev->votes[order[i]] && (best == LK__NR || ev->votes[order[i]] > ev->votes[best]))
+		if (tally[order[i]] && (best == LK__NR || tally[order[i]] > tally[best]))
 			best = order[i];
 	if (best == LK_FUTEX) {
 		*detail = "libc internal";
 		return LK_FUTEX;
 	}
-	if (ev->robust_val) {
+	if (ev->robust_val || (ev->owner_died && (best == LK__NR || best == LK_MUTEX))) {
 		*detail = "robust";
 		return LK_MUTEX;
 	}

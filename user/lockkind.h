@@ -29,7 +29,8 @@ struct lock_evidence {
 	bool all_val2;    /* every plain WAIT expected the value 2 (glibc lll lock) */
 	bool robust_val;  /* a wait expected TID|FUTEX_WAITERS (robust mutex) */
 	bool val_is_tid;  /* a wait expected a thread id of the target (pthread_join) */
-	bool exit_wake;   /* a waiter was woken by a thread exiting */
+	__u64 exit_wakes; /* waiters woken by the exit of the thread whose tid they waited on */
+	bool owner_died;  /* a wait ended with FUTEX_OWNER_DIED in the word: a robust mutex */
 	/* stacks whose leaf-most libc lock function names a kind; [LK_FUTEX]: libc-internal locks */
 	__u64 votes[LK__NR];
 };
@@ -40,8 +41,17 @@ struct lock_evidence {
  * pthread_cond_wait is the mutex re-take, not the condvar. Returns true if a frame named a kind.
  */
 bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs, size_t n);
-/* The kind such a stack votes for, or -1 (what lock_evidence_add_stack adds a vote to). */
+/*
+ * The kind such a stack names, or -1; with LK_BY_COND_WAIT when a pthread_cond_*wait frame
+ * named it (then lock_vote says what it votes for).
+ */
 int lock_stack_kind(const char *const *funcs, size_t n);
+#define LK_BY_COND_WAIT 0x20
+/*
+ * What a stack of that kind votes for as a waiter's (its wait's futex cmd and expected value)
+ * or a waker's stack: -1 for nothing.
+ */
+int lock_vote(int stack_kind, bool waker, __u32 cmd, __u32 val);
 /* Decide the kind; *detail gets "PI", "robust", "libc internal" or NULL. */
 enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
 				 const char **detail);

@@ -100,6 +100,15 @@ static void print_hist(FILE *out, const struct lock_stat *l)
 	}
 }
 
+/* A traced thread's name, "" for a thread outside the target (a process-shared lock's). */
+static const char *thread_name(const struct analysis *a, __u32 tid)
+{
+	for (size_t i = 0; i < a->nr_threads; i++)
+		if (a->threads[i].tid == tid)
+			return a->threads[i].name;
+	return "";
+}
+
 static void print_lock(FILE *out, const struct analysis *a, const struct lock_stat *l,
 		       unsigned rank, const struct report_opts *o)
 {
@@ -114,6 +123,12 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		fmt_ns(t2, sizeof(t2), l->contentions ? l->wait_ns / l->contentions : 0),
 		fmt_ns(t3, sizeof(t3), l->max_wait_ns));
 	print_hist(out, l);
+	if (l->owner_died)
+		fprintf(out,
+			"    owner died: thread %u%s%.16s died holding it (robust: EOWNERDEAD)%s\n",
+			l->dead_owner, thread_name(a, l->dead_owner)[0] ? " " : "",
+			thread_name(a, l->dead_owner),
+			l->owner_died > 1 ? ", and other owners before" : "");
 	fprintf(out, "    waiters (where they wait):\n");
 	for (i = 0; i < l->nr_waiters && i < o->top_stacks; i++) {
 		const struct attrib *x = &l->waiters[i];

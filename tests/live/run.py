@@ -7,6 +7,7 @@ Prints one line per test and ends with 'N passed, N failed, N skipped'.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TT = os.path.join(ROOT, "threadtrace")
 WL = os.path.join(ROOT, "build", "workloads", "workload")
 WL_NOFP = os.path.join(ROOT, "build", "workloads", "workload-nofp")
+KINDS = os.path.join(ROOT, "build", "workloads", "kinds")
 STORM_NOFP = os.path.join(ROOT, "build", "workloads", "storm-nofp")
 CXX = os.path.join(ROOT, "build", "workloads", "cxxmutex")
 TMP = tempfile.mkdtemp(prefix="tt-live-")
@@ -373,6 +375,8 @@ def test_rust_stacks_whole():
     p, s, truth = run_traced(["-q", "--", exe, "1"], "rust")
     check(p.returncode == 0 and truth, p.stderr)
     lk = lock_named(s, "rustlock::ORDER_BOOK")
+    # Rust std's Mutex: lock_contended names it (it was a plain 'futex')
+    check(lk["kind"] == "mutex", f"ORDER_BOOK kind {lk['kind']}")
     share = share_through(lk["waiters"], "rustlock::apply_trade", "count")
     check(share >= 0.99, f"waits through apply_trade: {share:.4f} {lk['waiters'][:2]}")
     st = s["stacks"]
@@ -539,6 +543,29 @@ def test_untrusted_names_escaped():
     check("caf\u00e9-\\xff\\xfe" in names, f"valid UTF-8 kept, the rest escaped: {names}")
     ET.parse(outs["svg"])
     no_programs_left()
+def test_rust_condvar_is_waiting_for_work():
+    """Rust std's Condvar waits on a futex of its own (no pthread call): told from lock
+    contention by the waiting function's name, each notified wait counted once."""
+    if not shutil.which("rustc"):
+        raise Skip("no rustc")
+    exe = os.path.join(TMP, "rustlock")
+    src = os.path.join(ROOT, "tests", "workloads", "rustlock.rs")
+    if not os.path.exists(exe):
+        sh(f"rustc -O -g --edition 2021 -o {exe} {src}")
+    p, s, truth = run_traced(["-q", "--", exe, "condvar", "150"], "rust-condvar")
+    check(p.returncode == 0 and truth, p.stderr)
+    t = truth[0]
+    cvs = [lk for lk in s["locks"] if any(w["tid"] == t["consumer_tid"] and
+                                          any("Condvar>::wait" in fr for fr in w["stack"])
+                                          for w in lk["waiters"])]
+    check(len(cvs) == 1, f"condvar objects {[(l['kind'], l['contentions']) for l in cvs]}")
+    cv = cvs[0]
+    check(cv["kind"] == "condvar", f"kind {cv['kind']} {cv['detail']}")
+    # the wake-up may come before the consumer sleeps (EAGAIN): a wait all the same
+    check(cv["contentions"] == t["cond_waits"], f"waits {cv['contentions']} vs {t['cond_waits']}")
+    c = thread(s, t["consumer_tid"])
+    check(c["cond_wait_ns"] > 0.8 * c["traced_ns"], f"cond wait {c['cond_wait_ns']}")
+    check(c["lock_wait_ns"] < 0.05 * c["traced_ns"], f"lock wait {c['lock_wait_ns']}")
 
 
 def sh(cmd):
@@ -991,6 +1018,188 @@ def test_threads_created_and_joined():
           "join woken by something other than a thread exit")
 
 
+def churning(cpu):
+    """Short processes starting and exiting on one CPU, for the duration of a with block."""
+    class Churn:
+        def __enter__(self):
+            self.p = subprocess.Popen(["sh", "-c", f"while :; do taskset -c {cpu} python3 -c "
+                                       "'x = bytearray(20 << 20)'; done"],
+                                      start_new_session=True)
+            time.sleep(0.3)
+
+        def __exit__(self, *exc):
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.wait()
+    return Churn()
+
+
+def test_gil_waits_beside_exiting_processes():
+    """The GIL's condvar, waited on 5 ms at a time, beside exiting processes: no join, no
+    'thread exit' of a thread outside the process (handed case: 'join (thread 4996)')."""
+    exes = pythons()
+    if not exes:
+        raise Skip("no CPython here")
+    with churning(0):
+        p, s, truth = run_traced(["-q", "--", "taskset", "-c", "0", exes[-1], PYGIL, "burn",
+                                  "2", "3"], "gil-exits")
+    check(p.returncode == 0 and truth, p.stderr)
+    tids = {t["tid"] for t in s["threads"]}
+    burners = {t["tid"] for t in truth[0]["threads"]}
+    for lk in s["locks"]:
+        exits = [w["tid"] for w in lk["wakers"] if w["cause"] == "thread exit"]
+        check(all(t in tids for t in exits), f"{lk['kind']} {lk['name']}: exits of {exits}")
+        if lk["kind"] == "join": # the main thread joins the two burners
+            check(set(exits) <= burners and lk["detail"] in
+                  [f"thread {t}" for t in burners], f"join {lk['detail']}: {lk['wakers']}")
+
+
+def test_timed_waits_beside_exiting_processes():
+    """Timed condvar waits that all time out, on the CPU where other processes keep exiting:
+    a timer's wake-up that lands while one of them exits is no thread exit, and the condvar is
+    no join (handed case timedwait_exit: it was 'join idle_cond+0x28')."""
+    with churning(0):
+        p, s, truth = run_traced(["-q", "--", "taskset", "-c", "0", KINDS, "timedwait",
+                                  "3000"], "timedwait")
+    check(p.returncode == 0 and truth, p.stderr)
+    t = truth[0]
+    check(t["timeouts"] == t["waits"], f"the workload saw a wake-up: {t}")
+    cv = lock_named(s, "idle_cond")
+    check(cv["kind"] == "condvar", f"idle_cond: {cv['kind']} {cv['detail']}")
+    check(cv["contentions"] == t["waits"], f"waits {cv['contentions']} vs {t['waits']}")
+    causes = {w["cause"]: w["count"] for w in cv["wakers"]}
+    check(causes == {"timeout": t["timeouts"]}, f"wake causes {causes}")
+    for lk in s["locks"]:
+        if lk["kind"] == "join": # the main thread's join of the ticker, woken by its exit only
+            check([(w["cause"], w["tid"]) for w in lk["wakers"]] ==
+                  [("thread exit", t["ticker_tid"])], f"join {lk['detail']}: {lk['wakers']}")
+
+
+def test_join_in_pid_namespace():
+    """A process in its own PID namespace (a container's): its joiners expect the namespace's
+    tids, the kernel reports global ones; a join is still woken by the joined thread's exit."""
+    if not shutil.which("unshare"):
+        raise Skip("no unshare")
+    ns = subprocess.Popen(["unshare", "--pid", "--fork", WL, "threads", "30", "40"],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        child = None
+        for _ in range(200):
+            kids = subprocess.run(["pgrep", "-P", str(ns.pid)], capture_output=True,
+                                  text=True).stdout.split()
+            if kids:
+                child = int(kids[0])
+                break
+            time.sleep(0.01)
+        check(child, "no workload inside the namespace")
+        with open(f"/proc/{child}/status") as f:
+            nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+        check(len(nspid) == 2, f"not in a PID namespace: NSpid {nspid}")
+        out = os.path.join(TMP, "nsjoin.json")
+        p = subprocess.run([TT, "-q", "--json", out, "-p", str(child)], capture_output=True,
+                           text=True, timeout=60)
+        truth = json.loads(ns.communicate(timeout=30)[0].splitlines()[0])
+    finally:
+        if ns.poll() is None:
+            ns.kill()
+            ns.wait()
+    check(p.returncode == 0, p.stderr)
+    with open(out) as f:
+        s = json.load(f)
+    tids = {t["tid"] for t in s["threads"]}
+    joins = [lk for lk in s["locks"] if lk["kind"] == "join"]
+    check(joins, f"no joins: {[(lk['kind'], lk['name']) for lk in s['locks']]}")
+    wakers = [w for lk in joins for w in lk["wakers"]]
+    check(all(w["cause"] == "thread exit" and w["tid"] in tids for w in wakers),
+          f"join wakers {[(w['cause'], w['tid']) for w in wakers]}")
+    check(sum(lk["contentions"] for lk in joins) <= truth["created"], "more joins than threads")
+
+
+def check_owner_died(mode, args, name, owner_name=None):
+    p = subprocess.run([TT, "--json", os.path.join(TMP, name + ".json"), "--", KINDS, mode] +
+                       args, capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    with open(os.path.join(TMP, name + ".json")) as f:
+        s = json.load(f)
+    t = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")][0]
+    died = [lk for lk in s["locks"] if "owner_died" in lk]
+    check(len(died) == 1, f"locks with a dead owner: {died}")
+    lk = died[0]
+    check(lk["kind"] == "mutex" and lk["detail"] == "robust", f"{lk['kind']} {lk['detail']}")
+    check(lk["owner_died"] == t["eownerdead"] == len(t["dead_tids"]),
+          f"owner_died {lk['owner_died']}, EOWNERDEAD {t['eownerdead']}")
+    check(lk["dead_owner_tid"] == t["dead_tids"][-1], f"dead owner {lk['dead_owner_tid']}")
+    named = f" {owner_name}" if owner_name else ""
+    check(re.search(rf"owner died: thread {t['dead_tids'][-1]}{named} died holding it",
+                    p.stdout), "report line on the dead owner")
+    check(all(w["tid"] == t["heir_tid"] for w in lk["waiters"]), f"waiters {lk['waiters']}")
+    return s, lk
+
+
+def test_robust_owner_died():
+    """Threads that exit holding a robust mutex: their heir gets EOWNERDEAD; reported as a
+    robust mutex whose owner died (it was a 'join'), woken by the owner's exit."""
+    s, lk = check_owner_died("robust", ["3", "100"], "robust", "doomed")
+    check(lk["name"] == "vault_lock", f"name {lk['name']}")
+    check(all(w["cause"] == "thread exit" for w in lk["wakers"]), f"wakers {lk['wakers']}")
+
+
+def test_robust_owner_died_in_other_process():
+    """A process-shared robust mutex whose owner, a child process, exits holding it."""
+    check_owner_died("robustfork", ["200"], "robustfork")
+
+
+def dynsym_only_libc():
+    """A copy of the system libc with its symbol table, build id and debug links gone: named
+    by its exported functions (.dynsym) only, as on a system without libc6-dbg."""
+    d = os.path.join(TMP, "nolibcsyms")
+    if not os.path.exists(os.path.join(d, "libc.so.6")):
+        os.makedirs(d, exist_ok=True)
+        libc = subprocess.run(["sh", "-c", f"ldd {WL} | awk '/libc.so.6/ {{print $3}}'"],
+                              capture_output=True, text=True).stdout.strip()
+        sh(f"objcopy --strip-all --remove-section=.gnu_debuglink --remove-section=.gnu_debugdata "
+           f"--remove-section=.note.gnu.build-id {libc} {d}/libc.so.6")
+    return ["env", f"LD_LIBRARY_PATH={d}"]
+
+
+def test_kinds_without_libc_symbols():
+    """Kinds right with libc named by its exported functions only (handed case F3: the mutex a
+    condvar waiter re-takes was a 'condvar', waiting for work)."""
+    env = dynsym_only_libc()
+    p, s, truth = run_traced(["-q", "--"] + env + [WL, "condvar", "40", "10"], "nosym-cv")
+    check(p.returncode == 0 and truth, p.stderr)
+    t = truth[0]
+    frames = [fr for lk in s["locks"] for w in lk["waiters"] + lk["wakers"] for fr in w["stack"]]
+    check(not any("__lll_lock" in fr or "__futex_abstimed" in fr for fr in frames),
+          "libc's internal functions were named: the test has libc symbols")
+    cv, mx = lock_named(s, "queue_cond"), lock_named(s, "queue_lock")
+    check(cv["kind"] == "condvar", f"queue_cond {cv['kind']}")
+    check(t["items"] - 3 <= cv["contentions"] <= t["items"], f"waits {cv['contentions']}")
+    check(mx["kind"] == "mutex", f"queue_lock {mx['kind']} (re-taken after the wake-ups)")
+    check(stack_has([w["stack"] for w in mx["waiters"]], "pthread_cond_wait"),
+          f"re-take inside pthread_cond_wait: {mx['waiters'][0]['stack']}")
+    c = thread(s, t["consumer_tid"])
+    retake = sum(w["wait_ns"] for w in mx["waiters"] if w["tid"] == t["consumer_tid"])
+    # asleep in it: lock wait, not waiting for work (its futex waits also ran and queued)
+    check(0 < c["lock_wait_ns"] <= retake, f"re-take asleep {c['lock_wait_ns']} of {retake}")
+    for mode, name, kind, key in (("lockpair", "acc_lock", "mutex", "iterations"),
+                                  ("rwlock", "table_lock", "rwlock", "iterations"),
+                                  ("sem", "slots", "semaphore", "items")):
+        args = ["30", "8"] if mode != "sem" else ["20", "10"]
+        p, s, truth = run_traced(["-q", "--"] + env + [WL, mode] + args, "nosym-" + mode)
+        check(p.returncode == 0 and truth, p.stderr)
+        lk = lock_named(s, name)
+        check(lk["kind"] == kind, f"{name}: {lk['kind']}")
+        n = truth[0][key]
+        check(n - (3 if mode == "sem" else 0) <= lk["contentions"] <= n,
+              f"{name}: {lk['contentions']} contentions of {n}")
+    p, s, truth = run_traced(["-q", "--"] + env + [WL, "threads", "10", "5"], "nosym-join")
+    check(p.returncode == 0 and truth, p.stderr)
+    joins = [lk for lk in s["locks"] if lk["kind"] == "join"]
+    check(joins and all(w["cause"] == "thread exit" for lk in joins for w in lk["wakers"]),
+          f"joins {[(lk['kind'], lk['wakers']) for lk in s['locks']]}")
+    check(sum(lk["contentions"] for lk in joins) <= truth[0]["created"], "more joins than threads")
+
+
 def run_attached(cmd, opts, name, warmup):
     """Start cmd, attach with -p for 1 s after warmup seconds, let it finish: (threadtrace's
     result, the JSON summary, the workload's own first JSON line)."""
@@ -1318,6 +1527,22 @@ def test_holds_exact_kinds():
     check(rw["kind"] == "rwlock" and rw["kind_from_calls"], f"table_lock {rw['kind']}")
     check(rw["acquisitions"] == 2 * 5, f"table_lock holds {rw['acquisitions']}")
     near(rw["caused_wait_ns"], truth[0]["reader_wait_ns"], 0.10, "reader's wait caused by writer")
+
+
+def test_holds_rwlock_readers_charged_once():
+    """Three readers hold an rwlock at once while the writer waits: the writer's wait is
+    charged once per instant, not once per overlapping read hold (was 2x the wait)."""
+    p, s, truth = run_traced(["-q", "--holds", "--", KINDS, "rwreaders", "10", "40"],
+                             "holds-rwreaders")
+    check(p.returncode == 0, p.stderr)
+    t = truth[0]
+    rw = lock_named(s, "pool_lock")
+    check(rw["kind"] == "rwlock", f"kind {rw['kind']}")
+    near(rw["caused_wait_ns"], t["writer_wait_ns"], 0.10, "waiting caused by the readers")
+    check(rw["caused_wait_ns"] <= rw["wait_ns"], f"charged {rw['caused_wait_ns']} > waited "
+          f"{rw['wait_ns']}")
+    readers = [h for h in rw["holders"] if h["tid"] != t["writer_tid"]]
+    check(sum(h["count"] for h in readers) == 30, f"read holds {readers}")
 
 
 def test_holds_attach_to_running_process():

@@ -107,6 +107,17 @@ void s_wait_end(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 re
 	append(rb, &r, sizeof(r));
 }
 
+void s_wait_end_word(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret, __u32 word)
+{
+	struct tt_wait_end r = {0};
+
+	hdr(&r, TT_REC_WAIT_END, sizeof(r), ts, PID, tid);
+	r.uaddr = addr;
+	r.ret = ret;
+	r.word = word;
+	append(rb, &r, sizeof(r));
+}
+
 void s_wake_op(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr)
 {
 	struct tt_wake_op r = {0};

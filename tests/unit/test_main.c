@@ -126,6 +126,57 @@ static void test_wake_causes(void)
 	records_free(&rb);
 }
 
+/*
+ * A wake-up in an exiting thread's context is its exit's only for a waiter of its tid (join)
+ * or of a robust mutex it owned; else a timer's interrupt that came meanwhile (handed case
+ * timedwait_exit). A robust owner's death shows in the word the waiter leaves with.
+ */
+static void test_exit_wakes(void)
+{
+	const __u64 JOINW = 0x3000, ROBUST = 0x4000, NSJOIN = 0x5000;
+	struct record_buf rb = {0};
+	const struct lock_stat *l;
+	struct analysis a;
+	__u64 ips[] = {0x10};
+
+	s_session(&rb, 0);
+	/* a timed condvar wait that times out while thread 7 exits: no join */
+	s_wait_begin(&rb, 1 * MS, 1, A_COND, TT_FUTEX_WAIT_BITSET, 4, ips, 1);
+	s_waking(&rb, 2 * MS, 7, 1, A_COND, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end(&rb, 2 * MS + 10, 1, A_COND, -110);
+	/* a join of thread 8, woken by its exit */
+	s_wait_begin(&rb, 3 * MS, 1, JOINW, TT_FUTEX_WAIT_BITSET, 8, ips, 1);
+	s_waking(&rb, 4 * MS, 8, 1, JOINW, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end(&rb, 4 * MS + 10, 1, JOINW, 0);
+	/* thread 9 dies holding a robust mutex two threads wait for: one death */
+	s_wait_begin(&rb, 5 * MS, 1, ROBUST, TT_FUTEX_WAIT, 9 | 0x80000000u, ips, 1);
+	s_wait_begin(&rb, 5 * MS, 2, ROBUST, TT_FUTEX_WAIT, 9 | 0x80000000u, ips, 1);
+	s_waking(&rb, 6 * MS, 9, 1, ROBUST, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end_word(&rb, 6 * MS + 10, 1, ROBUST, 0, 0xc0000000u);
+	s_wait_end_word(&rb, 6 * MS + 20, 2, ROBUST, 0, 0xc0000000u);
+	/* in a PID namespace: a join of the thread the namespace numbers 5, globally 105; its
+	 * exit cleared the tid word */
+	s_wait_begin(&rb, 7 * MS, 1, NSJOIN, TT_FUTEX_WAIT_BITSET, 5, ips, 1);
+	s_waking(&rb, 8 * MS, 105, 1, NSJOIN, TT_WAKE_EXIT, 0, NULL, 0);
+	s_wait_end_word(&rb, 8 * MS + 10, 1, NSJOIN, 0, 0);
+	s_end(&rb, 10 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	l = find_lock(&a, A_COND);
+	CHECK(l && l->kind != LK_JOIN && l->causes[WC_TIMEOUT] == 1 && !l->causes[WC_EXIT]);
+	l = find_lock(&a, JOINW);
+	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 && !strcmp(l->detail, "thread 8"));
+	l = find_lock(&a, NSJOIN);
+	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 && !strcmp(l->detail, "thread 105"));
+	l = find_lock(&a, ROBUST);
+	CHECK(l && l->kind == LK_MUTEX && !strcmp(l->detail, "robust"));
+	if (l) {
+		CHECK_EQ_U64(l->owner_died, 1);
+		CHECK_EQ_U64(l->dead_owner, 9);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 /* Every instant of a thread is in one state; the states add up to its traced time. */
 static void test_thread_states(void)
 {
@@ -336,6 +387,31 @@ static void test_classify(void)
 		lock_evidence_add_stack(&ev, internal, 2);
 		CHECK_EQ_U64(lockkind_classify(&ev, NULL, &detail), LK_FUTEX);
 		CHECK(detail && !strcmp(detail, "libc internal"));
+	}
+	{
+		/* Rust std: its own futexes, named by the waiting function (09-rust-std-mutex) */
+		const char *cv[] = {"syscall", "std::sys::pal::unix::futex::futex_wait",
+				    "<std::sys::sync::condvar::futex::Condvar>::"
+				    "wait_optional_timeout",
+				    "<std::sys::sync::condvar::futex::Condvar>::wait"};
+		const char *mx[] = {"syscall", "std::sys::pal::unix::futex::futex_wait",
+				    "<std::sys::sync::mutex::futex::Mutex>::lock_contended",
+				    "<std::sys::sync::condvar::futex::Condvar>::wait"};
+
+		CHECK_EQ_U64(lock_stack_kind(cv, 4), LK_CONDVAR);
+		/* the mutex re-taken inside Condvar::wait is the mutex's */
+		CHECK_EQ_U64(lock_stack_kind(mx, 4), LK_MUTEX);
+	}
+	{
+		/* libc named by .dynsym only: pthread_cond_wait is the leaf-most name of both its
+		 * condvar wait and its mutex re-take (__lll_lock_wait unnamed below it) */
+		const char *st[] = {NULL, NULL, "pthread_cond_wait", "consumer"};
+		int k = lock_stack_kind(st, 4);
+
+		CHECK_EQ_U64(k, LK_CONDVAR | LK_BY_COND_WAIT);
+		CHECK_EQ_U64(lock_vote(k, false, TT_FUTEX_WAIT_BITSET, 0), LK_CONDVAR);
+		CHECK_EQ_U64(lock_vote(k, false, TT_FUTEX_WAIT, 2), LK_MUTEX);
+		CHECK(lock_vote(k, true, TT_FUTEX_WAKE, 0) < 0);
 	}
 
 	memset(&ev, 0, sizeof(ev));
@@ -1131,10 +1207,43 @@ static void test_holds(void)
 	records_free(&rb);
 }
 
+/*
+ * Three readers hold an rwlock at once (0-10, 2-12 and 4-14 ms) while a writer waits 1..14 ms:
+ * 13 ms of waiting, charged once per instant (it was 9 + 10 + 10 = 29 ms, once per hold).
+ */
+static void test_holds_readers_share_a_wait(void)
+{
+	const __u64 RW = 0x7000;
+	struct record_buf rb = {0};
+	const struct lock_stat *l;
+	struct analysis a;
+
+	s_session_flags(&rb, 0, TT_SESSION_HOLDS);
+	for (__u32 r = 0; r < 3; r++)
+		s_lock_call(&rb, 2 * r * MS, 1 + r, TT_LOP_RW_RDLOCK, RW, 0, 0x10);
+	s_lock_call(&rb, 1 * MS - 1000, 9, TT_LOP_RW_WRLOCK, RW, 0, 0x20);
+	s_wait_begin(&rb, 1 * MS, 9, RW + 12, TT_FUTEX_WAIT_BITSET, 3, NULL, 0);
+	for (__u32 r = 0; r < 3; r++)
+		s_lock_call(&rb, (10 + 2 * r) * MS, 1 + r, TT_LOP_RW_UNLOCK, RW, 0, 0);
+	s_wait_end(&rb, 14 * MS, 9, RW + 12, 0);
+	s_lock_call(&rb, 15 * MS, 9, TT_LOP_RW_UNLOCK, RW, 0, 0);
+	s_end(&rb, 20 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	l = find_lock(&a, RW);
+	CHECK(l && l->kind == LK_RWLOCK);
+	if (l) {
+		CHECK_EQ_U64(l->wait_ns, 13 * MS);
+		CHECK_EQ_U64(l->caused_wait_ns, 13 * MS);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}
+
 static const struct unit_test tests[] = {
 	{"untraced_switch_in", test_untraced_switch_in},
 	{"probe_sites", test_probe_sites},
 	{"holds", test_holds},
+	{"holds_readers_share_a_wait", test_holds_readers_share_a_wait},
 	{"missed_switch_in", test_missed_switch_in},
 	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
 	{"waker_in_other_process", test_waker_in_other_process},
@@ -1146,6 +1255,7 @@ static const struct unit_test tests[] = {
 	{"stream_reorders", test_stream_reorders},
 	{"recfile_streamed", test_recfile_streamed},
 	{"wake_causes", test_wake_causes},
+	{"exit_wakes", test_exit_wakes},
 	{"thread_states", test_thread_states},
 	{"condvar_vs_mutex", test_condvar_vs_mutex},
 	{"classify", test_classify},
