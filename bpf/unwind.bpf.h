@@ -42,53 +42,90 @@ struct uwalk {
 	__u32 exact; /* ip is an interrupted pc (after a signal frame), not a return address */
 };
 
+/*
+ * Binary searches, one step per bpf_loop call: the verifier sees each body once instead of
+ * walking every iteration of an unrolled loop (it cut the programs' load time by more than half).
+ */
+struct bsearch {
+	__u64 key;
+	__u32 lo, hi;
+	__u32 base; /* unwind_maps: the table's first index */
+	__u32 failed;
+};
+
+/* The last mapping starting at or below key. */
+static long map_step(__u32 i, void *arg)
+{
+	struct bsearch *b = arg;
+	const struct tt_unwind_map *m;
+	__u32 mid, idx;
+
+	if (b->lo >= b->hi)
+		return 1;
+	mid = b->lo + (b->hi - b->lo) / 2;
+	idx = b->base + mid;
+	m = bpf_map_lookup_elem(&unwind_maps, &idx);
+	if (!m) {
+		b->failed = 1;
+		return 1;
+	}
+	if (m->start <= b->key)
+		b->lo = mid + 1;
+	else
+		b->hi = mid;
+	return 0;
+}
+
+/* The last row starting at or below key. */
+static long row_step(__u32 i, void *arg)
+{
+	struct bsearch *b = arg;
+	const struct tt_cfi_row *r;
+	__u32 mid;
+
+	if (b->lo >= b->hi)
+		return 1;
+	mid = b->lo + (b->hi - b->lo) / 2;
+	r = bpf_map_lookup_elem(&cfi_rows, &mid);
+	if (!r) {
+		b->failed = 1;
+		return 1;
+	}
+	if (r->pc <= b->key)
+		b->lo = mid + 1;
+	else
+		b->hi = mid;
+	return 0;
+}
+
 static __always_inline const struct tt_unwind_map *unwind_find_map(__u32 table, __u32 nr,
 								   __u64 ip)
 {
+	struct bsearch b = {.key = ip, .hi = nr, .base = table * TT_UNWIND_MAX_MAPS};
 	const struct tt_unwind_map *m;
-	__u32 lo = 0, hi = nr, mid, key;
+	__u32 idx;
 
-	if (hi > TT_UNWIND_MAX_MAPS)
+	if (nr > TT_UNWIND_MAX_MAPS)
 		return NULL;
-	/* the last mapping starting at or below ip */
-	for (int i = 0; i < 12 && lo < hi; i++) {
-		mid = (lo + hi) / 2;
-		key = table * TT_UNWIND_MAX_MAPS + mid;
-		m = bpf_map_lookup_elem(&unwind_maps, &key);
-		if (!m)
-			return NULL;
-		if (m->start <= ip)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
+	bpf_loop(12, map_step, &b, 0);
+	if (b.failed || !b.lo)
 		return NULL;
-	key = table * TT_UNWIND_MAX_MAPS + lo - 1;
-	m = bpf_map_lookup_elem(&unwind_maps, &key);
+	idx = b.base + b.lo - 1;
+	m = bpf_map_lookup_elem(&unwind_maps, &idx);
 	return m && ip < m->end ? m : NULL;
 }
 
 static __always_inline const struct tt_cfi_row *unwind_find_row(__u32 first, __u32 nr, __u64 pc)
 {
-	__u32 lo = first, hi = first + nr, mid;
-	const struct tt_cfi_row *r;
+	struct bsearch b = {.key = pc, .lo = first, .hi = first + nr};
+	__u32 idx;
 
-	/* the last row starting at or below pc; 2^24 rows a module at most */
-	for (int i = 0; i < 25 && lo < hi; i++) {
-		mid = lo + (hi - lo) / 2;
-		r = bpf_map_lookup_elem(&cfi_rows, &mid);
-		if (!r)
-			return NULL;
-		if (r->pc <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == first)
+	/* 2^24 rows a module at most */
+	bpf_loop(25, row_step, &b, 0);
+	if (b.failed || b.lo == first)
 		return NULL;
-	lo--;
-	return bpf_map_lookup_elem(&cfi_rows, &lo);
+	idx = b.lo - 1;
+	return bpf_map_lookup_elem(&cfi_rows, &idx);
 }
 
 static __always_inline bool unwind_is_code(struct uwalk *u, __u64 ip)
