@@ -56,8 +56,9 @@ $(BUILD)/threadtrace.bpf.o: $(BPF_OBJS)
 $(BUILD)/threadtrace.skel.h: $(BUILD)/threadtrace.bpf.o
 	$(BPFTOOL) gen skeleton $< name threadtrace_bpf > $@
 
-# Headers are tracked by -MMD; only the loader includes the skeleton (unit tests need no clang).
-$(BUILD)/%.o: user/%.c | $(BUILD)
+# Every object depends on our headers (a build dir from before -MMD has no .d files) and -MMD
+# adds the rest; only the loader includes the skeleton (unit tests need no clang).
+$(BUILD)/%.o: user/%.c $(USER_HDRS) | $(BUILD)
 	$(COMPILE) -MMD -MP -c $< -o $@
 
 $(BUILD)/collector.o: $(BUILD)/threadtrace.skel.h

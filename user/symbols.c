@@ -619,7 +619,7 @@ static bool addr_to_vaddr(struct symbolizer *s, const struct map_entry *e, const
 		if (!!(sg->flags & PF_X) == (e->perms[2] == 'x') &&
 		    !!(sg->flags & PF_W) == (e->perms[1] == 'w') &&
 		    e->pgoff >= (sg->offset & ~0xfffULL) && off >= sg->offset &&
-		    off < sg->offset + (sg->filesz ? sg->filesz : 1)) {
+		    off < sg->offset + (sg->memsz ? sg->memsz : 1)) {
 			*vaddr = off - sg->offset + sg->vaddr;
 			return true;
 		}
