@@ -1633,9 +1633,13 @@ def check_convoy_run(py):
         th = by_tid.get(w["tid"])
         check(th is not None, f"{py}: thread {w['tid']} not in the GIL table")
         if w["kind"] == "spin":
-            # it runs only holding the GIL: its CPU time is its hold time, plus preemptions
-            check(0.9 * w["cpu_ns"] <= th["hold_ns"] <= 1.15 * w["cpu_ns"] + 5e6,
-                  f"{py}: spinner held {th['hold_ns']} vs its CPU time {w['cpu_ns']}")
+            # it runs only holding the GIL: its hold time is its CPU time plus the time it was
+            # preempted holding it, which is at most its runnable time (the kernel's schedstat
+            # run_delay: large on a loaded machine)
+            check(0.9 * w["cpu_ns"] <= th["hold_ns"] <=
+                  1.15 * (w["cpu_ns"] + w.get("run_delay_ns", 0)) + 5e6,
+                  f"{py}: spinner held {th['hold_ns']} vs its CPU time {w['cpu_ns']} + "
+                  f"runnable {w.get('run_delay_ns')}")
             check(not th["convoy"], f"{py}: the spinner is not a convoy victim")
         else:
             # each wake-up past its 1 ms sleep is the GIL wait (plus timer slack)

@@ -43,13 +43,23 @@ results = []
 done = threading.Event()
 
 
+def run_delay_ns():
+    """The kernel's count of this thread's time runnable but not running (schedstat)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def spin(seconds):
     end = time.monotonic() + seconds
     x = 0
+    delay0 = run_delay_ns()
     while time.monotonic() < end:
         x += 1
     results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
-                    "kind": "spin"})
+                    "run_delay_ns": run_delay_ns() - delay0, "kind": "spin"})
 
 
 def sleeper(seconds):
