@@ -544,6 +544,7 @@ struct gil_probes {
 	bool not_python;	   /* no CPython in the mappings of this generation */
 	unsigned maps_generation;
 	struct py_target py;
+	struct bpf_link *finalize; /* COMMAND: stops it in Py_FinalizeEx (frames named first) */
 };
 
 static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
@@ -554,10 +555,21 @@ static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
 	}
 	for (size_t i = 0; i < g->n; i++)
 		bpf_link__destroy(g->links[i]);
+	bpf_link__destroy(g->finalize);
+	g->finalize = NULL;
 	free(g->links);
 	g->links = NULL;
 	g->n = g->cap = 0;
 	pygil_free(&g->py);
+}
+
+/* The command stopped in Py_FinalizeEx: read and name what it left, let it go on. */
+static void resume_after_finalize(struct gil_probes *g, struct ring_buffer *ring, pid_t child)
+{
+	ring_buffer__consume(ring); /* their frames are named as they are read */
+	bpf_link__destroy(g->finalize);
+	g->finalize = NULL;
+	kill(child, SIGCONT);
 }
 
 static void seed_tstate(void *ctx, __u32 tid, __u64 tstate)
@@ -654,6 +666,16 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
 	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
 	arm_pystacks(c, py, skel);
+	if (o->command) {
+		/* a short command's code objects die in finalization: stop it there until the
+		 * records before are read and their frames named (resume_after_finalize) */
+		long long off = pygil_finalize_offset(py);
+		struct bpf_link *l = off < 0 ? NULL :
+			bpf_program__attach_uprobe(skel->progs.tt_entry_stop, false, pid,
+						   py->open_path, (size_t)off);
+
+		g->finalize = l && !libbpf_get_error(l) ? l : NULL;
+	}
 	pygil_read_state(py);
 	rec.hexversion = py->hexversion;
 	rec.flags = py->flags | (py->symbols ? 0 : TT_PY_STRIPPED);
@@ -1186,7 +1208,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		 * use, not 100 ms, so that few are lost when the process exits).
 		 */
 		int n = ring_buffer__poll(ring, (o->gil && !gil.done && child) || ctx.pyframes ||
-							entry ? 10 : 100);
+							entry || gil.finalize ? 10 : 100);
 		__u64 now;
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */
@@ -1215,10 +1237,13 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (child) {
 			int status;
 
-			pid_t got = waitpid(child, &status, WNOHANG | (entry ? WUNTRACED : 0));
+			pid_t got = waitpid(child, &status,
+					    WNOHANG | (entry || gil.finalize ? WUNTRACED : 0));
 
-			if (got == child && WIFSTOPPED(status)) {
+			if (got == child && WIFSTOPPED(status) && entry) {
 				resume_at_entry(&ctx, &entry, child);
+			} else if (got == child && WIFSTOPPED(status)) {
+				resume_after_finalize(&gil, ring, child);
 			} else if (got == child) {
 				res->child_status = status;
 				res->target_exited = true;
@@ -1268,8 +1293,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		err = 0;
 
 cleanup:
-	if (entry) { /* never leave the command stopped at its entry */
+	if (entry || gil.finalize) { /* never leave the command stopped */
 		bpf_link__destroy(entry);
+		bpf_link__destroy(gil.finalize);
+		gil.finalize = NULL;
 		if (child)
 			kill(child, SIGCONT);
 	}

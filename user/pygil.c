@@ -239,6 +239,23 @@ static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 	return err;
 }
 
+long long pygil_finalize_offset(const struct py_target *py)
+{
+	__u64 vaddr;
+	long long off = -1;
+	int fd;
+	Elf *e = probesite_open_elf(py->open_path, &fd);
+
+	if (!e)
+		return -1;
+	/* exported by every build, stripped ones too (the embedding API) */
+	if (elf_symbol(e, "Py_FinalizeEx", false, &vaddr, NULL))
+		off = probesite_vaddr_to_off(e, vaddr, true);
+	elf_end(e);
+	close(fd);
+	return off;
+}
+
 int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 {
 	const struct py_layout *l;

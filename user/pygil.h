@@ -98,4 +98,10 @@ static inline __u64 gil_site_cookie(const struct gil_site *s)
 	return (__u64)s->op | (__u64)s->reg << 8 | (__u64)(__u32)s->disp << 32;
 }
 
+/*
+ * The file offset of Py_FinalizeEx in the module py found: a COMMAND is stopped there until the
+ * collector has named its frames (its code objects are freed next). -1 when absent.
+ */
+long long pygil_finalize_offset(const struct py_target *py);
+
 #endif
