@@ -405,16 +405,6 @@ static struct bpf_link *stop_at_entry(struct threadtrace_bpf *skel, pid_t child,
 	return l && !libbpf_get_error(l) ? l : NULL;
 }
 
-/* The command stopped at its entry: load the tables of what it maps, let it go on. */
-static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child)
-{
-	if (c->ustack && !ustack_tables_sync(c->ustack))
-		c->ustack_synced = now_ns();
-	bpf_link__destroy(*entry);
-	*entry = NULL;
-	kill(child, SIGCONT);
-}
-
 /* --holds: the uprobes on the target's lock functions. */
 struct hold_probes {
 	struct bpf_link **links;
@@ -545,6 +535,7 @@ struct gil_probes {
 	unsigned maps_generation;
 	struct py_target py;
 	struct bpf_link *finalize; /* COMMAND: stops it in Py_FinalizeEx (frames named first) */
+	struct py_target pre;	   /* COMMAND: its GIL sites, found while it was held at entry */
 };
 
 static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
@@ -557,6 +548,7 @@ static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
 		bpf_link__destroy(g->links[i]);
 	bpf_link__destroy(g->finalize);
 	g->finalize = NULL;
+	pygil_free(&g->pre);
 	free(g->links);
 	g->links = NULL;
 	g->n = g->cap = 0;
@@ -569,6 +561,32 @@ static void resume_after_finalize(struct gil_probes *g, struct ring_buffer *ring
 	ring_buffer__consume(ring); /* their frames are named as they are read */
 	bpf_link__destroy(g->finalize);
 	g->finalize = NULL;
+	kill(child, SIGCONT);
+}
+
+/*
+ * A command held at its entry that maps a CPython: find its GIL's store sites now (its
+ * interpreter is not set up yet, but where the code stores to the GIL is known).
+ */
+static void prefind_gil_sites(struct gil_probes *g, pid_t child)
+{
+	char why[512];
+
+	if (pygil_discover(child, &g->pre, why, sizeof(why)) != -EAGAIN || !g->pre.runtime ||
+	    pygil_find_sites(&g->pre, why, sizeof(why)))
+		pygil_free(&g->pre);
+}
+
+/* The command stopped at its entry: load the tables of what it maps, let it go on. */
+static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child,
+			    struct gil_probes *gil)
+{
+	if (gil)
+		prefind_gil_sites(gil, child);
+	if (c->ustack && !ustack_tables_sync(c->ustack))
+		c->ustack_synced = now_ns();
+	bpf_link__destroy(*entry);
+	*entry = NULL;
 	kill(child, SIGCONT);
 }
 
@@ -629,8 +647,19 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		return;
 	}
 	g->done = true;
-	if (!err)
+	if (!err && g->pre.nr_sites && !strcmp(g->pre.open_path, py->open_path)) {
+		/* found while the command was held at its entry: decoding a stripped build
+		 * takes longer than a short command runs */
+		py->sites = g->pre.sites;
+		py->nr_sites = g->pre.nr_sites;
+		py->nr_take = g->pre.nr_take;
+		py->nr_drop = g->pre.nr_drop;
+		py->symbols = g->pre.symbols;
+		g->pre.sites = NULL;
+		g->pre.nr_sites = 0;
+	} else if (!err) {
 		err = pygil_find_sites(py, why, sizeof(why));
+	}
 	pygil_version_str(py->hexversion, ver, sizeof(ver));
 	if (err) {
 		fprintf(stderr, "threadtrace: GIL not traced: %s\n", why);
@@ -1241,7 +1270,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 					    WNOHANG | (entry || gil.finalize ? WUNTRACED : 0));
 
 			if (got == child && WIFSTOPPED(status) && entry) {
-				resume_at_entry(&ctx, &entry, child);
+				resume_at_entry(&ctx, &entry, child, o->gil ? &gil : NULL);
 			} else if (got == child && WIFSTOPPED(status)) {
 				resume_after_finalize(&gil, ring, child);
 			} else if (got == child) {
