@@ -23,7 +23,7 @@ CORE_SRCS := user/analysis.c user/lockkind.c user/symdata.c user/report.c user/j
 	     user/protobuf.c user/pprof.c user/perfetto.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
 	     user/ustack.c user/cfitab.c user/deadlock.c user/probesite.c user/pygil.c \
-	     user/pyframes.c user/main.c
+	     user/pyframes.c user/libcver.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
@@ -70,9 +70,10 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 	$(CXX) -O2 -g -pthread -Wall $< -o $@
 
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o \
-		$(BUILD)/probesite.o $(BUILD)/cfitab.o
+		$(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o
 	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
-		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o -o $@ $(LDLIBS)
+		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o \
+		-o $@ $(LDLIBS)
 
 # libFuzzer over the replay path, checksums recomputed so the fuzzer gets past them.
 FUZZ_SECONDS ?= 120

@@ -178,6 +178,7 @@ struct work {
 	/* the GIL: its holder (0: free), the latest taker, waiters by (tid, stack) */
 	__u32 gil_holder, gil_last_taker;
 	size_t cap_gil_waiters, cap_gil_spans;
+	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
@@ -384,6 +385,7 @@ static struct lock_work *lock_get(struct work *w, __u64 addr)
 	*i = w->nr_locks;
 	l->addr = addr;
 	l->ev.all_val2 = true;
+	l->ev.cond_layout = w->cond_layout;
 	l->kind_stale = true;
 	return l;
 }
@@ -895,6 +897,21 @@ static void on_switch(struct work *w, const struct tt_switch *r, const struct tt
 		if (t->state != TS_DONE)
 			set_state(w, t, TS_RUNNING, ts);
 	}
+}
+
+/* The libc the target runs from here on: its objects' layouts (an exec may bring another). */
+static void on_libc(struct work *w, const struct tt_libc *r)
+{
+	struct analysis *a = w->a;
+
+	w->cond_layout = r->flags & TT_LIBC_GLIBC ? lockkind_cond_layout(r->major, r->minor)
+						  : COND_LAYOUT_UNKNOWN;
+	memcpy(a->libc_version, r->version, sizeof(a->libc_version));
+	a->libc_version[sizeof(a->libc_version) - 1] = 0;
+	memcpy(a->libc_build, r->build, sizeof(a->libc_build));
+	a->libc_build[sizeof(a->libc_build) - 1] = 0;
+	a->libc_major = r->major;
+	a->libc_minor = r->minor;
 }
 
 /* --- CPython's GIL ----------------------------------------------------------------------- */
@@ -1628,12 +1645,15 @@ static int cmp_chain(const void *a, const void *b)
 	return x->waker_stack < y->waker_stack ? -1 : x->waker_stack > y->waker_stack;
 }
 
-/* The offset of the futex word inside the glibc object that owns it, when the symbol tells. */
-static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl)
+/*
+ * The offset of the futex word inside the glibc object that owns it, when the symbol tells:
+ * a condvar's words depend on the target's glibc (lockkind.h).
+ */
+static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl, enum cond_layout layout)
 {
 	if (!sl || !sl->name)
 		return 0;
-	if (k == LK_CONDVAR && (sl->name_off == 40 || sl->name_off == 44))
+	if (k == LK_CONDVAR && lockkind_cond_word_off(layout, sl->name_off))
 		return sl->name_off;
 	if (k == LK_RWLOCK && (sl->name_off == 8 || sl->name_off == 12))
 		return sl->name_off;
@@ -1727,7 +1747,7 @@ static void build_locks(struct work *w)
 			l->kind = o->kind;
 			off = l->addr - o->obj;
 		} else {
-			off = object_offset(l->kind, sl);
+			off = object_offset(l->kind, sl, l->ev.cond_layout);
 		}
 		l->canon = l->addr - off;
 		slot = u64_map_upsert(&by_canon, l->canon, &found);
@@ -2070,6 +2090,9 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 		break;
 	case TT_REC_PYTHON:
 		on_python(w, (const void *)h);
+		break;
+	case TT_REC_LIBC:
+		on_libc(w, (const void *)h);
 		break;
 	case TT_REC_GIL:
 		on_gil(w, (const void *)h);

@@ -17,6 +17,7 @@
 #include "symbols.h"
 #include "test_symbols.h"
 #include "test_cfitab.h"
+#include "test_glibc.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1031,6 +1032,7 @@ static const struct unit_test tests[] = {
 	{"debug_file_in_root", test_debug_file_in_root},
 	{"rust_demangle", test_rust_demangle},
 	{"cfitab", test_cfitab},
+	{"glibc_versions", test_glibc_versions},
 };
 
 int main(void)
