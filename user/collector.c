@@ -347,7 +347,6 @@ struct hold_probes {
 	unsigned emulated, stepped;
 	char modules[256];
 	__u64 dev, ino; /* the file probed: an exec into another root maps another */
-	bool none;	/* the target maps no pthread functions (said once) */
 };
 
 static bool is_libc_name(const char *path)
@@ -502,9 +501,11 @@ static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
 		if (stat(path, &st) || (st.st_dev == c->libc_dev && st.st_ino == c->libc_ino))
 			lib = NULL;
 	}
-	if (lib && !libcver_read(path, &rec)) {
+	if (lib) { /* read once per file, glibc or not */
 		c->libc_dev = st.st_dev;
 		c->libc_ino = st.st_ino;
+	}
+	if (lib && !libcver_read(path, &rec)) {
 		rec.hdr.size = sizeof(rec);
 		rec.hdr.kind = TT_REC_LIBC;
 		rec.hdr.ts = now_ns();
@@ -518,7 +519,7 @@ static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
 			fprintf(stderr, "threadtrace: pid %d runs with glibc %s (%s) from %s\n", pid,
 				rec.version, rec.build[0] ? rec.build : "no banner", lib->path);
 	}
-	if (hp && o->holds && (hp->n || !hp->none)) {
+	if (hp && o->holds) {
 		char lpath[128];
 		const struct map_entry *m = lock_library(pid, &maps, true, lpath, sizeof(lpath));
 
@@ -532,7 +533,6 @@ static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
 			fprintf(stderr, "threadtrace: --holds: pid %d no longer maps a glibc with "
 					"pthread functions: no holds from here on\n", pid);
 			detach_holds(hp);
-			hp->none = true;
 		}
 	}
 	proc_maps_free(&maps);
