@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Root tests (root): the glibc lock workload run on Debian 12 (this host), and inside Debian 13
-(trixie, glibc 2.41) and unstable (sid, glibc 2.43) roots made by tools/mkroot, traced from the
-host with `-p PID` and with `-- chroot ROOT prog`, with and without --holds.
+"""Root tests (root): the glibc lock workload run on Debian 12 (this host), and inside Debian 11
+(bullseye, glibc 2.31: pthreads in libpthread), 13 (trixie, glibc 2.41) and unstable (sid, glibc
+2.43) roots made by tools/mkroot, traced from the host with `-p PID` and with
+`-- chroot ROOT prog`, with and without --holds.
 
 Every figure is compared with the workload's own truth (tests/workloads/glibclocks.c): kinds,
 one object per lock (glibc 2.41 moved the condvar's futex words), wait times within 10%,
@@ -28,8 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import Fail, Skip, check, near, run  # noqa: E402
 
 # suite -> (glibc it must report, root dir or None for this host, why it cannot be made)
-SUITES = {"bookworm": ["2.36", None, None], "trixie": ["2.41", None, None],
-          "sid": [None, None, None]}  # sid: 2.41 or later (2.43 when written)
+SUITES = {"bookworm": ["2.36", None, None], "bullseye": ["2.31", None, None],
+          "trixie": ["2.41", None, None], "sid": [None, None, None]}  # sid: 2.41 or later (2.43 when written)
 STARTED = {}
 SUBDIR = f"tmp/threadtrace-test-{os.getpid()}"  # inside a root: ours alone, removed at the end
 
@@ -37,11 +38,13 @@ SUBDIR = f"tmp/threadtrace-test-{os.getpid()}"  # inside a root: ours alone, rem
 def make_roots():
     """Start tools/mkroot for each root at once (cached: instant; cold: 3-6 minutes)."""
     if os.environ.get("TT_NO_ROOTS"):
-        for s in ("trixie", "sid"):
+        for s in ("bullseye", "trixie", "sid"):
             SUITES[s][2] = "TT_NO_ROOTS is set"
         return
-    for s in ("trixie", "sid"):
-        STARTED[s] = subprocess.Popen([MKROOT, "--dbg", s], stdout=subprocess.PIPE,
+    for s in ("bullseye", "trixie", "sid"):
+        # 2.31 is older than the host's glibc: the program is built inside, with the root's gcc
+        opts = ["--dbg", "--cc"] if s == "bullseye" else ["--dbg"]
+        STARTED[s] = subprocess.Popen([MKROOT] + opts + [s], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
 
 
@@ -59,8 +62,17 @@ def root_of(suite):
         else:
             r = out.strip().splitlines()[-1]
             os.makedirs(os.path.join(r, SUBDIR), exist_ok=True)
-            shutil.copy(PROG, os.path.join(r, SUBDIR, "glibclocks"))
             SUITES[suite][1] = r
+            if suite == "bullseye":
+                shutil.copy(os.path.join(ROOT, "tests", "workloads", "glibclocks.c"),
+                            os.path.join(r, SUBDIR))
+                p = subprocess.run(["chroot", r, "gcc", "-O2", "-g", "-pthread",
+                                    f"/{SUBDIR}/glibclocks.c", "-o", f"/{SUBDIR}/glibclocks"],
+                                   capture_output=True, text=True, timeout=120)
+                if p.returncode:
+                    SUITES[suite][2] = f"cannot build the program in {r}: {p.stderr[-300:]}"
+            else:
+                shutil.copy(PROG, os.path.join(r, SUBDIR, "glibclocks"))
     if SUITES[suite][2]:
         raise Skip(SUITES[suite][2])
     return SUITES[suite][1]
@@ -118,7 +130,8 @@ def check_locks(s, truth, suite):
     sem = lock(s, "ready_sem")
     check(sem["kind"] == "semaphore", f"ready_sem is a {sem['kind']}")
     near(sem["wait_ns"], truth["sem_wait_ns"], 0.10, "ready_sem wait")
-    near(sem["contentions"], truth["sem_waits"], 0.05, "ready_sem waits")
+    # a post that lands before the sem_wait leaves nothing to wait for: at most one per call
+    check(0 < sem["contentions"] <= truth["sem_waits"], f"ready_sem waits {sem['contentions']}")
     pi = lock(s, "pi_mutex")
     check(pi["kind"] == "mutex" and pi["detail"] == "PI", f"pi_mutex: {pi['kind']} {pi['detail']}")
     near(pi["wait_ns"], truth["pi_wait_ns"], 0.10, "pi_mutex wait")
@@ -197,6 +210,8 @@ def make_tests(suite):
         check_holds(s, truth)
         # started with our libc; chroot's exec brings the root's, and the probes follow
         check(root is None or "uprobes moved to it" in err, f"probes not moved: {err}")
+        # before 2.34 the pthread functions are libpthread's (libc's forward to them)
+        check(suite != "bullseye" or "libpthread-2.31.so: 24 uprobes" in err, err)
 
     tests = []
     for f in (command, attach_holds, command_holds):
