@@ -35,6 +35,7 @@ enum tt_rec_kind {
 	TT_REC_DEADLOCK = 68,    /* collector: threads found waiting for each other's locks */
 	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here */
 	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
+	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -446,6 +447,23 @@ struct tt_deadlock {
 #define TT_DEADLOCK_ELSEWHERE (1u << 2) /* ORPHANED: a private lock's holder lives, in another
 					   process (it was held at fork by the parent's thread) */
 #define TT_DEADLOCK_FLAGS 0x7u
+#define TT_LIBC_GLIBC (1u << 0)	 /* glibc: major/minor from its gnu_get_libc_version() */
+#define TT_LIBC_STATIC (1u << 1) /* linked into the program itself (no libc.so mapped) */
+
+/*
+ * The libc the target maps, found by the collector at attach, at a COMMAND's entry and after
+ * each exec (doc/glibc-futex.md: object layouts depend on its version). ts: from here on the
+ * target runs with it.
+ */
+struct tt_libc {
+	struct tt_rec_hdr hdr;
+	__u32 flags;	 /* TT_LIBC_* */
+	__u16 major;	 /* 2 */
+	__u16 minor;	 /* 41 */
+	char version[16]; /* gnu_get_libc_version(): "2.41" */
+	char build[48];	 /* the banner's "(...)", "Debian GLIBC 2.41-12"; "" when none */
+	char path[128];	 /* the file, as the target maps it */
+};
 
 #define TT_SESSION_HOLDS (1u << 0) /* --holds: lock calls were probed (TT_REC_LOCK_CALL) */
 

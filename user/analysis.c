@@ -199,6 +199,7 @@ struct work {
 	/* the GIL: its holder (0: free), the latest taker, waiters by (tid, stack) */
 	__u32 gil_holder, gil_last_taker;
 	size_t cap_gil_waiters, cap_gil_spans;
+	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
@@ -408,6 +409,7 @@ static struct lock_work *lock_get(struct work *w, __u64 addr)
 	*i = w->nr_locks;
 	l->addr = addr;
 	l->ev.all_val2 = true;
+	l->ev.cond_layout = w->cond_layout;
 	l->kind_stale = true;
 	for (int k = 0; k < LK__NR; k++)
 		l->rt_func[k] = -1;
@@ -622,7 +624,7 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 			     bool pi);
 static const struct obj_state *object_of_word(struct work *w, __u64 word);
 
-static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl);
+static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl, enum cond_layout layout);
 
 /*
  * A word's kind and the offset of the word in its object: by musl's layouts on musl
@@ -643,7 +645,7 @@ static enum lock_kind classify_word(struct work *w, struct lock_work *l,
 		k = musl_classify(&l->ev, l->musl_owner_val, sl, detail, buf, sizeof(buf), off);
 	} else {
 		k = lockkind_classify(&l->ev, sl, detail);
-		*off = object_offset(k, sl);
+		*off = object_offset(k, sl, l->ev.cond_layout);
 	}
 	if (best >= 0 && k != (enum lock_kind)best && !(*detail && !strcmp(*detail, "PI"))) {
 		k = best;
@@ -1071,6 +1073,21 @@ static void on_switch(struct work *w, const struct tt_switch *r, const struct tt
 		if (t->state != TS_DONE)
 			set_state(w, t, TS_RUNNING, ts);
 	}
+}
+
+/* The libc the target runs from here on: its objects' layouts (an exec may bring another). */
+static void on_libc(struct work *w, const struct tt_libc *r)
+{
+	struct analysis *a = w->a;
+
+	w->cond_layout = r->flags & TT_LIBC_GLIBC ? lockkind_cond_layout(r->major, r->minor)
+						  : COND_LAYOUT_UNKNOWN;
+	memcpy(a->libc_version, r->version, sizeof(a->libc_version));
+	a->libc_version[sizeof(a->libc_version) - 1] = 0;
+	memcpy(a->libc_build, r->build, sizeof(a->libc_build));
+	a->libc_build[sizeof(a->libc_build) - 1] = 0;
+	a->libc_major = r->major;
+	a->libc_minor = r->minor;
 }
 
 /* --- CPython's GIL ----------------------------------------------------------------------- */
@@ -1828,12 +1845,15 @@ static int cmp_chain(const void *a, const void *b)
 	return x->waker_stack < y->waker_stack ? -1 : x->waker_stack > y->waker_stack;
 }
 
-/* The offset of the futex word inside the glibc object that owns it, when the symbol tells. */
-static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl)
+/*
+ * The offset of the futex word inside the glibc object that owns it, when the symbol tells:
+ * a condvar's words depend on the target's glibc (lockkind.h).
+ */
+static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl, enum cond_layout layout)
 {
 	if (!sl || !sl->name)
 		return 0;
-	if (k == LK_CONDVAR && (sl->name_off == 40 || sl->name_off == 44))
+	if (k == LK_CONDVAR && lockkind_cond_word_off(layout, sl->name_off))
 		return sl->name_off;
 	if (k == LK_RWLOCK && (sl->name_off == 8 || sl->name_off == 12))
 		return sl->name_off;
@@ -2279,6 +2299,9 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 		break;
 	case TT_REC_RUNTIME:
 		runtime_add(&w->a->rt, (const void *)h);
+		break;
+	case TT_REC_LIBC:
+		on_libc(w, (const void *)h);
 		break;
 	case TT_REC_GIL:
 		on_gil(w, (const void *)h);

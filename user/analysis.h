@@ -242,6 +242,10 @@ struct analysis {
 	size_t nr_deadlocks;
 	struct gil_stat gil;
 	struct runtime_info rt; /* musl, Go, a JVM: TT_REC_RUNTIME */
+	/* the target's libc (the last TT_REC_LIBC record: the image it ended in); "" if unknown */
+	char libc_version[16];
+	char libc_build[48];
+	__u16 libc_major, libc_minor;
 	const struct symdata *sd;
 };
 

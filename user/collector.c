@@ -25,6 +25,7 @@
 #include "probesite.h"
 #include "pygil.h"
 #include "rtdetect.h"
+#include "libcver.h"
 #include "threadtrace.skel.h"
 
 /*
@@ -126,6 +127,9 @@ struct collect_ctx {
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
 	struct rt_found rt; /* runtimes found in the target (musl, Go, a JVM) */
 	unsigned rt_emitted; /* ... of which written as TT_REC_RUNTIME records */
+	__u64 libc_dev, libc_ino; /* the libc last written in a TT_REC_LIBC record */
+	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
+	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
 };
 
 /* Pass a record on, unless it does not fit its kind (never trust a record). */
@@ -405,12 +409,29 @@ static struct bpf_link *stop_at_entry(struct threadtrace_bpf *skel, pid_t child,
 	return l && !libbpf_get_error(l) ? l : NULL;
 }
 
+/*
+ * A COMMAND stopped at an exec (bpf/start.bpf.c): stop it again at the new image's entry point,
+ * where its loader has mapped its libraries (`chroot ROOT prog`: ROOT's libc), and let it go.
+ */
+static void follow_image(struct collect_ctx *c, struct threadtrace_bpf *skel,
+			 struct bpf_link **entry, pid_t child)
+{
+	char exe[64];
+
+	if (*entry)
+		bpf_link__destroy(*entry);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", child);
+	*entry = stop_at_entry(skel, child, exe);
+	kill(child, SIGCONT);
+}
+
 /* --holds: the uprobes on the target's lock functions. */
 struct hold_probes {
 	struct bpf_link **links;
 	size_t n, cap;
 	unsigned emulated, stepped;
 	char modules[256];
+	__u64 dev, ino; /* the file probed: an exec into another root maps another */
 };
 
 static bool is_libc_name(const char *path)
@@ -426,11 +447,16 @@ static int attach_module(struct hold_probes *hp, struct threadtrace_bpf *skel, p
 {
 	struct probe_site *sites;
 	char why[256];
+	struct stat st;
 	int n = probesite_find(path, &sites, why, sizeof(why));
 
 	if (n < 0) {
 		fprintf(stderr, "threadtrace: --holds: %s\n", why);
 		return n;
+	}
+	if (!stat(path, &st)) {
+		hp->dev = st.st_dev;
+		hp->ino = st.st_ino;
 	}
 	for (int i = 0; i < n; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = probe_site_cookie(&sites[i]));
@@ -464,51 +490,56 @@ static int attach_module(struct hold_probes *hp, struct threadtrace_bpf *skel, p
 }
 
 /*
- * Probe the lock functions of the library the target calls them in: the libc (or libpthread)
- * it maps, or its own executable when it is linked statically. A COMMAND not started yet will
- * load the libc the loader finds for us (the uprobe is on the file, for this pid only).
+ * The mapping of the file a process's pthread lock functions live in: its libc (libpthread
+ * for glibc before 2.34, whose libc forwards to it), or the program itself when it is static.
+ * *open_path reaches the file through /proc/PID/map_files, in whatever root or mount namespace
+ * the process runs (its maps name files relative to our root, not to its own). NULL: none.
+ */
+static const struct map_entry *lock_library(pid_t pid, const struct proc_maps *maps, bool program,
+					    char *open_path, size_t len)
+{
+	bool pthread_lib = false;
+
+	for (size_t i = 0; i < maps->n; i++)
+		pthread_lib |= strstr(maps->v[i].path, "/libpthread") != NULL;
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct map_entry *m = &maps->v[i];
+
+		if (m->path[0] != '/')
+			continue;
+		/* the first mapping is the program itself (static?), then libc/libpthread */
+		if (!is_libc_name(m->path) && (i != 0 || !program))
+			continue;
+		if (pthread_lib && is_libc_name(m->path) && !strstr(m->path, "/libpthread"))
+			continue;
+		snprintf(open_path, len, "/proc/%d/map_files/%llx-%llx", pid,
+			 (unsigned long long)m->start, (unsigned long long)m->end);
+		if (probesite_has_pthreads(open_path))
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * Probe the lock functions of the library the target calls them in. A COMMAND not started yet
+ * gets ours (the uprobe is on the file, for this pid only): what it execs first loads the
+ * libc the loader finds for us; an exec into another root moves them (check_libc).
  */
 static int attach_holds(struct hold_probes *hp, struct threadtrace_bpf *skel, pid_t pid,
 			const char *command_path, bool verbose)
 {
 	struct proc_maps maps = {0};
+	const struct map_entry *m = NULL;
 	char path[4200];
 	int err = -ENOENT;
 
 	if (command_path && probesite_has_pthreads(command_path))
 		return attach_module(hp, skel, pid, command_path, command_path, verbose);
-	if (procfs_read_maps(command_path ? getpid() : pid, &maps) == 0) {
-		bool pthread_lib = false;
-
-		for (size_t i = 0; i < maps.n; i++)
-			pthread_lib |= strstr(maps.v[i].path, "/libpthread") != NULL;
-		for (size_t i = 0; i < maps.n; i++) {
-			const struct map_entry *m = &maps.v[i];
-			bool dup = false;
-
-			if (m->path[0] != '/')
-				continue;
-			for (size_t k = 0; k < i; k++)
-				dup |= !strcmp(maps.v[k].path, m->path);
-			if (dup)
-				continue;
-			/* the first mapping is the program itself (static?), then libc/libpthread */
-			if (!is_libc_name(m->path) && (i != 0 || command_path))
-				continue;
-			/* old glibc: libc's pthread functions forward to libpthread's */
-			if (pthread_lib && is_libc_name(m->path) && !strstr(m->path, "/libpthread"))
-				continue;
-			if (command_path)
-				snprintf(path, sizeof(path), "%s", m->path);
-			else
-				snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
-			if (!probesite_has_pthreads(path))
-				continue;
-			err = attach_module(hp, skel, pid, path, m->path, verbose);
-			if (err)
-				break;
-		}
-	}
+	if (procfs_read_maps(command_path ? getpid() : pid, &maps) == 0)
+		m = lock_library(command_path ? getpid() : pid, &maps, !command_path, path,
+				 sizeof(path));
+	if (m)
+		err = attach_module(hp, skel, pid, path, m->path, verbose);
 	proc_maps_free(&maps);
 	if (err == -ENOENT)
 		fprintf(stderr, "threadtrace: --holds: found no pthread lock functions in %s (no "
@@ -523,6 +554,73 @@ static void detach_holds(struct hold_probes *hp)
 		bpf_link__destroy(hp->links[i]);
 	free(hp->links);
 	memset(hp, 0, sizeof(*hp));
+}
+
+/*
+ * Which libc the target runs with now (at attach, at a COMMAND's entry, after an exec): a
+ * TT_REC_LIBC record when it is another than before (the analysis takes glibc's object layouts
+ * from its version), and with --holds the lock probes moved onto it when they sit on another
+ * file (`chroot ROOT prog` starts with our libc and ends with ROOT's).
+ */
+static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
+		       struct hold_probes *hp, pid_t pid, bool at_entry,
+		       const struct collector_opts *o)
+{
+	struct proc_maps maps = {0};
+	const struct map_entry *lib = NULL;
+	struct tt_libc rec = {0};
+	char path[128];
+	struct stat st;
+
+	if (procfs_read_maps(pid, &maps))
+		return;
+	for (size_t i = 0; i < maps.n && !lib; i++)
+		if (maps.v[i].path[0] == '/' && is_libc_name(maps.v[i].path) &&
+		    !strstr(maps.v[i].path, "/libpthread"))
+			lib = &maps.v[i];
+	if (!lib && maps.n && maps.v[0].path[0] == '/')
+		lib = &maps.v[0]; /* a static program carries its libc */
+	if (lib) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
+			 (unsigned long long)lib->start, (unsigned long long)lib->end);
+		if (stat(path, &st) || (st.st_dev == c->libc_dev && st.st_ino == c->libc_ino))
+			lib = NULL;
+	}
+	if (lib) { /* read once per file, glibc or not */
+		c->libc_dev = st.st_dev;
+		c->libc_ino = st.st_ino;
+	}
+	if (lib && !libcver_read(path, &rec)) {
+		rec.hdr.size = sizeof(rec);
+		rec.hdr.kind = TT_REC_LIBC;
+		rec.hdr.ts = now_ns();
+		rec.hdr.pid = pid;
+		rec.hdr.tid = pid;
+		if (!is_libc_name(lib->path))
+			rec.flags |= TT_LIBC_STATIC;
+		snprintf(rec.path, sizeof(rec.path), "%s", lib->path);
+		emit(c, &rec, sizeof(rec));
+		if (o->verbose)
+			fprintf(stderr, "threadtrace: pid %d runs with glibc %s (%s) from %s\n", pid,
+				rec.version, rec.build[0] ? rec.build : "no banner", lib->path);
+	}
+	if (hp && o->holds) {
+		char lpath[128];
+		const struct map_entry *m = lock_library(pid, &maps, true, lpath, sizeof(lpath));
+
+		if (m && !stat(lpath, &st) && (st.st_dev != hp->dev || st.st_ino != hp->ino)) {
+			detach_holds(hp);
+			if (!attach_module(hp, skel, pid, lpath, m->path, o->verbose) && !o->quiet)
+				fprintf(stderr, "threadtrace: --holds: pid %d now runs %s: %zu uprobes "
+						"moved to it\n", pid, m->path, hp->n);
+		} else if (!m && hp->n && at_entry) {
+			/* an exec into a program without glibc's pthreads (musl, Go): say so */
+			fprintf(stderr, "threadtrace: --holds: pid %d no longer maps a glibc with "
+					"pthread functions: no holds from here on\n", pid);
+			detach_holds(hp);
+		}
+	}
+	proc_maps_free(&maps);
 }
 
 /* CPython's GIL: uprobes on the stores to `locked`, armed once the interpreter is found. */
@@ -865,7 +963,8 @@ static bool adopt_blocked_wait(struct collect_ctx *c, struct threadtrace_bpf *sk
 }
 
 static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *skel, pid_t pid,
-				pid_t tid, const char *command, int *nr_threads)
+				pid_t tid, const char *command, int *nr_threads,
+				const struct collector_opts *o)
 {
 	struct tt_session s = {0};
 	pid_t *tids = NULL;
@@ -888,6 +987,8 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 		procfs_comm(pid, s.comm);
 	}
 	emit(c, &s, sizeof(s));
+	if (!command) /* before any wait: its objects are laid out by this libc */
+		check_libc(c, skel, NULL, pid, false, o);
 
 	n = procfs_threads(pid, &tids);
 	*nr_threads = n > 0 ? n : 0;
@@ -1004,7 +1105,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	struct gil_probes gil = {0};
 	struct bpf_link *entry = NULL; /* COMMAND: stops it at its entry point */
 	__u64 calls_seen = 0;
-	bool rate_warned = false;
+	bool rate_warned = false, follow_exec;
 	struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO};
 	pid_t pid = o->pid, child = 0;
 	char exe[4096] = "";
@@ -1095,6 +1196,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		rb_bytes <<= 1;
 	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
 	/* futex2 and futex_waitv exist from 5.16 / 6.7 on. */
+	/* a COMMAND stops at each exec: the new image's libraries get their tables and probes */
+	follow_exec = child && (o->holds || o->stacks == STACKS_AUTO);
+	if (!follow_exec)
+		bpf_program__set_autoload(skel->progs.tt_exec_stop, false);
 	if (!tracepoint_exists("sys_enter_futex_waitv")) {
 		bpf_program__set_autoload(skel->progs.tt_enter_futex_waitv, false);
 		bpf_program__set_autoload(skel->progs.tt_exit_futex_waitv, false);
@@ -1180,7 +1285,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		int e = 0;
 		ssize_t n;
 
-		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads);
+		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads, o);
 		emit_runtimes(&ctx, pid);
 		if (ctx.ustack && o->stacks == STACKS_AUTO)
 			entry = stop_at_entry(skel, pid, exe);
@@ -1205,7 +1310,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			fprintf(stderr, "threadtrace: tracing %s (pid %d) until it exits; Ctrl-C to "
 					"stop\n", o->command[0], pid);
 	} else {
-		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads);
+		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads, o);
 		emit_runtimes(&ctx, pid);
 		if (!o->quiet) {
 			char comm[TT_COMM_LEN] = "?", what[64] = "";
@@ -1267,12 +1372,21 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			int status;
 
 			pid_t got = waitpid(child, &status,
-					    WNOHANG | (entry || gil.finalize ? WUNTRACED : 0));
+					    WNOHANG | (entry || follow_exec || gil.finalize ? WUNTRACED
+								 : 0));
 
-			if (got == child && WIFSTOPPED(status) && entry) {
+			if (got == child && WIFSTOPPED(status) && follow_exec &&
+			    skel->bss->exec_stops != ctx.exec_stops) {
+				ctx.exec_stops = skel->bss->exec_stops;
+				follow_image(&ctx, skel, &entry, child);
+			} else if (got == child && WIFSTOPPED(status) && entry) {
+				drain_mmaps(&ctx);
+				check_libc(&ctx, skel, &holds, child, true, o);
 				resume_at_entry(&ctx, &entry, child, o->gil ? &gil : NULL);
-			} else if (got == child && WIFSTOPPED(status)) {
+			} else if (got == child && WIFSTOPPED(status) && gil.finalize) {
 				resume_after_finalize(&gil, ring, child);
+			} else if (got == child && WIFSTOPPED(status)) {
+				/* stopped by someone else (a SIGSTOP, Ctrl-Z): theirs to resume */
 			} else if (got == child) {
 				res->child_status = status;
 				res->target_exited = true;
@@ -1297,6 +1411,11 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			calls_seen = ctx.lock_calls;
 			symbolizer_refresh_maps(ctx.sym);
 			last_maps = now;
+		}
+		if (ctx.sym && symbolizer_generation(ctx.sym) != ctx.libc_generation) {
+			/* new mappings: maybe an exec (-p), or a dlopen'ed libpthread */
+			ctx.libc_generation = symbolizer_generation(ctx.sym);
+			check_libc(&ctx, skel, &holds, pid, false, o);
 		}
 		{
 			/* waits are stamped with the BPF clock, CLOCK_MONOTONIC like now_ns() */

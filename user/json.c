@@ -330,6 +330,17 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_null(j);
 	json_key(j, "exited");
 	json_bool(j, a->target_exited);
+	json_key(j, "libc"); /* the glibc whose object layouts were used; null: not known */
+	if (a->libc_version[0]) {
+		json_begin_object(j);
+		json_key(j, "version");
+		json_string(j, a->libc_version);
+		json_key(j, "build");
+		json_string(j, a->libc_build);
+		json_end_object(j);
+	} else {
+		json_null(j);
+	}
 	json_end_object(j);
 	json_key(j, "duration_ns");
 	json_u64(j, a->end_ts - a->start_ts);

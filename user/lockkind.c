@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* lockkind.c - see lockkind.h. Layouts: doc/glibc-futex.md (glibc 2.36, x86_64). */
+/* lockkind.c - see lockkind.h. Layouts: doc/glibc-futex.md (glibc 2.31-2.43, x86_64). */
 #include <string.h>
 #include "lockkind.h"
 #include "threadtrace.h"
@@ -110,8 +110,37 @@ static __u32 mem_u32(const struct sym_lock *sl, int off)
 	return v;
 }
 
-/* A pthread_cond_t whose __g_signals[g] is the futex word: a waiter is registered in it. */
-static bool looks_like_condvar(const struct sym_lock *sl)
+enum cond_layout lockkind_cond_layout(unsigned major, unsigned minor)
+{
+	if (major != 2)
+		return COND_LAYOUT_UNKNOWN;
+	if (minor >= 41)
+		return COND_LAYOUT_241;
+	return minor >= 38 ? COND_LAYOUT_EITHER : COND_LAYOUT_G_REFS;
+}
+
+bool lockkind_cond_word_off(enum cond_layout layout, __u64 name_off)
+{
+	bool old = name_off == 40 || name_off == 44, new = name_off == 32 || name_off == 36;
+
+	switch (layout) {
+	case COND_LAYOUT_241:
+		return new;
+	case COND_LAYOUT_EITHER:
+		/* +32/+36 of an old condvar are its internal lock and __wrefs: still its words */
+		return old || new;
+	default:
+		return old;
+	}
+}
+
+static __u64 mem_u64(const struct sym_lock *sl, int off)
+{
+	return mem_u32(sl, off) | (__u64)mem_u32(sl, off + 4) << 32;
+}
+
+/* glibc <= 2.40: __g_signals[g] at +40+4g; a waiter counted in __wrefs (+36) and __g_refs[g]. */
+static bool looks_like_old_condvar(const struct sym_lock *sl)
 {
 	for (int g = 0; g < 2; g++) {
 		int base = -40 - 4 * g;
@@ -122,6 +151,39 @@ static bool looks_like_condvar(const struct sym_lock *sl)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * glibc >= 2.41: __g_signals[g] at +32+4g; a waiter counted in __wrefs (+28); the waiter
+ * sequence (+0) is never behind G1's start (+8) and, both counting waiters, not far ahead of
+ * it (a million waits without a group switch would be missed); +40/+44 are unused (zero).
+ */
+static bool looks_like_241_condvar(const struct sym_lock *sl)
+{
+	for (int g = 0; g < 2; g++) {
+		int base = -32 - 4 * g;
+		__u32 wrefs = mem_u32(sl, base + 28);
+		__u64 wseq = mem_u64(sl, base), g1_start = mem_u64(sl, base + 8);
+
+		if (wrefs >= 8 && wrefs < (1u << 20) && wseq >= g1_start &&
+		    wseq - g1_start < (1u << 21) && !mem_u32(sl, base + 40) &&
+		    !mem_u32(sl, base + 44))
+			return true;
+	}
+	return false;
+}
+
+/* A pthread_cond_t whose __g_signals[g] is the futex word: a waiter is registered in it. */
+static bool looks_like_condvar(const struct sym_lock *sl, enum cond_layout layout)
+{
+	switch (layout) {
+	case COND_LAYOUT_G_REFS:
+		return looks_like_old_condvar(sl);
+	case COND_LAYOUT_241:
+		return looks_like_241_condvar(sl);
+	default:
+		return looks_like_old_condvar(sl) || looks_like_241_condvar(sl);
+	}
 }
 
 /* A sem_t: value 0 with waiters counted in the high word, then the private flag and padding. */
@@ -176,7 +238,7 @@ enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sy
 	if (ev->val_is_tid)
 		return LK_JOIN;
 	if (sl && sl->mem_ok) {
-		if (looks_like_condvar(sl))
+		if (looks_like_condvar(sl, ev->cond_layout))
 			return LK_CONDVAR;
 		if (looks_like_semaphore(sl))
 			return LK_SEMAPHORE;

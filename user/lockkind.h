@@ -21,6 +21,22 @@ enum lock_kind {
 	LK__NR,
 };
 
+/*
+ * Where a glibc pthread_cond_t keeps the futex words its waiters sleep on (doc/glibc-futex.md),
+ * from the target's glibc version: 2.41 removed __g_refs, and the change was backported to
+ * 2.38-2.40 stable updates, so those versions may have either layout.
+ */
+enum cond_layout {
+	COND_LAYOUT_UNKNOWN = 0, /* no libc record (files from before it, non-glibc): try both */
+	COND_LAYOUT_G_REFS,	 /* glibc <= 2.37: __g_signals at +40/+44, __g_refs at +16/+20 */
+	COND_LAYOUT_241,	 /* glibc >= 2.41: __g_signals at +32/+36, no __g_refs */
+	COND_LAYOUT_EITHER,	 /* glibc 2.38-2.40: either, told by the object's memory */
+};
+
+/* The layout a glibc version implies (major 0: not glibc). */
+enum cond_layout lockkind_cond_layout(unsigned major, unsigned minor);
+/* Can a condvar futex word sit name_off bytes into the object under this layout? */
+bool lockkind_cond_word_off(enum cond_layout layout, __u64 name_off);
 
 /* What the trace shows about one futex address. */
 struct lock_evidence {
@@ -31,6 +47,7 @@ struct lock_evidence {
 	bool val_is_tid;  /* a wait expected a thread id of the target (pthread_join) */
 	__u64 exit_wakes; /* waiters woken by the exit of the thread whose tid they waited on */
 	bool owner_died;  /* a wait ended with FUTEX_OWNER_DIED in the word: a robust mutex */
+	__u8 cond_layout; /* enum cond_layout of the glibc the target ran when it was seen */
 	/* stacks whose leaf-most libc lock function names a kind; [LK_FUTEX]: libc-internal locks */
 	__u64 votes[LK__NR];
 };

@@ -28,6 +28,7 @@ _Static_assert(sizeof(struct tt_ustack_snapshot) == 104, "ustack_snapshot layout
 _Static_assert(sizeof(struct tt_unwound) == 40, "unwound layout");
 _Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
 _Static_assert(sizeof(struct tt_lock_call) == 56, "lock_call layout");
+_Static_assert(sizeof(struct tt_libc) == 224, "libc layout");
 
 size_t record_min_size(__u16 kind)
 {
@@ -70,6 +71,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_deadlock);
 	case TT_REC_LOCK_CALL:
 		return sizeof(struct tt_lock_call);
+	case TT_REC_LIBC:
+		return sizeof(struct tt_libc);
 	}
 	return 0;
 }

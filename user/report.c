@@ -489,6 +489,9 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		a->target_exited ? ", exited during the trace" : "");
 	if (a->tid_filter)
 		fprintf(out, ", thread %u only", a->tid_filter);
+	if (a->libc_version[0])
+		fprintf(out, ", glibc %s%s%s%s", a->libc_version, a->libc_build[0] ? " (" : "",
+			a->libc_build, a->libc_build[0] ? ")" : "");
 	fprintf(out, "\n  traced %s, %llu events, lost %llu events, %llu failed stack reads",
 		fmt_ns(t, sizeof(t), dur), (unsigned long long)a->events,
 		(unsigned long long)a->lost_events, (unsigned long long)a->stack_failures);

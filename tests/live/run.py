@@ -70,7 +70,8 @@ def stack_has(stacks, func):
     return any(any(fr.startswith(func + "+") for fr in s) for s in stacks)
 
 
-TT_PROGS = ("tt_sched_switch", "tt_enter_futex", "tt_lock_call", "tt_gil_store", "tt_entry_stop")
+TT_PROGS = ("tt_sched_switch", "tt_enter_futex", "tt_lock_call", "tt_gil_store", "tt_entry_stop",
+            "tt_exec_stop")
 
 
 def parent_of(pid):

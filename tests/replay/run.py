@@ -58,6 +58,24 @@ def test_golden_outputs():
                 check(a.read() == b.read(), f"{os.path.basename(path)} differs from golden")
 
 
+def test_glibc241_condvar_is_one_object():
+    """A condvar traced in a Debian 13 root (glibc 2.41 moved its futex words to +32/+36):
+    one object at its symbol, its 6 waits (the workload posted 6 items), the glibc named."""
+    out = os.path.join(TMP, "glibc241.json")
+    p = subprocess.run([TT, "report", "-q", "--json", out,
+                        os.path.join(DATA, "condvar-glibc241.rec")],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    with open(out) as f:
+        s = json.load(f)
+    check(s["target"]["libc"]["version"] == "2.41", f"libc {s['target']['libc']}")
+    conds = [lk for lk in s["locks"] if (lk["name"] or "").startswith("queue_cond")]
+    check(len(conds) == 1 and conds[0]["name"] == "queue_cond",
+          f"{[lk['name'] for lk in conds]}")
+    check(conds[0]["kind"] == "condvar" and conds[0]["contentions"] == 6,
+          f"{conds[0]['kind']} {conds[0]['contentions']}")
+
+
 def test_damaged_files_fail_cleanly():
     rec = recs()[0]
     with open(rec, "rb") as f:

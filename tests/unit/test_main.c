@@ -18,6 +18,7 @@
 #include "test_symbols.h"
 #include "test_cfitab.h"
 #include "test_runtime.h"
+#include "test_glibc.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1272,6 +1273,7 @@ static const struct unit_test tests[] = {
 	{"runtime_jvm", test_runtime_jvm},
 	{"runtime_musl", test_runtime_musl},
 	{"runtime_musl_stripped", test_runtime_musl_stripped},
+	{"glibc_versions", test_glibc_versions},
 };
 
 int main(void)
