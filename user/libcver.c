@@ -28,33 +28,6 @@ int libcver_parse(const char *version, __u16 *major, __u16 *minor)
 	return 0;
 }
 
-/* The address of the symbol name in .dynsym (or .symtab for a static program), 0 if none. */
-static __u64 find_func(Elf *e, const char *want)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(d, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
-				continue;
-			name = elf_strptr(e, sh.sh_link, sym.st_name);
-			if (name && !strncmp(name, want, strlen(want)) &&
-			    (!name[strlen(want)] || name[strlen(want)] == '@'))
-				return sym.st_value;
-		}
-	}
-	return 0;
-}
 
 /* The "(...)" of the banner in a read-only section, "" when there is none. */
 static void read_banner(Elf *e, char *out, size_t len)
@@ -103,7 +76,8 @@ int libcver_read(const char *path, struct tt_libc *lc)
 
 	if (!e)
 		return -ENOEXEC;
-	func = find_func(e, "gnu_get_libc_version");
+	if (!probesite_elf_symbol(e, "gnu_get_libc_version", false, &func, NULL))
+		func = 0;
 	off = func ? probesite_vaddr_to_off(e, func, true) : -1;
 	/* lea rax, [rip + disp32] (48 8d 05) then ret (c3) */
 	if (off >= 0 && pread(fd, code, sizeof(code), off) == sizeof(code) && code[0] == 0x48 &&

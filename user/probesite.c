@@ -301,6 +301,35 @@ bool probesite_has_pthreads(const char *path)
 	return has;
 }
 
+bool probesite_elf_symbol(Elf *e, const char *name, bool prefix, __u64 *value, __u64 *size)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+				continue;
+			n = elf_strptr(e, sh.sh_link, sym.st_name);
+			if (!n || (prefix ? strncmp(n, name, strlen(name)) : strcmp(n, name)))
+				continue;
+			*value = sym.st_value;
+			if (size)
+				*size = sym.st_size;
+			return true;
+		}
+	}
+	return false;
+}
+
 long long probesite_vaddr_to_off(Elf *e, __u64 vaddr, bool exec_only)
 {
 	size_t nph;

@@ -48,6 +48,11 @@ static inline __u64 probe_site_cookie(const struct probe_site *s)
 Elf *probesite_open_elf(const char *path, int *fd);
 /* File offset of an ELF address in a loaded segment (executable ones only if exec_only), -1. */
 long long probesite_vaddr_to_off(Elf *e, __u64 vaddr, bool exec_only);
+/*
+ * Value and size (size may be NULL) of a defined symbol named name (prefix: starting with it),
+ * from .symtab or .dynsym; false if none.
+ */
+bool probesite_elf_symbol(Elf *e, const char *name, bool prefix, __u64 *value, __u64 *size);
 
 /* Does the ELF file at path define pthread_mutex_lock (a libc, libpthread or static program)? */
 bool probesite_has_pthreads(const char *path);

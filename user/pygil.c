@@ -69,35 +69,6 @@ void pygil_free(struct py_target *py)
 	py->nr_sites = 0;
 }
 
-/* Value and size of a defined symbol (any of names, .symtab or .dynsym); false if none. */
-static bool elf_symbol(Elf *e, const char *name, bool prefix, __u64 *value, __u64 *size)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *n;
-
-			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
-				continue;
-			n = elf_strptr(e, sh.sh_link, sym.st_name);
-			if (!n || (prefix ? strncmp(n, name, strlen(name)) : strcmp(n, name)))
-				continue;
-			*value = sym.st_value;
-			if (size)
-				*size = sym.st_size;
-			return true;
-		}
-	}
-	return false;
-}
 
 /* The ELF address of file offset 0's page (the first PT_LOAD), for the load bias. */
 static __u64 first_load_vaddr(Elf *e)
@@ -226,7 +197,7 @@ static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 		*e = probesite_open_elf(py->open_path, fd);
 		if (!*e)
 			continue;
-		if (elf_symbol(*e, "_PyRuntime", false, rt_vaddr, &size)) {
+		if (probesite_elf_symbol(*e, "_PyRuntime", false, rt_vaddr, &size)) {
 			snprintf(py->path, sizeof(py->path), "%s", m->path);
 			py->bias = m->start - first_load_vaddr(*e);
 			err = 0;
@@ -249,7 +220,7 @@ long long pygil_finalize_offset(const struct py_target *py)
 	if (!e)
 		return -1;
 	/* exported by every build, stripped ones too (the embedding API) */
-	if (elf_symbol(e, "Py_FinalizeEx", false, &vaddr, NULL))
+	if (probesite_elf_symbol(e, "Py_FinalizeEx", false, &vaddr, NULL))
 		off = probesite_vaddr_to_off(e, vaddr, true);
 	elf_end(e);
 	close(fd);
@@ -283,7 +254,7 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 		py->hexversion = (__u32)v;
 		if (ft & 0xff)
 			py->flags |= TT_PY_FREE_THREADED;
-	} else if (elf_symbol(e, "Py_Version", false, &pv, NULL)) {
+	} else if (probesite_elf_symbol(e, "Py_Version", false, &pv, NULL)) {
 		long long off = probesite_vaddr_to_off(e, pv, false);
 		__u32 v = 0;
 
@@ -297,7 +268,7 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 			py->hexversion = 3u << 24 | m << 16;
 	}
 	py->minor = (py->hexversion >> 16) & 0xff;
-	if (elf_symbol(e, "PyCode_Type", false, &pv, NULL))
+	if (probesite_elf_symbol(e, "PyCode_Type", false, &pv, NULL))
 		py->code_type = pv + py->bias;
 	elf_end(e);
 	close(fd);
@@ -662,13 +633,13 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt + GIL_LOCKED;
 	{
 		__u64 t1 = 0, s1 = 0, t2 = 0, s2 = 0;
-		bool t1ok = elf_symbol(e, "take_gil", false, &t1, &s1) && s1;
+		bool t1ok = probesite_elf_symbol(e, "take_gil", false, &t1, &s1) && s1;
 		/* 3.8 has take_gil and a take_gil.constprop.0 clone */
-		bool t2ok = elf_symbol(e, "take_gil.", true, &t2, &s2) && s2 && t2 != t1;
+		bool t2ok = probesite_elf_symbol(e, "take_gil.", true, &t2, &s2) && s2 && t2 != t1;
 
 		py->symbols = (t1ok || t2ok) &&
-			      ((elf_symbol(e, "drop_gil", false, &drop, &drop_size) && drop_size) ||
-			       (elf_symbol(e, "drop_gil.", true, &drop, &drop_size) && drop_size));
+			      ((probesite_elf_symbol(e, "drop_gil", false, &drop, &drop_size) && drop_size) ||
+			       (probesite_elf_symbol(e, "drop_gil.", true, &drop, &drop_size) && drop_size));
 		take = t1ok ? t1 : 0;
 		take_size = t1ok ? s1 : 0;
 		if (py->symbols) {
