@@ -347,12 +347,9 @@ def test_stacks_through_signal_frames_and_static_binaries():
     # a handler's wait (on an alternate signal stack or not) is unwound through the signal
     # frame into the interrupted code, to the thread's start; a gcc -static binary (no
     # .eh_frame_hdr) is unwound from its .eh_frame
-    src = os.path.join(TMP, "sigwait.c")
-    with open(src, "w") as f:
-        f.write(SIGNAL_C)
-    exe = os.path.join(TMP, "sigwait")
-    sh(f"cc -O2 -g -pthread -o {exe} {src} && cc -O2 -g -static -pthread -o {exe}-static {src}")
-    for args in ([exe], [exe, "alt"], [exe + "-static", "alt"]):
+    exe = build_c("sigwait", SIGNAL_C)
+    static = build_c("sigwait-static", SIGNAL_C, "-O2 -g -static -pthread")
+    for args in ([exe], [exe, "alt"], [static, "alt"]):
         p, s, _ = run_traced(["-q", "--"] + args, "sigwait")
         check(p.returncode == 0, p.stderr)
         rows = lock_named(s, "handler_lock")["waiters"]
@@ -463,11 +460,7 @@ int main(void)
 def test_main_thread_exited():
     # attached while the main thread runs, it exits 0.3 s in: tracing goes on for the asked
     # 1.5 s; attached again after it exited: the process is found, its code named, stacks whole
-    src = os.path.join(TMP, "mainexit.c")
-    with open(src, "w") as f:
-        f.write(MAIN_EXITS_C)
-    exe = os.path.join(TMP, "mainexit")
-    sh(f"cc -O2 -g -pthread -o {exe} {src}")
+    exe = build_c("mainexit", MAIN_EXITS_C)
     for delay, name in ((0, "mainexit-live"), (0.6, "mainexit-gone")):
         w = subprocess.Popen([exe], stdout=subprocess.PIPE, text=True)
         try:
@@ -523,12 +516,9 @@ int main(void)
 def test_untrusted_names_escaped():
     # names a traced program chooses (thread names, symbols, source files) never act on the
     # terminal or break a format: escaped in text, valid UTF-8 in JSON, well-formed SVG
-    src = os.path.join(TMP, "evil.c")
-    with open(src, "w") as f:
-        f.write(EVIL_C)
+    plain = build_c("evil-plain", EVIL_C, "-O1 -g -pthread")
     exe = os.path.join(TMP, "evil")
-    sh(f"cc -O1 -g -pthread -o {exe}.tmp {src} && objcopy --redefine-sym "
-       f"\"evil_lock=$(printf 'L\\033[2J\\nFAKE LOCK')\" {exe}.tmp {exe}")
+    sh(f"objcopy --redefine-sym \"evil_lock=$(printf 'L\\033[2J\\nFAKE LOCK')\" {plain} {exe}")
     outs = {k: os.path.join(TMP, "evil." + k) for k in ("json", "svg", "folded")}
     p = subprocess.run([TT, "--json", outs["json"], "--svg", outs["svg"], "--folded",
                         outs["folded"], "--", exe], capture_output=True, timeout=60)
@@ -572,6 +562,16 @@ def test_rust_condvar_is_waiting_for_work():
 def sh(cmd):
     p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=TMP)
     check(p.returncode == 0, f"{cmd}: {p.stderr}")
+
+
+def build_c(name, text, flags="-O2 -g -pthread"):
+    """A test program written into TMP and compiled there; its path."""
+    src = os.path.join(TMP, name + ".c")
+    with open(src, "w") as f:
+        f.write(text)
+    exe = os.path.join(TMP, name)
+    sh(f"cc {flags} -o {exe} {src}")
+    return exe
 
 
 def test_symbols_from_debuglink_and_minidebuginfo():
