@@ -1,7 +1,9 @@
 """The test runners' shared harness: failures and skips, checks, and the run loop that prints
 one line per test and ends with 'N passed, N failed, N skipped'."""
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -118,3 +120,24 @@ def run(suite, tests, tmp, only=(), skip_all=None):
           f"{results['skipped']} skipped")
     shutil.rmtree(tmp, ignore_errors=True)
     return 1 if results["failed"] else 0
+
+
+def traced_json(tt, args, out, timeout):
+    """tt --json OUT [args]: (proc, summary or None, the workload's JSON truth lines). In its
+    own process group: a timeout kills the workload too, never leaving it running."""
+    cmd = [tt, "--json", out] + args
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    p = subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
+    summary = None
+    if os.path.exists(out) and os.path.getsize(out):
+        with open(out) as f:
+            summary = json.load(f)
+    truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    return p, summary, truth

@@ -27,29 +27,12 @@ TMP = tempfile.mkdtemp(prefix="tt-live-")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import (Fail, Skip, check, check_perfetto, near, perfetto_packets,  # noqa: E402
-                     run)
+                     run, traced_json)
 
 
 def run_traced(args, name, timeout=60):
     """threadtrace [args] with --json; returns (proc, summary, workload truth lines)."""
-    out = os.path.join(TMP, name + ".json")
-    cmd = [TT, "--json", out] + args
-    # its own process group: a timeout kills the workload too, never leaving it running
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    try:
-        stdout, stderr = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        raise
-    p = subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
-    summary = None
-    if os.path.exists(out) and os.path.getsize(out):
-        with open(out) as f:
-            summary = json.load(f)
-    truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    return p, summary, truth
+    return traced_json(TT, args, os.path.join(TMP, name + ".json"), timeout)
 
 
 def lock_named(summary, name):

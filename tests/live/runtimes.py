@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import Fail, Skip, check, near
+from harness import Fail, Skip, check, near, traced_json
 
 __all__ = ["test_musl_lock_kinds", "test_musl_holds_refused", "test_go_runtime_parking",
            "test_jvm_monitors_and_parking"]  # run.py imports the tests, not these globals
@@ -23,15 +23,7 @@ TMP = tempfile.mkdtemp(prefix="tt-live-rt-")
 
 def traced(args, name, timeout=120):
     """threadtrace --json [args]: (proc, summary, the workload's JSON truth lines)."""
-    out = os.path.join(TMP, name + ".json")
-    p = subprocess.run([TT, "--json", out] + args, capture_output=True, text=True,
-                       timeout=timeout)
-    summary = None
-    if os.path.exists(out) and os.path.getsize(out):
-        with open(out) as f:
-            summary = json.load(f)
-    truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    return p, summary, truth
+    return traced_json(TT, args, os.path.join(TMP, name + ".json"), timeout)
 
 
 def build(cmd, what):
