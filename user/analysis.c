@@ -6,12 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include "analysis.h"
-#include "pyframes.h"
+#include "analysis_int.h"
 
-#define E_AGAIN 11
-#define E_INTR 4
-#define E_TIMEDOUT 110
 
 const char *wake_cause_name(enum wake_cause c)
 {
@@ -24,193 +20,6 @@ const char *wake_cause_name(enum wake_cause c)
 	return c < WC__NR ? names[c] : "?";
 }
 
-enum tstate { TS_UNKNOWN, TS_RUNNING, TS_RUNNABLE, TS_BLOCKED, TS_DONE };
-
-/* --holds: a lock a thread holds, one hold interval, a lock object seen in calls. */
-struct held_lock {
-	__u64 obj, since;
-	__u32 stack, depth;
-	bool reader;
-};
-
-/* A finished futex wait on an object's words, kept briefly to charge the holds it overlapped. */
-struct recent_wait {
-	__u32 tid;
-	__u64 begin, end;
-	__u64 charged_lo, charged_hi; /* charged to holds already: read holds share a wait */
-};
-
-#define RECENT_WAITS 64
-
-struct obj_state {
-	__u64 obj;
-	enum lock_kind kind;
-	__u32 writer, readers;
-	/* its holds, summed as they end (the lock_stat fields of the same names) */
-	__u64 acquisitions, hold_ns, max_hold_ns, caused_wait_ns;
-	__u64 hold_hist[TT_HIST_BUCKETS];
-	struct holder *holders;
-	size_t nr_holders, cap_holders;
-	/* waits on its words: in progress, and the latest finished (who pays, at a hold's end) */
-	struct recent_wait *open;
-	size_t nr_open, cap_open;
-	struct recent_wait *recent; /* RECENT_WAITS, a ring */
-	unsigned recent_pos;
-};
-
-#define MAX_GATES 4
-
-/*
- * Lock order: a thread took `to` while holding `from`. gates: the other locks held
- * exclusively every time this order was taken (a "gate" lock serialises the edges it guards:
- * two edges under the same gate can never wait for each other).
- */
-struct order_edge {
-	__u64 from, to, ts;
-	__u32 tid, from_stack, to_stack;
-	__u32 nr_gates;
-	__u64 gates[MAX_GATES];
-};
-
-/* A futex wait by one thread, from its begin to its end. */
-struct raw_wait {
-	__u32 tid;
-	__u64 addr;
-	__u64 begin, end;
-	__s64 ret;
-	__u32 val;	/* the value it expected the word to hold */
-	__u32 end_word; /* the word as it ended (0: unknown) */
-	__u32 stack;
-	__u32 waker_tid;
-	__u32 waker_pid; /* the waker's process, when it is not the target */
-	__u32 waker_stack;
-	__u64 wake_ts;
-	enum wake_cause cause;
-	char waker_comm[TT_COMM_LEN];
-	bool released; /* the waiter woke this address after the wait: its acquisition ended */
-};
-
-struct thread_work {
-	struct thread_stat st;
-	enum tstate state;
-	__u64 since;
-	__u64 blocked_addr; /* the futex a blocked thread sleeps in, 0 for other blocking */
-	/* /proc at attach, for a thread that had no event yet */
-	char hint_state;
-	__u64 hint_futex;
-	__u64 woken_running_ts; /* a wake-up that came while it was still on CPU */
-	/* the kernel's totals at its latest switch-out (TT_REC_SWITCH_KSTAT) */
-	bool have_kstat;
-	__u64 k_run_delay, k_exec_ns;
-	/* the open wait */
-	bool in_wait;
-	struct raw_wait cur;
-	/* the acquisition its finished waits belong to so far (DESIGN.md: re-waits merge) */
-	bool grp_open;
-	struct raw_wait grp_first, grp_last;
-	__u64 grp_total;
-	__u32 grp_waits;
-	/* --holds: the lock call in progress (its acquisition is decided at the next call) */
-	bool pending;
-	__u32 pend_op;
-	__u64 pend_obj, pend_cond, pend_ts;
-	__u32 pend_stack;
-	bool pend_timeout;
-	struct held_lock *held; /* what it holds now */
-	size_t nr_held, cap_held;
-	/* an exit that woke its open wait, not yet known to be the exit's wake-up (exit_cand) */
-	__u32 exit_cand_tid, exit_cand_stack;
-	__u64 exit_cand_ts;
-	char exit_cand_comm[TT_COMM_LEN];
-	/* the GIL */
-	bool gil_hold, gil_wait;
-	__u64 gil_hold_since, gil_wait_since;
-};
-
-struct lock_work {
-	__u64 addr;
-	__u64 canon; /* the object the word belongs to */
-	struct lock_evidence ev;
-	enum lock_kind kind;
-	size_t stat; /* index of its lock_stat */
-	/* the kind as the evidence so far says (re-wait merging); stale when evidence came */
-	bool kind_stale, pi_now;
-	enum lock_kind kind_now;
-	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
-	int rt_func[LK__NR]; /* per kind, the runtime function a stack voted with (runtime.h) */
-	/*
-	 * Waits whose own stack a runtime function classed, per kind: a JVM thread parks on one
-	 * event for everything (monitor entry, Object.wait, sleep), so what the waiter was doing
-	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
-	 */
-	__u64 rt_waits[LK__NR];
-	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
-	bool musl_owner_val;
-	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
-	__u32 dead_owner; /* the latest of those owners */
-	/* its contentions, summed as acquisitions end; merged per object at the end */
-	struct lock_stat agg;
-	size_t cap_waiters, cap_wakers, cap_chains;
-	struct u64_map waiter_by_key, waker_by_key, chain_by_key;
-};
-
-#define MAX_COMP 16
-#define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
-
-struct blocked_bucket {
-	__u32 tid;
-	__u64 addr;
-	__u64 ns;
-};
-
-struct work {
-	struct analysis *a;
-	struct thread_work *threads;
-	size_t nr_threads, cap_threads;
-	struct u64_map thread_by_tid;
-	size_t cap_spans, cap_edges;
-	struct lock_work *locks;
-	size_t nr_locks, cap_locks;
-	struct u64_map lock_by_addr;
-	struct blocked_bucket *buckets;
-	size_t nr_buckets, cap_buckets;
-	struct u64_map bucket_by_key;
-	struct u64_map stack_by_hash;
-	size_t cap_stacks, cap_intervals;
-	/* per stack: the lock kind its functions name, -1 none, -2 unknown; a runtime function's
-	 * (runtime.h) id + 1 in the bits from 8 up */
-	__s16 *stack_votes;
-	size_t cap_votes;
-	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
-	__u64 comp_ts;
-	unsigned nr_comp;
-	size_t comp_len;
-	__u8 comp_buf[COMP_BYTES];
-	const struct tt_rec_hdr *comp[MAX_COMP];
-	size_t cap_deadlocks;
-	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
-	/* --holds */
-	struct obj_state *objs;
-	size_t nr_objs, cap_objs;
-	struct u64_map obj_by_addr;
-	struct order_edge *order;
-	size_t nr_order, cap_order;
-	struct u64_map order_by_key;
-	/* the GIL: its holder (0: free), the latest taker, waiters by (tid, stack) */
-	__u32 gil_holder, gil_last_taker;
-	size_t cap_gil_waiters, cap_gil_spans;
-	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
-	struct u64_map gil_waiter_by_key;
-	union { /* a chosen stack: unwound user frames + the record's kernel frames */
-		struct tt_stack st;
-		__u8 room[sizeof(struct tt_stack) +
-			  (TT_MAX_USTACK + TT_PY_MAX_FRAMES + TT_MAX_KSTACK) * 8];
-	} pick;
-};
-
-_Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
-	       sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <= 1024,
-	       "companion records fit COMP_BYTES");
 
 /*
  * The collector's unwound stack (TT_REC_UNWOUND) and BPF's Python stack (TT_REC_PYSTACK) of a
@@ -352,7 +161,7 @@ static void count_stack(struct work *w, const struct tt_stack *own, const struct
 }
 
 /* ... with the record's Python frames merged in (CPython targets). */
-static const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
+const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
 					 const struct tt_stack *own)
 {
 	return merge_python(w, h, pick_native(w, h, own));
@@ -380,7 +189,7 @@ unsigned hist_bucket(__u64 ns)
 	return b < TT_HIST_BUCKETS ? b : TT_HIST_BUCKETS - 1;
 }
 
-static struct thread_work *thread_get(struct work *w, __u32 tid)
+struct thread_work *thread_get(struct work *w, __u32 tid)
 {
 	bool found;
 	__u64 *i = u64_map_upsert(&w->thread_by_tid, tid, &found);
@@ -397,7 +206,7 @@ static struct thread_work *thread_get(struct work *w, __u32 tid)
 	return t;
 }
 
-static struct lock_work *lock_get(struct work *w, __u64 addr)
+struct lock_work *lock_get(struct work *w, __u64 addr)
 {
 	bool found;
 	__u64 *i = u64_map_upsert(&w->lock_by_addr, addr, &found);
@@ -416,7 +225,7 @@ static struct lock_work *lock_get(struct work *w, __u64 addr)
 	return l;
 }
 
-static __u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st)
+__u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st)
 {
 	struct analysis *a = w->a;
 	size_t n = (size_t)st->nr_user + st->nr_kernel;
@@ -478,7 +287,7 @@ static void add_blocked(struct work *w, __u32 tid, __u64 addr, __u64 ns)
 }
 
 /* Charge the time since t->since to t's current state, and keep it on the timeline. */
-static void account(struct work *w, struct thread_work *t, __u64 ts)
+void account(struct work *w, struct thread_work *t, __u64 ts)
 {
 	__u64 d = ts > t->since ? ts - t->since : 0;
 
@@ -517,7 +326,7 @@ static void account(struct work *w, struct thread_work *t, __u64 ts)
 }
 
 /* The first event of a thread present at attach tells what it was doing since the start. */
-static void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts)
+void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts)
 {
 	if (t->state != TS_UNKNOWN)
 		return;
@@ -618,11 +427,8 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, b
 	}
 }
 
-static void holds_wait_begin(struct work *w, const struct raw_wait *rw);
-static void holds_wait_end(struct work *w, const struct raw_wait *rw);
 static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enum lock_kind k,
 			     bool pi);
-static const struct obj_state *object_of_word(struct work *w, __u64 word);
 
 static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl, enum cond_layout layout);
 
@@ -849,7 +655,6 @@ static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 r
 		t->cur.cause = WC_NO_SLEEP;
 	wait_done(w, t);
 }
-static void gil_note_wait(struct work *w, struct thread_work *t, __u64 uaddr, __u64 ts);
 
 static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 {
@@ -878,7 +683,6 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 		holds_wait_begin(w, &t->cur);
 }
 
-static void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r);
 
 /*
  * A target thread's exit woke a wait that did not expect its tid: in a PID namespace the waiter
@@ -1090,207 +894,6 @@ static void on_libc(struct work *w, const struct tt_libc *r)
 	a->libc_minor = r->minor;
 }
 
-/* --- CPython's GIL ----------------------------------------------------------------------- */
-
-#define GIL_SPAN 208 /* struct _gil_runtime_state: its futex words (cond, mutex, switch_*) */
-
-static void on_python(struct work *w, const struct tt_python *r)
-{
-	struct gil_stat *g = &w->a->gil;
-
-	if (g->present || (r->flags & TT_PY_GIL_DISABLED))
-		return;
-	g->present = true;
-	g->hexversion = r->hexversion;
-	g->flags = r->flags;
-	g->interval_us = r->interval_us;
-	g->sites_take = r->sites_take;
-	g->sites_drop = r->sites_drop;
-	g->gil = r->gil;
-	g->start_ts = r->hdr.ts;
-	memcpy(g->path, r->path, sizeof(g->path));
-	g->path[sizeof(g->path) - 1] = 0;
-	w->gil_last_taker = r->holder_tid;
-	if ((r->flags & TT_PY_HELD) && r->holder_tid) {
-		struct thread_work *t = thread_get(w, r->holder_tid);
-
-		t->gil_hold = true;
-		t->gil_hold_since = r->hdr.ts;
-		t->st.python = true;
-		w->gil_holder = r->holder_tid;
-	}
-}
-
-static void gil_span(struct work *w, __u32 tid, bool wait, __u64 begin, __u64 end)
-{
-	struct gil_stat *g = &w->a->gil;
-
-	if (w->timeline && end > begin)
-		*VEC_PUSH(g->spans, g->nr_spans, w->cap_gil_spans) =
-			(struct gil_span){tid, wait, begin, end};
-}
-
-static void gil_end_hold(struct work *w, struct thread_work *t, __u64 ts)
-{
-	__u64 d = ts > t->gil_hold_since ? ts - t->gil_hold_since : 0;
-
-	gil_span(w, t->st.tid, false, t->gil_hold_since, ts);
-	account(w, t, ts); /* on-CPU time before this is with the GIL */
-	t->gil_hold = false;
-	t->st.gil_hold_ns += d;
-	w->a->gil.hold_ns += d;
-	if (w->gil_holder == t->st.tid)
-		w->gil_holder = 0;
-}
-
-static void gil_add_waiter(struct work *w, __u32 tid, __u32 stack, __u64 d)
-{
-	struct gil_stat *g = &w->a->gil;
-	bool found;
-	__u64 *i = u64_map_upsert(&w->gil_waiter_by_key, (__u64)tid << 32 | stack, &found);
-	struct gil_waiter *gw;
-
-	if (!found) {
-		gw = VEC_PUSH(g->waiters, g->nr_waiters, w->cap_gil_waiters);
-		gw->tid = tid;
-		gw->stack = stack;
-		*i = g->nr_waiters;
-	}
-	gw = &g->waiters[*i - 1];
-	gw->count++;
-	gw->wait_ns += d;
-	if (d > gw->max_wait_ns)
-		gw->max_wait_ns = d;
-}
-
-/* A futex wait on the GIL's words by a thread that does not hold it: waiting for the GIL. */
-static void gil_note_wait(struct work *w, struct thread_work *t, __u64 uaddr, __u64 ts)
-{
-	const struct gil_stat *g = &w->a->gil;
-
-	if (!g->present || uaddr < g->gil || uaddr >= g->gil + GIL_SPAN || t->gil_hold ||
-	    t->gil_wait)
-		return;
-	t->gil_wait = true;
-	t->gil_wait_since = ts;
-	t->st.python = true;
-}
-
-static void on_gil(struct work *w, const struct tt_gil *r)
-{
-	struct gil_stat *g = &w->a->gil;
-	struct thread_work *t;
-	__u64 ts = r->hdr.ts;
-
-	if (!g->present || r->gil != g->gil)
-		return;
-	if (w->a->tid_filter && r->hdr.tid != w->a->tid_filter)
-		return;
-	t = thread_get(w, r->hdr.tid);
-	settle_unknown(w, t, TS_RUNNING, ts);
-	t->st.python = true;
-	if (!g->switch_seen)
-		g->switch_first = r->switch_number;
-	g->switch_seen = true;
-	g->switch_last = r->switch_number;
-	if (r->op == TT_GIL_TAKE) {
-		g->takes++;
-		t->st.gil_takes++;
-		if (w->gil_holder && w->gil_holder != t->st.tid) /* its drop was not seen */
-			gil_end_hold(w, thread_get(w, w->gil_holder), ts);
-		if (t->gil_wait) {
-			__u64 d = ts - t->gil_wait_since;
-			__u32 stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
-
-			t->gil_wait = false;
-			t->st.gil_wait_ns += d;
-			t->st.gil_waits++;
-			gil_span(w, t->st.tid, true, t->gil_wait_since, ts);
-			gil_add_waiter(w, t->st.tid, stack, d);
-		}
-		if (w->gil_last_taker && w->gil_last_taker != t->st.tid)
-			g->switches++;
-		w->gil_last_taker = t->st.tid;
-		if (!t->gil_hold) {
-			account(w, t, ts); /* on-CPU time before this is without the GIL */
-			t->gil_hold = true;
-			t->gil_hold_since = ts;
-		}
-		w->gil_holder = t->st.tid;
-	} else {
-		g->drops++;
-		if (r->flags & TT_GIL_FORCED) {
-			g->forced_drops++;
-			t->st.gil_forced_drops++;
-		}
-		if (t->gil_hold)
-			gil_end_hold(w, t, ts);
-	}
-}
-
-static int gil_waiter_cmp(const void *a, const void *b)
-{
-	const struct gil_waiter *x = a, *y = b;
-
-	if (x->wait_ns != y->wait_ns)
-		return x->wait_ns < y->wait_ns ? 1 : -1;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
-static int gil_span_cmp(const void *a, const void *b)
-{
-	const struct gil_span *x = a, *y = b;
-
-	if (x->begin != y->begin)
-		return x->begin < y->begin ? -1 : 1;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	return (int)x->wait - (int)y->wait;
-}
-
-/* Holds and waits still open at the end count up to it. */
-static void close_gil(struct work *w)
-{
-	struct gil_stat *g = &w->a->gil;
-
-	if (!g->present)
-		return;
-	for (size_t i = 0; i < w->nr_threads; i++) {
-		struct thread_work *t = &w->threads[i];
-		__u64 end = t->state == TS_DONE ? t->st.end_ts : w->a->end_ts;
-
-		if (t->gil_hold) {
-			__u64 d = end > t->gil_hold_since ? end - t->gil_hold_since : 0;
-
-			t->st.gil_hold_ns += d;
-			g->hold_ns += d;
-			t->gil_hold = false;
-			gil_span(w, t->st.tid, false, t->gil_hold_since, end);
-		}
-		if (t->gil_wait && end > t->gil_wait_since) {
-			t->st.gil_wait_ns += end - t->gil_wait_since;
-			t->gil_wait = false;
-			gil_span(w, t->st.tid, true, t->gil_wait_since, end);
-		}
-	}
-	if (g->nr_waiters)
-		qsort(g->waiters, g->nr_waiters, sizeof(*g->waiters), gil_waiter_cmp);
-	sort_array(g->spans, g->nr_spans, sizeof(*g->spans), gil_span_cmp);
-	/*
-	 * The convoy effect: a thread that holds the GIL only briefly (it does I/O) but waits
-	 * about a switch interval each time it wants it back, behind a CPU-bound holder.
-	 */
-	for (size_t i = 0; i < w->nr_threads; i++) {
-		struct thread_stat *st = &w->threads[i].st;
-		__u64 interval = (__u64)g->interval_us * 1000;
-
-		st->gil_convoy = st->gil_waits >= 10 && st->gil_takes &&
-				 st->gil_wait_ns / st->gil_waits >= interval / 2 &&
-				 st->gil_hold_ns / st->gil_takes < interval / 2;
-	}
-}
 
 static void on_new_thread(struct work *w, const struct tt_new_thread *r)
 {
@@ -1348,349 +951,6 @@ static void on_thread_info(struct work *w, const struct tt_thread_info *r)
 		lock_get(w, t->hint_futex);
 }
 
-/* --holds ------------------------------------------------------------------------------- */
-
-static struct obj_state *obj_get(struct work *w, __u64 obj, enum lock_kind kind)
-{
-	bool found;
-	__u64 *i = u64_map_upsert(&w->obj_by_addr, obj, &found);
-	struct obj_state *o;
-
-	if (found) {
-		o = &w->objs[*i - 1];
-		if (kind == LK_CONDVAR || kind == LK_RWLOCK || kind == LK_SEMAPHORE ||
-		    o->kind == LK_FUTEX)
-			o->kind = kind; /* a mutex seen only as a condvar's partner may be reused */
-		return o;
-	}
-	o = VEC_PUSH(w->objs, w->nr_objs, w->cap_objs);
-	*i = w->nr_objs;
-	o->obj = obj;
-	o->kind = kind;
-	return o;
-}
-
-/* Bytes of a glibc object whose futex words belong to it (glibc-futex.md). */
-static __u64 object_span(enum lock_kind k)
-{
-	switch (k) {
-	case LK_RWLOCK:
-		return 56;
-	case LK_CONDVAR:
-		return 48;
-	default:
-		return 4; /* mutex and semaphore: the word at the start */
-	}
-}
-
-static bool word_in(__u64 word, __u64 obj, enum lock_kind k)
-{
-	return word >= obj && word < obj + object_span(k);
-}
-
-/* The object seen in lock calls that futex word belongs to, or NULL. */
-static const struct obj_state *object_of_word(struct work *w, __u64 word)
-{
-	for (__u64 off = 0; off < 56 && off <= word; off += 4) {
-		__u64 *i = u64_map_get(&w->obj_by_addr, word - off);
-
-		if (i && word_in(word, w->objs[*i - 1].obj, w->objs[*i - 1].kind))
-			return &w->objs[*i - 1];
-	}
-	return NULL;
-}
-
-static bool is_read_op(__u32 op)
-{
-	return op == TT_LOP_RW_RDLOCK || op == TT_LOP_RW_TRYRDLOCK || op == TT_LOP_RW_TIMEDRDLOCK;
-}
-
-static bool held_exclusively(const struct thread_work *t, __u64 obj)
-{
-	for (size_t i = 0; i < t->nr_held; i++)
-		if (t->held[i].obj == obj)
-			return !t->held[i].reader;
-	return false;
-}
-
-static void add_order_edge(struct work *w, const struct thread_work *t,
-			   const struct held_lock *from, __u64 to, __u32 to_stack, __u64 ts)
-{
-	__u64 key = hash_u64(from->obj) ^ hash_u64(to + 1);
-	bool found;
-	__u64 *slot;
-	struct order_edge *e;
-
-	for (;; key++) {
-		slot = u64_map_upsert(&w->order_by_key, key, &found);
-		if (!found)
-			break;
-		e = &w->order[*slot - 1];
-		if (e->from == from->obj && e->to == to) {
-			/* the first time this order was seen stands for all; its gates are those
-			 * held every time */
-			for (unsigned g = 0; g < e->nr_gates; g++)
-				if (!held_exclusively(t, e->gates[g]))
-					e->gates[g--] = e->gates[--e->nr_gates];
-			return;
-		}
-	}
-	e = VEC_PUSH(w->order, w->nr_order, w->cap_order);
-	*slot = w->nr_order;
-	*e = (struct order_edge){from->obj, to, ts, t->st.tid, from->stack, to_stack};
-	for (size_t i = 0; i < t->nr_held && e->nr_gates < MAX_GATES; i++)
-		if (t->held[i].obj != from->obj && !t->held[i].reader)
-			e->gates[e->nr_gates++] = t->held[i].obj;
-}
-
-static void hold_acquire(struct work *w, struct thread_work *t, __u64 obj, bool reader, __u64 ts,
-			 __u32 stack)
-{
-	struct obj_state *o = obj_get(w, obj, LK_FUTEX);
-	struct held_lock *h;
-
-	for (size_t i = 0; i < t->nr_held; i++)
-		if (t->held[i].obj == obj) { /* recursive mutex, or a read lock taken twice */
-			t->held[i].depth++;
-			return;
-		}
-	for (size_t i = 0; i < t->nr_held; i++)
-		add_order_edge(w, t, &t->held[i], obj, stack, ts);
-	h = VEC_PUSH(t->held, t->nr_held, t->cap_held);
-	*h = (struct held_lock){obj, ts, stack, 1, reader};
-	if (reader)
-		o->readers++;
-	else
-		o->writer = t->st.tid;
-}
-
-/*
- * Another thread's wait on o, inside a hold of o from begin to end: the holder made it wait.
- * Each instant of a wait is charged once: readers holding an rwlock together kept its writer
- * waiting for the same time, which goes to the hold that ended first, the rest to the next,
- * so a wait is never charged more than its length. The part charged is kept as one span
- * [charged_lo, charged_hi): concurrent holds overlap, and a gap between two holds the span
- * covers waited for no hold of this lock.
- */
-static void charge(struct obj_state *o, struct holder *hd, __u32 tid, struct recent_wait *rw,
-		   __u64 begin, __u64 end)
-{
-	__u64 b = rw->begin > begin ? rw->begin : begin;
-	__u64 e = rw->end && rw->end < end ? rw->end : end;
-	__u64 ns = 0;
-
-	if (rw->tid == tid || e <= b)
-		return;
-	if (rw->charged_hi <= rw->charged_lo) {
-		ns = e - b;
-		rw->charged_lo = b;
-		rw->charged_hi = e;
-	} else {
-		if (b < rw->charged_lo)
-			ns += (e < rw->charged_lo ? e : rw->charged_lo) - b;
-		if (e > rw->charged_hi)
-			ns += e - (b > rw->charged_hi ? b : rw->charged_hi);
-		rw->charged_lo = b < rw->charged_lo ? b : rw->charged_lo;
-		rw->charged_hi = e > rw->charged_hi ? e : rw->charged_hi;
-	}
-	o->caused_wait_ns += ns;
-	hd->caused_wait_ns += ns;
-}
-
-/*
- * A hold of o by tid ended: its statistics, and who paid for it. Each overlap of a hold and a
- * wait is charged once, when the hold ends: the wait is still in progress then, or among the
- * latest finished ones (a lock's waiters mostly wake after the hold that kept them).
- */
-static void hold_done(struct obj_state *o, __u32 tid, const char *comm, __u64 begin, __u64 end,
-		      __u32 stack)
-{
-	__u64 d = end > begin ? end - begin : 0;
-	struct holder *hd = NULL;
-
-	o->acquisitions++;
-	o->hold_ns += d;
-	if (d > o->max_hold_ns)
-		o->max_hold_ns = d;
-	o->hold_hist[hist_bucket(d)]++;
-	for (size_t k = 0; k < o->nr_holders && !hd; k++)
-		if (o->holders[k].stack == stack)
-			hd = &o->holders[k];
-	if (!hd) {
-		hd = VEC_PUSH(o->holders, o->nr_holders, o->cap_holders);
-		hd->tid = tid;
-		hd->stack = stack;
-		memcpy(hd->comm, comm, TT_COMM_LEN);
-	} else if (hd->tid != tid) {
-		hd->tid = 0;
-	}
-	hd->count++;
-	hd->hold_ns += d;
-	if (d > hd->max_hold_ns)
-		hd->max_hold_ns = d;
-	for (size_t i = 0; i < o->nr_open; i++)
-		charge(o, hd, tid, &o->open[i], begin, end);
-	for (unsigned i = 0; o->recent && i < RECENT_WAITS && i < o->recent_pos; i++)
-		charge(o, hd, tid, &o->recent[i], begin, end);
-}
-
-static void holds_wait_begin(struct work *w, const struct raw_wait *rw)
-{
-	struct obj_state *o = (struct obj_state *)object_of_word(w, rw->addr);
-
-	if (o)
-		*VEC_PUSH(o->open, o->nr_open, o->cap_open) =
-			(struct recent_wait){rw->tid, rw->begin, 0, 0, 0};
-}
-
-static void holds_wait_end(struct work *w, const struct raw_wait *rw)
-{
-	struct obj_state *o = (struct obj_state *)object_of_word(w, rw->addr);
-
-	struct recent_wait done = {rw->tid, rw->begin, rw->end ? rw->end : 1, 0, 0};
-
-	if (!o)
-		return;
-	for (size_t i = 0; i < o->nr_open; i++)
-		if (o->open[i].tid == rw->tid) {
-			done.charged_lo = o->open[i].charged_lo;
-			done.charged_hi = o->open[i].charged_hi;
-			o->open[i] = o->open[--o->nr_open];
-			break;
-		}
-	if (!o->recent)
-		o->recent = xcalloc(RECENT_WAITS, sizeof(*o->recent));
-	o->recent[o->recent_pos++ % RECENT_WAITS] = done;
-}
-static void hold_release(struct work *w, struct thread_work *t, __u64 obj, __u64 ts, bool all)
-{
-	struct obj_state *o = obj_get(w, obj, LK_FUTEX);
-	struct held_lock *h = NULL;
-
-	for (size_t i = 0; i < t->nr_held; i++)
-		if (t->held[i].obj == obj)
-			h = &t->held[i];
-	if (!h) { /* taken before tracing began */
-		w->a->unmatched_releases++;
-		return;
-	}
-	if (!all && --h->depth)
-		return;
-	hold_done(o, t->st.tid, t->st.name, h->since, ts, h->stack);
-	if (h->reader) {
-		if (o->readers)
-			o->readers--;
-	} else if (o->writer == t->st.tid) {
-		o->writer = 0;
-	}
-	*h = t->held[--t->nr_held];
-}
-
-/*
- * No return probes: a call's acquisition is decided when the thread makes its next lock call.
- * It acquired at its last futex wait on the object's words since the call (or at the call),
- * unless a timed lock timed out or a try-lock found the lock held by another thread.
- */
-static void hold_settle(struct work *w, struct thread_work *t)
-{
-	const struct obj_state *o;
-	bool ok = true, reader = is_read_op(t->pend_op);
-
-	if (!t->pending)
-		return;
-	t->pending = false;
-	o = &w->objs[*u64_map_get(&w->obj_by_addr, t->pend_obj) - 1];
-	switch (t->pend_op) {
-	case TT_LOP_MUTEX_TIMEDLOCK:
-	case TT_LOP_RW_TIMEDRDLOCK:
-	case TT_LOP_RW_TIMEDWRLOCK:
-		ok = !t->pend_timeout;
-		break;
-	case TT_LOP_MUTEX_TRYLOCK:
-	case TT_LOP_RW_TRYWRLOCK:
-		ok = (!o->writer || o->writer == t->st.tid) &&
-		     (t->pend_op == TT_LOP_MUTEX_TRYLOCK || !o->readers);
-		break;
-	case TT_LOP_RW_TRYRDLOCK:
-		ok = !o->writer || o->writer == t->st.tid;
-		break;
-	}
-	if (ok)
-		hold_acquire(w, t, t->pend_obj, reader, t->pend_ts, t->pend_stack);
-}
-
-/* A futex wait of a thread inside a lock call ended: the acquisition is no earlier. */
-static void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r)
-{
-	const struct obj_state *o;
-
-	if (!t->pending)
-		return;
-	o = &w->objs[*u64_map_get(&w->obj_by_addr, t->pend_obj) - 1];
-	if (word_in(r->uaddr, t->pend_obj, o->kind == LK_RWLOCK ? LK_RWLOCK : LK_MUTEX) ||
-	    (t->pend_cond && word_in(r->uaddr, t->pend_cond, LK_CONDVAR))) {
-		t->pend_ts = r->hdr.ts;
-		t->pend_timeout = r->ret == -E_TIMEDOUT;
-	}
-}
-
-static void on_lock_call(struct work *w, const struct tt_lock_call *r)
-{
-	struct thread_work *t = thread_get(w, r->hdr.tid);
-	__u32 stack = TT_NO_STACK;
-	enum lock_kind k = LK_MUTEX;
-
-	w->a->lock_calls++;
-	hold_settle(w, t);
-	if (r->stack.nr_user)
-		stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
-	switch (r->op) {
-	case TT_LOP_MUTEX_UNLOCK:
-	case TT_LOP_RW_UNLOCK:
-		obj_get(w, r->obj, r->op == TT_LOP_RW_UNLOCK ? LK_RWLOCK : LK_MUTEX);
-		hold_release(w, t, r->obj, r->hdr.ts, false);
-		return;
-	case TT_LOP_SEM_WAIT:
-	case TT_LOP_SEM_POST:
-		obj_get(w, r->obj, LK_SEMAPHORE);
-		return;
-	case TT_LOP_COND_WAIT:
-		/* it releases the mutex at once and re-takes it on its way out */
-		obj_get(w, r->obj, LK_CONDVAR);
-		obj_get(w, r->obj2, LK_MUTEX);
-		hold_release(w, t, r->obj2, r->hdr.ts, true);
-		t->pending = true;
-		t->pend_op = TT_LOP_MUTEX_LOCK;
-		t->pend_obj = r->obj2;
-		t->pend_cond = r->obj;
-		t->pend_ts = r->hdr.ts;
-		t->pend_stack = stack;
-		t->pend_timeout = false;
-		return;
-	case TT_LOP_MUTEX_LOCK:
-	case TT_LOP_MUTEX_TRYLOCK:
-	case TT_LOP_MUTEX_TIMEDLOCK:
-		break;
-	case TT_LOP_RW_RDLOCK:
-	case TT_LOP_RW_WRLOCK:
-	case TT_LOP_RW_TRYRDLOCK:
-	case TT_LOP_RW_TRYWRLOCK:
-	case TT_LOP_RW_TIMEDRDLOCK:
-	case TT_LOP_RW_TIMEDWRLOCK:
-		k = LK_RWLOCK;
-		break;
-	default:
-		return;
-	}
-	obj_get(w, r->obj, k);
-	t->pending = true;
-	t->pend_op = r->op;
-	t->pend_obj = r->obj;
-	t->pend_cond = 0;
-	t->pend_ts = r->hdr.ts;
-	t->pend_stack = stack;
-	t->pend_timeout = false;
-}
 
 /* Close every thread at the end of the trace. */
 static void close_threads(struct work *w)
@@ -2053,137 +1313,6 @@ const struct lock_stat *analysis_lock_of(const struct analysis *a, __u64 futex_a
 	return i ? &a->locks[*i - 1] : NULL;
 }
 
-static int cmp_order(const void *a, const void *b)
-{
-	const struct order_edge *x = a, *y = b;
-
-	if (x->from != y->from)
-		return x->from < y->from ? -1 : 1;
-	return x->to < y->to ? -1 : x->to > y->to;
-}
-
-#define MAX_POTENTIAL 32
-#define CYCLE_SEARCH_STEPS 200000
-
-struct cycle_search {
-	struct work *w;
-	__u64 start;
-	size_t path[TT_MAX_CYCLE]; /* edge indexes */
-	unsigned depth;
-	long steps;
-};
-
-/* Index of the first edge leaving obj in the sorted edge list. */
-static size_t first_edge(const struct work *w, __u64 obj)
-{
-	size_t lo = 0, hi = w->nr_order;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (w->order[mid].from < obj)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* Two edges of the cycle always taken under the same gate lock cannot be waiting at once. */
-static bool cycle_gated(const struct cycle_search *cs)
-{
-	for (unsigned i = 0; i < cs->depth; i++) {
-		const struct order_edge *x = &cs->w->order[cs->path[i]];
-
-		for (unsigned j = i + 1; j < cs->depth; j++) {
-			const struct order_edge *y = &cs->w->order[cs->path[j]];
-
-			for (unsigned g = 0; g < x->nr_gates; g++)
-				for (unsigned h = 0; h < y->nr_gates; h++)
-					if (x->gates[g] == y->gates[h])
-						return true;
-		}
-	}
-	return false;
-}
-
-static void record_cycle(struct cycle_search *cs)
-{
-	struct analysis *a = cs->w->a;
-	struct deadlock_stat *d;
-
-	if (a->nr_deadlocks >= MAX_POTENTIAL + 64)
-		return;
-	if (cycle_gated(cs)) {
-		a->gated_cycles++;
-		return;
-	}
-	d = VEC_PUSH(a->deadlocks, a->nr_deadlocks, cs->w->cap_deadlocks);
-	d->potential = true;
-	d->nr = cs->depth;
-	d->ts = ~0ULL;
-	for (unsigned i = 0; i < cs->depth; i++) {
-		const struct order_edge *e = &cs->w->order[cs->path[i]];
-
-		d->links[i].tid = e->tid;
-		d->links[i].addr = e->from;
-		d->links[i].stack = e->to_stack;
-		d->links[i].held_stack = e->from_stack;
-		memcpy(d->links[i].comm, thread_get(cs->w, e->tid)->st.name, TT_COMM_LEN);
-		if (e->ts < d->ts)
-			d->ts = e->ts;
-	}
-}
-
-/*
- * Depth-first from the edge path's end back to start, through locks above start only: each
- * cycle is found once, from its lowest lock.
- */
-static void find_cycles(struct cycle_search *cs, __u64 at, unsigned *found)
-{
-	struct work *w = cs->w;
-
-	for (size_t i = first_edge(w, at); i < w->nr_order && w->order[i].from == at; i++) {
-		const struct order_edge *e = &w->order[i];
-		bool seen = false;
-
-		if (*found >= MAX_POTENTIAL || --cs->steps < 0)
-			return;
-		cs->path[cs->depth] = i;
-		if (e->to == cs->start) {
-			cs->depth++;
-			record_cycle(cs);
-			cs->depth--;
-			(*found)++;
-			continue;
-		}
-		if (e->to < cs->start || cs->depth + 1 >= TT_MAX_CYCLE)
-			continue;
-		for (unsigned k = 0; k < cs->depth; k++)
-			seen |= w->order[cs->path[k]].from == e->to;
-		if (seen)
-			continue;
-		cs->depth++;
-		find_cycles(cs, e->to, found);
-		cs->depth--;
-	}
-}
-
-/* --holds: cycles in the lock-order graph are deadlocks waiting for the wrong timing. */
-static void build_potential_deadlocks(struct work *w)
-{
-	struct cycle_search cs = {.w = w, .steps = CYCLE_SEARCH_STEPS};
-	unsigned found = 0;
-
-	sort_array(w->order, w->nr_order, sizeof(*w->order), cmp_order);
-	for (size_t i = 0; i < w->nr_order; i++) {
-		if (i && w->order[i].from == w->order[i - 1].from)
-			continue;
-		cs.start = w->order[i].from;
-		cs.depth = 0;
-		find_cycles(&cs, cs.start, &found);
-	}
-}
 
 static void build_threads(struct work *w)
 {

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * analysis_int.h - the analysis' working state, shared by its parts (not a public header):
+ * analysis.c (replay, threads, futex waits and their objects), analysis_gil.c (CPython's GIL),
+ * analysis_holds.c (--holds: lock calls, holds, lock order and potential deadlocks).
+ */
+#ifndef TT_ANALYSIS_INT_H
+#define TT_ANALYSIS_INT_H
+
+#include <stdlib.h>
+#include <string.h>
+#include "analysis.h"
+#include "pyframes.h"
+
+/* errno values as records carry them (the kernel's, x86_64) */
+#define E_AGAIN 11
+#define E_INTR 4
+#define E_TIMEDOUT 110
+
+enum tstate { TS_UNKNOWN, TS_RUNNING, TS_RUNNABLE, TS_BLOCKED, TS_DONE };
+
+/* --holds: a lock a thread holds, one hold interval, a lock object seen in calls. */
+struct held_lock {
+	__u64 obj, since;
+	__u32 stack, depth;
+	bool reader;
+};
+
+/* A finished futex wait on an object's words, kept briefly to charge the holds it overlapped. */
+struct recent_wait {
+	__u32 tid;
+	__u64 begin, end;
+	__u64 charged_lo, charged_hi; /* charged to holds already: read holds share a wait */
+};
+
+#define RECENT_WAITS 64
+
+struct obj_state {
+	__u64 obj;
+	enum lock_kind kind;
+	__u32 writer, readers;
+	/* its holds, summed as they end (the lock_stat fields of the same names) */
+	__u64 acquisitions, hold_ns, max_hold_ns, caused_wait_ns;
+	__u64 hold_hist[TT_HIST_BUCKETS];
+	struct holder *holders;
+	size_t nr_holders, cap_holders;
+	/* waits on its words: in progress, and the latest finished (who pays, at a hold's end) */
+	struct recent_wait *open;
+	size_t nr_open, cap_open;
+	struct recent_wait *recent; /* RECENT_WAITS, a ring */
+	unsigned recent_pos;
+};
+
+#define MAX_GATES 4
+
+/*
+ * Lock order: a thread took `to` while holding `from`. gates: the other locks held
+ * exclusively every time this order was taken (a "gate" lock serialises the edges it guards:
+ * two edges under the same gate can never wait for each other).
+ */
+struct order_edge {
+	__u64 from, to, ts;
+	__u32 tid, from_stack, to_stack;
+	__u32 nr_gates;
+	__u64 gates[MAX_GATES];
+};
+
+/* A futex wait by one thread, from its begin to its end. */
+struct raw_wait {
+	__u32 tid;
+	__u64 addr;
+	__u64 begin, end;
+	__s64 ret;
+	__u32 val;	/* the value it expected the word to hold */
+	__u32 end_word; /* the word as it ended (0: unknown) */
+	__u32 stack;
+	__u32 waker_tid;
+	__u32 waker_pid; /* the waker's process, when it is not the target */
+	__u32 waker_stack;
+	__u64 wake_ts;
+	enum wake_cause cause;
+	char waker_comm[TT_COMM_LEN];
+	bool released; /* the waiter woke this address after the wait: its acquisition ended */
+};
+
+struct thread_work {
+	struct thread_stat st;
+	enum tstate state;
+	__u64 since;
+	__u64 blocked_addr; /* the futex a blocked thread sleeps in, 0 for other blocking */
+	/* /proc at attach, for a thread that had no event yet */
+	char hint_state;
+	__u64 hint_futex;
+	__u64 woken_running_ts; /* a wake-up that came while it was still on CPU */
+	/* the kernel's totals at its latest switch-out (TT_REC_SWITCH_KSTAT) */
+	bool have_kstat;
+	__u64 k_run_delay, k_exec_ns;
+	/* the open wait */
+	bool in_wait;
+	struct raw_wait cur;
+	/* the acquisition its finished waits belong to so far (DESIGN.md: re-waits merge) */
+	bool grp_open;
+	struct raw_wait grp_first, grp_last;
+	__u64 grp_total;
+	__u32 grp_waits;
+	/* --holds: the lock call in progress (its acquisition is decided at the next call) */
+	bool pending;
+	__u32 pend_op;
+	__u64 pend_obj, pend_cond, pend_ts;
+	__u32 pend_stack;
+	bool pend_timeout;
+	struct held_lock *held; /* what it holds now */
+	size_t nr_held, cap_held;
+	/* an exit that woke its open wait, not yet known to be the exit's wake-up (exit_cand) */
+	__u32 exit_cand_tid, exit_cand_stack;
+	__u64 exit_cand_ts;
+	char exit_cand_comm[TT_COMM_LEN];
+	/* the GIL */
+	bool gil_hold, gil_wait;
+	__u64 gil_hold_since, gil_wait_since;
+};
+
+struct lock_work {
+	__u64 addr;
+	__u64 canon; /* the object the word belongs to */
+	struct lock_evidence ev;
+	enum lock_kind kind;
+	size_t stat; /* index of its lock_stat */
+	/* the kind as the evidence so far says (re-wait merging); stale when evidence came */
+	bool kind_stale, pi_now;
+	enum lock_kind kind_now;
+	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
+	int rt_func[LK__NR]; /* per kind, the runtime function a stack voted with (runtime.h) */
+	/*
+	 * Waits whose own stack a runtime function classed, per kind: a JVM thread parks on one
+	 * event for everything (monitor entry, Object.wait, sleep), so what the waiter was doing
+	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
+	 */
+	__u64 rt_waits[LK__NR];
+	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
+	bool musl_owner_val;
+	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
+	__u32 dead_owner; /* the latest of those owners */
+	/* its contentions, summed as acquisitions end; merged per object at the end */
+	struct lock_stat agg;
+	size_t cap_waiters, cap_wakers, cap_chains;
+	struct u64_map waiter_by_key, waker_by_key, chain_by_key;
+};
+
+#define MAX_COMP 16
+#define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
+
+struct blocked_bucket {
+	__u32 tid;
+	__u64 addr;
+	__u64 ns;
+};
+
+struct work {
+	struct analysis *a;
+	struct thread_work *threads;
+	size_t nr_threads, cap_threads;
+	struct u64_map thread_by_tid;
+	size_t cap_spans, cap_edges;
+	struct lock_work *locks;
+	size_t nr_locks, cap_locks;
+	struct u64_map lock_by_addr;
+	struct blocked_bucket *buckets;
+	size_t nr_buckets, cap_buckets;
+	struct u64_map bucket_by_key;
+	struct u64_map stack_by_hash;
+	size_t cap_stacks, cap_intervals;
+	/* per stack: the lock kind its functions name, -1 none, -2 unknown; a runtime function's
+	 * (runtime.h) id + 1 in the bits from 8 up */
+	__s16 *stack_votes;
+	size_t cap_votes;
+	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
+	__u64 comp_ts;
+	unsigned nr_comp;
+	size_t comp_len;
+	__u8 comp_buf[COMP_BYTES];
+	const struct tt_rec_hdr *comp[MAX_COMP];
+	size_t cap_deadlocks;
+	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
+	/* --holds */
+	struct obj_state *objs;
+	size_t nr_objs, cap_objs;
+	struct u64_map obj_by_addr;
+	struct order_edge *order;
+	size_t nr_order, cap_order;
+	struct u64_map order_by_key;
+	/* the GIL: its holder (0: free), the latest taker, waiters by (tid, stack) */
+	__u32 gil_holder, gil_last_taker;
+	size_t cap_gil_waiters, cap_gil_spans;
+	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
+	struct u64_map gil_waiter_by_key;
+	union { /* a chosen stack: unwound user frames + the record's kernel frames */
+		struct tt_stack st;
+		__u8 room[sizeof(struct tt_stack) +
+			  (TT_MAX_USTACK + TT_PY_MAX_FRAMES + TT_MAX_KSTACK) * 8];
+	} pick;
+};
+
+_Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
+	       sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <= 1024,
+	       "companion records fit COMP_BYTES");
+
+/* analysis.c */
+struct thread_work *thread_get(struct work *w, __u32 tid);
+struct lock_work *lock_get(struct work *w, __u64 addr);
+__u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
+void account(struct work *w, struct thread_work *t, __u64 ts);
+void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts);
+const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
+				  const struct tt_stack *own);
+
+/* analysis_gil.c */
+void on_python(struct work *w, const struct tt_python *r);
+void on_gil(struct work *w, const struct tt_gil *r);
+void gil_note_wait(struct work *w, struct thread_work *t, __u64 uaddr, __u64 ts);
+void close_gil(struct work *w);
+
+/* analysis_holds.c */
+void holds_wait_begin(struct work *w, const struct raw_wait *rw);
+void holds_wait_end(struct work *w, const struct raw_wait *rw);
+const struct obj_state *object_of_word(struct work *w, __u64 word);
+void hold_wait_end(struct work *w, struct thread_work *t, const struct tt_wait_end *r);
+void on_lock_call(struct work *w, const struct tt_lock_call *r);
+void build_potential_deadlocks(struct work *w);
+#endif /* TT_ANALYSIS_INT_H */
