@@ -28,6 +28,42 @@ enum wake_cause {
 
 const char *wake_cause_name(enum wake_cause c);
 
+/*
+ * Threads are told apart by (tid, start): the kernel gives an exited thread's tid to a new
+ * thread, so a new-thread record for a tid seen before starts another thread. Every thread the
+ * analysis' output names (the tid fields below, owners aside where said) is a thread key: the
+ * tid in the low TT_TID_BITS bits (tids stay below PID_MAX_LIMIT, 2^22), and above them which
+ * thread of that tid it is, 0 for the first one seen. A trace without reuse has plain tids.
+ */
+#define TT_TID_BITS 22
+#define TT_TID_MASK ((1u << TT_TID_BITS) - 1)
+#define TT_MAX_INCARNATIONS (1u << (32 - TT_TID_BITS))
+
+static inline __u32 thread_tid(__u32 key)
+{
+	return key & TT_TID_MASK;
+}
+
+/* 1 for the first thread with its tid, 2 for the next one given it ... */
+static inline unsigned thread_incarnation(__u32 key)
+{
+	return (key >> TT_TID_BITS) + 1;
+}
+
+/* Threads in tid order, a reused tid's threads in the order they started. */
+static inline int thread_key_cmp(__u32 a, __u32 b)
+{
+	if (thread_tid(a) != thread_tid(b))
+		return thread_tid(a) < thread_tid(b) ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* A thread key as people read it: "4123", and "4123#2" for the second thread with tid 4123. */
+const char *tid_str(__u32 key, char *buf, size_t len);
+#define TID_STR_LEN 24
+/* The same in a buffer that lives to the end of the enclosing block (a printf's arguments). */
+#define TID_STR(key) tid_str((key), (char[TID_STR_LEN]){0}, TID_STR_LEN)
+
 struct stack_entry {
 	__u32 pid;
 	__u16 nr_user, nr_kernel;
@@ -225,9 +261,11 @@ struct analysis {
 	__u64 lock_calls;	/* lock-call records */
 	__u64 unmatched_releases; /* releases of holds taken before tracing (not counted) */
 	__u64 gated_cycles;	/* lock-order cycles not reported: two edges under a common lock */
+	__u64 merged_threads;	/* new threads left in an earlier one of their tid: more than
+				   TT_MAX_INCARNATIONS threads had that tid */
 	struct lock_stat *locks; /* sorted by wait_ns, descending */
 	size_t nr_locks;
-	struct thread_stat *threads; /* sorted by tid */
+	struct thread_stat *threads; /* sorted by thread_key_cmp */
 	size_t nr_threads;
 	struct stack_entry *stacks;
 	size_t nr_stacks;

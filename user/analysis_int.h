@@ -160,7 +160,8 @@ struct work {
 	struct analysis *a;
 	struct thread_work *threads;
 	size_t nr_threads, cap_threads;
-	struct u64_map thread_by_tid;
+	struct u64_map thread_by_tid; /* tid -> index + 1 of its latest thread */
+	struct u64_map thread_by_key; /* thread key (analysis.h) -> index + 1 */
 	size_t cap_spans, cap_edges;
 	struct lock_work *locks;
 	size_t nr_locks, cap_locks;
@@ -206,7 +207,12 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 	       "companion records fit COMP_BYTES");
 
 /* analysis.c */
+/* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);
+/* The thread of a key (struct thread_stat's tid), as it was stored. */
+struct thread_work *thread_at(struct work *w, __u32 key);
+/* The key of the thread that has tid now, or tid itself for one not traced (another process). */
+__u32 thread_key_of(struct work *w, __u32 tid);
 struct lock_work *lock_get(struct work *w, __u64 addr);
 __u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
 void account(struct work *w, struct thread_work *t, __u64 ts);

@@ -116,6 +116,17 @@ static void comm_string(struct json_writer *j, const char *comm)
 	json_string(j, buf);
 }
 
+/* A thread key (analysis.h): its tid, and which thread of that tid when it was reused. */
+static void tid_fields(struct json_writer *j, __u32 key)
+{
+	json_key(j, "tid");
+	json_u64(j, thread_tid(key));
+	if (thread_incarnation(key) > 1) {
+		json_key(j, "incarnation");
+		json_u64(j, thread_incarnation(key));
+	}
+}
+
 static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 stack)
 {
 	const struct stack_entry *st = stack == TT_NO_STACK ? NULL : &a->stacks[stack];
@@ -147,11 +158,12 @@ static void attribs(struct json_writer *j, const struct analysis *a, const struc
 	json_begin_array(j);
 	for (size_t i = 0; i < n; i++) {
 		json_begin_object(j);
-		json_key(j, "tid");
-		if (v[i].tid)
-			json_u64(j, v[i].tid);
-		else
+		if (v[i].tid) {
+			tid_fields(j, v[i].tid);
+		} else {
+			json_key(j, "tid");
 			json_null(j);
+		}
 		if (wakers) {
 			json_key(j, "cause");
 			json_string(j, wake_cause_name(v[i].cause));
@@ -197,11 +209,12 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 		const struct holder *h = &l->holders[i];
 
 		json_begin_object(j);
-		json_key(j, "tid");
-		if (h->tid)
-			json_u64(j, h->tid);
-		else
+		if (h->tid) {
+			tid_fields(j, h->tid);
+		} else {
+			json_key(j, "tid");
 			json_null(j);
+		}
 		json_key(j, "name");
 		comm_string(j, h->comm);
 		stack_arrays(j, a, h->stack);
@@ -265,8 +278,7 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		if (!t->python)
 			continue;
 		json_begin_object(j);
-		json_key(j, "tid");
-		json_u64(j, t->tid);
+		tid_fields(j, t->tid);
 		json_key(j, "name");
 		comm_string(j, t->name);
 		json_key(j, "hold_ns");
@@ -294,8 +306,7 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		const struct gil_waiter *w = &g->waiters[i];
 
 		json_begin_object(j);
-		json_key(j, "tid");
-		json_u64(j, w->tid);
+		tid_fields(j, w->tid);
 		stack_arrays(j, a, w->stack);
 		json_key(j, "count");
 		json_u64(j, w->count);
@@ -307,6 +318,22 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 	}
 	json_end_array(j);
 	json_end_object(j);
+}
+
+/* A deadlock's threads when a reused tid names any: which thread of its tid each one is. */
+static void deadlock_incarnations(struct json_writer *j, const struct deadlock_stat *dl)
+{
+	unsigned i;
+
+	for (i = 0; i < dl->nr && thread_incarnation(dl->links[i].tid) == 1; i++)
+		;
+	if (i == dl->nr)
+		return;
+	json_key(j, "incarnations");
+	json_begin_array(j);
+	for (i = 0; i < dl->nr; i++)
+		json_u64(j, thread_incarnation(dl->links[i].tid));
+	json_end_array(j);
 }
 
 int json_summary(FILE *out, const struct analysis *a)
@@ -375,6 +402,10 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_u64(j, a->inferred_switch_ins);
 	json_key(j, "late_records");
 	json_u64(j, a->late_records);
+	if (a->merged_threads) { /* more threads with one tid than thread keys tell apart */
+		json_key(j, "merged_threads");
+		json_u64(j, a->merged_threads);
+	}
 	json_key(j, "holds");
 	if (a->holds) {
 		json_begin_object(j);
@@ -426,7 +457,7 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_key(j, "owner_died");
 			json_u64(j, l->owner_died);
 			json_key(j, "dead_owner_tid");
-			json_u64(j, l->dead_owner);
+			json_u64(j, thread_tid(l->dead_owner));
 		}
 		json_key(j, "histogram_us_log2");
 		json_begin_array(j);
@@ -449,10 +480,11 @@ int json_summary(FILE *out, const struct analysis *a)
 		const struct thread_stat *t = &a->threads[i];
 
 		json_begin_object(j);
-		json_key(j, "tid");
-		json_u64(j, t->tid);
+		tid_fields(j, t->tid);
 		json_key(j, "name");
 		comm_string(j, t->name);
+		json_key(j, "start_ns"); /* (tid, start_ns) names one thread: tids are reused */
+		json_u64(j, t->start_ts > a->start_ts ? t->start_ts - a->start_ts : 0);
 		json_key(j, "traced_ns");
 		json_u64(j, t->end_ts > t->start_ts ? t->end_ts - t->start_ts : 0);
 		json_key(j, "on_cpu_ns");
@@ -506,8 +538,9 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_key(j, "threads");
 		json_begin_array(j);
 		for (unsigned i = 0; i < dl->nr; i++)
-			json_u64(j, dl->links[i].tid);
+			json_u64(j, thread_tid(dl->links[i].tid));
 		json_end_array(j);
+		deadlock_incarnations(j, dl);
 		if (dl->potential) {
 			json_key(j, "held_stacks");
 			json_begin_array(j);
@@ -528,7 +561,7 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_key(j, "held_by");
 			json_begin_array(j);
 			for (unsigned i = 0; i < dl->nr; i++)
-				json_u64(j, dl->links[i].owner);
+				json_u64(j, thread_tid(dl->links[i].owner));
 			json_end_array(j);
 		}
 		json_key(j, "stacks");

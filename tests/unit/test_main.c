@@ -19,6 +19,7 @@
 #include "test_cfitab.h"
 #include "test_runtime.h"
 #include "test_glibc.h"
+#include "test_threads.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1274,6 +1275,7 @@ static const struct unit_test tests[] = {
 	{"runtime_musl", test_runtime_musl},
 	{"runtime_musl_stripped", test_runtime_musl_stripped},
 	{"glibc_versions", test_glibc_versions},
+	{"reused_tids", test_reused_tids},
 };
 
 int main(void)
