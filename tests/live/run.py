@@ -1444,10 +1444,21 @@ def test_record_survives_killed_collector():
     p = subprocess.run([TT, "report", "-q", "--json", js, os.path.join(TMP, parts[0])],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0 and "cut short" in p.stderr, p.stderr)
+    # names went into the file as they were learnt: the lock, its threads and the functions
+    # where they wait are named, nothing the records need is missing
+    check("does not name" not in p.stderr and "with the names written before" in p.stderr,
+          p.stderr)
     with open(js) as f:
         s = json.load(f)
     lk = [l for l in s["locks"] if l["kind"] == "mutex"]
     check(lk and 20 <= lk[0]["contentions"] <= 200, f"mutex waits read back: {lk}")
+    check(lk[0]["name"] == "acc_lock", f"lock name {lk[0]['name']}")
+    check({w["name"] for w in lk[0]["waiters"]} <= {"holder", "waiter"} and
+          {t["name"] for t in s["threads"]} >= {"holder", "waiter"},
+          f"thread names {[t['name'] for t in s['threads']]}")
+    check(stack_has([w["stack"] for w in lk[0]["waiters"]], "acc_acquire") and
+          stack_has([w["stack"] for w in lk[0]["wakers"]], "acc_release"),
+          f"functions: {lk[0]['waiters'][0]['stack']}")
     no_programs_left()
 
 
