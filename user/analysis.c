@@ -939,7 +939,7 @@ static void on_new_thread(struct work *w, const struct tt_new_thread *r)
 	} else if (t->state != TS_UNKNOWN) {
 		__u32 key = t->st.tid + (1u << TT_TID_BITS);
 
-		/* the one before exited (its last records may be lost): it ends here at the latest */
+		/* the one before exited (its last records may be lost): it ended by now */
 		close_thread(w, t, r->hdr.ts);
 		t->state = TS_DONE;
 		t->st.exited = true;

@@ -142,7 +142,7 @@ struct recfile_writer {
 	char *path;
 	const struct symdata *sd; /* growing as the session names things */
 	size_t frames_done, locks_done; /* frames and locks written so far (they only grow) */
-	struct u64_map modules_done;	/* start of each module written (they are kept sorted) */
+	struct u64_map modules_done;	/* the start of each module written (kept sorted) */
 	struct out_buf syms;		/* the new symbol sections, written before a chunk */
 	struct outfile file; /* the new file, renamed to path when whole */
 	int fd;
@@ -645,7 +645,8 @@ static int parse_modules(const __u8 *p, size_t len, struct symdata *sd)
 
 		if (!take(&in, &start, 8) || !take(&in, &end, 8) || !take(&in, &pgoff, 8) ||
 		    !take(&in, &pl, 2) || !take(&in, &bl, 2) || !take_str(&in, pl, &path) ||
-		    !take_str(&in, bl, &build_id) || end <= start || module_overlaps(sd, start, end)) {
+		    !take_str(&in, bl, &build_id) || end <= start ||
+		    module_overlaps(sd, start, end)) {
 			free(path);
 			free(build_id);
 			return -EINVAL;
@@ -800,7 +801,8 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			crc = reserved; /* let the fuzzer past the checksum */
 #endif
 			if (crc != reserved && symbols)
-				CUT("damaged: section %u at byte %zu fails its checksum", type, start);
+				CUT("damaged: section %u at byte %zu fails its checksum", type,
+				    start);
 			if (crc != reserved)
 				CUT("damaged: records chunk %zu at byte %zu fails its checksum",
 				    out->nr_chunks, start);
@@ -899,8 +901,8 @@ static void say_cut(const char *path, const struct src *s, const struct walk_out
 			"record chunks before are read%s\n",
 		path, out->cut_at, s->len, why, out->nr_chunks,
 		out->version >= 3 ? ", with the names written before them"
-				  : ", frames and locks stay unnamed (a file from before names were "
-				    "written as they came)");
+				  : ", frames and locks stay unnamed (a file from before names "
+				    "were written as they came)");
 }
 
 int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,

@@ -348,7 +348,8 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 			tsafe(lock_label(sites[i].l, label, sizeof(label))), (unsigned long long)h->count,
 			fmt_ns(t[1], 32, h->hold_ns));
 		if (h->tid)
-			fprintf(out, ", tid %s %s\n", TID_STR(h->tid), tsafe_n(h->comm, TT_COMM_LEN));
+			fprintf(out, ", tid %s %s\n", TID_STR(h->tid),
+				tsafe_n(h->comm, TT_COMM_LEN));
 		else
 			fprintf(out, ", several threads\n");
 		print_stack(out, a, h->stack, o->max_frames);
@@ -412,7 +413,8 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 			continue;
 		fprintf(out, "  CONVOY: tid %s (%s) holds the GIL %s per take but waits %s each "
 			     "time it wants it back (switch interval %u us): %s lost over %llu waits. "
-			     "It is stuck behind CPU-bound threads; it waits at:\n", TID_STR(th->tid),
+			     "It is stuck behind CPU-bound threads; it waits at:\n",
+			TID_STR(th->tid),
 			tsafe_n(th->name, TT_COMM_LEN),
 			fmt_ns(t[0], sizeof(t[0]), th->gil_hold_ns / th->gil_takes),
 			fmt_ns(t[1], sizeof(t[1]), th->gil_wait_ns / th->gil_waits), g->interval_us,
@@ -561,9 +563,9 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		pct(c[2], sizeof(c[2]), th->lock_wait_ns, life);
 		pct(c[3], sizeof(c[3]), th->cond_wait_ns, life);
 		pct(c[4], sizeof(c[4]), th->other_wait_ns, life);
-		fprintf(out, "  %-7s %-15.15s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n", TID_STR(th->tid),
-			tsafe_n(th->name, TT_COMM_LEN), fmt_ns(t, sizeof(t), life), c[0], c[1], c[2],
-			c[3], c[4],
+		fprintf(out, "  %-7s %-15.15s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n",
+			TID_STR(th->tid), tsafe_n(th->name, TT_COMM_LEN), fmt_ns(t, sizeof(t), life),
+			c[0], c[1], c[2], c[3], c[4],
 			(unsigned long long)th->voluntary_switches,
 			(unsigned long long)th->involuntary_switches,
 			th->created ? (th->exited ? " +-" : " +") : (th->exited ? " -" : ""));
@@ -572,6 +574,6 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		     "but not running)\n");
 	if (a->merged_threads)
 		fprintf(out, "  %llu new threads were counted in an older thread with their tid "
-			     "(more than %u threads had it)\n", (unsigned long long)a->merged_threads,
-			TT_MAX_INCARNATIONS);
+			     "(more than %u threads had it)\n",
+			(unsigned long long)a->merged_threads, TT_MAX_INCARNATIONS);
 }
