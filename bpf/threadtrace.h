@@ -365,14 +365,21 @@ struct tt_py_walk {
 	__u32 frame_bytes;   /* bytes read per frame: past every offset above (below 128) */
 	__s32 localsplus;    /* frame + this: localsplus[0], the first argument (`self` of a
 				method); read apart from the frame's bytes; -1: not known */
+	__u32 ref_tag_bits;  /* 3.14+: the code and localsplus[0] are tagged _PyStackRefs: clear
+				these low bits */
+	__s32 tlbc_index;    /* frame + this: int32 index of the thread's bytecode copy the
+				instruction is in (free-threaded 3.14+); -1: none */
 };
 
-#define TT_PY_OWNER_CSTACK 3
+#define TT_PY_OWNER_CSTACK 3 /* and above: shims (3.12/3.13 C stack, 3.14+ interpreter) */
 #define TT_PY_MAX_FRAMES 32
 #define TT_PY_LOCAL0_FRAMES 6 /* the innermost frames whose local0 is read */
 
 #define TT_PYF_ENTRY (1u << 0) /* the first frame an eval-loop call ran: where, in the native
 				  stack, a _PyEval_EvalFrameDefault frame stands for it */
+#define TT_PYF_TLBC_SHIFT 16   /* flags >> this: the frame's tlbc_index (free-threaded 3.14+):
+				  instr is then from the code object to the instruction in that
+				  copy of its bytecode (co_tlbc->entries[index]) */
 
 /*
  * Files from before local0 hold 16-byte frames (TT_PYFRAME_V1_SIZE): the record's size says
