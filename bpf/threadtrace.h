@@ -33,7 +33,10 @@ enum tt_rec_kind {
 	TT_REC_SESSION_END = 66, /* collector: tracing stopped; counters from BPF */
 	TT_REC_UNWOUND = 67,     /* collector: a record's user stack unwound with DWARF CFI */
 	TT_REC_DEADLOCK = 68,    /* collector: threads found waiting for each other's locks */
-	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here */
+	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here
+				    (with TT_PY_GIL_DISABLED: not yet; a free-threaded build whose
+				    GIL is switched on later gets a second one, the GIL traced from
+				    its ts) */
 	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
 	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
 };
@@ -343,7 +346,7 @@ struct tt_gil {
 };
 
 #define TT_PY_FREE_THREADED (1u << 0) /* a free-threaded build (3.13t) */
-#define TT_PY_GIL_DISABLED (1u << 1)  /* ... with the GIL off: nothing to trace */
+#define TT_PY_GIL_DISABLED (1u << 1)  /* ... with the GIL off (its `enabled` is 0) */
 #define TT_PY_HELD (1u << 2)	      /* the GIL was held at attach, by holder_tid (0: unknown) */
 #define TT_PY_STRIPPED (1u << 3)      /* no take_gil/drop_gil symbols: sites found by decoding */
 
