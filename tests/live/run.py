@@ -1881,6 +1881,44 @@ def test_python_frame_local0_is_self():
         bad = [st[0] for st in waits if st[0][1] != want]
         check(not bad, f"{py}: local0 of Condition.wait {bad[:3]} vs id(cond) {want:#x}")
 
+
+PY_ROOT = "/var/cache/threadtrace-roots/sid-dbg-py"  # tools/mkroot --dbg --python sid
+
+
+def test_gil_from_debug_offsets_in_debian_root():
+    """Debian unstable's stripped 3.14 and 3.15, known only by their _Py_DebugOffsets: the
+    switches equal switch_number, the spinner holds the GIL for its CPU time (plus preemption),
+    the sleeper waits at its own line; their debug builds (no GIL sites) still get frames."""
+    if not os.path.exists(os.path.join(PY_ROOT, "usr/bin/python3.14")):
+        raise Skip(f"no {PY_ROOT}: tools/mkroot --dbg --python sid")
+    src = os.path.join(PY_ROOT, "tmp", "tt-pygil.py")
+    shutil.copy(PYGIL, src)
+    for py in ("python3.14", "python3.15", "python3.14d"):
+        if not os.path.exists(os.path.join(PY_ROOT, "usr/bin", py)):
+            continue
+        cmd = ["unshare", "-m", "sh", "-c", f"mount -t proc proc {PY_ROOT}/proc; "
+               f"exec chroot {PY_ROOT} {py} /tmp/tt-pygil.py convoy 1"]
+        p, s, truth = run_traced(["-q", "--"] + cmd, "root-" + py, timeout=90)
+        check(p.returncode == 0, f"{py}: {p.stderr}")
+        t = truth[0]
+        sleeper = [x for x in t["threads"] if x["kind"] == "sleeper"][0]["tid"]
+        stacks = [w["stack"] for lk in s["locks"] for w in lk["waiters"] if w["tid"] == sleeper]
+        g = s["gil"]
+        if py.endswith("d"):
+            check(g is None and "GIL not traced" in p.stderr, f"{py}: {p.stderr}")
+        else:
+            check(g is not None and g["switches"] == t["switches"],
+                  f"{py}: {g and g['switches']} switches vs switch_number {t['switches']}")
+            check(g["forced_drops"] > 0, f"{py}: no forced drops")
+            spin = [x for x in t["threads"] if x["kind"] == "spin"][0]
+            th = [x for x in g["threads"] if x["tid"] == spin["tid"]][0]
+            check(0.9 * spin["cpu_ns"] <= th["hold_ns"] <=
+                  1.15 * (spin["cpu_ns"] + spin.get("run_delay_ns", 0)) + 5e6,
+                  f"{py}: spinner held {th['hold_ns']} vs CPU {spin['cpu_ns']}")
+            stacks += [w["stack"] for w in g["waiters"] if w["tid"] == sleeper]
+        want = f"sleeper (tt-pygil.py:{marker_line('sleep')})"
+        check(any(want in st for st in stacks), f"{py}: no {want} in {stacks[:2]}")
+
 from runtimes import *  # noqa: E402,F401,F403  musl, Go and JVM targets
 
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
