@@ -139,8 +139,9 @@ struct pyframes *pyframes_new_debug(pid_t pid, const struct py_debug_offsets *o,
 	l->bytes_data = o->bytes_sval;
 	l->str_length = o->str_length;
 	l->str_state = o->str_state;
-	/* a free-threaded str keeps `interned` in a byte of its own before kind */
-	l->state_shift = o->free_threaded ? 8 : 2;
+	/* a free-threaded 3.14+ str keeps `interned` in a byte of its own before kind (3.13t:
+	 * still 2 bits, measured) */
+	l->state_shift = o->free_threaded && l->minor >= 14 ? 8 : 2;
 	l->tlbc = o->co_tlbc == PYDEBUG_NONE ? -1 : (int)o->co_tlbc;
 	pf->l = l;
 	pf->code_type = code_type;
