@@ -21,6 +21,7 @@
 #include "test_glibc.h"
 #include "test_threads.h"
 #include "test_recfile_cut.h"
+#include "test_pydebug.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1278,6 +1279,8 @@ static const struct unit_test tests[] = {
 	{"glibc_versions", test_glibc_versions},
 	{"reused_tids", test_reused_tids},
 	{"recfile_cut_keeps_names", test_recfile_cut_keeps_names},
+	{"pydebug_offsets", test_pydebug_offsets},
+	{"pystack_v1_frames", test_pystack_v1_frames},
 };
 
 int main(void)
