@@ -982,6 +982,8 @@ static void on_deadlock(struct work *w, const struct tt_deadlock *r)
 		d->links[i].stack = t->in_wait && t->cur.addr == r->links[i].addr ? t->cur.stack
 										   : TT_NO_STACK;
 		memcpy(d->links[i].comm, t->st.name, TT_COMM_LEN);
+		if (r->flags & TT_DEADLOCK_PYTHON)
+			hung_deadlock_link(w, d, i);
 	}
 }
 
@@ -991,6 +993,7 @@ static void on_thread_info(struct work *w, const struct tt_thread_info *r)
 
 	if (!t->st.name[0])
 		memcpy(t->st.name, r->comm, TT_COMM_LEN);
+	t->info_ts = r->hdr.ts;
 	if (t->state != TS_UNKNOWN)
 		return;
 	t->hint_state = r->state;
@@ -1026,8 +1029,13 @@ static void close_thread(struct work *w, struct thread_work *t, __u64 end)
 
 static void close_threads(struct work *w)
 {
-	for (size_t i = 0; i < w->nr_threads; i++)
-		close_thread(w, &w->threads[i], w->a->end_ts);
+	for (size_t i = 0; i < w->nr_threads; i++) {
+		struct thread_work *t = &w->threads[i];
+
+		if (t->in_wait)
+			hung_note_blocked(w, t);
+		close_thread(w, t, w->a->end_ts);
+	}
 }
 
 static int cmp_attrib(const void *a, const void *b)
@@ -1471,6 +1479,9 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 	case TT_REC_DEADLOCK:
 		on_deadlock(w, (const void *)h);
 		break;
+	case TT_REC_PYWAIT:
+		on_pywait(w, (const void *)h);
+		break;
 	case TT_REC_LOCK_CALL:
 		on_lock_call(w, (const void *)h);
 		break;
@@ -1622,7 +1633,8 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	s->q[i] = p;
 	s->n++;
 	/* the collector's own late stamps (a deadlock seen, the end) do not move the window */
-	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
+	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_PYWAIT &&
+	    h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
 		s->max_ts = h->ts;
 	while (s->head < s->n &&
 	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
@@ -1685,6 +1697,7 @@ int analysis_stream_finish(struct analysis_stream *s)
 		close_gil(w);
 		build_locks(w);
 		build_potential_deadlocks(w);
+		hung_sort(w);
 		build_threads(w);
 	}
 	work_free(w);
@@ -1728,6 +1741,7 @@ void analysis_free(struct analysis *a)
 	free(a->edges);
 	free(a->spans);
 	free(a->deadlocks);
+	free(a->blocked);
 	free(a->gil.waiters);
 	free(a->gil.spans);
 	u64_map_free(&a->lock_by_futex);

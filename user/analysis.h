@@ -214,6 +214,29 @@ struct wait_span {
  * A potential one (--holds): link i's thread took lock i+1 (at stack) while holding lock i
  * (taken at held_stack), and the last lock was taken while holding the first.
  */
+/* What the collector read of a Python thread's blocked wait (TT_REC_PYWAIT); valid: there is one. */
+struct pywait_info {
+	bool valid;
+	__u64 since, uaddr, obj, lock;
+	__u32 holder;
+	__u8 kind, evidence; /* TT_PYOBJ_*, TT_PYHOLD_* */
+	char name[48];
+};
+
+/* A thread still blocked in a futex wait of 1 s or more when the trace ended (a hang). */
+struct blocked_thread {
+	__u32 tid;
+	char comm[TT_COMM_LEN];
+	__u64 since;	/* the wait's begin: the attach for one found blocked there */
+	__u64 ns;	/* ... to the end of the trace */
+	__u64 addr;	/* its futex word */
+	__u32 stack;	/* where it waits, Python frames merged */
+	bool at_attach; /* blocked already when tracing began */
+	struct pywait_info py;
+};
+
+#define BLOCKED_MIN_NS 1000000000ULL
+
 struct deadlock_stat {
 	bool potential;
 	__u32 flags; /* actual: TT_DEADLOCK_* (ORPHANED: nr 1, owner as the lock names it) */
@@ -225,6 +248,7 @@ struct deadlock_stat {
 		__u32 stack; /* where the thread waits (actual) or takes the next lock (potential) */
 		__u32 held_stack; /* potential: where it took this lock */
 		char comm[TT_COMM_LEN];
+		struct pywait_info py; /* TT_DEADLOCK_PYTHON: the Python lock it waits for */
 	} links[TT_MAX_CYCLE];
 };
 
@@ -278,6 +302,8 @@ struct analysis {
 	struct u64_map lock_by_futex; /* futex word -> index + 1 into locks */
 	struct deadlock_stat *deadlocks;
 	size_t nr_deadlocks;
+	struct blocked_thread *blocked; /* by how long blocked, longest first */
+	size_t nr_blocked;
 	struct gil_stat gil;
 	struct runtime_info rt; /* musl, Go, a JVM: TT_REC_RUNTIME */
 	/* the target's libc (the last TT_REC_LIBC record: the image it ended in); "" if unknown */

@@ -115,6 +115,9 @@ struct thread_work {
 	__u32 exit_cand_tid, exit_cand_stack;
 	__u64 exit_cand_ts;
 	char exit_cand_comm[TT_COMM_LEN];
+	/* the Python lock its latest blocked wait is for (TT_REC_PYWAIT); /proc's look at attach */
+	struct pywait_info py;
+	__u64 info_ts;
 	/* the GIL */
 	bool gil_hold, gil_wait;
 	__u64 gil_hold_since, gil_wait_since;
@@ -181,7 +184,7 @@ struct work {
 	size_t comp_len;
 	__u8 comp_buf[COMP_BYTES];
 	const struct tt_rec_hdr *comp[MAX_COMP];
-	size_t cap_deadlocks;
+	size_t cap_deadlocks, cap_blocked;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
 	struct obj_state *objs;
@@ -225,6 +228,12 @@ void on_python(struct work *w, const struct tt_python *r);
 void on_gil(struct work *w, const struct tt_gil *r);
 void gil_note_wait(struct work *w, struct thread_work *t, __u64 uaddr, __u64 ts);
 void close_gil(struct work *w);
+
+/* analysis_hung.c */
+void on_pywait(struct work *w, const struct tt_pywait *r);
+void hung_deadlock_link(struct work *w, struct deadlock_stat *d, unsigned i);
+void hung_note_blocked(struct work *w, struct thread_work *t);
+void hung_sort(struct work *w);
 
 /* analysis_holds.c */
 void holds_wait_begin(struct work *w, const struct raw_wait *rw);

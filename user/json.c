@@ -231,6 +231,41 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 	json_end_array(j);
 }
 
+/* A Python wait's object and holder, or null. */
+static void json_pywait(struct json_writer *j, const struct pywait_info *p)
+{
+	char buf[32];
+
+	if (!p->valid) {
+		json_null(j);
+		return;
+	}
+	json_begin_object(j);
+	json_key(j, "kind");
+	json_string(j, pyobj_kind_name(p->kind));
+	json_key(j, "name");
+	json_string(j, p->name);
+	json_key(j, "object");
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)p->obj);
+	json_string(j, buf);
+	json_key(j, "id");
+	json_u64(j, p->obj);
+	json_key(j, "lock");
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)p->lock);
+	json_string(j, buf);
+	json_key(j, "holder_tid");
+	if (p->holder)
+		json_u64(j, p->holder);
+	else
+		json_null(j);
+	json_key(j, "holder_evidence");
+	if (p->evidence)
+		json_string(j, pyhold_evidence_name(p->evidence));
+	else
+		json_null(j);
+	json_end_object(j);
+}
+
 static void json_gil(struct json_writer *j, const struct analysis *a)
 {
 	const struct gil_stat *g = &a->gil;
@@ -572,6 +607,47 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_end_object(j);
 		}
 		json_end_array(j);
+		if (dl->flags & TT_DEADLOCK_PYTHON) {
+			json_key(j, "thread_names");
+			json_begin_array(j);
+			for (unsigned i = 0; i < dl->nr; i++)
+				comm_string(j, dl->links[i].comm);
+			json_end_array(j);
+			json_key(j, "python");
+			json_begin_array(j);
+			for (unsigned i = 0; i < dl->nr; i++)
+				json_pywait(j, &dl->links[i].py);
+			json_end_array(j);
+		}
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_key(j, "blocked_threads");
+	json_begin_array(j);
+	for (size_t i = 0; i < a->nr_blocked; i++) {
+		const struct blocked_thread *b = &a->blocked[i];
+		const struct lock_stat *l = analysis_lock_of(a, b->addr);
+		char lbuf[300];
+
+		json_begin_object(j);
+		tid_fields(j, b->tid);
+		json_key(j, "name");
+		comm_string(j, b->comm);
+		json_key(j, "blocked_ns");
+		json_u64(j, b->ns);
+		json_key(j, "at_attach");
+		json_bool(j, b->at_attach);
+		json_key(j, "futex");
+		snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)b->addr);
+		json_string(j, buf);
+		json_key(j, "lock");
+		if (l)
+			json_string(j, lock_label(l, lbuf, sizeof(lbuf)));
+		else
+			json_null(j);
+		json_key(j, "python");
+		json_pywait(j, &b->py);
+		stack_arrays(j, a, b->stack);
 		json_end_object(j);
 	}
 	json_end_array(j);

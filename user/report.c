@@ -248,6 +248,58 @@ static void print_orphan(FILE *out, const struct analysis *a, const struct deadl
 	print_stack(out, a, dl->links[0].stack, o->max_frames);
 }
 
+/* "Python lock audit_lock (threading.Lock 0x7f...)" for a Python wait's object. */
+static const char *py_object_label(const struct pywait_info *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "Python %s%s%s (threading.%s 0x%llx)", pyobj_kind_name(p->kind),
+		 p->name[0] ? " " : "", tsafe(p->name),
+		 p->kind == TT_PYOBJ_LOCK    ? "Lock"
+		 : p->kind == TT_PYOBJ_RLOCK ? "RLock"
+		 : p->kind == TT_PYOBJ_CONDITION ? "Condition"
+		 : p->kind == TT_PYOBJ_EVENT ? "Event"
+		 : p->kind == TT_PYOBJ_SEMAPHORE ? "Semaphore"
+		 : p->kind == TT_PYOBJ_BARRIER ? "Barrier"
+		 : p->kind == TT_PYOBJ_JOIN ? "Thread"
+		 : p->kind == TT_PYOBJ_QUEUE ? "queue" : "object",
+		 (unsigned long long)p->obj);
+	return buf;
+}
+
+static void print_py_holder(FILE *out, const struct pywait_info *p)
+{
+	if (p->holder)
+		fprintf(out, ", held by tid %u (%s)", p->holder, pyhold_evidence_name(p->evidence));
+	else if (p->kind == TT_PYOBJ_LOCK || p->kind == TT_PYOBJ_RLOCK)
+		fprintf(out, ", holder not known (a Lock taken by acquire() outside a `with` "
+			     "names none)");
+}
+
+/* Threads still blocked for a second or more at the end: what `py-spy dump` shows, and more. */
+static void print_blocked(FILE *out, const struct analysis *a, const struct report_opts *o)
+{
+	char t[32], label[300];
+
+	if (!a->nr_blocked)
+		return;
+	fprintf(out, "\nBLOCKED THREADS (still waiting at the end, 1 s or more): %zu\n",
+		a->nr_blocked);
+	for (size_t i = 0; i < a->nr_blocked; i++) {
+		const struct blocked_thread *b = &a->blocked[i];
+		const struct lock_stat *l = analysis_lock_of(a, b->addr);
+
+		fprintf(out, "  tid %s %s blocked %s%s in %s\n", TID_STR(b->tid),
+			tsafe_n(b->comm, TT_COMM_LEN), fmt_ns(t, sizeof(t), b->ns),
+			b->at_attach ? " (already at attach)" : "",
+			tsafe(l ? lock_label(l, label, sizeof(label)) : "a futex wait"));
+		if (b->py.valid) {
+			fprintf(out, "    waits for %s", py_object_label(&b->py, label, sizeof(label)));
+			print_py_holder(out, &b->py);
+			fprintf(out, "\n");
+		}
+		print_stack(out, a, b->stack, o->max_frames);
+	}
+}
+
 struct hold_site {
 	const struct lock_stat *l;
 	const struct holder *h;
@@ -534,15 +586,26 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 				fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->nr);
 		for (unsigned i = 0; i < dl->nr; i++) {
 			const struct lock_stat *l = analysis_lock_of(a, dl->links[i].addr);
-			char label[200];
+			char label[300];
 
+			if (dl->links[i].py.valid) {
+				fprintf(out, "  tid %s %s waits for %s", TID_STR(dl->links[i].tid),
+					tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+					py_object_label(&dl->links[i].py, label, sizeof(label)));
+				print_py_holder(out, &dl->links[i].py);
+				fprintf(out, "\n");
+				print_stack(out, a, dl->links[i].stack, o->max_frames);
+				continue;
+			}
 			fprintf(out, "  tid %s %s waits for %s, held by tid %s\n",
-				TID_STR(dl->links[i].tid), tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+				TID_STR(dl->links[i].tid),
+				tsafe_n(dl->links[i].comm, TT_COMM_LEN),
 				tsafe(l ? lock_label(l, label, sizeof(label)) : "a lock"),
 				TID_STR(dl->links[i].owner));
 			print_stack(out, a, dl->links[i].stack, o->max_frames);
 		}
 	}
+	print_blocked(out, a, o);
 	print_section(out, a, true, o);
 	print_section(out, a, false, o);
 	if (a->holds)
