@@ -139,13 +139,16 @@ static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l, _
 	return (__u32)v;
 }
 
+/* `enabled` of a free-threaded GIL switched on for good; below, it counts imports under way */
+#define GIL_ENABLED_FOR_GOOD 0x7fffffff
+
 bool pygil_enabled(const struct py_target *py)
 {
 	__s32 enabled = 0;
 
 	if (!(py->flags & TT_PY_FREE_THREADED))
 		return true;
-	return !rd(py, py->gil_enabled, &enabled, 4) && enabled;
+	return !rd(py, py->gil_enabled, &enabled, 4) && enabled == GIL_ENABLED_FOR_GOOD;
 }
 
 int pygil_read_state(struct py_target *py)
@@ -340,7 +343,7 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 		py->gil += (unsigned)l->disps[0] - GIL_LOCKED;
 		if (rd(py, py->gil_enabled, &enabled, 4))
 			return -EAGAIN;
-		if (!enabled)
+		if (enabled != GIL_ENABLED_FOR_GOOD) /* off, or on only for an import */
 			py->flags |= TT_PY_GIL_DISABLED;
 	}
 	if (rd(py, py->gil + GIL_LOCKED, &locked, 4) || rd64(py, py->gil, &interval))
