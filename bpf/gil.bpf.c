@@ -3,7 +3,8 @@
  * gil.bpf.c - CPython's GIL: one uprobe program on every instruction of the interpreter that
  * stores to the GIL's `locked` (user/pygil.c finds them). The cookie says take or drop and,
  * for a store through a register, which register and displacement: the store is reported only
- * if it really writes this GIL's `locked`.
+ * if it really writes this GIL's `locked`. A free-threaded build's probes are armed while its GIL
+ * is disabled too: take_gil/drop_gil store nothing then, and the first store is the GIL coming on.
  */
 #include "common.bpf.h"
 
@@ -13,10 +14,12 @@ _Static_assert(sizeof(struct tt_gil) + TT_STACK_BYTES <= TT_SCRATCH_SIZE, "scrat
 TT_WEAK volatile __u64 gil_addr = 0;	     /* the GIL; 0: not tracing it */
 TT_WEAK volatile __u64 gil_drop_req = 0;     /* the drop request flag's address */
 TT_WEAK volatile __u32 gil_drop_tstate_off = 0; /* 3.13: bit 0 at this offset of the holder */
+TT_WEAK volatile __u64 gil_enabled_addr = 0; /* free-threaded: the GIL's `enabled` int, else 0 */
 
 #define GIL_LOCKED 16
 #define GIL_LAST_HOLDER 8
 #define GIL_SWITCH_NUMBER 24
+#define GIL_ENABLED_FOR_GOOD 0x7fffffff /* INT_MAX: switched on, not just for an import */
 
 SEC("uprobe")
 int tt_gil_store(struct pt_regs *ctx)
@@ -54,6 +57,14 @@ int tt_gil_store(struct pt_regs *ctx)
 			    (req & 1))
 				rec->flags |= TT_GIL_FORCED;
 		}
+	}
+	/* a free-threaded build stores `locked` only while its GIL is enabled: say whether for good */
+	if (gil_enabled_addr) {
+		__s32 enabled = GIL_ENABLED_FOR_GOOD;
+
+		bpf_probe_read_user(&enabled, 4, (void *)gil_enabled_addr);
+		if (enabled != GIL_ENABLED_FOR_GOOD)
+			rec->flags |= TT_GIL_TRANSIENT;
 	}
 	rec->stack.nr_user = 0;
 	rec->stack.nr_kernel = 0;

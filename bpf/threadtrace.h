@@ -35,8 +35,9 @@ enum tt_rec_kind {
 	TT_REC_DEADLOCK = 68,    /* collector: threads found waiting for each other's locks */
 	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here
 				    (with TT_PY_GIL_DISABLED: not yet; a free-threaded build whose
-				    GIL is switched on later gets a second one, the GIL traced from
-				    its ts) */
+				    GIL is switched on later is traced from its first TT_REC_GIL
+				    without TT_GIL_TRANSIENT; record files before that got a second
+				    TT_REC_PYTHON, the GIL traced from its ts) */
 	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
 	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
 	TT_REC_PYWAIT = 78,      /* collector: a Python thread blocked on a Python lock object */
@@ -335,6 +336,9 @@ enum tt_gil_op {
 };
 
 #define TT_GIL_FORCED (1u << 0) /* a drop with the drop request set: another thread asked */
+/* free-threaded build: stored while its `enabled` was not INT_MAX, the GIL on only while an
+ * extension module is imported (3.13t enables it around every such import) or off again */
+#define TT_GIL_TRANSIENT (1u << 1)
 
 struct tt_gil {
 	struct tt_rec_hdr hdr;

@@ -163,11 +163,14 @@ struct gil_span {
 };
 
 struct gil_stat {
-	bool present;		 /* a TT_REC_PYTHON record: the GIL was traced */
+	bool present;		 /* a TT_REC_PYTHON record: the GIL was traced (see off) */
 	__u32 hexversion, flags, interval_us, sites_take, sites_drop;
 	char path[128];
 	__u64 gil;
 	__u64 start_ts;		 /* traced from here */
+	bool off;		 /* free-threaded, its GIL disabled at attach: present once enabled */
+	__u64 enabled_ts;	 /* when such a GIL was enabled for good (0: it was not) */
+	__u64 transient_takes;	 /* takes while it was on only for an import, before that */
 	__u64 takes, drops, forced_drops;
 	__u64 switches;		 /* takes by another thread than the previous taker */
 	bool switch_seen;	 /* Python's own switch_number, first and last seen */

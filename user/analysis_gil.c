@@ -6,31 +6,74 @@
 
 #define GIL_SPAN 208 /* struct _gil_runtime_state: its futex words (cond, mutex, switch_*) */
 
+/* The GIL is traced from ts: its state then, holder_tid holding it if held. */
+static void gil_start(struct work *w, __u64 ts, __u32 holder_tid, bool held)
+{
+	struct gil_stat *g = &w->a->gil;
+
+	g->present = true;
+	g->start_ts = ts;
+	w->gil_last_taker = thread_key_of(w, holder_tid);
+	if (held && holder_tid) {
+		struct thread_work *t = thread_get(w, holder_tid);
+
+		t->gil_hold = true;
+		t->gil_hold_since = ts;
+		t->st.python = true;
+		w->gil_holder = t->st.tid;
+	}
+}
+
 void on_python(struct work *w, const struct tt_python *r)
 {
 	struct gil_stat *g = &w->a->gil;
 
-	if (g->present || (r->flags & TT_PY_GIL_DISABLED))
+	if (g->present || (g->off && (r->flags & TT_PY_GIL_DISABLED)))
 		return;
-	g->present = true;
 	g->hexversion = r->hexversion;
 	g->flags = r->flags;
 	g->interval_us = r->interval_us;
 	g->sites_take = r->sites_take;
 	g->sites_drop = r->sites_drop;
 	g->gil = r->gil;
-	g->start_ts = r->hdr.ts;
 	memcpy(g->path, r->path, sizeof(g->path));
 	g->path[sizeof(g->path) - 1] = 0;
-	w->gil_last_taker = thread_key_of(w, r->holder_tid);
-	if ((r->flags & TT_PY_HELD) && r->holder_tid) {
-		struct thread_work *t = thread_get(w, r->holder_tid);
-
-		t->gil_hold = true;
-		t->gil_hold_since = r->hdr.ts;
-		t->st.python = true;
-		w->gil_holder = t->st.tid;
+	if (r->flags & TT_PY_GIL_DISABLED) {
+		g->off = true; /* its first store without TT_GIL_TRANSIENT starts the section */
+		return;
 	}
+	if (g->off) /* record files before TT_GIL_TRANSIENT: the collector saw it enabled */
+		g->enabled_ts = r->hdr.ts;
+	gil_start(w, r->hdr.ts, r->holder_tid, r->flags & TT_PY_HELD);
+}
+
+/*
+ * A store to a free-threaded GIL that was off. While it is on only for an import (3.13t
+ * enables it around each), the import's take is kept: if the GIL stays on for good (a module
+ * without Py_mod_gil), that thread has held it since. true: the GIL is on, trace this store.
+ */
+static bool gil_switch_on(struct work *w, const struct tt_gil *r)
+{
+	struct gil_stat *g = &w->a->gil;
+
+	if (r->flags & TT_GIL_TRANSIENT) {
+		if (r->op == TT_GIL_TAKE) {
+			g->transient_takes++;
+			w->gil_transient_tid = r->hdr.tid;
+			w->gil_transient_ts = r->hdr.ts;
+		} else if (r->hdr.tid == w->gil_transient_tid) {
+			w->gil_transient_tid = 0;
+		}
+		return false;
+	}
+	if (w->gil_transient_tid) {
+		g->enabled_ts = w->gil_transient_ts;
+		gil_start(w, w->gil_transient_ts, w->gil_transient_tid, true);
+	} else {
+		g->enabled_ts = r->hdr.ts;
+		gil_start(w, r->hdr.ts, 0, false);
+	}
+	return true;
 }
 
 static void gil_span(struct work *w, __u32 tid, bool wait, __u64 begin, __u64 end)
@@ -94,7 +137,7 @@ void on_gil(struct work *w, const struct tt_gil *r)
 	struct thread_work *t;
 	__u64 ts = r->hdr.ts;
 
-	if (!g->present || r->gil != g->gil)
+	if (r->gil != g->gil || (!g->present && !(g->off && gil_switch_on(w, r))))
 		return;
 	if (w->a->tid_filter && r->hdr.tid != w->a->tid_filter)
 		return;

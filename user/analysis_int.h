@@ -195,6 +195,9 @@ struct work {
 	struct u64_map order_by_key;
 	/* the GIL: its holder (0: free), the latest taker, waiters by (tid, stack) */
 	__u32 gil_holder, gil_last_taker;
+	/* a free-threaded GIL still off: the last take made while it was on for an import only */
+	__u32 gil_transient_tid;
+	__u64 gil_transient_ts;
 	size_t cap_gil_waiters, cap_gil_spans;
 	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;

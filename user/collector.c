@@ -829,7 +829,12 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 	skel->bss->py_armed = 1;
 }
 
-/* Write the TT_REC_PYTHON record of the GIL's state now; with the GIL on, trace it from now. */
+/*
+ * Write the TT_REC_PYTHON record of the GIL's state now and trace its stores from now. A
+ * free-threaded build's GIL disabled is armed too: take_gil/drop_gil store `locked` only while
+ * it is enabled, so its first store says when it came on, exactly (BPF flags those made while
+ * it is on only for an import, TT_GIL_TRANSIENT).
+ */
 static void emit_python(struct collect_ctx *c, struct gil_probes *g, struct threadtrace_bpf *skel,
 			pid_t pid)
 {
@@ -842,11 +847,10 @@ static void emit_python(struct collect_ctx *c, struct gil_probes *g, struct thre
 	rec.hdr.ts = now_ns();
 	rec.hdr.pid = pid;
 	rec.hdr.tid = pid;
-	if (!(py->flags & TT_PY_GIL_DISABLED)) {
-		skel->bss->gil_drop_req = py->drop_req;
-		skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
-		skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
-	}
+	skel->bss->gil_drop_req = py->drop_req;
+	skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
+	skel->bss->gil_enabled_addr = py->flags & TT_PY_FREE_THREADED ? py->gil_enabled : 0;
+	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
 	rec.hexversion = py->hexversion;
 	rec.flags = py->flags | (py->symbols ? 0 : TT_PY_STRIPPED);
 	rec.gil = py->gil;
@@ -860,12 +864,11 @@ static void emit_python(struct collect_ctx *c, struct gil_probes *g, struct thre
 }
 
 /*
- * A free-threaded build whose GIL was off: is it on now (an extension without free-threading
- * support was imported, PYTHON_GIL=1 in a subinterpreter)? Then trace it from now, with a
- * TT_REC_PYTHON record whose ts starts the GIL section. Every 100 ms: one 4-byte read.
+ * A free-threaded build whose GIL was off: is it on for good now (an extension without
+ * free-threading support was imported)? Said on stderr; the trace needs no record for it (its
+ * first store without TT_GIL_TRANSIENT starts the GIL section). Every 100 ms: a 4-byte read.
  */
-static void poll_gil_enabled(struct collect_ctx *c, struct gil_probes *g,
-			     struct threadtrace_bpf *skel, pid_t pid, const struct collector_opts *o)
+static void poll_gil_enabled(struct gil_probes *g, const struct collector_opts *o)
 {
 	char ver[16];
 
@@ -876,11 +879,10 @@ static void poll_gil_enabled(struct collect_ctx *c, struct gil_probes *g,
 		return;
 	g->gil_off = false;
 	g->py.flags &= ~TT_PY_GIL_DISABLED;
-	emit_python(c, g, skel, pid);
 	if (!o->quiet) {
 		pygil_version_str(g->py.hexversion, ver, sizeof(ver));
 		fprintf(stderr, "threadtrace: Python %s (%s): the GIL was enabled at run time: "
-				"traced from now\n", ver, g->py.path);
+				"traced from its first take\n", ver, g->py.path);
 	}
 }
 
@@ -1513,7 +1515,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
 		if (o->gil) {
 			try_attach_gil(&ctx, &gil, skel, pid, o);
-			poll_gil_enabled(&ctx, &gil, skel, pid, o);
+			poll_gil_enabled(&gil, o);
 		}
 		/* a JVM maps libjvm.so some milliseconds after its exec */
 		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))

@@ -289,6 +289,13 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 	json_string(j, buf);
 	json_key(j, "interval_us");
 	json_u64(j, g->interval_us);
+	json_key(j, "free_threaded");
+	json_bool(j, g->flags & TT_PY_FREE_THREADED);
+	json_key(j, "enabled_at_ns"); /* since the trace started; null: enabled from the start */
+	if (g->enabled_ts)
+		json_u64(j, g->enabled_ts > a->start_ts ? g->enabled_ts - a->start_ts : 0);
+	else
+		json_null(j);
 	json_key(j, "traced_ns");
 	json_u64(j, a->end_ts > g->start_ts ? a->end_ts - g->start_ts : 0);
 	json_key(j, "hold_ns");

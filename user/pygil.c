@@ -139,13 +139,16 @@ static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l, _
 	return (__u32)v;
 }
 
+/* `enabled` of a free-threaded GIL switched on for good; below, it counts imports under way */
+#define GIL_ENABLED_FOR_GOOD 0x7fffffff
+
 bool pygil_enabled(const struct py_target *py)
 {
 	__s32 enabled = 0;
 
 	if (!(py->flags & TT_PY_FREE_THREADED))
 		return true;
-	return !rd(py, py->gil_enabled, &enabled, 4) && enabled;
+	return !rd(py, py->gil_enabled, &enabled, 4) && enabled == GIL_ENABLED_FOR_GOOD;
 }
 
 int pygil_read_state(struct py_target *py)
@@ -340,7 +343,7 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 		py->gil += (unsigned)l->disps[0] - GIL_LOCKED;
 		if (rd(py, py->gil_enabled, &enabled, 4))
 			return -EAGAIN;
-		if (!enabled)
+		if (enabled != GIL_ENABLED_FOR_GOOD) /* off, or on only for an import */
 			py->flags |= TT_PY_GIL_DISABLED;
 	}
 	if (rd(py, py->gil + GIL_LOCKED, &locked, 4) || rd64(py, py->gil, &interval))
@@ -396,6 +399,9 @@ struct decode_ctx {
 	__u64 vaddr, off;   /* its first byte's ELF address and file offset */
 	csh cs;
 	struct u64_map targets; /* addresses direct jumps and calls go to */
+	__u64 *calls;	    /* when collecting: the functions the decoded code calls directly */
+	size_t nr_calls, cap_calls;
+	bool collect_calls;
 };
 
 /* A store of an immediate 0 or 1, 4 bytes, to memory: its op, base and displacement. */
@@ -582,6 +588,9 @@ static void decode_range(csh cs, struct decode_ctx *d)
 			bool found;
 
 			u64_map_upsert(&d->targets, (__u64)in->detail->x86.operands[0].imm, &found);
+			if (d->collect_calls && in->id == X86_INS_CALL)
+				*VEC_PUSH(d->calls, d->nr_calls, d->cap_calls) =
+					(__u64)in->detail->x86.operands[0].imm;
 		}
 		if (store_01(in, &op, &reg, &disp, &rip) && (!d->only_op || op == d->only_op)) {
 			if (rip) {
@@ -650,6 +659,63 @@ static void decode_file_range(csh cs, struct decode_ctx *d, int fd, Elf *e, __u6
 	free(buf);
 }
 
+/* The size of the function .symtab says starts at vaddr; 0 if none does (a PLT stub). */
+static __u64 func_size_at(Elf *e, __u64 vaddr)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+
+			if (gelf_getsym(data, (int)i, &sym) && sym.st_value == vaddr &&
+			    GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_shndx != SHN_UNDEF)
+				return sym.st_size;
+		}
+	}
+	return 0;
+}
+
+#define MAX_HELPER_BYTES 4096
+
+/*
+ * take_gil or drop_gil (op: the stores it makes), and the functions it calls directly: debug
+ * builds (python3.13d to 3.15d) keep drop_gil_impl out of line, and it is the one that stores
+ * locked = 0. A helper's store is kept only with the signature of a stripped build (the GIL's
+ * cond or switch_cond signalled through the same base right after), for the helpers are
+ * shared: a fatal-error path, consistency checks. not[]: functions decoded on their own.
+ */
+static void decode_gil_function(csh cs, struct decode_ctx *d, int fd, Elf *e, __u64 vaddr,
+				__u64 size, unsigned op, const __u64 *not, size_t nr_not)
+{
+	size_t first = d->nr_calls;
+
+	d->only_op = op;
+	d->collect_calls = true;
+	decode_file_range(cs, d, fd, e, vaddr, size);
+	d->collect_calls = false;
+	d->need_signature = true;
+	for (size_t i = first; i < d->nr_calls; i++) {
+		__u64 callee = d->calls[i], len;
+		bool seen = false;
+
+		for (size_t k = 0; k < nr_not; k++)
+			seen |= not[k] == callee;
+		for (size_t k = first; k < i; k++)
+			seen |= d->calls[k] == callee;
+		if (seen || !(len = func_size_at(e, callee)) || len > MAX_HELPER_BYTES)
+			continue;
+		decode_file_range(cs, d, fd, e, callee, len);
+	}
+	d->need_signature = false;
+}
+
 int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 {
 	const struct py_layout *l = layout_of(py);
@@ -691,13 +757,14 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 		take = t1ok ? t1 : 0;
 		take_size = t1ok ? s1 : 0;
 		if (py->symbols) {
-			d.only_op = TT_GIL_TAKE;
+			const __u64 gil_funcs[] = {take, t2, drop};
+
 			if (t1ok)
-				decode_file_range(cs, &d, fd, e, take, take_size);
+				decode_gil_function(cs, &d, fd, e, take, take_size, TT_GIL_TAKE,
+						    gil_funcs, 3);
 			if (t2ok)
-				decode_file_range(cs, &d, fd, e, t2, s2);
-			d.only_op = TT_GIL_DROP;
-			decode_file_range(cs, &d, fd, e, drop, drop_size);
+				decode_gil_function(cs, &d, fd, e, t2, s2, TT_GIL_TAKE, gil_funcs, 3);
+			decode_gil_function(cs, &d, fd, e, drop, drop_size, TT_GIL_DROP, gil_funcs, 3);
 		}
 	}
 	if (!py->symbols && !elf_getphdrnum(e, &nph)) {
@@ -725,6 +792,7 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 			}
 	}
 	u64_map_free(&d.targets);
+	free(d.calls);
 	if (!py->nr_take || !py->nr_drop) {
 		snprintf(err, errlen, "found %u take and %u drop stores to the GIL in %s (%s): an "
 			 "unknown build", py->nr_take, py->nr_drop, py->path,

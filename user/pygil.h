@@ -59,7 +59,7 @@ struct py_target {
 	struct py_layout l;   /* its layout */
 	bool has_debug;	      /* 3.13+: dbg read from its _Py_DebugOffsets */
 	struct py_debug_offsets dbg;
-	__u64 gil_enabled;    /* free-threaded: the GIL's `enabled` int (0: the GIL is off) */
+	__u64 gil_enabled;    /* free-threaded: the GIL's `enabled` int (INT_MAX: on for good) */
 	__u64 bias;	      /* runtime address - ELF address */
 	__u64 runtime;	      /* &_PyRuntime in the target */
 	__u64 interp;	      /* the main interpreter */
@@ -89,7 +89,11 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen);
 /* Read locked, last_holder (as a tid) and switch_number from the live GIL. 0 or -errno. */
 int pygil_read_state(struct py_target *py);
 
-/* A free-threaded build's GIL is on now (its `enabled` is not 0); always true for others. */
+/*
+ * A free-threaded build's GIL is on for good now (its `enabled` is INT_MAX; other values count
+ * the imports of extension modules under way, each of which enables it for a moment); always
+ * true for others.
+ */
 bool pygil_enabled(const struct py_target *py);
 
 /* Call cb with each thread state of the main interpreter and its thread. 0 or -errno. */

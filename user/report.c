@@ -420,6 +420,21 @@ static void pct(char *buf, size_t len, __u64 part, __u64 whole)
 		snprintf(buf, len, "%.1f%%", 100.0 * part / whole);
 }
 
+/* A free-threaded CPython whose GIL stayed disabled: nothing to trace, said plainly. */
+static void print_gil_off(FILE *out, const struct analysis *a)
+{
+	const struct gil_stat *g = &a->gil;
+	char ver[16];
+
+	pygil_version_str(g->hexversion, ver, sizeof(ver));
+	fprintf(out, "\nGIL (Python %s, %s): free-threaded build, the GIL was disabled for the whole "
+		     "trace: no thread held it\n", ver, tsafe(g->path));
+	if (g->transient_takes)
+		fprintf(out, "  (taken %llu times for a moment while extension modules were "
+			     "imported, which enables it until each import ends)\n",
+			(unsigned long long)g->transient_takes);
+}
+
 /* CPython's GIL: who held it, who waited, and the convoy effect. */
 static void print_gil(FILE *out, const struct analysis *a, const struct report_opts *o)
 {
@@ -439,6 +454,10 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 		g->flags & TT_PY_STRIPPED ? "stripped build, found by decoding"
 					  : "in take_gil/drop_gil",
 		g->interval_us);
+	if (g->enabled_ts)
+		fprintf(out, "  free-threaded build: the GIL was disabled until it was enabled at "
+			     "run time, %s into the trace; traced from then\n",
+			fmt_ns(t[0], sizeof(t[0]), g->enabled_ts - a->start_ts));
 	fprintf(out, "  %-7s %-15s %8s %8s %8s %7s %7s %9s\n", "tid", "name", "holds", "waits",
 		"on-cpu*", "takes", "waited", "forced");
 	for (size_t i = 0; i < a->nr_threads; i++) {
@@ -612,6 +631,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		print_holds(out, a, o);
 	if (a->gil.present)
 		print_gil(out, a, o);
+	else if (a->gil.off)
+		print_gil_off(out, a);
 
 	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
 	fprintf(out, "  %-7s %-15s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", "name", "traced",

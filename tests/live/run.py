@@ -2015,41 +2015,122 @@ def test_python_frame_local0_is_self():
 
 
 PY_ROOT = "/var/cache/threadtrace-roots/sid-dbg-py"  # tools/mkroot --dbg --python sid
+PY_ROOT_TRIXIE = "/var/cache/threadtrace-roots/trixie-dbg-py"  # ... trixie, + tools/mkpyft 3.13
+PY313T = "/opt/py313t/bin/python3.13t"
+
+
+def in_root(root, argv, env=()):
+    """argv run inside root (chroot) with its own /proc, from /tmp, with env (K=V strings)."""
+    return ["unshare", "-m", "sh", "-c", f"mount -t proc proc {root}/proc; "
+            f"cd {root}/tmp && exec chroot {root} env {' '.join(env)} {' '.join(argv)}"]
+
+
+def check_spinner_held(py, g, t):
+    """The spinner runs only holding the GIL: held for its CPU time plus the time it was
+    preempted holding it (at most its runnable time: large on a loaded machine)."""
+    spin = [x for x in t["threads"] if x["kind"] == "spin"][0]
+    th = [x for x in g["threads"] if x["tid"] == spin["tid"]]
+    check(th, f"{py}: spinner {spin['tid']} not in the GIL table")
+    check(0.9 * spin["cpu_ns"] <= th[0]["hold_ns"] <=
+          1.15 * (spin["cpu_ns"] + spin.get("run_delay_ns", 0)) + 5e6,
+          f"{py}: spinner held {th[0]['hold_ns']} vs CPU {spin['cpu_ns']} + runnable "
+          f"{spin.get('run_delay_ns')}")
+    # ... and ran with it: what it ran without is its start and end (and none before the
+    # GIL was traced)
+    check(th[0]["on_cpu_without_gil_ns"] <= 0.1 * spin["cpu_ns"] + 5e6,
+          f"{py}: spinner on CPU without the GIL {th[0]['on_cpu_without_gil_ns']} of "
+          f"{spin['cpu_ns']}")
 
 
 def test_gil_from_debug_offsets_in_debian_root():
-    """Debian unstable's stripped 3.14 and 3.15, known only by their _Py_DebugOffsets: the
-    switches equal switch_number, the spinner holds the GIL for its CPU time (plus preemption),
-    the sleeper waits at its own line; their debug builds (no GIL sites) still get frames."""
-    if not os.path.exists(os.path.join(PY_ROOT, "usr/bin/python3.14")):
+    """Debian unstable's stripped 3.14 and 3.15, known only by their _Py_DebugOffsets, and the
+    debug builds 3.13d-3.15d (their drop_gil_impl out of line, decoded as take_gil/drop_gil's
+    helper): the switches equal switch_number, the spinner holds the GIL for its CPU time
+    (plus preemption), the sleeper waits at its own line."""
+    builds = [(PY_ROOT, py) for py in ("python3.14", "python3.15", "python3.13d", "python3.14d",
+                                        "python3.15d")] + [(PY_ROOT_TRIXIE, "python3.13d")]
+    builds = [(r, py) for r, py in builds if os.path.exists(os.path.join(r, "usr/bin", py))]
+    if not builds:
         raise Skip(f"no {PY_ROOT}: tools/mkroot --dbg --python sid")
-    src = os.path.join(PY_ROOT, "tmp", "tt-pygil.py")
-    shutil.copy(PYGIL, src)
-    for py in ("python3.14", "python3.15", "python3.14d"):
-        if not os.path.exists(os.path.join(PY_ROOT, "usr/bin", py)):
-            continue
-        cmd = ["unshare", "-m", "sh", "-c", f"mount -t proc proc {PY_ROOT}/proc; "
-               f"exec chroot {PY_ROOT} {py} /tmp/tt-pygil.py convoy 1"]
-        p, s, truth = run_traced(["-q", "--"] + cmd, "root-" + py, timeout=90)
-        check(p.returncode == 0, f"{py}: {p.stderr}")
+    for root, py in builds:
+        shutil.copy(PYGIL, os.path.join(root, "tmp", "tt-pygil.py"))
+        cmd = in_root(root, [py, "/tmp/tt-pygil.py", "convoy", "1"])
+        label = f"{os.path.basename(root)}-{py}"
+        p, s, truth = run_traced(["-q", "--"] + cmd, "root-" + label, timeout=120)
+        check(p.returncode == 0, f"{label}: {p.stderr}")
         t = truth[0]
         sleeper = [x for x in t["threads"] if x["kind"] == "sleeper"][0]["tid"]
-        stacks = [w["stack"] for lk in s["locks"] for w in lk["waiters"] if w["tid"] == sleeper]
         g = s["gil"]
-        if py.endswith("d"):
-            check(g is None and "GIL not traced" in p.stderr, f"{py}: {p.stderr}")
-        else:
-            check(g is not None and g["switches"] == t["switches"],
-                  f"{py}: {g and g['switches']} switches vs switch_number {t['switches']}")
-            check(g["forced_drops"] > 0, f"{py}: no forced drops")
-            spin = [x for x in t["threads"] if x["kind"] == "spin"][0]
-            th = [x for x in g["threads"] if x["tid"] == spin["tid"]][0]
-            check(0.9 * spin["cpu_ns"] <= th["hold_ns"] <=
-                  1.15 * (spin["cpu_ns"] + spin.get("run_delay_ns", 0)) + 5e6,
-                  f"{py}: spinner held {th['hold_ns']} vs CPU {spin['cpu_ns']}")
-            stacks += [w["stack"] for w in g["waiters"] if w["tid"] == sleeper]
+        check(g is not None and g["switches"] == t["switches"],
+              f"{label}: {g and g['switches']} switches vs switch_number {t['switches']}: "
+              f"{p.stderr}")
+        check(g["forced_drops"] > 0, f"{label}: no forced drops")
+        check_spinner_held(label, g, t)
+        stacks = [w["stack"] for lk in s["locks"] for w in lk["waiters"] if w["tid"] == sleeper]
+        stacks += [w["stack"] for w in g["waiters"] if w["tid"] == sleeper]
         want = f"sleeper (tt-pygil.py:{marker_line('sleep')})"
-        check(any(want in st for st in stacks), f"{py}: no {want} in {stacks[:2]}")
+        check(any(want in st for st in stacks), f"{label}: no {want} in {stacks[:2]}")
+
+
+OLDEXT_C = """#include <Python.h>
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "oldext", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_oldext(void) { return PyModule_Create(&mod); }
+"""
+
+
+def build_oldext(root, py):
+    """oldext (no Py_mod_gil) built for py inside root, in /tmp/tt-oldext; None without gcc."""
+    d = os.path.join(root, "tmp", "tt-oldext")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "oldext.c"), "w") as f:
+        f.write(OLDEXT_C)
+    q = subprocess.run(["chroot", root, py, "-c", "import sysconfig as s; print(s.get_path("
+                        "'include'), s.get_config_var('EXT_SUFFIX'))"],
+                       capture_output=True, text=True, timeout=60)
+    if q.returncode or not os.path.exists(os.path.join(root, "usr/bin/gcc")):
+        return None
+    inc, suffix = q.stdout.split()
+    b = subprocess.run(["chroot", root, "gcc", "-shared", "-fPIC", f"-I{inc}",
+                        "/tmp/tt-oldext/oldext.c", "-o", f"/tmp/tt-oldext/oldext{suffix}"],
+                       capture_output=True, text=True, timeout=120)
+    return "/tmp/tt-oldext" if b.returncode == 0 else None
+
+
+def test_gil_free_threaded_313t():
+    """A free-threaded 3.13t: with the GIL off the report says so (and sys._is_gil_enabled()
+    agrees); with PYTHON_GIL=1, and switched on at run time by importing an extension without
+    Py_mod_gil, the switches equal switch_number and the spinner holds the GIL for its CPU time
+    (the GIL traced from the take that switched it on; the report says when)."""
+    if not os.path.exists(PY_ROOT_TRIXIE + PY313T):
+        raise Skip(f"no {PY_ROOT_TRIXIE}{PY313T}: tools/mkroot --dbg --python trixie; "
+                   "tools/mkpyft 3.13")
+    shutil.copy(PYGIL, os.path.join(PY_ROOT_TRIXIE, "tmp", "tt-pygil.py"))
+    oldext = build_oldext(PY_ROOT_TRIXIE, PY313T)
+    runs = [("off", []), ("PYTHON_GIL=1", ["PYTHON_GIL=1"])]
+    runs += [("import oldext", [f"TT_PYGIL_IMPORT={oldext}"])] if oldext else []
+    for how, env in runs:
+        cmd = in_root(PY_ROOT_TRIXIE, [PY313T, "/tmp/tt-pygil.py", "convoy", "1"], env)
+        p, s, truth = run_traced(["--"] + cmd, "ft-" + how.split()[-1], timeout=120)
+        check(p.returncode == 0 and truth, f"3.13t {how}: {p.stderr}")
+        t, g = truth[0], s["gil"]
+        check(t["gil_enabled"] == (how != "off"), f"3.13t {how}: _is_gil_enabled() {t}")
+        if how == "off":
+            check(g is None and "the GIL was disabled for the whole trace" in p.stdout,
+                  f"3.13t GIL off: {g}, report {p.stdout[-600:]}")
+            continue
+        check(g is not None and g["free_threaded"], f"3.13t {how}: {g}; {p.stderr}")
+        check(g["switches"] == t["switches"],
+              f"3.13t {how}: {g['switches']} switches vs switch_number {t['switches']}")
+        check_spinner_held(f"3.13t {how}", g, t)
+        late = how == "import oldext"
+        check((g["enabled_at_ns"] is not None) == late and
+              ("enabled at run time" in p.stdout) == late,
+              f"3.13t {how}: enabled_at_ns {g['enabled_at_ns']}, report {p.stdout[-900:]}")
+        if late:  # switched on after the 0.5 s the workload sleeps first
+            check(0.4e9 <= g["enabled_at_ns"] <= s["duration_ns"] - 0.9e9,
+                  f"3.13t: enabled at {g['enabled_at_ns']} of {s['duration_ns']}")
+    if not oldext:
+        raise Skip("3.13t: GIL off and PYTHON_GIL=1 passed; no gcc in the root for oldext")
 
 from runtimes import *  # noqa: E402,F401,F403  musl, Go and JVM targets
 

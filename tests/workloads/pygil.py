@@ -12,6 +12,9 @@
   pygil.py lock ITERS MS    one thread holds a threading.Lock MS ms at a time, another takes it
                             ITERS times; the waiter times its blocked acquire() calls
 
+With TT_PYGIL_IMPORT=DIR in the environment the C extension oldext is imported from DIR before
+the threads start: built without Py_mod_gil, it switches a free-threaded build's GIL on.
+
 Truth: CPython's own switch_number (read through ctypes, offsets of
 doc/cpython-layouts.md) before the threads start and after they end, each thread's
 native id, time.thread_time(), and for the sleeper its oversleep (time past each 1 ms sleep).
@@ -151,6 +154,9 @@ def main():
         sys.exit("usage: pygil.py burn N SECONDS | convoy SECONDS | work N ITERS | "
                  "yield N CALLS | io N CALLS | lock ITERS MS")
     time.sleep(0.5)  # the tracer finds the interpreter (decoding a stripped one: ~0.2 s)
+    if os.environ.get("TT_PYGIL_IMPORT"):
+        sys.path.insert(0, os.environ["TT_PYGIL_IMPORT"])
+        import oldext  # noqa: F401  (no Py_mod_gil: a free-threaded build's GIL comes on)
     s0 = switch_number()
     t0 = time.monotonic()
     for t in threads:
@@ -159,8 +165,9 @@ def main():
         t.join()
     elapsed = time.monotonic() - t0
     s1 = switch_number()
+    enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
     print(json.dumps({"python": "%d.%d" % V, "switches": s1 - s0, "elapsed_ns": int(elapsed * 1e9),
-                      "threads": results}), flush=True)
+                      "gil_enabled": enabled, "threads": results}), flush=True)
 
 
 main()
