@@ -14,6 +14,7 @@
  *            u16 module_len, u16 location_len, mem[TT_MEMWIN_LEN], strings} ...
  *   MODULES {u64 start, u64 end, u64 pgoff, u16 path_len, u16 build_id_len, path, build_id} ...
  *   INLINES {u64 ip, u16 count, {u16 name_len, u16 func_len, name, func} x count} ...
+ *   PYSRC   {u64 ip, u16 len, text} ...: a Python frame's source line (after FRAMES; optional)
  *   END     {u32 crc32 of every byte before this section}
  */
 #include <stdlib.h>
@@ -38,6 +39,7 @@ enum {
 	SEC_MODULES = 6,
 	SEC_INLINES = 7,
 	SEC_RCHUNK = 8,
+	SEC_PYSRC = 9,
 };
 
 /* A chunk is written when this much is buffered, or this long after the last one. */
@@ -333,6 +335,18 @@ int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
 			put(o, f->inlined[k].name, str_len(f->inlined[k].name));
 			put(o, f->inlined[k].func, str_len(f->inlined[k].func));
 		}
+	}
+	end_section(o, at);
+
+	at = begin_section(o, SEC_PYSRC);
+	for (size_t i = 0; i < sd->nr_frames; i++) {
+		const struct sym_frame *f = &sd->frames[i];
+
+		if (!f->src)
+			continue;
+		put_u64(o, f->ip);
+		put_u16(o, str_len(f->src));
+		put(o, f->src, str_len(f->src));
 	}
 	end_section(o, at);
 
@@ -648,6 +662,27 @@ static int parse_inlines(const __u8 *p, size_t len, struct symdata *sd)
 	return 0;
 }
 
+/* After FRAMES: source lines of frames it has. */
+static int parse_pysrc(const __u8 *p, size_t len, struct symdata *sd)
+{
+	struct in_buf in = {.p = p, .len = len};
+
+	while (in.off < in.len) {
+		__u64 ip;
+		__u16 n;
+		char *text = NULL;
+
+		if (!take(&in, &ip, 8) || !take(&in, &n, 2) || !n || !take_str(&in, n, &text) ||
+		    !symdata_frame(sd, ip) || symdata_frame(sd, ip)->src) {
+			free(text);
+			return -EINVAL;
+		}
+		symdata_set_src(sd, ip, text);
+		free(text);
+	}
+	return 0;
+}
+
 /*
  * Check a whole file and read its INFO and symbol data; the records are checked and, with fn,
  * handed over as they come; *records and *records_len say where they lie.
@@ -741,10 +776,10 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		if (slen > in.len - in.off)
 			CUT("the file is truncated (section %u wants %llu bytes, %zu are left)", type,
 			    (unsigned long long)slen, in.len - in.off);
-		if (type < SEC_INFO || type > SEC_RCHUNK ||
+		if (type < SEC_INFO || type > SEC_PYSRC ||
 		    ((seen & (1u << type)) && type != SEC_RCHUNK) ||
 		    (type == SEC_RECORDS && version != 1) || (type == SEC_RCHUNK && version != 2) ||
-		    (type == SEC_INLINES && !(seen & (1u << SEC_FRAMES)))) {
+		    ((type == SEC_INLINES || type == SEC_PYSRC) && !(seen & (1u << SEC_FRAMES)))) {
 			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type, start);
 			return -EINVAL;
 		}
@@ -789,6 +824,9 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		case SEC_INLINES:
 			err = sd ? parse_inlines(payload, slen, sd) : 0;
 			break;
+		case SEC_PYSRC:
+			err = sd ? parse_pysrc(payload, slen, sd) : 0;
+			break;
 		case SEC_END: {
 			__u32 crc;
 
@@ -812,7 +850,8 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		if (err) {
 			snprintf(why, wl, "damaged: malformed %s section",
 				 type == SEC_FRAMES ? "frames" : type == SEC_LOCKS ? "locks"
-				 : type == SEC_MODULES ? "modules" : "inlines");
+				 : type == SEC_MODULES ? "modules" : type == SEC_INLINES ? "inlines"
+				 : "source lines");
 			return err;
 		}
 		in.off += slen;
@@ -826,10 +865,10 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		}
 #undef CUT
 	}
-	/* INLINES may be absent (files from before it existed), and chunks (no record) */
+	/* INLINES and PYSRC may be absent (files from before them), and chunks (no record) */
 	want = (1u << SEC_INFO) | (1u << SEC_FRAMES) | (1u << SEC_LOCKS) | (1u << SEC_MODULES) |
 	       (1u << SEC_END) | (version == 1 ? 1u << SEC_RECORDS : 0);
-	if ((seen & ~((1u << SEC_INLINES) | (1u << SEC_RCHUNK))) != want) {
+	if ((seen & ~((1u << SEC_INLINES) | (1u << SEC_RCHUNK) | (1u << SEC_PYSRC))) != want) {
 		snprintf(why, wl, "damaged: a section is missing");
 		return -EINVAL;
 	}
