@@ -78,7 +78,11 @@ bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enu
 	__u64 gap = b->begin > a->end ? b->begin - a->end : 0;
 	__u64 gil = b->gil_ns > a->gil_ns_end ? b->gil_ns - a->gil_ns_end : 0;
 
-	if (a->stack != b->stack || (gap > gil ? gap - gil : 0) >= PY_RETRY_GAP_NS)
+	if ((gap > gil ? gap - gil : 0) >= PY_RETRY_GAP_NS)
+		return false;
+	if (k == LK_PY_JOIN) /* 3.13+: the thread's exit event, then pthread_join */
+		return true;
+	if (a->stack != b->stack)
 		return false;
 	if (k == LK_PY_LOCK || k == LK_PY_RLOCK)
 		return true;

@@ -317,8 +317,10 @@ static bool source_line(struct pyframes *pf, const char *path, int line, char *o
 
 		f = VEC_PUSH(pf->src, pf->nr_src, pf->cap_src);
 		f->path = xstrdup(path);
-		snprintf(full, sizeof(full), "/proc/%d/root%s", (int)pf->pid, path);
-		fp = path[0] == '/' ? fopen(full, "r") : NULL;
+		/* a relative name (3.8's __main__) is the process's working directory's */
+		snprintf(full, sizeof(full), path[0] == '/' ? "/proc/%d/root%s" : "/proc/%d/cwd/%s",
+			 (int)pf->pid, path);
+		fp = path[0] && path[0] != '<' ? fopen(full, "r") : NULL;
 		if (fp && !fseek(fp, 0, SEEK_END)) {
 			long size = ftell(fp);
 

@@ -300,6 +300,7 @@ static void fill_site(const struct pyobj_wait *in, const struct pyf *v, int site
 }
 
 #define MAX_PY 32
+#define PYOBJ_MUTEX_IN_LOCK 16 /* PyObject_HEAD */
 
 bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 {
@@ -346,5 +347,14 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 	out->parked = parked && in->have_park_key && in->park_key;
 	out->key = out->obj ? out->obj : out->parked ? in->park_key : in->futex;
 	fill_site(in, v, site, out);
+	/* a Lock (3.13.1+) or RLock (3.14+) acquired by Python code: its PyMutex is the lock
+	 * object's first field after the object header (3.13.5: id() + 16, measured) */
+	if (out->parked && pyobj_kind_is_lock(out->kind) && !out->obj && site >= 0 &&
+	    v[site].f && v[site].f->src) {
+		char expr[96];
+
+		if (pyobj_expr(v[site].f->src, out->kind, expr, sizeof(expr)))
+			out->obj = in->park_key - PYOBJ_MUTEX_IN_LOCK;
+	}
 	return true;
 }

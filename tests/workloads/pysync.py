@@ -92,9 +92,11 @@ go = threading.Event()
 
 def event_waiter(n):
     for _ in range(n):
+        blocks = not go.is_set()
         t0 = time.perf_counter()
         go.wait()
-        note("go", "python-event", go, time.perf_counter() - t0)
+        if blocks:
+            note("go", "python-event", go, time.perf_counter() - t0)
         time.sleep(0.006)
 
 
@@ -111,9 +113,11 @@ jobs = queue.Queue()
 
 def queue_consumer(n):
     for _ in range(n):
+        blocks = jobs.empty()
         t0 = time.perf_counter()
         jobs.get()
-        note("jobs", "python-queue", jobs, time.perf_counter() - t0)
+        if blocks:
+            note("jobs", "python-queue", jobs, time.perf_counter() - t0)
 
 
 def queue_producer(n):
