@@ -29,7 +29,7 @@ CORE_SRCS := user/analysis.c user/analysis_gil.c user/analysis_holds.c user/anal
 	     user/protobuf.c user/pprof.c user/perfetto.c user/outfile.c user/runtime.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
 	     user/ustack.c user/cfitab.c user/deadlock.c user/pidns.c user/probesite.c user/pygil.c \
-	     user/pyframes.c user/rtdetect.c user/libcver.c user/main.c
+	     user/pydebug.c user/pyframes.c user/rtdetect.c user/libcver.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
@@ -82,15 +82,16 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 	$(CXX) -O2 -g -pthread -Wall $< -o $@
 
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o \
-		$(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o
+		$(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o $(BUILD)/pydebug.o
 	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
 		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o \
+		$(BUILD)/pydebug.o \
 		-o $@ $(LDLIBS)
 
 # The same unit tests under ASan and UBSan (make test runs both): memory errors and undefined
 # behaviour fail the run. Its own directory: the tests look for their binary as "unit-tests".
 UNIT_LIB_SRCS := $(CORE_SRCS) user/symbols.c user/procfs.c user/probesite.c user/cfitab.c \
-		 user/libcver.c
+		 user/libcver.c user/pydebug.c
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)

@@ -337,6 +337,13 @@ static __always_inline bool is_target_thread(__u32 tgid, __u32 tid)
  */
 TT_WEAK volatile __u32 py_armed = 0;
 TT_WEAK volatile struct tt_py_walk py_walk = {};
+/* The main interpreter's thread list, for a thread not learnt yet (a free-threaded build with
+ * the GIL off has no drops to learn from): where its head is, tstate->next, and how a state
+ * names its thread: native_thread_id, or (3.8-3.10, -1 there) pthread_t = the FS base. */
+TT_WEAK volatile __u64 py_threads_head = 0;
+TT_WEAK volatile __u32 py_ts_next = 0;
+TT_WEAK volatile __s32 py_ts_native_tid = 0; /* set with py_threads_head */
+TT_WEAK volatile __u32 py_ts_thread_id = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -389,9 +396,9 @@ static long py_walk_step(__u32 i, void *arg)
 		c->frame = 0;
 		return 1;
 	}
-	code = frame_u64(fb, py_walk.code);
+	code = frame_u64(fb, py_walk.code) & ~(__u64)py_walk.ref_tag_bits;
 	c->frame = frame_u64(fb, py_walk.back);
-	if (py_walk.owner >= 0 && fb[py_walk.owner & (PY_FRAME_BYTES - 1)] == TT_PY_OWNER_CSTACK) {
+	if (py_walk.owner >= 0 && fb[py_walk.owner & (PY_FRAME_BYTES - 1)] >= TT_PY_OWNER_CSTACK) {
 		/* a shim: the frame above it began an eval-loop call */
 		if (c->n)
 			rec->frames[(c->n - 1) & (TT_PY_MAX_FRAMES - 1)].flags |= TT_PYF_ENTRY;
@@ -406,12 +413,80 @@ static long py_walk_step(__u32 i, void *arg)
 	f->flags = py_walk.every_entry ? TT_PYF_ENTRY : 0;
 	if (py_walk.is_entry >= 0 && fb[py_walk.is_entry & (PY_FRAME_BYTES - 1)])
 		f->flags |= TT_PYF_ENTRY;
+	if (py_walk.tlbc_index >= 0)
+		f->flags |= (*(const __u32 *)(fb + (py_walk.tlbc_index & (PY_FRAME_BYTES - 1))) &
+			     0xffff) << TT_PYF_TLBC_SHIFT;
 	f->local0 = 0;
 	if (c->n < TT_PY_LOCAL0_FRAMES && py_walk.localsplus >= 0 &&
 	    bpf_probe_read_user(&f->local0, 8, (void *)(at + py_walk.localsplus)))
 		f->local0 = 0;
+	f->local0 &= ~(__u64)py_walk.ref_tag_bits;
 	c->n++;
 	return 0;
+}
+
+#define PY_MAX_TSTATES 256
+#define PY_MISS 1ULL /* py_tstates value tag: not in the list at (value & ~1) ns */
+#define PY_MISS_RETRY_NS 100000000ULL
+
+struct py_find_ctx {
+	__u64 ts;     /* the state looked at; 0: the list's end */
+	__u64 key;    /* the thread's native tid, or its FS base */
+	__u64 found;
+};
+
+static long py_find_step(__u32 i, void *arg)
+{
+	struct py_find_ctx *c = arg;
+	__u64 v = 0;
+	__s32 ntid = py_ts_native_tid;
+
+	if (!c->ts)
+		return 1;
+	if (ntid >= 0) {
+		if (bpf_probe_read_user(&v, 8, (void *)(c->ts + ntid)))
+			return 1;
+	} else if (bpf_probe_read_user(&v, 8, (void *)(c->ts + py_ts_thread_id))) {
+		return 1;
+	}
+	if (v == c->key) {
+		c->found = c->ts;
+		return 1;
+	}
+	if (bpf_probe_read_user(&c->ts, 8, (void *)(c->ts + py_ts_next)))
+		c->ts = 0;
+	return 0;
+}
+
+/*
+ * The thread's PyThreadState: learnt (GIL drops, the collector's seeding), else looked up in
+ * the interpreter's list and kept; a thread not in it (a native one) is looked up again only
+ * 100 ms later.
+ */
+static __always_inline __u64 py_tstate_of(__u32 tid)
+{
+	__u64 *known = bpf_map_lookup_elem(&py_tstates, &tid), now;
+	struct py_find_ctx c = {};
+	__u64 val;
+
+	if (known && *known && !(*known & PY_MISS))
+		return *known;
+	now = bpf_ktime_get_ns();
+	if (known && (*known & PY_MISS) && now - (*known & ~PY_MISS) < PY_MISS_RETRY_NS)
+		return 0;
+	if (!py_threads_head || bpf_probe_read_user(&c.ts, 8, (void *)py_threads_head))
+		return 0;
+	if (py_ts_native_tid >= 0) {
+		c.key = tid;
+	} else {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		c.key = BPF_CORE_READ(task, thread.fsbase);
+	}
+	bpf_loop(PY_MAX_TSTATES, py_find_step, &c, 0);
+	val = c.found ? c.found : (now | PY_MISS);
+	bpf_map_update_elem(&py_tstates, &tid, &val, BPF_ANY);
+	return c.found;
 }
 
 /*
@@ -424,15 +499,15 @@ static __always_inline void emit_pystack(__u32 slot, __u16 parent_kind, __u32 pi
 {
 	struct py_walk_ctx c = {.slot = slot, .len = py_walk.frame_bytes};
 	struct tt_pystack *rec;
-	__u64 *tstate;
+	__u64 tstate;
 	__u32 n, size;
 
 	if (!py_armed)
 		return;
-	tstate = bpf_map_lookup_elem(&py_tstates, &tid);
-	if (!tstate || !*tstate)
+	tstate = py_tstate_of(tid);
+	if (!tstate)
 		return;
-	if (bpf_probe_read_user(&c.frame, 8, (void *)(*tstate + py_walk.tstate_frame)))
+	if (bpf_probe_read_user(&c.frame, 8, (void *)(tstate + py_walk.tstate_frame)))
 		return;
 	if (c.frame && py_walk.cframe_frame >= 0 &&
 	    bpf_probe_read_user(&c.frame, 8, (void *)(c.frame + py_walk.cframe_frame)))

@@ -34,7 +34,10 @@ enum tt_rec_kind {
 	TT_REC_SESSION_END = 66, /* collector: tracing stopped; counters from BPF */
 	TT_REC_UNWOUND = 67,     /* collector: a record's user stack unwound with DWARF CFI */
 	TT_REC_DEADLOCK = 68,    /* collector: threads found waiting for each other's locks */
-	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here */
+	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here
+				    (with TT_PY_GIL_DISABLED: not yet; a free-threaded build whose
+				    GIL is switched on later gets a second one, the GIL traced from
+				    its ts) */
 	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
 	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
 };
@@ -344,7 +347,7 @@ struct tt_gil {
 };
 
 #define TT_PY_FREE_THREADED (1u << 0) /* a free-threaded build (3.13t) */
-#define TT_PY_GIL_DISABLED (1u << 1)  /* ... with the GIL off: nothing to trace */
+#define TT_PY_GIL_DISABLED (1u << 1)  /* ... with the GIL off (its `enabled` is 0) */
 #define TT_PY_HELD (1u << 2)	      /* the GIL was held at attach, by holder_tid (0: unknown) */
 #define TT_PY_STRIPPED (1u << 3)      /* no take_gil/drop_gil symbols: sites found by decoding */
 
@@ -366,14 +369,21 @@ struct tt_py_walk {
 	__u32 frame_bytes;   /* bytes read per frame: past every offset above (below 128) */
 	__s32 localsplus;    /* frame + this: localsplus[0], the first argument (`self` of a
 				method); read apart from the frame's bytes; -1: not known */
+	__u32 ref_tag_bits;  /* 3.14+: the code and localsplus[0] are tagged _PyStackRefs: clear
+				these low bits */
+	__s32 tlbc_index;    /* frame + this: int32 index of the thread's bytecode copy the
+				instruction is in (free-threaded 3.14+); -1: none */
 };
 
-#define TT_PY_OWNER_CSTACK 3
+#define TT_PY_OWNER_CSTACK 3 /* and above: shims (3.12/3.13 C stack, 3.14+ interpreter) */
 #define TT_PY_MAX_FRAMES 32
 #define TT_PY_LOCAL0_FRAMES 6 /* the innermost frames whose local0 is read */
 
 #define TT_PYF_ENTRY (1u << 0) /* the first frame an eval-loop call ran: where, in the native
 				  stack, a _PyEval_EvalFrameDefault frame stands for it */
+#define TT_PYF_TLBC_SHIFT 16   /* flags >> this: the frame's tlbc_index (free-threaded 3.14+):
+				  instr is then from the code object to the instruction in that
+				  copy of its bytecode (co_tlbc->entries[index]) */
 
 /*
  * Files from before local0 hold 16-byte frames (TT_PYFRAME_V1_SIZE): the record's size says

@@ -634,6 +634,8 @@ struct gil_probes {
 	struct py_target py;
 	struct bpf_link *finalize; /* COMMAND: stops it in Py_FinalizeEx (frames named first) */
 	struct py_target pre;	   /* COMMAND: its GIL sites, found while it was held at entry */
+	bool gil_off;		   /* free-threaded with the GIL disabled: watch `enabled` */
+	__u64 next_enabled_poll;   /* ns */
 };
 
 static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
@@ -705,14 +707,76 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 
 	/* 3.13+ park threads in a parking lot: the key beside each waited-on word (user/pyobj.h) */
 	skel->bss->py_park_key = py->hexversion >= 0x030d0000;
-	if (!pyframes_walk(py->minor, &walk))
+	if (py->has_debug ? !pyframes_walk_debug(&py->dbg, &walk)
+			  : !pyframes_walk(py->minor, &walk))
 		return;
-	c->pyframes = pyframes_new(py->pid, py->minor, py->code_type);
+	c->pyframes = py->has_debug ? pyframes_new_debug(py->pid, &py->dbg, py->code_type)
+				    : pyframes_new(py->pid, py->minor, py->code_type);
 	if (!c->pyframes)
 		return;
 	pygil_threads(py, seed_tstate, skel);
+	/* threads that start later are found by BPF in the interpreter's list (no GIL needed) */
+	skel->bss->py_threads_head = py->interp + py->l.tstate_head;
+	skel->bss->py_ts_next = py->l.tstate_next;
+	skel->bss->py_ts_native_tid = py->l.native_tid;
+	skel->bss->py_ts_thread_id = py->l.thread_id;
 	skel->bss->py_walk = walk;
 	skel->bss->py_armed = 1;
+}
+
+/* Write the TT_REC_PYTHON record of the GIL's state now; with the GIL on, trace it from now. */
+static void emit_python(struct collect_ctx *c, struct gil_probes *g, struct threadtrace_bpf *skel,
+			pid_t pid)
+{
+	struct py_target *py = &g->py;
+	struct tt_python rec = {0};
+
+	pygil_read_state(py);
+	rec.hdr.size = sizeof(rec);
+	rec.hdr.kind = TT_REC_PYTHON;
+	rec.hdr.ts = now_ns();
+	rec.hdr.pid = pid;
+	rec.hdr.tid = pid;
+	if (!(py->flags & TT_PY_GIL_DISABLED)) {
+		skel->bss->gil_drop_req = py->drop_req;
+		skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
+		skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
+	}
+	rec.hexversion = py->hexversion;
+	rec.flags = py->flags | (py->symbols ? 0 : TT_PY_STRIPPED);
+	rec.gil = py->gil;
+	rec.switch_number = py->switch_number;
+	rec.interval_us = py->interval_us;
+	rec.holder_tid = py->holder_tid;
+	rec.sites_take = py->nr_take;
+	rec.sites_drop = py->nr_drop;
+	snprintf(rec.path, sizeof(rec.path), "%s", py->path);
+	emit(c, &rec, sizeof(rec));
+}
+
+/*
+ * A free-threaded build whose GIL was off: is it on now (an extension without free-threading
+ * support was imported, PYTHON_GIL=1 in a subinterpreter)? Then trace it from now, with a
+ * TT_REC_PYTHON record whose ts starts the GIL section. Every 100 ms: one 4-byte read.
+ */
+static void poll_gil_enabled(struct collect_ctx *c, struct gil_probes *g,
+			     struct threadtrace_bpf *skel, pid_t pid, const struct collector_opts *o)
+{
+	char ver[16];
+
+	if (!g->gil_off || now_ns() < g->next_enabled_poll)
+		return;
+	g->next_enabled_poll = now_ns() + 100000000ULL;
+	if (!pygil_enabled(&g->py))
+		return;
+	g->gil_off = false;
+	g->py.flags &= ~TT_PY_GIL_DISABLED;
+	emit_python(c, g, skel, pid);
+	if (!o->quiet) {
+		pygil_version_str(g->py.hexversion, ver, sizeof(ver));
+		fprintf(stderr, "threadtrace: Python %s (%s): the GIL was enabled at run time: "
+				"traced from now\n", ver, g->py.path);
+	}
 }
 
 /*
@@ -725,7 +789,6 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 			   struct threadtrace_bpf *skel, pid_t pid, const struct collector_opts *o)
 {
 	struct py_target *py = &g->py;
-	struct tt_python rec = {0};
 	char why[512] = "", ver[16];
 	bool starting;
 	int err;
@@ -747,6 +810,8 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		return;
 	}
 	g->done = true;
+	if (!err)
+		arm_pystacks(c, py, skel); /* frames need no GIL */
 	if (!err && g->pre.nr_sites && !strcmp(g->pre.open_path, py->open_path)) {
 		/* found while the command was held at its entry: decoding a stripped build
 		 * takes longer than a short command runs */
@@ -786,15 +851,6 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 				s->insn, s->emulated ? "after it at " : "there (single-stepped)",
 				s->emulated ? s->probe_insn : "", s->emulated ? " (emulated)" : "");
 	}
-	rec.hdr.size = sizeof(rec);
-	rec.hdr.kind = TT_REC_PYTHON;
-	rec.hdr.ts = now_ns();
-	rec.hdr.pid = pid;
-	rec.hdr.tid = pid;
-	skel->bss->gil_drop_req = py->drop_req;
-	skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
-	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
-	arm_pystacks(c, py, skel);
 	if (o->command) {
 		/* a short command's code objects die in finalization: stop it there until the
 		 * records before are read and their frames named (resume_after_finalize) */
@@ -805,19 +861,17 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 
 		g->finalize = l && !libbpf_get_error(l) ? l : NULL;
 	}
-	pygil_read_state(py);
-	rec.hexversion = py->hexversion;
-	rec.flags = py->flags | (py->symbols ? 0 : TT_PY_STRIPPED);
-	rec.gil = py->gil;
-	rec.switch_number = py->switch_number;
-	rec.interval_us = py->interval_us;
-	rec.holder_tid = py->holder_tid;
-	rec.sites_take = py->nr_take;
-	rec.sites_drop = py->nr_drop;
-	snprintf(rec.path, sizeof(rec.path), "%s", py->path);
-	emit(c, &rec, sizeof(rec));
+	/* a free-threaded build with the GIL off: said, and watched for it to come on */
+	g->gil_off = !pygil_enabled(py);
+	if (g->gil_off)
+		py->flags |= TT_PY_GIL_DISABLED;
+	emit_python(c, g, skel, pid);
 	symbolizer_note_lock(c->sym, c->sd, py->gil);
-	if (!o->quiet) {
+	if (!o->quiet && g->gil_off)
+		fprintf(stderr, "threadtrace: Python %s (%s): free-threaded, the GIL is disabled: "
+				"Python frames only (the GIL is traced if it is enabled)\n", ver,
+			py->path);
+	else if (!o->quiet) {
 		unsigned emulated = 0;
 
 		for (size_t i = 0; i < py->nr_sites; i++)
@@ -1349,8 +1403,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */
 		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
-		if (o->gil)
+		if (o->gil) {
 			try_attach_gil(&ctx, &gil, skel, pid, o);
+			poll_gil_enabled(&ctx, &gil, skel, pid, o);
+		}
 		/* a JVM maps libjvm.so some milliseconds after its exec */
 		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))
 			poll_runtimes(&ctx, pid);

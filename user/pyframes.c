@@ -12,13 +12,13 @@ static const struct {
 	struct tt_py_walk w;
 } walks[] = {
 	/* tstate_frame, cframe_frame, back, code, instr, instr_is_ptr, is_entry, owner,
-	 * every_entry, frame_bytes, localsplus */
-	{8, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360}}, /* PyFrameObject, f_lasti in bytes */
-	{9, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360}},
-	{10, {24, -1, 24, 32, 96, 0, -1, -1, 1, 104, 352}}, /* f_lasti in code units */
-	{11, {56, 8, 48, 32, 56, 1, 68, -1, 0, 72, 72}},  /* cframe->current_frame, prev_instr */
-	{12, {56, 0, 8, 0, 56, 1, -1, 70, 0, 72, 72}},	   /* shim frames owned by the C stack */
-	{13, {72, -1, 8, 0, 56, 1, -1, 70, 0, 72, 72}},   /* tstate->current_frame, instr_ptr */
+	 * every_entry, frame_bytes, localsplus, ref_tag_bits, tlbc_index; 3.13+: from the
+	 * debug offsets (pyframes_walk_debug) */
+	{8, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360, 0, -1}}, /* PyFrameObject, f_lasti */
+	{9, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360, 0, -1}},
+	{10, {24, -1, 24, 32, 96, 0, -1, -1, 1, 104, 352, 0, -1}}, /* f_lasti in code units */
+	{11, {56, 8, 48, 32, 56, 1, 68, -1, 0, 72, 72, 0, -1}}, /* cframe->current_frame */
+	{12, {56, 0, 8, 0, 56, 1, -1, 70, 0, 72, 72, 0, -1}}, /* shims owned by the C stack */
 };
 
 /* PyCodeObject fields, and where a compact str keeps its characters. */
@@ -29,24 +29,53 @@ struct code_layout {
 	unsigned table;	 /* co_lnotab / co_linetable: a bytes object */
 	int bytecode;	 /* co_code_adaptive, 3.11+: instructions inline in the code object */
 	unsigned ascii_data, compact_data; /* str: 1-byte ASCII / other compact kinds */
+	unsigned ob_type, bytes_size, bytes_data, str_length, str_state;
+	unsigned state_shift; /* str state: bits below `kind` (interned: 2, a byte when FT) */
+	int tlbc;	      /* co_tlbc, free-threaded 3.14+; -1: none */
 };
 
 static const struct code_layout codes[] = {
-	{8, 40, 104, 112, -1, 120, -1, 48, 72},
-	{9, 40, 104, 112, -1, 120, -1, 48, 72},
-	{10, 40, 104, 112, -1, 120, -1, 48, 72},
-	{11, 72, 112, 120, 128, 136, 184, 48, 72},
-	{12, 68, 112, 120, 128, 136, 192, 40, 56},
-	{13, 68, 112, 120, 128, 136, 200, 40, 56},
+	{8, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1},
+	{9, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1},
+	{10, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1},
+	{11, 72, 112, 120, 128, 136, 184, 48, 72, 8, 16, 32, 16, 32, 2, -1},
+	{12, 68, 112, 120, 128, 136, 192, 40, 56, 8, 16, 32, 16, 32, 2, -1},
 };
 
-#define OB_TYPE 8
-#define BYTES_SIZE 16
-#define BYTES_DATA 32
-#define STR_LENGTH 16
-#define STR_STATE 32
 #define MAX_TABLE (64 << 10)
 #define MAX_NAME 512
+
+bool pyframes_walk_debug(const struct py_debug_offsets *o, struct tt_py_walk *w)
+{
+	__u32 most = o->fr_previous;
+
+	if (o->fr_executable > most)
+		most = o->fr_executable;
+	if (o->fr_instr_ptr > most)
+		most = o->fr_instr_ptr;
+	if (o->fr_owner > most)
+		most = o->fr_owner;
+	if (o->fr_tlbc_index != PYDEBUG_NONE && o->fr_tlbc_index > most)
+		most = o->fr_tlbc_index;
+	if (most + 8 > 127 || o->ts_current_frame == PYDEBUG_NONE)
+		return false; /* the walk reads a frame's first 127 bytes at most */
+	*w = (struct tt_py_walk){
+		.tstate_frame = o->ts_current_frame,
+		.cframe_frame = -1,
+		.back = o->fr_previous,
+		.code = o->fr_executable,
+		.instr = o->fr_instr_ptr,
+		.instr_is_ptr = 1,
+		.is_entry = -1,
+		.owner = (__s32)o->fr_owner,
+		.every_entry = 0,
+		.frame_bytes = most + 8,
+		.localsplus = (__s32)o->fr_localsplus,
+		.ref_tag_bits = o->ref_tag_bits,
+		.tlbc_index = o->fr_tlbc_index == PYDEBUG_NONE ? -1 : (__s32)o->fr_tlbc_index,
+	};
+	return true;
+}
 
 bool pyframes_walk(unsigned minor, struct tt_py_walk *w)
 {
@@ -77,6 +106,7 @@ struct pyframes {
 	struct pysrc *src;
 	size_t nr_src, cap_src;
 	const struct code_layout *l;
+	struct code_layout dl; /* 3.13+: from the debug offsets */
 	__u64 code_type;
 	struct pycode *v;
 	size_t n, cap;
@@ -96,6 +126,34 @@ struct pyframes *pyframes_new(pid_t pid, unsigned minor, __u64 code_type)
 			return pf;
 		}
 	return NULL;
+}
+
+struct pyframes *pyframes_new_debug(pid_t pid, const struct py_debug_offsets *o, __u64 code_type)
+{
+	struct pyframes *pf = xcalloc(1, sizeof(*pf));
+	struct code_layout *l = &pf->dl;
+
+	pf->pid = pid;
+	l->minor = (o->hexversion >> 16) & 0xff;
+	l->firstlineno = o->co_firstlineno;
+	l->filename = o->co_filename;
+	l->name = o->co_name;
+	l->qualname = (int)o->co_qualname;
+	l->table = o->co_linetable;
+	l->bytecode = (int)o->co_code_adaptive;
+	l->ascii_data = o->str_ascii_data;
+	l->compact_data = o->str_compact_data;
+	l->ob_type = o->ob_type;
+	l->bytes_size = o->bytes_size;
+	l->bytes_data = o->bytes_sval;
+	l->str_length = o->str_length;
+	l->str_state = o->str_state;
+	/* a free-threaded str keeps `interned` in a byte of its own before kind */
+	l->state_shift = o->free_threaded ? 8 : 2;
+	l->tlbc = o->co_tlbc == PYDEBUG_NONE ? -1 : (int)o->co_tlbc;
+	pf->l = l;
+	pf->code_type = code_type;
+	return pf;
 }
 
 void pyframes_free(struct pyframes *pf)
@@ -130,15 +188,17 @@ static char *read_str(const struct pyframes *pf, __u64 obj)
 	__u8 raw[MAX_NAME * 4];
 	char *out, *o;
 
-	if (!obj || rd64(pf, obj + STR_LENGTH, &len) ||
-	    procfs_read_mem(pf->pid, obj + STR_STATE, &state, 4))
+	unsigned sh = pf->l->state_shift;
+
+	if (!obj || rd64(pf, obj + pf->l->str_length, &len) ||
+	    procfs_read_mem(pf->pid, obj + pf->l->str_state, &state, 4))
 		return NULL;
-	kind = (state >> 2) & 7;
-	if (!(state & (1u << 5)) || (kind != 1 && kind != 2 && kind != 4))
+	kind = (state >> sh) & 7;
+	if (!(state & (1u << (sh + 3))) || (kind != 1 && kind != 2 && kind != 4))
 		return NULL; /* not compact: its characters live elsewhere */
 	if (len > MAX_NAME)
 		len = MAX_NAME;
-	if (procfs_read_mem(pf->pid, obj + ((state & (1u << 6)) ? pf->l->ascii_data
+	if (procfs_read_mem(pf->pid, obj + ((state & (1u << (sh + 4))) ? pf->l->ascii_data
 							       : pf->l->compact_data),
 			    raw, len * kind))
 		return NULL;
@@ -172,7 +232,7 @@ static void read_code(const struct pyframes *pf, __u64 addr, struct pycode *c)
 	__s32 first = 0;
 
 	memset(c, 0, sizeof(*c));
-	if (rd64(pf, addr + OB_TYPE, &type) || (pf->code_type && type != pf->code_type))
+	if (rd64(pf, addr + l->ob_type, &type) || (pf->code_type && type != pf->code_type))
 		return;
 	if (rd64(pf, addr + (l->qualname >= 0 ? (unsigned)l->qualname : l->name), &name) ||
 	    rd64(pf, addr + l->filename, &file) || rd64(pf, addr + l->table, &table) ||
@@ -181,9 +241,9 @@ static void read_code(const struct pyframes *pf, __u64 addr, struct pycode *c)
 	c->qualname = read_str(pf, name);
 	c->filename = read_str(pf, file);
 	c->firstlineno = first;
-	if (table && !rd64(pf, table + BYTES_SIZE, &tlen) && tlen && tlen <= MAX_TABLE) {
+	if (table && !rd64(pf, table + l->bytes_size, &tlen) && tlen && tlen <= MAX_TABLE) {
 		c->table = xcalloc(1, tlen);
-		if (procfs_read_mem(pf->pid, table + BYTES_DATA, c->table, tlen)) {
+		if (procfs_read_mem(pf->pid, table + l->bytes_data, c->table, tlen)) {
 			free(c->table);
 			c->table = NULL;
 		} else {
@@ -354,6 +414,23 @@ static bool source_line(struct pyframes *pf, const char *path, int line, char *o
 	return true;
 }
 
+/*
+ * Free-threaded 3.14+: a thread runs its own copy of the bytecode (co_tlbc->entries[index],
+ * entry 0 the code object's own): how far that copy is from where the code object's own
+ * would put the instruction, modulo 2^32 like instr. 0 for the code object's own.
+ */
+static __u32 tlbc_base(const struct pyframes *pf, const struct tt_pyframe *f)
+{
+	__u32 index = f->flags >> TT_PYF_TLBC_SHIFT;
+	__u64 array = 0, size = 0, copy = 0;
+
+	if (pf->l->tlbc < 0 || !index || rd64(pf, f->code + (unsigned)pf->l->tlbc, &array) ||
+	    !array || rd64(pf, array, &size) || index >= size ||
+	    rd64(pf, array + 8 + 8 * (__u64)index, &copy) || !copy)
+		return 0;
+	return (__u32)(copy - (f->code + (unsigned)pf->l->bytecode));
+}
+
 void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps)
 {
 	for (unsigned i = 0; i < ps->nr && i < TT_PY_MAX_FRAMES; i++) {
@@ -375,7 +452,7 @@ void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pyst
 			continue;
 		}
 		if (pf->l->bytecode >= 0)
-			addr = (long)f->instr - pf->l->bytecode;
+			addr = (long)(__s32)(f->instr - tlbc_base(pf, f)) - pf->l->bytecode;
 		else
 			addr = pf->l->minor == 10 ? (long)(__s32)f->instr * 2 : (long)(__s32)f->instr;
 		line = c->table ? pyframes_line(pf->l->minor, c->table, c->table_len,

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include "symdata.h"
 #include "threadtrace.h"
+#include "pydebug.h"
 
 /*
  * The frame address a Python frame stands as in stacks and symdata: its (code, instr) pair
@@ -31,11 +32,14 @@ static inline bool is_pyframe_ip(__u64 ip)
 
 /* The walk of Python 3.minor's frames; false for a version without one. */
 bool pyframes_walk(unsigned minor, struct tt_py_walk *w);
+/* The walk from a 3.13+ interpreter's debug offsets; false when it cannot be made. */
+bool pyframes_walk_debug(const struct py_debug_offsets *o, struct tt_py_walk *w);
 
 struct pyframes;
 
 /* code_type: &PyCode_Type in the target (0: code objects are not checked). */
 struct pyframes *pyframes_new(pid_t pid, unsigned minor, __u64 code_type);
+struct pyframes *pyframes_new_debug(pid_t pid, const struct py_debug_offsets *o, __u64 code_type);
 void pyframes_free(struct pyframes *pf);
 /* Name every frame of ps not yet in sd, reading code objects from the live process. */
 void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps);

@@ -26,27 +26,34 @@
 #include "procfs.h"
 #include "util.h"
 
-/* Per version (3.minor), from doc/cpython-layouts.md; -1: not in this version. */
-struct py_layout {
-	unsigned minor;
-	int gil_in_rt;		/* the GIL at _PyRuntime + this */
-	int gil_ptr_in_interp;	/* or its pointer at interp + this */
-	unsigned interp_head;	/* _PyRuntime + this: the main interpreter */
-	unsigned tstate_head;	/* interp + this: its first thread state */
-	int native_tid;		/* tstate + this: native_thread_id */
-	unsigned thread_id;	/* tstate + this: pthread_t (before native_thread_id) */
-	int drop_rt, drop_interp, drop_tstate; /* the drop request (tstate: bit 0 of the holder's) */
-	int disps[3];		/* `locked` from the base pointers take/drop_gil use */
+/* Per version (3.minor), from doc/cpython-layouts.md; -1: not in this version. 3.13 and
+ * later: from the interpreter's _Py_DebugOffsets (pydebug.c). */
+static const struct py_layout layouts[] = {
+	{8, 1152, -1, 32, 8, -1, 176, 8, 596, -1, -1, {16, 1168, 584}},
+	{9, 352, -1, 32, 8, -1, 176, 8, -1, 76, -1, {16, 368, 24}},
+	{10, 352, -1, 32, 8, -1, 176, 8, -1, 72, -1, {16, 368, 24}},
+	{11, 360, -1, 40, 16, 160, 152, 8, -1, 104, -1, {16, 376, 24}},
+	{12, -1, 384, 40, 72, 144, 136, 8, -1, 372, -1, {16, 16, 16}},
 };
 
-static const struct py_layout layouts[] = {
-	{8, 1152, -1, 32, 8, -1, 176, 596, -1, -1, {16, 1168, 584}},
-	{9, 352, -1, 32, 8, -1, 176, -1, 76, -1, {16, 368, 24}},
-	{10, 352, -1, 32, 8, -1, 176, -1, 72, -1, {16, 368, 24}},
-	{11, 360, -1, 40, 16, 160, 152, -1, 104, -1, {16, 376, 24}},
-	{12, -1, 384, 40, 72, 144, 136, -1, 372, -1, {16, 16, 16}},
-	{13, -1, 16, 632, 7344, 160, 152, -1, -1, 24, {16, 16, 16}},
-};
+/* 3.13+: the same from the debug offsets; `locked` is 16 bytes into the GIL, 24 in a
+ * free-threaded build (after `enabled`), which take/drop_gil address from its start. */
+static void layout_from_debug(const struct py_debug_offsets *o, struct py_layout *l)
+{
+	int locked = (int)(o->gil_locked - o->gil_state);
+
+	l->minor = (o->hexversion >> 16) & 0xff;
+	l->gil_in_rt = -1;
+	l->gil_ptr_in_interp = (int)o->ceval_gil;
+	l->interp_head = o->interpreters_head;
+	l->tstate_head = o->threads_head;
+	l->native_tid = (int)o->ts_native_thread_id;
+	l->thread_id = o->ts_thread_id;
+	l->tstate_next = o->ts_next;
+	l->drop_rt = l->drop_interp = -1;
+	l->drop_tstate = (int)o->ts_eval_breaker;
+	l->disps[0] = l->disps[1] = l->disps[2] = locked;
+}
 
 #define GIL_LOCKED 16
 #define GIL_LAST_HOLDER 8
@@ -54,12 +61,17 @@ static const struct py_layout layouts[] = {
 #define GLIBC_PTHREAD_TID 0x2d0 /* struct pthread.tid, glibc 2.34-2.36 x86_64 */
 #define MAX_TSTATES 4096
 
-static const struct py_layout *layout_of(unsigned minor)
+static const struct py_layout *table_layout(unsigned minor)
 {
 	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
 		if (layouts[i].minor == minor)
 			return &layouts[i];
 	return NULL;
+}
+
+static const struct py_layout *layout_of(const struct py_target *py)
+{
+	return py->l.minor ? &py->l : NULL;
 }
 
 void pygil_free(struct py_target *py)
@@ -127,9 +139,18 @@ static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l, _
 	return (__u32)v;
 }
 
+bool pygil_enabled(const struct py_target *py)
+{
+	__s32 enabled = 0;
+
+	if (!(py->flags & TT_PY_FREE_THREADED))
+		return true;
+	return !rd(py, py->gil_enabled, &enabled, 4) && enabled;
+}
+
 int pygil_read_state(struct py_target *py)
 {
-	const struct py_layout *l = layout_of(py->minor);
+	const struct py_layout *l = layout_of(py);
 	__s32 locked;
 	__u64 holder;
 	int err;
@@ -150,7 +171,7 @@ int pygil_read_state(struct py_target *py)
 int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, __u64 tstate),
 		  void *ctx)
 {
-	const struct py_layout *l = layout_of(py->minor);
+	const struct py_layout *l = layout_of(py);
 	__u64 ts = 0;
 
 	if (!l || !py->interp || rd64(py, py->interp + l->tstate_head, &ts))
@@ -160,7 +181,7 @@ int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, _
 
 		if (tid)
 			cb(ctx, tid, ts);
-		if (rd64(py, ts + 8, &ts)) /* tstate->next */
+		if (rd64(py, ts + l->tstate_next, &ts))
 			return -EFAULT;
 	}
 	return 0;
@@ -245,14 +266,20 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 		return rc;
 	}
 	py->runtime = rt_vaddr + py->bias;
-	/* the version: 3.13's debug offsets, Py_Version (3.11+), else the file name */
+	/* the version: 3.13+'s debug offsets, Py_Version (3.11+), else the file name */
 	if (!rd(py, py->runtime, cookie, 8) && !memcmp(cookie, "xdebugpy", 8)) {
-		__u64 v = 0, ft = 0;
+		__u64 v = 0;
 
 		rd64(py, py->runtime + 8, &v);
-		rd64(py, py->runtime + 16, &ft);
 		py->hexversion = (__u32)v;
-		if (ft & 0xff)
+		rc = pydebug_read(pid, py->runtime, &py->dbg, err, errlen);
+		if (rc) {
+			elf_end(e);
+			close(fd);
+			return rc == -EPROTONOSUPPORT ? rc : -EAGAIN;
+		}
+		py->has_debug = true;
+		if (py->dbg.free_threaded)
 			py->flags |= TT_PY_FREE_THREADED;
 	} else if (probesite_elf_symbol(e, "Py_Version", false, &pv, NULL)) {
 		long long off = probesite_vaddr_to_off(e, pv, false);
@@ -278,31 +305,42 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 			 py->path);
 		return -EPROTONOSUPPORT;
 	}
-	l = layout_of(py->minor);
-	if (!l) {
+	if (py->has_debug) {
+		layout_from_debug(&py->dbg, &py->l);
+	} else if (table_layout(py->minor)) {
+		py->l = *table_layout(py->minor);
+	} else {
 		snprintf(err, errlen, "Python %s (%s) is not supported: the GIL is traced on "
-			 "3.8 to 3.13", ver, py->path);
+			 "3.8 to 3.12 by built-in layouts, from 3.13 by its _Py_DebugOffsets", ver,
+			 py->path);
 		return -EPROTONOSUPPORT;
 	}
-	if (py->flags & TT_PY_FREE_THREADED) {
-		snprintf(err, errlen, "Python %s (%s) is a free-threaded build: it has no GIL to "
-			 "trace", ver, py->path);
-		py->flags |= TT_PY_GIL_DISABLED;
-		return -EOPNOTSUPP;
-	}
+	l = &py->l;
 	if (rd64(py, py->runtime + l->interp_head, &py->interp) || !py->interp)
 		return -EAGAIN; /* not initialised yet */
 	if (l->gil_in_rt >= 0)
 		py->gil = py->runtime + (unsigned)l->gil_in_rt;
 	else if (rd64(py, py->interp + (unsigned)l->gil_ptr_in_interp, &py->gil) || !py->gil)
 		return -EAGAIN;
+	if (py->flags & TT_PY_FREE_THREADED) {
+		__s32 enabled = 0;
+
+		/* `enabled` first, the rest of the GIL 8 bytes on: the GIL from its interval */
+		py->gil_enabled = py->gil;
+		py->gil += (unsigned)l->disps[0] - GIL_LOCKED;
+		if (rd(py, py->gil_enabled, &enabled, 4))
+			return -EAGAIN;
+		if (!enabled)
+			py->flags |= TT_PY_GIL_DISABLED;
+	}
 	if (rd(py, py->gil + GIL_LOCKED, &locked, 4) || rd64(py, py->gil, &interval))
 		return -EAGAIN;
-	if (locked == -1)
+	if (locked == -1 && !(py->flags & TT_PY_GIL_DISABLED))
 		return -EAGAIN; /* the GIL is not created yet */
 	interval &= 0xffffffff;
 	/* -EBUSY: a starting interpreter may still be writing it; the caller tries again then */
-	if ((locked != 0 && locked != 1) || !interval || interval > 100000000) {
+	if (!(py->flags & TT_PY_GIL_DISABLED) &&
+	    ((locked != 0 && locked != 1) || !interval || interval > 100000000)) {
 		snprintf(err, errlen, "Python %s (%s): the GIL at 0x%llx does not look like one "
 			 "(locked %d, interval %llu us): an unknown build of this version?",
 			 ver, py->path, (unsigned long long)py->gil, locked,
@@ -604,7 +642,7 @@ static void decode_file_range(csh cs, struct decode_ctx *d, int fd, Elf *e, __u6
 
 int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 {
-	const struct py_layout *l = layout_of(py->minor);
+	const struct py_layout *l = layout_of(py);
 	struct decode_ctx d = {.py = py, .l = l};
 	__u64 take = 0, take_size = 0, drop = 0, drop_size = 0;
 	size_t nph;

@@ -14,6 +14,21 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "threadtrace.h"
+#include "pydebug.h"
+
+/* Where things are in one CPython (3.minor): built-in for 3.8-3.12, from the debug offsets on. */
+struct py_layout {
+	unsigned minor;
+	int gil_in_rt;		/* the GIL at _PyRuntime + this */
+	int gil_ptr_in_interp;	/* or its pointer at interp + this */
+	unsigned interp_head;	/* _PyRuntime + this: the main interpreter */
+	unsigned tstate_head;	/* interp + this: its first thread state */
+	int native_tid;		/* tstate + this: native_thread_id */
+	unsigned thread_id;	/* tstate + this: pthread_t (before native_thread_id) */
+	unsigned tstate_next;	/* tstate + this: the next thread state */
+	int drop_rt, drop_interp, drop_tstate; /* the drop request (tstate: bit 0 of the holder's) */
+	int disps[3];		/* `locked` from the base pointers take/drop_gil use */
+};
 
 /* Base registers of a probed store (the numbers of reg_value in bpf/common.bpf.h). */
 #define PYREG_NONE 0xff /* rip-relative: the address is checked when decoding */
@@ -41,10 +56,15 @@ struct py_target {
 	char open_path[4200]; /* ... as we can open it */
 	__u32 hexversion;     /* PY_VERSION_HEX */
 	unsigned minor;	      /* 3.minor */
+	struct py_layout l;   /* its layout */
+	bool has_debug;	      /* 3.13+: dbg read from its _Py_DebugOffsets */
+	struct py_debug_offsets dbg;
+	__u64 gil_enabled;    /* free-threaded: the GIL's `enabled` int (0: the GIL is off) */
 	__u64 bias;	      /* runtime address - ELF address */
 	__u64 runtime;	      /* &_PyRuntime in the target */
 	__u64 interp;	      /* the main interpreter */
-	__u64 gil;	      /* its GIL */
+	__u64 gil;	      /* its GIL: struct _gil_runtime_state, from its `interval` on (the
+				 `enabled` int of a free-threaded build is 8 bytes before) */
 	__u64 code_type;      /* &PyCode_Type in the target, 0 if not found */
 	__u64 drop_req;	      /* address of the drop request flag, or 0 and then: */
 	__u32 drop_tstate_off; /* bit 0 at this offset of the holder's tstate (3.13) */
@@ -68,6 +88,9 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen);
 
 /* Read locked, last_holder (as a tid) and switch_number from the live GIL. 0 or -errno. */
 int pygil_read_state(struct py_target *py);
+
+/* A free-threaded build's GIL is on now (its `enabled` is not 0); always true for others. */
+bool pygil_enabled(const struct py_target *py);
 
 /* Call cb with each thread state of the main interpreter and its thread. 0 or -errno. */
 int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, __u64 tstate),

@@ -19,6 +19,7 @@
 #include "test_cfitab.h"
 #include "test_runtime.h"
 #include "test_glibc.h"
+#include "test_pydebug.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1274,6 +1275,8 @@ static const struct unit_test tests[] = {
 	{"runtime_musl", test_runtime_musl},
 	{"runtime_musl_stripped", test_runtime_musl_stripped},
 	{"glibc_versions", test_glibc_versions},
+	{"pydebug_offsets", test_pydebug_offsets},
+	{"pystack_v1_frames", test_pystack_v1_frames},
 };
 
 int main(void)

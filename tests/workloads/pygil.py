@@ -32,7 +32,12 @@ def gil():
         return RT + static[V]
     if V == (3, 12):
         return ptr(ptr(RT + 40) + 384)
-    return ptr(ptr(RT + 632) + 16)  # 3.13
+    # 3.13+: _Py_DebugOffsets at RT: interpreters_head, ceval_gil, gil_runtime_state and its
+    # locked, at these places of the block (a free-threaded GIL starts with `enabled`: the
+    # GIL from its interval on, as threadtrace reports it)
+    head, ceval_gil, state, locked = {13: (40, 112, 120, 136)}.get(V[1], (40, 120, 128, 144))
+    g = ptr(ptr(RT + ptr(RT + head)) + ptr(RT + ceval_gil))
+    return g + ptr(RT + locked) - ptr(RT + state) - 16
 
 
 def switch_number():
