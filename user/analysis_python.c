@@ -32,12 +32,12 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 		return;
 	}
 	ps = (const void *)find_companion(w, &r->hdr, TT_REC_PYSTACK);
-	if (!ps || !ps->nr || !w->a->sd)
-		return;
 	pk = (const void *)find_companion(w, &r->hdr, TT_REC_PARK_KEY);
+	if ((!ps && !pk) || !w->a->sd)
+		return;
 	in.sd = w->a->sd;
-	in.py = ps->frames;
-	in.nr_py = ps->nr;
+	in.py = ps ? ps->frames : NULL;
+	in.nr_py = ps ? ps->nr : 0;
 	if (t->cur.stack != TT_NO_STACK) {
 		const struct stack_entry *st = &w->a->stacks[t->cur.stack];
 

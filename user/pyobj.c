@@ -52,6 +52,9 @@ static const char *const parking_funcs[] = {
 static const char *const semlock_funcs[] = {
 	"PyThread_acquire_lock_timed", "PyThread_acquire_lock", NULL,
 };
+static const char *const event_funcs[] = {
+	"PyEvent_WaitTimed", "_PyEvent_WaitTimed", "PyEvent_Wait", NULL,
+};
 /* Functions only an RLock's acquire runs (static ones are named where symbols are kept). */
 static const char *const rlock_funcs[] = {
 	"rlock_acquire", "rlock_acquire_restore", "_PyRecursiveMutex_LockTimed",
@@ -310,8 +313,18 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 	bool parked = native_has(in, parking_funcs);
 
 	memset(out, 0, sizeof(*out));
-	if (!n)
-		return false;
+	if (!n) {
+		/* C code parked without Python frames (a new thread waiting to be started): the
+		 * PyMutex or PyEvent is still the object */
+		if (!parked || !in->have_park_key || !in->park_key)
+			return false;
+		out->kind = native_has(in, event_funcs)	  ? PYOBJ_EVENT
+			    : native_has(in, rlock_funcs) ? PYOBJ_RLOCK
+							  : PYOBJ_LOCK;
+		out->parked = true;
+		out->key = in->park_key;
+		return true;
+	}
 	for (unsigned i = 0; i < n; i++)
 		pyf_fill(in->sd, &in->py[i], &v[i]);
 	normalise(v, n);

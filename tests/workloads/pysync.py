@@ -2,7 +2,7 @@
 # Each phase makes its threads block on one object and measures every blocked call: an
 # acquire is first tried with blocking=False, and only a failed try is timed as a blocking
 # acquire (a "blocked acquisition"); wait()/get()/join() calls are all timed. At the end it
-# prints one line "TRUTH {json}": per object its expression (as the waiting line names it),
+# prints one JSON line {"pysync": {...}}: per object its expression (as the waiting line names it),
 # kind, id(), blocked calls and their seconds, per thread ident (native id).
 # PHASES: comma-separated of lock,rlock,condition,event,queue,semaphore,barrier,join (all).
 # START: sleep this many seconds first (a tracer attaching, the GIL probes decoding).
@@ -181,4 +181,4 @@ for ph in phases:
         run([T(target=barrier_worker, args=(15, i), name="bar-%d" % i) for i in range(3)])
     elif ph == "join":
         join_phase()
-print("TRUTH", json.dumps(truth), flush=True)
+print(json.dumps({"pysync": truth}), flush=True)
