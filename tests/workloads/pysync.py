@@ -6,6 +6,7 @@
 # kind, id(), blocked calls and their seconds, per thread ident (native id).
 # PHASES: comma-separated of lock,rlock,condition,event,queue,semaphore,barrier,join (all).
 # START: sleep this many seconds first (a tracer attaching, the GIL probes decoding).
+# SCALE: a factor on every phase's number of rounds (a small record file: SCALE=0.1).
 import json, os, sys, threading, time, queue
 
 phases = (sys.argv[1] if len(sys.argv) > 1 else "all").split(",")
@@ -161,24 +162,30 @@ def join_phase():
 
 
 T = threading.Thread
+
+
+def N(n):
+    return max(1, int(n * float(os.environ.get("SCALE", "1"))))
+
+
 for ph in phases:
     if ph == "lock":
-        run([T(target=lock_worker, args=(30,), name="lock-%d" % i) for i in range(3)])
+        run([T(target=lock_worker, args=(N(30),), name="lock-%d" % i) for i in range(3)])
     elif ph == "rlock":
-        run([T(target=rlock_worker, args=(30,), name="rlock-%d" % i) for i in range(3)])
+        run([T(target=rlock_worker, args=(N(30),), name="rlock-%d" % i) for i in range(3)])
     elif ph == "condition":
-        run([T(target=cond_consumer, args=(40,), name="cond-cons"),
-             T(target=cond_producer, args=(40,), name="cond-prod")])
+        run([T(target=cond_consumer, args=(N(40),), name="cond-cons"),
+             T(target=cond_producer, args=(N(40),), name="cond-prod")])
     elif ph == "event":
-        run([T(target=event_waiter, args=(10,), name="ev-%d" % i) for i in range(2)] +
-            [T(target=event_setter, args=(10,), name="ev-set")])
+        run([T(target=event_waiter, args=(N(10),), name="ev-%d" % i) for i in range(2)] +
+            [T(target=event_setter, args=(N(10),), name="ev-set")])
     elif ph == "queue":
-        run([T(target=queue_consumer, args=(40,), name="q-cons"),
-             T(target=queue_producer, args=(40,), name="q-prod")])
+        run([T(target=queue_consumer, args=(N(40),), name="q-cons"),
+             T(target=queue_producer, args=(N(40),), name="q-prod")])
     elif ph == "semaphore":
-        run([T(target=sem_worker, args=(30,), name="sem-%d" % i) for i in range(3)])
+        run([T(target=sem_worker, args=(N(30),), name="sem-%d" % i) for i in range(3)])
     elif ph == "barrier":
-        run([T(target=barrier_worker, args=(15, i), name="bar-%d" % i) for i in range(3)])
+        run([T(target=barrier_worker, args=(N(15), i), name="bar-%d" % i) for i in range(3)])
     elif ph == "join":
         join_phase()
 print(json.dumps({"pysync": truth}), flush=True)
