@@ -18,6 +18,7 @@
 #include "test_symbols.h"
 #include "test_cfitab.h"
 #include "test_runtime.h"
+#include "test_pyobj.h"
 #include "test_glibc.h"
 #include "test_pydebug.h"
 #include "recfile.h"
@@ -1277,6 +1278,8 @@ static const struct unit_test tests[] = {
 	{"glibc_versions", test_glibc_versions},
 	{"pydebug_offsets", test_pydebug_offsets},
 	{"pystack_v1_frames", test_pystack_v1_frames},
+	{"pyobj_expr", test_pyobj_expr},
+	{"pyobj_classify", test_pyobj_classify},
 };
 
 int main(void)
