@@ -916,8 +916,10 @@ def test_busy_python_process():
     check("malformed" not in p.stderr, p.stderr)
     check(s["events"] > 50000, f"events {s['events']}")
     check(s["lost_events"] <= s["events"] // 100, f"lost {s['lost_events']} of {s['events']}")
+    # the GIL's mutex and condvars are the GIL's waits (its section), not locks of their own
     kinds = {lk["kind"] for lk in s["locks"]}
-    check("mutex" in kinds and "condvar" in kinds, f"the GIL's mutex and condvar: {kinds}")
+    check(s["gil"] and s["gil"]["waiters"], "no GIL waits")
+    check(not kinds & {"mutex", "condvar"}, f"the GIL's mutex and condvar listed: {kinds}")
 
 
 def test_pi_mutex():
@@ -1921,7 +1923,7 @@ def check_pysync(py, s, truth, stripped, parked):
             th = threads.get(int(tid))
             waited = sum(w["wait_ns"] for w in lk["waiters"] if w["tid"] == int(tid))
             check(th is not None, f"{py}: thread {tid} of {expr} not traced")
-            check(0.75 * secs * 1e9 <= waited <= 1.05 * secs * 1e9,
+            check(0.75 * secs * 1e9 - 2e6 <= waited <= 1.05 * secs * 1e9 + 1e6,
                   f"{py}: {expr}: thread {tid} waited {waited} vs its own {secs:.4f} s")
             # (a wait ends when the thread runs again: its last part is runnable time)
             check(th[col] + th["runnable_ns"] >= 0.97 * waited,
