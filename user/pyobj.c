@@ -186,7 +186,8 @@ static int api_kind(const char *q)
 /* The methods a kind's waits are called through, for the expression before them. */
 static const char *const *kind_methods(enum pyobj_kind k)
 {
-	static const char *const lock[] = {"acquire", "__enter__", "_acquire_restore", NULL};
+	static const char *const lock[] = {"acquire", "__enter__", "_acquire_restore",
+					   "acquire_lock", NULL};
 	static const char *const wait[] = {"wait", "wait_for", NULL};
 	static const char *const sem[] = {"acquire", NULL};
 	static const char *const queue[] = {"get", "put", "join", "get_nowait", "put_nowait", NULL};
