@@ -1941,10 +1941,15 @@ def test_python_sync_objects():
     exes = pythons()
     if not exes:
         raise Skip("no CPython 3.8-3.13 here")
+    rec, js = os.path.join(TMP, "pysync.rec"), os.path.join(TMP, "pysync-replay.json")
     for py in exes:
-        p, s, truth = run_traced(["-q", "--", py, PYSYNC], "pysync", timeout=90)
+        p, s, truth = run_traced(["-q", "-o", rec, "--", py, PYSYNC], "pysync", timeout=90)
         check(p.returncode == 0 and s and truth, f"{py}: {p.stderr}")
         check_pysync(py, s, truth, py.startswith("/usr/bin/"), ())
+        # the names come from the record's source lines: its replay says the same
+        subprocess.run([TT, "report", "-q", "--json", js, rec], check=True, timeout=60)
+        with open(js) as f, open(os.path.join(TMP, "pysync.json")) as g:
+            check(f.read() == g.read(), f"{py}: the replay's JSON differs from the live one")
 
 
 def test_python_sync_objects_parking_lot():
