@@ -40,6 +40,7 @@ enum tt_rec_kind {
 				    its ts) */
 	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
 	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
+	TT_REC_PYWAIT = 78,      /* collector: a Python thread blocked on a Python lock object */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -483,7 +484,53 @@ struct tt_deadlock {
 #define TT_DEADLOCK_SHARED (1u << 1)	/* ORPHANED: the lock is process-shared */
 #define TT_DEADLOCK_ELSEWHERE (1u << 2) /* ORPHANED: a private lock's holder lives, in another
 					   process (it was held at fork by the parent's thread) */
-#define TT_DEADLOCK_FLAGS 0x7u
+#define TT_DEADLOCK_PYTHON (1u << 3)	/* Python threads and Python locks: each link's thread
+					   has a TT_REC_PYWAIT record before this one */
+#define TT_DEADLOCK_FLAGS 0xfu
+
+/* The Python synchronisation object a TT_REC_PYWAIT names (the kind of `obj`). */
+enum tt_pyobj_kind {
+	TT_PYOBJ_UNKNOWN = 0,
+	TT_PYOBJ_LOCK = 1,	/* threading.Lock (_thread.lock) */
+	TT_PYOBJ_RLOCK = 2,	/* threading.RLock (_thread.RLock) */
+	TT_PYOBJ_CONDITION = 3, /* threading.Condition.wait (obj: its waiter lock) */
+	TT_PYOBJ_EVENT = 4,
+	TT_PYOBJ_SEMAPHORE = 5,
+	TT_PYOBJ_BARRIER = 6,
+	TT_PYOBJ_JOIN = 7,	/* Thread.join */
+	TT_PYOBJ_QUEUE = 8,
+};
+
+/* How the holder of a Python lock was found (the evidence of a TT_REC_PYWAIT). */
+enum tt_pyhold_evidence {
+	TT_PYHOLD_NONE = 0,	   /* no holder found */
+	TT_PYHOLD_RLOCK_OWNER = 1, /* an RLock names its owner (rlock_owner, a thread ident) */
+	TT_PYHOLD_WITH_BLOCK = 2,  /* the lock's bound __exit__ is on the value stack of one live
+				      frame of the holder: a `with lock:` block in progress */
+	TT_PYHOLD_FUTEX_OWNER = 3, /* the lock word names it */
+	TT_PYHOLD_INFERRED = 4,	   /* the only other thread referring to the locked lock */
+};
+
+/*
+ * A Python thread blocked (since `since`, the ts of its WAIT_BEGIN) in a futex wait on uaddr,
+ * which belongs to the Python object obj (its id(); 0: not found); the object's holder as a
+ * host tid and how it was found. name: the object's name from the source line that waits
+ * (`with accounts_lock:` -> "accounts_lock"); "" when none. Written by the collector once the
+ * wait lasted a while, again when what it knows changed; the latest per thread counts.
+ */
+struct tt_pywait {
+	struct tt_rec_hdr hdr;
+	__u64 since;
+	__u64 uaddr;
+	__u64 obj;
+	__u64 lock;	/* the lock object waited for (obj itself, or a Condition's waiter) */
+	__u32 holder;
+	__u8 kind;	/* enum tt_pyobj_kind */
+	__u8 evidence;	/* enum tt_pyhold_evidence */
+	__u16 pad;
+	char name[48];
+};
+
 #define TT_LIBC_GLIBC (1u << 0)	 /* glibc: major/minor from its gnu_get_libc_version() */
 #define TT_LIBC_STATIC (1u << 1) /* linked into the program itself (no libc.so mapped) */
 

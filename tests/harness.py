@@ -122,6 +122,16 @@ def run(suite, tests, tmp, only=(), skip_all=None):
     return 1 if results["failed"] else 0
 
 
+def chroot_argv(root, workdir, argv):
+    """argv running argv inside root with chroot, from workdir (a path inside the root), in a
+    mount namespace of its own where /proc, /sys and /dev are bound: no mount outlives it."""
+    script = ('for m in proc sys dev; do mount --bind /$m "$1/$m" || exit 1; done; '
+              'r=$1; d=$2; shift 2; exec chroot "$r" /bin/sh -c \'cd "$0" && exec "$@"\' '
+              '"$d" "$@"')
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", root,
+            workdir] + list(argv)
+
+
 def traced_json(tt, args, out, timeout):
     """tt --json OUT [args]: (proc, summary or None, the workload's JSON truth lines). In its
     own process group: a timeout kills the workload too, never leaving it running."""

@@ -188,21 +188,49 @@ unsigned hist_bucket(__u64 ns)
 	return b < TT_HIST_BUCKETS ? b : TT_HIST_BUCKETS - 1;
 }
 
-struct thread_work *thread_get(struct work *w, __u32 tid)
+const char *tid_str(__u32 key, char *buf, size_t len)
 {
-	bool found;
-	__u64 *i = u64_map_upsert(&w->thread_by_tid, tid, &found);
-	struct thread_work *t;
+	if (thread_incarnation(key) > 1)
+		snprintf(buf, len, "%u#%u", thread_tid(key), thread_incarnation(key));
+	else
+		snprintf(buf, len, "%u", key);
+	return buf;
+}
 
-	if (found)
-		return &w->threads[*i - 1];
-	t = VEC_PUSH(w->threads, w->nr_threads, w->cap_threads);
-	*i = w->nr_threads;
-	t->st.tid = tid;
+/* A thread with its key: from now on the one its tid names. */
+static struct thread_work *thread_push(struct work *w, __u32 key)
+{
+	struct thread_work *t = VEC_PUSH(w->threads, w->nr_threads, w->cap_threads);
+	bool found;
+
+	t->st.tid = key;
 	t->st.start_ts = w->a->start_ts;
 	t->since = w->a->start_ts;
 	t->state = TS_UNKNOWN;
+	*u64_map_upsert(&w->thread_by_key, key, &found) = w->nr_threads;
+	*u64_map_upsert(&w->thread_by_tid, thread_tid(key), &found) = w->nr_threads;
 	return t;
+}
+
+struct thread_work *thread_get(struct work *w, __u32 tid)
+{
+	__u64 *i = u64_map_get(&w->thread_by_tid, tid & TT_TID_MASK);
+
+	return i ? &w->threads[*i - 1] : thread_push(w, tid & TT_TID_MASK);
+}
+
+struct thread_work *thread_at(struct work *w, __u32 key)
+{
+	__u64 *i = u64_map_get(&w->thread_by_key, key);
+
+	return i ? &w->threads[*i - 1] : thread_get(w, thread_tid(key));
+}
+
+__u32 thread_key_of(struct work *w, __u32 tid)
+{
+	__u64 *i = u64_map_get(&w->thread_by_tid, tid);
+
+	return i ? w->threads[*i - 1].st.tid : tid;
 }
 
 struct lock_work *lock_get(struct work *w, __u64 addr)
@@ -637,6 +665,7 @@ static void note_owner_death(struct work *w, const struct raw_wait *rw)
 	if (!(rw->end_word & TT_FUTEX_OWNER_DIED) || !(rw->val & TT_FUTEX_WAITERS) || !owner ||
 	    (rw->end_word & TT_FUTEX_TID_MASK))
 		return;
+	owner = thread_key_of(w, owner);
 	l = lock_get(w, rw->addr);
 	l->ev.owner_died = true;
 	l->kind_stale = true;
@@ -673,7 +702,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	memset(&t->cur, 0, sizeof(t->cur));
 	t->exit_cand_tid = 0;
 	t->in_wait = true;
-	t->cur.tid = r->hdr.tid;
+	t->cur.tid = t->st.tid;
 	t->cur.addr = r->uaddr;
 	t->cur.begin = r->hdr.ts;
 	t->cur.val = r->val;
@@ -770,7 +799,7 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		return;
 	if (r->reason == TT_WAKE_EXIT && !exit_wakes_word(&t->cur, r->hdr.tid)) {
 		if (!t->exit_cand_tid) { /* decided at the wait's end (exit_cand_settle) */
-			t->exit_cand_tid = r->hdr.tid;
+			t->exit_cand_tid = thread_key_of(w, r->hdr.tid);
 			t->exit_cand_ts = ts;
 			t->exit_cand_stack = stack_intern(w, r->hdr.pid,
 							  pick_counted(w, &r->hdr, &r->stack));
@@ -793,8 +822,8 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		if (t->cur.cause == WC_THREAD || t->cur.cause == WC_EXIT)
 			return;
 		t->cur.cause = r->reason == TT_WAKE_FUTEX ? WC_THREAD : WC_EXIT;
-		t->cur.waker_tid = r->hdr.tid;
 		t->cur.waker_pid = r->hdr.pid != w->a->pid ? r->hdr.pid : 0;
+		t->cur.waker_tid = t->cur.waker_pid ? r->hdr.tid : thread_key_of(w, r->hdr.tid);
 		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
 		t->cur.waker_stack = stack_intern(w, r->hdr.pid,
 						  pick_counted(w, &r->hdr, &r->stack));
@@ -902,10 +931,27 @@ static void on_libc(struct work *w, const struct tt_libc *r)
 }
 
 
+static void close_thread(struct work *w, struct thread_work *t, __u64 end);
+
+/*
+ * A new thread. One whose tid had a thread before is another thread (the kernel reuses the tid
+ * of one that exited), unless that was only /proc's view of this one at attach.
+ */
 static void on_new_thread(struct work *w, const struct tt_new_thread *r)
 {
 	struct thread_work *t = thread_get(w, r->hdr.tid);
 
+	if (t->state != TS_UNKNOWN && thread_incarnation(t->st.tid) == TT_MAX_INCARNATIONS) {
+		w->a->merged_threads++;
+	} else if (t->state != TS_UNKNOWN) {
+		__u32 key = t->st.tid + (1u << TT_TID_BITS);
+
+		/* the one before exited (its last records may be lost): it ended by now */
+		close_thread(w, t, r->hdr.ts);
+		t->state = TS_DONE;
+		t->st.exited = true;
+		t = thread_push(w, key);
+	}
 	t->st.start_ts = r->hdr.ts;
 	t->since = r->hdr.ts;
 	t->st.created = true;
@@ -935,12 +981,16 @@ static void on_deadlock(struct work *w, const struct tt_deadlock *r)
 	for (unsigned i = 0; i < r->nr && i < TT_MAX_CYCLE; i++) {
 		struct thread_work *t = thread_get(w, r->links[i].tid);
 
-		d->links[i].tid = r->links[i].tid;
-		d->links[i].owner = r->links[i].owner;
+		d->links[i].tid = t->st.tid;
+		/* an orphaned lock's owner is the tid the lock names (not a traced thread) */
+		d->links[i].owner = r->flags & TT_DEADLOCK_ORPHANED
+			? r->links[i].owner : thread_key_of(w, r->links[i].owner);
 		d->links[i].addr = r->links[i].addr;
 		d->links[i].stack = t->in_wait && t->cur.addr == r->links[i].addr ? t->cur.stack
 										   : TT_NO_STACK;
 		memcpy(d->links[i].comm, t->st.name, TT_COMM_LEN);
+		if (r->flags & TT_DEADLOCK_PYTHON)
+			hung_deadlock_link(w, d, i);
 	}
 }
 
@@ -950,6 +1000,7 @@ static void on_thread_info(struct work *w, const struct tt_thread_info *r)
 
 	if (!t->st.name[0])
 		memcpy(t->st.name, r->comm, TT_COMM_LEN);
+	t->info_ts = r->hdr.ts;
 	if (t->state != TS_UNKNOWN)
 		return;
 	t->hint_state = r->state;
@@ -959,33 +1010,38 @@ static void on_thread_info(struct work *w, const struct tt_thread_info *r)
 }
 
 
-/* Close every thread at the end of the trace. */
+/* Close a thread at end: the end of the trace, or when a new thread took its tid. */
+static void close_thread(struct work *w, struct thread_work *t, __u64 end)
+{
+	if (t->state == TS_UNKNOWN) {
+		/* No event at all: what /proc said at attach held for the whole trace. */
+		if (t->hint_state == 'R')
+			t->state = TS_RUNNING;
+		else if (t->hint_state) {
+			t->state = TS_BLOCKED;
+			t->blocked_addr = t->hint_futex;
+		}
+	}
+	if (t->state != TS_DONE) {
+		account(w, t, end);
+		t->st.end_ts = end;
+	}
+	if (t->in_wait) {
+		t->cur.end = end;
+		t->cur.cause = WC_UNFINISHED;
+		wait_done(w, t);
+	}
+	group_close(w, t);
+}
+
 static void close_threads(struct work *w)
 {
-	__u64 end = w->a->end_ts;
-
 	for (size_t i = 0; i < w->nr_threads; i++) {
 		struct thread_work *t = &w->threads[i];
 
-		if (t->state == TS_UNKNOWN) {
-			/* No event at all: what /proc said at attach held for the whole trace. */
-			if (t->hint_state == 'R')
-				t->state = TS_RUNNING;
-			else if (t->hint_state) {
-				t->state = TS_BLOCKED;
-				t->blocked_addr = t->hint_futex;
-			}
-		}
-		if (t->state != TS_DONE) {
-			account(w, t, end);
-			t->st.end_ts = end;
-		}
-		if (t->in_wait) {
-			t->cur.end = end;
-			t->cur.cause = WC_UNFINISHED;
-			wait_done(w, t);
-		}
-		group_close(w, t);
+		if (t->in_wait)
+			hung_note_blocked(w, t);
+		close_thread(w, t, w->a->end_ts);
 	}
 }
 
@@ -1040,7 +1096,7 @@ static int cmp_thread(const void *a, const void *b)
 {
 	const struct thread_stat *x = a, *y = b;
 
-	return x->tid < y->tid ? -1 : x->tid > y->tid;
+	return thread_key_cmp(x->tid, y->tid);
 }
 
 /* Longest gap between two futex waits of one rwlock or plain-futex acquisition (a retry). */
@@ -1210,6 +1266,7 @@ static void build_locks(struct work *w)
 		const char *detail;
 		__u64 off, *slot;
 		struct lock_stat *ls;
+		char key[TID_STR_LEN];
 
 		l->kind = classify_word(w, l, sl, &detail, &off);
 		l->canon = l->addr;
@@ -1242,18 +1299,20 @@ static void build_locks(struct work *w)
 		ls = &a->locks[l->stat];
 		if (lock_kind_is_contention(l->kind)) { /* its threads' own lock contentions */
 			for (size_t k = 0; k < l->agg.nr_waiters; k++) {
-				struct thread_work *t = thread_get(w, l->agg.waiters[k].tid);
+				struct thread_work *t = thread_at(w, l->agg.waiters[k].tid);
 
 				t->st.contentions += l->agg.waiters[k].count;
 				t->st.wait_ns += l->agg.waiters[k].wait_ns;
 			}
 		}
 		if (l->kind == LK_JOIN && l->exit_waker && !ls->detail[0])
-			snprintf(ls->detail, sizeof(ls->detail), "thread %u", l->exit_waker);
+			snprintf(ls->detail, sizeof(ls->detail), "thread %s",
+				 tid_str(l->exit_waker, key, sizeof(key)));
 		/* musl: the joined thread wakes its joiner itself, from pthread_exit */
 		if (l->kind == LK_JOIN && !ls->detail[0] && runtime_has(&a->rt, TT_RT_MUSL) &&
 		    l->agg.nr_wakers && l->agg.wakers[0].cause == WC_THREAD)
-			snprintf(ls->detail, sizeof(ls->detail), "thread %u", l->agg.wakers[0].tid);
+			snprintf(ls->detail, sizeof(ls->detail), "thread %s",
+				 tid_str(l->agg.wakers[0].tid, key, sizeof(key)));
 		if (l->owner_died) {
 			ls->owner_died += l->owner_died;
 			ls->dead_owner = l->dead_owner;
@@ -1294,15 +1353,15 @@ static void build_locks(struct work *w)
 
 		/* waiters go by their thread's name at the end */
 		for (size_t k = 0; k < ls->nr_waiters; k++)
-			memcpy(ls->waiters[k].comm, thread_get(w, ls->waiters[k].tid)->st.name,
+			memcpy(ls->waiters[k].comm, thread_at(w, ls->waiters[k].tid)->st.name,
 			       TT_COMM_LEN);
 		for (size_t k = 0; k < ls->nr_holders; k++)
 			if (ls->holders[k].tid)
 				memcpy(ls->holders[k].comm,
-				       thread_get(w, ls->holders[k].tid)->st.name, TT_COMM_LEN);
+				       thread_at(w, ls->holders[k].tid)->st.name, TT_COMM_LEN);
 		for (size_t k = 0; k < ls->nr_chains; k++)
 			memcpy(ls->chains[k].waiter_comm,
-			       thread_get(w, ls->chains[k].waiter_tid)->st.name, TT_COMM_LEN);
+			       thread_at(w, ls->chains[k].waiter_tid)->st.name, TT_COMM_LEN);
 		sort_array(ls->waiters, ls->nr_waiters, sizeof(*ls->waiters), cmp_attrib);
 		sort_array(ls->wakers, ls->nr_wakers, sizeof(*ls->wakers), cmp_attrib);
 		sort_array(ls->chains, ls->nr_chains, sizeof(*ls->chains), cmp_chain);
@@ -1346,7 +1405,7 @@ static void build_threads(struct work *w)
 		__u64 *li = u64_map_get(&w->lock_by_addr, b->addr);
 
 		enum lock_kind k = li ? w->locks[*li - 1].kind : LK_FUTEX;
-		struct thread_work *t = thread_get(w, b->tid);
+		struct thread_work *t = thread_at(w, b->tid);
 
 		if (lock_kind_is_contention(k))
 			t->st.lock_wait_ns += b->ns;
@@ -1443,6 +1502,9 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 		break;
 	case TT_REC_DEADLOCK:
 		on_deadlock(w, (const void *)h);
+		break;
+	case TT_REC_PYWAIT:
+		on_pywait(w, (const void *)h);
 		break;
 	case TT_REC_LOCK_CALL:
 		on_lock_call(w, (const void *)h);
@@ -1596,7 +1658,8 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	s->q[i] = p;
 	s->n++;
 	/* the collector's own late stamps (a deadlock seen, the end) do not move the window */
-	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
+	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_PYWAIT &&
+	    h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
 		s->max_ts = h->ts;
 	while (s->head < s->n &&
 	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
@@ -1636,6 +1699,7 @@ static void work_free(struct work *w)
 	free(w->locks);
 	free(w->buckets);
 	u64_map_free(&w->thread_by_tid);
+	u64_map_free(&w->thread_by_key);
 	u64_map_free(&w->lock_by_addr);
 	u64_map_free(&w->bucket_by_key);
 	u64_map_free(&w->stack_by_hash);
@@ -1659,6 +1723,7 @@ int analysis_stream_finish(struct analysis_stream *s)
 		close_gil(w);
 		build_locks(w);
 		build_potential_deadlocks(w);
+		hung_sort(w);
 		build_threads(w);
 	}
 	work_free(w);
@@ -1702,6 +1767,7 @@ void analysis_free(struct analysis *a)
 	free(a->edges);
 	free(a->spans);
 	free(a->deadlocks);
+	free(a->blocked);
 	free(a->gil.waiters);
 	free(a->gil.spans);
 	u64_map_free(&a->lock_by_futex);

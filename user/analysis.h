@@ -28,6 +28,42 @@ enum wake_cause {
 
 const char *wake_cause_name(enum wake_cause c);
 
+/*
+ * Threads are told apart by (tid, start): the kernel gives an exited thread's tid to a new
+ * thread, so a new-thread record for a tid seen before starts another thread. Every thread the
+ * analysis' output names (the tid fields below, owners aside where said) is a thread key: the
+ * tid in the low TT_TID_BITS bits (tids stay below PID_MAX_LIMIT, 2^22), and above them which
+ * thread of that tid it is, 0 for the first one seen. A trace without reuse has plain tids.
+ */
+#define TT_TID_BITS 22
+#define TT_TID_MASK ((1u << TT_TID_BITS) - 1)
+#define TT_MAX_INCARNATIONS (1u << (32 - TT_TID_BITS))
+
+static inline __u32 thread_tid(__u32 key)
+{
+	return key & TT_TID_MASK;
+}
+
+/* 1 for the first thread with its tid, 2 for the next one given it ... */
+static inline unsigned thread_incarnation(__u32 key)
+{
+	return (key >> TT_TID_BITS) + 1;
+}
+
+/* Threads in tid order, a reused tid's threads in the order they started. */
+static inline int thread_key_cmp(__u32 a, __u32 b)
+{
+	if (thread_tid(a) != thread_tid(b))
+		return thread_tid(a) < thread_tid(b) ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* A thread key as people read it: "4123", and "4123#2" for the second thread with tid 4123. */
+const char *tid_str(__u32 key, char *buf, size_t len);
+#define TID_STR_LEN 24
+/* The same in a buffer that lives to the end of the enclosing block (a printf's arguments). */
+#define TID_STR(key) tid_str((key), (char[TID_STR_LEN]){0}, TID_STR_LEN)
+
 struct stack_entry {
 	__u32 pid;
 	__u16 nr_user, nr_kernel;
@@ -181,6 +217,29 @@ struct wait_span {
  * A potential one (--holds): link i's thread took lock i+1 (at stack) while holding lock i
  * (taken at held_stack), and the last lock was taken while holding the first.
  */
+/* What the collector read of a Python thread's blocked wait (TT_REC_PYWAIT); valid: there is one. */
+struct pywait_info {
+	bool valid;
+	__u64 since, uaddr, obj, lock;
+	__u32 holder;
+	__u8 kind, evidence; /* TT_PYOBJ_*, TT_PYHOLD_* */
+	char name[48];
+};
+
+/* A thread still blocked in a futex wait of 1 s or more when the trace ended (a hang). */
+struct blocked_thread {
+	__u32 tid;
+	char comm[TT_COMM_LEN];
+	__u64 since;	/* the wait's begin: the attach for one found blocked there */
+	__u64 ns;	/* ... to the end of the trace */
+	__u64 addr;	/* its futex word */
+	__u32 stack;	/* where it waits, Python frames merged */
+	bool at_attach; /* blocked already when tracing began */
+	struct pywait_info py;
+};
+
+#define BLOCKED_MIN_NS 1000000000ULL
+
 struct deadlock_stat {
 	bool potential;
 	__u32 flags; /* actual: TT_DEADLOCK_* (ORPHANED: nr 1, owner as the lock names it) */
@@ -192,6 +251,7 @@ struct deadlock_stat {
 		__u32 stack; /* where the thread waits (actual) or takes the next lock (potential) */
 		__u32 held_stack; /* potential: where it took this lock */
 		char comm[TT_COMM_LEN];
+		struct pywait_info py; /* TT_DEADLOCK_PYTHON: the Python lock it waits for */
 	} links[TT_MAX_CYCLE];
 };
 
@@ -228,9 +288,11 @@ struct analysis {
 	__u64 lock_calls;	/* lock-call records */
 	__u64 unmatched_releases; /* releases of holds taken before tracing (not counted) */
 	__u64 gated_cycles;	/* lock-order cycles not reported: two edges under a common lock */
+	__u64 merged_threads;	/* new threads left in an earlier one of their tid: more than
+				   TT_MAX_INCARNATIONS threads had that tid */
 	struct lock_stat *locks; /* sorted by wait_ns, descending */
 	size_t nr_locks;
-	struct thread_stat *threads; /* sorted by tid */
+	struct thread_stat *threads; /* sorted by thread_key_cmp */
 	size_t nr_threads;
 	struct stack_entry *stacks;
 	size_t nr_stacks;
@@ -243,6 +305,8 @@ struct analysis {
 	struct u64_map lock_by_futex; /* futex word -> index + 1 into locks */
 	struct deadlock_stat *deadlocks;
 	size_t nr_deadlocks;
+	struct blocked_thread *blocked; /* by how long blocked, longest first */
+	size_t nr_blocked;
 	struct gil_stat gil;
 	struct runtime_info rt; /* musl, Go, a JVM: TT_REC_RUNTIME */
 	/* the target's libc (the last TT_REC_LIBC record: the image it ended in); "" if unknown */

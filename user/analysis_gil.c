@@ -22,14 +22,14 @@ void on_python(struct work *w, const struct tt_python *r)
 	g->start_ts = r->hdr.ts;
 	memcpy(g->path, r->path, sizeof(g->path));
 	g->path[sizeof(g->path) - 1] = 0;
-	w->gil_last_taker = r->holder_tid;
+	w->gil_last_taker = thread_key_of(w, r->holder_tid);
 	if ((r->flags & TT_PY_HELD) && r->holder_tid) {
 		struct thread_work *t = thread_get(w, r->holder_tid);
 
 		t->gil_hold = true;
 		t->gil_hold_since = r->hdr.ts;
 		t->st.python = true;
-		w->gil_holder = r->holder_tid;
+		w->gil_holder = t->st.tid;
 	}
 }
 
@@ -117,7 +117,7 @@ void on_gil(struct work *w, const struct tt_gil *r)
 		g->takes++;
 		t->st.gil_takes++;
 		if (w->gil_holder && w->gil_holder != t->st.tid) /* its drop was not seen */
-			gil_end_hold(w, thread_get(w, w->gil_holder), ts);
+			gil_end_hold(w, thread_at(w, w->gil_holder), ts);
 		if (t->gil_wait) {
 			__u64 d = ts - t->gil_wait_since;
 			__u32 stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));

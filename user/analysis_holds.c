@@ -425,7 +425,7 @@ static void record_cycle(struct cycle_search *cs)
 		d->links[i].addr = e->from;
 		d->links[i].stack = e->to_stack;
 		d->links[i].held_stack = e->from_stack;
-		memcpy(d->links[i].comm, thread_get(cs->w, e->tid)->st.name, TT_COMM_LEN);
+		memcpy(d->links[i].comm, thread_at(cs->w, e->tid)->st.name, TT_COMM_LEN);
 		if (e->ts < d->ts)
 			d->ts = e->ts;
 	}

@@ -117,6 +117,9 @@ struct thread_work {
 	__u32 exit_cand_tid, exit_cand_stack;
 	__u64 exit_cand_ts;
 	char exit_cand_comm[TT_COMM_LEN];
+	/* the Python lock its latest blocked wait is for (TT_REC_PYWAIT); /proc's look at attach */
+	struct pywait_info py;
+	__u64 info_ts;
 	/* the GIL */
 	bool gil_hold, gil_wait;
 	__u64 gil_hold_since, gil_wait_since;
@@ -169,7 +172,8 @@ struct work {
 	struct analysis *a;
 	struct thread_work *threads;
 	size_t nr_threads, cap_threads;
-	struct u64_map thread_by_tid;
+	struct u64_map thread_by_tid; /* tid -> index + 1 of its latest thread */
+	struct u64_map thread_by_key; /* thread key (analysis.h) -> index + 1 */
 	size_t cap_spans, cap_edges;
 	struct lock_work *locks;
 	size_t nr_locks, cap_locks;
@@ -189,7 +193,7 @@ struct work {
 	size_t comp_len;
 	__u8 comp_buf[COMP_BYTES];
 	const struct tt_rec_hdr *comp[MAX_COMP];
-	size_t cap_deadlocks;
+	size_t cap_deadlocks, cap_blocked;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
 	struct obj_state *objs;
@@ -217,7 +221,12 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 
 /* analysis.c */
 const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind);
+/* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);
+/* The thread of a key (struct thread_stat's tid), as it was stored. */
+struct thread_work *thread_at(struct work *w, __u32 key);
+/* The key of the thread that has tid now, or tid itself for one not traced (another process). */
+__u32 thread_key_of(struct work *w, __u32 tid);
 struct lock_work *lock_get(struct work *w, __u64 addr);
 __u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
 void account(struct work *w, struct thread_work *t, __u64 ts);
@@ -236,6 +245,12 @@ bool gil_word(const struct work *w, __u64 addr);
 void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_begin *r);
 bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enum lock_kind k);
 bool py_released(struct work *w, const struct raw_wait *last, __u64 woken_word);
+
+/* analysis_hung.c */
+void on_pywait(struct work *w, const struct tt_pywait *r);
+void hung_deadlock_link(struct work *w, struct deadlock_stat *d, unsigned i);
+void hung_note_blocked(struct work *w, struct thread_work *t);
+void hung_sort(struct work *w);
 
 /* analysis_holds.c */
 void holds_wait_begin(struct work *w, const struct raw_wait *rw);

@@ -21,6 +21,7 @@
 #include "unwind.h"
 #include "ustack.h"
 #include "deadlock.h"
+#include "pydeadlock.h"
 #include "pyframes.h"
 #include "probesite.h"
 #include "pygil.h"
@@ -122,6 +123,11 @@ struct collect_ctx {
 	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
 	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records */
+	struct pylocks *pylocks;   /* CPython: Python lock waits and deadlocks */
+	struct pylocks_round pyround;
+	struct blocked_wait *blocked; /* scratch for deadlock_watch_blocked */
+	size_t cap_blocked;
+	struct py_target py_early; /* -p: the CPython found at attach, for pylocks */
 	__u64 malformed;
 	bool holds;
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
@@ -242,6 +248,63 @@ static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock
 			dl->links[i].tid, tsafe(comm), l && l->name ? tsafe(l->name) : "a lock",
 			(unsigned long long)dl->links[i].addr, dl->links[i].owner);
 		print_stack_live(c, dl->links[i].tid);
+	}
+}
+
+/* A thread's Python frames now, named, on stderr (the hang is live: they stay as they are). */
+static void print_pystack_live(struct collect_ctx *c, __u32 tid)
+{
+	struct {
+		struct tt_pystack ps;
+		struct tt_pyframe f[TT_PY_MAX_FRAMES];
+	} rec;
+	__u32 flags;
+	unsigned n = pylocks_stack(c->pylocks, tid, rec.f, TT_PY_MAX_FRAMES, &flags);
+
+	rec.ps.nr = (__u16)n;
+	pyframes_note(c->pyframes, c->sd, &rec.ps);
+	for (unsigned i = 0; i < n && i < TT_DEADLOCK_FRAMES; i++) {
+		const struct sym_frame *f = symdata_frame(c->sd, pyframe_ip(&rec.f[i]));
+
+		fprintf(stderr, "        %s\n", f ? tsafe(f->name) : "?");
+	}
+}
+
+/* Say a Python deadlock the moment it is seen twice, in Python's terms. */
+static void report_pydeadlock_live(struct collect_ctx *c, const struct tt_deadlock *dl)
+{
+	char comm[TT_COMM_LEN];
+
+	fprintf(stderr, "threadtrace: DEADLOCK: %u Python threads wait for each other's locks:\n",
+		dl->nr);
+	for (unsigned i = 0; i < dl->nr; i++) {
+		const struct tt_pywait *pw = pylocks_wait_of(c->pylocks, dl->links[i].tid);
+		thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
+		fprintf(stderr, "  tid %u (%s) waits for Python %s %s (0x%llx), held by tid %u",
+			dl->links[i].tid, tsafe(comm), pw ? pyobj_kind_name(pw->kind) : "lock",
+			pw && pw->name[0] ? tsafe(pw->name) : "?",
+			(unsigned long long)(pw ? pw->obj : 0), dl->links[i].owner);
+		if (pw)
+			fprintf(stderr, " (%s)", pyhold_evidence_name(pw->evidence));
+		fprintf(stderr, "\n");
+		print_pystack_live(c, dl->links[i].tid);
+	}
+}
+
+/* Python threads blocked on Python locks: their objects, holders and cycles (pydeadlock.h). */
+static void check_python_locks(struct collect_ctx *c, __u64 now)
+{
+	size_t n;
+
+	if (!c->pylocks)
+		return;
+	n = deadlock_watch_blocked(c->deadlocks, now, 0, &c->blocked, &c->cap_blocked);
+	pylocks_check(c->pylocks, c->blocked, n, now, &c->pyround);
+	for (size_t i = 0; i < c->pyround.nr_waits; i++)
+		emit(c, &c->pyround.waits[i], sizeof(c->pyround.waits[i]));
+	if (c->pyround.deadlock) {
+		emit(c, &c->pyround.dl, sizeof(c->pyround.dl));
+		report_pydeadlock_live(c, &c->pyround.dl);
 	}
 }
 
@@ -698,6 +761,47 @@ static void seed_tstate(void *ctx, __u32 tid, __u64 tstate)
 			     BPF_ANY);
 }
 
+/*
+ * -p: the target's CPython before its threads are looked at, so that a wait in progress at
+ * attach gets its Python frames from the live frames (BPF saw it begin before it was there).
+ */
+static void find_python_early(struct collect_ctx *c, pid_t pid)
+{
+	char why[256];
+
+	if (pygil_discover(pid, &c->py_early, why, sizeof(why)) ||
+	    !(c->pyframes = pyframes_new(pid, c->py_early.minor, c->py_early.code_type)))
+		return;
+	c->pylocks = pylocks_new(&c->py_early, c->pyframes);
+}
+
+/* The Python frames of a wait adopted at attach: a TT_REC_PYSTACK before its WAIT_BEGIN. */
+static void adopted_pystack(struct collect_ctx *c, pid_t pid, pid_t tid, __u64 ts)
+{
+	struct {
+		struct tt_pystack ps;
+		struct tt_pyframe f[TT_PY_MAX_FRAMES];
+	} rec;
+	__u32 flags = 0;
+	unsigned nr = c->pylocks ? pylocks_stack(c->pylocks, (__u32)tid, rec.f,
+						  TT_PY_MAX_FRAMES, &flags)
+				 : 0;
+
+	if (!nr)
+		return;
+	memset(&rec.ps, 0, sizeof(rec.ps));
+	rec.ps.hdr.size = (__u16)(sizeof(rec.ps) + nr * sizeof(rec.f[0]));
+	rec.ps.hdr.kind = TT_REC_PYSTACK;
+	rec.ps.hdr.ts = ts;
+	rec.ps.hdr.pid = (__u32)pid;
+	rec.ps.hdr.tid = (__u32)tid;
+	rec.ps.parent_kind = TT_REC_WAIT_BEGIN;
+	rec.ps.nr = (__u16)nr;
+	rec.ps.flags = flags;
+	pyframes_note(c->pyframes, c->sd, &rec.ps);
+	emit(c, &rec, rec.ps.hdr.size);
+}
+
 /* Python frames with waits and GIL takes: each thread's state from the interpreter's list now,
  * later from the GIL drops (bpf/common.bpf.h). */
 static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
@@ -710,10 +814,13 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 	if (py->has_debug ? !pyframes_walk_debug(&py->dbg, &walk)
 			  : !pyframes_walk(py->minor, &walk))
 		return;
-	c->pyframes = py->has_debug ? pyframes_new_debug(py->pid, &py->dbg, py->code_type)
-				    : pyframes_new(py->pid, py->minor, py->code_type);
+	if (!c->pyframes) /* -p: found at attach already (find_python_early) */
+		c->pyframes = py->has_debug ? pyframes_new_debug(py->pid, &py->dbg, py->code_type)
+					    : pyframes_new(py->pid, py->minor, py->code_type);
 	if (!c->pyframes)
 		return;
+	if (!c->pylocks)
+		c->pylocks = pylocks_new(py, c->pyframes);
 	pygil_threads(py, seed_tstate, skel);
 	/* threads that start later are found by BPF in the interpreter's list (no GIL needed) */
 	skel->bss->py_threads_head = py->interp + py->l.tstate_head;
@@ -994,6 +1101,7 @@ static bool adopt_blocked_wait(struct collect_ctx *c, struct threadtrace_bpf *sk
 	wb.val = (__u32)args[2];
 	wb.val3 = (__u32)args[5];
 	wb.has_timeout = args[3] != 0;
+	adopted_pystack(c, pid, tid, ts); /* companions come first (same ts) */
 	if (emit(c, &wb, sizeof(wb)))
 		return false;
 	deadlock_watch_record(c->deadlocks, &wb.hdr);
@@ -1046,6 +1154,8 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	if (!command) /* before any wait: its objects are laid out by this libc */
 		check_libc(c, skel, NULL, pid, false, o);
 
+	if (!command && o->gil)
+		find_python_early(c, pid);
 	n = procfs_threads(pid, &tids);
 	*nr_threads = n > 0 ? n : 0;
 	for (int i = 0; i < n; i++) {
@@ -1484,6 +1594,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				report_deadlock_live(&ctx, &dl);
 			}
 		}
+		check_python_locks(&ctx, now);
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
@@ -1513,6 +1624,10 @@ cleanup:
 	unwinder_free(ctx.unwinder);
 	ustack_tables_free(ctx.ustack);
 	deadlock_watch_free(ctx.deadlocks);
+	pylocks_free(ctx.pylocks);
+	free(ctx.pyround.waits);
+	free(ctx.blocked);
+	pygil_free(&ctx.py_early);
 	pyframes_free(ctx.pyframes);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);

@@ -209,6 +209,18 @@ unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __
 	return b->nr_ips;
 }
 
+size_t deadlock_watch_blocked(const struct deadlock_watch *d, __u64 now, __u64 min_ns,
+			      struct blocked_wait **out, size_t *cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (now - d->v[i].since >= min_ns)
+			*VEC_PUSH(*out, n, *cap) = (struct blocked_wait){d->v[i].tid, d->v[i].op,
+									 d->v[i].addr, d->v[i].since};
+	return n;
+}
+
 /*
  * Whether the holder a mutex names can still release it. A lock private to the process must be
  * held by one of its threads; a process-shared one by a live thread of any process. Returns 0

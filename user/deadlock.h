@@ -22,6 +22,16 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h)
 /* Up to TT_DEADLOCK_FRAMES user frames (leaf first) of where a blocked thread waits; how many. */
 #define TT_DEADLOCK_FRAMES 10
 unsigned deadlock_watch_wait_stack(const struct deadlock_watch *d, __u32 tid, __u64 *ips);
+/* A thread blocked in a futex wait, as the watch knows it. */
+struct blocked_wait {
+	__u32 tid, op;
+	__u64 addr, since;
+};
+
+/* The waits blocked for at least min_ns at now, into *out (grown as needed); how many. */
+size_t deadlock_watch_blocked(const struct deadlock_watch *d, __u64 now, __u64 min_ns,
+			      struct blocked_wait **out, size_t *cap);
+
 /*
  * Look for cycles among threads blocked for at least min_ns at now, and for orphaned locks:
  * fills *out and returns true once per new cycle or orphan. Call it until it returns false.

@@ -38,7 +38,7 @@ static void sb_comm(struct sbuf *b, const char *comm, __u32 tid)
 	memcpy(c, comm, TT_COMM_LEN);
 	c[TT_COMM_LEN] = 0;
 	if (!c[0])
-		snprintf(c, sizeof(c), "tid %u", tid);
+		snprintf(c, sizeof(c), "tid %s", TID_STR(tid));
 	sb_frame(b, c);
 }
 

@@ -116,6 +116,17 @@ static void comm_string(struct json_writer *j, const char *comm)
 	json_string(j, buf);
 }
 
+/* A thread key (analysis.h): its tid, and which thread of that tid when it was reused. */
+static void tid_fields(struct json_writer *j, __u32 key)
+{
+	json_key(j, "tid");
+	json_u64(j, thread_tid(key));
+	if (thread_incarnation(key) > 1) {
+		json_key(j, "incarnation");
+		json_u64(j, thread_incarnation(key));
+	}
+}
+
 static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 stack)
 {
 	const struct stack_entry *st = stack == TT_NO_STACK ? NULL : &a->stacks[stack];
@@ -147,11 +158,12 @@ static void attribs(struct json_writer *j, const struct analysis *a, const struc
 	json_begin_array(j);
 	for (size_t i = 0; i < n; i++) {
 		json_begin_object(j);
-		json_key(j, "tid");
-		if (v[i].tid)
-			json_u64(j, v[i].tid);
-		else
+		if (v[i].tid) {
+			tid_fields(j, v[i].tid);
+		} else {
+			json_key(j, "tid");
 			json_null(j);
+		}
 		if (wakers) {
 			json_key(j, "cause");
 			json_string(j, wake_cause_name(v[i].cause));
@@ -197,11 +209,12 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 		const struct holder *h = &l->holders[i];
 
 		json_begin_object(j);
-		json_key(j, "tid");
-		if (h->tid)
-			json_u64(j, h->tid);
-		else
+		if (h->tid) {
+			tid_fields(j, h->tid);
+		} else {
+			json_key(j, "tid");
 			json_null(j);
+		}
 		json_key(j, "name");
 		comm_string(j, h->comm);
 		stack_arrays(j, a, h->stack);
@@ -216,6 +229,41 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 		json_end_object(j);
 	}
 	json_end_array(j);
+}
+
+/* A Python wait's object and holder, or null. */
+static void json_pywait(struct json_writer *j, const struct pywait_info *p)
+{
+	char buf[32];
+
+	if (!p->valid) {
+		json_null(j);
+		return;
+	}
+	json_begin_object(j);
+	json_key(j, "kind");
+	json_string(j, pyobj_kind_name(p->kind));
+	json_key(j, "name");
+	json_string(j, p->name);
+	json_key(j, "object");
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)p->obj);
+	json_string(j, buf);
+	json_key(j, "id");
+	json_u64(j, p->obj);
+	json_key(j, "lock");
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)p->lock);
+	json_string(j, buf);
+	json_key(j, "holder_tid");
+	if (p->holder)
+		json_u64(j, p->holder);
+	else
+		json_null(j);
+	json_key(j, "holder_evidence");
+	if (p->evidence)
+		json_string(j, pyhold_evidence_name(p->evidence));
+	else
+		json_null(j);
+	json_end_object(j);
 }
 
 static void json_gil(struct json_writer *j, const struct analysis *a)
@@ -265,8 +313,7 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		if (!t->python)
 			continue;
 		json_begin_object(j);
-		json_key(j, "tid");
-		json_u64(j, t->tid);
+		tid_fields(j, t->tid);
 		json_key(j, "name");
 		comm_string(j, t->name);
 		json_key(j, "hold_ns");
@@ -294,8 +341,7 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		const struct gil_waiter *w = &g->waiters[i];
 
 		json_begin_object(j);
-		json_key(j, "tid");
-		json_u64(j, w->tid);
+		tid_fields(j, w->tid);
 		stack_arrays(j, a, w->stack);
 		json_key(j, "count");
 		json_u64(j, w->count);
@@ -307,6 +353,22 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 	}
 	json_end_array(j);
 	json_end_object(j);
+}
+
+/* A deadlock's threads when a reused tid names any: which thread of its tid each one is. */
+static void deadlock_incarnations(struct json_writer *j, const struct deadlock_stat *dl)
+{
+	unsigned i;
+
+	for (i = 0; i < dl->nr && thread_incarnation(dl->links[i].tid) == 1; i++)
+		;
+	if (i == dl->nr)
+		return;
+	json_key(j, "incarnations");
+	json_begin_array(j);
+	for (i = 0; i < dl->nr; i++)
+		json_u64(j, thread_incarnation(dl->links[i].tid));
+	json_end_array(j);
 }
 
 int json_summary(FILE *out, const struct analysis *a)
@@ -375,6 +437,10 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_u64(j, a->inferred_switch_ins);
 	json_key(j, "late_records");
 	json_u64(j, a->late_records);
+	if (a->merged_threads) { /* more threads with one tid than thread keys tell apart */
+		json_key(j, "merged_threads");
+		json_u64(j, a->merged_threads);
+	}
 	json_key(j, "holds");
 	if (a->holds) {
 		json_begin_object(j);
@@ -434,7 +500,7 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_key(j, "owner_died");
 			json_u64(j, l->owner_died);
 			json_key(j, "dead_owner_tid");
-			json_u64(j, l->dead_owner);
+			json_u64(j, thread_tid(l->dead_owner));
 		}
 		json_key(j, "histogram_us_log2");
 		json_begin_array(j);
@@ -457,10 +523,11 @@ int json_summary(FILE *out, const struct analysis *a)
 		const struct thread_stat *t = &a->threads[i];
 
 		json_begin_object(j);
-		json_key(j, "tid");
-		json_u64(j, t->tid);
+		tid_fields(j, t->tid);
 		json_key(j, "name");
 		comm_string(j, t->name);
+		json_key(j, "start_ns"); /* (tid, start_ns) names one thread: tids are reused */
+		json_u64(j, t->start_ts > a->start_ts ? t->start_ts - a->start_ts : 0);
 		json_key(j, "traced_ns");
 		json_u64(j, t->end_ts > t->start_ts ? t->end_ts - t->start_ts : 0);
 		json_key(j, "on_cpu_ns");
@@ -514,8 +581,9 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_key(j, "threads");
 		json_begin_array(j);
 		for (unsigned i = 0; i < dl->nr; i++)
-			json_u64(j, dl->links[i].tid);
+			json_u64(j, thread_tid(dl->links[i].tid));
 		json_end_array(j);
+		deadlock_incarnations(j, dl);
 		if (dl->potential) {
 			json_key(j, "held_stacks");
 			json_begin_array(j);
@@ -536,7 +604,7 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_key(j, "held_by");
 			json_begin_array(j);
 			for (unsigned i = 0; i < dl->nr; i++)
-				json_u64(j, dl->links[i].owner);
+				json_u64(j, thread_tid(dl->links[i].owner));
 			json_end_array(j);
 		}
 		json_key(j, "stacks");
@@ -547,6 +615,47 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_end_object(j);
 		}
 		json_end_array(j);
+		if (dl->flags & TT_DEADLOCK_PYTHON) {
+			json_key(j, "thread_names");
+			json_begin_array(j);
+			for (unsigned i = 0; i < dl->nr; i++)
+				comm_string(j, dl->links[i].comm);
+			json_end_array(j);
+			json_key(j, "python");
+			json_begin_array(j);
+			for (unsigned i = 0; i < dl->nr; i++)
+				json_pywait(j, &dl->links[i].py);
+			json_end_array(j);
+		}
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_key(j, "blocked_threads");
+	json_begin_array(j);
+	for (size_t i = 0; i < a->nr_blocked; i++) {
+		const struct blocked_thread *b = &a->blocked[i];
+		const struct lock_stat *l = analysis_lock_of(a, b->addr);
+		char lbuf[300];
+
+		json_begin_object(j);
+		tid_fields(j, b->tid);
+		json_key(j, "name");
+		comm_string(j, b->comm);
+		json_key(j, "blocked_ns");
+		json_u64(j, b->ns);
+		json_key(j, "at_attach");
+		json_bool(j, b->at_attach);
+		json_key(j, "futex");
+		snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)b->addr);
+		json_string(j, buf);
+		json_key(j, "lock");
+		if (l)
+			json_string(j, lock_label(l, lbuf, sizeof(lbuf)));
+		else
+			json_null(j);
+		json_key(j, "python");
+		json_pywait(j, &b->py);
+		stack_arrays(j, a, b->stack);
 		json_end_object(j);
 	}
 	json_end_array(j);

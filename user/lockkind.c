@@ -27,7 +27,7 @@ bool lock_kind_is_contention(enum lock_kind k)
 
 bool lock_kind_is_python(enum lock_kind k)
 {
-	return k >= LK_PY_LOCK && k <= LK_PY_JOIN;
+	return k >= LK_PY_LOCK && k <= LK_PY_QUEUE;
 }
 
 /* The kind a libc function deals with, or -1. LK_FUTEX stands for glibc-internal locks. */

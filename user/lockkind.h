@@ -24,9 +24,9 @@ enum lock_kind {
 	LK_PY_CONDITION,
 	LK_PY_EVENT,
 	LK_PY_SEMAPHORE,
-	LK_PY_QUEUE,
 	LK_PY_BARRIER,
 	LK_PY_JOIN,
+	LK_PY_QUEUE,
 	LK__NR,
 };
 

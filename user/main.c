@@ -239,6 +239,25 @@ static int sink_record(void *ctx, const struct tt_rec_hdr *h, size_t size)
 }
 
 /*
+ * What a record file's records need but it does not name: a file cut short before the names
+ * of its last records were written (or one from before names were written as they came).
+ */
+static void say_unnamed(const char *path, const struct analysis *a, const struct symdata *sd)
+{
+	size_t frames = 0, locks = 0;
+
+	for (size_t i = 0; i < a->nr_stacks; i++)
+		for (unsigned k = 0; k < a->stacks[i].nr_user + a->stacks[i].nr_kernel; k++)
+			frames += !symdata_frame(sd, a->stacks[i].ips[k]);
+	for (size_t i = 0; i < a->nr_locks; i++)
+		locks += !a->locks[i].name[0] && !strcmp(a->locks[i].location, "[unknown]") &&
+			 !symdata_lock(sd, a->locks[i].addr);
+	if (frames || locks)
+		fprintf(stderr, "threadtrace: %s does not name %zu stack frames and %zu locks its "
+				"records need (shown as addresses)\n", path, frames, locks);
+}
+
+/*
  * threadtrace report FILE: every output from a record file, on any machine. The records are
  * streamed through the analysis, never all in memory (the Perfetto timeline aside).
  */
@@ -262,6 +281,7 @@ static int replay(const char *path, const struct outputs *o)
 		fprintf(stderr, "threadtrace: cannot read record file %s: no session in it\n", path);
 		goto out;
 	}
+	say_unnamed(path, &an, &sd);
 	ret = write_outputs(&an, o);
 	analysis_free(&an);
 out:
@@ -550,14 +570,14 @@ int main(int argc, char **argv)
 	if (check_outputs(&out, record_path))
 		return 1;
 	recfile_info_now(&info, co.pid, co.command);
-	if (record_path && !(k.file = recfile_writer_open(record_path, &info)))
+	if (record_path && !(k.file = recfile_writer_open(record_path, &info, &sd)))
 		return 1;
 	k.an = analysis_stream_new(&sd, out.perfetto ? ANALYSIS_TIMELINE : 0, &an);
 	err = collect(&co, sink_record, &k, &sd, &res);
 	ret = 0;
 	if (k.file && err)
 		recfile_writer_discard(k.file); /* nothing was traced */
-	else if (k.file && recfile_writer_close(k.file, &sd))
+	else if (k.file && recfile_writer_close(k.file))
 		rec_failed = true; /* said: the other outputs still come */
 	if (analysis_stream_finish(k.an)) {
 		if (!err)

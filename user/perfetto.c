@@ -26,6 +26,7 @@ static __u64 process_uuid(const struct analysis *a)
 	return 0x100000000ULL | a->pid;
 }
 
+/* tid: a thread key (analysis.h), so each thread that had a reused tid has its own track */
 static __u64 thread_uuid(__u32 tid)
 {
 	return 0x200000000ULL | tid;
@@ -200,7 +201,7 @@ static void gil_tracks(struct pb *trace, const struct analysis *a)
 		if (s->wait)
 			continue;
 		memcpy(comm, t->name, TT_COMM_LEN);
-		snprintf(name, sizeof(name), "tid %u (%s)", s->tid, comm);
+		snprintf(name, sizeof(name), "tid %s (%s)", TID_STR(s->tid), comm);
 		track_event(trace, s->begin, gil_uuid(), SLICE_BEGIN, name, 0, 0, false, 0);
 		track_event(trace, s->end, gil_uuid(), SLICE_END, NULL, 0, 0, false, 0);
 	}
@@ -215,7 +216,7 @@ static const struct thread_stat *thread_of(const struct analysis *a, __u32 tid)
 
 		if (a->threads[mid].tid == tid)
 			return &a->threads[mid];
-		if (a->threads[mid].tid < tid)
+		if (thread_key_cmp(a->threads[mid].tid, tid) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -256,10 +257,13 @@ int perfetto_write(FILE *out, const struct analysis *a)
 
 		memcpy(comm, t->name, TT_COMM_LEN);
 		pb_uint(&th, 1, a->pid);
-		pb_uint(&th, 2, t->tid);
+		pb_uint(&th, 2, thread_tid(t->tid));
 		pb_string(&th, 5, comm);
-		track_descriptor(&trace, thread_uuid(t->tid), process_uuid(a), NULL, NULL, &th,
-				 false);
+		/* a later thread with a reused tid: its track says which one it is */
+		if (thread_incarnation(t->tid) > 1)
+			snprintf(buf, sizeof(buf), "%s (tid %s)", comm, TID_STR(t->tid));
+		track_descriptor(&trace, thread_uuid(t->tid), process_uuid(a),
+				 thread_incarnation(t->tid) > 1 ? buf : NULL, NULL, &th, false);
 		pb_free(&th);
 	}
 
@@ -272,7 +276,7 @@ int perfetto_write(FILE *out, const struct analysis *a)
 			continue;
 		*u64_map_upsert(&flow_by_wake, hash_u64(((__u64)e->wakee_tid << 32) ^ e->ts),
 				&found) = i + 1;
-		snprintf(buf, sizeof(buf), "wakes tid %u", e->wakee_tid);
+		snprintf(buf, sizeof(buf), "wakes tid %s", TID_STR(e->wakee_tid));
 		track_event(&trace, e->ts, thread_uuid(e->waker_tid), INSTANT, buf, i + 1, 0, false,
 			    0);
 	}

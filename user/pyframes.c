@@ -148,8 +148,9 @@ struct pyframes *pyframes_new_debug(pid_t pid, const struct py_debug_offsets *o,
 	l->bytes_data = o->bytes_sval;
 	l->str_length = o->str_length;
 	l->str_state = o->str_state;
-	/* a free-threaded str keeps `interned` in a byte of its own before kind */
-	l->state_shift = o->free_threaded ? 8 : 2;
+	/* a free-threaded 3.14+ str keeps `interned` in a byte of its own before kind (3.13t:
+	 * still 2 bits, measured) */
+	l->state_shift = o->free_threaded && l->minor >= 14 ? 8 : 2;
 	l->tlbc = o->co_tlbc == PYDEBUG_NONE ? -1 : (int)o->co_tlbc;
 	pf->l = l;
 	pf->code_type = code_type;
@@ -431,6 +432,30 @@ static __u32 tlbc_base(const struct pyframes *pf, const struct tt_pyframe *f)
 	return (__u32)(copy - (f->code + (unsigned)pf->l->bytecode));
 }
 
+static int frame_line(const struct pyframes *pf, const struct pycode *c,
+		      const struct tt_pyframe *f)
+{
+	long addr;
+
+	if (pf->l->bytecode >= 0)
+		addr = (long)(__s32)(f->instr - tlbc_base(pf, f)) - pf->l->bytecode;
+	else
+		addr = pf->l->minor == 10 ? (long)(__s32)f->instr * 2 : (long)(__s32)f->instr;
+	return c->table ? pyframes_line(pf->l->minor, c->table, c->table_len, c->firstlineno,
+					addr)
+			: -1;
+}
+
+void pyframes_where(struct pyframes *pf, const struct tt_pyframe *f, const char **qualname,
+		    const char **filename, int *line)
+{
+	const struct pycode *c = code_of(pf, f->code);
+
+	*qualname = c->qualname;
+	*filename = c->filename;
+	*line = c->qualname ? frame_line(pf, c, f) : -1;
+}
+
 void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps)
 {
 	for (unsigned i = 0; i < ps->nr && i < TT_PY_MAX_FRAMES; i++) {
@@ -439,7 +464,6 @@ void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pyst
 		const struct pycode *c;
 		char name[2 * MAX_NAME + 64];
 		const char *file;
-		long addr;
 		int line;
 
 		if (symdata_frame(sd, ip))
@@ -451,13 +475,7 @@ void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pyst
 			symdata_add_frame(sd, ip, name, NULL);
 			continue;
 		}
-		if (pf->l->bytecode >= 0)
-			addr = (long)(__s32)(f->instr - tlbc_base(pf, f)) - pf->l->bytecode;
-		else
-			addr = pf->l->minor == 10 ? (long)(__s32)f->instr * 2 : (long)(__s32)f->instr;
-		line = c->table ? pyframes_line(pf->l->minor, c->table, c->table_len,
-						c->firstlineno, addr)
-				: -1;
+		line = frame_line(pf, c, f);
 		file = c->filename ? short_file(c->filename) : "?";
 		if (line >= 0)
 			snprintf(name, sizeof(name), "%s (%s:%d)", c->qualname, file, line);

@@ -44,6 +44,13 @@ void pyframes_free(struct pyframes *pf);
 /* Name every frame of ps not yet in sd, reading code objects from the live process. */
 void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps);
 
+/*
+ * Where a frame is: its code's qualname (co_name before 3.11) and full file name (NULL when
+ * the code object cannot be read) and its line (-1: unknown). Strings live as long as pf.
+ */
+void pyframes_where(struct pyframes *pf, const struct tt_pyframe *f, const char **qualname,
+		    const char **filename, int *line);
+
 /* The line of bytecode offset addr (bytes) in a line table of Python 3.minor; -1: none. */
 int pyframes_line(unsigned minor, const __u8 *table, size_t len, int firstlineno, long addr);
 

@@ -168,6 +168,16 @@ int pygil_read_state(struct py_target *py)
 	return 0;
 }
 
+__u64 pygil_tstate_ident(const struct py_target *py, __u64 tstate)
+{
+	const struct py_layout *l = layout_of(py);
+	__u64 t = 0;
+
+	if (!l || !tstate || rd64(py, tstate + l->thread_id, &t))
+		return 0;
+	return t;
+}
+
 int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, __u64 tstate),
 		  void *ctx)
 {

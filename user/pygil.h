@@ -96,6 +96,9 @@ bool pygil_enabled(const struct py_target *py);
 int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, __u64 tstate),
 		  void *ctx);
 
+/* A thread state's thread_id (its pthread_t: threading.get_ident(), an RLock's owner); 0. */
+__u64 pygil_tstate_ident(const struct py_target *py, __u64 tstate);
+
 /*
  * The stores to `locked` in the interpreter's code: in take_gil/drop_gil where symbols name
  * them, else anywhere in the code, kept when the address is provably the GIL's (rip-relative)

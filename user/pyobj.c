@@ -13,23 +13,6 @@
 #include "pyobj.h"
 #include "pyframes.h"
 
-const char *pyobj_kind_name(enum pyobj_kind k)
-{
-	static const char *const names[PYOBJ__NR] = {
-		[PYOBJ_NONE] = "",
-		[PYOBJ_LOCK] = "python-lock",
-		[PYOBJ_RLOCK] = "python-rlock",
-		[PYOBJ_CONDITION] = "python-condition",
-		[PYOBJ_EVENT] = "python-event",
-		[PYOBJ_SEMAPHORE] = "python-semaphore",
-		[PYOBJ_QUEUE] = "python-queue",
-		[PYOBJ_BARRIER] = "python-barrier",
-		[PYOBJ_JOIN] = "python-join",
-	};
-
-	return k < PYOBJ__NR ? names[k] : "";
-}
-
 bool pyobj_kind_is_lock(enum pyobj_kind k)
 {
 	return k == PYOBJ_LOCK || k == PYOBJ_RLOCK;

@@ -12,16 +12,17 @@
 #include "symdata.h"
 #include "threadtrace.h"
 
+/* The same values as enum tt_pyobj_kind (bpf/threadtrace.h, TT_REC_PYWAIT records). */
 enum pyobj_kind {
-	PYOBJ_NONE = 0,	 /* not a wait on a Python synchronisation object */
-	PYOBJ_LOCK,	 /* threading.Lock (_thread.lock), a PyMutex (import lock ...): contention */
-	PYOBJ_RLOCK,	 /* threading.RLock: contention */
-	PYOBJ_CONDITION, /* Condition.wait / wait_for: waiting for work, from here on */
-	PYOBJ_EVENT,	 /* Event.wait */
-	PYOBJ_SEMAPHORE, /* Semaphore / BoundedSemaphore.acquire */
-	PYOBJ_QUEUE,	 /* queue.Queue (and subclasses) get / put / join */
-	PYOBJ_BARRIER,	 /* Barrier.wait */
-	PYOBJ_JOIN,	 /* Thread.join, the interpreter's exit waiting for its threads */
+	PYOBJ_NONE = TT_PYOBJ_UNKNOWN,	   /* not a wait on a Python synchronisation object */
+	PYOBJ_LOCK = TT_PYOBJ_LOCK,	   /* threading.Lock, a PyMutex (import lock ...) */
+	PYOBJ_RLOCK = TT_PYOBJ_RLOCK,	   /* threading.RLock */
+	PYOBJ_CONDITION = TT_PYOBJ_CONDITION, /* Condition.wait / wait_for */
+	PYOBJ_EVENT = TT_PYOBJ_EVENT,	   /* Event.wait */
+	PYOBJ_SEMAPHORE = TT_PYOBJ_SEMAPHORE, /* Semaphore / BoundedSemaphore.acquire */
+	PYOBJ_BARRIER = TT_PYOBJ_BARRIER,  /* Barrier.wait */
+	PYOBJ_JOIN = TT_PYOBJ_JOIN,	   /* Thread.join, the interpreter's exit waiting */
+	PYOBJ_QUEUE = TT_PYOBJ_QUEUE,	   /* queue.Queue (and subclasses) get / put / join */
 	PYOBJ__NR,
 };
 
@@ -57,9 +58,8 @@ struct pyobj {
  */
 bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out);
 
-/* "python-lock", "python-rlock", "python-condition" ...; "" for PYOBJ_NONE. */
-const char *pyobj_kind_name(enum pyobj_kind k);
-/* Lock contention (Lock, RLock) as opposed to waiting for work or an event. */
+/* Names: records.h's pyobj_kind_name ("lock", "condition" ...); the JSON kinds of the
+ * objects (lockkind.h LK_PY_*) are "python-" and that. Lock contention (Lock, RLock) as opposed to waiting for work or an event. */
 bool pyobj_kind_is_lock(enum pyobj_kind k);
 
 /*

@@ -8,6 +8,9 @@
  *   RCHUNK  records, each starting with struct tt_rec_hdr, back to back; reserved holds the
  *           crc32 of the payload. As many as were written: each one is whole and checks itself,
  *           so a file whose writer died is read up to its last whole chunk.
+ * Format 3 writes the symbol sections below as it learns the names, before each RCHUNK those
+ * of its records need, each checked by the crc32 in reserved: a file cut at any chunk still
+ * names what its records need. Format 2 wrote them once, at the end.
  *   RECORDS (format 1) all the records in one section whose length was written last
  *   FRAMES  {u64 ip, u16 name_len, u16 func_len, name, func} ...
  *   LOCKS   {u64 addr, u64 name_off, u64 module_off, u8 mem_ok, u8 flags, u16 name_len,
@@ -139,6 +142,10 @@ static void sanitize_line(char *s)
 
 struct recfile_writer {
 	char *path;
+	const struct symdata *sd; /* growing as the session names things */
+	size_t frames_done, locks_done; /* frames and locks written so far (they only grow) */
+	struct u64_map modules_done;	/* the start of each module written (kept sorted) */
+	struct out_buf syms;		/* the new symbol sections, written before a chunk */
 	struct outfile file; /* the new file, renamed to path when whole */
 	int fd;
 	struct out_buf o;     /* not yet written: a chunk's records, or the closing sections */
@@ -196,7 +203,139 @@ static int writer_flush(struct recfile_writer *w)
 	return w->err;
 }
 
-/* The buffered records as one whole, self-checking RCHUNK section. */
+/* end_section for a section that checks itself: the crc32 of its payload in reserved. */
+static void end_checked_section(struct out_buf *o, size_t at)
+{
+	__u32 crc = crc32(crc32(0, NULL, 0), o->data + at + 8, o->len - at - 8);
+
+	memcpy(o->data + at - 4, &crc, 4);
+	end_section(o, at);
+}
+
+static void put_frames(struct out_buf *o, const struct symdata *sd, size_t from)
+{
+	size_t at = begin_section(o, SEC_FRAMES);
+
+	for (size_t i = from; i < sd->nr_frames; i++) {
+		const struct sym_frame *f = &sd->frames[i];
+
+		put_u64(o, f->ip);
+		put_u16(o, str_len(f->name));
+		put_u16(o, str_len(f->func));
+		put(o, f->name, str_len(f->name));
+		if (f->func)
+			put(o, f->func, str_len(f->func));
+	}
+	end_checked_section(o, at);
+	at = begin_section(o, SEC_INLINES);
+	for (size_t i = from; i < sd->nr_frames; i++) {
+		const struct sym_frame *f = &sd->frames[i];
+
+		if (!f->nr_inlined)
+			continue;
+		put_u64(o, f->ip);
+		put_u16(o, (__u16)f->nr_inlined);
+		for (size_t k = 0; k < f->nr_inlined; k++) {
+			put_u16(o, str_len(f->inlined[k].name));
+			put_u16(o, str_len(f->inlined[k].func));
+			put(o, f->inlined[k].name, str_len(f->inlined[k].name));
+			put(o, f->inlined[k].func, str_len(f->inlined[k].func));
+		}
+	}
+	end_checked_section(o, at);
+	for (size_t i = from; i < sd->nr_frames; i++) {
+		if (!sd->frames[i].src)
+			continue;
+		/* Python frames' source lines (their objects' names), when any */
+		at = begin_section(o, SEC_PYSRC);
+		for (; i < sd->nr_frames; i++) {
+			const struct sym_frame *f = &sd->frames[i];
+
+			if (!f->src)
+				continue;
+			put_u64(o, f->ip);
+			put_u16(o, str_len(f->src));
+			put(o, f->src, str_len(f->src));
+		}
+		end_checked_section(o, at);
+	}
+}
+
+static void put_locks(struct out_buf *o, const struct symdata *sd, size_t from)
+{
+	size_t at = begin_section(o, SEC_LOCKS);
+
+	for (size_t i = from; i < sd->nr_locks; i++) {
+		const struct sym_lock *l = &sd->locks[i];
+		__u8 flags = (l->name ? LOCK_HAS_NAME : 0) | (l->module ? LOCK_HAS_MODULE : 0) |
+			     (l->location ? LOCK_HAS_LOCATION : 0);
+		__u8 mem_ok = l->mem_ok;
+
+		put_u64(o, l->addr);
+		put_u64(o, l->name_off);
+		put_u64(o, l->module_off);
+		put(o, &mem_ok, 1);
+		put(o, &flags, 1);
+		put_u16(o, str_len(l->name));
+		put_u16(o, str_len(l->module));
+		put_u16(o, str_len(l->location));
+		put(o, l->mem, TT_MEMWIN_LEN);
+		if (l->name)
+			put(o, l->name, str_len(l->name));
+		if (l->module)
+			put(o, l->module, str_len(l->module));
+		if (l->location)
+			put(o, l->location, str_len(l->location));
+	}
+	end_checked_section(o, at);
+}
+
+/* The modules not written yet (done: their starts). */
+static void put_modules(struct out_buf *o, const struct symdata *sd, struct u64_map *done)
+{
+	size_t at = begin_section(o, SEC_MODULES);
+
+	for (size_t i = 0; i < sd->nr_modules; i++) {
+		const struct sym_module *m = &sd->modules[i];
+		bool found;
+
+		*u64_map_upsert(done, m->start, &found) = 1;
+		if (found)
+			continue;
+		put_u64(o, m->start);
+		put_u64(o, m->end);
+		put_u64(o, m->pgoff);
+		put_u16(o, str_len(m->path));
+		put_u16(o, str_len(m->build_id));
+		put(o, m->path, str_len(m->path));
+		put(o, m->build_id, str_len(m->build_id));
+	}
+	end_checked_section(o, at);
+}
+
+/* What the session named since the last chunk, as sections, written before the next one. */
+static void write_new_symbols(struct recfile_writer *w)
+{
+	const struct symdata *sd = w->sd;
+
+	if (!sd)
+		return;
+	if (w->frames_done < sd->nr_frames)
+		put_frames(&w->syms, sd, w->frames_done);
+	if (w->locks_done < sd->nr_locks)
+		put_locks(&w->syms, sd, w->locks_done);
+	if (w->modules_done.len < sd->nr_modules)
+		put_modules(&w->syms, sd, &w->modules_done);
+	w->frames_done = sd->nr_frames;
+	w->locks_done = sd->nr_locks;
+	writer_put(w, w->syms.data, w->syms.len);
+	w->syms.len = 0;
+}
+
+/*
+ * The buffered records as one whole, self-checking RCHUNK section, after the names they need
+ * (every record buffered was named before the next one came: recfile_writer_add).
+ */
 static int write_chunk(struct recfile_writer *w)
 {
 	struct {
@@ -206,6 +345,7 @@ static int write_chunk(struct recfile_writer *w)
 	static const __u8 zeros[8];
 
 	w->chunk_ns = mono_ns();
+	write_new_symbols(w);
 	if (!w->o.len)
 		return w->err;
 	h.crc = crc32(crc32(0, NULL, 0), w->o.data, w->o.len);
@@ -214,7 +354,8 @@ static int write_chunk(struct recfile_writer *w)
 	return writer_flush(w);
 }
 
-struct recfile_writer *recfile_writer_open(const char *path, const struct rec_info *info_in)
+struct recfile_writer *recfile_writer_open(const char *path, const struct rec_info *info_in,
+					   const struct symdata *sd)
 {
 	struct recfile_writer *w = xcalloc(1, sizeof(*w));
 	struct rec_info info = *info_in;
@@ -228,6 +369,7 @@ struct recfile_writer *recfile_writer_open(const char *path, const struct rec_in
 	}
 	w->fd = w->file.fd;
 	w->path = strdup(path);
+	w->sd = sd;
 	w->crc_file = crc32(0, NULL, 0);
 	put(&w->o, TT_FILE_MAGIC, 8);
 	put_u32(&w->o, TT_FILE_VERSION);
@@ -255,101 +397,21 @@ int recfile_writer_add(struct recfile_writer *w, const void *rec, size_t size)
 {
 	if (w->err)
 		return w->err;
+	/* cut before this record: the ones before were named after they came (collector.c) */
+	if (w->o.len >= RCHUNK_BYTES || (w->o.len && mono_ns() - w->chunk_ns >= RCHUNK_NS))
+		write_chunk(w);
 	put(&w->o, rec, size); /* records are multiples of 8 bytes: no padding between */
-	if (w->o.len >= RCHUNK_BYTES || mono_ns() - w->chunk_ns >= RCHUNK_NS)
-		return write_chunk(w);
-	return 0;
+	return w->err;
 }
 
-int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
+int recfile_writer_close(struct recfile_writer *w)
 {
 	struct out_buf *o = &w->o;
 	__u32 crc;
 	size_t at;
 	int err;
 
-	write_chunk(w);
-	at = begin_section(o, SEC_FRAMES);
-	for (size_t i = 0; i < sd->nr_frames; i++) {
-		const struct sym_frame *f = &sd->frames[i];
-
-		put_u64(o, f->ip);
-		put_u16(o, str_len(f->name));
-		put_u16(o, str_len(f->func));
-		put(o, f->name, str_len(f->name));
-		if (f->func)
-			put(o, f->func, str_len(f->func));
-	}
-	end_section(o, at);
-
-	at = begin_section(o, SEC_LOCKS);
-	for (size_t i = 0; i < sd->nr_locks; i++) {
-		const struct sym_lock *l = &sd->locks[i];
-		__u8 flags = (l->name ? LOCK_HAS_NAME : 0) | (l->module ? LOCK_HAS_MODULE : 0) |
-			     (l->location ? LOCK_HAS_LOCATION : 0);
-		__u8 mem_ok = l->mem_ok;
-
-		put_u64(o, l->addr);
-		put_u64(o, l->name_off);
-		put_u64(o, l->module_off);
-		put(o, &mem_ok, 1);
-		put(o, &flags, 1);
-		put_u16(o, str_len(l->name));
-		put_u16(o, str_len(l->module));
-		put_u16(o, str_len(l->location));
-		put(o, l->mem, TT_MEMWIN_LEN);
-		if (l->name)
-			put(o, l->name, str_len(l->name));
-		if (l->module)
-			put(o, l->module, str_len(l->module));
-		if (l->location)
-			put(o, l->location, str_len(l->location));
-	}
-	end_section(o, at);
-
-	at = begin_section(o, SEC_MODULES);
-	for (size_t i = 0; i < sd->nr_modules; i++) {
-		const struct sym_module *m = &sd->modules[i];
-
-		put_u64(o, m->start);
-		put_u64(o, m->end);
-		put_u64(o, m->pgoff);
-		put_u16(o, str_len(m->path));
-		put_u16(o, str_len(m->build_id));
-		put(o, m->path, str_len(m->path));
-		put(o, m->build_id, str_len(m->build_id));
-	}
-	end_section(o, at);
-
-	at = begin_section(o, SEC_INLINES);
-	for (size_t i = 0; i < sd->nr_frames; i++) {
-		const struct sym_frame *f = &sd->frames[i];
-
-		if (!f->nr_inlined)
-			continue;
-		put_u64(o, f->ip);
-		put_u16(o, (__u16)f->nr_inlined);
-		for (size_t k = 0; k < f->nr_inlined; k++) {
-			put_u16(o, str_len(f->inlined[k].name));
-			put_u16(o, str_len(f->inlined[k].func));
-			put(o, f->inlined[k].name, str_len(f->inlined[k].name));
-			put(o, f->inlined[k].func, str_len(f->inlined[k].func));
-		}
-	}
-	end_section(o, at);
-
-	at = begin_section(o, SEC_PYSRC);
-	for (size_t i = 0; i < sd->nr_frames; i++) {
-		const struct sym_frame *f = &sd->frames[i];
-
-		if (!f->src)
-			continue;
-		put_u64(o, f->ip);
-		put_u16(o, str_len(f->src));
-		put(o, f->src, str_len(f->src));
-	}
-	end_section(o, at);
-
+	write_chunk(w); /* the last records, after what was named since the last chunk */
 	crc = crc32(w->crc_file, o->data, o->len);
 	at = begin_section(o, SEC_END);
 	put_u32(o, crc);
@@ -365,6 +427,8 @@ int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd)
 		err = outfile_commit(&w->file);
 	}
 	free(o->data);
+	free(w->syms.data);
+	u64_map_free(&w->modules_done);
 	free(w->path);
 	free(w);
 	return err;
@@ -374,6 +438,8 @@ void recfile_writer_discard(struct recfile_writer *w)
 {
 	outfile_abort(&w->file);
 	free(w->o.data);
+	free(w->syms.data);
+	u64_map_free(&w->modules_done);
 	free(w->path);
 	free(w);
 }
@@ -381,12 +447,12 @@ void recfile_writer_discard(struct recfile_writer *w)
 int recfile_write(const char *path, const struct rec_info *info, const struct record_buf *rb,
 		  const struct symdata *sd)
 {
-	struct recfile_writer *w = recfile_writer_open(path, info);
+	struct recfile_writer *w = recfile_writer_open(path, info, sd);
 
 	if (!w)
 		return -EIO;
 	recfile_writer_add(w, rb->data, rb->len);
-	return recfile_writer_close(w, sd);
+	return recfile_writer_close(w);
 }
 
 struct in_buf {
@@ -609,6 +675,15 @@ static int parse_locks(const __u8 *p, size_t len, struct symdata *sd)
 	return 0;
 }
 
+/* Modules never overlap (format 3 writes them as they are found, not in order). */
+static bool module_overlaps(const struct symdata *sd, __u64 start, __u64 end)
+{
+	for (size_t i = 0; i < sd->nr_modules; i++)
+		if (start < sd->modules[i].end && sd->modules[i].start < end)
+			return true;
+	return false;
+}
+
 static int parse_modules(const __u8 *p, size_t len, struct symdata *sd)
 {
 	struct in_buf in = {.p = p, .len = len};
@@ -621,7 +696,7 @@ static int parse_modules(const __u8 *p, size_t len, struct symdata *sd)
 		if (!take(&in, &start, 8) || !take(&in, &end, 8) || !take(&in, &pgoff, 8) ||
 		    !take(&in, &pl, 2) || !take(&in, &bl, 2) || !take_str(&in, pl, &path) ||
 		    !take_str(&in, bl, &build_id) || end <= start ||
-		    (sd->nr_modules && start < sd->modules[sd->nr_modules - 1].end)) {
+		    module_overlaps(sd, start, end)) {
 			free(path);
 			free(build_id);
 			return -EINVAL;
@@ -709,6 +784,7 @@ static bool has_end(const struct src *s)
  * file whose writer died is cut (0: it is whole).
  */
 struct walk_out {
+	__u32 version;
 	size_t records, records_len; /* format 1: the RECORDS payload */
 	size_t cut_at;		     /* format 2: bytes read, up to the last whole section */
 	size_t nr_chunks;
@@ -745,21 +821,23 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			 version, TT_FILE_VERSION);
 		return -EINVAL;
 	}
-	if (version != 1 && version != 2) {
+	if (version < 1) {
 		snprintf(why, wl, "unknown record file format %u", version);
 		return -EINVAL;
 	}
+	out->version = version;
 	while (!end) {
 		size_t start = in.off;
 		__u32 type, reserved;
 		__u64 slen;
 		const __u8 *payload;
+		bool symbols;
 		int err = 0;
 
 		/* format 2 past its INFO: the writer may have died here; what came before stands */
 #define CUT(...)                                                                           \
 	do {                                                                               \
-		if (version == 2 && (seen & (1u << SEC_INFO)) && !has_end(s)) {          \
+		if (version >= 2 && (seen & (1u << SEC_INFO)) && !has_end(s)) {          \
 			out->cut_at = start;                                               \
 			snprintf(why, wl, __VA_ARGS__);                                    \
 			goto cut;                                                          \
@@ -769,7 +847,11 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 	} while (0)
 		if (!take(&in, &type, 4) || !take(&in, &reserved, 4) || !take(&in, &slen, 8))
 			CUT("the file is truncated (no end marker)");
-		if (reserved && type != SEC_RCHUNK) {
+		/* format 3: the symbol sections come as the names were learnt, each checked */
+		symbols = version >= 3 && (type == SEC_FRAMES || type == SEC_LOCKS ||
+					   type == SEC_MODULES || type == SEC_INLINES ||
+					   type == SEC_PYSRC);
+		if (reserved && type != SEC_RCHUNK && !symbols) {
 			snprintf(why, wl, "damaged: bad section header at byte %zu", start);
 			return -EINVAL;
 		}
@@ -777,19 +859,22 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			CUT("the file is truncated (section %u wants %llu bytes, %zu are left)", type,
 			    (unsigned long long)slen, in.len - in.off);
 		if (type < SEC_INFO || type > SEC_PYSRC ||
-		    ((seen & (1u << type)) && type != SEC_RCHUNK) ||
-		    (type == SEC_RECORDS && version != 1) || (type == SEC_RCHUNK && version != 2) ||
+		    ((seen & (1u << type)) && type != SEC_RCHUNK && !symbols) ||
+		    (type == SEC_RECORDS && version != 1) || (type == SEC_RCHUNK && version < 2) ||
 		    ((type == SEC_INLINES || type == SEC_PYSRC) && !(seen & (1u << SEC_FRAMES)))) {
 			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type, start);
 			return -EINVAL;
 		}
 		payload = in.p + in.off;
-		if (type == SEC_RCHUNK) {
+		if (type == SEC_RCHUNK || symbols) {
 			__u32 crc = crc32(crc32(0, NULL, 0), payload, slen);
 
 #ifdef TT_FUZZING
 			crc = reserved; /* let the fuzzer past the checksum */
 #endif
+			if (crc != reserved && symbols)
+				CUT("damaged: section %u at byte %zu fails its checksum", type,
+				    start);
 			if (crc != reserved)
 				CUT("damaged: records chunk %zu at byte %zu fails its checksum",
 				    out->nr_chunks, start);
@@ -868,6 +953,8 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 	/* INLINES and PYSRC may be absent (files from before them), and chunks (no record) */
 	want = (1u << SEC_INFO) | (1u << SEC_FRAMES) | (1u << SEC_LOCKS) | (1u << SEC_MODULES) |
 	       (1u << SEC_END) | (version == 1 ? 1u << SEC_RECORDS : 0);
+	if (version >= 3) /* nothing named: no symbol section */
+		seen |= want & ((1u << SEC_FRAMES) | (1u << SEC_LOCKS) | (1u << SEC_MODULES));
 	if ((seen & ~((1u << SEC_INLINES) | (1u << SEC_RCHUNK) | (1u << SEC_PYSRC))) != want) {
 		snprintf(why, wl, "damaged: a section is missing");
 		return -EINVAL;
@@ -887,8 +974,11 @@ static void say_cut(const char *path, const struct src *s, const struct walk_out
 {
 	fprintf(stderr, "threadtrace: %s is cut short at byte %zu of %zu (%s): the session that "
 			"wrote it did not finish (killed, crashed or out of disk?); the %zu whole "
-			"record chunks before are read, frames and locks stay unnamed\n",
-		path, out->cut_at, s->len, why, out->nr_chunks);
+			"record chunks before are read%s\n",
+		path, out->cut_at, s->len, why, out->nr_chunks,
+		out->version >= 3 ? ", with the names written before them"
+				  : ", frames and locks stay unnamed (a file from before names "
+				    "were written as they came)");
 }
 
 int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct record_buf *rb,

@@ -12,7 +12,8 @@
 #include "symdata.h"
 
 #define TT_FILE_MAGIC "THRDTRCE"
-#define TT_FILE_VERSION 2 /* 1: one RECORDS section; 2: self-checking chunks */
+/* 1: one RECORDS section; 2: self-checking chunks; 3: symbol data written as it is learnt */
+#define TT_FILE_VERSION 3
 
 /* Facts about where and what was recorded, kept in the file for people. */
 struct rec_info {
@@ -30,14 +31,17 @@ void recfile_info_now(struct rec_info *info, int pid, char *const *command);
 int recfile_write(const char *path, const struct rec_info *info, const struct record_buf *rb,
 		  const struct symdata *sd);
 /*
- * The same, written as the records come: open writes the header, add appends records (buffered),
- * close writes the symbol data and the checksum, and frees w. open prints a message and returns
- * NULL when the file cannot be created; add and close return 0 or -errno (close prints it).
+ * The same, written as the records come: open writes the header, add appends records (buffered;
+ * each chunk goes after what sd learnt since the last one: a record's names must be in sd by
+ * the time the next record is added), close writes the rest and the checksum, and frees w. open
+ * prints a message and returns NULL when the file cannot be created; add and close return 0 or
+ * -errno (close prints it).
  */
 struct recfile_writer;
-struct recfile_writer *recfile_writer_open(const char *path, const struct rec_info *info);
+struct recfile_writer *recfile_writer_open(const char *path, const struct rec_info *info,
+					   const struct symdata *sd);
 int recfile_writer_add(struct recfile_writer *w, const void *rec, size_t size);
-int recfile_writer_close(struct recfile_writer *w, const struct symdata *sd);
+int recfile_writer_close(struct recfile_writer *w);
 /* Close and remove the file (the session failed); frees w. */
 void recfile_writer_discard(struct recfile_writer *w);
 /*

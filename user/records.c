@@ -30,6 +30,7 @@ _Static_assert(sizeof(struct tt_unwound) == 40, "unwound layout");
 _Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
 _Static_assert(sizeof(struct tt_lock_call) == 56, "lock_call layout");
 _Static_assert(sizeof(struct tt_libc) == 224, "libc layout");
+_Static_assert(sizeof(struct tt_pywait) == 112, "pywait layout");
 
 size_t record_min_size(__u16 kind)
 {
@@ -76,6 +77,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_lock_call);
 	case TT_REC_LIBC:
 		return sizeof(struct tt_libc);
+	case TT_REC_PYWAIT:
+		return sizeof(struct tt_pywait);
 	}
 	return 0;
 }
@@ -119,10 +122,12 @@ int record_check(const void *rec, size_t size)
 	if (h->kind == TT_REC_DEADLOCK) {
 		const struct tt_deadlock *dl = rec;
 
+		__u32 f = dl->flags & ~TT_DEADLOCK_PYTHON;
+
 		/* one thread: a self-deadlock or an orphaned lock; an orphan is always alone */
 		if (dl->nr < 1 || dl->nr > TT_MAX_CYCLE || (dl->flags & ~TT_DEADLOCK_FLAGS) ||
-		    ((dl->flags & TT_DEADLOCK_ORPHANED) && dl->nr != 1) ||
-		    (dl->flags && !(dl->flags & TT_DEADLOCK_ORPHANED)))
+		    ((f & TT_DEADLOCK_ORPHANED) && dl->nr != 1) ||
+		    (f && !(f & TT_DEADLOCK_ORPHANED)))
 			return -EINVAL;
 	}
 	if (h->kind == TT_REC_PYSTACK) {
@@ -181,4 +186,20 @@ void records_free(struct record_buf *rb)
 {
 	free(rb->data);
 	memset(rb, 0, sizeof(*rb));
+}
+
+const char *pyobj_kind_name(unsigned kind)
+{
+	static const char *const names[] = {"", "lock", "rlock", "condition", "event",
+					    "semaphore", "barrier", "join", "queue"};
+
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "";
+}
+
+const char *pyhold_evidence_name(unsigned evidence)
+{
+	static const char *const names[] = {"", "rlock-owner", "with-block", "futex-owner",
+					    "inferred"};
+
+	return evidence < sizeof(names) / sizeof(names[0]) ? names[evidence] : "";
 }

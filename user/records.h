@@ -35,6 +35,11 @@ const struct tt_stack *record_stack(const struct tt_rec_hdr *h);
 /* Why an orphaned lock's holder will never release it, from a deadlock's TT_DEADLOCK_* flags. */
 const char *deadlock_orphan_reason(__u32 flags);
 
+/* "lock", "rlock", "condition", ... for a TT_PYOBJ_* ("" unknown); JSON and text use these. */
+const char *pyobj_kind_name(unsigned kind);
+/* "rlock-owner", "with-block", "futex-owner", "inferred" for a TT_PYHOLD_* ("" none). */
+const char *pyhold_evidence_name(unsigned evidence);
+
 /* A --holds call that takes an rwlock (read or write, plain, try or timed). */
 static inline bool lock_op_takes_rwlock(__u32 op)
 {

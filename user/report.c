@@ -125,16 +125,17 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 	print_hist(out, l);
 	if (l->owner_died)
 		fprintf(out,
-			"    owner died: thread %u%s%.16s died holding it (robust: EOWNERDEAD)%s\n",
-			l->dead_owner, thread_name(a, l->dead_owner)[0] ? " " : "",
+			"    owner died: thread %s%s%.16s died holding it (robust: EOWNERDEAD)%s\n",
+			TID_STR(l->dead_owner), thread_name(a, l->dead_owner)[0] ? " " : "",
 			thread_name(a, l->dead_owner),
 			l->owner_died > 1 ? ", and other owners before" : "");
 	fprintf(out, "    waiters (where they wait):\n");
 	for (i = 0; i < l->nr_waiters && i < o->top_stacks; i++) {
 		const struct attrib *x = &l->waiters[i];
 
-		fprintf(out, "      %6llux %10s  tid %u %s\n", (unsigned long long)x->count,
-			fmt_ns(t1, sizeof(t1), x->wait_ns), x->tid, tsafe_n(x->comm, TT_COMM_LEN));
+		fprintf(out, "      %6llux %10s  tid %s %s\n", (unsigned long long)x->count,
+			fmt_ns(t1, sizeof(t1), x->wait_ns), TID_STR(x->tid),
+			tsafe_n(x->comm, TT_COMM_LEN));
 		print_stack(out, a, x->stack, o->max_frames);
 	}
 	if (l->nr_waiters > o->top_stacks)
@@ -148,9 +149,9 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 
 			if (x->pid)
 				snprintf(other, sizeof(other), " (pid %u, another process)", x->pid);
-			fprintf(out, "      %6llux %10s  tid %u %s%s%s\n",
+			fprintf(out, "      %6llux %10s  tid %s %s%s%s\n",
 				(unsigned long long)x->count, fmt_ns(t1, sizeof(t1), x->wait_ns),
-				x->tid, tsafe_n(x->comm, TT_COMM_LEN), other,
+				TID_STR(x->tid), tsafe_n(x->comm, TT_COMM_LEN), other,
 				x->cause == WC_EXIT ? " (thread exit)" : "");
 			print_stack(out, a, x->stack, o->max_frames);
 		} else {
@@ -221,7 +222,7 @@ static void print_potential(FILE *out, const struct analysis *a, const struct de
 		const struct lock_stat *held = analysis_lock_of(a, dl->links[i].addr);
 		const struct lock_stat *next = analysis_lock_of(a, dl->links[(i + 1) % dl->nr].addr);
 
-		fprintf(out, "  tid %u %s took %s while holding %s\n", dl->links[i].tid,
+		fprintf(out, "  tid %s %s took %s while holding %s\n", TID_STR(dl->links[i].tid),
 			tsafe_n(dl->links[i].comm, TT_COMM_LEN),
 			tsafe(next ? lock_label(next, label, sizeof(label)) : "a lock"),
 			tsafe(held ? lock_label(held, label2, sizeof(label2)) : "a lock"));
@@ -239,12 +240,64 @@ static void print_orphan(FILE *out, const struct analysis *a, const struct deadl
 	const struct lock_stat *l = analysis_lock_of(a, dl->links[0].addr);
 	char label[200], t[32];
 
-	fprintf(out, "\nORPHANED LOCK at +%s: tid %u %s waits for %s, held by tid %u, which %s\n",
-		fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->links[0].tid,
+	fprintf(out, "\nORPHANED LOCK at +%s: tid %s %s waits for %s, held by tid %u, which %s\n",
+		fmt_ns(t, sizeof(t), dl->ts - a->start_ts), TID_STR(dl->links[0].tid),
 		tsafe_n(dl->links[0].comm, TT_COMM_LEN),
 		tsafe(l ? lock_label(l, label, sizeof(label)) : "a lock"), dl->links[0].owner,
 		deadlock_orphan_reason(dl->flags));
 	print_stack(out, a, dl->links[0].stack, o->max_frames);
+}
+
+/* "Python lock audit_lock (threading.Lock 0x7f...)" for a Python wait's object. */
+static const char *py_object_label(const struct pywait_info *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "Python %s%s%s (threading.%s 0x%llx)", pyobj_kind_name(p->kind),
+		 p->name[0] ? " " : "", tsafe(p->name),
+		 p->kind == TT_PYOBJ_LOCK    ? "Lock"
+		 : p->kind == TT_PYOBJ_RLOCK ? "RLock"
+		 : p->kind == TT_PYOBJ_CONDITION ? "Condition"
+		 : p->kind == TT_PYOBJ_EVENT ? "Event"
+		 : p->kind == TT_PYOBJ_SEMAPHORE ? "Semaphore"
+		 : p->kind == TT_PYOBJ_BARRIER ? "Barrier"
+		 : p->kind == TT_PYOBJ_JOIN ? "Thread"
+		 : p->kind == TT_PYOBJ_QUEUE ? "queue" : "object",
+		 (unsigned long long)p->obj);
+	return buf;
+}
+
+static void print_py_holder(FILE *out, const struct pywait_info *p)
+{
+	if (p->holder)
+		fprintf(out, ", held by tid %u (%s)", p->holder, pyhold_evidence_name(p->evidence));
+	else if (p->kind == TT_PYOBJ_LOCK || p->kind == TT_PYOBJ_RLOCK)
+		fprintf(out, ", holder not known (a Lock taken by acquire() outside a `with` "
+			     "names none)");
+}
+
+/* Threads still blocked for a second or more at the end: what `py-spy dump` shows, and more. */
+static void print_blocked(FILE *out, const struct analysis *a, const struct report_opts *o)
+{
+	char t[32], label[300];
+
+	if (!a->nr_blocked)
+		return;
+	fprintf(out, "\nBLOCKED THREADS (still waiting at the end, 1 s or more): %zu\n",
+		a->nr_blocked);
+	for (size_t i = 0; i < a->nr_blocked; i++) {
+		const struct blocked_thread *b = &a->blocked[i];
+		const struct lock_stat *l = analysis_lock_of(a, b->addr);
+
+		fprintf(out, "  tid %s %s blocked %s%s in %s\n", TID_STR(b->tid),
+			tsafe_n(b->comm, TT_COMM_LEN), fmt_ns(t, sizeof(t), b->ns),
+			b->at_attach ? " (already at attach)" : "",
+			tsafe(l ? lock_label(l, label, sizeof(label)) : "a futex wait"));
+		if (b->py.valid) {
+			fprintf(out, "    waits for %s", py_object_label(&b->py, label, sizeof(label)));
+			print_py_holder(out, &b->py);
+			fprintf(out, "\n");
+		}
+		print_stack(out, a, b->stack, o->max_frames);
+	}
 }
 
 struct hold_site {
@@ -314,7 +367,8 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 			fprintf(out, "        %5llux  %9s held  max %9s  ", (unsigned long long)h->count,
 				fmt_ns(t[0], 32, h->hold_ns), fmt_ns(t[1], 32, h->max_hold_ns));
 			if (h->tid)
-				fprintf(out, "tid %u %s\n", h->tid, tsafe_n(h->comm, TT_COMM_LEN));
+				fprintf(out, "tid %s %s\n", TID_STR(h->tid),
+					tsafe_n(h->comm, TT_COMM_LEN));
 			else
 				fprintf(out, "several threads\n");
 			print_stack(out, a, h->stack, o->max_frames);
@@ -346,7 +400,8 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 			tsafe(lock_label(sites[i].l, label, sizeof(label))), (unsigned long long)h->count,
 			fmt_ns(t[1], 32, h->hold_ns));
 		if (h->tid)
-			fprintf(out, ", tid %u %s\n", h->tid, tsafe_n(h->comm, TT_COMM_LEN));
+			fprintf(out, ", tid %s %s\n", TID_STR(h->tid),
+				tsafe_n(h->comm, TT_COMM_LEN));
 		else
 			fprintf(out, ", several threads\n");
 		print_stack(out, a, h->stack, o->max_frames);
@@ -396,7 +451,8 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 		pct(p[1], sizeof(p[1]), th->gil_wait_ns, life);
 		pct(p[2], sizeof(p[2]), th->on_cpu_ns > th->gil_cpu_ns ? th->on_cpu_ns - th->gil_cpu_ns
 								      : 0, life);
-		fprintf(out, "  %-7u %-15.15s %8s %8s %8s %7llu %7llu %9llu\n", th->tid, th->name,
+		fprintf(out, "  %-7s %-15.15s %8s %8s %8s %7llu %7llu %9llu\n", TID_STR(th->tid),
+			tsafe_n(th->name, TT_COMM_LEN),
 			p[0], p[1], p[2], (unsigned long long)th->gil_takes,
 			(unsigned long long)th->gil_waits, (unsigned long long)th->gil_forced_drops);
 	}
@@ -407,9 +463,10 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 
 		if (!th->gil_convoy)
 			continue;
-		fprintf(out, "  CONVOY: tid %u (%s) holds the GIL %s per take but waits %s each "
+		fprintf(out, "  CONVOY: tid %s (%s) holds the GIL %s per take but waits %s each "
 			     "time it wants it back (switch interval %u us): %s lost over %llu waits. "
-			     "It is stuck behind CPU-bound threads; it waits at:\n", th->tid,
+			     "It is stuck behind CPU-bound threads; it waits at:\n",
+			TID_STR(th->tid),
 			tsafe_n(th->name, TT_COMM_LEN),
 			fmt_ns(t[0], sizeof(t[0]), th->gil_hold_ns / th->gil_takes),
 			fmt_ns(t[1], sizeof(t[1]), th->gil_wait_ns / th->gil_waits), g->interval_us,
@@ -426,7 +483,7 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 	for (size_t k = 0; k < g->nr_waiters && shown < o->top_locks; k++, shown++) {
 		const struct gil_waiter *w = &g->waiters[k];
 
-		fprintf(out, "  tid %u: %llu waits, %s total, %s max\n", w->tid,
+		fprintf(out, "  tid %s: %llu waits, %s total, %s max\n", TID_STR(w->tid),
 			(unsigned long long)w->count, fmt_ns(t[0], sizeof(t[0]), w->wait_ns),
 			fmt_ns(t[1], sizeof(t[1]), w->max_wait_ns));
 		print_stack(out, a, w->stack, o->max_frames);
@@ -529,15 +586,26 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 				fmt_ns(t, sizeof(t), dl->ts - a->start_ts), dl->nr);
 		for (unsigned i = 0; i < dl->nr; i++) {
 			const struct lock_stat *l = analysis_lock_of(a, dl->links[i].addr);
-			char label[200];
+			char label[300];
 
-			fprintf(out, "  tid %u %s waits for %s, held by tid %u\n", dl->links[i].tid,
+			if (dl->links[i].py.valid) {
+				fprintf(out, "  tid %s %s waits for %s", TID_STR(dl->links[i].tid),
+					tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+					py_object_label(&dl->links[i].py, label, sizeof(label)));
+				print_py_holder(out, &dl->links[i].py);
+				fprintf(out, "\n");
+				print_stack(out, a, dl->links[i].stack, o->max_frames);
+				continue;
+			}
+			fprintf(out, "  tid %s %s waits for %s, held by tid %s\n",
+				TID_STR(dl->links[i].tid),
 				tsafe_n(dl->links[i].comm, TT_COMM_LEN),
 				tsafe(l ? lock_label(l, label, sizeof(label)) : "a lock"),
-				dl->links[i].owner);
+				TID_STR(dl->links[i].owner));
 			print_stack(out, a, dl->links[i].stack, o->max_frames);
 		}
 	}
+	print_blocked(out, a, o);
 	print_section(out, a, true, o);
 	print_section(out, a, false, o);
 	if (a->holds)
@@ -558,13 +626,17 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		pct(c[2], sizeof(c[2]), th->lock_wait_ns, life);
 		pct(c[3], sizeof(c[3]), th->cond_wait_ns, life);
 		pct(c[4], sizeof(c[4]), th->other_wait_ns, life);
-		fprintf(out, "  %-7u %-15.15s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n", th->tid,
-			tsafe_n(th->name, TT_COMM_LEN), fmt_ns(t, sizeof(t), life), c[0], c[1], c[2],
-			c[3], c[4],
+		fprintf(out, "  %-7s %-15.15s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n",
+			TID_STR(th->tid), tsafe_n(th->name, TT_COMM_LEN), fmt_ns(t, sizeof(t), life),
+			c[0], c[1], c[2], c[3], c[4],
 			(unsigned long long)th->voluntary_switches,
 			(unsigned long long)th->involuntary_switches,
 			th->created ? (th->exited ? " +-" : " +") : (th->exited ? " -" : ""));
 	}
 	fprintf(out, "  (+ created, - exited during the trace; on-cpu: running, runq: runnable "
 		     "but not running)\n");
+	if (a->merged_threads)
+		fprintf(out, "  %llu new threads were counted in an older thread with their tid "
+			     "(more than %u threads had it)\n",
+			(unsigned long long)a->merged_threads, TT_MAX_INCARNATIONS);
 }

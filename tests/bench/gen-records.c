@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 		return 2;
 	period = 1000000000ULL / rate;
 	end = (__u64)seconds * 1000000000ULL;
-	w = recfile_writer_open(argv[1], &info);
+	w = recfile_writer_open(argv[1], &info, &sd);
 	if (!w)
 		return 1;
 	{
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 		records_append(&rb, &e, sizeof(e));
 	}
 	written += flush_before(w, &rb, (__u64)-1);
-	if (recfile_writer_close(w, &sd))
+	if (recfile_writer_close(w))
 		return 1;
 	printf("%zu\n", written);
 	return 0;

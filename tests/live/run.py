@@ -26,8 +26,8 @@ CXX = os.path.join(ROOT, "build", "workloads", "cxxmutex")
 TMP = tempfile.mkdtemp(prefix="tt-live-")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import (Fail, Skip, check, check_perfetto, near, perfetto_packets,  # noqa: E402
-                     run, traced_json)
+from harness import (Fail, Skip, check, check_perfetto, decode_perfetto, near,  # noqa: E402
+                     perfetto_packets, run, traced_json)
 
 
 def run_traced(args, name, timeout=60):
@@ -1309,6 +1309,127 @@ def popen_tracing(args, **kw):
     return p
 
 
+TID_REUSE_C = r"""
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile pid_t first_tid, born;
+static volatile int go; /* 1: live, -1: not the tid wanted, exit */
+
+static long long now(clockid_t c)
+{
+	struct timespec t;
+
+	clock_gettime(c, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* burn cpu_ms of CPU, sleep sleep_ms, then say what it did as the thread's own truth */
+static void live(const char *name, long long cpu_ms, long long sleep_ms)
+{
+	long long c0 = now(CLOCK_THREAD_CPUTIME_ID), s0;
+
+	pthread_setname_np(pthread_self(), name);
+	while (now(CLOCK_THREAD_CPUTIME_ID) - c0 < cpu_ms * 1000000)
+		;
+	s0 = now(CLOCK_MONOTONIC);
+	usleep(sleep_ms * 1000);
+	s0 = now(CLOCK_MONOTONIC) - s0;
+	printf("{\"tid\": %d, \"name\": \"%s\", \"cpu_ns\": %lld, \"sleep_ns\": %lld}\n",
+	       gettid(), name, now(CLOCK_THREAD_CPUTIME_ID), s0);
+	fflush(stdout);
+}
+
+static void *first(void *arg)
+{
+	first_tid = gettid();
+	live("first-life", 150, 100);
+	return NULL;
+}
+
+static void *second(void *arg)
+{
+	born = gettid();
+	while (!go)
+		usleep(100);
+	if (go > 0)
+		live("second-life", 250, 150);
+	return NULL;
+}
+
+int main(void)
+{
+	char task[64];
+	pthread_t t;
+
+	pthread_create(&t, NULL, first, NULL);
+	pthread_join(t, NULL);
+	snprintf(task, sizeof(task), "/proc/self/task/%d", first_tid);
+	for (int n = 1; n <= 200; n++) {
+		int fd;
+
+		while (!access(task, F_OK)) /* its tid is free once its task is gone */
+			usleep(100);
+		/* the next pid the kernel hands out is first_tid, unless another process takes it */
+		fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+		if (fd < 0 || dprintf(fd, "%d", first_tid - 1) < 0)
+			break;
+		close(fd);
+		born = go = 0;
+		pthread_create(&t, NULL, second, NULL);
+		while (!born)
+			;
+		go = born == first_tid ? 1 : -1;
+		pthread_join(t, NULL);
+		if (go > 0) {
+			printf("{\"reused\": %d}\n", n);
+			return 0;
+		}
+	}
+	printf("{\"reused\": 0}\n");
+	return 0;
+}
+"""
+
+
+def test_reused_tid_is_another_thread():
+    # a thread exits and the kernel gives its tid to the next thread (forced: ns_last_pid, in
+    # the host's PID namespace, where threadtrace's tids live, set to the freed tid - 1: the
+    # next pid the system hands out is that tid, as after pid_max wraps; a namespace of its own
+    # would reuse only the namespace's numbers): two rows, each its own name, CPU and sleep
+    exe = build_c("tidreuse", TID_REUSE_C)
+    pf = os.path.join(TMP, "tidreuse.pftrace")
+    p, s, truth = run_traced(["--perfetto", pf, "--", exe], "tidreuse")
+    check(p.returncode == 0, p.stderr)
+    check([t for t in truth if t.get("reused")], f"no tid reused in 200 tries: {truth}")
+    lives = {t["name"]: t for t in truth if "name" in t}
+    tid = lives["first-life"]["tid"]
+    check(lives["second-life"]["tid"] == tid, f"truth: {lives}")
+    rows = sorted((t for t in s["threads"] if t["tid"] == tid), key=lambda t: t["start_ns"])
+    check(len(rows) == 2, f"threads with tid {tid}: {rows}")
+    check(rows[0]["name"] == "first-life" and "incarnation" not in rows[0] and
+          rows[1]["name"] == "second-life" and rows[1].get("incarnation") == 2,
+          f"rows {[(r['name'], r.get('incarnation')) for r in rows]}")
+    check(rows[0]["start_ns"] + rows[0]["traced_ns"] <= rows[1]["start_ns"], "lives overlap")
+    for row in rows:
+        t = lives[row["name"]]
+        near(row["on_cpu_ns"], t["cpu_ns"], 0.10, f"{row['name']} on-CPU")
+        check(abs(row["other_wait_ns"] - t["sleep_ns"]) <= 0.1 * t["sleep_ns"] + 5e6,
+              f"{row['name']} asleep {row['other_wait_ns']} vs slept {t['sleep_ns']}")
+        total = (row["on_cpu_ns"] + row["runnable_ns"] + row["lock_wait_ns"] +
+                 row["cond_wait_ns"] + row["other_wait_ns"])
+        check(total == row["traced_ns"] and row["created"] and row["exited"],
+              f"{row['name']}: states {total} of {row['traced_ns']}")
+    check(re.search(rf"\n  {tid}#2 +second-life ", p.stdout) and
+          re.search(rf"\n  {tid} +first-life ", p.stdout), f"THREADS rows: {p.stdout}")
+    tracks = [pk for pk in perfetto_packets(decode_perfetto(pf)) if pk.get("tid") == [str(tid)]]
+    check(len({pk["uuid"][0] for pk in tracks}) == 2, f"Perfetto tracks of tid {tid}: {tracks}")
+
+
 def test_record_survives_killed_collector():
     # threadtrace SIGKILLed while writing -o: its records up to the last whole chunk are read
     # back, and report says the file is cut short (chunks are written at least every second)
@@ -1325,10 +1446,21 @@ def test_record_survives_killed_collector():
     p = subprocess.run([TT, "report", "-q", "--json", js, os.path.join(TMP, parts[0])],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0 and "cut short" in p.stderr, p.stderr)
+    # names went into the file as they were learnt: the lock, its threads and the functions
+    # where they wait are named, nothing the records need is missing
+    check("does not name" not in p.stderr and "with the names written before" in p.stderr,
+          p.stderr)
     with open(js) as f:
         s = json.load(f)
     lk = [l for l in s["locks"] if l["kind"] == "mutex"]
     check(lk and 20 <= lk[0]["contentions"] <= 200, f"mutex waits read back: {lk}")
+    check(lk[0]["name"] == "acc_lock", f"lock name {lk[0]['name']}")
+    check({w["name"] for w in lk[0]["waiters"]} <= {"holder", "waiter"} and
+          {t["name"] for t in s["threads"]} >= {"holder", "waiter"},
+          f"thread names {[t['name'] for t in s['threads']]}")
+    check(stack_has([w["stack"] for w in lk[0]["waiters"]], "acc_acquire") and
+          stack_has([w["stack"] for w in lk[0]["wakers"]], "acc_release"),
+          f"functions: {lk[0]['waiters'][0]['stack']}")
     no_programs_left()
 
 
@@ -1972,6 +2104,43 @@ def test_python_sync_objects_parking_lot():
         check_pysync(f"{root} {exe}", s, truth, True,
                      ("ledger_lock",) if exe == "python3.13" else ("ledger_lock", "audit_rlock"))
 
+
+PY_ROOT = "/var/cache/threadtrace-roots/sid-dbg-py"  # tools/mkroot --dbg --python sid
+
+
+def test_gil_from_debug_offsets_in_debian_root():
+    """Debian unstable's stripped 3.14 and 3.15, known only by their _Py_DebugOffsets: the
+    switches equal switch_number, the spinner holds the GIL for its CPU time (plus preemption),
+    the sleeper waits at its own line; their debug builds (no GIL sites) still get frames."""
+    if not os.path.exists(os.path.join(PY_ROOT, "usr/bin/python3.14")):
+        raise Skip(f"no {PY_ROOT}: tools/mkroot --dbg --python sid")
+    src = os.path.join(PY_ROOT, "tmp", "tt-pygil.py")
+    shutil.copy(PYGIL, src)
+    for py in ("python3.14", "python3.15", "python3.14d"):
+        if not os.path.exists(os.path.join(PY_ROOT, "usr/bin", py)):
+            continue
+        cmd = ["unshare", "-m", "sh", "-c", f"mount -t proc proc {PY_ROOT}/proc; "
+               f"exec chroot {PY_ROOT} {py} /tmp/tt-pygil.py convoy 1"]
+        p, s, truth = run_traced(["-q", "--"] + cmd, "root-" + py, timeout=90)
+        check(p.returncode == 0, f"{py}: {p.stderr}")
+        t = truth[0]
+        sleeper = [x for x in t["threads"] if x["kind"] == "sleeper"][0]["tid"]
+        stacks = [w["stack"] for lk in s["locks"] for w in lk["waiters"] if w["tid"] == sleeper]
+        g = s["gil"]
+        if py.endswith("d"):
+            check(g is None and "GIL not traced" in p.stderr, f"{py}: {p.stderr}")
+        else:
+            check(g is not None and g["switches"] == t["switches"],
+                  f"{py}: {g and g['switches']} switches vs switch_number {t['switches']}")
+            check(g["forced_drops"] > 0, f"{py}: no forced drops")
+            spin = [x for x in t["threads"] if x["kind"] == "spin"][0]
+            th = [x for x in g["threads"] if x["tid"] == spin["tid"]][0]
+            check(0.9 * spin["cpu_ns"] <= th["hold_ns"] <=
+                  1.15 * (spin["cpu_ns"] + spin.get("run_delay_ns", 0)) + 5e6,
+                  f"{py}: spinner held {th['hold_ns']} vs CPU {spin['cpu_ns']}")
+            stacks += [w["stack"] for w in g["waiters"] if w["tid"] == sleeper]
+        want = f"sleeper (tt-pygil.py:{marker_line('sleep')})"
+        check(any(want in st for st in stacks), f"{py}: no {want} in {stacks[:2]}")
 
 from runtimes import *  # noqa: E402,F401,F403  musl, Go and JVM targets
 

@@ -26,7 +26,7 @@ MKROOT = os.path.join(ROOT, "tools", "mkroot")
 TMP = tempfile.mkdtemp(prefix="tt-roots-")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import Fail, Skip, check, near, run  # noqa: E402
+from harness import Fail, Skip, check, chroot_argv, near, run  # noqa: E402
 
 # suite -> (glibc it must report, root dir or None for this host, why it cannot be made)
 SUITES = {"bookworm": ["2.36", None, None], "bullseye": ["2.31", None, None],
@@ -79,15 +79,10 @@ def root_of(suite):
 
 
 def in_root(root, args):
-    """argv running args (a program under SUBDIR, cwd there) inside root with chroot, in a
-    mount namespace of its own where /proc, /sys and /dev are bound: gone when it ends."""
+    """argv running args (a program under SUBDIR, cwd there) inside root (harness.chroot_argv)."""
     if root is None:
         return args
-    script = ('for m in proc sys dev; do mount --bind /$m "$1/$m" || exit 1; done; '
-              'r=$1; d=$2; shift 2; exec chroot "$r" /bin/sh -c \'cd "$0" && exec "$@"\' '
-              '"$d" "$@"')
-    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", root,
-            "/" + SUBDIR, "./glibclocks"] + args[1:]
+    return chroot_argv(root, "/" + SUBDIR, ["./glibclocks"] + args[1:])
 
 
 def prog_dir(root):

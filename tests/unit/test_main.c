@@ -20,6 +20,8 @@
 #include "test_runtime.h"
 #include "test_pyobj.h"
 #include "test_glibc.h"
+#include "test_threads.h"
+#include "test_recfile_cut.h"
 #include "test_pydebug.h"
 #include "recfile.h"
 #include "folded.h"
@@ -769,12 +771,12 @@ static void test_recfile_streamed(void)
 	close(mkstemp(p2));
 	sample_session(&rb, &sd);
 	CHECK(recfile_write(p1, &info, &rb, &sd) == 0);
-	w = recfile_writer_open(p2, &info);
+	w = recfile_writer_open(p2, &info, &sd);
 	CHECK(w != NULL);
 	for (size_t o = 0; w && o < rb.len; o += ((struct tt_rec_hdr *)(rb.data + o))->size)
 		CHECK(recfile_writer_add(w, rb.data + o,
 					 ((struct tt_rec_hdr *)(rb.data + o))->size) == 0);
-	CHECK(w && recfile_writer_close(w, &sd) == 0);
+	CHECK(w && recfile_writer_close(w) == 0);
 	CHECK(stat(p1, &s1) == 0 && stat(p2, &s2) == 0 && s1.st_size == s2.st_size);
 	b1 = calloc(1, s1.st_size);
 	b2 = calloc(1, s2.st_size);
@@ -1276,6 +1278,8 @@ static const struct unit_test tests[] = {
 	{"runtime_musl", test_runtime_musl},
 	{"runtime_musl_stripped", test_runtime_musl_stripped},
 	{"glibc_versions", test_glibc_versions},
+	{"reused_tids", test_reused_tids},
+	{"recfile_cut_keeps_names", test_recfile_cut_keeps_names},
 	{"pydebug_offsets", test_pydebug_offsets},
 	{"pystack_v1_frames", test_pystack_v1_frames},
 	{"pyobj_expr", test_pyobj_expr},

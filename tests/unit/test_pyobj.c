@@ -5,6 +5,7 @@
 #include "test_pyobj.h"
 #include "pyobj.h"
 #include "pyframes.h"
+#include "lockkind.h"
 
 void test_pyobj_expr(void)
 {
@@ -94,6 +95,7 @@ void test_pyobj_classify(void)
 	in.have_park_key = false;
 	CHECK(pyobj_classify(&in, &o));
 	CHECK(o.kind == PYOBJ_EVENT && o.obj == 0xe2 && !strcmp(o.name, "go"));
-	CHECK(!strcmp(pyobj_kind_name(o.kind), "python-event") && !pyobj_kind_is_lock(o.kind));
+	CHECK(!strcmp(lock_kind_name(LK_PY_LOCK + (o.kind - PYOBJ_LOCK)), "python-event") &&
+	      !pyobj_kind_is_lock(o.kind));
 	symdata_free(&sd);
 }

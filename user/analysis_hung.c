@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * analysis_hung.c - the hung-process view: threads still blocked for a second or more when the
+ * trace ended, with where they wait (Python frames merged) and, for Python threads, the Python
+ * object they wait for and its holder (TT_REC_PYWAIT); the Python side of Python deadlocks.
+ */
+#include "analysis_int.h"
+
+void on_pywait(struct work *w, const struct tt_pywait *r)
+{
+	struct thread_work *t = thread_get(w, r->hdr.tid);
+	struct pywait_info *p = &t->py;
+
+	p->valid = true;
+	p->since = r->since;
+	p->uaddr = r->uaddr;
+	p->obj = r->obj;
+	p->lock = r->lock;
+	p->holder = r->holder;
+	p->kind = r->kind;
+	p->evidence = r->evidence;
+	memcpy(p->name, r->name, sizeof(p->name));
+	p->name[sizeof(p->name) - 1] = 0;
+}
+
+/* The Python wait of the thread of link i, when it is the wait the deadlock names. */
+void hung_deadlock_link(struct work *w, struct deadlock_stat *d, unsigned i)
+{
+	struct thread_work *t = thread_get(w, d->links[i].tid);
+
+	if (t->py.valid && t->py.uaddr == d->links[i].addr)
+		d->links[i].py = t->py;
+}
+
+/* At the end of the trace: a wait still open for BLOCKED_MIN_NS is a blocked thread. */
+void hung_note_blocked(struct work *w, struct thread_work *t)
+{
+	struct analysis *a = w->a;
+	struct blocked_thread *b;
+
+	if (a->end_ts < t->cur.begin || a->end_ts - t->cur.begin < BLOCKED_MIN_NS)
+		return;
+	b = VEC_PUSH(a->blocked, a->nr_blocked, w->cap_blocked);
+	memset(b, 0, sizeof(*b));
+	b->tid = t->st.tid;
+	memcpy(b->comm, t->st.name, TT_COMM_LEN);
+	b->since = t->cur.begin;
+	b->ns = a->end_ts - t->cur.begin;
+	b->addr = t->cur.addr;
+	b->stack = t->cur.stack;
+	b->at_attach = t->info_ts && t->cur.begin == t->info_ts;
+	if (t->py.valid && t->py.since == t->cur.begin && t->py.uaddr == t->cur.addr)
+		b->py = t->py;
+}
+
+static int cmp_blocked(const void *x, const void *y)
+{
+	const struct blocked_thread *a = x, *b = y;
+
+	if (a->ns != b->ns)
+		return a->ns > b->ns ? -1 : 1;
+	return a->tid < b->tid ? -1 : a->tid > b->tid;
+}
+
+void hung_sort(struct work *w)
+{
+	if (w->a->nr_blocked > 1)
+		qsort(w->a->blocked, w->a->nr_blocked, sizeof(*w->a->blocked), cmp_blocked);
+}

@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pydeadlock.c - see pydeadlock.h.
+ *
+ * A blocked acquire of a threading.Lock or RLock (3.8-3.13.0) sleeps in sem_wait on the
+ * lock's PyThread_type_lock, a malloc'd sem_t whose futex word is its first: the wait's futex
+ * address equals the object's lock_lock. The object itself is found on the waiter's frames (a
+ * local, the context manager of a `with`, the self of a bound method). Holders: an RLock names
+ * its owner's thread ident; a Lock names nobody, but `with lock:` keeps the lock's bound
+ * __exit__ on the holder's value stack for the whole block. Until pylive (user/pylive.c) lands,
+ * frames and objects are read here; the value stack of a frame that is running a C call has no
+ * recorded top (3.11+ stacktop is -1 then), so its whole area is scanned and a slot may be
+ * stale: two threads claiming one Lock name no holder.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pydeadlock.h"
+#include "procfs.h"
+#include "util.h"
+
+/* DWARF of the pyenv builds 3.8.18-3.13.0 (doc/cpython-layouts.md), the same in each. */
+#define OB_REFCNT 0
+#define OB_TYPE 8
+#define TP_NAME 24
+#define LOCK_LOCK 16   /* lockobject.lock_lock, rlockobject.rlock_lock: the sem_t */
+#define LOCK_LOCKED 32 /* lockobject.locked (char) */
+#define RLOCK_OWNER 24 /* rlockobject.rlock_owner: the owner's thread ident */
+#define RLOCK_COUNT 32
+#define CFUNC_ML 16   /* PyCFunctionObject.m_ml -> PyMethodDef, ml_name first */
+#define CFUNC_SELF 24 /* PyCFunctionObject.m_self */
+#define METHOD_SELF 24 /* PyMethodObject.im_self */
+
+enum stack_top {
+	TOP_NONE,  /* unknown: the whole area */
+	TOP_PTR,   /* PyObject **f_stacktop, NULL while the frame runs (3.8, 3.9) */
+	TOP_DEPTH, /* int f_stackdepth from f_valuestack, -1 while it runs (3.10) */
+	TOP_INDEX, /* int stacktop from localsplus, -1 while it runs (3.11-3.13) */
+};
+
+struct frame_layout {
+	unsigned minor;
+	int valuestack;	   /* frame + this: PyObject **f_valuestack; -1: after the locals */
+	unsigned top;	   /* frame + this: the top, read as top_kind says */
+	enum stack_top top_kind;
+	unsigned stacksize; /* code + this: int co_stacksize */
+	int nlocalsplus;    /* code + this: int co_nlocalsplus (3.11+); -1 */
+};
+
+static const struct frame_layout layouts[] = {
+	{8, 64, 72, TOP_PTR, 32, -1},	{9, 64, 72, TOP_PTR, 32, -1},
+	{10, 64, 80, TOP_DEPTH, 32, -1}, {11, -1, 64, TOP_INDEX, 68, 76},
+	{12, -1, 64, TOP_INDEX, 64, 72}, {13, -1, 64, TOP_INDEX, 64, 72},
+};
+
+#define MAX_FRAMES 64
+#define MAX_SLOTS 512 /* per frame */
+#define MAX_THREADS 256
+#define ROUND_NS 250000000ULL
+#define MIN_BLOCKED_NS 500000000ULL
+
+enum obj_class { OC_OTHER, OC_LOCK, OC_RLOCK, OC_CFUNC, OC_METHOD };
+
+enum ref_kind { REF_OBJ, REF_EXIT, REF_BOUND };
+
+/* A lock a thread's frames refer to. */
+struct ref {
+	__u64 lock;
+	unsigned frame; /* 0: the innermost */
+	enum ref_kind kind;
+	bool precise; /* below the frame's recorded stack top (not a stale slot) */
+};
+
+struct pythread {
+	__u32 tid;
+	__u64 tstate, ident;
+	struct tt_pyframe frames[MAX_FRAMES];
+	__u64 frame_addr[MAX_FRAMES];
+	unsigned nr_frames;
+	bool trunc;
+	struct ref *refs;
+	size_t nr_refs, cap_refs;
+};
+
+/* What the latest round found for a blocked thread (and last wrote). */
+struct facts {
+	__u32 tid;
+	struct tt_pywait w;
+	bool written;
+};
+
+struct pylocks {
+	const struct py_target *py;
+	struct pyframes *pf;
+	const struct frame_layout *l;
+	struct tt_py_walk walk;
+	struct pythread *th;
+	size_t nr_th, cap_th;
+	struct u64_map types; /* type object -> enum obj_class + 1 */
+	struct facts *facts;
+	size_t nr_facts, cap_facts;
+	__u64 last_round;
+	__u64 cycle_key; /* the cycle seen in the previous round, 0: none */
+	__u64 *reported;
+	size_t nr_reported, cap_reported;
+};
+
+struct pylocks *pylocks_new(const struct py_target *py, struct pyframes *pf)
+{
+	struct pylocks *w;
+
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		if (layouts[i].minor != py->minor)
+			continue;
+		w = xcalloc(1, sizeof(*w));
+		w->py = py;
+		w->pf = pf;
+		w->l = &layouts[i];
+		if (!pyframes_walk(py->minor, &w->walk)) {
+			free(w);
+			return NULL;
+		}
+		return w;
+	}
+	return NULL;
+}
+
+static void threads_clear(struct pylocks *w)
+{
+	for (size_t i = 0; i < w->nr_th; i++)
+		free(w->th[i].refs);
+	w->nr_th = 0;
+}
+
+void pylocks_free(struct pylocks *w)
+{
+	if (!w)
+		return;
+	threads_clear(w);
+	free(w->th);
+	free(w->facts);
+	free(w->reported);
+	u64_map_free(&w->types);
+	free(w);
+}
+
+static int rd(const struct pylocks *w, __u64 addr, void *buf, size_t len)
+{
+	return procfs_read_mem(w->py->pid, addr, buf, len);
+}
+
+static __u64 rd64(const struct pylocks *w, __u64 addr)
+{
+	__u64 v = 0;
+
+	return addr && !rd(w, addr, &v, 8) ? v : 0;
+}
+
+static bool rd_cstr(const struct pylocks *w, __u64 addr, char *buf, size_t len)
+{
+	if (!addr || rd(w, addr, buf, len - 1))
+		return false;
+	buf[len - 1] = 0;
+	return true;
+}
+
+static enum obj_class type_class(struct pylocks *w, __u64 type)
+{
+	bool found;
+	__u64 *slot = u64_map_upsert(&w->types, type, &found);
+	char name[40];
+
+	if (found)
+		return (enum obj_class)(*slot - 1);
+	*slot = OC_OTHER + 1;
+	if (!rd_cstr(w, rd64(w, type + TP_NAME), name, sizeof(name)))
+		return OC_OTHER;
+	if (!strcmp(name, "_thread.lock"))
+		*slot = OC_LOCK + 1;
+	else if (!strcmp(name, "_thread.RLock"))
+		*slot = OC_RLOCK + 1;
+	else if (!strcmp(name, "builtin_function_or_method"))
+		*slot = OC_CFUNC + 1;
+	else if (!strcmp(name, "method"))
+		*slot = OC_METHOD + 1;
+	return (enum obj_class)(*slot - 1);
+}
+
+/* The class of a live object at p (a refcount, a type); OC_OTHER for anything else. */
+static enum obj_class obj_class(struct pylocks *w, __u64 p)
+{
+	__u64 head[2];
+
+	if (p < 4096 || (p & 7) || p >> 47 || rd(w, p, head, sizeof(head)))
+		return OC_OTHER;
+	if (!head[0] || head[0] >> 40 || !head[1] || (head[1] & 7))
+		return OC_OTHER;
+	return type_class(w, head[1]);
+}
+
+static bool is_lock(enum obj_class c)
+{
+	return c == OC_LOCK || c == OC_RLOCK;
+}
+
+/* A slot's lock reference: the lock itself, or a method bound to it (__exit__: a `with`). */
+static void note_slot(struct pylocks *w, struct pythread *t, __u64 p, unsigned frame,
+		      bool precise)
+{
+	enum obj_class c = obj_class(w, p);
+	struct ref r = {0, frame, REF_OBJ, precise};
+	char name[16];
+
+	if (is_lock(c)) {
+		r.lock = p;
+	} else if (c == OC_CFUNC || c == OC_METHOD) {
+		__u64 self = rd64(w, p + (c == OC_CFUNC ? CFUNC_SELF : METHOD_SELF));
+
+		if (!is_lock(obj_class(w, self)))
+			return;
+		r.lock = self;
+		r.kind = REF_BOUND;
+		if (c == OC_CFUNC && rd_cstr(w, rd64(w, rd64(w, p + CFUNC_ML)), name, sizeof(name)) &&
+		    !strcmp(name, "__exit__"))
+			r.kind = REF_EXIT;
+	} else {
+		return;
+	}
+	*VEC_PUSH(t->refs, t->nr_refs, t->cap_refs) = r;
+}
+
+/* The frame's locals and value stack: [*first, *first + *n) slots; whether the top is known. */
+static bool frame_slots(struct pylocks *w, __u64 frame, __u64 code, __u64 *first, unsigned *n)
+{
+	const struct frame_layout *l = w->l;
+	__s32 stacksize = 0, nlp = 0, top = -1;
+	__u64 base = frame + (unsigned)w->walk.localsplus, end, topp;
+	bool precise = false;
+
+	if (rd(w, code + l->stacksize, &stacksize, 4) || stacksize < 0 || stacksize > MAX_SLOTS)
+		return false;
+	if (l->valuestack >= 0) {
+		__u64 vs = rd64(w, frame + (unsigned)l->valuestack);
+
+		if (vs < base || vs - base > MAX_SLOTS * 8)
+			return false;
+		end = vs + (__u64)stacksize * 8;
+		if (l->top_kind == TOP_PTR && (topp = rd64(w, frame + l->top)) >= vs && topp <= end) {
+			end = topp;
+			precise = true;
+		} else if (l->top_kind == TOP_DEPTH && !rd(w, frame + l->top, &top, 4) && top >= 0 &&
+			   top <= stacksize) {
+			end = vs + (__u64)top * 8;
+			precise = true;
+		}
+	} else {
+		if (rd(w, code + (unsigned)l->nlocalsplus, &nlp, 4) || nlp < 0 || nlp > MAX_SLOTS)
+			return false;
+		end = base + (__u64)(nlp + stacksize) * 8;
+		if (!rd(w, frame + l->top, &top, 4) && top >= 0 && top <= nlp + stacksize) {
+			end = base + (__u64)top * 8;
+			precise = true;
+		}
+	}
+	*first = base;
+	*n = (unsigned)((end - base) / 8);
+	if (*n > MAX_SLOTS)
+		*n = MAX_SLOTS;
+	return precise;
+}
+
+static void scan_frame(struct pylocks *w, struct pythread *t, unsigned i)
+{
+	__u64 first, slots[MAX_SLOTS];
+	unsigned n = 0;
+	bool precise = frame_slots(w, t->frame_addr[i], t->frames[i].code, &first, &n);
+
+	if (!n || rd(w, first, slots, (size_t)n * 8))
+		return;
+	for (unsigned k = 0; k < n; k++)
+		if (slots[k])
+			note_slot(w, t, slots[k], i, precise);
+}
+
+/* Walk a thread's frames as bpf/common.bpf.h does; keep each frame's address. */
+static void read_frames(struct pylocks *w, struct pythread *t)
+{
+	const struct tt_py_walk *wk = &w->walk;
+	__u64 frame = rd64(w, t->tstate + wk->tstate_frame);
+	__u8 fb[128];
+
+	if (frame && wk->cframe_frame >= 0)
+		frame = rd64(w, frame + (unsigned)wk->cframe_frame);
+	t->nr_frames = 0;
+	for (unsigned steps = 0; frame && steps < MAX_FRAMES + 8; steps++) {
+		struct tt_pyframe *f;
+		__u64 code, at = frame;
+
+		if (t->nr_frames == MAX_FRAMES) {
+			t->trunc = true;
+			break;
+		}
+		if (rd(w, frame, fb, wk->frame_bytes))
+			break;
+		memcpy(&code, fb + wk->code, 8);
+		memcpy(&frame, fb + wk->back, 8);
+		if (wk->owner >= 0 && fb[wk->owner] == TT_PY_OWNER_CSTACK) {
+			if (t->nr_frames)
+				t->frames[t->nr_frames - 1].flags |= TT_PYF_ENTRY;
+			continue;
+		}
+		f = &t->frames[t->nr_frames];
+		memset(f, 0, sizeof(*f));
+		f->code = code;
+		if (wk->instr_is_ptr) {
+			__u64 ip;
+
+			memcpy(&ip, fb + wk->instr, 8);
+			f->instr = (__u32)(ip - code);
+		} else {
+			memcpy(&f->instr, fb + wk->instr, 4);
+		}
+		f->flags = wk->every_entry ? TT_PYF_ENTRY : 0;
+		if (wk->is_entry >= 0 && fb[wk->is_entry])
+			f->flags |= TT_PYF_ENTRY;
+		if (wk->localsplus >= 0 && t->nr_frames < TT_PY_LOCAL0_FRAMES)
+			f->local0 = rd64(w, at + (unsigned)wk->localsplus);
+		t->frame_addr[t->nr_frames++] = at;
+	}
+	if (!frame && t->nr_frames)
+		t->frames[t->nr_frames - 1].flags |= TT_PYF_ENTRY;
+}
+
+static void add_thread(void *ctx, __u32 tid, __u64 tstate)
+{
+	struct pylocks *w = ctx;
+	struct pythread *t;
+
+	if (w->nr_th == MAX_THREADS)
+		return;
+	t = VEC_PUSH(w->th, w->nr_th, w->cap_th);
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->tstate = tstate;
+}
+
+static struct pythread *thread_of(struct pylocks *w, __u32 tid)
+{
+	for (size_t i = 0; i < w->nr_th; i++)
+		if (w->th[i].tid == tid)
+			return &w->th[i];
+	return NULL;
+}
+
+unsigned pylocks_stack(struct pylocks *w, __u32 tid, struct tt_pyframe *out, unsigned max,
+		       __u32 *flags)
+{
+	struct pythread *t;
+	unsigned n;
+
+	threads_clear(w);
+	pygil_threads(w->py, add_thread, w);
+	t = thread_of(w, tid);
+	if (!t)
+		return 0;
+	read_frames(w, t);
+	n = t->nr_frames < max ? t->nr_frames : max;
+	memcpy(out, t->frames, n * sizeof(*out));
+	*flags = t->trunc || n < t->nr_frames ? TT_STACK_USER_TRUNC : 0;
+	return n;
+}
+
+/* Every Python thread's frames and the locks they refer to. */
+static void read_threads(struct pylocks *w)
+{
+	threads_clear(w);
+	pygil_threads(w->py, add_thread, w);
+	for (size_t i = 0; i < w->nr_th; i++) {
+		struct pythread *t = &w->th[i];
+
+		t->ident = pygil_tstate_ident(w->py, t->tstate);
+		read_frames(w, t);
+		for (unsigned f = 0; f < t->nr_frames; f++)
+			scan_frame(w, t, f);
+	}
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t a = s ? strlen(s) : 0, b = strlen(tail);
+
+	return a >= b && !strcmp(s + a - b, tail);
+}
+
+/* The kind of synchronisation object a threading.py / queue.py frame's self is. */
+static unsigned sync_kind(struct pylocks *w, const char *file, __u64 self)
+{
+	__u64 type = rd64(w, self + OB_TYPE);
+	char name[32] = "";
+
+	if (ends_with(file, "/queue.py"))
+		return TT_PYOBJ_QUEUE;
+	if (!rd_cstr(w, rd64(w, type + TP_NAME), name, sizeof(name)))
+		return TT_PYOBJ_UNKNOWN;
+	if (!strcmp(name, "Condition"))
+		return TT_PYOBJ_CONDITION;
+	if (!strcmp(name, "Event"))
+		return TT_PYOBJ_EVENT;
+	if (!strcmp(name, "Semaphore") || !strcmp(name, "BoundedSemaphore"))
+		return TT_PYOBJ_SEMAPHORE;
+	if (!strcmp(name, "Barrier"))
+		return TT_PYOBJ_BARRIER;
+	if (strstr(name, "Thread") || strstr(name, "Timer"))
+		return TT_PYOBJ_JOIN;
+	return TT_PYOBJ_UNKNOWN;
+}
+
+/* The text of line `line` of file as the target sees it; false when unreadable. */
+static bool source_line(pid_t pid, const char *file, int line, char *buf, size_t len)
+{
+	char path[4200];
+	FILE *f;
+	int n = 0;
+
+	if (!file || line <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/%s/%s", pid, file[0] == '/' ? "root" : "cwd",
+		 file);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(buf, (int)len, f))
+		if (++n == line) {
+			fclose(f);
+			return true;
+		}
+	fclose(f);
+	return false;
+}
+
+static size_t name_chars(const char *s)
+{
+	size_t n = 0;
+
+	while (isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '.')
+		n++;
+	return n;
+}
+
+/*
+ * The object's name in the line that waits: `with accounts_lock:` or `with a, b:` (the last
+ * one: the acquire in progress is the latest), `ready.wait()`, `self.lock.acquire()`.
+ */
+static void name_from_line(const char *line, char *out, size_t len)
+{
+	static const char *const calls[] = {".acquire(", ".wait(", ".wait_for(", ".join(",
+					    ".get(", ".put(", ".__enter__("};
+	const char *p = line;
+	size_t n;
+
+	out[0] = 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!strncmp(p, "async ", 6))
+		p += 6;
+	if (!strncmp(p, "with ", 5)) {
+		const char *last = p + 5, *c;
+
+		while (*last == ' ')
+			last++;
+		for (c = last; *c && *c != ':'; c++)
+			if (*c == ',') {
+				last = c + 1;
+				while (*last == ' ')
+					last++;
+			}
+		n = name_chars(last);
+		snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), last);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		const char *c = strstr(p, calls[i]), *s;
+
+		if (!c)
+			continue;
+		for (s = c; s > p && (isalnum((unsigned char)s[-1]) || s[-1] == '_' ||
+				      s[-1] == '.');)
+			s--;
+		n = (size_t)(c - s);
+		if (n)
+			snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), s);
+		return;
+	}
+}
+
+/* The lock t's wait on addr is for: a lock object its frames refer to whose sem_t is addr. */
+static __u64 waited_lock(struct pylocks *w, const struct pythread *t, __u64 addr)
+{
+	for (size_t i = 0; i < t->nr_refs; i++)
+		if (rd64(w, t->refs[i].lock + LOCK_LOCK) == addr)
+			return t->refs[i].lock;
+	return 0;
+}
+
+static __u32 tid_of_ident(const struct pylocks *w, __u64 ident)
+{
+	for (size_t i = 0; i < w->nr_th; i++)
+		if (ident && w->th[i].ident == ident)
+			return w->th[i].tid;
+	return 0;
+}
+
+/* Whether a thread is blocked waiting for the lock (this round's facts). */
+static bool waits_for(const struct pylocks *w, __u32 tid, __u64 lock)
+{
+	for (size_t i = 0; i < w->nr_facts; i++)
+		if (w->facts[i].tid == tid && w->facts[i].w.lock == lock)
+			return true;
+	return false;
+}
+
+/*
+ * Who holds a Lock: the one thread with its bound __exit__ on a value stack (a waiter's own
+ * in its innermost frame is the `with` it waits in: 3.8-3.11 push __exit__ before __enter__);
+ * else the one other thread referring to it at all (inferred). Precise slots win over stale.
+ */
+static __u32 lock_holder(struct pylocks *w, __u64 lock, __u32 waiter, __u8 *evidence)
+{
+	__u32 exit_tid = 0, exit_precise = 0, ref_tid = 0;
+	unsigned nr_exit = 0, nr_precise = 0, nr_ref = 0;
+	char locked = 0;
+
+	if (rd(w, lock + LOCK_LOCKED, &locked, 1) || !locked)
+		return 0;
+	for (size_t i = 0; i < w->nr_th; i++) {
+		const struct pythread *t = &w->th[i];
+		bool exit = false, precise = false, ref = false;
+		bool self_wait = waits_for(w, t->tid, lock);
+
+		for (size_t k = 0; k < t->nr_refs; k++) {
+			const struct ref *r = &t->refs[k];
+
+			if (r->lock != lock)
+				continue;
+			ref = true;
+			if (r->kind != REF_EXIT || (self_wait && r->frame == 0))
+				continue;
+			exit = true;
+			precise |= r->precise;
+		}
+		if (t->tid == waiter || self_wait)
+			continue;
+		if (exit) {
+			nr_exit++;
+			exit_tid = t->tid;
+			if (precise) {
+				nr_precise++;
+				exit_precise = t->tid;
+			}
+		} else if (ref) {
+			nr_ref++;
+			ref_tid = t->tid;
+		}
+	}
+	*evidence = TT_PYHOLD_WITH_BLOCK;
+	if (nr_exit == 1)
+		return exit_tid;
+	if (nr_precise == 1)
+		return exit_precise;
+	*evidence = TT_PYHOLD_INFERRED;
+	if (!nr_exit && nr_ref == 1)
+		return ref_tid;
+	*evidence = TT_PYHOLD_NONE;
+	return 0;
+}
+
+static struct facts *facts_of(struct pylocks *w, __u32 tid)
+{
+	for (size_t i = 0; i < w->nr_facts; i++)
+		if (w->facts[i].tid == tid)
+			return &w->facts[i];
+	return NULL;
+}
+
+/* What thread t's wait on b->addr is for: the object, its kind and name, its lock. */
+static bool classify(struct pylocks *w, const struct pythread *t, const struct blocked_wait *b,
+		     struct tt_pywait *pw)
+{
+	int sync_frame = -1, name_frame = -1;
+	char line[512];
+
+	memset(pw, 0, sizeof(*pw));
+	pw->since = b->since;
+	pw->uaddr = b->addr;
+	pw->lock = waited_lock(w, t, b->addr);
+	/* the outermost of the innermost threading.py/queue.py frames names the object */
+	for (unsigned i = 0; i < t->nr_frames; i++) {
+		const char *q, *file;
+		int ln;
+
+		pyframes_where(w->pf, &t->frames[i], &q, &file, &ln);
+		if (!ends_with(file, "/threading.py") && !ends_with(file, "/queue.py")) {
+			name_frame = (int)i;
+			break;
+		}
+		if (i < TT_PY_LOCAL0_FRAMES && t->frames[i].local0 &&
+		    sync_kind(w, file, t->frames[i].local0)) {
+			sync_frame = (int)i;
+			pw->obj = t->frames[i].local0;
+			pw->kind = (__u8)sync_kind(w, file, pw->obj);
+		}
+	}
+	if (sync_frame < 0) {
+		if (!pw->lock)
+			return false;
+		pw->obj = pw->lock;
+		pw->kind = obj_class(w, pw->lock) == OC_RLOCK ? TT_PYOBJ_RLOCK : TT_PYOBJ_LOCK;
+	}
+	if (name_frame >= 0) {
+		const char *q, *file;
+		int ln;
+
+		pyframes_where(w->pf, &t->frames[name_frame], &q, &file, &ln);
+		if (source_line(w->py->pid, file, ln, line, sizeof(line)))
+			name_from_line(line, pw->name, sizeof(pw->name));
+	}
+	return true;
+}
+
+static void find_holder(struct pylocks *w, __u32 tid, struct tt_pywait *pw)
+{
+	enum obj_class c;
+
+	/* a Condition's waiter lock is released by notify(), not by a holder */
+	if (!pw->lock || (pw->kind != TT_PYOBJ_LOCK && pw->kind != TT_PYOBJ_RLOCK))
+		return;
+	c = obj_class(w, pw->lock);
+	if (c == OC_RLOCK) {
+		__u64 owner = rd64(w, pw->lock + RLOCK_OWNER), count = rd64(w, pw->lock + RLOCK_COUNT);
+
+		pw->holder = count ? tid_of_ident(w, owner) : 0;
+		pw->evidence = pw->holder ? TT_PYHOLD_RLOCK_OWNER : TT_PYHOLD_NONE;
+	} else if (c == OC_LOCK) {
+		pw->holder = lock_holder(w, pw->lock, tid, &pw->evidence);
+	}
+}
+
+/* A cycle through start in the waits-for graph of the facts; its key, 0 when none. */
+static __u64 find_cycle(struct pylocks *w, const struct facts *start, struct tt_deadlock *dl)
+{
+	const struct facts *cur = start;
+	__u64 key = 0;
+
+	memset(dl, 0, sizeof(*dl));
+	for (unsigned k = 0; k < TT_MAX_CYCLE && cur && cur->w.holder; k++) {
+		dl->links[k].tid = cur->tid;
+		dl->links[k].owner = cur->w.holder;
+		dl->links[k].addr = cur->w.uaddr;
+		key += hash_u64(cur->tid ^ hash_u64(cur->w.lock));
+		if (cur->w.holder == start->tid) {
+			dl->nr = k + 1;
+			return key | 1;
+		}
+		cur = facts_of(w, cur->w.holder);
+	}
+	return 0;
+}
+
+static bool reported_before(struct pylocks *w, __u64 key)
+{
+	for (size_t i = 0; i < w->nr_reported; i++)
+		if (w->reported[i] == key)
+			return true;
+	return false;
+}
+
+void pylocks_check(struct pylocks *w, const struct blocked_wait *b, size_t n, __u64 now,
+		   struct pylocks_round *out)
+{
+	size_t nr_facts, nr_old, python = 0;
+	struct facts *old;
+	__u64 key = 0;
+
+	out->nr_waits = 0;
+	out->deadlock = false;
+	if (now - w->last_round < ROUND_NS)
+		return;
+	for (size_t i = 0; i < n; i++)
+		python += now - b[i].since >= MIN_BLOCKED_NS;
+	if (!python)
+		return;
+	w->last_round = now;
+	read_threads(w);
+	/* this round's facts; the previous round's say what was written already */
+	old = w->facts;
+	nr_old = w->nr_facts;
+	w->facts = NULL;
+	w->nr_facts = w->cap_facts = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct pythread *t = thread_of(w, b[i].tid);
+		struct facts f = {.tid = b[i].tid};
+
+		if (t && now - b[i].since >= MIN_BLOCKED_NS && classify(w, t, &b[i], &f.w))
+			*VEC_PUSH(w->facts, w->nr_facts, w->cap_facts) = f;
+	}
+	nr_facts = w->nr_facts;
+	for (size_t i = 0; i < nr_facts; i++)
+		find_holder(w, w->facts[i].tid, &w->facts[i].w);
+	for (size_t i = 0; i < nr_facts; i++) {
+		struct facts *f = &w->facts[i];
+		struct tt_pywait *r;
+
+		/* compared by content, past the (empty) header */
+		for (size_t k = 0; k < nr_old && !f->written; k++)
+			f->written = old[k].tid == f->tid &&
+				     !memcmp((char *)&old[k].w + sizeof(f->w.hdr),
+					     (char *)&f->w + sizeof(f->w.hdr),
+					     sizeof(f->w) - sizeof(f->w.hdr));
+		if (f->written)
+			continue;
+		f->written = true;
+		r = VEC_PUSH(out->waits, out->nr_waits, out->cap_waits);
+		*r = f->w;
+		r->hdr.size = sizeof(*r);
+		r->hdr.kind = TT_REC_PYWAIT;
+		r->hdr.ts = now;
+		r->hdr.pid = w->py->pid;
+		r->hdr.tid = f->tid;
+	}
+	free(old);
+	/* a cycle counts once it is seen in two rounds in a row (holders read twice) */
+	for (size_t i = 0; i < nr_facts && !key; i++) {
+		__u32 min = w->facts[i].tid;
+
+		key = find_cycle(w, &w->facts[i], &out->dl);
+		for (unsigned k = 0; key && k < out->dl.nr; k++)
+			if (out->dl.links[k].tid < min)
+				key = 0; /* found again from its lowest tid */
+	}
+	if (key && key == w->cycle_key && !reported_before(w, key)) {
+		*VEC_PUSH(w->reported, w->nr_reported, w->cap_reported) = key;
+		out->dl.hdr.size = sizeof(out->dl);
+		out->dl.hdr.kind = TT_REC_DEADLOCK;
+		out->dl.hdr.ts = now;
+		out->dl.hdr.pid = w->py->pid;
+		out->dl.hdr.tid = out->dl.links[0].tid;
+		out->dl.flags = TT_DEADLOCK_PYTHON;
+		out->deadlock = true;
+	}
+	w->cycle_key = key;
+}
+
+const struct tt_pywait *pylocks_wait_of(const struct pylocks *w, __u32 tid)
+{
+	for (size_t i = 0; i < w->nr_facts; i++)
+		if (w->facts[i].tid == tid)
+			return &w->facts[i].w;
+	return NULL;
+}
