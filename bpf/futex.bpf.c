@@ -21,6 +21,29 @@ static __always_inline bool is_wait_op(__u32 cmd)
 	return false;
 }
 
+/* A CPython with a parking lot (3.13+): send the word before each waited-on word (user space
+ * sets it; see struct tt_park_key). */
+volatile __u32 py_park_key = 0;
+
+static __always_inline void emit_park_key(__u64 uaddr, __u32 tgid, __u32 tid, __u64 ts)
+{
+	struct tt_park_key *rec;
+
+	if (!py_park_key)
+		return;
+	rec = reserve(sizeof(*rec));
+	if (!rec)
+		return;
+	fill_hdr(&rec->hdr, TT_REC_PARK_KEY, sizeof(*rec), tgid, tid);
+	rec->hdr.ts = ts;
+	rec->parent_kind = TT_REC_WAIT_BEGIN;
+	rec->pad = 0;
+	rec->ok = !bpf_probe_read_user(&rec->key, 8, (void *)(uaddr - 8));
+	if (!rec->ok)
+		rec->key = 0;
+	submit(rec);
+}
+
 static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 val, __u32 val3,
 				      __u64 timeout)
 {
@@ -49,6 +72,7 @@ static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 va
 	fill_hdr(&rec->hdr, TT_REC_WAIT_BEGIN, 0, tgid, tid);
 	emit_scratch(rec, size);
 	emit_snapshot(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts, rec->stack.flags);
+	emit_park_key(uaddr, tgid, tid, rec->hdr.ts);
 	/* last: it assembles its record in rec's scratch slot */
 	emit_pystack(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts);
 	return 0;

@@ -27,6 +27,7 @@ enum tt_rec_kind {
 	TT_REC_SWITCH_KSTAT = 10, /* sched_switch with prev's own scheduler counters (replaces 5) */
 	TT_REC_GIL = 11,	  /* CPython: a target thread stores to the GIL's `locked` */
 	TT_REC_PYSTACK = 12,	  /* CPython: the Python frames of the record before it */
+	TT_REC_PARK_KEY = 13,	  /* CPython 3.13+: the parking-lot key beside a waited-on word */
 
 	TT_REC_SESSION = 64,     /* collector: tracing is attached; traced time starts */
 	TT_REC_THREAD_INFO = 65, /* collector: a thread found in /proc at attach */
@@ -411,6 +412,20 @@ struct tt_pystack {
 	__u16 nr;
 	__u32 flags; /* TT_STACK_USER_TRUNC: more than TT_PY_MAX_FRAMES frames */
 	struct tt_pyframe frames[];
+};
+
+/*
+ * A futex wait's companion (same tid and ts) in a CPython with a parking lot (3.13+; user
+ * space arms it): the 8 bytes before the futex word. When the wait is a parking-lot wait
+ * (the waiter sleeps on the semaphore of a `struct wait_entry` on its own stack), they are the
+ * entry's `addr`, the PyMutex or PyEvent it waits for (user/pyobj.h); else whatever is there.
+ */
+struct tt_park_key {
+	struct tt_rec_hdr hdr;
+	__u16 parent_kind;
+	__u16 ok; /* 1: read; 0: the memory could not be read */
+	__u32 pad;
+	__u64 key;
 };
 
 /* The target's CPython, found at attach (or once a COMMAND initialised its interpreter). */

@@ -40,8 +40,7 @@ static void note_companion(struct work *w, const struct tt_rec_hdr *h)
 	w->comp_len += (h->size + 7) & ~7u;
 }
 
-static const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h,
-					       __u16 kind)
+const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind)
 {
 	if (h->ts != w->comp_ts)
 		return NULL;
@@ -472,6 +471,11 @@ static enum lock_kind classify_word(struct work *w, struct lock_work *l,
 
 	int best = -1;
 
+	if (l->py_kind) { /* a Python object (analysis_python.c) */
+		*detail = NULL;
+		*off = 0;
+		return l->py_kind;
+	}
 	for (int i = 0; i < LK__NR; i++)
 		if (l->rt_waits[i] && (best < 0 || l->rt_waits[i] > l->rt_waits[best]))
 			best = i;
@@ -586,7 +590,7 @@ static void group_close(struct work *w, struct thread_work *t)
 	if (!t->grp_open)
 		return;
 	t->grp_open = false;
-	l = lock_get(w, first->addr);
+	l = lock_get(w, first->key);
 	ls = &l->agg;
 	ls->futex_waits += t->grp_waits;
 	ls->contentions++;
@@ -621,17 +625,17 @@ static void wait_done(struct work *w, struct thread_work *t)
 
 	if (w->timeline) {
 		*VEC_PUSH(a->spans, a->nr_spans, w->cap_spans) =
-			(struct wait_span){rw->tid, rw->addr, rw->begin, rw->end};
+			(struct wait_span){rw->tid, rw->key, rw->begin, rw->end};
 		if (rw->cause == WC_THREAD || rw->cause == WC_EXIT)
 			*VEC_PUSH(a->edges, a->nr_edges, w->cap_edges) =
-				(struct wake_edge){rw->waker_tid, rw->tid, rw->wake_ts, rw->addr};
+				(struct wake_edge){rw->waker_tid, rw->tid, rw->wake_ts, rw->key};
 	}
 	if (w->nr_objs)
 		holds_wait_end(w, rw);
 	if (t->grp_open) {
 		bool pi = false;
-		enum lock_kind k = t->grp_last.addr == rw->addr
-			? kind_now(w, lock_get(w, rw->addr), &pi) : LK_FUTEX;
+		enum lock_kind k = t->grp_last.key == rw->key
+			? kind_now(w, lock_get(w, rw->key), &pi) : LK_FUTEX;
 
 		if (!same_acquisition(&t->grp_last, rw, k, pi))
 			group_close(w, t);
@@ -675,6 +679,7 @@ static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 r
 {
 	t->cur.end = ts;
 	t->cur.ret = ret;
+	t->cur.gil_ns_end = t->st.gil_wait_ns;
 	note_owner_death(w, &t->cur);
 	if (ret == -E_TIMEDOUT)
 		t->cur.cause = WC_TIMEOUT;
@@ -708,6 +713,7 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 	note_stack_funcs(w, l, t->cur.stack, false,
 			 r->op >= TT_FUTEX2_WAITV ? r->op : r->op & TT_FUTEX_CMD_MASK, r->val);
 	gil_note_wait(w, t, r->uaddr, r->hdr.ts);
+	py_wait_begin(w, t, r); /* the Python object it waits for, if any: t->cur.key */
 	if (w->nr_objs)
 		holds_wait_begin(w, &t->cur);
 }
@@ -762,7 +768,8 @@ static void on_wake_op(struct work *w, const struct tt_wake_op *r)
 	settle_unknown(w, t, TS_RUNNING, r->hdr.ts);
 	/* its latest finished wait: the acquisition ends with this wake */
 	if (t->grp_open &&
-	    (t->grp_last.addr == r->uaddr || (r->uaddr2 && t->grp_last.addr == r->uaddr2)))
+	    (t->grp_last.addr == r->uaddr || (r->uaddr2 && t->grp_last.addr == r->uaddr2) ||
+	     py_released(w, &t->grp_last, r->uaddr)))
 		t->grp_last.released = true;
 }
 
@@ -893,7 +900,7 @@ static void on_switch(struct work *w, const struct tt_switch *r, const struct tt
 			} else {
 				t->state = TS_BLOCKED;
 				t->st.voluntary_switches++;
-				t->blocked_addr = t->in_wait ? t->cur.addr : 0;
+				t->blocked_addr = t->in_wait ? t->cur.key : 0;
 			}
 		}
 	}
@@ -1105,7 +1112,11 @@ static int cmp_thread(const void *a, const void *b)
 static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enum lock_kind k,
 			     bool pi)
 {
-	if (a->tid != b->tid || a->addr != b->addr || a->released)
+	if (a->tid != b->tid || a->key != b->key || a->released)
+		return false;
+	if (lock_kind_is_python(k))
+		return py_same_acquisition(a, b, k);
+	if (a->addr != b->addr)
 		return false;
 	if (a->ret == -E_AGAIN || a->ret == -E_INTR)
 		return true;
@@ -1258,6 +1269,12 @@ static void build_locks(struct work *w)
 		char key[TID_STR_LEN];
 
 		l->kind = classify_word(w, l, sl, &detail, &off);
+		l->canon = l->addr;
+		/* the GIL's words are GIL waiting; a Python object's words are the object */
+		if (l->gil_word || (l->py_word && !l->agg.contentions && !o)) {
+			l->stat = (size_t)-1;
+			continue;
+		}
 		if (o && o->kind != LK_FUTEX) { /* --holds: the calls say what it is */
 			if (o->kind != l->kind)
 				detail = NULL;
@@ -1271,6 +1288,12 @@ static void build_locks(struct work *w)
 			ls = &a->locks[*slot];
 			ls->calls_seen = o != NULL;
 			lock_stat_names(ls, l->canon, l->kind, detail, sl, off);
+			if (l->py_kind) {
+				snprintf(ls->name, sizeof(ls->name), "%s", l->py_name);
+				snprintf(ls->location, sizeof(ls->location), "%s",
+					 l->py_where[0] ? l->py_where : "[python]");
+				ls->py_obj = l->py_obj;
+			}
 		}
 		l->stat = *slot;
 		ls = &a->locks[l->stat];
@@ -1428,7 +1451,8 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 	struct work *w = &s->w;
 	struct analysis *out = w->a;
 
-	if (h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK) {
+	if (h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
+	    h->kind == TT_REC_PARK_KEY) {
 		note_companion(w, h);
 		return;
 	}
@@ -1591,7 +1615,7 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 
 	if (h->size != size)
 		return -EINVAL;
-	if (h->kind < TT_REC_SESSION && h->kind != TT_REC_PYSTACK)
+	if (h->kind < TT_REC_SESSION && h->kind != TT_REC_PYSTACK && h->kind != TT_REC_PARK_KEY)
 		s->w.a->events++;
 	if (h->kind == TT_REC_SESSION && !s->session_seen) {
 		s->session_seen = true;
@@ -1608,7 +1632,8 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	room(&s->buf, &s->cap, s->len + sz);
 	memcpy(s->buf + s->len, rec, h->size);
 	p.ts = h->ts;
-	p.seq = s->seq++ | (__u64)!(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK) << 63;
+	p.seq = s->seq++ | (__u64)!(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
+				    h->kind == TT_REC_PARK_KEY) << 63;
 	p.off = s->len;
 	s->len += sz;
 	s->live += sz;
@@ -1669,6 +1694,7 @@ static void work_free(struct work *w)
 	u64_map_free(&w->obj_by_addr);
 	u64_map_free(&w->order_by_key);
 	u64_map_free(&w->gil_waiter_by_key);
+	u64_map_free(&w->py_key_by_word);
 	free(w->threads);
 	free(w->locks);
 	free(w->buckets);

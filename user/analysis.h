@@ -110,7 +110,10 @@ struct lock_stat {
 	enum lock_kind kind;
 	char detail[48];    /* "PI", "robust", "libc internal", "thread 123" or "" */
 	char name[128];     /* data symbol ("acc_lock", "table+0x10") or "" */
-	char location[160]; /* "workload+0x4040", "[heap]", "[anon]" ... */
+	char location[160]; /* "workload+0x4040", "[heap]", "[anon]" ...; a Python object's
+			       (LK_PY_* kinds): the file and line that first waited, "app.py:12" */
+	__u64 py_obj;	    /* a Python object's address (its id()), 0 when not known; its name
+			       is the expression the waiting line names ("ledger_lock", "self.q") */
 	__u64 contentions;    /* acquisitions that waited (re-waits merged) */
 	__u64 futex_waits;    /* raw futex wait calls */
 	__u64 wait_ns, max_wait_ns;

@@ -118,6 +118,14 @@ static void gil_add_waiter(struct work *w, __u32 tid, __u32 stack, __u64 d)
 		gw->max_wait_ns = d;
 }
 
+/* A futex word inside the GIL (its mutex and condvars): GIL waiting, never a lock of its own. */
+bool gil_word(const struct work *w, __u64 addr)
+{
+	const struct gil_stat *g = &w->a->gil;
+
+	return g->present && addr >= g->gil && addr < g->gil + GIL_SPAN;
+}
+
 /* A futex wait on the GIL's words by a thread that does not hold it: waiting for the GIL. */
 void gil_note_wait(struct work *w, struct thread_work *t, __u64 uaddr, __u64 ts)
 {

@@ -69,6 +69,8 @@ struct order_edge {
 struct raw_wait {
 	__u32 tid;
 	__u64 addr;
+	__u64 key; /* the object it waits for: addr, or a Python object's (analysis_python.c) */
+	__u64 gil_ns, gil_ns_end; /* its thread's GIL waiting so far, at its begin and end */
 	__u64 begin, end;
 	__s64 ret;
 	__u32 val;	/* the value it expected the word to hold */
@@ -140,6 +142,13 @@ struct lock_work {
 	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
 	 */
 	__u64 rt_waits[LK__NR];
+	/* CPython: the Python object this key is (a LK_PY_* kind, 0 none), its id(), the call
+	 * that first waited for it; py_word: a futex word whose waits go to such an object;
+	 * gil_word: a word of the GIL itself (its waits are the GIL's, not a lock's) */
+	enum lock_kind py_kind;
+	__u64 py_obj;
+	bool py_named, py_word, gil_word;
+	char py_name[96], py_where[160];
 	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
 	bool musl_owner_val;
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
@@ -201,6 +210,7 @@ struct work {
 	size_t cap_gil_waiters, cap_gil_spans;
 	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;
+	struct u64_map py_key_by_word; /* a futex word -> the Python object its latest wait was for */
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
 		__u8 room[sizeof(struct tt_stack) +
@@ -213,6 +223,7 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 	       "companion records fit COMP_BYTES");
 
 /* analysis.c */
+const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind);
 /* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);
 /* The thread of a key (struct thread_stat's tid), as it was stored. */
@@ -231,6 +242,12 @@ void on_python(struct work *w, const struct tt_python *r);
 void on_gil(struct work *w, const struct tt_gil *r);
 void gil_note_wait(struct work *w, struct thread_work *t, __u64 uaddr, __u64 ts);
 void close_gil(struct work *w);
+bool gil_word(const struct work *w, __u64 addr);
+
+/* analysis_python.c */
+void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_begin *r);
+bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enum lock_kind k);
+bool py_released(struct work *w, const struct raw_wait *last, __u64 woken_word);
 
 /* analysis_hung.c */
 void on_pywait(struct work *w, const struct tt_pywait *r);

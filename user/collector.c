@@ -809,6 +809,8 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 {
 	struct tt_py_walk walk;
 
+	/* 3.13+ park threads in a parking lot: the key beside each waited-on word (user/pyobj.h) */
+	skel->bss->py_park_key = py->hexversion >= 0x030d0000;
 	if (py->has_debug ? !pyframes_walk_debug(&py->dbg, &walk)
 			  : !pyframes_walk(py->minor, &walk))
 		return;

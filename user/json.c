@@ -487,6 +487,14 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_null(j);
 		json_key(j, "location");
 		json_string(j, l->location);
+		if (lock_kind_is_python(l->kind)) { /* id() of the Python object, when known */
+			json_key(j, "py_object");
+			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)l->py_obj);
+			if (l->py_obj)
+				json_string(j, buf);
+			else
+				json_null(j);
+		}
 		json_key(j, "contentions");
 		json_u64(j, l->contentions);
 		json_key(j, "futex_waits");

@@ -26,7 +26,10 @@ void json_u64(struct json_writer *j, __u64 v);
 void json_null(struct json_writer *j);
 void json_bool(struct json_writer *j, bool v);
 
-/* Write the threadtrace/1 summary. 0 or -errno. */
+/*
+ * Write the threadtrace/1 summary. 0 or -errno. Python objects (kinds python-lock, -rlock,
+ * -condition, -event, -semaphore, -queue, -barrier, -join) carry "py_object", their id().
+ */
 int json_summary(FILE *out, const struct analysis *a);
 
 #endif

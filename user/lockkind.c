@@ -10,6 +10,10 @@ const char *lock_kind_name(enum lock_kind k)
 		[LK_FUTEX] = "futex",	  [LK_MUTEX] = "mutex",		[LK_RWLOCK] = "rwlock",
 		[LK_CONDVAR] = "condvar", [LK_SEMAPHORE] = "semaphore", [LK_JOIN] = "join",
 		[LK_GIL] = "gil",	  [LK_PARK] = "park",
+		[LK_PY_LOCK] = "python-lock", [LK_PY_RLOCK] = "python-rlock",
+		[LK_PY_CONDITION] = "python-condition", [LK_PY_EVENT] = "python-event",
+		[LK_PY_SEMAPHORE] = "python-semaphore", [LK_PY_QUEUE] = "python-queue",
+		[LK_PY_BARRIER] = "python-barrier", [LK_PY_JOIN] = "python-join",
 	};
 
 	return k < LK__NR ? names[k] : "futex";
@@ -17,7 +21,13 @@ const char *lock_kind_name(enum lock_kind k)
 
 bool lock_kind_is_contention(enum lock_kind k)
 {
-	return k == LK_MUTEX || k == LK_RWLOCK || k == LK_FUTEX || k == LK_GIL;
+	return k == LK_MUTEX || k == LK_RWLOCK || k == LK_FUTEX || k == LK_GIL ||
+	       k == LK_PY_LOCK || k == LK_PY_RLOCK;
+}
+
+bool lock_kind_is_python(enum lock_kind k)
+{
+	return k >= LK_PY_LOCK && k <= LK_PY_QUEUE;
 }
 
 /* The kind a libc function deals with, or -1. LK_FUTEX stands for glibc-internal locks. */

@@ -18,6 +18,15 @@ enum lock_kind {
 	LK_JOIN,
 	LK_GIL,
 	LK_PARK, /* a runtime parks an idle thread or a waiting one (Go's notesleep, JVM park) */
+	/* CPython's synchronisation objects (user/pyobj.h, in the order of enum pyobj_kind) */
+	LK_PY_LOCK,
+	LK_PY_RLOCK,
+	LK_PY_CONDITION,
+	LK_PY_EVENT,
+	LK_PY_SEMAPHORE,
+	LK_PY_BARRIER,
+	LK_PY_JOIN,
+	LK_PY_QUEUE,
 	LK__NR,
 };
 
@@ -73,7 +82,10 @@ int lock_vote(int stack_kind, bool waker, __u32 cmd, __u32 val);
 enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sym_lock *sl,
 				 const char **detail);
 const char *lock_kind_name(enum lock_kind k);
-/* Lock contention (mutex, rwlock, futex, GIL) as opposed to waiting for work or an event. */
+/* Lock contention (mutex, rwlock, futex, GIL, Python Lock/RLock) as opposed to waiting for
+ * work or an event. */
 bool lock_kind_is_contention(enum lock_kind k);
+/* A Python object's kind (LK_PY_*). */
+bool lock_kind_is_python(enum lock_kind k);
 
 #endif

@@ -94,8 +94,17 @@ struct pycode {
 	size_t table_len;
 };
 
+/* A source file of the target, read once (through /proc/PID/root), for the lines it runs. */
+struct pysrc {
+	char *path;
+	char *text; /* NULL: unreadable */
+	size_t len;
+};
+
 struct pyframes {
 	pid_t pid;
+	struct pysrc *src;
+	size_t nr_src, cap_src;
 	const struct code_layout *l;
 	struct code_layout dl; /* 3.13+: from the debug offsets */
 	__u64 code_type;
@@ -157,6 +166,11 @@ void pyframes_free(struct pyframes *pf)
 		free(pf->v[i].filename);
 		free(pf->v[i].table);
 	}
+	for (size_t i = 0; i < pf->nr_src; i++) {
+		free(pf->src[i].path);
+		free(pf->src[i].text);
+	}
+	free(pf->src);
 	free(pf->v);
 	u64_map_free(&pf->by_addr);
 	free(pf);
@@ -346,6 +360,61 @@ static const struct pycode *code_of(struct pyframes *pf, __u64 addr)
 	return &pf->v[*slot - 1];
 }
 
+#define MAX_SOURCE (8u << 20)
+
+/* Line `line` (1-based) of a source file as the target sees it, trimmed, into out; false if
+ * there is none (a file gone, <string>, a frozen module). */
+static bool source_line(struct pyframes *pf, const char *path, int line, char *out, size_t len)
+{
+	struct pysrc *f = NULL;
+	const char *p, *end;
+
+	for (size_t i = 0; i < pf->nr_src && !f; i++)
+		if (!strcmp(pf->src[i].path, path))
+			f = &pf->src[i];
+	if (!f) {
+		char full[4200];
+		FILE *fp;
+
+		f = VEC_PUSH(pf->src, pf->nr_src, pf->cap_src);
+		f->path = xstrdup(path);
+		/* a relative name (3.8's __main__) is the process's working directory's */
+		snprintf(full, sizeof(full), path[0] == '/' ? "/proc/%d/root%s" : "/proc/%d/cwd/%s",
+			 (int)pf->pid, path);
+		fp = path[0] && path[0] != '<' ? fopen(full, "r") : NULL;
+		if (fp && !fseek(fp, 0, SEEK_END)) {
+			long size = ftell(fp);
+
+			if (size > 0 && size <= (long)MAX_SOURCE && !fseek(fp, 0, SEEK_SET)) {
+				f->text = xcalloc(1, (size_t)size + 1);
+				f->len = fread(f->text, 1, (size_t)size, fp);
+			}
+		}
+		if (fp)
+			fclose(fp);
+	}
+	if (!f->text || line < 1)
+		return false;
+	p = f->text;
+	end = f->text + f->len;
+	for (int n = 1; n < line && p < end; n++) {
+		p = memchr(p, '\n', (size_t)(end - p));
+		p = p ? p + 1 : end;
+	}
+	if (p >= end)
+		return false;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	end = memchr(p, '\n', (size_t)(end - p)) ?: end;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\r' || end[-1] == '\t'))
+		end--;
+	if ((size_t)(end - p) >= len)
+		end = p + len - 1;
+	memcpy(out, p, (size_t)(end - p));
+	out[end - p] = 0;
+	return true;
+}
+
 /*
  * Free-threaded 3.14+: a thread runs its own copy of the bytecode (co_tlbc->entries[index],
  * entry 0 the code object's own): how far that copy is from where the code object's own
@@ -413,5 +482,8 @@ void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pyst
 		else
 			snprintf(name, sizeof(name), "%s (%s)", c->qualname, file);
 		symdata_add_frame(sd, ip, name, c->qualname);
+		/* the line's text names the objects it waits on (user/pyobj.h) */
+		if (line > 0 && c->filename && source_line(pf, c->filename, line, name, 256))
+			symdata_set_src(sd, ip, name);
 	}
 }

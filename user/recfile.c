@@ -17,6 +17,7 @@
  *            u16 module_len, u16 location_len, mem[TT_MEMWIN_LEN], strings} ...
  *   MODULES {u64 start, u64 end, u64 pgoff, u16 path_len, u16 build_id_len, path, build_id} ...
  *   INLINES {u64 ip, u16 count, {u16 name_len, u16 func_len, name, func} x count} ...
+ *   PYSRC   {u64 ip, u16 len, text} ...: a Python frame's source line (after FRAMES; optional)
  *   END     {u32 crc32 of every byte before this section}
  */
 #include <stdlib.h>
@@ -41,6 +42,7 @@ enum {
 	SEC_MODULES = 6,
 	SEC_INLINES = 7,
 	SEC_RCHUNK = 8,
+	SEC_PYSRC = 9,
 };
 
 /* A chunk is written when this much is buffered, or this long after the last one. */
@@ -241,6 +243,22 @@ static void put_frames(struct out_buf *o, const struct symdata *sd, size_t from)
 		}
 	}
 	end_checked_section(o, at);
+	for (size_t i = from; i < sd->nr_frames; i++) {
+		if (!sd->frames[i].src)
+			continue;
+		/* Python frames' source lines (their objects' names), when any */
+		at = begin_section(o, SEC_PYSRC);
+		for (; i < sd->nr_frames; i++) {
+			const struct sym_frame *f = &sd->frames[i];
+
+			if (!f->src)
+				continue;
+			put_u64(o, f->ip);
+			put_u16(o, str_len(f->src));
+			put(o, f->src, str_len(f->src));
+		}
+		end_checked_section(o, at);
+	}
 }
 
 static void put_locks(struct out_buf *o, const struct symdata *sd, size_t from)
@@ -719,6 +737,27 @@ static int parse_inlines(const __u8 *p, size_t len, struct symdata *sd)
 	return 0;
 }
 
+/* After FRAMES: source lines of frames it has. */
+static int parse_pysrc(const __u8 *p, size_t len, struct symdata *sd)
+{
+	struct in_buf in = {.p = p, .len = len};
+
+	while (in.off < in.len) {
+		__u64 ip;
+		__u16 n;
+		char *text = NULL;
+
+		if (!take(&in, &ip, 8) || !take(&in, &n, 2) || !n || !take_str(&in, n, &text) ||
+		    !symdata_frame(sd, ip) || symdata_frame(sd, ip)->src) {
+			free(text);
+			return -EINVAL;
+		}
+		symdata_set_src(sd, ip, text);
+		free(text);
+	}
+	return 0;
+}
+
 /*
  * Check a whole file and read its INFO and symbol data; the records are checked and, with fn,
  * handed over as they come; *records and *records_len say where they lie.
@@ -810,7 +849,8 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			CUT("the file is truncated (no end marker)");
 		/* format 3: the symbol sections come as the names were learnt, each checked */
 		symbols = version >= 3 && (type == SEC_FRAMES || type == SEC_LOCKS ||
-					   type == SEC_MODULES || type == SEC_INLINES);
+					   type == SEC_MODULES || type == SEC_INLINES ||
+					   type == SEC_PYSRC);
 		if (reserved && type != SEC_RCHUNK && !symbols) {
 			snprintf(why, wl, "damaged: bad section header at byte %zu", start);
 			return -EINVAL;
@@ -818,10 +858,10 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		if (slen > in.len - in.off)
 			CUT("the file is truncated (section %u wants %llu bytes, %zu are left)", type,
 			    (unsigned long long)slen, in.len - in.off);
-		if (type < SEC_INFO || type > SEC_RCHUNK ||
+		if (type < SEC_INFO || type > SEC_PYSRC ||
 		    ((seen & (1u << type)) && type != SEC_RCHUNK && !symbols) ||
 		    (type == SEC_RECORDS && version != 1) || (type == SEC_RCHUNK && version < 2) ||
-		    (type == SEC_INLINES && !(seen & (1u << SEC_FRAMES)))) {
+		    ((type == SEC_INLINES || type == SEC_PYSRC) && !(seen & (1u << SEC_FRAMES)))) {
 			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type, start);
 			return -EINVAL;
 		}
@@ -869,6 +909,9 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		case SEC_INLINES:
 			err = sd ? parse_inlines(payload, slen, sd) : 0;
 			break;
+		case SEC_PYSRC:
+			err = sd ? parse_pysrc(payload, slen, sd) : 0;
+			break;
 		case SEC_END: {
 			__u32 crc;
 
@@ -892,7 +935,8 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		if (err) {
 			snprintf(why, wl, "damaged: malformed %s section",
 				 type == SEC_FRAMES ? "frames" : type == SEC_LOCKS ? "locks"
-				 : type == SEC_MODULES ? "modules" : "inlines");
+				 : type == SEC_MODULES ? "modules" : type == SEC_INLINES ? "inlines"
+				 : "source lines");
 			return err;
 		}
 		in.off += slen;
@@ -906,12 +950,12 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		}
 #undef CUT
 	}
-	/* INLINES may be absent (files from before it existed), and chunks (no record) */
+	/* INLINES and PYSRC may be absent (files from before them), and chunks (no record) */
 	want = (1u << SEC_INFO) | (1u << SEC_FRAMES) | (1u << SEC_LOCKS) | (1u << SEC_MODULES) |
 	       (1u << SEC_END) | (version == 1 ? 1u << SEC_RECORDS : 0);
 	if (version >= 3) /* nothing named: no symbol section */
 		seen |= want & ((1u << SEC_FRAMES) | (1u << SEC_LOCKS) | (1u << SEC_MODULES));
-	if ((seen & ~((1u << SEC_INLINES) | (1u << SEC_RCHUNK))) != want) {
+	if ((seen & ~((1u << SEC_INLINES) | (1u << SEC_RCHUNK) | (1u << SEC_PYSRC))) != want) {
 		snprintf(why, wl, "damaged: a section is missing");
 		return -EINVAL;
 	}

@@ -19,6 +19,7 @@ _Static_assert(sizeof(struct tt_runtime) == 192, "runtime layout");
 _Static_assert(sizeof(struct tt_pystack) == 32 && sizeof(struct tt_pyframe) == 24, "pystack");
 _Static_assert(offsetof(struct tt_pystack, parent_kind) == offsetof(struct tt_unwound, parent_kind),
 	       "the analysis indexes both by their parent");
+_Static_assert(sizeof(struct tt_park_key) == 40, "park_key layout");
 _Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
 _Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
 _Static_assert(sizeof(struct tt_session) == 56, "session layout");
@@ -52,6 +53,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_python);
 	case TT_REC_PYSTACK:
 		return sizeof(struct tt_pystack);
+	case TT_REC_PARK_KEY:
+		return sizeof(struct tt_park_key);
 	case TT_REC_RUNTIME:
 		return sizeof(struct tt_runtime);
 	case TT_REC_NEW_THREAD:

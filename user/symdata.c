@@ -12,6 +12,7 @@ void symdata_free(struct symdata *sd)
 			free(sd->frames[i].inlined[j].func);
 		}
 		free(sd->frames[i].inlined);
+		free(sd->frames[i].src);
 		free(sd->frames[i].name);
 		free(sd->frames[i].func);
 	}
@@ -66,6 +67,14 @@ void symdata_add_inline(struct symdata *sd, __u64 ip, const char *name, const ch
 	f->inlined[f->nr_inlined].name = xstrdup(name);
 	f->inlined[f->nr_inlined].func = func ? xstrdup(func) : NULL;
 	f->nr_inlined++;
+}
+
+void symdata_set_src(struct symdata *sd, __u64 ip, const char *src)
+{
+	__u64 *i = u64_map_get(&sd->frame_by_ip, ip);
+
+	if (i && !sd->frames[*i - 1].src)
+		sd->frames[*i - 1].src = xstrdup(src);
 }
 
 const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr)

@@ -24,6 +24,7 @@ struct sym_frame {
 	char *func; /* the bare function name, NULL when none is known */
 	struct sym_inline *inlined; /* frames inlined into func at ip, innermost first */
 	size_t nr_inlined;
+	char *src; /* a Python frame: its source line, trimmed ("with ledger_lock:"); NULL */
 };
 
 struct sym_lock {
@@ -60,6 +61,8 @@ const struct sym_frame *symdata_frame(const struct symdata *sd, __u64 ip);
 void symdata_add_frame(struct symdata *sd, __u64 ip, const char *name, const char *func);
 /* Add an inlined frame (innermost first) to the frame of ip, which must exist. */
 void symdata_add_inline(struct symdata *sd, __u64 ip, const char *name, const char *func);
+/* Set the source line of the (Python) frame of ip, which must exist; once. */
+void symdata_set_src(struct symdata *sd, __u64 ip, const char *src);
 const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr);
 struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr);
 /* Add a mapping unless one starts at the same address. */

@@ -916,8 +916,10 @@ def test_busy_python_process():
     check("malformed" not in p.stderr, p.stderr)
     check(s["events"] > 50000, f"events {s['events']}")
     check(s["lost_events"] <= s["events"] // 100, f"lost {s['lost_events']} of {s['events']}")
+    # the GIL's mutex and condvars are the GIL's waits (its section), not locks of their own
     kinds = {lk["kind"] for lk in s["locks"]}
-    check("mutex" in kinds and "condvar" in kinds, f"the GIL's mutex and condvar: {kinds}")
+    check(s["gil"] and s["gil"]["waiters"], "no GIL waits")
+    check(not kinds & {"mutex", "condvar"}, f"the GIL's mutex and condvar listed: {kinds}")
 
 
 def test_pi_mutex():
@@ -1822,8 +1824,8 @@ def test_python_lock_frames():
               if w["tid"] == t["tid"] and py_frame_at(w["stack"], "wait_lock", "acquire") > 0]
         check(at, f"{py}: no lock waited on at wait_lock's acquire()")
         found = max(at, key=lambda lk: lk["wait_ns"])
-        # threading.Lock is a semaphore on Linux (sem_t; 3.13 too, under its PyMutex)
-        check(found["kind"] == "semaphore", f"{py}: kind {found['kind']}")
+        # a threading.Lock's waits are the Lock's (its sem_t on Linux): lock contention
+        check(found["kind"] == "python-lock", f"{py}: kind {found['kind']}")
         check(0.8 * t["waited_ns"] <= found["wait_ns"] <= 1.02 * t["waited_ns"],
               f"{py}: lock waited {found['wait_ns']} vs the waiter's own {t['waited_ns']}")
         for w in found["waiters"]:
@@ -2012,6 +2014,95 @@ def test_python_frame_local0_is_self():
         check(waits, f"{py}: no Python stack in Condition.wait: {record_pystacks(rec)[:3]}")
         bad = [st[0] for st in waits if st[0][1] != want]
         check(not bad, f"{py}: local0 of Condition.wait {bad[:3]} vs id(cond) {want:#x}")
+
+PYSYNC = os.path.join(ROOT, "tests", "workloads", "pysync.py")
+# the kind each of pysync.py's objects must have; RLock acquires are told from Lock ones by
+# rlock_acquire, which stripped builds do not name: there an RLock is a python-lock
+PYSYNC_WAITING = ("python-condition", "python-event", "python-queue", "python-semaphore",
+                  "python-barrier", "python-join")
+
+
+def check_pysync(py, s, truth, stripped, parked):
+    """pysync.py's objects against its own truth: one object per Python object, named by the
+    waiting line's expression, its blocked calls and their time, its id() (of locks: those
+    named in parked), THREADS columns."""
+    t = truth[0]["pysync"]
+    check(set(t) >= {"ledger_lock", "ready", "jobs", "go", "pool_sem", "gate", "w"},
+          f"{py}: truth {sorted(t)}")
+    threads = {x["tid"]: x for x in s["threads"]}
+    for expr, o in t.items():
+        objs = [lk for lk in s["locks"] if lk["name"] == expr]
+        check(len(objs) == 1, f"{py}: {expr}: {len(objs)} objects named so: "
+              f"{[(lk['kind'], lk['name'], lk['location']) for lk in s['locks']][:12]}")
+        lk = objs[0]
+        kinds = {o["kind"]} | ({"python-lock"} if stripped and o["kind"] == "python-rlock"
+                               else set())
+        check(lk["kind"] in kinds, f"{py}: {expr} is {lk['kind']}, not {o['kind']}")
+        check(re.match(r"pysync\.py:\d+$", lk["location"]), f"{py}: {expr} at {lk['location']}")
+        # the semaphore's and barrier's own Condition lock may block a call more than once
+        # (also a try with blocking=False): those waits count too
+        slack = 0.1 if o["kind"] in ("python-semaphore", "python-barrier") else 0.05
+        check(abs(lk["contentions"] - o["blocked"]) <= max(2, slack * o["blocked"]),
+              f"{py}: {expr}: {lk['contentions']} contentions vs {o['blocked']} blocked calls")
+        near(lk["wait_ns"], o["wait_s"] * 1e9, 0.1, f"{py}: {expr} waited")
+        if o["kind"] in PYSYNC_WAITING or expr in parked:
+            check(lk["py_object"] == o["id"], f"{py}: {expr} py_object {lk['py_object']} "
+                  f"vs id() {o['id']}")
+        # each thread's waits on it in the THREADS column of its kind, and about what the
+        # thread measured (its own time has the GIL's re-take after the acquire too)
+        col = "lock_wait_ns" if o["kind"] in ("python-lock", "python-rlock") else "cond_wait_ns"
+        for tid, (n, secs) in o["threads"].items():
+            th = threads.get(int(tid))
+            waited = sum(w["wait_ns"] for w in lk["waiters"] if w["tid"] == int(tid))
+            check(th is not None, f"{py}: thread {tid} of {expr} not traced")
+            check(0.75 * secs * 1e9 - 2e6 <= waited <= 1.05 * secs * 1e9 + 1e6,
+                  f"{py}: {expr}: thread {tid} waited {waited} vs its own {secs:.4f} s")
+            # (a wait ends when the thread runs again: its last part is runnable time)
+            check(th[col] + th["runnable_ns"] >= 0.97 * waited,
+                  f"{py}: {expr}: thread {tid} {col} {th[col]} vs its waits {waited}")
+    # the GIL's mutex and condvars are GIL waiting, and CPython's per-waiter semaphores are
+    # their objects': nothing but Python objects is left
+    other = [(lk["kind"], lk["name"], lk["location"]) for lk in s["locks"]
+             if not lk["kind"].startswith("python-")]
+    check(not other, f"{py}: locks that are no Python object: {other}")
+
+
+def test_python_sync_objects():
+    """Lock, RLock, Condition, Event, Queue, Semaphore, Barrier and Thread.join on 3.8-3.13.0
+    (one sem_t per lock) and Debian's stripped 3.11: each one object with its true count."""
+    exes = pythons()
+    if not exes:
+        raise Skip("no CPython 3.8-3.13 here")
+    rec, js = os.path.join(TMP, "pysync.rec"), os.path.join(TMP, "pysync-replay.json")
+    for py in exes:
+        p, s, truth = run_traced(["-q", "-o", rec, "--", py, PYSYNC], "pysync", timeout=90)
+        check(p.returncode == 0 and s and truth, f"{py}: {p.stderr}")
+        check_pysync(py, s, truth, py.startswith("/usr/bin/"), ())
+        # the names come from the record's source lines: its replay says the same
+        subprocess.run([TT, "report", "-q", "--json", js, rec], check=True, timeout=60)
+        with open(js) as f, open(os.path.join(TMP, "pysync.json")) as g:
+            check(f.read() == g.read(), f"{py}: the replay's JSON differs from the live one")
+
+
+def test_python_sync_objects_parking_lot():
+    """3.13.1+ (Debian 13's 3.13.5, unstable's 3.14 and 3.15): a Lock's waiters park on
+    semaphores of their own; the waits are the Lock's (its PyMutex), one object per Lock."""
+    roots = os.environ.get("TT_ROOTS", "/var/cache/threadtrace-roots")
+    cases = [(os.path.join(roots, r), exe) for r, exe in
+             (("trixie-dbg-py", "python3.13"), ("sid-dbg-py", "python3.14"),
+              ("sid-dbg-py", "python3.15"))
+             if os.path.exists(os.path.join(roots, r, "usr", "bin", exe))]
+    if os.environ.get("TT_NO_ROOTS") or not cases:
+        raise Skip(f"no Python root in {roots} (tools/mkroot --python trixie / sid)")
+    for root, exe in cases:
+        shutil.copy(PYSYNC, os.path.join(root, "tmp", "pysync.py"))
+        cmd = f"mount -t proc proc {root}/proc && exec chroot {root} {exe} /tmp/pysync.py"
+        p, s, truth = run_traced(["-q", "--", "unshare", "-m", "sh", "-c", cmd], "pysync-root",
+                                 timeout=90)
+        check(p.returncode == 0 and s and truth, f"{exe}: {p.stderr}")
+        # a PyMutex names its lock object (id() + 16): Lock from 3.13.1, RLock from 3.14
+        check_pysync(f"{root} {exe}", s, truth, True,
+                     ("ledger_lock",) if exe == "python3.13" else ("ledger_lock", "audit_rlock"))
 
 
 PY_ROOT = "/var/cache/threadtrace-roots/sid-dbg-py"  # tools/mkroot --dbg --python sid

@@ -18,6 +18,7 @@
 #include "test_symbols.h"
 #include "test_cfitab.h"
 #include "test_runtime.h"
+#include "test_pyobj.h"
 #include "test_glibc.h"
 #include "test_threads.h"
 #include "test_recfile_cut.h"
@@ -1281,6 +1282,8 @@ static const struct unit_test tests[] = {
 	{"recfile_cut_keeps_names", test_recfile_cut_keeps_names},
 	{"pydebug_offsets", test_pydebug_offsets},
 	{"pystack_v1_frames", test_pystack_v1_frames},
+	{"pyobj_expr", test_pyobj_expr},
+	{"pyobj_classify", test_pyobj_classify},
 };
 
 int main(void)

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pyobj.c - see pyobj.h. threading.py and queue.py build every synchronisation object on
+ * _thread locks: a Condition waits on a fresh lock per wait, an Event, a Semaphore, a Barrier
+ * and a Queue wait in a Condition, Thread.join on the thread's lock or (3.13+) its PyEvent.
+ * So the object is the `self` (local0) of the outermost library frame that waits, not any
+ * futex word; a bare Lock or RLock (C objects, no frame of their own) is its futex word, or
+ * on 3.13.1+ the PyMutex its parking-lot wait entry names.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <ctype.h>
+#include "pyobj.h"
+#include "pyframes.h"
+
+bool pyobj_kind_is_lock(enum pyobj_kind k)
+{
+	return k == PYOBJ_LOCK || k == PYOBJ_RLOCK;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; s && *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+/* Exported by every build (dynamic symbols), so stripped interpreters name them too. */
+static const char *const parking_funcs[] = {
+	"_PyParkingLot_Park", "_PySemaphore_Wait", "_PyMutex_LockTimed", "_PyMutex_LockSlow",
+	"PyEvent_WaitTimed", "_PyEvent_WaitTimed", "PyEvent_Wait", "_PyRecursiveMutex_LockTimed",
+	"_PyRecursiveMutex_Lock", NULL,
+};
+static const char *const semlock_funcs[] = {
+	"PyThread_acquire_lock_timed", "PyThread_acquire_lock", NULL,
+};
+static const char *const event_funcs[] = {
+	"PyEvent_WaitTimed", "_PyEvent_WaitTimed", "PyEvent_Wait", NULL,
+};
+/* Functions only an RLock's acquire runs (static ones are named where symbols are kept). */
+static const char *const rlock_funcs[] = {
+	"rlock_acquire", "rlock_acquire_restore", "_PyRecursiveMutex_LockTimed",
+	"_PyRecursiveMutex_Lock", NULL,
+};
+
+bool pyobj_parking_func(const char *func)
+{
+	return in_list(func, parking_funcs);
+}
+
+/* Does a native frame (or a function inlined in it) name a function of the list? */
+static bool native_has(const struct pyobj_wait *in, const char *const *list)
+{
+	for (unsigned i = 0; in->sd && i < in->nr_native; i++) {
+		const struct sym_frame *f;
+
+		if (is_pyframe_ip(in->native[i]))
+			continue;
+		f = symdata_frame(in->sd, in->native[i]);
+		if (!f)
+			continue;
+		if (in_list(f->func, list))
+			return true;
+		for (size_t k = 0; k < f->nr_inlined; k++)
+			if (in_list(f->inlined[k].func, list))
+				return true;
+	}
+	return false;
+}
+
+/* A Python frame's code name and file, from its name "qualname (file.py:LINE)". */
+struct pyf {
+	const struct sym_frame *f;
+	const char *func; /* qualname (3.11+) or co_name */
+	char file[64];	  /* base name */
+	bool lib;	  /* threading.py or queue.py */
+	char norm[48];	  /* the qualname, worked out from the chain before 3.11 */
+};
+
+static void pyf_fill(const struct symdata *sd, const struct tt_pyframe *p, struct pyf *o)
+{
+	const char *open, *colon;
+	size_t n;
+
+	memset(o, 0, sizeof(*o));
+	o->f = sd ? symdata_frame(sd, pyframe_ip(p)) : NULL;
+	if (!o->f || !o->f->func)
+		return;
+	o->func = o->f->func;
+	open = strrchr(o->f->name, '(');
+	if (!open)
+		return;
+	open++;
+	colon = strchr(open, ':');
+	n = colon ? (size_t)(colon - open) : strcspn(open, ")");
+	if (n >= sizeof(o->file))
+		n = sizeof(o->file) - 1;
+	memcpy(o->file, open, n);
+	o->lib = !strcmp(o->file, "threading.py") || !strcmp(o->file, "queue.py");
+}
+
+/*
+ * Before 3.11 code objects have no qualified name: threading.py's "wait" is Condition.wait
+ * innermost, Event.wait around a Condition.wait, Barrier.wait around _wait/_enter.
+ */
+static void normalise(struct pyf *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const char *f = v[i].func, *in = i ? v[i - 1].func : NULL;
+		const char *q = NULL;
+
+		if (!v[i].lib || !f)
+			continue;
+		if (strchr(f, '.') || !strcmp(f, "_shutdown")) {
+			snprintf(v[i].norm, sizeof(v[i].norm), "%s", f);
+			continue;
+		}
+		if (!strcmp(v[i].file, "queue.py")) {
+			snprintf(v[i].norm, sizeof(v[i].norm), "Queue.%s", f);
+			continue;
+		}
+		if (!strcmp(f, "wait"))
+			q = !in || !v[i - 1].lib ? "Condition.wait"
+			    : !strcmp(in, "wait") || !strcmp(in, "wait_for") ? "Event.wait"
+			    : "Barrier.wait";
+		else if (!strcmp(f, "wait_for"))
+			q = "Condition.wait_for";
+		else if (!strcmp(f, "acquire") || !strcmp(f, "__enter__"))
+			q = in && v[i - 1].lib ? "Semaphore.acquire"
+			    : !strcmp(f, "__enter__") ? "Condition.__enter__" : "_RLock.acquire";
+		else if (!strcmp(f, "join") || !strcmp(f, "_wait_for_tstate_lock"))
+			q = "Thread.join";
+		else if (!strcmp(f, "_acquire_restore"))
+			q = "Condition._acquire_restore";
+		else if (!strcmp(f, "_wait") || !strcmp(f, "_enter"))
+			q = "Barrier._wait";
+		if (q)
+			snprintf(v[i].norm, sizeof(v[i].norm), "%s", q);
+	}
+}
+
+/* What a library function waits for: an object kind, a lock operation, or nothing known. */
+#define LOCK_OP (-1)
+
+static int api_kind(const char *q)
+{
+	static const struct {
+		const char *suffix;
+		int kind;
+	} api[] = {
+		{"Condition.wait", PYOBJ_CONDITION},	 {"Condition.wait_for", PYOBJ_CONDITION},
+		{"Condition.__enter__", LOCK_OP},	 {"Condition._acquire_restore", LOCK_OP},
+		{"Event.wait", PYOBJ_EVENT},		 {"Semaphore.acquire", PYOBJ_SEMAPHORE},
+		{"Semaphore.__enter__", PYOBJ_SEMAPHORE}, {"Barrier.wait", PYOBJ_BARRIER},
+		{"Barrier._wait", PYOBJ_BARRIER},	 {"Barrier._enter", PYOBJ_BARRIER},
+		{"Thread.join", PYOBJ_JOIN},		 {"Thread._wait_for_tstate_lock", PYOBJ_JOIN},
+		{"_shutdown", PYOBJ_JOIN},		 {"Queue.get", PYOBJ_QUEUE},
+		{"Queue.put", PYOBJ_QUEUE},		 {"Queue.join", PYOBJ_QUEUE},
+		{"_RLock.acquire", PYOBJ_RLOCK},	 {"_RLock.__enter__", PYOBJ_RLOCK},
+	};
+
+	for (size_t i = 0; q && i < sizeof(api) / sizeof(api[0]); i++)
+		if (!strcmp(q, api[i].suffix))
+			return api[i].kind;
+	return 0;
+}
+
+/* The methods a kind's waits are called through, for the expression before them. */
+static const char *const *kind_methods(enum pyobj_kind k)
+{
+	static const char *const lock[] = {"acquire", "__enter__", "_acquire_restore",
+					   "acquire_lock", NULL};
+	static const char *const wait[] = {"wait", "wait_for", NULL};
+	static const char *const sem[] = {"acquire", NULL};
+	static const char *const queue[] = {"get", "put", "join", "get_nowait", "put_nowait", NULL};
+	static const char *const join[] = {"join", NULL};
+
+	switch (k) {
+	case PYOBJ_LOCK:
+	case PYOBJ_RLOCK:
+		return lock;
+	case PYOBJ_SEMAPHORE:
+		return sem;
+	case PYOBJ_QUEUE:
+		return queue;
+	case PYOBJ_JOIN:
+		return join;
+	default:
+		return wait;
+	}
+}
+
+static void copy_trim(char *out, size_t len, const char *s, size_t n)
+{
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, s, n);
+	out[n] = 0;
+}
+
+/* The primary expression that ends just before end (a.b[i].c, f(x).d): its start. */
+static const char *expr_start(const char *line, const char *end)
+{
+	const char *p = end;
+	int depth = 0;
+
+	while (p > line) {
+		char c = p[-1];
+
+		if (c == ')' || c == ']') {
+			depth++;
+		} else if (c == '(' || c == '[') {
+			if (!depth)
+				break;
+			depth--;
+		} else if (!depth && !(isalnum((unsigned char)c) || c == '_' || c == '.')) {
+			break;
+		}
+		p--;
+	}
+	return p;
+}
+
+bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len)
+{
+	const char *const *m;
+	const char *s = line, *best = NULL, *at;
+
+	out[0] = 0;
+	if (!line || !len)
+		return false;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!strncmp(s, "async ", 6))
+		s += 6;
+	if (!strncmp(s, "with ", 5)) { /* with X:  /  with X as y:  (the first item) */
+		const char *e;
+
+		s += 5;
+		e = s + strcspn(s, ":,#");
+		at = strstr(s, " as ");
+		if (at && at < e)
+			e = at;
+		copy_trim(out, len, s, (size_t)(e - s));
+		return out[0] != 0;
+	}
+	for (m = kind_methods(k); *m; m++) {
+		char pat[32];
+
+		snprintf(pat, sizeof(pat), ".%s(", *m);
+		for (at = strstr(s, pat); at; at = strstr(at + 1, pat))
+			if (!best || at > best)
+				best = at;
+	}
+	if (best) {
+		const char *b = expr_start(s, best);
+
+		if (b < best) {
+			copy_trim(out, len, b, (size_t)(best - b));
+			return true;
+		}
+	}
+	copy_trim(out, len, s, strcspn(s, "#"));
+	return false;
+}
+
+static void fill_site(const struct pyobj_wait *in, const struct pyf *v, int site,
+		      struct pyobj *out)
+{
+	const char *open;
+
+	if (site < 0 || (unsigned)site >= in->nr_py || !v[site].f)
+		return;
+	out->site_ip = pyframe_ip(&in->py[site]);
+	open = strrchr(v[site].f->name, '(');
+	if (open)
+		copy_trim(out->where, sizeof(out->where), open + 1, strcspn(open + 1, ")"));
+	if (v[site].f->src)
+		pyobj_expr(v[site].f->src, out->kind, out->name, sizeof(out->name));
+}
+
+#define MAX_PY 32
+#define PYOBJ_MUTEX_IN_LOCK 16 /* PyObject_HEAD */
+
+bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
+{
+	struct pyf v[MAX_PY];
+	unsigned n = in->nr_py < MAX_PY ? in->nr_py : MAX_PY, run = 0;
+	int api = -1, kind = 0, site;
+	bool parked = native_has(in, parking_funcs);
+
+	memset(out, 0, sizeof(*out));
+	if (!n) {
+		/* C code parked without Python frames (a new thread waiting to be started): the
+		 * PyMutex or PyEvent is still the object */
+		if (!parked || !in->have_park_key || !in->park_key)
+			return false;
+		out->kind = native_has(in, event_funcs)	  ? PYOBJ_EVENT
+			    : native_has(in, rlock_funcs) ? PYOBJ_RLOCK
+							  : PYOBJ_LOCK;
+		out->parked = true;
+		out->key = in->park_key;
+		return true;
+	}
+	for (unsigned i = 0; i < n; i++)
+		pyf_fill(in->sd, &in->py[i], &v[i]);
+	normalise(v, n);
+	while (run < n && v[run].lib)
+		run++;
+	/* the outermost library frame that says what is waited for (Queue.get over a
+	 * Condition.wait); a Condition.wait re-taking its lock is the lock's */
+	for (unsigned i = 0; i < run; i++) {
+		int k = api_kind(v[i].norm);
+
+		if (!k)
+			continue;
+		if (k == PYOBJ_CONDITION && v[i].f && v[i].f->src &&
+		    strstr(v[i].f->src, "_acquire_restore"))
+			k = LOCK_OP;
+		api = (int)i;
+		kind = k;
+	}
+	site = run < n ? (int)run : -1;
+	if (kind > 0 && kind != PYOBJ_RLOCK) {
+		out->kind = kind;
+		/* local0 is read for the innermost frames only: the nearest API frame with it */
+		for (int i = api; i >= 0 && !out->obj; i--)
+			if (api_kind(v[i].norm) == kind)
+				out->obj = in->py[i].local0;
+	} else {
+		/* a Lock or RLock acquire: proved by the native code that waits */
+		if (!parked && !native_has(in, semlock_funcs) && kind != PYOBJ_RLOCK)
+			return false;
+		out->kind = kind == PYOBJ_RLOCK || native_has(in, rlock_funcs) ? PYOBJ_RLOCK
+										: PYOBJ_LOCK;
+	}
+	out->parked = parked && in->have_park_key && in->park_key;
+	out->key = out->obj ? out->obj : out->parked ? in->park_key : in->futex;
+	fill_site(in, v, site, out);
+	/* a Lock (3.13.1+) or RLock (3.14+) acquired by Python code: its PyMutex is the lock
+	 * object's first field after the object header (3.13.5: id() + 16, measured) */
+	if (out->parked && pyobj_kind_is_lock(out->kind) && !out->obj && site >= 0 &&
+	    v[site].f && v[site].f->src) {
+		char expr[96];
+
+		if (pyobj_expr(v[site].f->src, out->kind, expr, sizeof(expr)))
+			out->obj = in->park_key - PYOBJ_MUTEX_IN_LOCK;
+	}
+	return true;
+}
