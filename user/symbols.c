@@ -205,6 +205,21 @@ static void load_debuglink(struct module *m, Elf *elf, const Elf_Data *d)
 }
 
 /*
+ * The build-id of an ELF as lowercase hex into hex (empty when it has none): the note owned by
+ * "GNU" only. Type 3 is also NT_STAPSDT, and a libc built with SystemTap probes (Debian sid's
+ * 2.43) has a .note.stapsdt of them after its build-id note.
+ */
+static void elf_build_id_hex(Elf *elf, char *hex, size_t len)
+{
+	const unsigned char *id;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, (const void **)&id);
+
+	hex[0] = 0;
+	for (ssize_t i = 0; i < n && (size_t)(2 * i + 2) < len; i++)
+		sprintf(hex + 2 * i, "%02x", id[i]);
+}
+
+/*
  * Load the symbol tables of an ELF. For the program file itself (main) also its segments,
  * build-id, .gnu_debuglink and .gnu_debugdata. Returns true if it had a full .symtab.
  */
@@ -231,6 +246,8 @@ static bool load_elf(struct module *m, Elf *elf, bool main)
 			s->flags = ph.p_flags;
 		}
 	}
+	if (main)
+		elf_build_id_hex(elf, m->build_id, sizeof(m->build_id));
 	elf_getshdrstrndx(elf, &shstrndx);
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
@@ -251,21 +268,8 @@ static bool load_elf(struct module *m, Elf *elf, bool main)
 		d = elf_getdata(scn, NULL);
 		if (!d || !d->d_buf)
 			continue;
-		if (sh.sh_type == SHT_NOTE) {
-			size_t off = 0, name_off, desc_off;
-			GElf_Nhdr nh;
-
-			while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
-				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_descsz &&
-				    nh.n_descsz * 2 < sizeof(m->build_id)) {
-					const unsigned char *p = (const unsigned char *)d->d_buf + desc_off;
-
-					for (size_t i = 0; i < nh.n_descsz; i++)
-						sprintf(m->build_id + 2 * i, "%02x", p[i]);
-				}
-			}
-		} else if (name && !strcmp(name, ".gnu_debuglink") && d->d_size > 4 &&
-			   memchr(d->d_buf, 0, d->d_size)) {
+		if (name && !strcmp(name, ".gnu_debuglink") && d->d_size > 4 &&
+		    memchr(d->d_buf, 0, d->d_size)) {
 			load_debuglink(m, elf, d);
 		} else if (name && !strcmp(name, ".gnu_debugdata") && d->d_size) {
 			m->debugdata = xcalloc(1, d->d_size);
@@ -274,17 +278,6 @@ static bool load_elf(struct module *m, Elf *elf, bool main)
 		}
 	}
 	return has_symtab;
-}
-
-/* The build-id of an ELF as lowercase hex into hex (empty when it has none). */
-static void elf_build_id_hex(Elf *elf, char *hex, size_t len)
-{
-	const unsigned char *id;
-	ssize_t n = dwelf_elf_gnu_build_id(elf, (const void **)&id);
-
-	hex[0] = 0;
-	for (ssize_t i = 0; i < n && (size_t)(2 * i + 2) < len; i++)
-		sprintf(hex + 2 * i, "%02x", id[i]);
 }
 
 static int file_crc32(int fd, __u32 *crc)

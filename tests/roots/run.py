@@ -13,6 +13,7 @@ TT_NO_ROOTS=1 skips the roots (not the host). Ends with 'N passed, N failed, N s
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,6 +133,26 @@ def check_locks(s, truth, suite):
     near(pi["wait_ns"], truth["pi_wait_ns"], 0.10, "pi_mutex wait")
 
 
+# the libc frames under a contended pthread_mutex_lock, each named with its file:line from
+# libc6-dbg's debug file (__lll_lock_wait is in its .symtab only, futex_wait in its DWARF only)
+LIBC_WAIT_FRAMES = [r"futex_wait \[inlined\] \(libc\.so\.6\) futex-internal\.h:\d+",
+                    r"__lll_lock_wait\+0x[0-9a-f]+ \(libc\.so\.6\) lowlevellock\.c:\d+",
+                    r"pthread_mutex_lock\+0x[0-9a-f]+ \(libc\.so\.6\) pthread_mutex_lock\.c:\d+"]
+
+
+def check_libc_names(s, suite):
+    """Every acct_mutex waiter names the libc functions it waits in, in order, from the root's
+    libc6-dbg (sid's glibc 2.43 has SystemTap notes beside its build-id note)."""
+    waiters = lock(s, "acct_mutex")["waiters"]
+    check(waiters, f"{suite}: acct_mutex has no waiters")
+    for w in waiters:
+        st = w["stack"]
+        at = [next((i for i, f in enumerate(st) if re.fullmatch(rx, f)), None)
+              for rx in LIBC_WAIT_FRAMES]
+        check(None not in at and at == sorted(at), f"{suite}: libc frames unnamed: {st}")
+        check(not [f for f in st if f.startswith("libc.so.6+")], f"{suite}: {st}")
+
+
 def check_holds(s, truth):
     """--holds saw every lock call of the program, in the libc it really ran with."""
     check(s["holds"], "no holds section")
@@ -193,6 +214,8 @@ def make_tests(suite):
     def command():
         s, truth, _, _ = run_command(suite, suite + "-command", [])
         check_locks(s, truth, suite)
+        if suite in ("trixie", "sid"):  # roots made with libc6-dbg, glibc >= 2.34
+            check_libc_names(s, suite)
 
     def attach_holds():
         s, truth, _, _ = run_attached(suite, suite + "-attach", ["--holds"])

@@ -178,6 +178,16 @@ void test_debug_file_in_root(void)
 	CHECK(!run("cp %s %s", good, by_id));
 	CHECK(marker_in_root(root, "/opt/app/unit-tests", name, sizeof(name)));
 	CHECK(strstr(name, "root_debug_marker+0x0 (unit-tests) test_symbols.c:") == name);
+	/*
+	 * SystemTap probe notes after the build-id's, as in Debian sid's libc: NT_STAPSDT is 3,
+	 * NT_GNU_BUILD_ID's number, and only the "GNU" note is the build-id
+	 */
+	CHECK(!run("printf '\\010\\0\\0\\0\\010\\0\\0\\0\\003\\0\\0\\0stapsdt\\0probe:00' "
+		   "> %s/sdt.note && objcopy --add-section .note.stapsdt=%s/sdt.note "
+		   "%s/opt/app/unit-tests %s/opt/app/probed",
+		   root, root, root, root));
+	CHECK(marker_in_root(root, "/opt/app/probed", name, sizeof(name)));
+	CHECK(strstr(name, "root_debug_marker+0x0 (probed) test_symbols.c:") == name);
 
 	/* a module without a build-id: the CRC that its debuglink records decides */
 	CHECK(!unlink(by_id));
