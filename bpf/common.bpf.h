@@ -346,7 +346,7 @@ struct {
 } py_tstates SEC(".maps") TT_WEAK;
 
 #define PY_FRAME_BYTES 128
-#define PY_FRAME_BUF 768 /* where in a scratch slot a frame is read to */
+#define PY_FRAME_BUF 800 /* where in a scratch slot a frame is read to */
 _Static_assert(sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <=
 		       PY_FRAME_BUF && PY_FRAME_BUF + PY_FRAME_BYTES + 8 <= TT_SCRATCH_SIZE,
 	       "pystack scratch");
@@ -371,7 +371,7 @@ static long py_walk_step(__u32 i, void *arg)
 	struct tt_pystack *rec;
 	struct tt_pyframe *f;
 	__u8 *fb;
-	__u64 code;
+	__u64 code, at = c->frame;
 	__u32 slot = c->slot;
 
 	if (!c->frame)
@@ -406,6 +406,10 @@ static long py_walk_step(__u32 i, void *arg)
 	f->flags = py_walk.every_entry ? TT_PYF_ENTRY : 0;
 	if (py_walk.is_entry >= 0 && fb[py_walk.is_entry & (PY_FRAME_BYTES - 1)])
 		f->flags |= TT_PYF_ENTRY;
+	f->local0 = 0;
+	if (c->n < TT_PY_LOCAL0_FRAMES && py_walk.localsplus >= 0 &&
+	    bpf_probe_read_user(&f->local0, 8, (void *)(at + py_walk.localsplus)))
+		f->local0 = 0;
 	c->n++;
 	return 0;
 }

@@ -363,19 +363,31 @@ struct tt_py_walk {
 	__s32 owner;	     /* frame + this: char, TT_PY_OWNER_CSTACK marks a shim (3.12+); -1 */
 	__u32 every_entry;   /* 1: each frame runs in its own eval-loop call (3.8-3.10) */
 	__u32 frame_bytes;   /* bytes read per frame: past every offset above (below 128) */
+	__s32 localsplus;    /* frame + this: localsplus[0], the first argument (`self` of a
+				method); read apart from the frame's bytes; -1: not known */
 };
 
 #define TT_PY_OWNER_CSTACK 3
 #define TT_PY_MAX_FRAMES 32
+#define TT_PY_LOCAL0_FRAMES 6 /* the innermost frames whose local0 is read */
 
 #define TT_PYF_ENTRY (1u << 0) /* the first frame an eval-loop call ran: where, in the native
 				  stack, a _PyEval_EvalFrameDefault frame stands for it */
 
+/*
+ * Files from before local0 hold 16-byte frames (TT_PYFRAME_V1_SIZE): the record's size says
+ * which; the file reader widens them (local0 0).
+ */
 struct tt_pyframe {
-	__u64 code;  /* the PyCodeObject */
-	__u32 instr; /* 3.11+: bytes from the code object to the instruction; else f_lasti */
-	__u32 flags; /* TT_PYF_* */
+	__u64 code;   /* the PyCodeObject */
+	__u32 instr;  /* 3.11+: bytes from the code object to the instruction; else f_lasti */
+	__u32 flags;  /* TT_PYF_* */
+	__u64 local0; /* the frame's first local (localsplus[0]: `self` of a method, an object's
+			 address, which is its id()) for the innermost TT_PY_LOCAL0_FRAMES
+			 frames; 0: not read (an unbound local, or a frame further out) */
 };
+
+#define TT_PYFRAME_V1_SIZE 16
 
 /* The Python frames (leaf first) of the thread of the record of parent_kind with this ts. */
 struct tt_pystack {

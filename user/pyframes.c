@@ -12,13 +12,13 @@ static const struct {
 	struct tt_py_walk w;
 } walks[] = {
 	/* tstate_frame, cframe_frame, back, code, instr, instr_is_ptr, is_entry, owner,
-	 * every_entry, frame_bytes */
-	{8, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112}},	/* PyFrameObject, f_lasti in bytes */
-	{9, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112}},
-	{10, {24, -1, 24, 32, 96, 0, -1, -1, 1, 104}}, /* f_lasti in code units */
-	{11, {56, 8, 48, 32, 56, 1, 68, -1, 0, 72}},	/* cframe->current_frame, prev_instr */
-	{12, {56, 0, 8, 0, 56, 1, -1, 70, 0, 72}},	/* shim frames owned by the C stack */
-	{13, {72, -1, 8, 0, 56, 1, -1, 70, 0, 72}},	/* tstate->current_frame, instr_ptr */
+	 * every_entry, frame_bytes, localsplus */
+	{8, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360}}, /* PyFrameObject, f_lasti in bytes */
+	{9, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360}},
+	{10, {24, -1, 24, 32, 96, 0, -1, -1, 1, 104, 352}}, /* f_lasti in code units */
+	{11, {56, 8, 48, 32, 56, 1, 68, -1, 0, 72, 72}},  /* cframe->current_frame, prev_instr */
+	{12, {56, 0, 8, 0, 56, 1, -1, 70, 0, 72, 72}},	   /* shim frames owned by the C stack */
+	{13, {72, -1, 8, 0, 56, 1, -1, 70, 0, 72, 72}},   /* tstate->current_frame, instr_ptr */
 };
 
 /* PyCodeObject fields, and where a compact str keeps its characters. */

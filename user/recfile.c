@@ -459,6 +459,31 @@ static __u32 crc_of(const struct src *s, size_t len)
 }
 
 /*
+ * A Python stack from before local0 (16-byte frames) in the current layout, in out; NULL when
+ * rec is not one.
+ */
+static const struct tt_rec_hdr *widen_pystack(const __u8 *rec, size_t *size, void *out)
+{
+	struct tt_pystack *ps = out;
+	struct tt_pyframe *f;
+
+	if (*size < sizeof(*ps) || ((const struct tt_rec_hdr *)rec)->kind != TT_REC_PYSTACK)
+		return NULL;
+	memcpy(ps, rec, sizeof(*ps));
+	if (!ps->nr || ps->nr > TT_PY_MAX_FRAMES ||
+	    *size != sizeof(*ps) + (size_t)ps->nr * TT_PYFRAME_V1_SIZE)
+		return NULL;
+	for (unsigned i = 0; i < ps->nr; i++) {
+		f = &ps->frames[i];
+		memcpy(f, rec + sizeof(*ps) + i * TT_PYFRAME_V1_SIZE, TT_PYFRAME_V1_SIZE);
+		f->local0 = 0;
+	}
+	*size = sizeof(*ps) + ps->nr * sizeof(*f);
+	ps->hdr.size = (__u16)*size;
+	return &ps->hdr;
+}
+
+/*
  * Check every record of a RECORDS payload (at byte base of the file) and hand each to fn
  * (NULL: check only). 0, or -EINVAL with why, or what fn returned.
  */
@@ -471,6 +496,10 @@ static int each_record(const struct src *s, size_t base, size_t len, bool checke
 
 	while (off < len) {
 		struct tt_rec_hdr h;
+		const struct tt_rec_hdr *rec, *wide;
+		size_t size;
+		__u64 buf[(sizeof(struct tt_pystack) +
+			   TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe)) / 8];
 
 		if (len - off < sizeof(h)) {
 			snprintf(why, wl, "a record at byte %zu of the records is cut short", off);
@@ -487,7 +516,10 @@ static int each_record(const struct src *s, size_t base, size_t len, bool checke
 				 h.size);
 			return -EINVAL;
 		}
-		if (fn && (err = fn(ctx, (const void *)(p + off), h.size)))
+		rec = (const void *)(p + off);
+		size = h.size;
+		wide = widen_pystack(p + off, &size, buf);
+		if (fn && (err = fn(ctx, wide ? wide : rec, size)))
 			return err;
 		off += h.size;
 		nr++;

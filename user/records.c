@@ -16,7 +16,7 @@ _Static_assert(sizeof(struct tt_switch_kstat) == 88, "switch_kstat layout");
 _Static_assert(sizeof(struct tt_gil) == 64, "gil layout");
 _Static_assert(sizeof(struct tt_python) == 192, "python layout");
 _Static_assert(sizeof(struct tt_runtime) == 192, "runtime layout");
-_Static_assert(sizeof(struct tt_pystack) == 32 && sizeof(struct tt_pyframe) == 16, "pystack");
+_Static_assert(sizeof(struct tt_pystack) == 32 && sizeof(struct tt_pyframe) == 24, "pystack");
 _Static_assert(offsetof(struct tt_pystack, parent_kind) == offsetof(struct tt_unwound, parent_kind),
 	       "the analysis indexes both by their parent");
 _Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
@@ -125,7 +125,11 @@ int record_check(const void *rec, size_t size)
 	if (h->kind == TT_REC_PYSTACK) {
 		const struct tt_pystack *p = rec;
 
-		return p->nr <= TT_PY_MAX_FRAMES && size == min + (size_t)p->nr * 16 ? 0 : -EINVAL;
+		/* frames of 16 bytes in files from before local0 (the reader widens them) */
+		return p->nr <= TT_PY_MAX_FRAMES &&
+			       (size == min + (size_t)p->nr * sizeof(struct tt_pyframe) ||
+				size == min + (size_t)p->nr * TT_PYFRAME_V1_SIZE)
+			       ? 0 : -EINVAL;
 	}
 	st = record_stack(h);
 	if (st) {

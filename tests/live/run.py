@@ -1798,6 +1798,89 @@ def test_gil_attach_to_running_python():
     no_programs_left()
 
 
+
+def record_pystacks(path):
+    """The Python stacks of a record file, each a list of (frame name, local0), leaf first."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    frames, chunks, off = {}, [], 16
+    while off + 16 <= len(data):
+        typ, _, ln = struct.unpack_from("<IIQ", data, off)
+        body = data[off + 16:off + 16 + ln]
+        off += 16 + (ln + 7) // 8 * 8
+        if typ in (2, 8):  # RECORDS, RCHUNK
+            chunks.append(body)
+        elif typ == 3:  # FRAMES: {u64 ip, u16 name_len, u16 func_len, name, func}
+            at = 0
+            while at < len(body):
+                ip, nl, fl = struct.unpack_from("<QHH", body, at)
+                frames[ip] = body[at + 12:at + 12 + nl].decode(errors="replace")
+                at += 12 + nl + fl
+    stacks = []
+    for body in chunks:
+        at = 0
+        while at + 24 <= len(body):
+            size, kind = struct.unpack_from("<HH", body, at)
+            if kind == 12 and size >= 32:  # TT_REC_PYSTACK
+                nr = struct.unpack_from("<H", body, at + 26)[0]
+                stride = (size - 32) // nr if nr else 24
+                st = []
+                for i in range(nr):
+                    code, instr, _ = struct.unpack_from("<QII", body, at + 32 + i * stride)
+                    local0 = struct.unpack_from("<Q", body, at + 48 + i * stride)[0] \
+                        if stride == 24 else 0
+                    h = ((code ^ (instr << 40 | instr)) * 0x9e3779b97f4a7c15) & (2**64 - 1)
+                    st.append((frames.get((h >> 2) | (1 << 62), "?"), local0))
+                stacks.append(st)
+            at += max(size, 24)
+    return stacks
+
+
+COND_PY = """
+import json, threading, time
+cond = threading.Condition()
+print(json.dumps({"cond": id(cond)}), flush=True)
+ready = []
+def consumer():
+    for i in range(30):
+        with cond:
+            while not ready:
+                cond.wait(1.0)
+            ready.pop()
+t = threading.Thread(target=consumer)
+t.start()
+for i in range(30):
+    time.sleep(0.003)
+    with cond:
+        ready.append(i)
+        cond.notify()
+t.join()
+"""
+
+
+def test_python_frame_local0_is_self():
+    """A frame's first local is read with it: Condition.wait's is the Condition (id())."""
+    src, rec = os.path.join(TMP, "cond.py"), os.path.join(TMP, "cond.rec")
+    with open(src, "w") as f:
+        f.write(COND_PY)
+    exes = pythons()
+    if not exes:
+        raise Skip("no CPython here")
+    for py in exes:
+        p, s, truth = run_traced(["-q", "-o", rec, "--", py, src], "local0")
+        check(p.returncode == 0, f"{py}: {p.stderr}")
+        if s["gil"] is None:
+            continue  # frames are walked once the GIL is found (stripped: can be outrun)
+        want = truth[0]["cond"]
+        # the consumer's (thread start waits in an Event's own Condition)
+        waits = [st for st in record_pystacks(rec)
+                 if len(st) > 1 and re.match(r"(Condition\.)?wait \(threading\.py:", st[0][0])
+                 and st[1][0].startswith("consumer (cond.py:")]
+        check(waits, f"{py}: no Python stack in Condition.wait: {record_pystacks(rec)[:3]}")
+        bad = [st[0] for st in waits if st[0][1] != want]
+        check(not bad, f"{py}: local0 of Condition.wait {bad[:3]} vs id(cond) {want:#x}")
+
 from runtimes import *  # noqa: E402,F401,F403  musl, Go and JVM targets
 
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
