@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* pyframes.c - see pyframes.h. Offsets from the pyenv builds' DWARF: doc/cpython-layouts.md. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +30,17 @@ struct code_layout {
 	unsigned table;	 /* co_lnotab / co_linetable: a bytes object */
 	int bytecode;	 /* co_code_adaptive, 3.11+: instructions inline in the code object */
 	unsigned ascii_data, compact_data; /* str: 1-byte ASCII / other compact kinds */
+	struct pyframe_extra x; /* what only user space reads: locals and value stack */
 };
 
+/* The extra fields: valuestack, stack, stack_kind, nlocalsplus, localnames (pyframes.h). */
 static const struct code_layout codes[] = {
-	{8, 40, 104, 112, -1, 120, -1, 48, 72},
-	{9, 40, 104, 112, -1, 120, -1, 48, 72},
-	{10, 40, 104, 112, -1, 120, -1, 48, 72},
-	{11, 72, 112, 120, 128, 136, 184, 48, 72},
-	{12, 68, 112, 120, 128, 136, 192, 40, 56},
-	{13, 68, 112, 120, 128, 136, 200, 40, 56},
+	{8, 40, 104, 112, -1, 120, -1, 48, 72, {64, 72, PYSTACK_PTR, -1, 72}},
+	{9, 40, 104, 112, -1, 120, -1, 48, 72, {64, 72, PYSTACK_PTR, -1, 72}},
+	{10, 40, 104, 112, -1, 120, -1, 48, 72, {64, 80, PYSTACK_DEPTH, -1, 72}},
+	{11, 72, 112, 120, 128, 136, 184, 48, 72, {-1, 64, PYSTACK_SLOTS, 76, 96}},
+	{12, 68, 112, 120, 128, 136, 192, 40, 56, {-1, 64, PYSTACK_SLOTS, 72, 96}},
+	{13, 68, 112, 120, 128, 136, 200, 40, 56, {-1, 64, PYSTACK_SLOTS, 72, 96}},
 };
 
 #define OB_TYPE 8
@@ -53,6 +56,16 @@ bool pyframes_walk(unsigned minor, struct tt_py_walk *w)
 	for (size_t i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
 		if (walks[i].minor == minor) {
 			*w = walks[i].w;
+			return true;
+		}
+	return false;
+}
+
+bool pyframes_extra(unsigned minor, struct pyframe_extra *x)
+{
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i].minor == minor) {
+			*x = codes[i].x;
 			return true;
 		}
 	return false;
@@ -108,8 +121,7 @@ static int rd64(const struct pyframes *pf, __u64 addr, __u64 *v)
 	return procfs_read_mem(pf->pid, addr, v, 8);
 }
 
-/* A str object as UTF-8 (compact strings only: every identifier and file name), or NULL. */
-static char *read_str(const struct pyframes *pf, __u64 obj)
+char *pyframes_read_str(const struct pyframes *pf, __u64 obj)
 {
 	__u64 len;
 	__u32 state, kind;
@@ -164,8 +176,8 @@ static void read_code(const struct pyframes *pf, __u64 addr, struct pycode *c)
 	    rd64(pf, addr + l->filename, &file) || rd64(pf, addr + l->table, &table) ||
 	    procfs_read_mem(pf->pid, addr + l->firstlineno, &first, 4))
 		return;
-	c->qualname = read_str(pf, name);
-	c->filename = read_str(pf, file);
+	c->qualname = pyframes_read_str(pf, name);
+	c->filename = pyframes_read_str(pf, file);
 	c->firstlineno = first;
 	if (table && !rd64(pf, table + BYTES_SIZE, &tlen) && tlen && tlen <= MAX_TABLE) {
 		c->table = xcalloc(1, tlen);
@@ -285,38 +297,49 @@ static const struct pycode *code_of(struct pyframes *pf, __u64 addr)
 	return &pf->v[*slot - 1];
 }
 
+int pyframes_describe(struct pyframes *pf, __u64 code, __u32 instr, const char **qualname,
+		      const char **file, int *line)
+{
+	const struct pycode *c = code_of(pf, code);
+	long addr;
+
+	*qualname = *file = NULL;
+	*line = -1;
+	if (!c->qualname)
+		return -ENOENT;
+	if (pf->l->bytecode >= 0)
+		addr = (long)instr - pf->l->bytecode;
+	else
+		addr = pf->l->minor == 10 ? (long)(__s32)instr * 2 : (long)(__s32)instr;
+	*line = c->table ? pyframes_line(pf->l->minor, c->table, c->table_len, c->firstlineno,
+					 addr)
+			 : -1;
+	*qualname = c->qualname;
+	*file = c->filename ? short_file(c->filename) : "?";
+	return 0;
+}
+
 void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps)
 {
 	for (unsigned i = 0; i < ps->nr && i < TT_PY_MAX_FRAMES; i++) {
 		const struct tt_pyframe *f = &ps->frames[i];
 		__u64 ip = pyframe_ip(f);
-		const struct pycode *c;
 		char name[2 * MAX_NAME + 64];
-		const char *file;
-		long addr;
+		const char *qualname, *file;
 		int line;
 
 		if (symdata_frame(sd, ip))
 			continue;
-		c = code_of(pf, f->code);
-		if (!c->qualname) {
+		if (pyframes_describe(pf, f->code, f->instr, &qualname, &file, &line)) {
 			snprintf(name, sizeof(name), "[python code 0x%llx]",
 				 (unsigned long long)f->code);
 			symdata_add_frame(sd, ip, name, NULL);
 			continue;
 		}
-		if (pf->l->bytecode >= 0)
-			addr = (long)f->instr - pf->l->bytecode;
-		else
-			addr = pf->l->minor == 10 ? (long)(__s32)f->instr * 2 : (long)(__s32)f->instr;
-		line = c->table ? pyframes_line(pf->l->minor, c->table, c->table_len,
-						c->firstlineno, addr)
-				: -1;
-		file = c->filename ? short_file(c->filename) : "?";
 		if (line >= 0)
-			snprintf(name, sizeof(name), "%s (%s:%d)", c->qualname, file, line);
+			snprintf(name, sizeof(name), "%s (%s:%d)", qualname, file, line);
 		else
-			snprintf(name, sizeof(name), "%s (%s)", c->qualname, file);
-		symdata_add_frame(sd, ip, name, c->qualname);
+			snprintf(name, sizeof(name), "%s (%s)", qualname, file);
+		symdata_add_frame(sd, ip, name, qualname);
 	}
 }

@@ -37,15 +37,16 @@ struct py_layout {
 	unsigned thread_id;	/* tstate + this: pthread_t (before native_thread_id) */
 	int drop_rt, drop_interp, drop_tstate; /* the drop request (tstate: bit 0 of the holder's) */
 	int disps[3];		/* `locked` from the base pointers take/drop_gil use */
+	unsigned modules;	/* interp + this: sys.modules (interp->imports.modules, 3.12+) */
 };
 
 static const struct py_layout layouts[] = {
-	{8, 1152, -1, 32, 8, -1, 176, 596, -1, -1, {16, 1168, 584}},
-	{9, 352, -1, 32, 8, -1, 176, -1, 76, -1, {16, 368, 24}},
-	{10, 352, -1, 32, 8, -1, 176, -1, 72, -1, {16, 368, 24}},
-	{11, 360, -1, 40, 16, 160, 152, -1, 104, -1, {16, 376, 24}},
-	{12, -1, 384, 40, 72, 144, 136, -1, 372, -1, {16, 16, 16}},
-	{13, -1, 16, 632, 7344, 160, 152, -1, -1, 24, {16, 16, 16}},
+	{8, 1152, -1, 32, 8, -1, 176, 596, -1, -1, {16, 1168, 584}, 56},
+	{9, 352, -1, 32, 8, -1, 176, -1, 76, -1, {16, 368, 24}, 856},
+	{10, 352, -1, 32, 8, -1, 176, -1, 72, -1, {16, 368, 24}, 856},
+	{11, 360, -1, 40, 16, 160, 152, -1, 104, -1, {16, 376, 24}, 888},
+	{12, -1, 384, 40, 72, 144, 136, -1, 372, -1, {16, 16, 16}, 944},
+	{13, -1, 16, 632, 7344, 160, 152, -1, -1, 24, {16, 16, 16}, 7656},
 };
 
 #define GIL_LOCKED 16
@@ -292,6 +293,8 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 	}
 	if (rd64(py, py->runtime + l->interp_head, &py->interp) || !py->interp)
 		return -EAGAIN; /* not initialised yet */
+	py->sys_modules = py->interp + l->modules;
+	py->thread_id_off = l->thread_id;
 	if (l->gil_in_rt >= 0)
 		py->gil = py->runtime + (unsigned)l->gil_in_rt;
 	else if (rd64(py, py->interp + (unsigned)l->gil_ptr_in_interp, &py->gil) || !py->gil)

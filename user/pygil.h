@@ -46,6 +46,8 @@ struct py_target {
 	__u64 interp;	      /* the main interpreter */
 	__u64 gil;	      /* its GIL */
 	__u64 code_type;      /* &PyCode_Type in the target, 0 if not found */
+	__u64 sys_modules;    /* where the main interpreter keeps its sys.modules dict pointer */
+	__u32 thread_id_off;  /* tstate + this: thread_id, the pthread_t (threading.get_ident()) */
 	__u64 drop_req;	      /* address of the drop request flag, or 0 and then: */
 	__u32 drop_tstate_off; /* bit 0 at this offset of the holder's tstate (3.13) */
 	__u32 flags;	      /* TT_PY_* */
