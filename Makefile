@@ -29,7 +29,7 @@ CORE_SRCS := user/analysis.c user/analysis_gil.c user/analysis_holds.c user/lock
 	     user/protobuf.c user/pprof.c user/perfetto.c user/outfile.c user/runtime.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
 	     user/ustack.c user/cfitab.c user/deadlock.c user/pidns.c user/probesite.c user/pygil.c \
-	     user/pyframes.c user/pylive.c user/rtdetect.c user/libcver.c user/main.c
+	     user/pyframes.c user/pylive.c user/pynames.c user/rtdetect.c user/libcver.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h

@@ -180,6 +180,8 @@ struct work {
 	size_t comp_len;
 	__u8 comp_buf[COMP_BYTES];
 	const struct tt_rec_hdr *comp[MAX_COMP];
+	size_t cap_py_names;
+	struct u64_map py_name_by_tid;
 	size_t cap_deadlocks;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */

@@ -22,6 +22,8 @@
 #include "ustack.h"
 #include "deadlock.h"
 #include "pyframes.h"
+#include "pylive.h"
+#include "pynames.h"
 #include "probesite.h"
 #include "pygil.h"
 #include "rtdetect.h"
@@ -122,6 +124,8 @@ struct collect_ctx {
 	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
 	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records */
+	struct pylive *pylive;	   /* CPython: its live state (thread names) */
+	struct pynames *pynames;   /* ... its threading names, as records */
 	__u64 malformed;
 	bool holds;
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
@@ -141,6 +145,11 @@ static int emit(struct collect_ctx *c, const void *rec, size_t size)
 	}
 	c->sink(c->sink_ctx, rec, size);
 	return 0;
+}
+
+static int emit_cb(void *ctx, const void *rec, size_t size)
+{
+	return emit(ctx, rec, size);
 }
 
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
@@ -282,6 +291,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		pyframes_note(c->pyframes, c->sd, (const struct tt_pystack *)h);
 	emit(c, data, h->size);
 	deadlock_watch_record(c->deadlocks, h);
+	if (h->kind == TT_REC_NEW_THREAD)
+		pynames_thread_started(c->pynames, h->tid, now_ns());
 	if (h->kind == TT_REC_WAIT_BEGIN)
 		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
 	if (h->kind == TT_REC_LOCK_CALL) {
@@ -653,10 +664,15 @@ static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
 	pygil_free(&g->py);
 }
 
-/* The command stopped in Py_FinalizeEx: read and name what it left, let it go on. */
-static void resume_after_finalize(struct gil_probes *g, struct ring_buffer *ring, pid_t child)
+/*
+ * The command stopped in Py_FinalizeEx: read and name what it left (frames, threading's
+ * names), let it go on.
+ */
+static void resume_after_finalize(struct collect_ctx *c, struct gil_probes *g,
+				  struct ring_buffer *ring, pid_t child)
 {
 	ring_buffer__consume(ring); /* their frames are named as they are read */
+	pynames_poll(c->pynames, now_ns(), true);
 	bpf_link__destroy(g->finalize);
 	g->finalize = NULL;
 	kill(child, SIGCONT);
@@ -711,6 +727,18 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 	pygil_threads(py, seed_tstate, skel);
 	skel->bss->py_walk = walk;
 	skel->bss->py_armed = 1;
+}
+
+/* threading's names of the threads: now, and as threads start (pynames.h). */
+static void start_pynames(struct collect_ctx *c, const struct py_target *py)
+{
+	c->pylive = pylive_new(py);
+	if (!c->pylive)
+		return;
+	c->pynames = pynames_new(c->pylive, py->pid, emit_cb, c);
+	/* a command may import threading later: look again for a while */
+	pynames_thread_started(c->pynames, 0, now_ns());
+	pynames_poll(c->pynames, now_ns(), true);
 }
 
 /*
@@ -793,6 +821,7 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 	skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
 	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
 	arm_pystacks(c, py, skel);
+	start_pynames(c, py);
 	if (o->command) {
 		/* a short command's code objects die in finalization: stop it there until the
 		 * records before are read and their frames named (resume_after_finalize) */
@@ -1349,6 +1378,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
 		if (o->gil)
 			try_attach_gil(&ctx, &gil, skel, pid, o);
+		pynames_poll(ctx.pynames, now_ns(), false);
 		/* a JVM maps libjvm.so some milliseconds after its exec */
 		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))
 			poll_runtimes(&ctx, pid);
@@ -1384,7 +1414,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				check_libc(&ctx, skel, &holds, child, true, o);
 				resume_at_entry(&ctx, &entry, child, o->gil ? &gil : NULL);
 			} else if (got == child && WIFSTOPPED(status) && gil.finalize) {
-				resume_after_finalize(&gil, ring, child);
+				resume_after_finalize(&ctx, &gil, ring, child);
 			} else if (got == child && WIFSTOPPED(status)) {
 				/* stopped by someone else (a SIGSTOP, Ctrl-Z): theirs to resume */
 			} else if (got == child) {
@@ -1429,6 +1459,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
+	if (!res->target_exited) /* threads renamed while traced */
+		pynames_poll(ctx.pynames, now_ns(), true);
 	add_session_end(&ctx, skel, pid, res->target_exited);
 	if (mmap_watch_lost(ctx.mmaps))
 		fprintf(stderr, "threadtrace: %llu mapping records of %s were lost: some frames may be "
@@ -1456,6 +1488,8 @@ cleanup:
 	ustack_tables_free(ctx.ustack);
 	deadlock_watch_free(ctx.deadlocks);
 	pyframes_free(ctx.pyframes);
+	pynames_free(ctx.pynames);
+	pylive_free(ctx.pylive);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);
 	if (go_fd >= 0)

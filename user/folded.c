@@ -30,11 +30,19 @@ static void sb_frame(struct sbuf *b, const char *name)
 	free(s);
 }
 
-/* The thread's name as the root frame, its tid where no name was seen. */
-static void sb_comm(struct sbuf *b, const char *comm, __u32 tid)
+/*
+ * The thread's name as the root frame (a Python thread's threading name), its tid where no
+ * name was seen.
+ */
+static void sb_comm(struct sbuf *b, const struct analysis *a, const char *comm, __u32 tid)
 {
 	char c[TT_COMM_LEN + 16];
+	const char *py = analysis_py_name(a, tid);
 
+	if (py) {
+		sb_frame(b, py);
+		return;
+	}
 	memcpy(c, comm, TT_COMM_LEN);
 	c[TT_COMM_LEN] = 0;
 	if (!c[0])
@@ -98,14 +106,14 @@ void folded_build(struct folded *f, const struct analysis *a, bool counts, bool 
 
 			if (!w)
 				continue;
-			sb_comm(&b, c->waiter_comm, c->waiter_tid);
+			sb_comm(&b, a, c->waiter_comm, c->waiter_tid);
 			add_user_frames(&b, a, c->waiter_stack, false);
 			sb_frame(&b, lock);
 			if (wakers) {
 				sb_frame(&b, "--");
 				if (c->waker_tid) {
 					add_user_frames(&b, a, c->waker_stack, true);
-					sb_comm(&b, c->waker_comm, c->waker_tid);
+					sb_comm(&b, a, c->waker_comm, c->waker_tid);
 				} else {
 					char cause[64];
 

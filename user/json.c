@@ -116,6 +116,26 @@ static void comm_string(struct json_writer *j, const char *comm)
 	json_string(j, buf);
 }
 
+/*
+ * "name": a Python thread's threading name, else its OS name; "os_name": the OS name too
+ * where the two differ (3.14 copies the Python name into comm cut at 15 bytes).
+ */
+static void name_fields(struct json_writer *j, const struct analysis *a, __u32 tid,
+			const char *comm)
+{
+	const char *py = tid ? analysis_py_name(a, tid) : NULL;
+	char buf[TT_COMM_LEN + 1];
+
+	memcpy(buf, comm, TT_COMM_LEN);
+	buf[TT_COMM_LEN] = 0;
+	json_key(j, "name");
+	json_string(j, py ? py : buf);
+	if (py && strcmp(py, buf)) {
+		json_key(j, "os_name");
+		json_string(j, buf);
+	}
+}
+
 static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 stack)
 {
 	const struct stack_entry *st = stack == TT_NO_STACK ? NULL : &a->stacks[stack];
@@ -156,8 +176,7 @@ static void attribs(struct json_writer *j, const struct analysis *a, const struc
 			json_key(j, "cause");
 			json_string(j, wake_cause_name(v[i].cause));
 		}
-		json_key(j, "name");
-		comm_string(j, v[i].comm);
+		name_fields(j, a, v[i].tid, v[i].comm);
 		/* a waker in another process (a process-shared lock): which one */
 		if (v[i].pid) {
 			json_key(j, "pid");
@@ -202,8 +221,7 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 			json_u64(j, h->tid);
 		else
 			json_null(j);
-		json_key(j, "name");
-		comm_string(j, h->comm);
+		name_fields(j, a, h->tid, h->comm);
 		stack_arrays(j, a, h->stack);
 		json_key(j, "count");
 		json_u64(j, h->count);
@@ -267,8 +285,7 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		json_begin_object(j);
 		json_key(j, "tid");
 		json_u64(j, t->tid);
-		json_key(j, "name");
-		comm_string(j, t->name);
+		name_fields(j, a, t->tid, t->name);
 		json_key(j, "hold_ns");
 		json_u64(j, t->gil_hold_ns);
 		json_key(j, "wait_ns");
@@ -451,8 +468,7 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_begin_object(j);
 		json_key(j, "tid");
 		json_u64(j, t->tid);
-		json_key(j, "name");
-		comm_string(j, t->name);
+		name_fields(j, a, t->tid, t->name);
 		json_key(j, "traced_ns");
 		json_u64(j, t->end_ts > t->start_ts ? t->end_ts - t->start_ts : 0);
 		json_key(j, "on_cpu_ns");

@@ -179,7 +179,7 @@ static const struct thread_stat *thread_of(const struct analysis *a, __u32 tid);
 static void gil_tracks(struct pb *trace, const struct analysis *a)
 {
 	const struct gil_stat *g = &a->gil;
-	char name[64], comm[TT_COMM_LEN + 1] = "";
+	char name[128], comm[TT_COMM_LEN + 1] = "";
 
 	if (!g->present || !g->nr_spans)
 		return;
@@ -199,8 +199,8 @@ static void gil_tracks(struct pb *trace, const struct analysis *a)
 		track_event(trace, s->end, thread_gil_uuid(s->tid), SLICE_END, NULL, 0, 0, false, 0);
 		if (s->wait)
 			continue;
-		memcpy(comm, t->name, TT_COMM_LEN);
-		snprintf(name, sizeof(name), "tid %u (%s)", s->tid, comm);
+		snprintf(name, sizeof(name), "tid %u (%s)", s->tid,
+			 analysis_thread_name(a, s->tid, t->name, comm, sizeof(comm)));
 		track_event(trace, s->begin, gil_uuid(), SLICE_BEGIN, name, 0, 0, false, 0);
 		track_event(trace, s->end, gil_uuid(), SLICE_END, NULL, 0, 0, false, 0);
 	}
@@ -254,10 +254,9 @@ int perfetto_write(FILE *out, const struct analysis *a)
 		const struct thread_stat *t = &a->threads[i];
 		struct pb th = {0};
 
-		memcpy(comm, t->name, TT_COMM_LEN);
 		pb_uint(&th, 1, a->pid);
 		pb_uint(&th, 2, t->tid);
-		pb_string(&th, 5, comm);
+		pb_string(&th, 5, analysis_thread_name(a, t->tid, t->name, comm, sizeof(comm)));
 		track_descriptor(&trace, thread_uuid(t->tid), process_uuid(a), NULL, NULL, &th,
 				 false);
 		pb_free(&th);

@@ -200,9 +200,8 @@ int pprof_write(FILE *out, const struct analysis *a)
 				locs[k] = location_id(&b, st, k - 1);
 			pb_packed(&sample, 1, locs, n);
 			pb_packed(&sample, 2, vals, 2);
-			memcpy(comm, w->comm, TT_COMM_LEN);
-			comm[TT_COMM_LEN] = 0;
-			label_str(&b, &sample, "thread", comm);
+			label_str(&b, &sample, "thread",
+				  analysis_thread_name(a, w->tid, w->comm, comm, sizeof(comm)));
 			label_str(&b, &sample, "lock_kind", lock_kind_name(l->kind));
 			pb_msg(&b.prof, 2, &sample);
 			pb_free(&sample);

@@ -65,6 +65,7 @@ struct pylive {
 	const struct obj_layout *o;
 	struct pyframes *pf;
 	__u64 none_type; /* type(None), once seen */
+	__u64 active;	 /* threading._active, once found (never rebound by threading.py) */
 };
 
 struct pylive *pylive_new(const struct py_target *py)
@@ -671,9 +672,14 @@ int pylive_thread_names(struct pylive *pl,
 	__u64 threading, active;
 	int err;
 
-	if ((err = pylive_module(pl, "threading", &threading)) ||
-	    (err = pylive_module_attr(pl, threading, "_active", &active)))
-		return err;
+	if (pl->active && !is_kind(pl, pl->active, TPF_DICT)) {
+		active = pl->active;
+	} else {
+		if ((err = pylive_module(pl, "threading", &threading)) ||
+		    (err = pylive_module_attr(pl, threading, "_active", &active)))
+			return err;
+		pl->active = active;
+	}
 	c.threads = xcalloc(PYLIVE_MAX_THREADS, sizeof(*c.threads));
 	c.nthreads = pylive_threads(pl, c.threads, PYLIVE_MAX_THREADS);
 	err = pylive_dict_items(pl, active, name_cb, &c);

@@ -29,6 +29,7 @@ _Static_assert(sizeof(struct tt_unwound) == 40, "unwound layout");
 _Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
 _Static_assert(sizeof(struct tt_lock_call) == 56, "lock_call layout");
 _Static_assert(sizeof(struct tt_libc) == 224, "libc layout");
+_Static_assert(sizeof(struct tt_py_thread_name) == 96, "py_thread_name layout");
 
 size_t record_min_size(__u16 kind)
 {
@@ -73,6 +74,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_lock_call);
 	case TT_REC_LIBC:
 		return sizeof(struct tt_libc);
+	case TT_REC_PY_THREAD_NAME:
+		return sizeof(struct tt_py_thread_name);
 	}
 	return 0;
 }
