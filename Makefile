@@ -26,7 +26,7 @@ BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h bpf/unwind.bpf.h
 # Modules that depend on nothing but records: shared by the tool and the unit tests.
 CORE_SRCS := user/analysis.c user/analysis_gil.c user/analysis_holds.c user/lockkind.c user/symdata.c user/report.c user/json.c \
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
-	     user/protobuf.c user/pprof.c user/perfetto.c user/outfile.c user/runtime.c
+	     user/protobuf.c user/pprof.c user/perfetto.c user/outfile.c user/runtime.c user/stackview.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
 	     user/ustack.c user/cfitab.c user/deadlock.c user/pidns.c user/probesite.c user/pygil.c \
 	     user/pyframes.c user/pylive.c user/pynames.c user/rtdetect.c user/libcver.c user/main.c

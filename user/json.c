@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include "json.h"
+#include "stackview.h"
 #include "pygil.h"
 
 static void json_sep(struct json_writer *j)
@@ -152,6 +153,22 @@ static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 
 			json_string(j, names[k]);
 	}
 	json_end_array(j);
+	if (st && stackview_has_python(st)) {
+		/* the Python-first view the text report shows (stackview.h) */
+		unsigned idx[STACKVIEW_MAX], nv = stackview_user(a, st, false, idx, STACKVIEW_MAX);
+
+		json_key(j, "python_stack");
+		json_begin_array(j);
+		for (unsigned i = 0; i < nv; i++) {
+			const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
+			unsigned n = analysis_frames_at(a, st, idx[i], names, funcs, TT_MAX_INLINE,
+							buf, sizeof(buf));
+
+			for (unsigned k = 0; k < n; k++)
+				json_string(j, names[k]);
+		}
+		json_end_array(j);
+	}
 	json_key(j, "kernel_stack");
 	json_begin_array(j);
 	for (unsigned i = st ? analysis_kernel_skip(a, st) : 0; st && i < st->nr_kernel; i++)

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "report.h"
+#include "stackview.h"
 #include "pygil.h"
 #include "util.h"
 
@@ -19,10 +20,15 @@ static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
 	return buf;
 }
 
-/* User frames; kernel frames only where no user stack could be read (JSON has them all). */
+static bool native_view; /* report_opts.native of the report being written */
+
+/*
+ * User frames (Python-first for a Python stack unless --native: stackview.h); kernel frames
+ * only where no user stack could be read (JSON has them all).
+ */
 static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsigned max_frames)
 {
-	unsigned max_kernel = 4;
+	unsigned max_kernel = 4, idx[STACKVIEW_MAX], nv;
 	const struct stack_entry *st;
 	char buf[64];
 	unsigned i;
@@ -32,16 +38,17 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 		return;
 	}
 	st = &a->stacks[stack];
-	for (i = 0; i < st->nr_user && i < max_frames; i++) {
+	nv = stackview_user(a, st, native_view, idx, STACKVIEW_MAX);
+	for (i = 0; i < nv && i < max_frames; i++) {
 		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
-		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
+		unsigned n = analysis_frames_at(a, st, idx[i], names, funcs, TT_MAX_INLINE, buf,
 						sizeof(buf));
 
 		for (unsigned k = 0; k < n; k++)
 			fprintf(out, "          %s\n", tsafe(names[k]));
 	}
-	if (st->nr_user > max_frames)
-		fprintf(out, "          ... %u more frames%s\n", st->nr_user - max_frames,
+	if (nv > max_frames)
+		fprintf(out, "          ... %u more frames%s\n", nv - max_frames,
 			st->flags & TT_STACK_USER_TRUNC ? ", then cut short" : "");
 	else if (st->flags & TT_STACK_USER_LIMIT)
 		fprintf(out, "          ... (cut: deeper than %d frames)\n", TT_MAX_USTACK);
@@ -516,6 +523,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	char t[32];
 	__u64 dur = a->end_ts - a->start_ts;
 
+	native_view = o->native;
 	fprintf(out, "threadtrace: pid %u (%s)%s", a->pid, tsafe_n(a->comm, TT_COMM_LEN),
 		a->target_exited ? ", exited during the trace" : "");
 	if (a->tid_filter)

@@ -869,14 +869,14 @@ static void test_folded(void)
 
 	sample_session(&rb, &sd);
 	CHECK(analysis_run(&rb, &sd, &a) == 0);
-	folded_build(&f, &a, false, true);
+	folded_build(&f, &a, false, true, false);
 	CHECK_EQ_U64(f.nr, 1);
 	if (f.nr)
 		CHECK(!strcmp(f.lines[0].stack,
 			      "tid 1;thread_main;waiter_fn;[mutex acc_lock];--;thread_main;t2"));
 	CHECK_EQ_U64(f.total, 2000);
 	folded_free(&f);
-	folded_build(&f, &a, true, false);
+	folded_build(&f, &a, true, false, false);
 	CHECK_EQ_U64(f.total, 1);
 	if (f.nr)
 		CHECK(!strcmp(f.lines[0].stack, "tid 1;thread_main;waiter_fn;[mutex acc_lock]"));
