@@ -123,7 +123,8 @@ struct collect_ctx {
 	__u64 ustack_synced;	      /* when they were last brought up to date */
 	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
-	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records */
+	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records
+				      (pylive's) */
 	struct pylive *pylive;	   /* CPython: its live state (thread names) */
 	struct pynames *pynames;   /* ... its threading names, as records */
 	__u64 malformed;
@@ -278,6 +279,13 @@ static int on_record(void *ctx, void *data, size_t size)
 		c->malformed++;
 		return 0;
 	}
+	/*
+	 * Python thread names and the code objects of every thread's frames, when due, between
+	 * records too: the first symbolization of an interpreter's modules can take 0.3-0.5 s
+	 * (line tables of its large compile units), long enough for a short script to end and
+	 * free its module code before the main loop runs again.
+	 */
+	pynames_poll(c->pynames, now_ns(), false);
 	/*
 	 * Name the frames before the analysis gets the record: a burst can push it through the
 	 * reorder window at once, and a lock's kind is voted from the names its stacks have then.
@@ -721,7 +729,9 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 
 	if (!pyframes_walk(py->minor, &walk))
 		return;
-	c->pyframes = pyframes_new(py->pid, py->minor, py->code_type);
+	/* one cache of code objects for the records and for pylive's reads (start_pynames) */
+	c->pylive = pylive_new(py);
+	c->pyframes = c->pylive ? pylive_pyframes(c->pylive) : NULL;
 	if (!c->pyframes)
 		return;
 	pygil_threads(py, seed_tstate, skel);
@@ -732,7 +742,6 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 /* threading's names of the threads: now, and as threads start (pynames.h). */
 static void start_pynames(struct collect_ctx *c, const struct py_target *py)
 {
-	c->pylive = pylive_new(py);
 	if (!c->pylive)
 		return;
 	c->pynames = pynames_new(c->pylive, py->pid, emit_cb, c);
@@ -1487,7 +1496,6 @@ cleanup:
 	unwinder_free(ctx.unwinder);
 	ustack_tables_free(ctx.ustack);
 	deadlock_watch_free(ctx.deadlocks);
-	pyframes_free(ctx.pyframes);
 	pynames_free(ctx.pynames);
 	pylive_free(ctx.pylive);
 	symbolizer_free(ctx.sym);

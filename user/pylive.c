@@ -135,6 +135,11 @@ static int is_kind(const struct pylive *pl, __u64 obj, __u64 flag)
 	return (flags & flag) ? 0 : -EINVAL;
 }
 
+struct pyframes *pylive_pyframes(struct pylive *pl)
+{
+	return pl->pf;
+}
+
 /* --- threads ---------------------------------------------------------------------------- */
 
 struct threads_ctx {
@@ -262,6 +267,21 @@ int pylive_frames(struct pylive *pl, __u64 tstate, struct pylive_frame *out, siz
 	if (!frame && n)
 		out[n - 1].flags |= PYLIVE_F_ENTRY;
 	return (int)n;
+}
+
+int pylive_prime_frames(struct pylive *pl)
+{
+	struct pylive_thread th[64];
+	struct pylive_frame *f = xcalloc(64, sizeof(*f));
+	int nth = pylive_threads(pl, th, 64), total = 0;
+
+	for (int i = 0; i < nth; i++) {
+		int n = pylive_frames(pl, th[i].tstate, f, 64);
+
+		total += n > 0 ? n : 0;
+	}
+	free(f);
+	return nth < 0 ? nth : total;
 }
 
 int pylive_frame_name(struct pylive *pl, const struct pylive_frame *f, const char **qualname,

@@ -41,6 +41,14 @@ struct pylive_thread {
 	__u64 ident;  /* tstate->thread_id: threading.get_ident(), the pthread_t */
 };
 
+/* The code-object names pylive reads frames with (shared: one cache of code objects). */
+struct pyframes *pylive_pyframes(struct pylive *pl);
+/*
+ * Walk every thread's frames now, so that their code objects are named while they live (a
+ * script's module code is freed before Py_FinalizeEx). The number of frames, or -errno.
+ */
+int pylive_prime_frames(struct pylive *pl);
+
 /* The main interpreter's thread states, up to max. Their count, or -errno. */
 int pylive_threads(struct pylive *pl, struct pylive_thread *out, size_t max);
 

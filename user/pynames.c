@@ -3,7 +3,9 @@
  * pynames.c - see pynames.h. A thread enters threading._active only once its
  * Thread._bootstrap_inner runs, a little after the kernel created it, so a start is followed
  * by reads every 20 ms until each started thread has a name, for at most NAME_WINDOW_NS (a
- * thread started from C never gets one). Each read is one walk of _active.
+ * thread started from C never gets one). Each read is one walk of _active, and one of every
+ * thread's frames: their code objects are named then, while they live (the records that
+ * show them may be read later, and a script's module code dies before Py_FinalizeEx).
  */
 #include <string.h>
 #include <stdlib.h>
@@ -105,6 +107,7 @@ void pynames_poll(struct pynames *pn, __u64 now, bool force)
 	pn->due = now + NAME_RETRY_NS;
 	pn->now = now;
 	pylive_thread_names(pn->pl, on_name, pn);
+	pylive_prime_frames(pn->pl);
 	if (!pn->nr_pending)
 		pn->until = 0;
 }
