@@ -1636,7 +1636,8 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	s->q[i] = p;
 	s->n++;
 	/* the collector's own late stamps (a deadlock seen, the end) do not move the window */
-	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
+	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_SESSION_END &&
+	    h->kind != TT_REC_PY_THREAD_NAME && h->ts > s->max_ts)
 		s->max_ts = h->ts;
 	while (s->head < s->n &&
 	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))

@@ -135,6 +135,7 @@ struct collect_ctx {
 	__u64 libc_dev, libc_ino; /* the libc last written in a TT_REC_LIBC record */
 	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
 	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
+	__u64 last_ts;		  /* the latest record's time: collector records are not later */
 };
 
 /* Pass a record on, unless it does not fit its kind (never trust a record). */
@@ -285,7 +286,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	 * (line tables of its large compile units), long enough for a short script to end and
 	 * free its module code before the main loop runs again.
 	 */
-	pynames_poll(c->pynames, now_ns(), false);
+	if (h->ts > c->last_ts)
+		c->last_ts = h->ts;
+	pynames_poll(c->pynames, now_ns(), c->last_ts, false);
 	/*
 	 * Name the frames before the analysis gets the record: a burst can push it through the
 	 * reorder window at once, and a lock's kind is voted from the names its stacks have then.
@@ -680,7 +683,7 @@ static void resume_after_finalize(struct collect_ctx *c, struct gil_probes *g,
 				  struct ring_buffer *ring, pid_t child)
 {
 	ring_buffer__consume(ring); /* their frames are named as they are read */
-	pynames_poll(c->pynames, now_ns(), true);
+	pynames_poll(c->pynames, now_ns(), c->last_ts, true);
 	bpf_link__destroy(g->finalize);
 	g->finalize = NULL;
 	kill(child, SIGCONT);
@@ -747,7 +750,7 @@ static void start_pynames(struct collect_ctx *c, const struct py_target *py)
 	c->pynames = pynames_new(c->pylive, py->pid, emit_cb, c);
 	/* a command may import threading later: look again for a while */
 	pynames_thread_started(c->pynames, 0, now_ns());
-	pynames_poll(c->pynames, now_ns(), true);
+	pynames_poll(c->pynames, now_ns(), now_ns(), true);
 }
 
 /*
@@ -1011,6 +1014,7 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	s.hdr.size = sizeof(s);
 	s.hdr.kind = TT_REC_SESSION;
 	s.hdr.ts = now_ns();
+	c->last_ts = s.hdr.ts;
 	s.hdr.pid = pid;
 	s.target_pid = pid;
 	s.target_tid = tid;
@@ -1387,7 +1391,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
 		if (o->gil)
 			try_attach_gil(&ctx, &gil, skel, pid, o);
-		pynames_poll(ctx.pynames, now_ns(), false);
+		pynames_poll(ctx.pynames, now_ns(), ctx.last_ts, false);
 		/* a JVM maps libjvm.so some milliseconds after its exec */
 		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))
 			poll_runtimes(&ctx, pid);
@@ -1469,7 +1473,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
 	if (!res->target_exited) /* threads renamed while traced */
-		pynames_poll(ctx.pynames, now_ns(), true);
+		pynames_poll(ctx.pynames, now_ns(), now_ns(), true);
 	add_session_end(&ctx, skel, pid, res->target_exited);
 	if (mmap_watch_lost(ctx.mmaps))
 		fprintf(stderr, "threadtrace: %llu mapping records of %s were lost: some frames may be "

@@ -31,7 +31,7 @@ struct pynames {
 	size_t nr_pending, cap_pending;
 	__u64 due, until; /* read at due or later, while before until */
 	unsigned written;
-	__u64 now;	/* of the read: the records' time */
+	__u64 now;	/* the records' time */
 };
 
 struct pynames *pynames_new(struct pylive *pl, pid_t pid,
@@ -96,7 +96,7 @@ static void on_name(void *arg, __u32 tid, __u64 ident, const char *name)
 		pn->written++;
 }
 
-void pynames_poll(struct pynames *pn, __u64 now, bool force)
+void pynames_poll(struct pynames *pn, __u64 now, __u64 rec_ts, bool force)
 {
 	if (!pn || (!force && (!pn->until || now < pn->due)))
 		return;
@@ -105,7 +105,7 @@ void pynames_poll(struct pynames *pn, __u64 now, bool force)
 		pn->nr_pending = 0; /* never named (started from C): given up */
 	}
 	pn->due = now + NAME_RETRY_NS;
-	pn->now = now;
+	pn->now = rec_ts;
 	pylive_thread_names(pn->pl, on_name, pn);
 	pylive_prime_frames(pn->pl);
 	if (!pn->nr_pending)

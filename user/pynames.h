@@ -24,8 +24,12 @@ void pynames_free(struct pynames *pn);
  * (tid 0: names in general, as when the interpreter was just found).
  */
 void pynames_thread_started(struct pynames *pn, __u32 tid, __u64 now);
-/* Read the names when due (every 20 ms while a started thread is unnamed), or now if force. */
-void pynames_poll(struct pynames *pn, __u64 now, bool force);
+/*
+ * Read the names when due (every 20 ms while a started thread is unnamed), or now if force.
+ * Records are stamped rec_ts: the latest record's time, not now (a record far ahead of those
+ * still in the ring buffer would make them late for the analysis' reorder window).
+ */
+void pynames_poll(struct pynames *pn, __u64 now, __u64 rec_ts, bool force);
 /* Threads named so far (records written, renames included). */
 unsigned pynames_count(const struct pynames *pn);
 
