@@ -81,16 +81,16 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -pthread -Wall $< -o $@
 
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o \
-		$(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o
-	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
-		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o \
+UNIT_LIVE_OBJS := $(BUILD)/symbols.o $(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o \
+		  $(BUILD)/libcver.o $(BUILD)/pylive.o $(BUILD)/pygil.o $(BUILD)/pyframes.o
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
+	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS) \
 		-o $@ $(LDLIBS)
 
 # The same unit tests under ASan and UBSan (make test runs both): memory errors and undefined
 # behaviour fail the run. Its own directory: the tests look for their binary as "unit-tests".
 UNIT_LIB_SRCS := $(CORE_SRCS) user/symbols.c user/procfs.c user/probesite.c user/cfitab.c \
-		 user/libcver.c
+		 user/libcver.c user/pylive.c user/pygil.c user/pyframes.c
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)

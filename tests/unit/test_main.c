@@ -19,6 +19,7 @@
 #include "test_cfitab.h"
 #include "test_runtime.h"
 #include "test_glibc.h"
+#include "test_pylive.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -1274,6 +1275,9 @@ static const struct unit_test tests[] = {
 	{"runtime_musl", test_runtime_musl},
 	{"runtime_musl_stripped", test_runtime_musl_stripped},
 	{"glibc_versions", test_glibc_versions},
+	{"pylive_objects_312", test_pylive_objects_312},
+	{"pylive_objects_38", test_pylive_objects_38},
+	{"pylive_frames_and_garbage", test_pylive_frames_and_garbage},
 };
 
 int main(void)
