@@ -136,6 +136,7 @@ struct collect_ctx {
 	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
 	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
 	__u64 last_ts;		  /* the latest record's time: collector records are not later */
+	__u64 deadline;		  /* DURATION's end (ns, 0: none) */
 };
 
 /* Pass a record on, unless it does not fit its kind (never trust a record). */
@@ -796,6 +797,9 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		g->pre.sites = NULL;
 		g->pre.nr_sites = 0;
 	} else if (!err) {
+		/* decoding a stripped build takes seconds: not past DURATION, nor a Ctrl-C */
+		py->decode_deadline = c->deadline;
+		py->decode_stop = &stop_signal;
 		err = pygil_find_sites(py, why, sizeof(why));
 	}
 	pygil_version_str(py->hexversion, ver, sizeof(ver));
@@ -1370,12 +1374,15 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		}
 	}
 
-	if (o->gil)
-		try_attach_gil(&ctx, &gil, skel, pid, o);
+	/* DURATION counts from the session's start: decoding a stripped CPython (0.5-2 s) is
+	 * traced time too, not added to it */
 	start = now_ns();
 	last_maps = start;
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
+	ctx.deadline = deadline;
+	if (o->gil)
+		try_attach_gil(&ctx, &gil, skel, pid, o);
 	for (;;) {
 		/*
 		 * BPF wakes us only when the buffer fills: poll also drains on the timeout. Every
@@ -1472,6 +1479,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
+	if (o->gil && !gil.done && (gil.py.runtime || gil.pre.runtime) && !o->quiet)
+		fprintf(stderr, "threadtrace: %s before its Python interpreter was ready to be "
+				"traced: no GIL and no Python frames or thread names in this report\n",
+			res->target_exited ? "the target exited" : "tracing stopped");
 	if (!res->target_exited) /* threads renamed while traced */
 		pynames_poll(ctx.pynames, now_ns(), now_ns(), true);
 	add_session_end(&ctx, skel, pid, res->target_exited);

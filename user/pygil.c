@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <capstone/capstone.h>
 #include "pygil.h"
@@ -351,7 +352,23 @@ struct decode_ctx {
 	__u64 vaddr, off;   /* its first byte's ELF address and file offset */
 	csh cs;
 	struct u64_map targets; /* addresses direct jumps and calls go to */
+	bool gave_up;	    /* decode_deadline passed or decode_stop was set */
 };
+
+/* Time to give up decoding? Checked every few thousand instructions. */
+static bool give_up(struct decode_ctx *d)
+{
+	struct timespec ts;
+
+	if (d->py->decode_stop && *d->py->decode_stop)
+		d->gave_up = true;
+	if (d->py->decode_deadline) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec >= d->py->decode_deadline)
+			d->gave_up = true;
+	}
+	return d->gave_up;
+}
 
 /* A store of an immediate 0 or 1, 4 bytes, to memory: its op, base and displacement. */
 static bool store_01(const cs_insn *in, unsigned *op, unsigned *reg, __s64 *disp, bool *rip)
@@ -516,12 +533,15 @@ static void decode_range(csh cs, struct decode_ctx *d)
 		unsigned base;
 		__s64 disp;
 	} recent[SIGNATURE_INSNS] = {{0}};
-	unsigned nr = 0;
+	unsigned nr = 0, count = 0;
 
 	for (;;) {
 		unsigned op, reg;
 		__s64 disp;
 		bool rip;
+
+		if (!(++count & 0x3fff) && give_up(d))
+			break;
 
 		if (!cs_disasm_iter(cs, &p, &left, &a, in)) {
 			if (left < 1)
@@ -680,6 +700,12 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 			}
 	}
 	u64_map_free(&d.targets);
+	if (d.gave_up) {
+		snprintf(err, errlen, "tracing ended before the stripped build %s was decoded "
+			 "(it takes 0.5-2 s here)", py->path);
+		pygil_free(py);
+		return -ETIMEDOUT;
+	}
 	if (!py->nr_take || !py->nr_drop) {
 		snprintf(err, errlen, "found %u take and %u drop stores to the GIL in %s (%s): an "
 			 "unknown build", py->nr_take, py->nr_drop, py->path,

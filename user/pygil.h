@@ -57,6 +57,10 @@ struct py_target {
 	bool symbols;	      /* take_gil/drop_gil were found by name */
 	struct gil_site *sites;
 	size_t nr_sites;
+	/* pygil_find_sites on a stripped build gives up (-ETIMEDOUT) at this CLOCK_MONOTONIC
+	 * time (0: never) or once *decode_stop is set (a signal to stop tracing) */
+	__u64 decode_deadline;
+	const volatile int *decode_stop;
 	unsigned nr_take, nr_drop;
 };
 
