@@ -36,7 +36,7 @@ enum tt_rec_kind {
 	TT_REC_PYTHON = 69,      /* collector: the target is CPython; its GIL is traced from here */
 	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
 	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
-	TT_REC_PY_THREAD_NAME = 78, /* collector: a thread's threading.Thread name (CPython) */
+	TT_REC_PY_THREAD_NAME = 79, /* collector: a thread's threading.Thread name (CPython) */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
