@@ -703,12 +703,41 @@ static void prefind_gil_sites(struct gil_probes *g, pid_t child)
 		pygil_free(&g->pre);
 }
 
+/*
+ * Symbolize the interpreter's functions that most waits pass through now, while the command is
+ * held: the first lookup in each of libpython's large compile units (ceval.c: 0.3-0.5 s here)
+ * made on the first records held up the reading of records and of thread names for as long,
+ * in which a short thread could start and end unnamed.
+ */
+static void preload_interpreter(struct collect_ctx *c, const struct py_target *py)
+{
+	static const char *const funcs[] = {
+		"_PyEval_EvalFrameDefault", "PyEval_RestoreThread", "PyEval_SaveThread",
+		"PyThread_acquire_lock_timed", "PyObject_Vectorcall", "PyObject_Call",
+		"PyEval_EvalCode", "Py_RunMain", "PyThread_release_lock",
+	};
+	struct {
+		struct tt_stack st;
+		__u64 ips[sizeof(funcs) / sizeof(funcs[0])];
+	} s = {0};
+
+	s.st.nr_user = (__u16)pygil_symbol_addrs(py, funcs, sizeof(funcs) / sizeof(funcs[0]),
+						 s.ips);
+	for (unsigned i = 0; i < s.st.nr_user; i++)
+		s.ips[i]++; /* a return address, as stacks hold them */
+	if (s.st.nr_user && c->sym)
+		symbolizer_note_stack(c->sym, c->sd, &s.st);
+}
+
 /* The command stopped at its entry: load the tables of what it maps, let it go on. */
 static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child,
 			    struct gil_probes *gil)
 {
-	if (gil)
+	if (gil) {
 		prefind_gil_sites(gil, child);
+		if (gil->pre.runtime)
+			preload_interpreter(c, &gil->pre);
+	}
 	if (c->ustack && !ustack_tables_sync(c->ustack))
 		c->ustack_synced = now_ns();
 	bpf_link__destroy(*entry);

@@ -212,6 +212,26 @@ static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 	return err;
 }
 
+size_t pygil_symbol_addrs(const struct py_target *py, const char *const *names, size_t n,
+			  __u64 *addrs)
+{
+	size_t found = 0;
+	int fd;
+	Elf *e = probesite_open_elf(py->open_path, &fd);
+
+	if (!e)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		__u64 vaddr;
+
+		if (probesite_elf_symbol(e, names[i], false, &vaddr, NULL) && vaddr)
+			addrs[found++] = vaddr + py->bias;
+	}
+	elf_end(e);
+	close(fd);
+	return found;
+}
+
 long long pygil_finalize_offset(const struct py_target *py)
 {
 	__u64 vaddr;

@@ -109,5 +109,8 @@ static inline __u64 gil_site_cookie(const struct gil_site *s)
  * collector has named its frames (its code objects are freed next). -1 when absent.
  */
 long long pygil_finalize_offset(const struct py_target *py);
+/* The target's addresses of the named functions found in py's module, into addrs; how many. */
+size_t pygil_symbol_addrs(const struct py_target *py, const char *const *names, size_t n,
+			  __u64 *addrs);
 
 #endif

@@ -1908,7 +1908,7 @@ def test_python_thread_names_everywhere():
                                                           "rec")}
         p = subprocess.run([TT, "--json", out["json"], "--folded", out["folded"], "--pprof",
                             out["pb.gz"], "--perfetto", out["pftrace"], "-o", out["rec"], "--",
-                            py, PYNAMES, "30"], capture_output=True, text=True, timeout=90)
+                            py, PYNAMES, "60"], capture_output=True, text=True, timeout=90)
         check(p.returncode == 0, f"{py}: {p.stderr}")
         truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")][0]
         with open(out["json"]) as f:
