@@ -54,6 +54,7 @@ static void layout_from_debug(const struct py_debug_offsets *o, struct py_layout
 	l->drop_rt = l->drop_interp = -1;
 	l->drop_tstate = (int)o->ts_eval_breaker;
 	l->disps[0] = l->disps[1] = l->disps[2] = locked;
+	l->modules = o->interp_modules == PYDEBUG_NONE ? 0 : o->interp_modules;
 }
 
 #define GIL_LOCKED 16
@@ -352,7 +353,7 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 	l = &py->l;
 	if (rd64(py, py->runtime + l->interp_head, &py->interp) || !py->interp)
 		return -EAGAIN; /* not initialised yet */
-	py->sys_modules = py->interp + l->modules;
+	py->sys_modules = l->modules ? py->interp + l->modules : 0;
 	py->thread_id_off = l->thread_id;
 	if (l->gil_in_rt >= 0)
 		py->gil = py->runtime + (unsigned)l->gil_in_rt;

@@ -12,21 +12,7 @@
 #include "procfs.h"
 #include "util.h"
 
-/* The same in 3.8-3.13 (x86_64). */
-#define OB_TYPE 8
-#define OB_SIZE 16	   /* PyVarObject.ob_size; PyLongObject's sign and digit count < 3.12 */
-#define TP_NAME 24
-#define TP_BASICSIZE 32
-#define TP_ITEMSIZE 40
-#define TP_FLAGS 168
-#define TP_DICTOFFSET 288
-#define DICT_KEYS 32
-#define DICT_VALUES 40
-#define MODULE_DICT 16
-#define TUPLE_ITEMS 24
-#define LONG_DIGITS 24
-
-#define TPF_INLINE_VALUES (1ull << 2) /* 3.13 */
+#define TPF_INLINE_VALUES (1ull << 2) /* 3.13+ */
 #define TPF_MANAGED_DICT (1ull << 4)  /* 3.11+ */
 #define TPF_LONG (1ull << 24)
 #define TPF_TUPLE (1ull << 26)
@@ -37,32 +23,100 @@ enum managed_kind {
 	MANAGED_NONE,	/* 3.8-3.10: __dict__ at tp_dictoffset */
 	MANAGED_311,	/* values at obj - 32 (keys: the type's cached keys), else dict at - 24 */
 	MANAGED_312,	/* obj - 24: the dict, or values - 1 (low bit set) */
-	MANAGED_313,	/* obj - 24: the dict, else values inline at obj + tp_basicsize */
+	MANAGED_313,	/* obj + managed_dict: the dict, else values inline at obj + tp_basicsize */
 };
 
+/* Where the objects pylive reads keep their fields (x86_64). */
 struct obj_layout {
-	unsigned minor;
+	unsigned ob_type, ob_size; /* PyObject.ob_type, PyVarObject.ob_size */
+	unsigned tp_name, tp_basicsize, tp_itemsize, tp_flags, tp_dictoffset;
 	unsigned cached_keys; /* PyHeapTypeObject.ht_cached_keys */
+	unsigned dict_keys, dict_values, module_dict, tuple_items, long_digits;
+	unsigned long_size;   /* ob_size (< 3.12) or lv_tag */
 	bool keys_log2;	      /* 3.11+: dk_log2_size, dk_kind, 16-byte entries for str keys */
-	unsigned values;      /* PyDictValues: values[0] at this (3.13: after 4 bytes of sizes) */
+	unsigned values;      /* PyDictValues: values[0] at this (3.13+: after 4 bytes of sizes) */
 	unsigned managed;     /* enum managed_kind */
+	int managed_dict;     /* MANAGED_313: obj + this, the dict pointer (-24; -8 free-threaded) */
 	bool long_tag;	      /* 3.12+: lv_tag (digits << 3 | sign) instead of ob_size */
+	unsigned ref_tag_bits; /* 3.14+: localsplus and stack slots are tagged _PyStackRefs */
 };
 
-static const struct obj_layout objs[] = {
-	{8, 872, false, 0, MANAGED_NONE, false},
-	{9, 864, false, 0, MANAGED_NONE, false},
-	{10, 872, false, 0, MANAGED_NONE, false},
-	{11, 872, true, 0, MANAGED_311, false},
-	{12, 880, true, 0, MANAGED_312, true},
-	{13, 880, true, 8, MANAGED_313, true},
+/* 3.8-3.12, from the pyenv builds' DWARF; 3.13+: obj_layout_debug. */
+static const struct {
+	unsigned minor, cached_keys;
+	bool keys_log2;
+	unsigned managed;
+	bool long_tag;
+} objs[] = {
+	{8, 872, false, MANAGED_NONE, false},
+	{9, 864, false, MANAGED_NONE, false},
+	{10, 872, false, MANAGED_NONE, false},
+	{11, 872, true, MANAGED_311, false},
+	{12, 880, true, MANAGED_312, true},
 };
+
+static bool obj_layout_table(unsigned minor, struct obj_layout *o)
+{
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		if (objs[i].minor != minor)
+			continue;
+		*o = (struct obj_layout){
+			.ob_type = 8, .ob_size = 16, .tp_name = 24, .tp_basicsize = 32,
+			.tp_itemsize = 40, .tp_flags = 168, .tp_dictoffset = 288,
+			.cached_keys = objs[i].cached_keys, .dict_keys = 32, .dict_values = 40,
+			.module_dict = 16, .tuple_items = 24, .long_digits = 24, .long_size = 16,
+			.keys_log2 = objs[i].keys_log2, .values = 0, .managed = objs[i].managed,
+			.managed_dict = -24, .long_tag = objs[i].long_tag,
+		};
+		return true;
+	}
+	return false;
+}
+
+/*
+ * 3.13+: the interpreter's own _Py_DebugOffsets (pydebug.c) give the object header, type
+ * name and flags, tuple, dict and int fields (3.15 also tp_basicsize, tp_dictoffset and
+ * ht_cached_keys). The rest is per-version knowledge, measured (gdb ptype /o) on Debian's
+ * 3.13.5, 3.14.10, 3.15.2, their d builds and a 3.13t: the type's fields keep their order
+ * after tp_name (basicsize +8, itemsize +16, dictoffset +264), ht_cached_keys is at 880 from
+ * the header's end in 3.13/3.14, a module's md_dict and a PyDictValues' values[] follow their
+ * headers, and a free-threaded build keeps the managed dict pointer right before the object
+ * (Include/internal/pycore_object.h: MANAGED_DICT_OFFSET -1 word; -3 with the GC header).
+ */
+static bool obj_layout_debug(const struct py_debug_offsets *d, struct obj_layout *o)
+{
+	unsigned head = d->ob_type + 8; /* sizeof(PyObject): 16, free-threaded 32 */
+	unsigned minor = (d->hexversion >> 16) & 0xff;
+
+	if (d->tp_name == PYDEBUG_NONE || d->tp_flags == PYDEBUG_NONE ||
+	    d->tuple_ob_item == PYDEBUG_NONE || d->tuple_ob_size == PYDEBUG_NONE ||
+	    d->dict_ma_keys == PYDEBUG_NONE || d->dict_ma_values == PYDEBUG_NONE ||
+	    d->long_lv_tag == PYDEBUG_NONE || d->long_ob_digit == PYDEBUG_NONE || head > 64)
+		return false;
+	*o = (struct obj_layout){
+		.ob_type = d->ob_type, .ob_size = d->tuple_ob_size, .tp_name = d->tp_name,
+		.tp_basicsize = d->tp_basicsize != PYDEBUG_NONE ? d->tp_basicsize : d->tp_name + 8,
+		.tp_flags = d->tp_flags,
+		.tp_dictoffset = d->tp_dictoffset != PYDEBUG_NONE ? d->tp_dictoffset
+								  : d->tp_name + 264,
+		.cached_keys = d->ht_cached_keys != PYDEBUG_NONE ? d->ht_cached_keys
+								 : 880 + head - 16,
+		.dict_keys = d->dict_ma_keys, .dict_values = d->dict_ma_values,
+		.module_dict = head, .tuple_items = d->tuple_ob_item,
+		.long_digits = d->long_ob_digit, .long_size = d->long_lv_tag,
+		.keys_log2 = true, .values = 8, .managed = MANAGED_313,
+		.managed_dict = d->free_threaded ? -8 : -24, .long_tag = true,
+		.ref_tag_bits = minor >= 14 ? 3 : 0,
+	};
+	o->tp_itemsize = o->tp_basicsize + 8;
+	return true;
+}
 
 struct pylive {
 	struct py_target py;
 	struct tt_py_walk w;
 	struct pyframe_extra x;
-	const struct obj_layout *o;
+	struct obj_layout o;
 	struct pyframes *pf;
 	__u64 none_type; /* type(None), once seen */
 	__u64 active;	 /* threading._active, once found (never rebound by threading.py) */
@@ -70,16 +124,17 @@ struct pylive {
 
 struct pylive *pylive_new(const struct py_target *py)
 {
-	struct pylive *pl;
-	const struct obj_layout *o = NULL;
+	struct pylive *pl = xcalloc(1, sizeof(*pl));
+	bool ok;
 
-	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
-		if (objs[i].minor == py->minor)
-			o = &objs[i];
-	pl = xcalloc(1, sizeof(*pl));
-	if (!o || !pyframes_walk(py->minor, &pl->w) ||
-	    !(pl->pf = pyframes_new(py->pid, py->minor, py->code_type)) ||
-	    !pyframes_extra(pl->pf, &pl->x)) {
+	/* 3.13+: one source of layouts, the interpreter's debug offsets (as pyframes, pygil) */
+	if (py->has_debug)
+		ok = obj_layout_debug(&py->dbg, &pl->o) && pyframes_walk_debug(&py->dbg, &pl->w) &&
+		     (pl->pf = pyframes_new_debug(py->pid, &py->dbg, py->code_type));
+	else
+		ok = obj_layout_table(py->minor, &pl->o) && pyframes_walk(py->minor, &pl->w) &&
+		     (pl->pf = pyframes_new(py->pid, py->minor, py->code_type));
+	if (!ok || !pyframes_extra(pl->pf, &pl->x)) {
 		pyframes_free(pl->pf);
 		free(pl);
 		errno = EPROTONOSUPPORT;
@@ -88,7 +143,6 @@ struct pylive *pylive_new(const struct py_target *py)
 	pl->py = *py;
 	pl->py.sites = NULL;
 	pl->py.nr_sites = 0;
-	pl->o = o;
 	return pl;
 }
 
@@ -122,7 +176,7 @@ static int type_flags(const struct pylive *pl, __u64 obj, __u64 *type, __u64 *fl
 {
 	int err;
 
-	if ((err = rd64(pl, obj + OB_TYPE, type)) || (err = rd64(pl, *type + TP_FLAGS, flags)))
+	if ((err = rd64(pl, obj + pl->o.ob_type, type)) || (err = rd64(pl, *type + pl->o.tp_flags, flags)))
 		return err;
 	return 0;
 }
@@ -243,7 +297,8 @@ int pylive_frames(struct pylive *pl, __u64 tstate, struct pylive_frame *out, siz
 			return n ? (int)n : -EFAULT;
 		memcpy(&code, fb + w->code, 8);
 		memcpy(&back, fb + w->back, 8);
-		if (w->owner >= 0 && fb[w->owner] == TT_PY_OWNER_CSTACK) {
+		code &= ~((1ull << w->ref_tag_bits) - 1); /* 3.14+: a tagged _PyStackRef */
+		if (w->owner >= 0 && fb[w->owner] >= TT_PY_OWNER_CSTACK) {
 			if (n)
 				out[n - 1].flags |= PYLIVE_F_ENTRY;
 			frame = back;
@@ -255,11 +310,19 @@ int pylive_frames(struct pylive *pl, __u64 tstate, struct pylive_frame *out, siz
 		f->code = code;
 		memcpy(&instr, fb + w->instr, 8);
 		f->instr = w->instr_is_ptr ? (__u32)(instr - code) : (__u32)instr;
+		if (w->tlbc_index >= 0) { /* free-threaded 3.14+: the thread's bytecode copy */
+			__s32 tlbc;
+
+			memcpy(&tlbc, fb + w->tlbc_index, 4);
+			f->tlbc_index = tlbc > 0 ? (__u32)tlbc : 0;
+		}
 		if (w->every_entry || (w->is_entry >= 0 && fb[w->is_entry]))
 			f->flags |= PYLIVE_F_ENTRY;
 		frame_extent(pl, f);
 		{
-			const struct tt_pyframe tf = {.code = f->code, .instr = f->instr};
+			const struct tt_pyframe tf = {
+				.code = f->code, .instr = f->instr,
+				.flags = f->tlbc_index << TT_PYF_TLBC_SHIFT};
 			const char *q, *file;
 
 			if (pyframes_describe(pl->pf, &tf, &q, &file, &f->line))
@@ -290,7 +353,8 @@ int pylive_prime_frames(struct pylive *pl)
 int pylive_frame_name(struct pylive *pl, const struct pylive_frame *f, const char **qualname,
 		      const char **file)
 {
-	const struct tt_pyframe tf = {.code = f->code, .instr = f->instr};
+	const struct tt_pyframe tf = {.code = f->code, .instr = f->instr,
+				      .flags = f->tlbc_index << TT_PYF_TLBC_SHIFT};
 	int line;
 
 	return pyframes_describe(pl->pf, &tf, qualname, file, &line);
@@ -298,9 +362,14 @@ int pylive_frame_name(struct pylive *pl, const struct pylive_frame *f, const cha
 
 int pylive_local(struct pylive *pl, const struct pylive_frame *f, unsigned i, __u64 *obj)
 {
+	int err;
+
 	if (!f->localsplus || i >= f->nlocalsplus)
 		return -ERANGE;
-	return rd64(pl, f->localsplus + 8ull * i, obj);
+	if ((err = rd64(pl, f->localsplus + 8ull * i, obj)))
+		return err;
+	*obj &= ~((1ull << pl->o.ref_tag_bits) - 1); /* 3.14+: a _PyStackRef (NULL is tagged) */
+	return 0;
 }
 
 int pylive_local_by_name(struct pylive *pl, const struct pylive_frame *f, const char *name,
@@ -312,13 +381,13 @@ int pylive_local_by_name(struct pylive *pl, const struct pylive_frame *f, const 
 	if (pl->x.localnames < 0)
 		return -EINVAL;
 	if ((err = rd64(pl, f->code + (unsigned)pl->x.localnames, &names)) ||
-	    (err = is_kind(pl, names, TPF_TUPLE)) || (err = rd64(pl, names + OB_SIZE, &size)))
+	    (err = is_kind(pl, names, TPF_TUPLE)) || (err = rd64(pl, names + pl->o.ob_size, &size)))
 		return err;
 	for (__u64 i = 0; i < size && i < f->nlocalsplus; i++) {
 		__u64 item;
 		char buf[256];
 
-		if (rd64(pl, names + TUPLE_ITEMS + 8 * i, &item))
+		if (rd64(pl, names + pl->o.tuple_items + 8 * i, &item))
 			return -EFAULT;
 		if (!pylive_str(pl, item, buf, sizeof(buf)) && !strcmp(buf, name))
 			return pylive_local(pl, f, (unsigned)i, obj);
@@ -328,9 +397,14 @@ int pylive_local_by_name(struct pylive *pl, const struct pylive_frame *f, const 
 
 int pylive_stack(struct pylive *pl, const struct pylive_frame *f, unsigned i, __u64 *obj)
 {
+	int err;
+
 	if (!f->stack_top || i >= f->nstack)
 		return -ERANGE;
-	return rd64(pl, f->stack_top - 8ull * (i + 1), obj);
+	if ((err = rd64(pl, f->stack_top - 8ull * (i + 1), obj)))
+		return err;
+	*obj &= ~((1ull << pl->o.ref_tag_bits) - 1);
+	return 0;
 }
 
 /* --- objects ---------------------------------------------------------------------------- */
@@ -342,7 +416,7 @@ int pylive_type_name(struct pylive *pl, __u64 obj, char *buf, size_t len)
 
 	if (!len)
 		return -EINVAL;
-	if (rd64(pl, obj + OB_TYPE, &type) || rd64(pl, type + TP_NAME, &name))
+	if (rd64(pl, obj + pl->o.ob_type, &type) || rd64(pl, type + pl->o.tp_name, &name))
 		return -EFAULT;
 	/* a C string in the target: read it in pieces, a page boundary may end it */
 	for (i = 0; i + 1 < len; i++) {
@@ -379,9 +453,9 @@ int pylive_int(struct pylive *pl, __u64 obj, __s64 *v)
 	bool neg;
 	int err;
 
-	if ((err = is_kind(pl, obj, TPF_LONG)) || (err = rd64(pl, obj + OB_SIZE, &tag)))
+	if ((err = is_kind(pl, obj, TPF_LONG)) || (err = rd64(pl, obj + pl->o.long_size, &tag)))
 		return err;
-	if (pl->o->long_tag) {
+	if (pl->o.long_tag) {
 		ndigits = tag >> 3;
 		neg = (tag & 3) == 2;
 		if ((tag & 3) == 1)
@@ -392,7 +466,7 @@ int pylive_int(struct pylive *pl, __u64 obj, __s64 *v)
 	}
 	if (ndigits > 3)
 		return -ERANGE;
-	if (ndigits && (err = rd(pl, obj + LONG_DIGITS, digits, 4 * ndigits)))
+	if (ndigits && (err = rd(pl, obj + pl->o.long_digits, digits, 4 * ndigits)))
 		return err;
 	for (int i = (int)ndigits - 1; i >= 0; i--) {
 		if (digits[i] >> 30 || val >> 33)
@@ -410,7 +484,7 @@ bool pylive_is_none(struct pylive *pl, __u64 obj)
 	__u64 type;
 	char name[16];
 
-	if (rd64(pl, obj + OB_TYPE, &type))
+	if (rd64(pl, obj + pl->o.ob_type, &type))
 		return false;
 	if (pl->none_type)
 		return type == pl->none_type;
@@ -434,7 +508,7 @@ static int keys_items(struct pylive *pl, __u64 keys, __u64 values,
 	__u64 nentries, entries, size;
 	unsigned esize, koff, voff;
 
-	if (!pl->o->keys_log2) {
+	if (!pl->o.keys_log2) {
 		__u64 ix;
 
 		if (rd64(pl, keys + 8, &size) || rd64(pl, keys + 32, &nentries))
@@ -470,7 +544,7 @@ static int keys_items(struct pylive *pl, __u64 keys, __u64 values,
 
 		if (rd(pl, entries + i * esize, buf, n * esize))
 			return -EFAULT;
-		if (values && rd(pl, values + pl->o->values + 8 * i, vals, 8 * n))
+		if (values && rd(pl, values + pl->o.values + 8 * i, vals, 8 * n))
 			return -EFAULT;
 		for (unsigned k = 0; k < n; k++) {
 			__u64 key, value;
@@ -493,8 +567,8 @@ int pylive_dict_items(struct pylive *pl, __u64 dict,
 	__u64 keys, values;
 	int err;
 
-	if ((err = is_kind(pl, dict, TPF_DICT)) || (err = rd64(pl, dict + DICT_KEYS, &keys)) ||
-	    (err = rd64(pl, dict + DICT_VALUES, &values)))
+	if ((err = is_kind(pl, dict, TPF_DICT)) || (err = rd64(pl, dict + pl->o.dict_keys, &keys)) ||
+	    (err = rd64(pl, dict + pl->o.dict_values, &values)))
 		return err;
 	return keys_items(pl, keys, values, cb, ctx);
 }
@@ -536,8 +610,8 @@ int pylive_dict_get(struct pylive *pl, __u64 dict, const char *key, __u64 *value
 	__u64 keys, values;
 	int err;
 
-	if ((err = is_kind(pl, dict, TPF_DICT)) || (err = rd64(pl, dict + DICT_KEYS, &keys)) ||
-	    (err = rd64(pl, dict + DICT_VALUES, &values)))
+	if ((err = is_kind(pl, dict, TPF_DICT)) || (err = rd64(pl, dict + pl->o.dict_keys, &keys)) ||
+	    (err = rd64(pl, dict + pl->o.dict_values, &values)))
 		return err;
 	return keys_get(pl, keys, values, key, value);
 }
@@ -549,7 +623,7 @@ static int managed_values(struct pylive *pl, __u64 obj, __u64 type, __u64 flags,
 	__u64 v = 0;
 
 	*dict = *values = 0;
-	switch (pl->o->managed) {
+	switch (pl->o.managed) {
 	case MANAGED_311:
 		if (rd64(pl, obj - 32, values) || rd64(pl, obj - 24, dict))
 			return -EFAULT;
@@ -563,13 +637,13 @@ static int managed_values(struct pylive *pl, __u64 obj, __u64 type, __u64 flags,
 			*dict = v;
 		break;
 	case MANAGED_313:
-		if (rd64(pl, obj - 24, dict))
+		if (rd64(pl, obj + (__u64)(__s64)pl->o.managed_dict, dict))
 			return -EFAULT;
 		if (!*dict && (flags & TPF_INLINE_VALUES)) {
 			__u64 basic;
 			__u8 valid;
 
-			if (rd64(pl, type + TP_BASICSIZE, &basic) || basic > 4096 ||
+			if (rd64(pl, type + pl->o.tp_basicsize, &basic) || basic > 4096 ||
 			    rd(pl, obj + basic + 3, &valid, 1))
 				return -EFAULT;
 			if (valid)
@@ -587,11 +661,11 @@ int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value)
 
 	if ((err = type_flags(pl, obj, &type, &flags)))
 		return err;
-	if (pl->o->managed != MANAGED_NONE && (flags & TPF_MANAGED_DICT)) {
+	if (pl->o.managed != MANAGED_NONE && (flags & TPF_MANAGED_DICT)) {
 		if ((err = managed_values(pl, obj, type, flags, &dict, &values)))
 			return err;
 		if (values) {
-			if ((err = rd64(pl, type + pl->o->cached_keys, &keys)))
+			if ((err = rd64(pl, type + pl->o.cached_keys, &keys)))
 				return err;
 			return keys_get(pl, keys, values, name, value);
 		}
@@ -599,13 +673,13 @@ int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value)
 		__s64 off;
 		__u64 basic, item, size;
 
-		if ((err = rd64(pl, type + TP_DICTOFFSET, (__u64 *)&off)))
+		if ((err = rd64(pl, type + pl->o.tp_dictoffset, (__u64 *)&off)))
 			return err;
 		if (!off)
 			return -ENOENT;
 		if (off < 0) { /* from the end of a variable-size object */
-			if (rd64(pl, type + TP_BASICSIZE, &basic) ||
-			    rd64(pl, type + TP_ITEMSIZE, &item) || rd64(pl, obj + OB_SIZE, &size))
+			if (rd64(pl, type + pl->o.tp_basicsize, &basic) ||
+			    rd64(pl, type + pl->o.tp_itemsize, &item) || rd64(pl, obj + pl->o.ob_size, &size))
 				return -EFAULT;
 			size = (__s64)size < 0 ? (__u64)-(__s64)size : size;
 			if (basic > 4096 || item > 4096 || size > (1u << 20))
@@ -647,7 +721,7 @@ int pylive_module_attr(struct pylive *pl, __u64 module, const char *name, __u64 
 		return err;
 	if (strcmp(type, "module"))
 		return -EINVAL;
-	if ((err = rd64(pl, module + MODULE_DICT, &dict)))
+	if ((err = rd64(pl, module + pl->o.module_dict, &dict)))
 		return err;
 	return pylive_dict_get(pl, dict, name, value);
 }

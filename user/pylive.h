@@ -8,7 +8,9 @@
  * read of garbage fails with -errno (-EFAULT unreadable, -EINVAL not the kind of object
  * expected, -ENOENT no such key or attribute, -E2BIG past a limit), never a crash. Layouts come
  * from user/pygil.c (interpreter, thread states), user/pyframes.c (frames, code objects, str)
- * and this module's object table (types, dicts, ints, managed dicts); doc/cpython-layouts.md.
+ * and for objects (types, dicts, ints, managed dicts) this module's table for 3.8-3.12; from
+ * 3.13 all of them start from the interpreter's _Py_DebugOffsets (user/pydebug.c), the one
+ * source pygil and pyframes use too. doc/cpython-layouts.md.
  * Only the collector uses this (and branches that read hung processes).
  */
 #ifndef TT_PYLIVE_H
@@ -59,6 +61,7 @@ struct pylive_frame {
 	__u64 code;	   /* its code object */
 	__u32 instr;	   /* as tt_pyframe.instr */
 	__u32 flags;	   /* PYLIVE_F_* */
+	__u32 tlbc_index;  /* free-threaded 3.14+: the thread's bytecode copy instr is in; 0 */
 	int line;	   /* the line it runs (-1: unknown; from pyframes' line tables) */
 	__u64 localsplus;  /* address of localsplus[0]: locals, then cells and free variables */
 	__u32 nlocalsplus; /* slots there (0 when unknown) */

@@ -33,9 +33,6 @@ EXPECTED_FAIL = [
     # 3.13.1+: a blocked acquire() parks on the waiter's own semaphore (the parking lot), so
     # one Lock shows as one object per waiting thread
     "*-3.1[345]*_lock_one_object", "*-3.1[345]*_lock_attach",
-    # before 3.14 CPython leaves the OS thread name (comm) as the program's; Python's names
-    # are in threading's objects
-    "host-3.11_thread_names", "*-3.13*_thread_names",
     # no Python frames: 3.14 and 3.15 (frame layouts), debug builds (Py_DEBUG layouts)
     # and the free-threaded build
     "*-3.14*_lock_pyframes", "*-3.15*_lock_pyframes", "*-3.13[dt]_lock_pyframes",
@@ -138,11 +135,14 @@ def check_lock_pyframes(interp):
 
 
 def check_thread_names(interp):
-    """Threads are named as Python names them (the first 15 bytes, as comm keeps)."""
+    """Threads are named as Python names them, in full (threading's objects, read by pylive),
+    with the OS name beside where it differs (3.14+ copies the first 15 bytes into comm)."""
     r = traced(interp, "lock")
     for w in r.truth["threads"]:
-        got = thread_of(r.summary, w["tid"])["name"]
-        check(got == w["name"][:15], f"thread {w['tid']} is {got!r}, Python's {w['name']!r}")
+        t = thread_of(r.summary, w["tid"])
+        check(t["name"] == w["name"], f"thread {w['tid']} is {t['name']!r}, Python's "
+              f"{w['name']!r} ({r.stderr[-300:]})")
+        check(t.get("os_name") != w["name"], f"thread {w['tid']}: os_name {t.get('os_name')!r}")
 
 
 def check_spinners(r):
