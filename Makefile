@@ -27,10 +27,11 @@ BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h bpf/unwind.bpf.h
 CORE_SRCS := user/analysis.c user/analysis_gil.c user/analysis_holds.c user/analysis_hung.c \
 	     user/analysis_python.c user/pyobj.c user/lockkind.c user/symdata.c user/report.c user/json.c \
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \
-	     user/protobuf.c user/pprof.c user/perfetto.c user/outfile.c user/runtime.c
+	     user/protobuf.c user/pprof.c user/perfetto.c user/outfile.c user/runtime.c user/stackview.c
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
 	     user/ustack.c user/cfitab.c user/deadlock.c user/pidns.c user/probesite.c user/pygil.c \
-	     user/pydebug.c user/pyframes.c user/pydeadlock.c user/rtdetect.c user/libcver.c user/main.c
+	     user/pydebug.c user/pyframes.c user/pydeadlock.c user/pylive.c user/pynames.c \
+	     user/rtdetect.c user/libcver.c user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
@@ -82,17 +83,17 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -pthread -Wall $< -o $@
 
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o $(BUILD)/procfs.o \
-		$(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o $(BUILD)/pydebug.o
-	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(BUILD)/symbols.o \
-		$(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o $(BUILD)/libcver.o \
-		$(BUILD)/pydebug.o \
+UNIT_LIVE_OBJS := $(BUILD)/symbols.o $(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o \
+		  $(BUILD)/libcver.o $(BUILD)/pydebug.o $(BUILD)/pylive.o $(BUILD)/pygil.o \
+		  $(BUILD)/pyframes.o
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
+	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS) \
 		-o $@ $(LDLIBS)
 
 # The same unit tests under ASan and UBSan (make test runs both): memory errors and undefined
 # behaviour fail the run. Its own directory: the tests look for their binary as "unit-tests".
 UNIT_LIB_SRCS := $(CORE_SRCS) user/symbols.c user/procfs.c user/probesite.c user/cfitab.c \
-		 user/libcver.c user/pydebug.c
+		 user/libcver.c user/pydebug.c user/pylive.c user/pygil.c user/pyframes.c
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)

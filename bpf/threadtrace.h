@@ -42,6 +42,7 @@ enum tt_rec_kind {
 	TT_REC_RUNTIME = 70,     /* collector: the target runs on musl, Go's runtime or a JVM */
 	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
 	TT_REC_PYWAIT = 78,      /* collector: a Python thread blocked on a Python lock object */
+	TT_REC_PY_THREAD_NAME = 79, /* collector: a thread's threading.Thread name (CPython) */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -573,6 +574,22 @@ struct tt_thread_info {
 	__u32 futex_op;
 	__u64 futex_uaddr;
 	char comm[TT_COMM_LEN];
+};
+
+#define TT_PY_NAME_LEN 64
+
+/*
+ * CPython: the threading.Thread name of thread tid ("MainThread", "ThreadPoolExecutor-0_0"),
+ * read by the collector from the live interpreter (threading._active, user/pylive.c) once the
+ * interpreter is found, when a thread first shows up, and when tracing stops (renames). A later
+ * record for the same tid replaces the name. Reports name Python threads by it and keep the OS
+ * name (comm, at most 15 bytes: 3.14 copies the Python name there cut short) beside it. Files
+ * without these records read as before: OS names only.
+ */
+struct tt_py_thread_name {
+	struct tt_rec_hdr hdr; /* tid: the thread (its native id) */
+	__u64 ident;	       /* threading.get_ident() (the pthread_t) */
+	char name[TT_PY_NAME_LEN]; /* UTF-8, NUL-terminated, cut at 63 bytes */
 };
 
 /* BPF-side failure counters, indexed by enum tt_counter, summed over CPUs. */

@@ -915,6 +915,66 @@ static void on_switch(struct work *w, const struct tt_switch *r, const struct tt
 	}
 }
 
+/*
+ * The latest threading name of a thread: a rename replaces it. Named by its thread key: the
+ * thread that has its tid when the record comes (a reused tid's later thread is another one).
+ */
+static void on_py_thread_name(struct work *w, const struct tt_py_thread_name *r)
+{
+	struct analysis *a = w->a;
+	__u32 key = thread_key_of(w, r->hdr.tid);
+	bool found;
+	__u64 *i = u64_map_upsert(&w->py_name_by_key, key, &found);
+	struct py_thread_name *n;
+
+	if (!found) {
+		n = VEC_PUSH(a->py_names, a->nr_py_names, w->cap_py_names);
+		*i = a->nr_py_names;
+		n->tid = key;
+	}
+	n = &a->py_names[*i - 1];
+	memcpy(n->name, r->name, TT_PY_NAME_LEN);
+	n->name[TT_PY_NAME_LEN - 1] = 0;
+}
+
+static int cmp_py_name(const void *a, const void *b)
+{
+	const struct py_thread_name *x = a, *y = b;
+
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+const char *analysis_py_name(const struct analysis *a, __u32 tid)
+{
+	size_t lo = 0, hi = a->nr_py_names;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (a->py_names[mid].tid == tid)
+			return a->py_names[mid].name[0] ? a->py_names[mid].name : NULL;
+		if (a->py_names[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const char *analysis_thread_name(const struct analysis *a, __u32 tid, const char *comm,
+				 char *buf, size_t len)
+{
+	const char *py = analysis_py_name(a, tid);
+	size_t n = 0;
+
+	if (py)
+		return py;
+	while (n < TT_COMM_LEN && comm[n])
+		n++;
+	snprintf(buf, len, "%.*s", (int)n, comm);
+	return buf;
+}
+
 /* The libc the target runs from here on: its objects' layouts (an exec may bring another). */
 static void on_libc(struct work *w, const struct tt_libc *r)
 {
@@ -1412,9 +1472,15 @@ static void build_threads(struct work *w)
 		else
 			t->st.cond_wait_ns += b->ns;
 	}
+	sort_array(a->py_names, a->nr_py_names, sizeof(*a->py_names), cmp_py_name);
 	a->threads = xcalloc(w->nr_threads, sizeof(*a->threads));
-	for (size_t i = 0; i < w->nr_threads; i++)
+	for (size_t i = 0; i < w->nr_threads; i++) {
+		const char *py = analysis_py_name(a, w->threads[i].st.tid);
+
 		a->threads[i] = w->threads[i].st;
+		if (py)
+			snprintf(a->threads[i].py_name, TT_PY_NAME_LEN, "%s", py);
+	}
 	a->nr_threads = w->nr_threads;
 	sort_array(a->threads, a->nr_threads, sizeof(*a->threads), cmp_thread);
 	sort_array(a->intervals, a->nr_intervals, sizeof(*a->intervals), cmp_interval);
@@ -1517,6 +1583,9 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 		break;
 	case TT_REC_LIBC:
 		on_libc(w, (const void *)h);
+		break;
+	case TT_REC_PY_THREAD_NAME:
+		on_py_thread_name(w, (const void *)h);
 		break;
 	case TT_REC_GIL:
 		on_gil(w, (const void *)h);
@@ -1659,7 +1728,8 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	s->n++;
 	/* the collector's own late stamps (a deadlock seen, the end) do not move the window */
 	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_PYWAIT &&
-	    h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
+	    h->kind != TT_REC_PY_THREAD_NAME && h->kind != TT_REC_SESSION_END &&
+	    h->ts > s->max_ts)
 		s->max_ts = h->ts;
 	while (s->head < s->n &&
 	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
@@ -1700,6 +1770,7 @@ static void work_free(struct work *w)
 	free(w->buckets);
 	u64_map_free(&w->thread_by_tid);
 	u64_map_free(&w->thread_by_key);
+	u64_map_free(&w->py_name_by_key);
 	u64_map_free(&w->lock_by_addr);
 	u64_map_free(&w->bucket_by_key);
 	u64_map_free(&w->stack_by_hash);
@@ -1770,6 +1841,7 @@ void analysis_free(struct analysis *a)
 	free(a->blocked);
 	free(a->gil.waiters);
 	free(a->gil.spans);
+	free(a->py_names);
 	u64_map_free(&a->lock_by_futex);
 	memset(a, 0, sizeof(*a));
 }

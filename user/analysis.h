@@ -138,7 +138,8 @@ struct lock_stat {
 
 struct thread_stat {
 	__u32 tid;
-	char name[TT_COMM_LEN];
+	char name[TT_COMM_LEN];	      /* the OS name (comm) */
+	char py_name[TT_PY_NAME_LEN]; /* its threading.Thread name, "" when none */
 	__u64 start_ts, end_ts; /* the traced part of its life */
 	__u64 on_cpu_ns, runnable_ns, lock_wait_ns, cond_wait_ns, other_wait_ns;
 	__u64 voluntary_switches, involuntary_switches;
@@ -316,6 +317,12 @@ struct analysis {
 	char libc_version[16];
 	char libc_build[48];
 	__u16 libc_major, libc_minor;
+	/* CPython: threading.Thread names (TT_REC_PY_THREAD_NAME, the latest of each thread) */
+	struct py_thread_name {
+		__u32 tid; /* a thread key */
+		char name[TT_PY_NAME_LEN];
+	} *py_names; /* sorted by tid */
+	size_t nr_py_names;
 	const struct symdata *sd;
 };
 
@@ -364,6 +371,15 @@ const struct lock_stat *analysis_lock_of(const struct analysis *a, __u64 futex_a
 const char *lock_label(const struct lock_stat *l, char *buf, size_t len);
 /* Number of leading kernel frames that are the tracer's own (BPF program, trampoline). */
 unsigned analysis_kernel_skip(const struct analysis *a, const struct stack_entry *st);
+/*
+ * How reports name thread key tid (analysis.h's thread keys): its threading.Thread name for a Python thread, else comm (an
+ * OS name, TT_COMM_LEN bytes, NUL-terminated or not) as a C string in buf.
+ */
+const char *analysis_thread_name(const struct analysis *a, __u32 tid, const char *comm,
+				 char *buf, size_t len);
+/* The Python name of thread key tid, or NULL. */
+const char *analysis_py_name(const struct analysis *a, __u32 tid);
+
 /* Index of the histogram bucket for a wait of ns. */
 unsigned hist_bucket(__u64 ns);
 

@@ -194,6 +194,8 @@ struct work {
 	__u8 comp_buf[COMP_BYTES];
 	const struct tt_rec_hdr *comp[MAX_COMP];
 	size_t cap_deadlocks, cap_blocked;
+	size_t cap_py_names;
+	struct u64_map py_name_by_key;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
 	struct obj_state *objs;

@@ -23,6 +23,8 @@
 #include "deadlock.h"
 #include "pydeadlock.h"
 #include "pyframes.h"
+#include "pylive.h"
+#include "pynames.h"
 #include "probesite.h"
 #include "pygil.h"
 #include "rtdetect.h"
@@ -122,7 +124,11 @@ struct collect_ctx {
 	__u64 ustack_synced;	      /* when they were last brought up to date */
 	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
-	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records */
+	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records
+				      (pylive's, or own_pyframes) */
+	bool own_pyframes;
+	struct pylive *pylive;	   /* CPython: its live state (thread names, hung threads) */
+	struct pynames *pynames;   /* ... its threading names, as records */
 	struct pylocks *pylocks;   /* CPython: Python lock waits and deadlocks */
 	struct pylocks_round pyround;
 	struct blocked_wait *blocked; /* scratch for deadlock_watch_blocked */
@@ -136,6 +142,8 @@ struct collect_ctx {
 	__u64 libc_dev, libc_ino; /* the libc last written in a TT_REC_LIBC record */
 	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
 	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
+	__u64 last_ts;		  /* the latest record's time: collector records are not later */
+	__u64 deadline;		  /* DURATION's end (ns, 0: none) */
 };
 
 /* Pass a record on, unless it does not fit its kind (never trust a record). */
@@ -147,6 +155,11 @@ static int emit(struct collect_ctx *c, const void *rec, size_t size)
 	}
 	c->sink(c->sink_ctx, rec, size);
 	return 0;
+}
+
+static int emit_cb(void *ctx, const void *rec, size_t size)
+{
+	return emit(ctx, rec, size);
 }
 
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
@@ -333,6 +346,15 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	/*
+	 * Python thread names and the code objects of every thread's frames, when due, between
+	 * records too: the first symbolization of an interpreter's modules can take 0.3-0.5 s
+	 * (line tables of its large compile units), long enough for a short script to end and
+	 * free its module code before the main loop runs again.
+	 */
+	if (h->ts > c->last_ts)
+		c->last_ts = h->ts;
+	pynames_poll(c->pynames, now_ns(), c->last_ts, false);
+	/*
 	 * Name the frames before the analysis gets the record: a burst can push it through the
 	 * reorder window at once, and a lock's kind is voted from the names its stacks have then.
 	 */
@@ -345,6 +367,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		pyframes_note(c->pyframes, c->sd, (const struct tt_pystack *)h);
 	emit(c, data, h->size);
 	deadlock_watch_record(c->deadlocks, h);
+	if (h->kind == TT_REC_NEW_THREAD)
+		pynames_thread_started(c->pynames, h->tid, now_ns());
 	if (h->kind == TT_REC_WAIT_BEGIN)
 		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
 	if (h->kind == TT_REC_LOCK_CALL) {
@@ -718,10 +742,15 @@ static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
 	pygil_free(&g->py);
 }
 
-/* The command stopped in Py_FinalizeEx: read and name what it left, let it go on. */
-static void resume_after_finalize(struct gil_probes *g, struct ring_buffer *ring, pid_t child)
+/*
+ * The command stopped in Py_FinalizeEx: read and name what it left (frames, threading's
+ * names), let it go on.
+ */
+static void resume_after_finalize(struct collect_ctx *c, struct gil_probes *g,
+				  struct ring_buffer *ring, pid_t child)
 {
 	ring_buffer__consume(ring); /* their frames are named as they are read */
+	pynames_poll(c->pynames, now_ns(), c->last_ts, true);
 	bpf_link__destroy(g->finalize);
 	g->finalize = NULL;
 	kill(child, SIGCONT);
@@ -740,12 +769,41 @@ static void prefind_gil_sites(struct gil_probes *g, pid_t child)
 		pygil_free(&g->pre);
 }
 
+/*
+ * Symbolize the interpreter's functions that most waits pass through now, while the command is
+ * held: the first lookup in each of libpython's large compile units (ceval.c: 0.3-0.5 s here)
+ * made on the first records held up the reading of records and of thread names for as long,
+ * in which a short thread could start and end unnamed.
+ */
+static void preload_interpreter(struct collect_ctx *c, const struct py_target *py)
+{
+	static const char *const funcs[] = {
+		"_PyEval_EvalFrameDefault", "PyEval_RestoreThread", "PyEval_SaveThread",
+		"PyThread_acquire_lock_timed", "PyObject_Vectorcall", "PyObject_Call",
+		"PyEval_EvalCode", "Py_RunMain", "PyThread_release_lock",
+	};
+	struct {
+		struct tt_stack st;
+		__u64 ips[sizeof(funcs) / sizeof(funcs[0])];
+	} s = {0};
+
+	s.st.nr_user = (__u16)pygil_symbol_addrs(py, funcs, sizeof(funcs) / sizeof(funcs[0]),
+						 s.ips);
+	for (unsigned i = 0; i < s.st.nr_user; i++)
+		s.ips[i]++; /* a return address, as stacks hold them */
+	if (s.st.nr_user && c->sym)
+		symbolizer_note_stack(c->sym, c->sd, &s.st);
+}
+
 /* The command stopped at its entry: load the tables of what it maps, let it go on. */
 static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child,
 			    struct gil_probes *gil)
 {
-	if (gil)
+	if (gil) {
 		prefind_gil_sites(gil, child);
+		if (gil->pre.runtime)
+			preload_interpreter(c, &gil->pre);
+	}
 	if (c->ustack && !ustack_tables_sync(c->ustack))
 		c->ustack_synced = now_ns();
 	bpf_link__destroy(*entry);
@@ -765,14 +823,31 @@ static void seed_tstate(void *ctx, __u32 tid, __u64 tstate)
  * -p: the target's CPython before its threads are looked at, so that a wait in progress at
  * attach gets its Python frames from the live frames (BPF saw it begin before it was there).
  */
+/*
+ * The reader of py's live state and its code-object cache, which names the frames of the
+ * records too (one cache); a bare pyframes where pylive has no layouts.
+ */
+static void open_pylive(struct collect_ctx *c, const struct py_target *py)
+{
+	c->pylive = pylive_new(py);
+	if (c->pylive) {
+		c->pyframes = pylive_pyframes(c->pylive);
+		return;
+	}
+	c->pyframes = py->has_debug ? pyframes_new_debug(py->pid, &py->dbg, py->code_type)
+				    : pyframes_new(py->pid, py->minor, py->code_type);
+	c->own_pyframes = c->pyframes != NULL;
+}
+
 static void find_python_early(struct collect_ctx *c, pid_t pid)
 {
 	char why[256];
 
-	if (pygil_discover(pid, &c->py_early, why, sizeof(why)) ||
-	    !(c->pyframes = pyframes_new(pid, c->py_early.minor, c->py_early.code_type)))
+	if (pygil_discover(pid, &c->py_early, why, sizeof(why)))
 		return;
-	c->pylocks = pylocks_new(&c->py_early, c->pyframes);
+	open_pylive(c, &c->py_early);
+	if (c->pyframes)
+		c->pylocks = pylocks_new(&c->py_early, c->pyframes);
 }
 
 /* The Python frames of a wait adopted at attach: a TT_REC_PYSTACK before its WAIT_BEGIN. */
@@ -815,8 +890,7 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 			  : !pyframes_walk(py->minor, &walk))
 		return;
 	if (!c->pyframes) /* -p: found at attach already (find_python_early) */
-		c->pyframes = py->has_debug ? pyframes_new_debug(py->pid, &py->dbg, py->code_type)
-					    : pyframes_new(py->pid, py->minor, py->code_type);
+		open_pylive(c, py);
 	if (!c->pyframes)
 		return;
 	if (!c->pylocks)
@@ -829,6 +903,17 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 	skel->bss->py_ts_thread_id = py->l.thread_id;
 	skel->bss->py_walk = walk;
 	skel->bss->py_armed = 1;
+}
+
+/* threading's names of the threads: now, and as threads start (pynames.h). */
+static void start_pynames(struct collect_ctx *c, const struct py_target *py)
+{
+	if (!c->pylive)
+		return;
+	c->pynames = pynames_new(c->pylive, py->pid, emit_cb, c);
+	/* a command may import threading later: look again for a while */
+	pynames_thread_started(c->pynames, 0, now_ns());
+	pynames_poll(c->pynames, now_ns(), now_ns(), true);
 }
 
 /*
@@ -919,8 +1004,10 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		return;
 	}
 	g->done = true;
-	if (!err)
+	if (!err) {
 		arm_pystacks(c, py, skel); /* frames need no GIL */
+		start_pynames(c, py);	   /* nor names */
+	}
 	if (!err && g->pre.nr_sites && !strcmp(g->pre.open_path, py->open_path)) {
 		/* found while the command was held at its entry: decoding a stripped build
 		 * takes longer than a short command runs */
@@ -932,6 +1019,9 @@ static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
 		g->pre.sites = NULL;
 		g->pre.nr_sites = 0;
 	} else if (!err) {
+		/* decoding a stripped build takes seconds: not past DURATION, nor a Ctrl-C */
+		py->decode_deadline = c->deadline;
+		py->decode_stop = &stop_signal;
 		err = pygil_find_sites(py, why, sizeof(why));
 	}
 	pygil_version_str(py->hexversion, ver, sizeof(ver));
@@ -1139,6 +1229,7 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	s.hdr.size = sizeof(s);
 	s.hdr.kind = TT_REC_SESSION;
 	s.hdr.ts = now_ns();
+	c->last_ts = s.hdr.ts;
 	s.hdr.pid = pid;
 	s.target_pid = pid;
 	s.target_tid = tid;
@@ -1496,12 +1587,15 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		}
 	}
 
-	if (o->gil)
-		try_attach_gil(&ctx, &gil, skel, pid, o);
+	/* DURATION counts from the session's start: decoding a stripped CPython (0.5-2 s) is
+	 * traced time too, not added to it */
 	start = now_ns();
 	last_maps = start;
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
+	ctx.deadline = deadline;
+	if (o->gil)
+		try_attach_gil(&ctx, &gil, skel, pid, o);
 	for (;;) {
 		/*
 		 * BPF wakes us only when the buffer fills: poll also drains on the timeout. Every
@@ -1519,6 +1613,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			try_attach_gil(&ctx, &gil, skel, pid, o);
 			poll_gil_enabled(&gil, o);
 		}
+		pynames_poll(ctx.pynames, now_ns(), ctx.last_ts, false);
 		/* a JVM maps libjvm.so some milliseconds after its exec */
 		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))
 			poll_runtimes(&ctx, pid);
@@ -1554,7 +1649,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				check_libc(&ctx, skel, &holds, child, true, o);
 				resume_at_entry(&ctx, &entry, child, o->gil ? &gil : NULL);
 			} else if (got == child && WIFSTOPPED(status) && gil.finalize) {
-				resume_after_finalize(&gil, ring, child);
+				resume_after_finalize(&ctx, &gil, ring, child);
 			} else if (got == child && WIFSTOPPED(status)) {
 				/* stopped by someone else (a SIGSTOP, Ctrl-Z): theirs to resume */
 			} else if (got == child) {
@@ -1600,6 +1695,12 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
+	if (o->gil && !gil.done && (gil.py.runtime || gil.pre.runtime) && !o->quiet)
+		fprintf(stderr, "threadtrace: %s before its Python interpreter was ready to be "
+				"traced: no GIL and no Python frames or thread names in this report\n",
+			res->target_exited ? "the target exited" : "tracing stopped");
+	if (!res->target_exited) /* threads renamed while traced */
+		pynames_poll(ctx.pynames, now_ns(), now_ns(), true);
 	add_session_end(&ctx, skel, pid, res->target_exited);
 	if (mmap_watch_lost(ctx.mmaps))
 		fprintf(stderr, "threadtrace: %llu mapping records of %s were lost: some frames may be "
@@ -1630,7 +1731,10 @@ cleanup:
 	free(ctx.pyround.waits);
 	free(ctx.blocked);
 	pygil_free(&ctx.py_early);
-	pyframes_free(ctx.pyframes);
+	pynames_free(ctx.pynames);
+	if (ctx.own_pyframes)
+		pyframes_free(ctx.pyframes);
+	pylive_free(ctx.pylive);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);
 	if (go_fd >= 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <errno.h>
 #include "folded.h"
+#include "stackview.h"
 
 struct sbuf {
 	char *s;
@@ -30,11 +31,19 @@ static void sb_frame(struct sbuf *b, const char *name)
 	free(s);
 }
 
-/* The thread's name as the root frame, its tid where no name was seen. */
-static void sb_comm(struct sbuf *b, const char *comm, __u32 tid)
+/*
+ * The thread's name as the root frame (a Python thread's threading name), its tid where no
+ * name was seen.
+ */
+static void sb_comm(struct sbuf *b, const struct analysis *a, const char *comm, __u32 tid)
 {
 	char c[TT_COMM_LEN + 16];
+	const char *py = analysis_py_name(a, tid);
 
+	if (py) {
+		sb_frame(b, py);
+		return;
+	}
 	memcpy(c, comm, TT_COMM_LEN);
 	c[TT_COMM_LEN] = 0;
 	if (!c[0])
@@ -42,9 +51,11 @@ static void sb_comm(struct sbuf *b, const char *comm, __u32 tid)
 	sb_frame(b, c);
 }
 
-static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stack, bool leaf_first)
+static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stack, bool leaf_first,
+			    bool native)
 {
 	const struct stack_entry *st;
+	unsigned idx[STACKVIEW_MAX], nv;
 	char buf[64];
 
 	if (stack == TT_NO_STACK) {
@@ -57,8 +68,9 @@ static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stac
 	/* a stack cut short has no known outermost frame: say so there */
 	if (st->nr_user && (st->flags & TT_STACK_USER_TRUNC) && !leaf_first)
 		sb_frame(b, "[truncated]");
-	for (unsigned k = 0; k < st->nr_user; k++) {
-		unsigned i = leaf_first ? k : st->nr_user - 1 - k;
+	nv = stackview_user(a, st, native, idx, STACKVIEW_MAX);
+	for (unsigned k = 0; k < nv; k++) {
+		unsigned i = idx[leaf_first ? k : nv - 1 - k];
 		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
 		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
 						sizeof(buf));
@@ -80,7 +92,8 @@ static int cmp_line(const void *x, const void *y)
 		      ((const struct folded_line *)y)->stack);
 }
 
-void folded_build(struct folded *f, const struct analysis *a, bool counts, bool wakers)
+void folded_build(struct folded *f, const struct analysis *a, bool counts, bool wakers,
+		  bool native)
 {
 	size_t j = 0;
 
@@ -98,14 +111,14 @@ void folded_build(struct folded *f, const struct analysis *a, bool counts, bool 
 
 			if (!w)
 				continue;
-			sb_comm(&b, c->waiter_comm, c->waiter_tid);
-			add_user_frames(&b, a, c->waiter_stack, false);
+			sb_comm(&b, a, c->waiter_comm, c->waiter_tid);
+			add_user_frames(&b, a, c->waiter_stack, false, native);
 			sb_frame(&b, lock);
 			if (wakers) {
 				sb_frame(&b, "--");
 				if (c->waker_tid) {
-					add_user_frames(&b, a, c->waker_stack, true);
-					sb_comm(&b, c->waker_comm, c->waker_tid);
+					add_user_frames(&b, a, c->waker_stack, true, native);
+					sb_comm(&b, a, c->waker_comm, c->waker_tid);
 				} else {
 					char cause[64];
 

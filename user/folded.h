@@ -23,9 +23,11 @@ struct folded {
 
 /*
  * Build the lines of every lock and waiting object: weight in microseconds of wait (contention
- * counts when counts), with "--" and the waker's stack (leaf first) when wakers.
+ * counts when counts), with "--" and the waker's stack (leaf first) when wakers. Python stacks
+ * Python-first unless native (stackview.h).
  */
-void folded_build(struct folded *f, const struct analysis *a, bool counts, bool wakers);
+void folded_build(struct folded *f, const struct analysis *a, bool counts, bool wakers,
+		  bool native);
 void folded_free(struct folded *f);
 int folded_write(FILE *out, const struct folded *f);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include "json.h"
+#include "stackview.h"
 #include "pygil.h"
 
 static void json_sep(struct json_writer *j)
@@ -127,6 +128,27 @@ static void tid_fields(struct json_writer *j, __u32 key)
 	}
 }
 
+/*
+ * "name": a Python thread's threading name, else its OS name; "os_name": the OS name too
+ * where the two differ (3.14 copies the Python name into comm cut at 15 bytes). tid: a thread
+ * key, 0 for none.
+ */
+static void name_fields(struct json_writer *j, const struct analysis *a, __u32 tid,
+			const char *comm)
+{
+	const char *py = tid ? analysis_py_name(a, tid) : NULL;
+	char buf[TT_COMM_LEN + 1];
+
+	memcpy(buf, comm, TT_COMM_LEN);
+	buf[TT_COMM_LEN] = 0;
+	json_key(j, "name");
+	json_string(j, py ? py : buf);
+	if (py && strcmp(py, buf)) {
+		json_key(j, "os_name");
+		json_string(j, buf);
+	}
+}
+
 static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 stack)
 {
 	const struct stack_entry *st = stack == TT_NO_STACK ? NULL : &a->stacks[stack];
@@ -143,6 +165,22 @@ static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 
 			json_string(j, names[k]);
 	}
 	json_end_array(j);
+	if (st && stackview_has_python(st)) {
+		/* the Python-first view the text report shows (stackview.h) */
+		unsigned idx[STACKVIEW_MAX], nv = stackview_user(a, st, false, idx, STACKVIEW_MAX);
+
+		json_key(j, "python_stack");
+		json_begin_array(j);
+		for (unsigned i = 0; i < nv; i++) {
+			const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
+			unsigned n = analysis_frames_at(a, st, idx[i], names, funcs, TT_MAX_INLINE,
+							buf, sizeof(buf));
+
+			for (unsigned k = 0; k < n; k++)
+				json_string(j, names[k]);
+		}
+		json_end_array(j);
+	}
 	json_key(j, "kernel_stack");
 	json_begin_array(j);
 	for (unsigned i = st ? analysis_kernel_skip(a, st) : 0; st && i < st->nr_kernel; i++)
@@ -168,8 +206,7 @@ static void attribs(struct json_writer *j, const struct analysis *a, const struc
 			json_key(j, "cause");
 			json_string(j, wake_cause_name(v[i].cause));
 		}
-		json_key(j, "name");
-		comm_string(j, v[i].comm);
+		name_fields(j, a, v[i].tid, v[i].comm);
 		/* a waker in another process (a process-shared lock): which one */
 		if (v[i].pid) {
 			json_key(j, "pid");
@@ -215,8 +252,7 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 			json_key(j, "tid");
 			json_null(j);
 		}
-		json_key(j, "name");
-		comm_string(j, h->comm);
+		name_fields(j, a, h->tid, h->comm);
 		stack_arrays(j, a, h->stack);
 		json_key(j, "count");
 		json_u64(j, h->count);
@@ -321,8 +357,7 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 			continue;
 		json_begin_object(j);
 		tid_fields(j, t->tid);
-		json_key(j, "name");
-		comm_string(j, t->name);
+		name_fields(j, a, t->tid, t->name);
 		json_key(j, "hold_ns");
 		json_u64(j, t->gil_hold_ns);
 		json_key(j, "wait_ns");
@@ -531,8 +566,7 @@ int json_summary(FILE *out, const struct analysis *a)
 
 		json_begin_object(j);
 		tid_fields(j, t->tid);
-		json_key(j, "name");
-		comm_string(j, t->name);
+		name_fields(j, a, t->tid, t->name);
 		json_key(j, "start_ns"); /* (tid, start_ns) names one thread: tids are reused */
 		json_u64(j, t->start_ts > a->start_ts ? t->start_ts - a->start_ts : 0);
 		json_key(j, "traced_ns");
@@ -625,8 +659,14 @@ int json_summary(FILE *out, const struct analysis *a)
 		if (dl->flags & TT_DEADLOCK_PYTHON) {
 			json_key(j, "thread_names");
 			json_begin_array(j);
-			for (unsigned i = 0; i < dl->nr; i++)
-				comm_string(j, dl->links[i].comm);
+			for (unsigned i = 0; i < dl->nr; i++) {
+				const char *py = analysis_py_name(a, dl->links[i].tid);
+
+				if (py)
+					json_string(j, py);
+				else
+					comm_string(j, dl->links[i].comm);
+			}
 			json_end_array(j);
 			json_key(j, "python");
 			json_begin_array(j);
@@ -646,8 +686,7 @@ int json_summary(FILE *out, const struct analysis *a)
 
 		json_begin_object(j);
 		tid_fields(j, b->tid);
-		json_key(j, "name");
-		comm_string(j, b->comm);
+		name_fields(j, a, b->tid, b->comm);
 		json_key(j, "blocked_ns");
 		json_u64(j, b->ns);
 		json_key(j, "at_attach");

@@ -79,6 +79,10 @@ static const char usage[] =
 	"      --top N          locks shown per report section (default 10)\n"
 	"      --top-stacks N   waiter/waker stacks shown per lock (default 3)\n"
 	"      --frames N       addresses shown per stack (default 12, at most 48)\n"
+	"      --native         Python stacks with every native frame (interpreter and eval\n"
+	"                       loop included); by default a Python stack shows its Python\n"
+	"                       frames and the native leaf frames below them (text, folded,\n"
+	"                       SVG, pprof; JSON has both)\n"
 	"\n"
 	"  -h, --help           this help\n"
 	"      --version        print the version\n"
@@ -107,6 +111,7 @@ enum {
 	OPT_HOLDS,
 	OPT_NO_GIL,
 	OPT_KERNEL_STACKS,
+	OPT_NATIVE,
 };
 
 /* A year: longer traces are typos, and ns since boot must not overflow. */
@@ -163,7 +168,7 @@ static int write_svg(const struct analysis *an, const struct outputs *o, const c
 	struct output out;
 	int err = -1;
 
-	folded_build(&fd, an, o->folded_count, wakers);
+	folded_build(&fd, an, o->folded_count, wakers, o->report.native);
 	if (o->folded_count)
 		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %llu waits%s", an->comm,
 			 an->pid, (unsigned long long)fd.total, wakers ? ", with wakers" : "");
@@ -191,7 +196,7 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 	if (o->folded) {
 		struct folded fd;
 
-		folded_build(&fd, an, o->folded_count, true);
+		folded_build(&fd, an, o->folded_count, true, o->report.native);
 		ret |= open_output(&out, o->folded) ? close_output(&out, o->folded,
 								   folded_write(out.f, &fd)) : -1;
 		folded_free(&fd);
@@ -202,7 +207,7 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 		ret |= write_svg(an, o, o->svg_wakers, true);
 	if (o->pprof)
 		ret |= open_output(&out, o->pprof) ? close_output(&out, o->pprof,
-								  pprof_write(out.f, an)) : -1;
+								  pprof_write(out.f, an, o->report.native)) : -1;
 	if (o->perfetto)
 		ret |= open_output(&out, o->perfetto) ? close_output(&out, o->perfetto,
 								     perfetto_write(out.f, an)) : -1;
@@ -343,6 +348,7 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
 		{"top-stacks", required_argument, NULL, OPT_STACKS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
+		{"native", no_argument, NULL, OPT_NATIVE},
 		{"buffer-mb", required_argument, NULL, OPT_BUFFER},
 		{"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
@@ -404,6 +410,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_FOLDED_COUNT:
 			out.folded_count = true;
+			break;
+		case OPT_NATIVE:
+			ro->native = true;
 			break;
 		case OPT_SVG:
 			out.svg = optarg;

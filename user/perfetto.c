@@ -180,7 +180,7 @@ static const struct thread_stat *thread_of(const struct analysis *a, __u32 tid);
 static void gil_tracks(struct pb *trace, const struct analysis *a)
 {
 	const struct gil_stat *g = &a->gil;
-	char name[64], comm[TT_COMM_LEN + 1] = "";
+	char name[128], comm[TT_COMM_LEN + 1] = "";
 
 	if (!g->present || !g->nr_spans)
 		return;
@@ -200,8 +200,8 @@ static void gil_tracks(struct pb *trace, const struct analysis *a)
 		track_event(trace, s->end, thread_gil_uuid(s->tid), SLICE_END, NULL, 0, 0, false, 0);
 		if (s->wait)
 			continue;
-		memcpy(comm, t->name, TT_COMM_LEN);
-		snprintf(name, sizeof(name), "tid %s (%s)", TID_STR(s->tid), comm);
+		snprintf(name, sizeof(name), "tid %s (%s)", TID_STR(s->tid),
+			 analysis_thread_name(a, s->tid, t->name, comm, sizeof(comm)));
 		track_event(trace, s->begin, gil_uuid(), SLICE_BEGIN, name, 0, 0, false, 0);
 		track_event(trace, s->end, gil_uuid(), SLICE_END, NULL, 0, 0, false, 0);
 	}
@@ -253,15 +253,15 @@ int perfetto_write(FILE *out, const struct analysis *a)
 	track_descriptor(&trace, process_uuid(a), 0, NULL, &proc, NULL, false);
 	for (size_t i = 0; i < a->nr_threads; i++) {
 		const struct thread_stat *t = &a->threads[i];
+		const char *tname = analysis_thread_name(a, t->tid, t->name, comm, sizeof(comm));
 		struct pb th = {0};
 
-		memcpy(comm, t->name, TT_COMM_LEN);
 		pb_uint(&th, 1, a->pid);
 		pb_uint(&th, 2, thread_tid(t->tid));
-		pb_string(&th, 5, comm);
+		pb_string(&th, 5, tname);
 		/* a later thread with a reused tid: its track says which one it is */
 		if (thread_incarnation(t->tid) > 1)
-			snprintf(buf, sizeof(buf), "%s (tid %s)", comm, TID_STR(t->tid));
+			snprintf(buf, sizeof(buf), "%s (tid %s)", tname, TID_STR(t->tid));
 		track_descriptor(&trace, thread_uuid(t->tid), process_uuid(a),
 				 thread_incarnation(t->tid) > 1 ? buf : NULL, NULL, &th, false);
 		pb_free(&th);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <zlib.h>
 #include "pprof.h"
+#include "stackview.h"
 #include "protobuf.h"
 
 struct strtab {
@@ -152,7 +153,7 @@ static int gzip_out(FILE *out, const struct pb *p)
 	return ret == Z_STREAM_END && !ferror(out) ? 0 : -EIO;
 }
 
-int pprof_write(FILE *out, const struct analysis *a)
+int pprof_write(FILE *out, const struct analysis *a, bool native)
 {
 	struct builder b = {.a = a};
 	int err;
@@ -189,7 +190,8 @@ int pprof_write(FILE *out, const struct analysis *a)
 			const struct attrib *w = &l->waiters[wi];
 			const struct stack_entry *st =
 				w->stack == TT_NO_STACK ? NULL : &a->stacks[w->stack];
-			size_t n = 1 + (st ? st->nr_user : 0);
+			unsigned idx[STACKVIEW_MAX];
+			size_t n = 1 + (st ? stackview_user(a, st, native, idx, STACKVIEW_MAX) : 0);
 			__u64 *locs = xcalloc(n, sizeof(__u64));
 			__u64 vals[2] = {w->count, w->wait_ns};
 			struct pb sample = {0};
@@ -197,12 +199,11 @@ int pprof_write(FILE *out, const struct analysis *a)
 
 			locs[0] = lock_loc; /* leaf first: the lock, then the waiter's frames */
 			for (size_t k = 1; k < n; k++)
-				locs[k] = location_id(&b, st, k - 1);
+				locs[k] = location_id(&b, st, idx[k - 1]);
 			pb_packed(&sample, 1, locs, n);
 			pb_packed(&sample, 2, vals, 2);
-			memcpy(comm, w->comm, TT_COMM_LEN);
-			comm[TT_COMM_LEN] = 0;
-			label_str(&b, &sample, "thread", comm);
+			label_str(&b, &sample, "thread",
+				  analysis_thread_name(a, w->tid, w->comm, comm, sizeof(comm)));
 			label_str(&b, &sample, "lock_kind", lock_kind_name(l->kind));
 			pb_msg(&b.prof, 2, &sample);
 			pb_free(&sample);

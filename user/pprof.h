@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include "analysis.h"
 
-int pprof_write(FILE *out, const struct analysis *a);
+/* Python stacks Python-first unless native (stackview.h). */
+int pprof_write(FILE *out, const struct analysis *a, bool native);
 
 #endif

@@ -24,18 +24,27 @@ struct do_shape {
 	unsigned by_size, by_sval;
 	unsigned u_size, u_state, u_length, u_ascii_size, u_compact_size;
 	unsigned eval_breaker; /* debugger_support.eval_breaker (3.14+) */
+	/* read by pylive (gdb ptype /o of Debian's 3.13.5, 3.14.10, 3.15.2 and their d builds) */
+	unsigned in_modules, fr_stackpointer, co_localsplusnames;
+	unsigned ty_size, ty_name, ty_flags, ty_basicsize, ty_dictoffset, ht_size, ht_cached_keys;
+	unsigned tu_size, tu_item, tu_obsize, di_size, di_keys, di_values, lo_size, lo_tag,
+		lo_digit;
 };
 
 static const struct do_shape shapes[] = {
 	{13, 584, 24, 40, 48, 72, 112, 120, 136, 144, 152, 168, 184, 192, 200,
 	 224, 232, 240, 248, 256, 264, 0, 272, 280, 288, 296, 304, 312, 344, 0,
-	 352, 360, 512, 528, 536, 544, 552, 560, 0, 0},
+	 352, 360, 512, 528, 536, 544, 552, 560, 0, 0,
+	 88, 0, 328, 368, 376, 392, 0, 0, 0, 0, 400, 408, 416, 448, 456, 464, 488, 496, 504},
 	{14, 760, 24, 40, 48, 72, 120, 128, 144, 152, 176, 192, 208, 216, 224,
 	 248, 256, 264, 272, 280, 288, 304, 312, 320, 328, 336, 344, 352, 384, 392,
-	 400, 408, 592, 608, 616, 624, 632, 640, 0, 712},
+	 400, 408, 592, 608, 616, 624, 632, 640, 0, 712,
+	 96, 296, 368, 416, 424, 440, 0, 0, 0, 0, 448, 456, 464, 528, 536, 544, 568, 576, 584},
 	{15, 888, 24, 40, 48, 72, 120, 128, 144, 152, 176, 192, 208, 240, 248,
 	 312, 320, 328, 336, 344, 352, 368, 376, 384, 392, 400, 408, 416, 448, 456,
-	 464, 472, 688, 704, 712, 720, 728, 736, 744, 840},
+	 464, 472, 688, 704, 712, 720, 728, 736, 744, 840,
+	 96, 360, 432, 480, 488, 504, 512, 520, 528, 536, 544, 552, 560, 624, 632, 640, 664, 672,
+	 680},
 };
 
 static __u64 at(const __u8 *b, unsigned pos)
@@ -115,6 +124,20 @@ int pydebug_parse(const void *buf, size_t len, struct py_debug_offsets *o, char 
 	field(b, s->by_size, s->by_sval, &o->bytes_sval, &bad);
 	field(b, s->u_size, s->u_state, &o->str_state, &bad);
 	field(b, s->u_size, s->u_length, &o->str_length, &bad);
+	field(b, s->in_size, s->in_modules, &o->interp_modules, &bad);
+	field(b, s->fr_size, s->fr_stackpointer, &o->fr_stackpointer, &bad);
+	field(b, s->co_size, s->co_localsplusnames, &o->co_localsplusnames, &bad);
+	field(b, s->ty_size, s->ty_name, &o->tp_name, &bad);
+	field(b, s->ty_size, s->ty_flags, &o->tp_flags, &bad);
+	field(b, s->ty_size, s->ty_basicsize, &o->tp_basicsize, &bad);
+	field(b, s->ty_size, s->ty_dictoffset, &o->tp_dictoffset, &bad);
+	field(b, s->ht_size, s->ht_cached_keys, &o->ht_cached_keys, &bad);
+	field(b, s->tu_size, s->tu_item, &o->tuple_ob_item, &bad);
+	field(b, s->tu_size, s->tu_obsize, &o->tuple_ob_size, &bad);
+	field(b, s->di_size, s->di_keys, &o->dict_ma_keys, &bad);
+	field(b, s->di_size, s->di_values, &o->dict_ma_values, &bad);
+	field(b, s->lo_size, s->lo_tag, &o->long_lv_tag, &bad);
+	field(b, s->lo_size, s->lo_digit, &o->long_ob_digit, &bad);
 	/* the per-thread bytecode fields are 0 in a build without them */
 	o->fr_tlbc_index = o->co_tlbc = PYDEBUG_NONE;
 	if (s->fr_tlbc_index && at(b, s->fr_tlbc_index))

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* pyframes.c - see pyframes.h. Offsets from the pyenv builds' DWARF: doc/cpython-layouts.md. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +33,21 @@ struct code_layout {
 	unsigned ob_type, bytes_size, bytes_data, str_length, str_state;
 	unsigned state_shift; /* str state: bits below `kind` (interned: 2, a byte when FT) */
 	int tlbc;	      /* co_tlbc, free-threaded 3.14+; -1: none */
+	struct pyframe_extra x; /* what only user space reads: locals and value stack */
 };
 
+/* The extra fields: valuestack, stack, stack_kind, nlocalsplus, localnames (pyframes.h). */
 static const struct code_layout codes[] = {
-	{8, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1},
-	{9, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1},
-	{10, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1},
-	{11, 72, 112, 120, 128, 136, 184, 48, 72, 8, 16, 32, 16, 32, 2, -1},
-	{12, 68, 112, 120, 128, 136, 192, 40, 56, 8, 16, 32, 16, 32, 2, -1},
+	{8, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1,
+	 {64, 72, PYSTACK_PTR, -1, 72}},
+	{9, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1,
+	 {64, 72, PYSTACK_PTR, -1, 72}},
+	{10, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1,
+	 {64, 80, PYSTACK_DEPTH, -1, 72}},
+	{11, 72, 112, 120, 128, 136, 184, 48, 72, 8, 16, 32, 16, 32, 2, -1,
+	 {-1, 64, PYSTACK_SLOTS, 76, 96}},
+	{12, 68, 112, 120, 128, 136, 192, 40, 56, 8, 16, 32, 16, 32, 2, -1,
+	 {-1, 64, PYSTACK_SLOTS, 72, 96}},
 };
 
 #define MAX_TABLE (64 << 10)
@@ -152,9 +160,31 @@ struct pyframes *pyframes_new_debug(pid_t pid, const struct py_debug_offsets *o,
 	 * still 2 bits, measured) */
 	l->state_shift = o->free_threaded && l->minor >= 14 ? 8 : 2;
 	l->tlbc = o->co_tlbc == PYDEBUG_NONE ? -1 : (int)o->co_tlbc;
+	/* locals and value stack (user/pylive.c): 3.14+ keep a stack pointer; 3.13 an int
+	 * stacktop, the slot count from localsplus, right before return_offset and owner (frame
+	 * +64 of 72, measured on 3.13.5 and 3.13t); co_nlocalsplus follows co_firstlineno
+	 * (3.11-3.15, measured) */
+	l->x.valuestack = -1;
+	if (o->fr_stackpointer != PYDEBUG_NONE) {
+		l->x.stack = (int)o->fr_stackpointer;
+		l->x.stack_kind = PYSTACK_PTR;
+	} else if (l->minor == 13 && o->fr_localsplus >= 8) {
+		l->x.stack = (int)o->fr_localsplus - 8;
+		l->x.stack_kind = PYSTACK_SLOTS;
+	}
+	l->x.nlocalsplus = (int)o->co_firstlineno + 4;
+	l->x.localnames = o->co_localsplusnames == PYDEBUG_NONE ? -1 : (int)o->co_localsplusnames;
 	pf->l = l;
 	pf->code_type = code_type;
 	return pf;
+}
+
+bool pyframes_extra(const struct pyframes *pf, struct pyframe_extra *x)
+{
+	if (!pf->l->x.stack_kind)
+		return false;
+	*x = pf->l->x;
+	return true;
 }
 
 void pyframes_free(struct pyframes *pf)
@@ -181,8 +211,7 @@ static int rd64(const struct pyframes *pf, __u64 addr, __u64 *v)
 	return procfs_read_mem(pf->pid, addr, v, 8);
 }
 
-/* A str object as UTF-8 (compact strings only: every identifier and file name), or NULL. */
-static char *read_str(const struct pyframes *pf, __u64 obj)
+char *pyframes_read_str(const struct pyframes *pf, __u64 obj)
 {
 	__u64 len;
 	__u32 state, kind;
@@ -239,8 +268,8 @@ static void read_code(const struct pyframes *pf, __u64 addr, struct pycode *c)
 	    rd64(pf, addr + l->filename, &file) || rd64(pf, addr + l->table, &table) ||
 	    procfs_read_mem(pf->pid, addr + l->firstlineno, &first, 4))
 		return;
-	c->qualname = read_str(pf, name);
-	c->filename = read_str(pf, file);
+	c->qualname = pyframes_read_str(pf, name);
+	c->filename = pyframes_read_str(pf, file);
 	c->firstlineno = first;
 	if (table && !rd64(pf, table + l->bytes_size, &tlen) && tlen && tlen <= MAX_TABLE) {
 		c->table = xcalloc(1, tlen);
@@ -456,34 +485,46 @@ void pyframes_where(struct pyframes *pf, const struct tt_pyframe *f, const char 
 	*line = c->qualname ? frame_line(pf, c, f) : -1;
 }
 
+int pyframes_describe(struct pyframes *pf, const struct tt_pyframe *f, const char **qualname,
+		      const char **file, int *line)
+{
+	const char *full;
+
+	pyframes_where(pf, f, qualname, &full, line);
+	if (!*qualname) {
+		*file = NULL;
+		*line = -1;
+		return -ENOENT;
+	}
+	*file = full ? short_file(full) : "?";
+	return 0;
+}
+
 void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pystack *ps)
 {
 	for (unsigned i = 0; i < ps->nr && i < TT_PY_MAX_FRAMES; i++) {
 		const struct tt_pyframe *f = &ps->frames[i];
 		__u64 ip = pyframe_ip(f);
-		const struct pycode *c;
 		char name[2 * MAX_NAME + 64];
-		const char *file;
+		const char *qualname, *file, *full;
 		int line;
 
 		if (symdata_frame(sd, ip))
 			continue;
-		c = code_of(pf, f->code);
-		if (!c->qualname) {
+		if (pyframes_describe(pf, f, &qualname, &file, &line)) {
 			snprintf(name, sizeof(name), "[python code 0x%llx]",
 				 (unsigned long long)f->code);
 			symdata_add_frame(sd, ip, name, NULL);
 			continue;
 		}
-		line = frame_line(pf, c, f);
-		file = c->filename ? short_file(c->filename) : "?";
 		if (line >= 0)
-			snprintf(name, sizeof(name), "%s (%s:%d)", c->qualname, file, line);
+			snprintf(name, sizeof(name), "%s (%s:%d)", qualname, file, line);
 		else
-			snprintf(name, sizeof(name), "%s (%s)", c->qualname, file);
-		symdata_add_frame(sd, ip, name, c->qualname);
+			snprintf(name, sizeof(name), "%s (%s)", qualname, file);
+		symdata_add_frame(sd, ip, name, qualname);
 		/* the line's text names the objects it waits on (user/pyobj.h) */
-		if (line > 0 && c->filename && source_line(pf, c->filename, line, name, 256))
+		pyframes_where(pf, f, &qualname, &full, &line);
+		if (line > 0 && full && source_line(pf, full, line, name, 256))
 			symdata_set_src(sd, ip, name);
 	}
 }

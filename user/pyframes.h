@@ -50,6 +50,39 @@ void pyframes_note(struct pyframes *pf, struct symdata *sd, const struct tt_pyst
  */
 void pyframes_where(struct pyframes *pf, const struct tt_pyframe *f, const char **qualname,
 		    const char **filename, int *line);
+/* A str object as UTF-8 (compact strings only: identifiers, file names, most text), or NULL. */
+char *pyframes_read_str(const struct pyframes *pf, __u64 obj);
+
+/*
+ * The same with the short file name: 0, or -ENOENT when f's code is no readable code object.
+ */
+int pyframes_describe(struct pyframes *pf, const struct tt_pyframe *f, const char **qualname,
+		      const char **file, int *line);
+
+/* How a frame's stack top is kept (struct pyframe_extra.stack_kind). */
+enum pyframe_stack {
+	PYSTACK_NONE = 0,
+	PYSTACK_PTR,   /* a pointer past the top (3.8/3.9 f_stacktop, 3.14+ stackpointer); NULL
+			  while the frame runs */
+	PYSTACK_SLOTS, /* an int: slots from localsplus[0] to the top (3.11-3.13 stacktop) */
+	PYSTACK_DEPTH, /* an int: slots from f_valuestack to the top (3.10 f_stackdepth) */
+};
+
+/*
+ * What only user space reads of a frame (user/pylive.c): the extent of its locals and its
+ * value stack (localsplus[0] itself is at tt_py_walk.localsplus).
+ */
+struct pyframe_extra {
+	int valuestack;	     /* frame + this: f_valuestack, the stack's bottom (3.8-3.10); -1 */
+	int stack;	     /* frame + this: the stack's top, kept as stack_kind says */
+	unsigned stack_kind; /* enum pyframe_stack */
+	int nlocalsplus;     /* code + this: int co_nlocalsplus (3.11+); -1: from f_valuestack */
+	int localnames;	     /* code + this: a tuple naming the first slots (co_localsplusnames
+				3.11+; co_varnames 3.8-3.10, the cells and frees after unnamed) */
+};
+
+/* Those of pf's version (3.13+: from the debug offsets). false: not known. */
+bool pyframes_extra(const struct pyframes *pf, struct pyframe_extra *x);
 
 /* The line of bytecode offset addr (bytes) in a line table of Python 3.minor; -1: none. */
 int pyframes_line(unsigned minor, const __u8 *table, size_t len, int firstlineno, long addr);

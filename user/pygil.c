@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <capstone/capstone.h>
 #include "pygil.h"
@@ -29,11 +30,11 @@
 /* Per version (3.minor), from doc/cpython-layouts.md; -1: not in this version. 3.13 and
  * later: from the interpreter's _Py_DebugOffsets (pydebug.c). */
 static const struct py_layout layouts[] = {
-	{8, 1152, -1, 32, 8, -1, 176, 8, 596, -1, -1, {16, 1168, 584}},
-	{9, 352, -1, 32, 8, -1, 176, 8, -1, 76, -1, {16, 368, 24}},
-	{10, 352, -1, 32, 8, -1, 176, 8, -1, 72, -1, {16, 368, 24}},
-	{11, 360, -1, 40, 16, 160, 152, 8, -1, 104, -1, {16, 376, 24}},
-	{12, -1, 384, 40, 72, 144, 136, 8, -1, 372, -1, {16, 16, 16}},
+	{8, 1152, -1, 32, 8, -1, 176, 8, 596, -1, -1, {16, 1168, 584}, 56},
+	{9, 352, -1, 32, 8, -1, 176, 8, -1, 76, -1, {16, 368, 24}, 856},
+	{10, 352, -1, 32, 8, -1, 176, 8, -1, 72, -1, {16, 368, 24}, 856},
+	{11, 360, -1, 40, 16, 160, 152, 8, -1, 104, -1, {16, 376, 24}, 888},
+	{12, -1, 384, 40, 72, 144, 136, 8, -1, 372, -1, {16, 16, 16}, 944},
 };
 
 /* 3.13+: the same from the debug offsets; `locked` is 16 bytes into the GIL, 24 in a
@@ -53,6 +54,7 @@ static void layout_from_debug(const struct py_debug_offsets *o, struct py_layout
 	l->drop_rt = l->drop_interp = -1;
 	l->drop_tstate = (int)o->ts_eval_breaker;
 	l->disps[0] = l->disps[1] = l->disps[2] = locked;
+	l->modules = o->interp_modules == PYDEBUG_NONE ? 0 : o->interp_modules;
 }
 
 #define GIL_LOCKED 16
@@ -244,6 +246,26 @@ static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 	return err;
 }
 
+size_t pygil_symbol_addrs(const struct py_target *py, const char *const *names, size_t n,
+			  __u64 *addrs)
+{
+	size_t found = 0;
+	int fd;
+	Elf *e = probesite_open_elf(py->open_path, &fd);
+
+	if (!e)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		__u64 vaddr;
+
+		if (probesite_elf_symbol(e, names[i], false, &vaddr, NULL) && vaddr)
+			addrs[found++] = vaddr + py->bias;
+	}
+	elf_end(e);
+	close(fd);
+	return found;
+}
+
 long long pygil_finalize_offset(const struct py_target *py)
 {
 	__u64 vaddr;
@@ -331,6 +353,8 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 	l = &py->l;
 	if (rd64(py, py->runtime + l->interp_head, &py->interp) || !py->interp)
 		return -EAGAIN; /* not initialised yet */
+	py->sys_modules = l->modules ? py->interp + l->modules : 0;
+	py->thread_id_off = l->thread_id;
 	if (l->gil_in_rt >= 0)
 		py->gil = py->runtime + (unsigned)l->gil_in_rt;
 	else if (rd64(py, py->interp + (unsigned)l->gil_ptr_in_interp, &py->gil) || !py->gil)
@@ -402,7 +426,23 @@ struct decode_ctx {
 	__u64 *calls;	    /* when collecting: the functions the decoded code calls directly */
 	size_t nr_calls, cap_calls;
 	bool collect_calls;
+	bool gave_up;	    /* decode_deadline passed or decode_stop was set */
 };
+
+/* Time to give up decoding? Checked every few thousand instructions. */
+static bool give_up(struct decode_ctx *d)
+{
+	struct timespec ts;
+
+	if (d->py->decode_stop && *d->py->decode_stop)
+		d->gave_up = true;
+	if (d->py->decode_deadline) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec >= d->py->decode_deadline)
+			d->gave_up = true;
+	}
+	return d->gave_up;
+}
 
 /* A store of an immediate 0 or 1, 4 bytes, to memory: its op, base and displacement. */
 static bool store_01(const cs_insn *in, unsigned *op, unsigned *reg, __s64 *disp, bool *rip)
@@ -567,12 +607,15 @@ static void decode_range(csh cs, struct decode_ctx *d)
 		unsigned base;
 		__s64 disp;
 	} recent[SIGNATURE_INSNS] = {{0}};
-	unsigned nr = 0;
+	unsigned nr = 0, count = 0;
 
 	for (;;) {
 		unsigned op, reg;
 		__s64 disp;
 		bool rip;
+
+		if (!(++count & 0x3fff) && give_up(d))
+			break;
 
 		if (!cs_disasm_iter(cs, &p, &left, &a, in)) {
 			if (left < 1)
@@ -793,6 +836,12 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 	}
 	u64_map_free(&d.targets);
 	free(d.calls);
+	if (d.gave_up) {
+		snprintf(err, errlen, "tracing ended before the stripped build %s was decoded "
+			 "(it takes 0.5-2 s here)", py->path);
+		pygil_free(py);
+		return -ETIMEDOUT;
+	}
 	if (!py->nr_take || !py->nr_drop) {
 		snprintf(err, errlen, "found %u take and %u drop stores to the GIL in %s (%s): an "
 			 "unknown build", py->nr_take, py->nr_drop, py->path,

@@ -28,6 +28,7 @@ struct py_layout {
 	unsigned tstate_next;	/* tstate + this: the next thread state */
 	int drop_rt, drop_interp, drop_tstate; /* the drop request (tstate: bit 0 of the holder's) */
 	int disps[3];		/* `locked` from the base pointers take/drop_gil use */
+	unsigned modules;	/* interp + this: sys.modules (interp->imports.modules, 3.12+) */
 };
 
 /* Base registers of a probed store (the numbers of reg_value in bpf/common.bpf.h). */
@@ -66,6 +67,8 @@ struct py_target {
 	__u64 gil;	      /* its GIL: struct _gil_runtime_state, from its `interval` on (the
 				 `enabled` int of a free-threaded build is 8 bytes before) */
 	__u64 code_type;      /* &PyCode_Type in the target, 0 if not found */
+	__u64 sys_modules;    /* where the main interpreter keeps its sys.modules dict pointer */
+	__u32 thread_id_off;  /* tstate + this: thread_id, the pthread_t (threading.get_ident()) */
 	__u64 drop_req;	      /* address of the drop request flag, or 0 and then: */
 	__u32 drop_tstate_off; /* bit 0 at this offset of the holder's tstate (3.13) */
 	__u32 flags;	      /* TT_PY_* */
@@ -75,6 +78,10 @@ struct py_target {
 	bool symbols;	      /* take_gil/drop_gil were found by name */
 	struct gil_site *sites;
 	size_t nr_sites;
+	/* pygil_find_sites on a stripped build gives up (-ETIMEDOUT) at this CLOCK_MONOTONIC
+	 * time (0: never) or once *decode_stop is set (a signal to stop tracing) */
+	__u64 decode_deadline;
+	const volatile int *decode_stop;
 	unsigned nr_take, nr_drop;
 };
 
@@ -133,5 +140,8 @@ static inline __u64 gil_site_cookie(const struct gil_site *s)
  * collector has named its frames (its code objects are freed next). -1 when absent.
  */
 long long pygil_finalize_offset(const struct py_target *py);
+/* The target's addresses of the named functions found in py's module, into addrs; how many. */
+size_t pygil_symbol_addrs(const struct py_target *py, const char *const *names, size_t n,
+			  __u64 *addrs);
 
 #endif

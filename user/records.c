@@ -31,6 +31,7 @@ _Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
 _Static_assert(sizeof(struct tt_lock_call) == 56, "lock_call layout");
 _Static_assert(sizeof(struct tt_libc) == 224, "libc layout");
 _Static_assert(sizeof(struct tt_pywait) == 112, "pywait layout");
+_Static_assert(sizeof(struct tt_py_thread_name) == 96, "py_thread_name layout");
 
 size_t record_min_size(__u16 kind)
 {
@@ -79,6 +80,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_libc);
 	case TT_REC_PYWAIT:
 		return sizeof(struct tt_pywait);
+	case TT_REC_PY_THREAD_NAME:
+		return sizeof(struct tt_py_thread_name);
 	}
 	return 0;
 }

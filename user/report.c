@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "report.h"
+#include "stackview.h"
 #include "pygil.h"
 #include "util.h"
 
@@ -19,10 +20,15 @@ static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
 	return buf;
 }
 
-/* User frames; kernel frames only where no user stack could be read (JSON has them all). */
+static bool native_view; /* report_opts.native of the report being written */
+
+/*
+ * User frames (Python-first for a Python stack unless --native: stackview.h); kernel frames
+ * only where no user stack could be read (JSON has them all).
+ */
 static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsigned max_frames)
 {
-	unsigned max_kernel = 4;
+	unsigned max_kernel = 4, idx[STACKVIEW_MAX], nv;
 	const struct stack_entry *st;
 	char buf[64];
 	unsigned i;
@@ -32,16 +38,17 @@ static void print_stack(FILE *out, const struct analysis *a, __u32 stack, unsign
 		return;
 	}
 	st = &a->stacks[stack];
-	for (i = 0; i < st->nr_user && i < max_frames; i++) {
+	nv = stackview_user(a, st, native_view, idx, STACKVIEW_MAX);
+	for (i = 0; i < nv && i < max_frames; i++) {
 		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
-		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
+		unsigned n = analysis_frames_at(a, st, idx[i], names, funcs, TT_MAX_INLINE, buf,
 						sizeof(buf));
 
 		for (unsigned k = 0; k < n; k++)
 			fprintf(out, "          %s\n", tsafe(names[k]));
 	}
-	if (st->nr_user > max_frames)
-		fprintf(out, "          ... %u more frames%s\n", st->nr_user - max_frames,
+	if (nv > max_frames)
+		fprintf(out, "          ... %u more frames%s\n", nv - max_frames,
 			st->flags & TT_STACK_USER_TRUNC ? ", then cut short" : "");
 	else if (st->flags & TT_STACK_USER_LIMIT)
 		fprintf(out, "          ... (cut: deeper than %d frames)\n", TT_MAX_USTACK);
@@ -103,10 +110,41 @@ static void print_hist(FILE *out, const struct lock_stat *l)
 /* A traced thread's name, "" for a thread outside the target (a process-shared lock's). */
 static const char *thread_name(const struct analysis *a, __u32 tid)
 {
+	const char *py = analysis_py_name(a, tid);
+
+	if (py)
+		return py;
 	for (size_t i = 0; i < a->nr_threads; i++)
 		if (a->threads[i].tid == tid)
 			return a->threads[i].name;
 	return "";
+}
+
+/* How a thread is shown: its threading name for a Python thread, else its OS name (comm). */
+static const char *tname(const struct analysis *a, __u32 tid, const char *comm)
+{
+	const char *py = analysis_py_name(a, tid);
+
+	return py ? tsafe(py) : tsafe_n(comm, TT_COMM_LEN);
+}
+
+/* The name column of the thread tables: 15 wide, wider for longer Python names (to 32). */
+static int name_width(const struct analysis *a)
+{
+	int w = 15;
+
+	for (size_t i = 0; i < a->nr_threads; i++) {
+		int n = (int)strlen(a->threads[i].py_name);
+
+		if (n > w)
+			w = n < 32 ? n : 32;
+	}
+	return w;
+}
+
+static const char *thread_stat_name(const struct thread_stat *th)
+{
+	return th->py_name[0] ? tsafe(th->py_name) : tsafe_n(th->name, TT_COMM_LEN);
 }
 
 static void print_lock(FILE *out, const struct analysis *a, const struct lock_stat *l,
@@ -125,7 +163,7 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 	print_hist(out, l);
 	if (l->owner_died)
 		fprintf(out,
-			"    owner died: thread %s%s%.16s died holding it (robust: EOWNERDEAD)%s\n",
+			"    owner died: thread %s%s%.64s died holding it (robust: EOWNERDEAD)%s\n",
 			TID_STR(l->dead_owner), thread_name(a, l->dead_owner)[0] ? " " : "",
 			thread_name(a, l->dead_owner),
 			l->owner_died > 1 ? ", and other owners before" : "");
@@ -134,8 +172,7 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		const struct attrib *x = &l->waiters[i];
 
 		fprintf(out, "      %6llux %10s  tid %s %s\n", (unsigned long long)x->count,
-			fmt_ns(t1, sizeof(t1), x->wait_ns), TID_STR(x->tid),
-			tsafe_n(x->comm, TT_COMM_LEN));
+			fmt_ns(t1, sizeof(t1), x->wait_ns), TID_STR(x->tid), tname(a, x->tid, x->comm));
 		print_stack(out, a, x->stack, o->max_frames);
 	}
 	if (l->nr_waiters > o->top_stacks)
@@ -151,7 +188,7 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 				snprintf(other, sizeof(other), " (pid %u, another process)", x->pid);
 			fprintf(out, "      %6llux %10s  tid %s %s%s%s\n",
 				(unsigned long long)x->count, fmt_ns(t1, sizeof(t1), x->wait_ns),
-				TID_STR(x->tid), tsafe_n(x->comm, TT_COMM_LEN), other,
+				TID_STR(x->tid), tname(a, x->tid, x->comm), other,
 				x->cause == WC_EXIT ? " (thread exit)" : "");
 			print_stack(out, a, x->stack, o->max_frames);
 		} else {
@@ -223,7 +260,7 @@ static void print_potential(FILE *out, const struct analysis *a, const struct de
 		const struct lock_stat *next = analysis_lock_of(a, dl->links[(i + 1) % dl->nr].addr);
 
 		fprintf(out, "  tid %s %s took %s while holding %s\n", TID_STR(dl->links[i].tid),
-			tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+			tname(a, dl->links[i].tid, dl->links[i].comm),
 			tsafe(next ? lock_label(next, label, sizeof(label)) : "a lock"),
 			tsafe(held ? lock_label(held, label2, sizeof(label2)) : "a lock"));
 		fprintf(out, "        taking it at:\n");
@@ -242,7 +279,7 @@ static void print_orphan(FILE *out, const struct analysis *a, const struct deadl
 
 	fprintf(out, "\nORPHANED LOCK at +%s: tid %s %s waits for %s, held by tid %u, which %s\n",
 		fmt_ns(t, sizeof(t), dl->ts - a->start_ts), TID_STR(dl->links[0].tid),
-		tsafe_n(dl->links[0].comm, TT_COMM_LEN),
+		tname(a, dl->links[0].tid, dl->links[0].comm),
 		tsafe(l ? lock_label(l, label, sizeof(label)) : "a lock"), dl->links[0].owner,
 		deadlock_orphan_reason(dl->flags));
 	print_stack(out, a, dl->links[0].stack, o->max_frames);
@@ -288,7 +325,7 @@ static void print_blocked(FILE *out, const struct analysis *a, const struct repo
 		const struct lock_stat *l = analysis_lock_of(a, b->addr);
 
 		fprintf(out, "  tid %s %s blocked %s%s in %s\n", TID_STR(b->tid),
-			tsafe_n(b->comm, TT_COMM_LEN), fmt_ns(t, sizeof(t), b->ns),
+			tname(a, b->tid, b->comm), fmt_ns(t, sizeof(t), b->ns),
 			b->at_attach ? " (already at attach)" : "",
 			tsafe(l ? lock_label(l, label, sizeof(label)) : "a futex wait"));
 		if (b->py.valid) {
@@ -367,8 +404,7 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 			fprintf(out, "        %5llux  %9s held  max %9s  ", (unsigned long long)h->count,
 				fmt_ns(t[0], 32, h->hold_ns), fmt_ns(t[1], 32, h->max_hold_ns));
 			if (h->tid)
-				fprintf(out, "tid %s %s\n", TID_STR(h->tid),
-					tsafe_n(h->comm, TT_COMM_LEN));
+				fprintf(out, "tid %s %s\n", TID_STR(h->tid), tname(a, h->tid, h->comm));
 			else
 				fprintf(out, "several threads\n");
 			print_stack(out, a, h->stack, o->max_frames);
@@ -400,8 +436,7 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 			tsafe(lock_label(sites[i].l, label, sizeof(label))), (unsigned long long)h->count,
 			fmt_ns(t[1], 32, h->hold_ns));
 		if (h->tid)
-			fprintf(out, ", tid %s %s\n", TID_STR(h->tid),
-				tsafe_n(h->comm, TT_COMM_LEN));
+			fprintf(out, ", tid %s %s\n", TID_STR(h->tid), tname(a, h->tid, h->comm));
 		else
 			fprintf(out, ", several threads\n");
 		print_stack(out, a, h->stack, o->max_frames);
@@ -458,8 +493,8 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 		fprintf(out, "  free-threaded build: the GIL was disabled until it was enabled at "
 			     "run time, %s into the trace; traced from then\n",
 			fmt_ns(t[0], sizeof(t[0]), g->enabled_ts - a->start_ts));
-	fprintf(out, "  %-7s %-15s %8s %8s %8s %7s %7s %9s\n", "tid", "name", "holds", "waits",
-		"on-cpu*", "takes", "waited", "forced");
+	fprintf(out, "  %-7s %-*s %8s %8s %8s %7s %7s %9s\n", "tid", name_width(a), "name", "holds",
+		"waits", "on-cpu*", "takes", "waited", "forced");
 	for (size_t i = 0; i < a->nr_threads; i++) {
 		const struct thread_stat *th = &a->threads[i];
 		__u64 life = th->end_ts > th->start_ts ? th->end_ts - th->start_ts : 0;
@@ -470,9 +505,9 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 		pct(p[1], sizeof(p[1]), th->gil_wait_ns, life);
 		pct(p[2], sizeof(p[2]), th->on_cpu_ns > th->gil_cpu_ns ? th->on_cpu_ns - th->gil_cpu_ns
 								      : 0, life);
-		fprintf(out, "  %-7s %-15.15s %8s %8s %8s %7llu %7llu %9llu\n", TID_STR(th->tid),
-			tsafe_n(th->name, TT_COMM_LEN),
-			p[0], p[1], p[2], (unsigned long long)th->gil_takes,
+		fprintf(out, "  %-7s %-*.*s %8s %8s %8s %7llu %7llu %9llu\n", TID_STR(th->tid),
+			name_width(a), name_width(a), thread_stat_name(th), p[0], p[1], p[2],
+			(unsigned long long)th->gil_takes,
 			(unsigned long long)th->gil_waits, (unsigned long long)th->gil_forced_drops);
 	}
 	fprintf(out, "  (share of each thread's traced time; on-cpu*: running without the GIL, "
@@ -561,6 +596,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	char t[32];
 	__u64 dur = a->end_ts - a->start_ts;
 
+	native_view = o->native;
 	fprintf(out, "threadtrace: pid %u (%s)%s", a->pid, tsafe_n(a->comm, TT_COMM_LEN),
 		a->target_exited ? ", exited during the trace" : "");
 	if (a->tid_filter)
@@ -609,7 +645,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 
 			if (dl->links[i].py.valid) {
 				fprintf(out, "  tid %s %s waits for %s", TID_STR(dl->links[i].tid),
-					tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+					tname(a, dl->links[i].tid, dl->links[i].comm),
 					py_object_label(&dl->links[i].py, label, sizeof(label)));
 				print_py_holder(out, &dl->links[i].py);
 				fprintf(out, "\n");
@@ -618,7 +654,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 			}
 			fprintf(out, "  tid %s %s waits for %s, held by tid %s\n",
 				TID_STR(dl->links[i].tid),
-				tsafe_n(dl->links[i].comm, TT_COMM_LEN),
+				tname(a, dl->links[i].tid, dl->links[i].comm),
 				tsafe(l ? lock_label(l, label, sizeof(label)) : "a lock"),
 				TID_STR(dl->links[i].owner));
 			print_stack(out, a, dl->links[i].stack, o->max_frames);
@@ -635,8 +671,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		print_gil_off(out, a);
 
 	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
-	fprintf(out, "  %-7s %-15s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", "name", "traced",
-		"on-cpu", "runq", "lock", "cond", "other", "vol", "invol");
+	fprintf(out, "  %-7s %-*s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", name_width(a), "name",
+		"traced", "on-cpu", "runq", "lock", "cond", "other", "vol", "invol");
 	for (size_t i = 0; i < a->nr_threads; i++) {
 		const struct thread_stat *th = &a->threads[i];
 		__u64 life = th->end_ts > th->start_ts ? th->end_ts - th->start_ts : 0;
@@ -647,9 +683,9 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		pct(c[2], sizeof(c[2]), th->lock_wait_ns, life);
 		pct(c[3], sizeof(c[3]), th->cond_wait_ns, life);
 		pct(c[4], sizeof(c[4]), th->other_wait_ns, life);
-		fprintf(out, "  %-7s %-15.15s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n",
-			TID_STR(th->tid), tsafe_n(th->name, TT_COMM_LEN), fmt_ns(t, sizeof(t), life),
-			c[0], c[1], c[2], c[3], c[4],
+		fprintf(out, "  %-7s %-*.*s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n",
+			TID_STR(th->tid), name_width(a), name_width(a), thread_stat_name(th),
+			fmt_ns(t, sizeof(t), life), c[0], c[1], c[2], c[3], c[4],
 			(unsigned long long)th->voluntary_switches,
 			(unsigned long long)th->involuntary_switches,
 			th->created ? (th->exited ? " +-" : " +") : (th->exited ? " -" : ""));

@@ -13,6 +13,7 @@ struct report_opts {
 	unsigned top_locks;  /* locks shown per section */
 	unsigned top_stacks; /* waiter / waker rows per lock */
 	unsigned max_frames; /* user frames per stack */
+	bool native;	     /* every frame of a Python stack, not the Python-first view */
 };
 
 void report_text(FILE *out, const struct analysis *a, const struct report_opts *o);

@@ -31,9 +31,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
 
 		report_text(null, &an, &ro);
 		json_summary(null, &an);
-		pprof_write(null, &an);
+		pprof_write(null, &an, false);
 		perfetto_write(null, &an);
-		folded_build(&f, &an, false, true);
+		folded_build(&f, &an, false, true, false);
 		folded_write(null, &f);
 		svg_write(null, &f, "fuzz", "us");
 		folded_free(&f);

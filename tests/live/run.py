@@ -2223,6 +2223,100 @@ def test_gil_free_threaded_313t():
     if not oldext:
         raise Skip("3.13t: GIL off and PYTHON_GIL=1 passed; no gcc in the root for oldext")
 
+PYNAMES = os.path.join(ROOT, "tests", "workloads", "pynames.py")
+INTERP = re.compile(r"\((libpython3\.\d+\.so[.\d]*|python3\.\d+)\)")  # its module's frames
+
+
+def pynames_line(tag):
+    with open(PYNAMES) as f:
+        for n, line in enumerate(f, 1):
+            if line.rstrip().endswith(f"# tt:{tag}"):
+                return n
+    raise Fail(f"no tt:{tag} in {PYNAMES}")
+
+
+def test_python_thread_names_everywhere():
+    """threading's names (set by the program, one renamed at the end) per tid in the text
+    report, JSON (with the OS name beside), folded, pprof and Perfetto; Python-first stacks:
+    a waiter's first Python frame is its own acquire() line, no eval loop in the default view,
+    the whole mixed stack with --native."""
+    exes = pythons()
+    if not exes:
+        raise Skip("no CPython 3.8-3.13 here")
+    acquire = f"hold (pynames.py:{pynames_line('acquire')})"
+    for py in exes:
+        out = {k: os.path.join(TMP, "pyn." + k) for k in ("json", "folded", "pb.gz", "pftrace",
+                                                          "rec")}
+        p = subprocess.run([TT, "--json", out["json"], "--folded", out["folded"], "--pprof",
+                            out["pb.gz"], "--perfetto", out["pftrace"], "-o", out["rec"], "--",
+                            py, PYNAMES, "60"], capture_output=True, text=True, timeout=90)
+        check(p.returncode == 0, f"{py}: {p.stderr}")
+        truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")][0]
+        with open(out["json"]) as f:
+            s = json.load(f)
+        want = dict(truth["names"])
+        del want["MainThread"]  # renamed at the end: the latest name counts
+        want.update(truth["renamed"])
+        by_tid = {t["tid"]: t for t in s["threads"]}
+        for name, tid in want.items():
+            t = by_tid.get(tid)
+            check(t is not None and t["name"] == name,
+                  f"{py}: tid {tid} named {t and t['name']!r} in JSON, not {name!r}")
+            check(t.get("os_name", t["name"]) != name or len(name) <= 15,
+                  f"{py}: os_name of {name}: {t}")
+            # the text report's THREADS table
+            check(re.search(rf"^  {tid}\s+{re.escape(name)}\s", p.stdout, re.M),
+                  f"{py}: no THREADS row '{tid} {name}' in the text report")
+        tids = {v: k for k, v in want.items()}
+        # folded: waiter roots and waker leaves are threading names
+        with open(out["folded"]) as f:
+            roots = {l.split(";", 1)[0] for l in f}
+        for name in ("transfer-worker", "audit-worker-with-a-long-name",
+                     "ThreadPoolExecutor-0_0"):
+            check(name in roots, f"{py}: {name} not a folded root: {sorted(roots)}")
+        # pprof's thread labels
+        r = subprocess.run(["go", "tool", "pprof", "-tags", out["pb.gz"]], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0 and "transfer-worker" in r.stdout and
+              "ThreadPoolExecutor-0_0" in r.stdout, f"{py}: pprof tags {r.stdout}{r.stderr}")
+        # Perfetto's thread tracks
+        if shutil.which("protoc"):
+            named = {pk["tid"][0]: pk["thread_name"][0].strip('"')
+                     for pk in perfetto_packets(check_perfetto(out["pftrace"]))
+                     if "tid" in pk and "thread_name" in pk}
+            for name, tid in want.items():
+                check(named.get(str(tid)) == name, f"{py}: Perfetto names {tid} "
+                      f"{named.get(str(tid))!r}, not {name!r}")
+        # Python-first: the lock's waiters start (in Python) at their own acquire() line
+        workers = {want[n] for n in ("transfer-worker", "audit-worker-with-a-long-name",
+                                     "ThreadPoolExecutor-0_0")}
+        lk = [lk for lk in s["locks"] for w in lk["waiters"]
+              if w["tid"] in workers and acquire in w.get("python_stack", [])]
+        check(lk, f"{py}: no wait of a worker at {acquire}")
+        ws = [w for w in max(lk, key=lambda x: x["wait_ns"])["waiters"] if w["tid"] in workers]
+        at = [w for w in ws if [f for f in w.get("python_stack", []) if ".py:" in f][:1] ==
+              [acquire]]
+        check(sum(w["wait_ns"] for w in at) >= 0.9 * sum(w["wait_ns"] for w in ws),
+              f"{py}: workers' waits whose first Python frame is {acquire}: {at[:1]} of {ws}")
+        for w in at:
+            ps = w["python_stack"]
+            check(not any(INTERP.search(f) for f in ps) and
+                  any(INTERP.search(f) for f in w["stack"]),
+                  f"{py}: interpreter frames in the Python-first view {ps}")
+        # the text report shows the same (the libc wait right above the Python caller),
+        # --native the interpreter's frames between them
+        below = r"[^\n]*\n\s+" + re.escape(acquire)
+        check(re.search(r"\(libc\.so\.6\)" + below, p.stdout), f"{py}: text report stacks")
+        r = subprocess.run([TT, "report", "--native", out["rec"]], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0 and re.search(INTERP.pattern + below, r.stdout) and
+              not re.search(r"\(libc\.so\.6\)" + below, r.stdout),
+              f"{py}: --native report {r.stderr}")
+        r = subprocess.run([TT, "report", out["rec"]], capture_output=True, text=True,
+                           timeout=60)
+        live = "".join(l for l in p.stdout.splitlines(True) if not l.startswith("{"))
+        check(r.stdout == live, f"{py}: replayed report differs from the live one")
+
 from runtimes import *  # noqa: E402,F401,F403  musl, Go and JVM targets
 
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]

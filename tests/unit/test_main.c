@@ -23,6 +23,7 @@
 #include "test_threads.h"
 #include "test_recfile_cut.h"
 #include "test_pydebug.h"
+#include "test_pylive.h"
 #include "recfile.h"
 #include "folded.h"
 #include "probesite.h"
@@ -873,14 +874,14 @@ static void test_folded(void)
 
 	sample_session(&rb, &sd);
 	CHECK(analysis_run(&rb, &sd, &a) == 0);
-	folded_build(&f, &a, false, true);
+	folded_build(&f, &a, false, true, false);
 	CHECK_EQ_U64(f.nr, 1);
 	if (f.nr)
 		CHECK(!strcmp(f.lines[0].stack,
 			      "tid 1;thread_main;waiter_fn;[mutex acc_lock];--;thread_main;t2"));
 	CHECK_EQ_U64(f.total, 2000);
 	folded_free(&f);
-	folded_build(&f, &a, true, false);
+	folded_build(&f, &a, true, false, false);
 	CHECK_EQ_U64(f.total, 1);
 	if (f.nr)
 		CHECK(!strcmp(f.lines[0].stack, "tid 1;thread_main;waiter_fn;[mutex acc_lock]"));
@@ -1284,6 +1285,9 @@ static const struct unit_test tests[] = {
 	{"pystack_v1_frames", test_pystack_v1_frames},
 	{"pyobj_expr", test_pyobj_expr},
 	{"pyobj_classify", test_pyobj_classify},
+	{"pylive_objects_312", test_pylive_objects_312},
+	{"pylive_objects_38", test_pylive_objects_38},
+	{"pylive_frames_and_garbage", test_pylive_frames_and_garbage},
 };
 
 int main(void)

@@ -66,6 +66,20 @@ void test_pydebug_offsets(void)
 	CHECK_EQ_U64(o.bytes_size, 16);
 	CHECK_EQ_U64(o.bytes_sval, 32);
 	CHECK_EQ_U64(o.ref_tag_bits, 0);
+	/* what pylive reads (pynames' 3.13 table before, gdb ptype /o of 3.13.5) */
+	CHECK_EQ_U64(o.interp_modules, 7656);
+	CHECK_EQ_U64(o.fr_stackpointer, PYDEBUG_NONE);
+	CHECK_EQ_U64(o.co_localsplusnames, 96);
+	CHECK_EQ_U64(o.tp_name, 24);
+	CHECK_EQ_U64(o.tp_flags, 168);
+	CHECK_EQ_U64(o.tp_basicsize, PYDEBUG_NONE);
+	CHECK_EQ_U64(o.ht_cached_keys, PYDEBUG_NONE);
+	CHECK_EQ_U64(o.tuple_ob_item, 24);
+	CHECK_EQ_U64(o.tuple_ob_size, 16);
+	CHECK_EQ_U64(o.dict_ma_keys, 32);
+	CHECK_EQ_U64(o.dict_ma_values, 40);
+	CHECK_EQ_U64(o.long_lv_tag, 16);
+	CHECK_EQ_U64(o.long_ob_digit, 24);
 
 	/* 3.14: owner after stackpointer and return_offset, tagged f_executable */
 	CHECK(!load("pydebug-3.14.10d.bin", b));
@@ -77,6 +91,10 @@ void test_pydebug_offsets(void)
 	CHECK_EQ_U64(o.co_code_adaptive, 208);
 	CHECK_EQ_U64(o.ref_tag_bits, 3);
 	CHECK_EQ_U64(o.fr_tlbc_index, PYDEBUG_NONE);
+	CHECK_EQ_U64(o.fr_stackpointer, 64);
+	CHECK_EQ_U64(o.co_localsplusnames, 96);
+	CHECK_EQ_U64(o.tuple_ob_item, 32); /* after a cached hash from 3.14 */
+	CHECK_EQ_U64(o.tp_flags, 168);
 
 	/* 3.15: the thread state's section grew (base_frame, profiling fields) */
 	CHECK(!load("pydebug-3.15.2.bin", b));
@@ -85,6 +103,11 @@ void test_pydebug_offsets(void)
 	CHECK_EQ_U64(o.ts_native_thread_id, 184);
 	CHECK_EQ_U64(o.threads_head, 7336);
 	CHECK_EQ_U64(o.str_compact_data, 56);
+	CHECK_EQ_U64(o.interp_modules, 7592);
+	CHECK_EQ_U64(o.fr_stackpointer, 64);
+	CHECK_EQ_U64(o.tp_basicsize, 32);
+	CHECK_EQ_U64(o.tp_dictoffset, 288);
+	CHECK_EQ_U64(o.ht_cached_keys, 888);
 
 	/* refused: another cookie, an unknown minor, an offset past its section's size */
 	b[0] = 'y';

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pynames.h - the collector's Python thread names: reads threading's names from the live
+ * target (user/pylive.c) when its interpreter is found, while new threads start, and when
+ * tracing stops, and writes a TT_REC_PY_THREAD_NAME record for each name new or changed.
+ */
+#ifndef TT_PYNAMES_H
+#define TT_PYNAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "pylive.h"
+
+struct pynames;
+
+/* emit(ctx, rec, size): where records go. pl must outlive the reader. */
+struct pynames *pynames_new(struct pylive *pl, pid_t pid,
+			    int (*emit)(void *ctx, const void *rec, size_t size), void *ctx);
+void pynames_free(struct pynames *pn);
+/*
+ * Thread tid of the target started at now (ns): its name is looked for over the next seconds
+ * (tid 0: names in general, as when the interpreter was just found).
+ */
+void pynames_thread_started(struct pynames *pn, __u32 tid, __u64 now);
+/*
+ * Read the names when due (every 20 ms while a started thread is unnamed), or now if force.
+ * Records are stamped rec_ts: the latest record's time, not now (a record far ahead of those
+ * still in the ring buffer would make them late for the analysis' reorder window).
+ */
+void pynames_poll(struct pynames *pn, __u64 now, __u64 rec_ts, bool force);
+/* Threads named so far (records written, renames included). */
+unsigned pynames_count(const struct pynames *pn);
+
+#endif
