@@ -334,6 +334,10 @@ void account(struct work *w, struct thread_work *t, __u64 ts)
 		t->st.on_cpu_ns += d;
 		if (t->gil_hold)
 			t->st.gil_cpu_ns += d;
+		/* on CPU while the GIL was traced: what it ran with or without the GIL is known */
+		if (w->a->gil.present && ts > w->a->gil.start_ts)
+			t->st.gil_traced_cpu_ns += ts - w->a->gil.start_ts < d ? ts - w->a->gil.start_ts
+										  : d;
 		break;
 	case TS_RUNNABLE:
 		t->st.runnable_ns += d;

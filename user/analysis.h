@@ -148,6 +148,7 @@ struct thread_stat {
 	/* CPython's GIL (when traced): held, waited for (futex waits on the GIL until the take) */
 	bool python;		    /* took or dropped the GIL while traced */
 	__u64 gil_hold_ns, gil_wait_ns, gil_cpu_ns; /* cpu: on CPU while holding it */
+	__u64 gil_traced_cpu_ns; /* on CPU since the GIL was traced (without it: this - cpu) */
 	__u64 gil_takes, gil_waits, gil_forced_drops;
 	bool gil_convoy; /* waits about a switch interval per take, holds it briefly (I/O) */
 };

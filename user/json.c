@@ -371,7 +371,8 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		json_key(j, "on_cpu_with_gil_ns");
 		json_u64(j, t->gil_cpu_ns);
 		json_key(j, "on_cpu_without_gil_ns");
-		json_u64(j, t->on_cpu_ns > t->gil_cpu_ns ? t->on_cpu_ns - t->gil_cpu_ns : 0);
+		json_u64(j, t->gil_traced_cpu_ns > t->gil_cpu_ns ? t->gil_traced_cpu_ns - t->gil_cpu_ns
+								 : 0);
 		json_key(j, "convoy");
 		json_bool(j, t->gil_convoy);
 		json_end_object(j);

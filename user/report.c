@@ -497,21 +497,23 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 		"waits", "on-cpu*", "takes", "waited", "forced");
 	for (size_t i = 0; i < a->nr_threads; i++) {
 		const struct thread_stat *th = &a->threads[i];
-		__u64 life = th->end_ts > th->start_ts ? th->end_ts - th->start_ts : 0;
+		/* its time since the GIL was traced: before, who held it is not known */
+		__u64 from = th->start_ts > g->start_ts ? th->start_ts : g->start_ts;
+		__u64 life = th->end_ts > from ? th->end_ts - from : 0;
 
 		if (!th->python)
 			continue;
 		pct(p[0], sizeof(p[0]), th->gil_hold_ns, life);
 		pct(p[1], sizeof(p[1]), th->gil_wait_ns, life);
-		pct(p[2], sizeof(p[2]), th->on_cpu_ns > th->gil_cpu_ns ? th->on_cpu_ns - th->gil_cpu_ns
-								      : 0, life);
+		pct(p[2], sizeof(p[2]), th->gil_traced_cpu_ns > th->gil_cpu_ns
+						? th->gil_traced_cpu_ns - th->gil_cpu_ns : 0, life);
 		fprintf(out, "  %-7s %-*.*s %8s %8s %8s %7llu %7llu %9llu\n", TID_STR(th->tid),
 			name_width(a), name_width(a), thread_stat_name(th), p[0], p[1], p[2],
 			(unsigned long long)th->gil_takes,
 			(unsigned long long)th->gil_waits, (unsigned long long)th->gil_forced_drops);
 	}
-	fprintf(out, "  (share of each thread's traced time; on-cpu*: running without the GIL, "
-		     "in C code that released it)\n");
+	fprintf(out, "  (share of each thread's time since the GIL was traced; on-cpu*: running "
+		     "without the GIL, in C code that released it)\n");
 	for (size_t i = 0; i < a->nr_threads; i++) {
 		const struct thread_stat *th = &a->threads[i];
 
