@@ -431,7 +431,7 @@ static long py_walk_step(__u32 i, void *arg)
 
 struct py_find_ctx {
 	__u64 ts;     /* the state looked at; 0: the list's end */
-	__u64 key;    /* the thread's native tid, or its FS base */
+	__u64 key;    /* the thread's tid in its PID namespace, or its FS base */
 	__u64 found;
 };
 
@@ -459,6 +459,25 @@ static long py_find_step(__u32 i, void *arg)
 }
 
 /*
+ * The current thread's tid as its own PID namespace numbers it (gettid() in the thread: what
+ * CPython keeps in native_thread_id); the host's tid outside containers.
+ */
+static __always_inline __u32 ns_tid_of_current(void)
+{
+	struct pid *p = BPF_CORE_READ(bpf_get_current_task_btf(), thread_pid);
+	__u32 level = BPF_CORE_READ(p, level);
+	int nr = 0;
+
+	if (level > 31) /* MAX_PID_NS_LEVEL; for the verifier */
+		return 0;
+	bpf_probe_read_kernel(&nr, sizeof(nr),
+			      (void *)p + bpf_core_field_offset(struct pid, numbers) +
+				      level * bpf_core_type_size(struct upid) +
+				      bpf_core_field_offset(struct upid, nr));
+	return (__u32)nr;
+}
+
+/*
  * The thread's PyThreadState: learnt (GIL drops, the collector's seeding), else looked up in
  * the interpreter's list and kept; a thread not in it (a native one) is looked up again only
  * 100 ms later.
@@ -476,13 +495,10 @@ static __always_inline __u64 py_tstate_of(__u32 tid)
 		return 0;
 	if (!py_threads_head || bpf_probe_read_user(&c.ts, 8, (void *)py_threads_head))
 		return 0;
-	if (py_ts_native_tid >= 0) {
-		c.key = tid;
-	} else {
-		struct task_struct *task = bpf_get_current_task_btf();
-
-		c.key = BPF_CORE_READ(task, thread.fsbase);
-	}
+	if (py_ts_native_tid >= 0)
+		c.key = ns_tid_of_current();
+	else
+		c.key = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
 	bpf_loop(PY_MAX_TSTATES, py_find_step, &c, 0);
 	val = c.found ? c.found : (now | PY_MISS);
 	bpf_map_update_elem(&py_tstates, &tid, &val, BPF_ANY);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <capstone/capstone.h>
 #include "pygil.h"
+#include "pidns.h"
 #include "probesite.h"
 #include "procfs.h"
 #include "util.h"
@@ -122,8 +123,26 @@ static unsigned minor_from_name(const char *path)
 	return (unsigned)strtoul(p + 8, NULL, 10);
 }
 
-/* The thread whose tstate is ts, 0 if unknown. */
-static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l, __u64 ts)
+struct pidns *pygil_ns_round(const struct py_target *py)
+{
+	return py->ns_nested ? pidns_open(py->pid) : NULL;
+}
+
+__u32 pygil_host_tid(struct pidns *round, __u32 ns_tid)
+{
+	pid_t tid, tgid;
+
+	if (!round || !ns_tid)
+		return ns_tid;
+	return pidns_lookup(round, ns_tid, false, &tid, &tgid) ? 0 : (__u32)tid;
+}
+
+/*
+ * The thread whose tstate is ts as the host numbers it, 0 if unknown: native_thread_id and
+ * glibc's tid are gettid() in the thread, its PID namespace's number.
+ */
+static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l,
+			struct pidns *round, __u64 ts)
 {
 	__u64 v = 0, t = 0;
 
@@ -132,13 +151,10 @@ static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l, _
 	if (l->native_tid >= 0) {
 		if (rd64(py, ts + (unsigned)l->native_tid, &v))
 			return 0;
-		return (__u32)v;
+	} else if (rd64(py, ts + l->thread_id, &t) || !t || rd(py, t + GLIBC_PTHREAD_TID, &v, 4)) {
+		return 0;
 	}
-	if (rd64(py, ts + l->thread_id, &t) || !t)
-		return 0;
-	if (rd(py, t + GLIBC_PTHREAD_TID, &v, 4))
-		return 0;
-	return (__u32)v;
+	return pygil_host_tid(round, (__u32)v);
 }
 
 /* `enabled` of a free-threaded GIL switched on for good; below, it counts imports under way */
@@ -156,6 +172,7 @@ bool pygil_enabled(const struct py_target *py)
 int pygil_read_state(struct py_target *py)
 {
 	const struct py_layout *l = layout_of(py);
+	struct pidns *round;
 	__s32 locked;
 	__u64 holder;
 	int err;
@@ -169,7 +186,9 @@ int pygil_read_state(struct py_target *py)
 	py->flags &= ~TT_PY_HELD;
 	if (locked == 1)
 		py->flags |= TT_PY_HELD;
-	py->holder_tid = tstate_tid(py, l, holder); /* the last taker, holding or not */
+	round = pygil_ns_round(py);
+	py->holder_tid = tstate_tid(py, l, round, holder); /* the last taker, holding or not */
+	pidns_close(round);
 	return 0;
 }
 
@@ -187,19 +206,25 @@ int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, _
 		  void *ctx)
 {
 	const struct py_layout *l = layout_of(py);
+	struct pidns *round;
 	__u64 ts = 0;
+	int err = 0;
 
 	if (!l || !py->interp || rd64(py, py->interp + l->tstate_head, &ts))
 		return -EINVAL;
+	round = pygil_ns_round(py);
 	for (unsigned i = 0; ts && i < MAX_TSTATES; i++) {
-		__u32 tid = tstate_tid(py, l, ts);
+		__u32 tid = tstate_tid(py, l, round, ts);
 
 		if (tid)
 			cb(ctx, tid, ts);
-		if (rd64(py, ts + l->tstate_next, &ts))
-			return -EFAULT;
+		if (rd64(py, ts + l->tstate_next, &ts)) {
+			err = -EFAULT;
+			break;
+		}
 	}
-	return 0;
+	pidns_close(round);
+	return err;
 }
 
 /* Find the module that defines _PyRuntime among the target's mappings. */
@@ -286,6 +311,7 @@ long long pygil_finalize_offset(const struct py_target *py)
 int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 {
 	const struct py_layout *l;
+	struct pidns *ns;
 	__u64 rt_vaddr, pv = 0, interval = 0;
 	char cookie[8], ver[16];
 	__s32 locked;
@@ -294,6 +320,9 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 
 	memset(py, 0, sizeof(*py));
 	py->pid = pid;
+	ns = pidns_open(pid);
+	py->ns_nested = pidns_nested(ns);
+	pidns_close(ns);
 	if ((rc = find_module(py, &e, &fd, &rt_vaddr))) {
 		if (rc != -ENOENT)
 			snprintf(err, errlen, "cannot read the memory maps of pid %d: %s", pid,

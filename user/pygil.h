@@ -73,7 +73,9 @@ struct py_target {
 	__u32 drop_tstate_off; /* bit 0 at this offset of the holder's tstate (3.13) */
 	__u32 flags;	      /* TT_PY_* */
 	__u32 interval_us;
-	__u32 holder_tid;     /* at the latest pygil_read_state */
+	__u32 holder_tid;     /* at the latest pygil_read_state (a host tid) */
+	bool ns_nested;	      /* its PID namespace numbers threads apart from ours (a
+				 container): its thread ids are turned into host tids (pidns.h) */
 	__u64 switch_number;
 	bool symbols;	      /* take_gil/drop_gil were found by name */
 	struct gil_site *sites;
@@ -103,9 +105,20 @@ int pygil_read_state(struct py_target *py);
  */
 bool pygil_enabled(const struct py_target *py);
 
-/* Call cb with each thread state of the main interpreter and its thread. 0 or -errno. */
+/*
+ * Call cb with each thread state of the main interpreter and its thread (the host's tid; 0
+ * when it cannot be told). 0 or -errno.
+ */
 int pygil_threads(const struct py_target *py, void (*cb)(void *ctx, __u32 tid, __u64 tstate),
 		  void *ctx);
+
+/*
+ * A round of turning the target's thread ids (native_thread_id, Thread._native_id: its PID
+ * namespace's) into host tids: NULL where they are the host's. Close with pidns_close.
+ */
+struct pidns *pygil_ns_round(const struct py_target *py);
+/* The host tid of the target's thread ns_tid in a round of pygil_ns_round; 0: none alive. */
+__u32 pygil_host_tid(struct pidns *round, __u32 ns_tid);
 
 /* A thread state's thread_id (its pthread_t: threading.get_ident(), an RLock's owner); 0. */
 __u64 pygil_tstate_ident(const struct py_target *py, __u64 tstate);

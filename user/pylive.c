@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pylive.h"
+#include "pidns.h"
 #include "pyframes.h"
 #include "procfs.h"
 #include "util.h"
@@ -730,8 +731,9 @@ int pylive_module_attr(struct pylive *pl, __u64 module, const char *name, __u64 
 
 struct names_ctx {
 	struct pylive *pl;
-	struct pylive_thread *threads;
+	struct pylive_thread *threads; /* their tids the host's */
 	int nthreads;
+	struct pidns *round; /* Thread._native_id is the target's PID namespace's */
 	void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name);
 	void *ctx;
 	int named;
@@ -754,6 +756,8 @@ static int name_cb(void *arg, __u64 key, __u64 thread)
 		for (int i = 0; i < c->nthreads && ident; i++)
 			if (c->threads[i].ident == (__u64)ident)
 				native = c->threads[i].tid;
+	} else {
+		native = pygil_host_tid(c->round, (__u32)native);
 	}
 	if (!native)
 		return 0;
@@ -780,7 +784,9 @@ int pylive_thread_names(struct pylive *pl,
 	}
 	c.threads = xcalloc(PYLIVE_MAX_THREADS, sizeof(*c.threads));
 	c.nthreads = pylive_threads(pl, c.threads, PYLIVE_MAX_THREADS);
+	c.round = pygil_ns_round(&pl->py);
 	err = pylive_dict_items(pl, active, name_cb, &c);
+	pidns_close(c.round);
 	free(c.threads);
 	return err ? err : c.named;
 }
