@@ -59,15 +59,22 @@ static const struct tt_pystack *find_pystack(struct work *w, const struct tt_rec
 	return (const void *)find_companion(w, h, TT_REC_PYSTACK);
 }
 
+/*
+ * The eval loop, or a part of it the compiler split off: GCC moves its rarely taken paths
+ * (Debian's 3.14 and 3.15 make their calls there) to _PyEval_EvalFrameDefault.cold, and may
+ * name clones .part.N, .constprop.N, .lto_priv.N.
+ */
 static bool is_eval_frame(const struct symdata *sd, __u64 ip)
 {
+	static const char eval[] = "_PyEval_EvalFrameDefault";
 	const struct sym_frame *f = sd ? symdata_frame(sd, ip) : NULL;
 
-	return f && f->func && !strcmp(f->func, "_PyEval_EvalFrameDefault");
+	return f && f->func && !strncmp(f->func, eval, sizeof(eval) - 1) &&
+	       (!f->func[sizeof(eval) - 1] || f->func[sizeof(eval) - 1] == '.');
 }
 
 /*
- * Mixed mode: each _PyEval_EvalFrameDefault frame of the native stack stands for the Python
+ * Mixed mode: each eval-loop frame of the native stack stands for the Python
  * frames its call ran (up to an entry frame); Python frames left over (a native stack cut
  * short, or one without the eval loop's name) go after the native ones, still callers of them.
  */

@@ -14,7 +14,9 @@ take it off the list. `tests/roots/python.py NAME...` runs some; TT_NO_ROOTS=1 r
 host's python3.11. Ends with 'N passed, N failed, N skipped'.
 """
 import fnmatch
+import itertools
 import os
+import re
 import sys
 import tempfile
 
@@ -70,7 +72,8 @@ def run_workload(interp, mode, attach):
         ext = pyroots.build_oldext(root, interp) if root else None
         env = [f"TT_OLDEXT_DIR={ext}"] if ext else ["PYTHON_GIL=1"]
     out = os.path.join(TMP, f"{interp.label}-{mode}{'-p' if attach else ''}.json")
-    r = pyroots.run_python(root, py, PROG, [mode], out, TMP, env=env, attach=attach)
+    r = pyroots.run_python(root, py, PROG, [mode], out, TMP, env=env, attach=attach,
+                           tt_opts=["--folded", out[:-5] + ".folded"])
     check(r.proc.returncode == 0, f"threadtrace rc {r.proc.returncode}: {r.stderr[-600:]}")
     check(r.summary, f"no JSON: {r.stderr[-600:]}")
     check(r.truth, f"the workload printed no truth: {r.stdout[-400:]} {r.stderr[-400:]}")
@@ -126,6 +129,42 @@ def check_lock_pyframes(interp):
     good = [st for st in stacks if want in st]
     check(stacks and len(good) == len(stacks),
           f"{len(good)} of {len(stacks)} waiter stacks have {want}: {stacks[:1]}")
+
+
+PYFRAME = re.compile(r" \([^()]+\.py:\d+\)$")  # "lock_worker (pytruth.py:53)"
+
+
+def check_lock_pyorder(interp):
+    """Python frames stand where the eval loop ran, not after the thread's start-up: in the
+    Python-first stack the tellers' waits read libc's wait frames (the mixed stack's leaf),
+    then lock_worker's acquire line and its callers, nothing native after; folded, the thread,
+    its Python frames root first, then only those wait frames."""
+    r = traced(interp, "lock")
+    want = f"lock_worker (pytruth.py:{marker_line('acquire')})"
+    tellers = {w["tid"]: w["name"] for w in r.truth["threads"] if w["blocked_ns"] > 20e6}
+    lk, _ = waiters_lock(r.summary, set(tellers))
+    pynames, leafnames = set(), set()
+    for w in [w for w in lk["waiters"] if w["tid"] in tellers]:
+        st = w.get("python_stack") or []
+        # libc's wait frames: the mixed stack's leaf, up to the interpreter's first frame
+        leaf = list(itertools.takewhile(lambda f: "(libc.so.6)" in f, w["stack"]))
+        first = next((i for i, f in enumerate(st) if PYFRAME.search(f)), None)
+        check(first and st[:first] == leaf and st[first] == want and
+              all(PYFRAME.search(f) for f in st[first:]),
+              f"tid {w['tid']}: not libc's wait frames {leaf}, then {want} and Python "
+              f"callers: {st}")
+        pynames |= {f.split(" (")[0] for f in st[first:]}
+        leafnames |= {f.split("+")[0].split(" ")[0] for f in leaf}
+    with open(os.path.join(TMP, f"{interp.label}-lock.folded")) as f:
+        lines = [l.rsplit(" ", 1)[0].split(";--;")[0].split(";") for l in f
+                 if l.split(";")[0] in tellers.values() and "[python-lock " in l]
+    check(lines, f"no folded lock waits of {sorted(tellers.values())}")
+    for fr in lines:
+        fr = [x for x in fr if not x.startswith("[")]
+        npy = next((i for i, x in enumerate(fr[1:]) if x not in pynames), len(fr) - 1)
+        check(npy >= 2 and fr[1] == "Thread._bootstrap" and fr[npy] == "lock_worker" and
+              npy < len(fr) - 1 and all(x in leafnames for x in fr[npy + 1:]),
+              f"folded not thread; Python root first; native leaf: {';'.join(fr)}")
 
 
 def check_thread_names(interp):
@@ -203,7 +242,8 @@ def check_waits(interp, mode):
 
 
 CHECKS = [("lock_one_object", check_lock_one_object), ("lock_attach", check_lock_attach),
-          ("lock_pyframes", check_lock_pyframes), ("thread_names", check_thread_names),
+          ("lock_pyframes", check_lock_pyframes), ("lock_pyorder", check_lock_pyorder),
+          ("thread_names", check_thread_names),
           ("cpu", check_cpu), ("ftgil", check_ftgil), ("deadlock", check_deadlock)] + \
     [(m + "_waits", lambda i, m=m: check_waits(i, m))
      for m in ("condition", "queue", "event", "semaphore", "join")]
