@@ -85,7 +85,7 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 
 UNIT_LIVE_OBJS := $(BUILD)/symbols.o $(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o \
 		  $(BUILD)/libcver.o $(BUILD)/pydebug.o $(BUILD)/pylive.o $(BUILD)/pygil.o \
-		  $(BUILD)/pyframes.o
+		  $(BUILD)/pyframes.o $(BUILD)/pidns.o
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
 	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS) \
 		-o $@ $(LDLIBS)
