@@ -363,6 +363,12 @@ void account(struct work *w, struct thread_work *t, __u64 ts)
 		t->since = ts;
 }
 
+/* t's time on CPU until ts (it may be running since t->since). */
+__u64 thread_cpu_now(const struct thread_work *t, __u64 ts)
+{
+	return t->st.on_cpu_ns + (t->state == TS_RUNNING && ts > t->since ? ts - t->since : 0);
+}
+
 /* The first event of a thread present at attach tells what it was doing since the start. */
 void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts)
 {
@@ -520,8 +526,10 @@ static enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi)
 		l->kind_stale = false;
 	}
 	*pi = l->pi_now;
-	o = w->nr_objs ? object_of_word(w, l->addr) : NULL;
-	return o && o->kind != LK_FUTEX ? o->kind : l->kind_now; /* --holds: the calls say */
+	/* --holds: the calls say, except under a Python object (a Lock is a sem_t before
+	 * 3.13.1, a SimpleQueue's lock too: its Python kind stands) */
+	o = w->nr_objs && !l->py_kind ? object_of_word(w, l->addr) : NULL;
+	return o && o->kind != LK_FUTEX ? o->kind : l->kind_now;
 }
 
 /* A "who" row by (thread, stack, cause), found through its map. */
@@ -643,6 +651,12 @@ static void wait_done(struct work *w, struct thread_work *t)
 	}
 	if (w->nr_objs)
 		holds_wait_end(w, rw);
+	/* waiting for the GIL between two waits of one call (a woken waiter re-takes it) does
+	 * not end the call: GIL waits are the GIL's, never an acquisition of their own */
+	if (lock_get(w, rw->key)->gil_word) {
+		t->in_wait = false;
+		return;
+	}
 	if (t->grp_open) {
 		bool pi = false;
 		enum lock_kind k = t->grp_last.key == rw->key
@@ -691,6 +705,8 @@ static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 r
 	t->cur.end = ts;
 	t->cur.ret = ret;
 	t->cur.gil_ns_end = t->st.gil_wait_ns;
+	t->cur.cpu_ns_end = thread_cpu_now(t, ts);
+	t->cur.slept_ns_end = t->st.other_wait_ns;
 	note_owner_death(w, &t->cur);
 	if (ret == -E_TIMEDOUT)
 		t->cur.cause = WC_TIMEOUT;
@@ -1346,7 +1362,7 @@ static void build_locks(struct work *w)
 			l->stat = (size_t)-1;
 			continue;
 		}
-		if (o && o->kind != LK_FUTEX) { /* --holds: the calls say what it is */
+		if (o && o->kind != LK_FUTEX && !l->py_kind) { /* --holds: the calls say */
 			if (o->kind != l->kind)
 				detail = NULL;
 			l->kind = o->kind;
@@ -1399,7 +1415,8 @@ static void build_locks(struct work *w)
 		struct lock_stat *ls;
 		__u64 *slot;
 
-		if (!o->acquisitions)
+		/* the GIL's mutex is held in every GIL hand-off: the GIL section's, not a lock */
+		if (!o->acquisitions || gil_word(w, o->obj))
 			continue;
 		slot = u64_map_upsert(&by_canon, o->obj, &found);
 		if (!found) {

@@ -473,7 +473,7 @@ void build_potential_deadlocks(struct work *w)
 
 	sort_array(w->order, w->nr_order, sizeof(*w->order), cmp_order);
 	for (size_t i = 0; i < w->nr_order; i++) {
-		if (i && w->order[i].from == w->order[i - 1].from)
+		if ((i && w->order[i].from == w->order[i - 1].from) || gil_word(w, w->order[i].from))
 			continue;
 		cs.start = w->order[i].from;
 		cs.depth = 0;

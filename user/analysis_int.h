@@ -71,6 +71,9 @@ struct raw_wait {
 	__u64 addr;
 	__u64 key; /* the object it waits for: addr, or a Python object's (analysis_python.c) */
 	__u64 gil_ns, gil_ns_end; /* its thread's GIL waiting so far, at its begin and end */
+	/* its thread's time on CPU, and asleep other than in a futex, at its begin and end */
+	__u64 cpu_ns, cpu_ns_end, slept_ns, slept_ns_end;
+	bool py_loop; /* a Python call that may wait several times (pyobj.loop) */
 	__u64 begin, end;
 	__s64 ret;
 	__u32 val;	/* the value it expected the word to hold */
@@ -235,6 +238,7 @@ __u32 thread_key_of(struct work *w, __u32 tid);
 struct lock_work *lock_get(struct work *w, __u64 addr);
 __u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
 void account(struct work *w, struct thread_work *t, __u64 ts);
+__u64 thread_cpu_now(const struct thread_work *t, __u64 ts);
 void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts);
 const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
 				  const struct tt_stack *own);

@@ -16,6 +16,14 @@
  */
 #define PY_RETRY_GAP_NS 300000ULL
 
+/*
+ * A call that loops around Condition.wait (Semaphore.acquire, Queue.get, Barrier.wait ...)
+ * runs between two of its waits only its loop: take the Condition's lock back, test, make a
+ * new waiter lock. Tens of microseconds of CPU even on debug builds; more, or a sleep of
+ * another kind (time.sleep, I/O), is the thread's own code between two calls.
+ */
+#define PY_LOOP_CPU_NS 500000ULL
+
 void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_begin *r)
 {
 	const struct tt_pystack *ps;
@@ -27,6 +35,8 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 
 	t->cur.key = r->uaddr;
 	t->cur.gil_ns = t->st.gil_wait_ns;
+	t->cur.cpu_ns = thread_cpu_now(t, r->hdr.ts);
+	t->cur.slept_ns = t->st.other_wait_ns;
 	if (gil_word(w, r->uaddr)) {
 		lock_get(w, r->uaddr)->gil_word = true;
 		return;
@@ -64,10 +74,12 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 		lock_get(w, r->uaddr)->py_word = true;
 	*u64_map_upsert(&w->py_key_by_word, r->uaddr, &found) = po.key;
 	t->cur.key = po.key;
+	t->cur.py_loop = po.loop;
 }
 
 /*
- * One blocked call made both waits: same place, nothing run between. A Lock's acquire waits
+ * One blocked call made both waits: same place, nothing run between (a looping call: see
+ * PY_LOOP_CPU_NS). A Lock's acquire waits
  * again when another thread took the lock first after its wake-up; a wait(), get() or join()
  * waits on a lock of its own (a Condition's waiter lock, a thread's lock or event), which its
  * wake-up hands over: only a wait that came back without a wake-up (EAGAIN, a signal) is
@@ -78,6 +90,11 @@ bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enu
 	__u64 gap = b->begin > a->end ? b->begin - a->end : 0;
 	__u64 gil = b->gil_ns > a->gil_ns_end ? b->gil_ns - a->gil_ns_end : 0;
 
+	/* a looping call's waits (each on a fresh waiter lock, the Condition's lock between)
+	 * until its thread is seen leaving it: it released the object (py_released), slept
+	 * elsewhere or ran more than the loop does */
+	if (a->py_loop && b->py_loop)
+		return b->slept_ns == a->slept_ns_end && b->cpu_ns - a->cpu_ns_end < PY_LOOP_CPU_NS;
 	if ((gap > gil ? gap - gil : 0) >= PY_RETRY_GAP_NS)
 		return false;
 	if (k == LK_PY_JOIN) /* 3.13+: the thread's exit event, then pthread_join */

@@ -166,12 +166,31 @@ static int api_kind(const char *q)
 	return 0;
 }
 
+/*
+ * Library calls whose one blocked call may wait many times: Semaphore.acquire loops around
+ * Condition.wait while the value is 0 (a waiter woken by a release whose releaser took the
+ * unit back at once waits again), Barrier.wait around _enter and wait_for. Queue.get and
+ * Event.wait are not among them: a consumer's get() calls, one right after the other, look
+ * the same as such re-waits in futex waits, and they are the common case.
+ */
+static bool api_loops(const char *q)
+{
+	static const char *const loops[] = {
+		"Semaphore.acquire", "Semaphore.__enter__", "Barrier.wait", "Barrier._wait",
+		"Barrier._enter", NULL,
+	};
+
+	return in_list(q, loops);
+}
+
 /* The methods a kind's waits are called through, for the expression before them. */
 static const char *const *kind_methods(enum pyobj_kind k)
 {
 	static const char *const lock[] = {"acquire", "__enter__", "_acquire_restore",
 					   "acquire_lock", NULL};
 	static const char *const wait[] = {"wait", "wait_for", NULL};
+	/* Thread.start waits on the thread's Event until it runs */
+	static const char *const event[] = {"wait", "wait_for", "start", NULL};
 	static const char *const sem[] = {"acquire", NULL};
 	static const char *const queue[] = {"get", "put", "join", "get_nowait", "put_nowait", NULL};
 	static const char *const join[] = {"join", NULL};
@@ -186,6 +205,8 @@ static const char *const *kind_methods(enum pyobj_kind k)
 		return queue;
 	case PYOBJ_JOIN:
 		return join;
+	case PYOBJ_EVENT:
+		return event;
 	default:
 		return wait;
 	}
@@ -228,9 +249,9 @@ static const char *expr_start(const char *line, const char *end)
 	return p;
 }
 
-bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len)
+/* pyobj_expr for the calls of the methods m. */
+static bool expr_of(const char *line, const char *const *m, char *out, size_t len)
 {
-	const char *const *m;
 	const char *s = line, *best = NULL, *at;
 
 	out[0] = 0;
@@ -251,7 +272,7 @@ bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len)
 		copy_trim(out, len, s, (size_t)(e - s));
 		return out[0] != 0;
 	}
-	for (m = kind_methods(k); *m; m++) {
+	for (; *m; m++) {
 		char pat[32];
 
 		snprintf(pat, sizeof(pat), ".%s(", *m);
@@ -271,6 +292,11 @@ bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len)
 	return false;
 }
 
+bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len)
+{
+	return expr_of(line, kind_methods(k), out, len);
+}
+
 static void fill_site(const struct pyobj_wait *in, const struct pyf *v, int site,
 		      struct pyobj *out)
 {
@@ -286,15 +312,71 @@ static void fill_site(const struct pyobj_wait *in, const struct pyf *v, int site
 		pyobj_expr(v[site].f->src, out->kind, out->name, sizeof(out->name));
 }
 
+/*
+ * concurrent.futures' waits (Future.result/exception, as_completed, wait) are a Condition or
+ * Event of _base.py's: the call the user made names them. Its function, or NULL.
+ */
+static const char *futures_call(const struct pyf *p)
+{
+	static const char *const funcs[] = {"result", "exception", "as_completed", "wait", NULL};
+	const char *f = p->func, *dot;
+
+	if (!f || strcmp(p->file, "_base.py"))
+		return NULL;
+	dot = strrchr(f, '.');
+	if (dot && strncmp(f, "Future.", 7))
+		return NULL;
+	f = dot ? dot + 1 : f;
+	return in_list(f, funcs) ? f : NULL;
+}
+
+/* importlib's frames (frozen, no source): a lock taken there is an import lock. */
+static bool importlib_frame(const struct pyf *p)
+{
+	return !strncmp(p->file, "<frozen importlib", 17);
+}
+
+/* A C queue (_queue.SimpleQueue) waits on a lock of its own under get(): static functions,
+ * named where symbols are kept; else the line's call tells. */
+static const char *const simplequeue_funcs[] = {
+	"_queue_SimpleQueue_get_impl", "_queue_SimpleQueue_get", "simplequeue_get", NULL,
+};
+
+static bool simplequeue_wait(const struct pyobj_wait *in, const struct pyf *site)
+{
+	static const char *const calls[] = {"get", NULL};
+	char e[96];
+
+	if (native_has(in, simplequeue_funcs))
+		return true;
+	return site && site->f && site->f->src && !pyobj_expr(site->f->src, PYOBJ_LOCK, e, sizeof(e)) &&
+	       expr_of(site->f->src, calls, e, sizeof(e));
+}
+
+/* The name of a wait made through concurrent.futures: "f.result()", "as_completed()". */
+static void name_futures_call(const struct pyf *site, const char *call, struct pyobj *out)
+{
+	const char *const methods[] = {call, NULL};
+	char e[80];
+
+	if (strcmp(call, "result") && strcmp(call, "exception"))
+		snprintf(out->name, sizeof(out->name), "%s()", call);
+	else if (site && site->f && site->f->src && expr_of(site->f->src, methods, e, sizeof(e)))
+		snprintf(out->name, sizeof(out->name), "%s.%s()", e, call);
+	else
+		snprintf(out->name, sizeof(out->name), "Future.%s()", call);
+}
+
 #define MAX_PY 32
 #define PYOBJ_MUTEX_IN_LOCK 16 /* PyObject_HEAD */
 
 bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 {
 	struct pyf v[MAX_PY];
-	unsigned n = in->nr_py < MAX_PY ? in->nr_py : MAX_PY, run = 0;
+	unsigned n = in->nr_py < MAX_PY ? in->nr_py : MAX_PY, run = 0, u;
 	int api = -1, kind = 0, site;
-	bool parked = native_has(in, parking_funcs);
+	bool parked = native_has(in, parking_funcs), import = false;
+	const char *fut = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (!n) {
@@ -327,9 +409,21 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 		api = (int)i;
 		kind = k;
 	}
-	site = run < n ? (int)run : -1;
+	/* the user's call: past concurrent.futures' and importlib's frames */
+	for (u = run; u < n; u++) {
+		const char *fc = futures_call(&v[u]);
+
+		if (fc)
+			fut = fc;
+		else if (importlib_frame(&v[u]))
+			import = true;
+		else
+			break;
+	}
+	site = u < n ? (int)u : run < n ? (int)n - 1 : -1;
 	if (kind > 0 && kind != PYOBJ_RLOCK) {
 		out->kind = kind;
+		out->loop = api_loops(v[api].norm);
 		/* local0 is read for the innermost frames only: the nearest API frame with it */
 		for (int i = api; i >= 0 && !out->obj; i--)
 			if (api_kind(v[i].norm) == kind)
@@ -340,13 +434,20 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 			return false;
 		out->kind = kind == PYOBJ_RLOCK || native_has(in, rlock_funcs) ? PYOBJ_RLOCK
 										: PYOBJ_LOCK;
+		/* no library frame: a C queue's get() (SimpleQueue) waits for an item */
+		if (!kind && !import && simplequeue_wait(in, site >= 0 ? &v[site] : NULL))
+			out->kind = PYOBJ_QUEUE;
 	}
 	out->parked = parked && in->have_park_key && in->park_key;
 	out->key = out->obj ? out->obj : out->parked ? in->park_key : in->futex;
 	fill_site(in, v, site, out);
+	if (fut)
+		name_futures_call(site >= 0 ? &v[site] : NULL, fut, out);
+	else if (import && pyobj_kind_is_lock(out->kind))
+		snprintf(out->name, sizeof(out->name), "%s", PYOBJ_IMPORT_LOCK);
 	/* a Lock (3.13.1+) or RLock (3.14+) acquired by Python code: its PyMutex is the lock
 	 * object's first field after the object header (3.13.5: id() + 16, measured) */
-	if (out->parked && pyobj_kind_is_lock(out->kind) && !out->obj && site >= 0 &&
+	if (out->parked && pyobj_kind_is_lock(out->kind) && !out->obj && site >= 0 && !import &&
 	    v[site].f && v[site].f->src) {
 		char expr[96];
 

@@ -43,6 +43,7 @@ struct pyobj {
 	__u64 key;	 /* the object's identity: every wait on one Python object has this key */
 	__u64 obj;	 /* the object's address, which is its id(); 0 when not known */
 	bool parked;	 /* a parking-lot wait (3.13.1+): key is the PyMutex/PyEvent, not the futex */
+	bool loop;	 /* the call may wait several times (Semaphore.acquire, Queue.get ...) */
 	__u64 site_ip;	 /* the Python frame (pyframe_ip) of the call that waited; 0 when none */
 	char name[96];	 /* the expression the call names: "ledger_lock", "self.lock", "q"; "" */
 	char where[160]; /* "pyprog.py:120", the site's file and line; "" */
@@ -57,6 +58,9 @@ struct pyobj {
  * PyThread_acquire_lock_timed, all exported by every build, stripped ones too.
  */
 bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out);
+
+/* The name of the interpreter's import lock (and of each module's lock, 3.8+). */
+#define PYOBJ_IMPORT_LOCK "import lock"
 
 /* Names: records.h's pyobj_kind_name ("lock", "condition" ...); the JSON kinds of the
  * objects (lockkind.h LK_PY_*) are "python-" and that. Lock contention (Lock, RLock) as opposed to waiting for work or an event. */

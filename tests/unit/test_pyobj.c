@@ -22,7 +22,9 @@ void test_pyobj_expr(void)
 	      !strcmp(e, "state.ready"));
 	CHECK(pyobj_expr("pool[n].join()", PYOBJ_JOIN, e, sizeof(e)) && !strcmp(e, "pool[n]"));
 	/* no call of the kind's methods: the line itself, and false */
-	CHECK(!pyobj_expr("t.start()", PYOBJ_EVENT, e, sizeof(e)) && !strcmp(e, "t.start()"));
+	/* Thread.start waits on the thread's Event: the thread is the expression */
+	CHECK(pyobj_expr("for t in ts: t.start()", PYOBJ_EVENT, e, sizeof(e)) && !strcmp(e, "t"));
+	CHECK(!pyobj_expr("t.run()", PYOBJ_EVENT, e, sizeof(e)) && !strcmp(e, "t.run()"));
 	CHECK(!pyobj_expr(NULL, PYOBJ_LOCK, e, sizeof(e)) && !e[0]);
 }
 

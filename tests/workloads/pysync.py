@@ -4,14 +4,17 @@
 # acquire (a "blocked acquisition"); wait()/get()/join() calls are all timed. At the end it
 # prints one JSON line {"pysync": {...}}: per object its expression (as the waiting line names it),
 # kind, id(), blocked calls and their seconds, per thread ident (native id).
-# PHASES: comma-separated of lock,rlock,condition,event,queue,semaphore,barrier,join (all).
+# PHASES: comma-separated of lock,rlock,condition,event,queue,semaphore,barrier,join,starve,
+# simplequeue,pool (all). pool's truth is apart ({"pool": ...}): one object per Future.
 # START: sleep this many seconds first (a tracer attaching, the GIL probes decoding).
 # SCALE: a factor on every phase's number of rounds (a small record file: SCALE=0.1).
 import json, os, sys, threading, time, queue
+from concurrent.futures import ThreadPoolExecutor
 
 phases = (sys.argv[1] if len(sys.argv) > 1 else "all").split(",")
 if phases == ["all"]:
-    phases = ["lock", "rlock", "condition", "event", "queue", "semaphore", "barrier", "join"]
+    phases = ["lock", "rlock", "condition", "event", "queue", "semaphore", "barrier", "join",
+              "starve", "simplequeue", "pool"]
 print("pid", os.getpid(), sys.version.split()[0], flush=True)
 time.sleep(float(os.environ.get("START", "0.5")))
 truth = {}
@@ -161,6 +164,60 @@ def join_phase():
     note("w", "python-join", w, time.perf_counter() - t0)
 
 
+# two threads keep a BoundedSemaphore(2) busy, re-taking it at once: the two others'
+# acquire() each waits many times in its Condition (one blocked call each)
+pool_slots = threading.BoundedSemaphore(2)
+
+
+def slot_hog(n):
+    for _ in range(n):
+        pool_slots.acquire()
+        time.sleep(0.004)
+        pool_slots.release()
+
+
+def slot_starved():
+    time.sleep(0.02)
+    if not pool_slots.acquire(blocking=False):
+        t0 = time.perf_counter()
+        pool_slots.acquire()
+        note("pool_slots", "python-semaphore", pool_slots, time.perf_counter() - t0)
+    pool_slots.release()
+
+
+inbox = queue.SimpleQueue()  # C: no Python frame of its own
+
+
+def simple_consumer(n):
+    for _ in range(n):
+        t0 = time.perf_counter()
+        inbox.get()
+        note("inbox", "python-queue", inbox, time.perf_counter() - t0)
+
+
+def simple_producer(n):
+    for i in range(n):
+        time.sleep(0.005)
+        inbox.put(i)
+
+
+def pool_job(i):
+    time.sleep(0.004 * (i % 4 + 1))
+    return i
+
+
+pool_truth = {}
+
+
+def pool_phase(n):
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        futs = [ex.submit(pool_job, i) for i in range(n)]
+        for f in futs:
+            f.result()  # tt:result
+        time.sleep(0.1)  # its workers idle in work_queue.get()
+    pool_truth.update(futures=n, workers=2)
+
+
 T = threading.Thread
 
 
@@ -188,4 +245,12 @@ for ph in phases:
         run([T(target=barrier_worker, args=(N(15), i), name="bar-%d" % i) for i in range(3)])
     elif ph == "join":
         join_phase()
-print(json.dumps({"pysync": truth}), flush=True)
+    elif ph == "starve":
+        run([T(target=slot_hog, args=(N(40),), name="hog-%d" % i) for i in range(2)] +
+            [T(target=slot_starved, name="starved-%d" % i) for i in range(2)])
+    elif ph == "simplequeue":
+        run([T(target=simple_consumer, args=(N(30),), name="sq-cons"),
+             T(target=simple_producer, args=(N(30),), name="sq-prod")])
+    elif ph == "pool":
+        pool_phase(N(12))
+print(json.dumps({"pysync": truth, "pool": pool_truth}), flush=True)
