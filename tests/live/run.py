@@ -2078,8 +2078,13 @@ def check_pysync_names(py, s, truth):
     pool = truth[0].get("pool")
     with open(PYSYNC) as f:
         result_line = next(n for n, line in enumerate(f, 1) if "# tt:result" in line)
+    # a code object first seen in the process's last milliseconds may be gone before the
+    # collector reads it (README, limits): its frame, so its object, is unnamed - at most one
+    unread = [lk for lk in s["locks"] if lk["kind"].startswith("python-") and
+              lk["location"] == "[python]"]
+    check(len(unread) <= 1, f"{py}: {len(unread)} Python objects at unread code")
     for lk in s["locks"]:
-        check(lk["name"] or not lk["kind"].startswith("python-"),
+        check(lk["name"] or not lk["kind"].startswith("python-") or lk in unread,
               f"{py}: a Python object without a name at {lk['location']}")
         check(lk["kind"] != "python-event" or ".start()" not in lk["name"],
               f"{py}: Thread.start named {lk['name']}")
