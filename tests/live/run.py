@@ -2086,9 +2086,9 @@ def check_pysync_names(py, s, truth):
     for lk in s["locks"]:
         check(lk["name"] or not lk["kind"].startswith("python-") or lk in unread,
               f"{py}: a Python object without a name at {lk['location']}")
-        check(lk["kind"] != "python-event" or ".start()" not in lk["name"],
+        check(lk["kind"] != "python-event" or ".start()" not in (lk["name"] or ""),
               f"{py}: Thread.start named {lk['name']}")
-        check(not re.search(r"_base\.py|importlib", lk["location"]) or
+        check(not re.search(r"_base\.py|importlib", lk["location"] or "") or
               lk["name"] == "import lock", f"{py}: {lk['name']} at {lk['location']}")
     if pool:
         futs = [lk for lk in s["locks"] if lk["name"] == "f.result()"]
