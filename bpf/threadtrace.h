@@ -434,7 +434,8 @@ struct tt_park_key {
  * A TT_REC_PARK_KEY's companion (same tid and ts, parent_kind TT_REC_WAIT_BEGIN) from the
  * collector on a 3.13+ CPython: ob_type->tp_name of the object the key may lie in, read while
  * the waiter sleeps (the object lives): `obj` is key - 10 when the key is a free-threaded
- * object's ob_mutex (key % 8 == 2), else key - 16 (a Lock's or RLock's PyMutex). Only when the
+ * object's ob_mutex (key % 8 == 2), else a Lock's or RLock's PyMutex after the object header
+ * (key - 16; key - 32 in a free-threaded build). Only when the
  * read gave a printable name; the analysis uses it only for waits it proves parked.
  */
 #define TT_PY_TYPE_LEN 48

@@ -129,6 +129,7 @@ struct collect_ctx {
 				      (pylive's, or own_pyframes) */
 	bool own_pyframes;
 	struct pylive *pylive;	   /* CPython: its live state (thread names, hung threads) */
+	bool py_free_threaded;	   /* ... a free-threaded build (a 32-byte object header) */
 	struct pynames *pynames;   /* ... its threading names, as records */
 	struct pylocks *pylocks;   /* CPython: Python lock waits and deadlocks */
 	struct pylocks_round pyround;
@@ -182,7 +183,7 @@ static void drain_mmaps(void *ctx)
 /*
  * A parked wait's key on a 3.13+ CPython: the type of the object it may lie in, read now, while
  * its waiter sleeps and the object lives (a free-threaded object's ob_mutex at +10, else a
- * Lock's or RLock's PyMutex at +16). The analysis keeps it only for a wait it proves parked.
+ * Lock's or RLock's PyMutex after the object header: +16, +32 in a free-threaded build). The analysis keeps it only for a wait it proves parked.
  */
 static void emit_py_objtype(struct collect_ctx *c, const struct tt_park_key *pk)
 {
@@ -191,7 +192,7 @@ static void emit_py_objtype(struct collect_ctx *c, const struct tt_park_key *pk)
 
 	if (!c->pylive || !pk->ok || pk->key < 4096 || (pk->key & 1))
 		return;
-	obj = pk->key - ((pk->key & 7) == 2 ? 10 : 16);
+	obj = pk->key - ((pk->key & 7) == 2 ? 10 : c->py_free_threaded ? 32 : 16);
 	if (obj & 7)
 		return;
 	memset(&rec, 0, sizeof(rec));
@@ -862,6 +863,7 @@ static void seed_tstate(void *ctx, __u32 tid, __u64 tstate)
 static void open_pylive(struct collect_ctx *c, const struct py_target *py)
 {
 	c->pylive = pylive_new(py);
+	c->py_free_threaded = py->flags & TT_PY_FREE_THREADED;
 	if (c->pylive) {
 		c->pyframes = pylive_pyframes(c->pylive);
 		return;

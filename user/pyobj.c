@@ -370,7 +370,8 @@ static void fill_site(const struct pyobj_wait *in, const struct pyf *v, int site
 }
 
 #define MAX_PY 32
-#define PYOBJ_MUTEX_IN_LOCK 16 /* PyObject_HEAD */
+#define PYOBJ_MUTEX_IN_LOCK 16	   /* PyObject_HEAD */
+#define PYOBJ_MUTEX_IN_LOCK_FT 32 /* PyObject_HEAD of a free-threaded build */
 
 bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 {
@@ -445,7 +446,8 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 	/* the collector read the type of the object the PyMutex is in: an RLock is told from a
 	 * Lock by it where stripped builds name no rlock_acquire */
 	if (out->parked && pyobj_kind_is_lock(out->kind) && in->type &&
-	    in->type_obj == in->park_key - PYOBJ_MUTEX_IN_LOCK &&
+	    (in->type_obj == in->park_key - PYOBJ_MUTEX_IN_LOCK ||
+	     in->type_obj == in->park_key - PYOBJ_MUTEX_IN_LOCK_FT) &&
 	    (!strcmp(in->type, "_thread.RLock") || !strcmp(in->type, "_thread.lock"))) {
 		out->kind = !strcmp(in->type, "_thread.RLock") ? PYOBJ_RLOCK : PYOBJ_LOCK;
 		out->obj = in->type_obj;
