@@ -43,6 +43,7 @@ enum tt_rec_kind {
 	TT_REC_LIBC = 75,        /* collector: the libc the target maps (again after an exec) */
 	TT_REC_PYWAIT = 78,      /* collector: a Python thread blocked on a Python lock object */
 	TT_REC_PY_THREAD_NAME = 79, /* collector: a thread's threading.Thread name (CPython) */
+	TT_REC_PY_OBJTYPE = 80,	 /* collector: the type of the object a parked wait's key is in */
 };
 
 /* Every record starts with this header. size includes the header and any stack. */
@@ -429,6 +430,24 @@ struct tt_park_key {
 	__u64 key;
 };
 
+/*
+ * A TT_REC_PARK_KEY's companion (same tid and ts, parent_kind TT_REC_WAIT_BEGIN) from the
+ * collector on a 3.13+ CPython: ob_type->tp_name of the object the key may lie in, read while
+ * the waiter sleeps (the object lives): `obj` is key - 10 when the key is a free-threaded
+ * object's ob_mutex (key % 8 == 2), else a Lock's or RLock's PyMutex after the object header
+ * (key - 16; key - 32 in a free-threaded build). Only when the
+ * read gave a printable name; the analysis uses it only for waits it proves parked.
+ */
+#define TT_PY_TYPE_LEN 48
+struct tt_py_objtype {
+	struct tt_rec_hdr hdr;
+	__u16 parent_kind;
+	__u16 pad;
+	__u32 pad2;
+	__u64 obj;
+	char type[TT_PY_TYPE_LEN]; /* "list", "_thread.RLock"; NUL-terminated */
+};
+
 /* The target's CPython, found at attach (or once a COMMAND initialised its interpreter). */
 struct tt_python {
 	struct tt_rec_hdr hdr;	/* ts: GIL stores are traced from here */
@@ -504,6 +523,7 @@ enum tt_pyobj_kind {
 	TT_PYOBJ_BARRIER = 6,
 	TT_PYOBJ_JOIN = 7,	/* Thread.join */
 	TT_PYOBJ_QUEUE = 8,
+	TT_PYOBJ_OBJECT = 9,	/* free-threaded: an object's own lock (ob_mutex, critical section) */
 };
 
 /* How the holder of a Python lock was found (the evidence of a TT_REC_PYWAIT). */

@@ -714,6 +714,7 @@ static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 r
 		t->cur.cause = WC_SIGNAL;
 	else if (ret == -E_AGAIN && t->cur.cause == WC_OTHER && !t->cur.waker_tid)
 		t->cur.cause = WC_NO_SLEEP;
+	py_wait_end(w, t);
 	wait_done(w, t);
 }
 
@@ -1380,6 +1381,7 @@ static void build_locks(struct work *w)
 				snprintf(ls->location, sizeof(ls->location), "%s",
 					 l->py_where[0] ? l->py_where : "[python]");
 				ls->py_obj = l->py_obj;
+				snprintf(ls->py_type, sizeof(ls->py_type), "%s", l->py_type);
 			}
 		}
 		l->stat = *slot;
@@ -1501,6 +1503,7 @@ static void build_threads(struct work *w)
 			t->st.cond_wait_ns += b->ns;
 	}
 	sort_array(a->py_names, a->nr_py_names, sizeof(*a->py_names), cmp_py_name);
+	py_finish(w);
 	a->threads = xcalloc(w->nr_threads, sizeof(*a->threads));
 	for (size_t i = 0; i < w->nr_threads; i++) {
 		const char *py = analysis_py_name(a, w->threads[i].st.tid);
@@ -1546,7 +1549,7 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 	struct analysis *out = w->a;
 
 	if (h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
-	    h->kind == TT_REC_PARK_KEY) {
+	    h->kind == TT_REC_PARK_KEY || h->kind == TT_REC_PY_OBJTYPE) {
 		note_companion(w, h);
 		return;
 	}
@@ -1730,7 +1733,7 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	memcpy(s->buf + s->len, rec, h->size);
 	p.ts = h->ts;
 	p.seq = s->seq++ | (__u64)!(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
-				    h->kind == TT_REC_PARK_KEY) << 63;
+				    h->kind == TT_REC_PARK_KEY || h->kind == TT_REC_PY_OBJTYPE) << 63;
 	p.off = s->len;
 	s->len += sz;
 	s->live += sz;
@@ -1799,6 +1802,7 @@ static void work_free(struct work *w)
 	u64_map_free(&w->thread_by_tid);
 	u64_map_free(&w->thread_by_key);
 	u64_map_free(&w->py_name_by_key);
+	u64_map_free(&w->stw_request_by_tid);
 	u64_map_free(&w->lock_by_addr);
 	u64_map_free(&w->bucket_by_key);
 	u64_map_free(&w->stack_by_hash);
@@ -1867,6 +1871,7 @@ void analysis_free(struct analysis *a)
 	free(a->spans);
 	free(a->deadlocks);
 	free(a->blocked);
+	free(a->stw);
 	free(a->gil.waiters);
 	free(a->gil.spans);
 	free(a->py_names);

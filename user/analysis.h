@@ -114,6 +114,7 @@ struct lock_stat {
 			       (LK_PY_* kinds): the file and line that first waited, "app.py:12" */
 	__u64 py_obj;	    /* a Python object's address (its id()), 0 when not known; its name
 			       is the expression the waiting line names ("ledger_lock", "self.q") */
+	char py_type[TT_PY_TYPE_LEN]; /* its type's tp_name when the collector read it ("list") */
 	__u64 contentions;    /* acquisitions that waited (re-waits merged) */
 	__u64 futex_waits;    /* raw futex wait calls */
 	__u64 wait_ns, max_wait_ns;
@@ -313,6 +314,16 @@ struct analysis {
 	struct blocked_thread *blocked; /* by how long blocked, longest first */
 	size_t nr_blocked;
 	struct gil_stat gil;
+	/* free-threaded CPython: each stop-the-world pause, by time (analysis_python.c) */
+	struct py_stw_pause {
+		__u64 start, end;	/* the first parked wait's begin (or the requester's), the
+					   requester's unpark of them */
+		__u32 requester; /* a thread key */
+		__u32 stack;	 /* the requester's at the unpark, or TT_NO_STACK */
+		__u32 parked;	 /* threads it parked that waited */
+		const char *cause; /* "GC", "trace", ... (pyobj_stw_cause) */
+	} *stw;
+	size_t nr_stw;
 	struct runtime_info rt; /* musl, Go, a JVM: TT_REC_RUNTIME */
 	/* the target's libc (the last TT_REC_LIBC record: the image it ended in); "" if unknown */
 	char libc_version[16];

@@ -86,6 +86,7 @@ struct raw_wait {
 	enum wake_cause cause;
 	char waker_comm[TT_COMM_LEN];
 	bool released; /* the waiter woke this address after the wait: its acquisition ended */
+	__u8 py_stw;   /* enum pystw_role: a free-threaded stop-the-world wait */
 };
 
 struct thread_work {
@@ -151,7 +152,7 @@ struct lock_work {
 	enum lock_kind py_kind;
 	__u64 py_obj;
 	bool py_named, py_word, gil_word;
-	char py_name[96], py_where[160];
+	char py_name[96], py_where[160], py_type[TT_PY_TYPE_LEN];
 	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
 	bool musl_owner_val;
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
@@ -216,6 +217,13 @@ struct work {
 	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;
 	struct u64_map py_key_by_word; /* a futex word -> the Python object its latest wait was for */
+	/* stop-the-world: requester key -> its first stop_the_world wait since its last pause;
+	 * the pause whose parked threads are being woken (stw_open) */
+	struct u64_map stw_request_by_tid;
+	bool stw_open;
+	struct py_stw_pause stw_cur;
+	__u64 stw_last_wake;
+	size_t cap_stw;
 	union { /* a chosen stack: unwound user frames + the record's kernel frames */
 		struct tt_stack st;
 		__u8 room[sizeof(struct tt_stack) +
@@ -254,6 +262,8 @@ bool gil_word(const struct work *w, __u64 addr);
 void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_begin *r);
 bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enum lock_kind k);
 bool py_released(struct work *w, const struct raw_wait *last, __u64 woken_word);
+void py_wait_end(struct work *w, struct thread_work *t);
+void py_finish(struct work *w);
 
 /* analysis_hung.c */
 void on_pywait(struct work *w, const struct tt_pywait *r);

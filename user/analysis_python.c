@@ -28,6 +28,7 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 {
 	const struct tt_pystack *ps;
 	const struct tt_park_key *pk;
+	const struct tt_py_objtype *ot;
 	struct pyobj_wait in = {0};
 	struct pyobj po;
 	struct lock_work *l;
@@ -59,12 +60,20 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 		in.park_key = pk->key;
 		in.have_park_key = true;
 	}
+	ot = (const void *)find_companion(w, &r->hdr, TT_REC_PY_OBJTYPE);
+	if (ot) {
+		in.type_obj = ot->obj;
+		in.type = ot->type;
+	}
+	t->cur.py_stw = (__u8)pyobj_stw_role(&in);
 	if (!pyobj_classify(&in, &po))
 		return;
 	l = lock_get(w, po.key);
 	l->py_kind = (enum lock_kind)(LK_PY_LOCK + (po.kind - PYOBJ_LOCK));
 	if (po.obj)
 		l->py_obj = po.obj;
+	if (po.type[0])
+		snprintf(l->py_type, sizeof(l->py_type), "%s", po.type);
 	if (!l->py_named && (po.name[0] || po.where[0])) {
 		l->py_named = true;
 		snprintf(l->py_name, sizeof(l->py_name), "%s", po.name);
@@ -101,7 +110,7 @@ bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enu
 		return true;
 	if (a->stack != b->stack)
 		return false;
-	if (k == LK_PY_LOCK || k == LK_PY_RLOCK)
+	if (k == LK_PY_LOCK || k == LK_PY_RLOCK || k == LK_PY_OBJECT)
 		return true;
 	return a->addr == b->addr && (a->ret == -E_AGAIN || a->ret == -E_INTR);
 }
@@ -119,4 +128,88 @@ bool py_released(struct work *w, const struct raw_wait *last, __u64 woken_word)
 		return false;
 	k = u64_map_get(&w->py_key_by_word, woken_word);
 	return k && *k == last->key;
+}
+
+/*
+ * Stop-the-world pauses of a free-threaded build (Python/pystate.c): the requester parks every
+ * other attached thread on its own tstate->state and, once done, unparks them one after the
+ * other (start_the_world). A pause is the parked waits its requester ended together: from the
+ * first of them to begin (or the requester's first wait for them to park) to the unpark.
+ * Threads detached throughout (asleep in a system call) never wait: a pause none waited in is
+ * not seen.
+ */
+#define STW_UNPARK_GAP_NS 2000000ULL
+/* a requester's waits for the others to park (1 ms each) older than this are another pause's */
+#define STW_REQUEST_MAX_NS 100000000ULL
+
+static void stw_close(struct work *w)
+{
+	struct analysis *a = w->a;
+	struct py_stw_pause *p;
+	__u64 *req;
+
+	if (!w->stw_open)
+		return;
+	w->stw_open = false;
+	req = u64_map_get(&w->stw_request_by_tid, w->stw_cur.requester);
+	if (req && *req && *req < w->stw_cur.start &&
+	    w->stw_cur.start - *req < STW_REQUEST_MAX_NS)
+		w->stw_cur.start = *req;
+	if (req)
+		*req = 0;
+	if (w->stw_cur.stack != TT_NO_STACK) {
+		const struct stack_entry *st = &a->stacks[w->stw_cur.stack];
+
+		w->stw_cur.cause = pyobj_stw_cause(a->sd, st->ips, st->nr_user);
+	} else {
+		w->stw_cur.cause = "unknown";
+	}
+	p = VEC_PUSH(a->stw, a->nr_stw, w->cap_stw);
+	*p = w->stw_cur;
+}
+
+void py_wait_end(struct work *w, struct thread_work *t)
+{
+	const struct raw_wait *rw = &t->cur;
+	bool found;
+
+	if (rw->py_stw == PYSTW_REQUESTER) {
+		__u64 *req = u64_map_upsert(&w->stw_request_by_tid, rw->tid, &found);
+
+		if (!found || !*req || rw->begin - *req > STW_REQUEST_MAX_NS)
+			*req = rw->begin;
+		return;
+	}
+	if (rw->py_stw != PYSTW_PARKED || rw->cause != WC_THREAD || !rw->waker_tid ||
+	    rw->waker_pid)
+		return;
+	if (w->stw_open && w->stw_cur.requester == rw->waker_tid &&
+	    rw->wake_ts < w->stw_last_wake + STW_UNPARK_GAP_NS) {
+		if (rw->begin < w->stw_cur.start)
+			w->stw_cur.start = rw->begin;
+		if (rw->wake_ts > w->stw_cur.end)
+			w->stw_cur.end = rw->wake_ts;
+		w->stw_last_wake = rw->wake_ts;
+		w->stw_cur.parked++;
+		return;
+	}
+	stw_close(w);
+	w->stw_open = true;
+	w->stw_cur = (struct py_stw_pause){.start = rw->begin, .end = rw->wake_ts,
+					   .requester = rw->waker_tid, .stack = rw->waker_stack,
+					   .parked = 1};
+	w->stw_last_wake = rw->wake_ts;
+}
+
+static int cmp_stw(const void *a, const void *b)
+{
+	const struct py_stw_pause *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void py_finish(struct work *w)
+{
+	stw_close(w);
+	sort_array(w->a->stw, w->a->nr_stw, sizeof(*w->a->stw), cmp_stw);
 }

@@ -2,6 +2,7 @@
 /* collector.c - see collector.h. Lifecycle: open -> configure -> load -> attach -> poll. */
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
@@ -128,6 +129,7 @@ struct collect_ctx {
 				      (pylive's, or own_pyframes) */
 	bool own_pyframes;
 	struct pylive *pylive;	   /* CPython: its live state (thread names, hung threads) */
+	bool py_free_threaded;	   /* ... a free-threaded build (a 32-byte object header) */
 	struct pynames *pynames;   /* ... its threading names, as records */
 	struct pylocks *pylocks;   /* CPython: Python lock waits and deadlocks */
 	struct pylocks_round pyround;
@@ -176,6 +178,35 @@ static void drain_mmaps(void *ctx)
 	struct collect_ctx *c = ctx;
 
 	mmap_watch_drain(c->mmaps, on_mmap, c);
+}
+
+/*
+ * A parked wait's key on a 3.13+ CPython: the type of the object it may lie in, read now, while
+ * its waiter sleeps and the object lives (a free-threaded object's ob_mutex at +10, else a
+ * Lock's or RLock's PyMutex after the object header: +16, +32 in a free-threaded build). The analysis keeps it only for a wait it proves parked.
+ */
+static void emit_py_objtype(struct collect_ctx *c, const struct tt_park_key *pk)
+{
+	struct tt_py_objtype rec;
+	__u64 obj;
+
+	if (!c->pylive || !pk->ok || pk->key < 4096 || (pk->key & 1))
+		return;
+	obj = pk->key - ((pk->key & 7) == 2 ? 10 : c->py_free_threaded ? 32 : 16);
+	if (obj & 7)
+		return;
+	memset(&rec, 0, sizeof(rec));
+	if (pylive_type_name(c->pylive, obj, rec.type, sizeof(rec.type)) || !rec.type[0] ||
+	    !(isalpha((unsigned char)rec.type[0]) || rec.type[0] == '_') ||
+	    rec.type[strspn(rec.type, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789_.")])
+		return;
+	rec.hdr = pk->hdr;
+	rec.hdr.kind = TT_REC_PY_OBJTYPE;
+	rec.hdr.size = sizeof(rec);
+	rec.parent_kind = pk->parent_kind;
+	rec.obj = obj;
+	emit(c, &rec, sizeof(rec));
 }
 
 /* A snapshot becomes the unwound user stack of its record; the bytes themselves are dropped. */
@@ -366,6 +397,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	else if (h->kind == TT_REC_PYSTACK && c->pyframes)
 		pyframes_note(c->pyframes, c->sd, (const struct tt_pystack *)h);
 	emit(c, data, h->size);
+	if (h->kind == TT_REC_PARK_KEY)
+		emit_py_objtype(c, data);
 	deadlock_watch_record(c->deadlocks, h);
 	if (h->kind == TT_REC_NEW_THREAD)
 		pynames_thread_started(c->pynames, h->tid, now_ns());
@@ -830,6 +863,7 @@ static void seed_tstate(void *ctx, __u32 tid, __u64 tstate)
 static void open_pylive(struct collect_ctx *c, const struct py_target *py)
 {
 	c->pylive = pylive_new(py);
+	c->py_free_threaded = py->flags & TT_PY_FREE_THREADED;
 	if (c->pylive) {
 		c->pyframes = pylive_pyframes(c->pylive);
 		return;

@@ -149,6 +149,53 @@ static void name_fields(struct json_writer *j, const struct analysis *a, __u32 t
 	}
 }
 
+static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 stack);
+
+/* A free-threaded CPython's stop-the-world pauses (analysis_python.c); null when none. */
+static void json_stw(struct json_writer *j, const struct analysis *a)
+{
+	__u64 total = 0, max = 0;
+
+	if (!a->nr_stw) {
+		json_null(j);
+		return;
+	}
+	for (size_t i = 0; i < a->nr_stw; i++) {
+		__u64 d = a->stw[i].end - a->stw[i].start;
+
+		total += d;
+		max = d > max ? d : max;
+	}
+	json_begin_object(j);
+	json_key(j, "pauses");
+	json_u64(j, a->nr_stw);
+	json_key(j, "total_ns");
+	json_u64(j, total);
+	json_key(j, "max_ns");
+	json_u64(j, max);
+	json_key(j, "list");
+	json_begin_array(j);
+	for (size_t i = 0; i < a->nr_stw; i++) {
+		const struct py_stw_pause *p = &a->stw[i];
+
+		json_begin_object(j);
+		json_key(j, "start_ns");
+		json_u64(j, p->start - a->start_ts);
+		json_key(j, "duration_ns");
+		json_u64(j, p->end - p->start);
+		json_key(j, "cause");
+		json_string(j, p->cause);
+		json_key(j, "requester");
+		json_u64(j, p->requester);
+		json_key(j, "threads_parked");
+		json_u64(j, p->parked);
+		stack_arrays(j, a, p->stack);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_end_object(j);
+}
+
 static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 stack)
 {
 	const struct stack_entry *st = stack == TT_NO_STACK ? NULL : &a->stacks[stack];
@@ -530,6 +577,11 @@ int json_summary(FILE *out, const struct analysis *a)
 				json_string(j, buf);
 			else
 				json_null(j);
+			json_key(j, "py_type");
+			if (l->py_type[0])
+				json_string(j, l->py_type);
+			else
+				json_null(j);
 		}
 		json_key(j, "contentions");
 		json_u64(j, l->contentions);
@@ -708,6 +760,8 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_end_array(j);
 	json_key(j, "gil");
 	json_gil(j, a);
+	json_key(j, "stop_the_world");
+	json_stw(j, a);
 	json_key(j, "runtimes");
 	json_begin_array(j);
 	for (unsigned k = 1; k < RT__NR; k++) {

@@ -14,6 +14,7 @@ const char *lock_kind_name(enum lock_kind k)
 		[LK_PY_CONDITION] = "python-condition", [LK_PY_EVENT] = "python-event",
 		[LK_PY_SEMAPHORE] = "python-semaphore", [LK_PY_QUEUE] = "python-queue",
 		[LK_PY_BARRIER] = "python-barrier", [LK_PY_JOIN] = "python-join",
+		[LK_PY_OBJECT] = "python-object-lock",
 	};
 
 	return k < LK__NR ? names[k] : "futex";
@@ -22,12 +23,12 @@ const char *lock_kind_name(enum lock_kind k)
 bool lock_kind_is_contention(enum lock_kind k)
 {
 	return k == LK_MUTEX || k == LK_RWLOCK || k == LK_FUTEX || k == LK_GIL ||
-	       k == LK_PY_LOCK || k == LK_PY_RLOCK;
+	       k == LK_PY_LOCK || k == LK_PY_RLOCK || k == LK_PY_OBJECT;
 }
 
 bool lock_kind_is_python(enum lock_kind k)
 {
-	return k >= LK_PY_LOCK && k <= LK_PY_QUEUE;
+	return k >= LK_PY_LOCK && k <= LK_PY_OBJECT;
 }
 
 /* The kind a libc function deals with, or -1. LK_FUTEX stands for glibc-internal locks. */

@@ -27,6 +27,7 @@ enum lock_kind {
 	LK_PY_BARRIER,
 	LK_PY_JOIN,
 	LK_PY_QUEUE,
+	LK_PY_OBJECT, /* free-threaded: a dict's, list's ... own lock (ob_mutex) */
 	LK__NR,
 };
 

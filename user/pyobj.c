@@ -15,7 +15,7 @@
 
 bool pyobj_kind_is_lock(enum pyobj_kind k)
 {
-	return k == PYOBJ_LOCK || k == PYOBJ_RLOCK;
+	return k == PYOBJ_LOCK || k == PYOBJ_RLOCK || k == PYOBJ_OBJECT;
 }
 
 static bool in_list(const char *s, const char *const *list)
@@ -44,6 +44,19 @@ static const char *const rlock_funcs[] = {
 	"_PyRecursiveMutex_Lock", NULL,
 };
 
+/* Py_BEGIN_CRITICAL_SECTION's slow paths (exported): an object's ob_mutex is contended. */
+static const char *const critical_funcs[] = {
+	"_PyCriticalSection_BeginSlow", "_PyCriticalSection2_BeginSlow", "_PyCriticalSection_Resume",
+	"PyCriticalSection_Begin", "PyCriticalSection2_Begin", NULL,
+};
+/* Python/pystate.c (3.13+): static in the 3.13t build, named where its symbols are kept */
+static const char *const stw_requester_funcs[] = {
+	"stop_the_world", "_PyEval_StopTheWorld", "_PyEval_StopTheWorldAll", NULL,
+};
+static const char *const stw_parked_funcs[] = {
+	"tstate_wait_attach", "_PyThreadState_Attach", NULL,
+};
+
 bool pyobj_parking_func(const char *func)
 {
 	return in_list(func, parking_funcs);
@@ -67,6 +80,46 @@ static bool native_has(const struct pyobj_wait *in, const char *const *list)
 				return true;
 	}
 	return false;
+}
+
+enum pystw_role pyobj_stw_role(const struct pyobj_wait *in)
+{
+	if (!native_has(in, parking_funcs))
+		return PYSTW_NONE;
+	if (native_has(in, stw_requester_funcs))
+		return PYSTW_REQUESTER;
+	return native_has(in, stw_parked_funcs) ? PYSTW_PARKED : PYSTW_NONE;
+}
+
+const char *pyobj_stw_cause(const struct symdata *sd, const __u64 *ips, unsigned nr)
+{
+	static const struct {
+		const char *func, *cause;
+	} causes[] = {
+		{"gc_collect_main", "GC"},	      {"gc_collect_internal", "GC"},
+		{"_PyGC_Collect", "GC"},	      {"PyGC_Collect", "GC"},
+		{"_PyEval_SetTrace", "trace"},	      {"_PyEval_SetProfile", "trace"},
+		{"_PyEval_SetTraceAllThreads", "trace"}, {"_PyEval_SetProfileAllThreads", "trace"},
+		{"_PyMonitoring_SetEvents", "monitoring"}, {"_PyMonitoring_SetLocalEvents", "monitoring"},
+		{"PyOS_BeforeFork", "fork"},	      {"_PyEval_StopTheWorldAll", "fork"},
+		{"_PyEval_EnableGILTransient", "GIL"}, {"_PyEval_EnableGILPermanent", "GIL"},
+		{"_PyEval_DisableGIL", "GIL"},
+	};
+
+	for (unsigned i = 0; sd && i < nr; i++) {
+		const struct sym_frame *f = symdata_frame(sd, ips[i]);
+
+		for (size_t k = 0; f && k <= f->nr_inlined; k++) {
+			const char *fn = k < f->nr_inlined ? f->inlined[k].func : f->func;
+
+			/* gc_collect_main.constprop.0 and such are the same function */
+			for (size_t c = 0; fn && c < sizeof(causes) / sizeof(causes[0]); c++)
+				if (!strncmp(fn, causes[c].func, strlen(causes[c].func)) &&
+				    (!fn[strlen(causes[c].func)] || fn[strlen(causes[c].func)] == '.'))
+					return causes[c].cause;
+		}
+	}
+	return "other";
 }
 
 /* A Python frame's code name and file, from its name "qualname (file.py:LINE)". */
@@ -249,6 +302,34 @@ static const char *expr_start(const char *line, const char *end)
 	return p;
 }
 
+/*
+ * The object an object lock's line touches: the target of its last method call
+ * (`shared_list.append(n)`), else of its first subscript (`shared_dict[k] = v`).
+ */
+static bool object_expr(const char *s, char *out, size_t len)
+{
+	const char *best = NULL, *b;
+
+	for (const char *p = strchr(s, '('); p; p = strchr(p + 1, '(')) {
+		const char *q = p;
+
+		while (q > s && (isalnum((unsigned char)q[-1]) || q[-1] == '_'))
+			q--;
+		if (q < p && q > s && q[-1] == '.')
+			best = q - 1;
+	}
+	if (!best)
+		for (const char *p = strchr(s, '['); p && !best; p = strchr(p + 1, '['))
+			if (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+				best = p;
+	if (best && (b = expr_start(s, best)) < best) {
+		copy_trim(out, len, b, (size_t)(best - b));
+		return true;
+	}
+	copy_trim(out, len, s, strcspn(s, "#"));
+	return false;
+}
+
 /* pyobj_expr for the calls of the methods m. */
 static bool expr_of(const char *line, const char *const *m, char *out, size_t len)
 {
@@ -294,6 +375,12 @@ static bool expr_of(const char *line, const char *const *m, char *out, size_t le
 
 bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len)
 {
+	if (k == PYOBJ_OBJECT && line && len) { /* shared_list.append(n), shared_dict[k] = v */
+		out[0] = 0;
+		while (isspace((unsigned char)*line))
+			line++;
+		return object_expr(line, out, len);
+	}
 	return expr_of(line, kind_methods(k), out, len);
 }
 
@@ -368,7 +455,8 @@ static void name_futures_call(const struct pyf *site, const char *call, struct p
 }
 
 #define MAX_PY 32
-#define PYOBJ_MUTEX_IN_LOCK 16 /* PyObject_HEAD */
+#define PYOBJ_MUTEX_IN_LOCK 16	   /* PyObject_HEAD */
+#define PYOBJ_MUTEX_IN_LOCK_FT 32 /* PyObject_HEAD of a free-threaded build */
 
 bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 {
@@ -379,6 +467,21 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 	const char *fut = NULL;
 
 	memset(out, 0, sizeof(*out));
+	if (pyobj_stw_role(in) != PYSTW_NONE)
+		return false;
+	if (parked && in->have_park_key && (in->park_key & 7) == 2 &&
+	    (native_has(in, critical_funcs) ||
+	     (in->type && in->type_obj == in->park_key - PYOBJ_OB_MUTEX))) {
+		out->kind = PYOBJ_OBJECT;
+		out->parked = true;
+		out->obj = out->key = in->park_key - PYOBJ_OB_MUTEX;
+		if (in->type && in->type_obj == out->obj)
+			snprintf(out->type, sizeof(out->type), "%s", in->type);
+		for (unsigned i = 0; i < n; i++)
+			pyf_fill(in->sd, &in->py[i], &v[i]);
+		fill_site(in, v, n ? 0 : -1, out);
+		return true;
+	}
 	if (!n) {
 		/* C code parked without Python frames (a new thread waiting to be started): the
 		 * PyMutex or PyEvent is still the object */
@@ -445,6 +548,16 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 		name_futures_call(site >= 0 ? &v[site] : NULL, fut, out);
 	else if (import && pyobj_kind_is_lock(out->kind))
 		snprintf(out->name, sizeof(out->name), "%s", PYOBJ_IMPORT_LOCK);
+	/* the collector read the type of the object the PyMutex is in: an RLock is told from a
+	 * Lock by it where stripped builds name no rlock_acquire */
+	if (out->parked && pyobj_kind_is_lock(out->kind) && in->type &&
+	    (in->type_obj == in->park_key - PYOBJ_MUTEX_IN_LOCK ||
+	     in->type_obj == in->park_key - PYOBJ_MUTEX_IN_LOCK_FT) &&
+	    (!strcmp(in->type, "_thread.RLock") || !strcmp(in->type, "_thread.lock"))) {
+		out->kind = !strcmp(in->type, "_thread.RLock") ? PYOBJ_RLOCK : PYOBJ_LOCK;
+		out->obj = in->type_obj;
+		snprintf(out->type, sizeof(out->type), "%s", in->type);
+	}
 	/* a Lock (3.13.1+) or RLock (3.14+) acquired by Python code: its PyMutex is the lock
 	 * object's first field after the object header (3.13.5: id() + 16, measured) */
 	if (out->parked && pyobj_kind_is_lock(out->kind) && !out->obj && site >= 0 && !import &&

@@ -23,6 +23,7 @@ enum pyobj_kind {
 	PYOBJ_BARRIER = TT_PYOBJ_BARRIER,  /* Barrier.wait */
 	PYOBJ_JOIN = TT_PYOBJ_JOIN,	   /* Thread.join, the interpreter's exit waiting */
 	PYOBJ_QUEUE = TT_PYOBJ_QUEUE,	   /* queue.Queue (and subclasses) get / put / join */
+	PYOBJ_OBJECT = TT_PYOBJ_OBJECT,	   /* free-threaded: an object's ob_mutex (critical section) */
 	PYOBJ__NR,
 };
 
@@ -36,6 +37,8 @@ struct pyobj_wait {
 	__u64 futex;		     /* the futex word waited on */
 	__u64 park_key;		     /* the 8 bytes before it, read at the wait (TT_REC_PARK_KEY); 0 */
 	bool have_park_key;
+	__u64 type_obj;		     /* the object the collector read a type of (TT_REC_PY_OBJTYPE) */
+	const char *type;	     /* its tp_name ("list", "_thread.RLock"); NULL when none */
 };
 
 struct pyobj {
@@ -47,6 +50,7 @@ struct pyobj {
 	__u64 site_ip;	 /* the Python frame (pyframe_ip) of the call that waited; 0 when none */
 	char name[96];	 /* the expression the call names: "ledger_lock", "self.lock", "q"; "" */
 	char where[160]; /* "pyprog.py:120", the site's file and line; "" */
+	char type[TT_PY_TYPE_LEN]; /* the object's tp_name when read ("list"); "" */
 };
 
 /*
@@ -73,6 +77,21 @@ bool pyobj_kind_is_lock(enum pyobj_kind k);
  */
 bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len);
 
+/*
+ * A free-threaded build's stop-the-world (Python/pystate.c): the requester waits in
+ * stop_the_world for the others to park, each other thread parks on its own tstate->state in
+ * _PyThreadState_Attach until start_the_world. PYSTW_NONE for any other wait.
+ */
+enum pystw_role { PYSTW_NONE, PYSTW_PARKED, PYSTW_REQUESTER };
+enum pystw_role pyobj_stw_role(const struct pyobj_wait *in); /* pyobj_classify: false */
+
+/*
+ * Why the world was stopped, from the requester's native stack (leaf first): "GC", "trace"
+ * (sys.settrace/setprofile), "monitoring" (sys.monitoring, instrumentation), "fork", "GIL"
+ * (the GIL switched on or off), "other".
+ */
+const char *pyobj_stw_cause(const struct symdata *sd, const __u64 *ips, unsigned nr);
+
 /* Is this native function a parking-lot wait (the futex word is a waiter's own semaphore)? */
 bool pyobj_parking_func(const char *func);
 
@@ -82,5 +101,11 @@ bool pyobj_parking_func(const char *func);
  * (Python/parking_lot.c 3.13-3.15: park_arg +0, addr +8, sema +16).
  */
 #define PYOBJ_PARK_KEY_BEFORE 8
+
+/*
+ * A free-threaded object's ob_mutex: Include/object.h (v3.13.5, Py_GIL_DISABLED) puts ob_tid
+ * (8), ob_flags (2), then the PyMutex at +10; objects are 8-aligned, so such a key is 2 mod 8.
+ */
+#define PYOBJ_OB_MUTEX 10
 
 #endif

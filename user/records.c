@@ -20,6 +20,10 @@ _Static_assert(sizeof(struct tt_pystack) == 32 && sizeof(struct tt_pyframe) == 2
 _Static_assert(offsetof(struct tt_pystack, parent_kind) == offsetof(struct tt_unwound, parent_kind),
 	       "the analysis indexes both by their parent");
 _Static_assert(sizeof(struct tt_park_key) == 40, "park_key layout");
+_Static_assert(sizeof(struct tt_py_objtype) == 88 &&
+		       offsetof(struct tt_py_objtype, parent_kind) ==
+			       offsetof(struct tt_unwound, parent_kind),
+	       "py_objtype layout");
 _Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
 _Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
 _Static_assert(sizeof(struct tt_session) == 56, "session layout");
@@ -82,6 +86,8 @@ size_t record_min_size(__u16 kind)
 		return sizeof(struct tt_pywait);
 	case TT_REC_PY_THREAD_NAME:
 		return sizeof(struct tt_py_thread_name);
+	case TT_REC_PY_OBJTYPE:
+		return sizeof(struct tt_py_objtype);
 	}
 	return 0;
 }
@@ -194,7 +200,8 @@ void records_free(struct record_buf *rb)
 const char *pyobj_kind_name(unsigned kind)
 {
 	static const char *const names[] = {"", "lock", "rlock", "condition", "event",
-					    "semaphore", "barrier", "join", "queue"};
+					    "semaphore", "barrier", "join", "queue",
+					    "object-lock"};
 
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "";
 }

@@ -13,6 +13,8 @@ static const char *lock_title(const struct lock_stat *l, char *buf, size_t len)
 
 	if (l->detail[0])
 		snprintf(kind, sizeof(kind), "%s (%s)", lock_kind_name(l->kind), tsafe(l->detail));
+	else if (l->py_type[0]) /* the Python object's type, read by the collector */
+		snprintf(kind, sizeof(kind), "%s (%s)", lock_kind_name(l->kind), tsafe(l->py_type));
 	else
 		snprintf(kind, sizeof(kind), "%s", lock_kind_name(l->kind));
 	snprintf(buf, len, "%s %s  %s  0x%llx", kind, l->name[0] ? tsafe(l->name) : "(unnamed)",
@@ -455,6 +457,66 @@ static void pct(char *buf, size_t len, __u64 part, __u64 whole)
 		snprintf(buf, len, "%.1f%%", 100.0 * part / whole);
 }
 
+/*
+ * A free-threaded CPython's stop-the-world pauses: per cause, and the longest few with the
+ * requester's stack at the unpark.
+ */
+static void print_stw(FILE *out, const struct analysis *a, const struct report_opts *o)
+{
+	static const char *const causes[] = {"GC", "trace", "monitoring", "fork", "GIL", "other",
+					     "unknown"};
+	__u64 total = 0, max = 0;
+	size_t longest[3] = {0}, nl = 0;
+	char t1[32], t2[32];
+
+	for (size_t i = 0; i < a->nr_stw; i++) {
+		__u64 d = a->stw[i].end - a->stw[i].start;
+
+		total += d;
+		if (d > max)
+			max = d;
+	}
+	fprintf(out, "\nSTOP-THE-WORLD (free-threaded CPython): %zu pauses, %s in all, max %s\n",
+		a->nr_stw, fmt_ns(t1, sizeof(t1), total), fmt_ns(t2, sizeof(t2), max));
+	for (size_t c = 0; c < sizeof(causes) / sizeof(causes[0]); c++) {
+		__u64 n = 0, sum = 0, m = 0;
+
+		for (size_t i = 0; i < a->nr_stw; i++) {
+			__u64 d = a->stw[i].end - a->stw[i].start;
+
+			if (strcmp(a->stw[i].cause, causes[c]))
+				continue;
+			n++;
+			sum += d;
+			m = d > m ? d : m;
+		}
+		if (n)
+			fprintf(out, "  %-10s %5llu pauses  total %s  max %s\n", causes[c],
+				(unsigned long long)n, fmt_ns(t1, sizeof(t1), sum),
+				fmt_ns(t2, sizeof(t2), m));
+	}
+	for (size_t i = 0; i < a->nr_stw; i++) {
+		__u64 d = a->stw[i].end - a->stw[i].start;
+		size_t k = nl < 3 ? nl++ : 3;
+
+		while (k > 0 && d > a->stw[longest[k - 1]].end - a->stw[longest[k - 1]].start) {
+			if (k < 3)
+				longest[k] = longest[k - 1];
+			k--;
+		}
+		if (k < 3)
+			longest[k] = i;
+	}
+	for (size_t k = 0; k < nl; k++) {
+		const struct py_stw_pause *p = &a->stw[longest[k]];
+
+		fprintf(out, "  longest #%zu: %s (%s), requested by tid %u, %u threads parked; at:\n",
+			k + 1, fmt_ns(t1, sizeof(t1), p->end - p->start), p->cause, p->requester,
+			p->parked);
+		print_stack(out, a, p->stack, o->max_frames);
+	}
+}
+
 /* A free-threaded CPython whose GIL stayed disabled: nothing to trace, said plainly. */
 static void print_gil_off(FILE *out, const struct analysis *a)
 {
@@ -671,6 +733,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		print_gil(out, a, o);
 	else if (a->gil.off)
 		print_gil_off(out, a);
+	if (a->nr_stw)
+		print_stw(out, a, o);
 
 	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
 	fprintf(out, "  %-7s %-*s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", name_width(a), "name",

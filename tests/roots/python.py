@@ -5,7 +5,9 @@ their debug builds (tools/mkroot --dbg --python), a free-threaded 3.13t built fr
 source (tools/mkpyft) — traced from the host, and every figure compared with the workload's own
 truth: lock waits per object and thread, Python frames at the acquire() line, thread names,
 CPU and GIL hold times, the GIL turned on in a free-threaded build, an ABBA deadlock between
-two threading.Locks, and condition, queue, event, semaphore and join waits.
+two threading.Locks, and condition, queue, event, semaphore and join waits; on a free-threaded
+build with the GIL off, tests/workloads/pyft.py's per-object locks (a shared list and dict)
+and stop-the-world pauses (gc.collect()), and on 3.13.1+ a Lock's type read by the collector.
 
 Not in `make test` yet: 3.13.1+ (PyMutex and the parking lot), 3.14/3.15 and free-threaded
 builds are what threadtrace does not read right yet. A test named (fnmatch patterns) in
@@ -26,6 +28,8 @@ from harness import Fail, Skip, check, run  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="tt-pyroots-")
 PROG = os.path.join(pyroots.ROOT, "tests", "workloads", "pytruth.py")
+PROG_FT = os.path.join(pyroots.ROOT, "tests", "workloads", "pyft.py")  # free-threaded modes
+FT_MODES = ("shared", "gc")
 
 # What threadtrace gets wrong today (2026-11-30, after pyoff/gilfix/pysync/pynames), to be
 # taken off as fixes land.
@@ -72,8 +76,9 @@ def run_workload(interp, mode, attach):
         ext = pyroots.build_oldext(root, interp) if root else None
         env = [f"TT_OLDEXT_DIR={ext}"] if ext else ["PYTHON_GIL=1"]
     out = os.path.join(TMP, f"{interp.label}-{mode}{'-p' if attach else ''}.json")
-    r = pyroots.run_python(root, py, PROG, [mode], out, TMP, env=env, attach=attach,
-                           tt_opts=["--folded", out[:-5] + ".folded"])
+    prog = PROG_FT if mode.split("#")[0] in FT_MODES else PROG
+    r = pyroots.run_python(root, py, prog, [mode.split("#")[0]], out, TMP, env=env,
+                           attach=attach, tt_opts=["--folded", out[:-5] + ".folded"])
     check(r.proc.returncode == 0, f"threadtrace rc {r.proc.returncode}: {r.stderr[-600:]}")
     check(r.summary, f"no JSON: {r.stderr[-600:]}")
     check(r.truth, f"the workload printed no truth: {r.stdout[-400:]} {r.stderr[-400:]}")
@@ -215,6 +220,74 @@ def check_ftgil(interp):
     check_spinners(r)
 
 
+def check_lock_type(interp):
+    """3.13.1+: account_lock's type, read by the collector, is _thread.lock (an RLock's would
+    be _thread.RLock: what tells them apart on stripped builds)."""
+    r = traced(interp, "lock")
+    if not r.summary["locks"] or r.truth["python"] < "3.13.1":
+        raise Skip(f"Python {r.truth['python']}: a Lock is no PyMutex")
+    tids = {w["tid"] for w in r.truth["threads"] if w["blocked_ns"] > 20e6}
+    lk, _ = waiters_lock(r.summary, tids)
+    check(lk["kind"] == "python-lock" and lk.get("py_type") == "_thread.lock",
+          f"account_lock is {lk['kind']} of type {lk.get('py_type')}")
+
+
+def free_threaded_run(interp, mode):
+    if not interp.label.endswith("t"):
+        raise Skip("not a free-threaded build")
+    r = traced(interp, mode)
+    if r.truth["gil_enabled"]:
+        raise Skip("the GIL is enabled")
+    return r
+
+
+def check_ft_objects(interp, run="shared"):
+    """Appenders contend on the shared list's and dict's ob_mutex: python-object-lock objects
+    named by id() and type, never the threads' own lists; their waits within the threads'
+    wall time."""
+    r = free_threaded_run(interp, run)
+    t, s = r.truth, r.summary
+    objs = [lk for lk in s["locks"] if lk["kind"] == "python-object-lock"]
+    check(objs, f"no python-object-lock: {[(x['kind'], x['name']) for x in s['locks']][:8]}")
+    shared = {int(t[k]["id"], 16): t[k]["type"] for k in ("shared_list", "shared_dict")}
+    for lk in objs:
+        oid = int(lk["py_object"], 16)
+        check(oid in shared, f"object lock on {lk['py_object']} ({lk['name']}, "
+              f"{lk['py_type']}), not a shared object {t['shared_list']} {t['shared_dict']}")
+        check(lk["py_type"] == shared[oid], f"{lk['name']}: type {lk['py_type']} vs "
+              f"{shared[oid]}")
+    lst = [lk for lk in objs if int(lk["py_object"], 16) == int(t["shared_list"]["id"], 16)]
+    check(lst and lst[0]["name"] == "shared_list" and
+          lst[0]["location"].startswith("pyft.py:"),
+          f"shared_list: {[(x['name'], x['location']) for x in lst]}")
+    wall = sum(w["wall_ns"] for w in t["threads"])
+    waited = sum(lk["wait_ns"] for lk in objs)
+    check(0 < waited <= wall, f"waited {waited} on the objects vs the threads' wall {wall}")
+    return {lk["py_object"]: lk["contentions"] for lk in objs}
+
+
+def check_ft_objects_again(interp):
+    """A second run finds the same shared objects (contentions vary: the lock spins first)."""
+    check_ft_objects(interp)
+    check_ft_objects(interp, "shared#2")
+
+
+def check_ft_stw(interp):
+    """gc.collect() N times while spinners run: at least N pauses requested by the main
+    thread, caused by GC, each within the longest call; all within the wall time."""
+    r = free_threaded_run(interp, "gc")
+    t, stw = r.truth, r.summary["stop_the_world"]
+    check(stw, f"no stop-the-world pause: {r.stderr[-300:]}")
+    mine = [p for p in stw["list"] if p["requester"] == t["main_tid"]]
+    check(len(mine) >= t["collects"], f"{len(mine)} pauses by the main thread vs "
+          f"{t['collects']} gc.collect() calls")
+    check(all(p["cause"] == "GC" for p in mine), f"causes {[p['cause'] for p in mine]}")
+    longest = max(t["collect_ns"])
+    check(max(p["duration_ns"] for p in mine) <= longest,
+          f"a pause of {max(p['duration_ns'] for p in mine)} ns, a gc.collect() of {longest}")
+    check(stw["total_ns"] <= t["wall_ns"], f"pauses {stw['total_ns']} vs wall {t['wall_ns']}")
+
+
 def check_deadlock(interp):
     """poster and auditor wait for each other's lock: one cycle, those threads, each lock
     held by the other."""
@@ -244,7 +317,9 @@ def check_waits(interp, mode):
 CHECKS = [("lock_one_object", check_lock_one_object), ("lock_attach", check_lock_attach),
           ("lock_pyframes", check_lock_pyframes), ("lock_pyorder", check_lock_pyorder),
           ("thread_names", check_thread_names),
-          ("cpu", check_cpu), ("ftgil", check_ftgil), ("deadlock", check_deadlock)] + \
+          ("cpu", check_cpu), ("ftgil", check_ftgil), ("deadlock", check_deadlock),
+          ("lock_type", check_lock_type), ("ft_objects", check_ft_objects_again),
+          ("ft_stw", check_ft_stw)] + \
     [(m + "_waits", lambda i, m=m: check_waits(i, m))
      for m in ("condition", "queue", "event", "semaphore", "join")]
 

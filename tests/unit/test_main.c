@@ -533,7 +533,7 @@ static void test_json_summary(void)
 	CHECK(strstr(buf, "\"addr\":\"0x1000\",\"kind\":\"mutex\"") != NULL);
 	CHECK(strstr(buf, "\"contentions\":1") != NULL);
 	CHECK(strstr(buf, "\"wait_ns\":2000000") != NULL);
-	CHECK(strstr(buf, "\"gil\":null,\"runtimes\":[]}") != NULL);
+	CHECK(strstr(buf, "\"gil\":null,\"stop_the_world\":null,\"runtimes\":[]}") != NULL);
 	free(buf);
 	analysis_free(&a);
 	records_free(&rb);
@@ -1285,6 +1285,7 @@ static const struct unit_test tests[] = {
 	{"pystack_v1_frames", test_pystack_v1_frames},
 	{"pyobj_expr", test_pyobj_expr},
 	{"pyobj_classify", test_pyobj_classify},
+	{"pyobj_freethreaded", test_pyobj_freethreaded},
 	{"pylive_objects_312", test_pylive_objects_312},
 	{"pylive_objects_38", test_pylive_objects_38},
 	{"pylive_frames_and_garbage", test_pylive_frames_and_garbage},

@@ -101,3 +101,76 @@ void test_pyobj_classify(void)
 	      !pyobj_kind_is_lock(o.kind));
 	symdata_free(&sd);
 }
+
+/* Free-threaded builds: an object's own lock, RLock told by type, stop-the-world waits. */
+void test_pyobj_freethreaded(void)
+{
+	struct symdata sd = {0};
+	struct tt_pyframe py[1];
+	__u64 native[4] = {0x1000, 0x2000, 0x4000, 0x5000};
+	struct pyobj_wait in = {.sd = &sd, .py = py, .nr_py = 1, .native = native, .nr_native = 3,
+				.futex = 0x7ffd0010, .have_park_key = true};
+	struct pyobj o;
+	char e[96];
+
+	CHECK(pyobj_expr("    shared_list.append(n)  # tt:append", PYOBJ_OBJECT, e, sizeof(e)) &&
+	      !strcmp(e, "shared_list"));
+	CHECK(pyobj_expr("shared_dict[n & 63] = n", PYOBJ_OBJECT, e, sizeof(e)) &&
+	      !strcmp(e, "shared_dict"));
+	CHECK(pyobj_expr("self.items[k].update(x)", PYOBJ_OBJECT, e, sizeof(e)) &&
+	      !strcmp(e, "self.items[k]"));
+	CHECK(!pyobj_expr("total += len(x)", PYOBJ_OBJECT, e, sizeof(e)));
+
+	symdata_add_frame(&sd, 0x1000, "__new_sem_wait_slow64+0x90 (libc.so.6)",
+			  "__new_sem_wait_slow64");
+	symdata_add_frame(&sd, 0x2000, "_PyParkingLot_Park+0xe2 (python3.13t)",
+			  "_PyParkingLot_Park");
+	symdata_add_frame(&sd, 0x4000, "_PyCriticalSection_BeginSlow+0x40 (python3.13t)",
+			  "_PyCriticalSection_BeginSlow");
+	symdata_add_frame(&sd, 0x5000, "gc_collect_main.constprop.0+0x90 (python3.13t)",
+			  "gc_collect_main.constprop.0");
+	py_frame(&sd, &py[0], 0xf1, 0, "appender (pyft.py:35)", "appender",
+		 "shared_list.append(n)");
+
+	/* a critical section: the key is ob_mutex (+10), the object id() = key - 10 */
+	in.park_key = 0x20000f58a;
+	in.type_obj = 0x20000f580;
+	in.type = "list";
+	CHECK(pyobj_classify(&in, &o));
+	CHECK(o.kind == PYOBJ_OBJECT && o.obj == 0x20000f580 && o.key == o.obj && o.parked);
+	CHECK(!strcmp(o.type, "list") && !strcmp(o.name, "shared_list") &&
+	      !strcmp(o.where, "pyft.py:35") && pyobj_kind_is_lock(o.kind));
+	CHECK(!strcmp(lock_kind_name(LK_PY_LOCK + (o.kind - PYOBJ_LOCK)), "python-object-lock"));
+	/* a type read for another object is not this one's */
+	in.type_obj = 0x1230;
+	CHECK(pyobj_classify(&in, &o) && o.kind == PYOBJ_OBJECT && !o.type[0]);
+	/* a key 2 mod 8 without a critical section or a type: a plain PyMutex (a Lock) */
+	in.nr_native = 2;
+	CHECK(pyobj_classify(&in, &o) && o.kind == PYOBJ_LOCK);
+
+	/* a stripped build's RLock: no rlock_acquire, told by its type at key - 16 */
+	py_frame(&sd, &py[0], 0xf2, 0, "worker (app.py:9)", "worker", "with table_lock:");
+	in.park_key = 0x300010;
+	in.type_obj = 0x300000;
+	in.type = "_thread.RLock";
+	CHECK(pyobj_classify(&in, &o));
+	CHECK(o.kind == PYOBJ_RLOCK && o.obj == 0x300000 && !strcmp(o.type, "_thread.RLock") &&
+	      !strcmp(o.name, "table_lock"));
+	in.type = "_thread.lock";
+	CHECK(pyobj_classify(&in, &o) && o.kind == PYOBJ_LOCK && o.obj == 0x300000);
+
+	/* stop-the-world: a thread parked in _PyThreadState_Attach is no object's waiter */
+	symdata_add_frame(&sd, 0x4000 + 0x100, "_PyThreadState_Attach+0x80 (python3.13t)",
+			  "_PyThreadState_Attach");
+	native[2] = 0x4100;
+	in.nr_native = 3;
+	CHECK(pyobj_stw_role(&in) == PYSTW_PARKED && !pyobj_classify(&in, &o));
+	symdata_add_frame(&sd, 0x4200, "stop_the_world+0x80 (python3.13t)", "stop_the_world");
+	native[2] = 0x4200;
+	CHECK(pyobj_stw_role(&in) == PYSTW_REQUESTER);
+	native[2] = 0x4000;
+	CHECK(pyobj_stw_role(&in) == PYSTW_NONE);
+	CHECK(!strcmp(pyobj_stw_cause(&sd, native, 4), "GC"));
+	CHECK(!strcmp(pyobj_stw_cause(&sd, native, 3), "other"));
+	symdata_free(&sd);
+}

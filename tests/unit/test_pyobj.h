@@ -5,5 +5,6 @@
 
 void test_pyobj_expr(void);
 void test_pyobj_classify(void);
+void test_pyobj_freethreaded(void);
 
 #endif
