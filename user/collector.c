@@ -847,7 +847,7 @@ static void find_python_early(struct collect_ctx *c, pid_t pid)
 		return;
 	open_pylive(c, &c->py_early);
 	if (c->pyframes)
-		c->pylocks = pylocks_new(&c->py_early, c->pyframes);
+		c->pylocks = pylocks_new(&c->py_early, c->pylive);
 }
 
 /* The Python frames of a wait adopted at attach: a TT_REC_PYSTACK before its WAIT_BEGIN. */
@@ -894,7 +894,7 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 	if (!c->pyframes)
 		return;
 	if (!c->pylocks)
-		c->pylocks = pylocks_new(py, c->pyframes);
+		c->pylocks = pylocks_new(py, c->pylive);
 	pygil_threads(py, seed_tstate, skel);
 	/* threads that start later are found by BPF in the interpreter's list (no GIL needed) */
 	skel->bss->py_threads_head = py->interp + py->l.tstate_head;
