@@ -47,6 +47,7 @@ void hung_note_blocked(struct work *w, struct thread_work *t)
 	b->since = t->cur.begin;
 	b->ns = a->end_ts - t->cur.begin;
 	b->addr = t->cur.addr;
+	b->key = t->cur.key ? t->cur.key : t->cur.addr;
 	b->stack = t->cur.stack;
 	b->at_attach = t->info_ts && t->cur.begin == t->info_ts;
 	if (t->py.valid && t->py.since == t->cur.begin && t->py.uaddr == t->cur.addr)

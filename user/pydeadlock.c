@@ -51,12 +51,20 @@ enum obj_class { OC_OTHER, OC_LOCK, OC_RLOCK, OC_CFUNC, OC_METHOD, OC_DESCR };
 
 enum ref_kind { REF_OBJ, REF_EXIT, REF_BOUND };
 
+/*
+ * What lies right above a lock's __exit__ on a value stack: the lock itself or its __exit__
+ * again. With the first under it, a `with` on the lock inside that one's block is calling
+ * __enter__: 3.12/3.13 keep the manager there meanwhile, 3.8-3.11 its __exit__.
+ */
+enum above { ABOVE_OTHER, ABOVE_LOCK, ABOVE_EXIT };
+
 /* A lock a thread's frames refer to. */
 struct ref {
 	__u64 lock;
 	unsigned frame; /* 0: the innermost */
 	enum ref_kind kind;
 	bool precise; /* below the frame's recorded stack top (not a stale slot) */
+	enum above above; /* an __exit__'s: what the slot above it holds */
 };
 
 struct pythread {
@@ -184,11 +192,23 @@ static bool is_lock(enum obj_class c)
 	return c == OC_LOCK || c == OC_RLOCK;
 }
 
-static void push_ref(struct pythread *t, __u64 lock, unsigned frame, enum ref_kind kind,
-		     bool precise)
+static struct ref *push_ref(struct pythread *t, __u64 lock, unsigned frame, enum ref_kind kind,
+			    bool precise)
 {
-	*VEC_PUSH(t->refs, t->nr_refs, t->cap_refs) =
-		(struct ref){.lock = lock, .frame = frame, .kind = kind, .precise = precise};
+	struct ref *r = VEC_PUSH(t->refs, t->nr_refs, t->cap_refs);
+
+	*r = (struct ref){.lock = lock, .frame = frame, .kind = kind, .precise = precise};
+	return r;
+}
+
+/* Is p a builtin method named __exit__ bound to lock? */
+static bool is_exit_of(struct pylocks *w, __u64 p, __u64 lock)
+{
+	char name[16];
+
+	return obj_class(w, p) == OC_CFUNC && rd64(w, p + w->head + CFUNC_SELF) == lock &&
+	       rd_cstr(w, rd64(w, rd64(w, p + w->head + CFUNC_ML)), name, sizeof(name)) &&
+	       !strcmp(name, "__exit__");
 }
 
 /*
@@ -208,14 +228,14 @@ static void note_slot(struct pylocks *w, struct pythread *t, const __u64 *slots,
 		self = rd64(w, p + w->head + (c == OC_CFUNC ? CFUNC_SELF : METHOD_SELF));
 		if (!is_lock(obj_class(w, self)))
 			return;
-		push_ref(t, self, frame,
-			 c == OC_CFUNC &&
-					 rd_cstr(w, rd64(w, rd64(w, p + w->head + CFUNC_ML)), name,
-						 sizeof(name)) &&
-					 !strcmp(name, "__exit__")
-				 ? REF_EXIT
-				 : REF_BOUND,
-			 precise);
+		if (is_exit_of(w, p, self))
+			push_ref(t, self, frame, REF_EXIT, precise)->above =
+				k + 1 >= n		       ? ABOVE_OTHER
+				: slots[k + 1] == self	       ? ABOVE_LOCK
+				: is_exit_of(w, slots[k + 1], self) ? ABOVE_EXIT
+							       : ABOVE_OTHER;
+		else
+			push_ref(t, self, frame, REF_BOUND, precise);
 	} else if (c == OC_DESCR && k + 1 < n && is_lock(obj_class(w, slots[k + 1])) &&
 		   !pylive_str(w->pl, rd64(w, p + w->head + DESCR_NAME), name, sizeof(name)) &&
 		   !strcmp(name, "__exit__")) {
@@ -540,6 +560,37 @@ static __u32 lock_holder(struct pylocks *w, __u64 lock, __u32 waiter, __u8 *evid
 	return 0;
 }
 
+/*
+ * Does the waiter hold the Lock it waits for itself (`with lock:` inside `with lock:`)? Its own
+ * frames keep more of the lock's __exit__ than the `with` it waits in put there: the waiting
+ * `with` pushed one before calling __enter__ (3.8-3.11, 3.14+; 3.12/3.13 keep it in a C
+ * variable until __enter__ returns). Only slots below a recorded stack top count (no stale),
+ * and, in an innermost frame, which records none while it runs (3.8-3.13), an __exit__ right
+ * under what the waiting `with` keeps there (enum above): a finished `with` leaves no
+ * __exit__ behind, its call's result overwrites it.
+ */
+static bool self_held(const struct pylocks *w, const struct pythread *t, __u64 lock)
+{
+	unsigned inner = 0, outer = 0;
+
+	for (size_t k = 0; k < t->nr_refs; k++) {
+		const struct ref *r = &t->refs[k];
+
+		if (r->lock != lock || r->kind != REF_EXIT)
+			continue;
+		if (!r->precise && !r->frame &&
+		    r->above == (w->exit_first ? ABOVE_EXIT : ABOVE_LOCK))
+			return true;
+		if (!r->precise)
+			continue;
+		if (r->frame)
+			outer++;
+		else
+			inner++;
+	}
+	return outer || inner > (w->exit_first ? 1u : 0u);
+}
+
 static struct facts *facts_of(struct pylocks *w, __u32 tid)
 {
 	for (size_t i = 0; i < w->nr_facts; i++)
@@ -613,7 +664,13 @@ static void find_holder(struct pylocks *w, __u32 tid, struct tt_pywait *pw)
 		pw->holder = count ? tid_of_ident(w, owner) : 0;
 		pw->evidence = pw->holder ? TT_PYHOLD_RLOCK_OWNER : TT_PYHOLD_NONE;
 	} else if (c == OC_LOCK) {
+		struct pythread *t = thread_of(w, tid);
+
 		pw->holder = lock_holder(w, pw->lock, tid, &pw->evidence);
+		if (!pw->holder && t && lock_locked(w, pw->lock) && self_held(w, t, pw->lock)) {
+			pw->holder = tid; /* a deadlock of one thread */
+			pw->evidence = TT_PYHOLD_WITH_BLOCK;
+		}
 	}
 }
 
