@@ -21,6 +21,13 @@ void on_pywait(struct work *w, const struct tt_pywait *r)
 	p->evidence = r->evidence;
 	memcpy(p->name, r->name, sizeof(p->name));
 	p->name[sizeof(p->name) - 1] = 0;
+	/* the live object's type tells an RLock where a stripped build's stack cannot */
+	if (r->kind == TT_PYOBJ_RLOCK && t->in_wait && t->cur.addr == r->uaddr) {
+		struct lock_work *l = lock_get(w, t->cur.key);
+
+		if (l->py_kind == LK_PY_LOCK)
+			l->py_kind = LK_PY_RLOCK;
+	}
 }
 
 /* The Python wait of the thread of link i, when it is the wait the deadlock names. */

@@ -28,8 +28,8 @@
  * 3.13.18, 3.14.10, 3.15.2, 3.14d and a 3.13t, whose header is 32 bytes):
  * lockobject: lock_lock (sem_t *) +0, locked (char) +16 through 3.13.0; a PyMutex +0 from
  * 3.13.1. rlockobject: rlock_lock +0, rlock_owner (thread ident) +8, rlock_count +16 through
- * 3.13; a _PyRecursiveMutex from 3.14: mutex +0, thread +8, level +16 - the owner and count
- * stay where they were.
+ * 3.13; a _PyRecursiveMutex from 3.14: mutex +0, thread +8, level +16 (re-entries: 0 when
+ * held once) - the owner stays where it was.
  */
 #define LOCK_SEM 0
 #define LOCK_LOCKED 16
@@ -564,10 +564,11 @@ static __u32 lock_holder(struct pylocks *w, __u64 lock, __u32 waiter, __u8 *evid
  * Does the waiter hold the Lock it waits for itself (`with lock:` inside `with lock:`)? Its own
  * frames keep more of the lock's __exit__ than the `with` it waits in put there: the waiting
  * `with` pushed one before calling __enter__ (3.8-3.11, 3.14+; 3.12/3.13 keep it in a C
- * variable until __enter__ returns). Only slots below a recorded stack top count (no stale),
- * and, in an innermost frame, which records none while it runs (3.8-3.13), an __exit__ right
- * under what the waiting `with` keeps there (enum above): a finished `with` leaves no
- * __exit__ behind, its call's result overwrites it.
+ * variable until __enter__ returns). A finished `with` leaves no __exit__ behind (its call's
+ * result overwrites it), so a caller's count even where its stack top is not recorded (3.8/3.9
+ * callers run in eval loops of their own); in the innermost frame, which records none while
+ * it runs (3.8-3.13), only an __exit__ right under what the waiting `with` keeps there (enum
+ * above).
  */
 static bool self_held(const struct pylocks *w, const struct pythread *t, __u64 lock)
 {
@@ -581,7 +582,7 @@ static bool self_held(const struct pylocks *w, const struct pythread *t, __u64 l
 		if (!r->precise && !r->frame &&
 		    r->above == (w->exit_first ? ABOVE_EXIT : ABOVE_LOCK))
 			return true;
-		if (!r->precise)
+		if (!r->precise && !r->frame)
 			continue;
 		if (r->frame)
 			outer++;
@@ -661,6 +662,10 @@ static void find_holder(struct pylocks *w, __u32 tid, struct tt_pywait *pw)
 		__u64 owner = rd64(w, pw->lock + w->head + RLOCK_OWNER);
 		__u64 count = rd64(w, pw->lock + w->head + RLOCK_COUNT);
 
+		/* 3.14+ `level` counts re-entries (0 held once): the owner says it, with the
+		 * PyMutex's _Py_LOCKED bit */
+		if (w->rlock_parks)
+			count = owner && (rd64(w, pw->lock + w->head) & 1);
 		pw->holder = count ? tid_of_ident(w, owner) : 0;
 		pw->evidence = pw->holder ? TT_PYHOLD_RLOCK_OWNER : TT_PYHOLD_NONE;
 	} else if (c == OC_LOCK) {

@@ -13,7 +13,9 @@ MODE = sys.argv[1] if len(sys.argv) > 1 else "lock"
 
 
 def truth(**kw):
-    print("TRUTH " + json.dumps(kw), flush=True)
+    # one write: two threads' print()s interleave their text and newlines
+    sys.stdout.flush()
+    os.write(1, ("TRUTH " + json.dumps(kw) + "\n").encode())
 
 
 def line_of(tag):
