@@ -239,6 +239,7 @@ struct blocked_thread {
 	__u64 since;	/* the wait's begin: the attach for one found blocked there */
 	__u64 ns;	/* ... to the end of the trace */
 	__u64 addr;	/* its futex word */
+	__u64 key;	/* the lock it is charged to: the word, or a Python object (pyobj.h) */
 	__u32 stack;	/* where it waits, Python frames merged */
 	bool at_attach; /* blocked already when tracing began */
 	struct pywait_info py;

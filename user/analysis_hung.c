@@ -21,6 +21,13 @@ void on_pywait(struct work *w, const struct tt_pywait *r)
 	p->evidence = r->evidence;
 	memcpy(p->name, r->name, sizeof(p->name));
 	p->name[sizeof(p->name) - 1] = 0;
+	/* the live object's type tells an RLock where a stripped build's stack cannot */
+	if (r->kind == TT_PYOBJ_RLOCK && t->in_wait && t->cur.addr == r->uaddr) {
+		struct lock_work *l = lock_get(w, t->cur.key);
+
+		if (l->py_kind == LK_PY_LOCK)
+			l->py_kind = LK_PY_RLOCK;
+	}
 }
 
 /* The Python wait of the thread of link i, when it is the wait the deadlock names. */
@@ -47,6 +54,7 @@ void hung_note_blocked(struct work *w, struct thread_work *t)
 	b->since = t->cur.begin;
 	b->ns = a->end_ts - t->cur.begin;
 	b->addr = t->cur.addr;
+	b->key = t->cur.key ? t->cur.key : t->cur.addr;
 	b->stack = t->cur.stack;
 	b->at_attach = t->info_ts && t->cur.begin == t->info_ts;
 	if (t->py.valid && t->py.since == t->cur.begin && t->py.uaddr == t->cur.addr)

@@ -319,8 +319,12 @@ static void report_pydeadlock_live(struct collect_ctx *c, const struct tt_deadlo
 {
 	char comm[TT_COMM_LEN];
 
-	fprintf(stderr, "threadtrace: DEADLOCK: %u Python threads wait for each other's locks:\n",
-		dl->nr);
+	if (dl->nr == 1)
+		fprintf(stderr, "threadtrace: DEADLOCK: a Python thread waits for a lock it holds "
+				"itself:\n");
+	else
+		fprintf(stderr, "threadtrace: DEADLOCK: %u Python threads wait for each other's "
+				"locks:\n", dl->nr);
 	for (unsigned i = 0; i < dl->nr; i++) {
 		const struct tt_pywait *pw = pylocks_wait_of(c->pylocks, dl->links[i].tid);
 		thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
@@ -881,7 +885,7 @@ static void find_python_early(struct collect_ctx *c, pid_t pid)
 		return;
 	open_pylive(c, &c->py_early);
 	if (c->pyframes)
-		c->pylocks = pylocks_new(&c->py_early, c->pyframes);
+		c->pylocks = pylocks_new(&c->py_early, c->pylive);
 }
 
 /* The Python frames of a wait adopted at attach: a TT_REC_PYSTACK before its WAIT_BEGIN. */
@@ -911,6 +915,29 @@ static void adopted_pystack(struct collect_ctx *c, pid_t pid, pid_t tid, __u64 t
 	emit(c, &rec, rec.ps.hdr.size);
 }
 
+/*
+ * The parking-lot key of a wait adopted at attach, as BPF sends it for later waits of a 3.13+
+ * CPython: the word before the waited-on one (struct tt_park_key), so that a Lock's wait in
+ * progress is charged to its PyMutex (its Python object) like the waits that follow.
+ */
+static void adopted_park_key(struct collect_ctx *c, pid_t pid, pid_t tid, __u64 uaddr, __u64 ts)
+{
+	struct tt_park_key pk = {0};
+
+	if (!c->pylocks || c->py_early.hexversion < 0x030d0000)
+		return;
+	pk.hdr.size = sizeof(pk);
+	pk.hdr.kind = TT_REC_PARK_KEY;
+	pk.hdr.ts = ts;
+	pk.hdr.pid = (__u32)pid;
+	pk.hdr.tid = (__u32)tid;
+	pk.parent_kind = TT_REC_WAIT_BEGIN;
+	pk.ok = !procfs_read_mem(pid, uaddr - 8, &pk.key, 8);
+	if (!pk.ok)
+		pk.key = 0;
+	emit(c, &pk, sizeof(pk));
+}
+
 /* Python frames with waits and GIL takes: each thread's state from the interpreter's list now,
  * later from the GIL drops (bpf/common.bpf.h). */
 static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
@@ -928,7 +955,7 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 	if (!c->pyframes)
 		return;
 	if (!c->pylocks)
-		c->pylocks = pylocks_new(py, c->pyframes);
+		c->pylocks = pylocks_new(py, c->pylive);
 	pygil_threads(py, seed_tstate, skel);
 	/* threads that start later are found by BPF in the interpreter's list (no GIL needed) */
 	skel->bss->py_threads_head = py->interp + py->l.tstate_head;
@@ -1228,6 +1255,7 @@ static bool adopt_blocked_wait(struct collect_ctx *c, struct threadtrace_bpf *sk
 	wb.val3 = (__u32)args[5];
 	wb.has_timeout = args[3] != 0;
 	adopted_pystack(c, pid, tid, ts); /* companions come first (same ts) */
+	adopted_park_key(c, pid, tid, wb.uaddr, ts);
 	if (emit(c, &wb, sizeof(wb)))
 		return false;
 	deadlock_watch_record(c->deadlocks, &wb.hdr);

@@ -734,7 +734,7 @@ int json_summary(FILE *out, const struct analysis *a)
 	json_begin_array(j);
 	for (size_t i = 0; i < a->nr_blocked; i++) {
 		const struct blocked_thread *b = &a->blocked[i];
-		const struct lock_stat *l = analysis_lock_of(a, b->addr);
+		const struct lock_stat *l = analysis_lock_of(a, b->key);
 		char lbuf[300];
 
 		json_begin_object(j);

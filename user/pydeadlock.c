@@ -2,15 +2,18 @@
 /*
  * pydeadlock.c - see pydeadlock.h.
  *
- * A blocked acquire of a threading.Lock or RLock (3.8-3.13.0) sleeps in sem_wait on the
- * lock's PyThread_type_lock, a malloc'd sem_t whose futex word is its first: the wait's futex
- * address equals the object's lock_lock. The object itself is found on the waiter's frames (a
- * local, the context manager of a `with`, the self of a bound method). Holders: an RLock names
- * its owner's thread ident; a Lock names nobody, but `with lock:` keeps the lock's bound
- * __exit__ on the holder's value stack for the whole block. Until pylive (user/pylive.c) lands,
- * frames and objects are read here; the value stack of a frame that is running a C call has no
- * recorded top (3.11+ stacktop is -1 then), so its whole area is scanned and a slot may be
- * stale: two threads claiming one Lock name no holder.
+ * A blocked acquire of a threading.Lock (3.8-3.13.0) or RLock (3.8-3.13) sleeps in sem_wait
+ * on the lock's PyThread_type_lock, a malloc'd sem_t whose futex word is its first: the
+ * wait's futex address is the pointer right after the object header. A Lock of 3.13.1+ and an
+ * RLock of 3.14+ are a PyMutex there: a blocked acquire parks on a semaphore of its own stack
+ * whose wait entry names the PyMutex 8 bytes before that semaphore (pyobj.h). The object itself
+ * is found on the waiter's frames (a local, the context manager of a `with`, the self of a
+ * bound method). Holders: an RLock names its owner's thread ident; a Lock names nobody, but
+ * `with lock:` keeps the lock's __exit__ on the holder's value stack for the whole block (a
+ * bound method; 3.14+ the method descriptor with the lock above it). Frames, slots and objects
+ * are read through pylive (user/pylive.c), on every version it reads. The value stack of a
+ * frame that is running a C call may have no recorded top, so its whole area is scanned and
+ * a slot may be stale: two threads claiming one Lock name no holder.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -20,39 +23,23 @@
 #include "procfs.h"
 #include "util.h"
 
-/* DWARF of the pyenv builds 3.8.18-3.13.0 (doc/cpython-layouts.md), the same in each. */
-#define OB_REFCNT 0
-#define OB_TYPE 8
-#define TP_NAME 24
-#define LOCK_LOCK 16   /* lockobject.lock_lock, rlockobject.rlock_lock: the sem_t */
-#define LOCK_LOCKED 32 /* lockobject.locked (char) */
-#define RLOCK_OWNER 24 /* rlockobject.rlock_owner: the owner's thread ident */
-#define RLOCK_COUNT 32
-#define CFUNC_ML 16   /* PyCFunctionObject.m_ml -> PyMethodDef, ml_name first */
-#define CFUNC_SELF 24 /* PyCFunctionObject.m_self */
-#define METHOD_SELF 24 /* PyMethodObject.im_self */
-
-enum stack_top {
-	TOP_NONE,  /* unknown: the whole area */
-	TOP_PTR,   /* PyObject **f_stacktop, NULL while the frame runs (3.8, 3.9) */
-	TOP_DEPTH, /* int f_stackdepth from f_valuestack, -1 while it runs (3.10) */
-	TOP_INDEX, /* int stacktop from localsplus, -1 while it runs (3.11-3.13) */
-};
-
-struct frame_layout {
-	unsigned minor;
-	int valuestack;	   /* frame + this: PyObject **f_valuestack; -1: after the locals */
-	unsigned top;	   /* frame + this: the top, read as top_kind says */
-	enum stack_top top_kind;
-	unsigned stacksize; /* code + this: int co_stacksize */
-	int nlocalsplus;    /* code + this: int co_nlocalsplus (3.11+); -1 */
-};
-
-static const struct frame_layout layouts[] = {
-	{8, 64, 72, TOP_PTR, 32, -1},	{9, 64, 72, TOP_PTR, 32, -1},
-	{10, 64, 80, TOP_DEPTH, 32, -1}, {11, -1, 64, TOP_INDEX, 68, 76},
-	{12, -1, 64, TOP_INDEX, 64, 72}, {13, -1, 64, TOP_INDEX, 64, 72},
-};
+/*
+ * After the object header (measured with ctypes on pyenv's 3.8-3.13.0 and Debian's 3.13.5,
+ * 3.13.18, 3.14.10, 3.15.2, 3.14d and a 3.13t, whose header is 32 bytes):
+ * lockobject: lock_lock (sem_t *) +0, locked (char) +16 through 3.13.0; a PyMutex +0 from
+ * 3.13.1. rlockobject: rlock_lock +0, rlock_owner (thread ident) +8, rlock_count +16 through
+ * 3.13; a _PyRecursiveMutex from 3.14: mutex +0, thread +8, level +16 (re-entries: 0 when
+ * held once) - the owner stays where it was.
+ */
+#define LOCK_SEM 0
+#define LOCK_LOCKED 16
+#define RLOCK_OWNER 8
+#define RLOCK_COUNT 16
+#define CFUNC_ML 0   /* PyCFunctionObject.m_ml -> PyMethodDef, ml_name first */
+#define CFUNC_SELF 8 /* PyCFunctionObject.m_self */
+#define METHOD_SELF 8 /* PyMethodObject.im_self */
+#define DESCR_NAME 8 /* PyMethodDescrObject.d_name (after d_type) */
+#define PARK_KEY_BEFORE 8 /* wait_entry.addr before its semaphore (pyobj.h) */
 
 #define MAX_FRAMES 64
 #define MAX_SLOTS 512 /* per frame */
@@ -60,9 +47,16 @@ static const struct frame_layout layouts[] = {
 #define ROUND_NS 250000000ULL
 #define MIN_BLOCKED_NS 500000000ULL
 
-enum obj_class { OC_OTHER, OC_LOCK, OC_RLOCK, OC_CFUNC, OC_METHOD };
+enum obj_class { OC_OTHER, OC_LOCK, OC_RLOCK, OC_CFUNC, OC_METHOD, OC_DESCR };
 
 enum ref_kind { REF_OBJ, REF_EXIT, REF_BOUND };
+
+/*
+ * What lies right above a lock's __exit__ on a value stack: the lock itself or its __exit__
+ * again. With the first under it, a `with` on the lock inside that one's block is calling
+ * __enter__: 3.12/3.13 keep the manager there meanwhile, 3.8-3.11 its __exit__.
+ */
+enum above { ABOVE_OTHER, ABOVE_LOCK, ABOVE_EXIT };
 
 /* A lock a thread's frames refer to. */
 struct ref {
@@ -70,13 +64,13 @@ struct ref {
 	unsigned frame; /* 0: the innermost */
 	enum ref_kind kind;
 	bool precise; /* below the frame's recorded stack top (not a stale slot) */
+	enum above above; /* an __exit__'s: what the slot above it holds */
 };
 
 struct pythread {
 	__u32 tid;
 	__u64 tstate, ident;
-	struct tt_pyframe frames[MAX_FRAMES];
-	__u64 frame_addr[MAX_FRAMES];
+	struct pylive_frame frames[MAX_FRAMES];
 	unsigned nr_frames;
 	bool trunc;
 	struct ref *refs;
@@ -92,9 +86,12 @@ struct facts {
 
 struct pylocks {
 	const struct py_target *py;
+	struct pylive *pl;
 	struct pyframes *pf;
-	const struct frame_layout *l;
-	struct tt_py_walk walk;
+	unsigned head;	  /* sizeof(PyObject) */
+	bool lock_parks;  /* a Lock is a PyMutex (3.13.1+) */
+	bool rlock_parks; /* an RLock is a _PyRecursiveMutex (3.14+) */
+	bool exit_first;  /* `with` puts __exit__ on the stack before __enter__ runs (not 3.12/13) */
 	struct pythread *th;
 	size_t nr_th, cap_th;
 	struct u64_map types; /* type object -> enum obj_class + 1 */
@@ -106,24 +103,21 @@ struct pylocks {
 	size_t nr_reported, cap_reported;
 };
 
-struct pylocks *pylocks_new(const struct py_target *py, struct pyframes *pf)
+struct pylocks *pylocks_new(const struct py_target *py, struct pylive *pl)
 {
 	struct pylocks *w;
 
-	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
-		if (layouts[i].minor != py->minor)
-			continue;
-		w = xcalloc(1, sizeof(*w));
-		w->py = py;
-		w->pf = pf;
-		w->l = &layouts[i];
-		if (!pyframes_walk(py->minor, &w->walk)) {
-			free(w);
-			return NULL;
-		}
-		return w;
-	}
-	return NULL;
+	if (!pl)
+		return NULL;
+	w = xcalloc(1, sizeof(*w));
+	w->py = py;
+	w->pl = pl;
+	w->pf = pylive_pyframes(pl);
+	w->head = pylive_head(pl);
+	w->lock_parks = py->hexversion >= 0x030d0100;
+	w->rlock_parks = py->minor >= 14;
+	w->exit_first = py->minor <= 11 || py->minor >= 14;
+	return w;
 }
 
 static void threads_clear(struct pylocks *w)
@@ -165,16 +159,20 @@ static bool rd_cstr(const struct pylocks *w, __u64 addr, char *buf, size_t len)
 	return true;
 }
 
-static enum obj_class type_class(struct pylocks *w, __u64 type)
+/* The class of a live object at p (its type named so); OC_OTHER for anything else. */
+static enum obj_class obj_class(struct pylocks *w, __u64 p)
 {
-	bool found;
-	__u64 *slot = u64_map_upsert(&w->types, type, &found);
+	__u64 type, *slot;
 	char name[40];
+	bool found;
 
+	if (p < 4096 || (p & 7) || p >> 47 || pylive_type(w->pl, p, &type) || !type || (type & 7))
+		return OC_OTHER;
+	slot = u64_map_upsert(&w->types, type, &found);
 	if (found)
 		return (enum obj_class)(*slot - 1);
 	*slot = OC_OTHER + 1;
-	if (!rd_cstr(w, rd64(w, type + TP_NAME), name, sizeof(name)))
+	if (pylive_type_name(w->pl, p, name, sizeof(name)))
 		return OC_OTHER;
 	if (!strcmp(name, "_thread.lock"))
 		*slot = OC_LOCK + 1;
@@ -184,19 +182,9 @@ static enum obj_class type_class(struct pylocks *w, __u64 type)
 		*slot = OC_CFUNC + 1;
 	else if (!strcmp(name, "method"))
 		*slot = OC_METHOD + 1;
+	else if (!strcmp(name, "method_descriptor"))
+		*slot = OC_DESCR + 1;
 	return (enum obj_class)(*slot - 1);
-}
-
-/* The class of a live object at p (a refcount, a type); OC_OTHER for anything else. */
-static enum obj_class obj_class(struct pylocks *w, __u64 p)
-{
-	__u64 head[2];
-
-	if (p < 4096 || (p & 7) || p >> 47 || rd(w, p, head, sizeof(head)))
-		return OC_OTHER;
-	if (!head[0] || head[0] >> 40 || !head[1] || (head[1] & 7))
-		return OC_OTHER;
-	return type_class(w, head[1]);
 }
 
 static bool is_lock(enum obj_class c)
@@ -204,132 +192,110 @@ static bool is_lock(enum obj_class c)
 	return c == OC_LOCK || c == OC_RLOCK;
 }
 
-/* A slot's lock reference: the lock itself, or a method bound to it (__exit__: a `with`). */
-static void note_slot(struct pylocks *w, struct pythread *t, __u64 p, unsigned frame,
-		      bool precise)
+static struct ref *push_ref(struct pythread *t, __u64 lock, unsigned frame, enum ref_kind kind,
+			    bool precise)
 {
+	struct ref *r = VEC_PUSH(t->refs, t->nr_refs, t->cap_refs);
+
+	*r = (struct ref){.lock = lock, .frame = frame, .kind = kind, .precise = precise};
+	return r;
+}
+
+/* Is p a builtin method named __exit__ bound to lock? */
+static bool is_exit_of(struct pylocks *w, __u64 p, __u64 lock)
+{
+	char name[16];
+
+	return obj_class(w, p) == OC_CFUNC && rd64(w, p + w->head + CFUNC_SELF) == lock &&
+	       rd_cstr(w, rd64(w, rd64(w, p + w->head + CFUNC_ML)), name, sizeof(name)) &&
+	       !strcmp(name, "__exit__");
+}
+
+/*
+ * Slot k's lock reference: the lock itself, a method bound to it (__exit__: a `with`), or
+ * (3.14+, LOAD_SPECIAL) the method descriptor __exit__ with the lock in the slot above it.
+ */
+static void note_slot(struct pylocks *w, struct pythread *t, const __u64 *slots, unsigned n,
+		      unsigned k, unsigned frame, bool precise)
+{
+	__u64 p = slots[k], self;
 	enum obj_class c = obj_class(w, p);
-	struct ref r = {0, frame, REF_OBJ, precise};
 	char name[16];
 
 	if (is_lock(c)) {
-		r.lock = p;
+		push_ref(t, p, frame, REF_OBJ, precise);
 	} else if (c == OC_CFUNC || c == OC_METHOD) {
-		__u64 self = rd64(w, p + (c == OC_CFUNC ? CFUNC_SELF : METHOD_SELF));
-
+		self = rd64(w, p + w->head + (c == OC_CFUNC ? CFUNC_SELF : METHOD_SELF));
 		if (!is_lock(obj_class(w, self)))
 			return;
-		r.lock = self;
-		r.kind = REF_BOUND;
-		if (c == OC_CFUNC && rd_cstr(w, rd64(w, rd64(w, p + CFUNC_ML)), name, sizeof(name)) &&
-		    !strcmp(name, "__exit__"))
-			r.kind = REF_EXIT;
-	} else {
-		return;
+		if (is_exit_of(w, p, self))
+			push_ref(t, self, frame, REF_EXIT, precise)->above =
+				k + 1 >= n		       ? ABOVE_OTHER
+				: slots[k + 1] == self	       ? ABOVE_LOCK
+				: is_exit_of(w, slots[k + 1], self) ? ABOVE_EXIT
+							       : ABOVE_OTHER;
+		else
+			push_ref(t, self, frame, REF_BOUND, precise);
+	} else if (c == OC_DESCR && k + 1 < n && is_lock(obj_class(w, slots[k + 1])) &&
+		   !pylive_str(w->pl, rd64(w, p + w->head + DESCR_NAME), name, sizeof(name)) &&
+		   !strcmp(name, "__exit__")) {
+		push_ref(t, slots[k + 1], frame, REF_EXIT, precise);
 	}
-	*VEC_PUSH(t->refs, t->nr_refs, t->cap_refs) = r;
 }
 
-/* The frame's locals and value stack: [*first, *first + *n) slots; whether the top is known. */
-static bool frame_slots(struct pylocks *w, __u64 frame, __u64 code, __u64 *first, unsigned *n)
+/* Read n slots at addr into slots (tags cleared); false when unreadable. */
+static bool read_slots(struct pylocks *w, __u64 addr, unsigned n, __u64 *slots)
 {
-	const struct frame_layout *l = w->l;
-	__s32 stacksize = 0, nlp = 0, top = -1;
-	__u64 base = frame + (unsigned)w->walk.localsplus, end, topp;
-	bool precise = false;
-
-	if (rd(w, code + l->stacksize, &stacksize, 4) || stacksize < 0 || stacksize > MAX_SLOTS)
+	if (!n || rd(w, addr, slots, (size_t)n * 8))
 		return false;
-	if (l->valuestack >= 0) {
-		__u64 vs = rd64(w, frame + (unsigned)l->valuestack);
-
-		if (vs < base || vs - base > MAX_SLOTS * 8)
-			return false;
-		end = vs + (__u64)stacksize * 8;
-		if (l->top_kind == TOP_PTR && (topp = rd64(w, frame + l->top)) >= vs && topp <= end) {
-			end = topp;
-			precise = true;
-		} else if (l->top_kind == TOP_DEPTH && !rd(w, frame + l->top, &top, 4) && top >= 0 &&
-			   top <= stacksize) {
-			end = vs + (__u64)top * 8;
-			precise = true;
-		}
-	} else {
-		if (rd(w, code + (unsigned)l->nlocalsplus, &nlp, 4) || nlp < 0 || nlp > MAX_SLOTS)
-			return false;
-		end = base + (__u64)(nlp + stacksize) * 8;
-		if (!rd(w, frame + l->top, &top, 4) && top >= 0 && top <= nlp + stacksize) {
-			end = base + (__u64)top * 8;
-			precise = true;
-		}
-	}
-	*first = base;
-	*n = (unsigned)((end - base) / 8);
-	if (*n > MAX_SLOTS)
-		*n = MAX_SLOTS;
-	return precise;
+	for (unsigned k = 0; k < n; k++)
+		slots[k] = pylive_untag(w->pl, slots[k]);
+	return true;
 }
 
+/* A frame's locals, then its value stack: the recorded part, else all it can hold (stale). */
 static void scan_frame(struct pylocks *w, struct pythread *t, unsigned i)
 {
-	__u64 first, slots[MAX_SLOTS];
-	unsigned n = 0;
-	bool precise = frame_slots(w, t->frame_addr[i], t->frames[i].code, &first, &n);
+	const struct pylive_frame *f = &t->frames[i];
+	__u64 slots[MAX_SLOTS];
+	unsigned n = f->nlocalsplus < MAX_SLOTS ? f->nlocalsplus : MAX_SLOTS;
+	bool precise = f->stack_top != 0;
 
-	if (!n || rd(w, first, slots, (size_t)n * 8))
+	if (read_slots(w, f->localsplus, n, slots))
+		for (unsigned k = 0; k < n; k++)
+			note_slot(w, t, slots, n, k, i, true);
+	n = precise ? f->nstack : f->stack_max;
+	if (n > MAX_SLOTS)
+		n = MAX_SLOTS;
+	if (!read_slots(w, f->stack_base, n, slots))
 		return;
 	for (unsigned k = 0; k < n; k++)
-		if (slots[k])
-			note_slot(w, t, slots[k], i, precise);
+		note_slot(w, t, slots, n, k, i, precise);
 }
 
-/* Walk a thread's frames as bpf/common.bpf.h does; keep each frame's address. */
+static void frame_to_tt(const struct pylive_frame *f, struct tt_pyframe *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->code = f->code;
+	o->instr = f->instr;
+	o->flags = (f->flags & PYLIVE_F_ENTRY ? TT_PYF_ENTRY : 0) |
+		   f->tlbc_index << TT_PYF_TLBC_SHIFT;
+}
+
 static void read_frames(struct pylocks *w, struct pythread *t)
 {
-	const struct tt_py_walk *wk = &w->walk;
-	__u64 frame = rd64(w, t->tstate + wk->tstate_frame);
-	__u8 fb[128];
+	int n = pylive_frames(w->pl, t->tstate, t->frames, MAX_FRAMES);
 
-	if (frame && wk->cframe_frame >= 0)
-		frame = rd64(w, frame + (unsigned)wk->cframe_frame);
-	t->nr_frames = 0;
-	for (unsigned steps = 0; frame && steps < MAX_FRAMES + 8; steps++) {
-		struct tt_pyframe *f;
-		__u64 code, at = frame;
+	t->nr_frames = n > 0 ? (unsigned)n : 0;
+	/* the last frame read is no entry when the chain goes on */
+	t->trunc = t->nr_frames == MAX_FRAMES && !(t->frames[MAX_FRAMES - 1].flags & PYLIVE_F_ENTRY);
+}
 
-		if (t->nr_frames == MAX_FRAMES) {
-			t->trunc = true;
-			break;
-		}
-		if (rd(w, frame, fb, wk->frame_bytes))
-			break;
-		memcpy(&code, fb + wk->code, 8);
-		memcpy(&frame, fb + wk->back, 8);
-		if (wk->owner >= 0 && fb[wk->owner] == TT_PY_OWNER_CSTACK) {
-			if (t->nr_frames)
-				t->frames[t->nr_frames - 1].flags |= TT_PYF_ENTRY;
-			continue;
-		}
-		f = &t->frames[t->nr_frames];
-		memset(f, 0, sizeof(*f));
-		f->code = code;
-		if (wk->instr_is_ptr) {
-			__u64 ip;
+static __u64 local0(struct pylocks *w, const struct pythread *t, unsigned i)
+{
+	__u64 v = 0;
 
-			memcpy(&ip, fb + wk->instr, 8);
-			f->instr = (__u32)(ip - code);
-		} else {
-			memcpy(&f->instr, fb + wk->instr, 4);
-		}
-		f->flags = wk->every_entry ? TT_PYF_ENTRY : 0;
-		if (wk->is_entry >= 0 && fb[wk->is_entry])
-			f->flags |= TT_PYF_ENTRY;
-		if (wk->localsplus >= 0 && t->nr_frames < TT_PY_LOCAL0_FRAMES)
-			f->local0 = rd64(w, at + (unsigned)wk->localsplus);
-		t->frame_addr[t->nr_frames++] = at;
-	}
-	if (!frame && t->nr_frames)
-		t->frames[t->nr_frames - 1].flags |= TT_PYF_ENTRY;
+	return i < t->nr_frames && !pylive_local(w->pl, &t->frames[i], 0, &v) ? v : 0;
 }
 
 static void add_thread(void *ctx, __u32 tid, __u64 tstate)
@@ -366,7 +332,11 @@ unsigned pylocks_stack(struct pylocks *w, __u32 tid, struct tt_pyframe *out, uns
 		return 0;
 	read_frames(w, t);
 	n = t->nr_frames < max ? t->nr_frames : max;
-	memcpy(out, t->frames, n * sizeof(*out));
+	for (unsigned i = 0; i < n; i++) {
+		frame_to_tt(&t->frames[i], &out[i]);
+		if (i < TT_PY_LOCAL0_FRAMES)
+			out[i].local0 = local0(w, t, i);
+	}
 	*flags = t->trunc || n < t->nr_frames ? TT_STACK_USER_TRUNC : 0;
 	return n;
 }
@@ -396,12 +366,11 @@ static bool ends_with(const char *s, const char *tail)
 /* The kind of synchronisation object a threading.py / queue.py frame's self is. */
 static unsigned sync_kind(struct pylocks *w, const char *file, __u64 self)
 {
-	__u64 type = rd64(w, self + OB_TYPE);
 	char name[32] = "";
 
 	if (ends_with(file, "/queue.py"))
 		return TT_PYOBJ_QUEUE;
-	if (!rd_cstr(w, rd64(w, type + TP_NAME), name, sizeof(name)))
+	if (pylive_type_name(w->pl, self, name, sizeof(name)))
 		return TT_PYOBJ_UNKNOWN;
 	if (!strcmp(name, "Condition"))
 		return TT_PYOBJ_CONDITION;
@@ -494,13 +463,31 @@ static void name_from_line(const char *line, char *out, size_t len)
 	}
 }
 
-/* The lock t's wait on addr is for: a lock object its frames refer to whose sem_t is addr. */
+/*
+ * The lock t's wait on addr is for: a lock object its frames refer to whose sem_t is addr, or
+ * whose PyMutex the parking-lot entry names (the entry is on the blocked waiter's stack).
+ */
 static __u64 waited_lock(struct pylocks *w, const struct pythread *t, __u64 addr)
 {
-	for (size_t i = 0; i < t->nr_refs; i++)
-		if (rd64(w, t->refs[i].lock + LOCK_LOCK) == addr)
-			return t->refs[i].lock;
+	__u64 key = rd64(w, addr - PARK_KEY_BEFORE);
+
+	for (size_t i = 0; i < t->nr_refs; i++) {
+		__u64 lock = t->refs[i].lock;
+
+		if (rd64(w, lock + w->head + LOCK_SEM) == addr || (key && key == lock + w->head))
+			return lock;
+	}
 	return 0;
+}
+
+/* Is a Lock locked now: its PyMutex's _Py_LOCKED bit (3.13.1+), else its `locked` byte. */
+static bool lock_locked(struct pylocks *w, __u64 lock)
+{
+	__u8 b = 0;
+
+	if (rd(w, lock + w->head + (w->lock_parks ? 0 : LOCK_LOCKED), &b, 1))
+		return false;
+	return w->lock_parks ? b & 1 : b != 0;
 }
 
 static __u32 tid_of_ident(const struct pylocks *w, __u64 ident)
@@ -529,9 +516,7 @@ static __u32 lock_holder(struct pylocks *w, __u64 lock, __u32 waiter, __u8 *evid
 {
 	__u32 exit_tid = 0, exit_precise = 0, ref_tid = 0;
 	unsigned nr_exit = 0, nr_precise = 0, nr_ref = 0;
-	char locked = 0;
-
-	if (rd(w, lock + LOCK_LOCKED, &locked, 1) || !locked)
+	if (!lock_locked(w, lock))
 		return 0;
 	for (size_t i = 0; i < w->nr_th; i++) {
 		const struct pythread *t = &w->th[i];
@@ -575,6 +560,38 @@ static __u32 lock_holder(struct pylocks *w, __u64 lock, __u32 waiter, __u8 *evid
 	return 0;
 }
 
+/*
+ * Does the waiter hold the Lock it waits for itself (`with lock:` inside `with lock:`)? Its own
+ * frames keep more of the lock's __exit__ than the `with` it waits in put there: the waiting
+ * `with` pushed one before calling __enter__ (3.8-3.11, 3.14+; 3.12/3.13 keep it in a C
+ * variable until __enter__ returns). A finished `with` leaves no __exit__ behind (its call's
+ * result overwrites it), so a caller's count even where its stack top is not recorded (3.8/3.9
+ * callers run in eval loops of their own); in the innermost frame, which records none while
+ * it runs (3.8-3.13), only an __exit__ right under what the waiting `with` keeps there (enum
+ * above).
+ */
+static bool self_held(const struct pylocks *w, const struct pythread *t, __u64 lock)
+{
+	unsigned inner = 0, outer = 0;
+
+	for (size_t k = 0; k < t->nr_refs; k++) {
+		const struct ref *r = &t->refs[k];
+
+		if (r->lock != lock || r->kind != REF_EXIT)
+			continue;
+		if (!r->precise && !r->frame &&
+		    r->above == (w->exit_first ? ABOVE_EXIT : ABOVE_LOCK))
+			return true;
+		if (!r->precise && !r->frame)
+			continue;
+		if (r->frame)
+			outer++;
+		else
+			inner++;
+	}
+	return outer || inner > (w->exit_first ? 1u : 0u);
+}
+
 static struct facts *facts_of(struct pylocks *w, __u32 tid)
 {
 	for (size_t i = 0; i < w->nr_facts; i++)
@@ -588,6 +605,7 @@ static bool classify(struct pylocks *w, const struct pythread *t, const struct b
 		     struct tt_pywait *pw)
 {
 	int sync_frame = -1, name_frame = -1;
+	struct tt_pyframe tf;
 	char line[512];
 
 	memset(pw, 0, sizeof(*pw));
@@ -599,15 +617,18 @@ static bool classify(struct pylocks *w, const struct pythread *t, const struct b
 		const char *q, *file;
 		int ln;
 
-		pyframes_where(w->pf, &t->frames[i], &q, &file, &ln);
+		__u64 self;
+
+		frame_to_tt(&t->frames[i], &tf);
+		pyframes_where(w->pf, &tf, &q, &file, &ln);
 		if (!ends_with(file, "/threading.py") && !ends_with(file, "/queue.py")) {
 			name_frame = (int)i;
 			break;
 		}
-		if (i < TT_PY_LOCAL0_FRAMES && t->frames[i].local0 &&
-		    sync_kind(w, file, t->frames[i].local0)) {
+		self = local0(w, t, i);
+		if (self && sync_kind(w, file, self)) {
 			sync_frame = (int)i;
-			pw->obj = t->frames[i].local0;
+			pw->obj = self;
 			pw->kind = (__u8)sync_kind(w, file, pw->obj);
 		}
 	}
@@ -621,7 +642,8 @@ static bool classify(struct pylocks *w, const struct pythread *t, const struct b
 		const char *q, *file;
 		int ln;
 
-		pyframes_where(w->pf, &t->frames[name_frame], &q, &file, &ln);
+		frame_to_tt(&t->frames[name_frame], &tf);
+		pyframes_where(w->pf, &tf, &q, &file, &ln);
 		if (source_line(w->py->pid, file, ln, line, sizeof(line)))
 			name_from_line(line, pw->name, sizeof(pw->name));
 	}
@@ -637,12 +659,23 @@ static void find_holder(struct pylocks *w, __u32 tid, struct tt_pywait *pw)
 		return;
 	c = obj_class(w, pw->lock);
 	if (c == OC_RLOCK) {
-		__u64 owner = rd64(w, pw->lock + RLOCK_OWNER), count = rd64(w, pw->lock + RLOCK_COUNT);
+		__u64 owner = rd64(w, pw->lock + w->head + RLOCK_OWNER);
+		__u64 count = rd64(w, pw->lock + w->head + RLOCK_COUNT);
 
+		/* 3.14+ `level` counts re-entries (0 held once): the owner says it, with the
+		 * PyMutex's _Py_LOCKED bit */
+		if (w->rlock_parks)
+			count = owner && (rd64(w, pw->lock + w->head) & 1);
 		pw->holder = count ? tid_of_ident(w, owner) : 0;
 		pw->evidence = pw->holder ? TT_PYHOLD_RLOCK_OWNER : TT_PYHOLD_NONE;
 	} else if (c == OC_LOCK) {
+		struct pythread *t = thread_of(w, tid);
+
 		pw->holder = lock_holder(w, pw->lock, tid, &pw->evidence);
+		if (!pw->holder && t && lock_locked(w, pw->lock) && self_held(w, t, pw->lock)) {
+			pw->holder = tid; /* a deadlock of one thread */
+			pw->evidence = TT_PYHOLD_WITH_BLOCK;
+		}
 	}
 }
 

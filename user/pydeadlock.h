@@ -11,11 +11,12 @@
 #include "deadlock.h"
 #include "pyframes.h"
 #include "pygil.h"
+#include "pylive.h"
 
 struct pylocks;
 
-/* py must outlive it; pf names frames (its code objects are read once). NULL: no layout. */
-struct pylocks *pylocks_new(const struct py_target *py, struct pyframes *pf);
+/* py and pl (its live reader) must outlive it. NULL when pl is NULL. */
+struct pylocks *pylocks_new(const struct py_target *py, struct pylive *pl);
 void pylocks_free(struct pylocks *w);
 
 /* The thread's Python frames now, leaf first, as BPF reports them; how many (0: none). */

@@ -40,6 +40,7 @@ struct obj_layout {
 	int managed_dict;     /* MANAGED_313: obj + this, the dict pointer (-24; -8 free-threaded) */
 	bool long_tag;	      /* 3.12+: lv_tag (digits << 3 | sign) instead of ob_size */
 	unsigned ref_tag_bits; /* 3.14+: localsplus and stack slots are tagged _PyStackRefs */
+	unsigned co_stacksize; /* PyCodeObject + : int co_stacksize */
 };
 
 /* 3.8-3.12, from the pyenv builds' DWARF; 3.13+: obj_layout_debug. */
@@ -48,12 +49,13 @@ static const struct {
 	bool keys_log2;
 	unsigned managed;
 	bool long_tag;
+	unsigned co_stacksize;
 } objs[] = {
-	{8, 872, false, MANAGED_NONE, false},
-	{9, 864, false, MANAGED_NONE, false},
-	{10, 872, false, MANAGED_NONE, false},
-	{11, 872, true, MANAGED_311, false},
-	{12, 880, true, MANAGED_312, true},
+	{8, 872, false, MANAGED_NONE, false, 32},
+	{9, 864, false, MANAGED_NONE, false, 32},
+	{10, 872, false, MANAGED_NONE, false, 32},
+	{11, 872, true, MANAGED_311, false, 68},
+	{12, 880, true, MANAGED_312, true, 64},
 };
 
 static bool obj_layout_table(unsigned minor, struct obj_layout *o)
@@ -68,6 +70,7 @@ static bool obj_layout_table(unsigned minor, struct obj_layout *o)
 			.module_dict = 16, .tuple_items = 24, .long_digits = 24, .long_size = 16,
 			.keys_log2 = objs[i].keys_log2, .values = 0, .managed = objs[i].managed,
 			.managed_dict = -24, .long_tag = objs[i].long_tag,
+			.co_stacksize = objs[i].co_stacksize,
 		};
 		return true;
 	}
@@ -108,6 +111,8 @@ static bool obj_layout_debug(const struct py_debug_offsets *d, struct obj_layout
 		.keys_log2 = true, .values = 8, .managed = MANAGED_313,
 		.managed_dict = d->free_threaded ? -8 : -24, .long_tag = true,
 		.ref_tag_bits = minor >= 14 ? 3 : 0,
+		/* co_stacksize right before co_firstlineno (3.11-3.15, measured on 3.13.5) */
+		.co_stacksize = d->co_firstlineno - 4,
 	};
 	o->tp_itemsize = o->tp_basicsize + 8;
 	return true;
@@ -251,6 +256,8 @@ static void frame_extent(struct pylive *pl, struct pylive_frame *f)
 		return;
 	f->nlocalsplus = (__u32)n;
 	f->stack_base = valuestack ? valuestack : f->localsplus + 8 * n;
+	if (!rd32(pl, f->code + pl->o.co_stacksize, &v) && v > 0 && v <= PYLIVE_MAX_STACK)
+		f->stack_max = (__u32)v;
 	switch (x->stack_kind) {
 	case PYSTACK_PTR:
 		rd64(pl, f->addr + (unsigned)x->stack, &top);
@@ -409,6 +416,21 @@ int pylive_stack(struct pylive *pl, const struct pylive_frame *f, unsigned i, __
 }
 
 /* --- objects ---------------------------------------------------------------------------- */
+
+unsigned pylive_head(const struct pylive *pl)
+{
+	return pl->o.ob_type + 8;
+}
+
+int pylive_type(struct pylive *pl, __u64 obj, __u64 *type)
+{
+	return rd64(pl, obj + pl->o.ob_type, type);
+}
+
+__u64 pylive_untag(const struct pylive *pl, __u64 ref)
+{
+	return ref & ~((1ull << pl->o.ref_tag_bits) - 1);
+}
 
 int pylive_type_name(struct pylive *pl, __u64 obj, char *buf, size_t len)
 {

@@ -67,6 +67,8 @@ struct pylive_frame {
 	__u32 nlocalsplus; /* slots there (0 when unknown) */
 	__u32 nstack;	   /* slots on its value stack, from stack_base up (0: none or unknown) */
 	__u64 stack_base;  /* address of the value stack's bottom slot */
+	__u32 stack_max;   /* slots the value stack can hold (co_stacksize; 0: unknown): where
+			      stack_top is 0, live slots are among [stack_base, + stack_max) */
 	__u64 stack_top;   /* address past its top slot; 0 when the frame does not say: a
 			      running frame keeps its stack pointer in a register (3.8/3.9
 			      f_stacktop NULL, 3.10 f_stackdepth and 3.12 stacktop -1) */
@@ -88,6 +90,13 @@ int pylive_local_by_name(struct pylive *pl, const struct pylive_frame *f, const 
 			 __u64 *obj);
 /* Value-stack slot i of f counted from the top (0: the top). 0 or -errno. */
 int pylive_stack(struct pylive *pl, const struct pylive_frame *f, unsigned i, __u64 *obj);
+
+/* sizeof(PyObject): where an object's own fields begin (16; 32 in a free-threaded build). */
+unsigned pylive_head(const struct pylive *pl);
+/* obj's type object. 0 or -errno. */
+int pylive_type(struct pylive *pl, __u64 obj, __u64 *type);
+/* A localsplus or value-stack slot read raw, as an object pointer (3.14+: tags cleared). */
+__u64 pylive_untag(const struct pylive *pl, __u64 ref);
 
 /* ob_type->tp_name of obj ("threading.Thread" is "Thread"), into buf. 0 or -errno. */
 int pylive_type_name(struct pylive *pl, __u64 obj, char *buf, size_t len);

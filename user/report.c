@@ -324,7 +324,7 @@ static void print_blocked(FILE *out, const struct analysis *a, const struct repo
 		a->nr_blocked);
 	for (size_t i = 0; i < a->nr_blocked; i++) {
 		const struct blocked_thread *b = &a->blocked[i];
-		const struct lock_stat *l = analysis_lock_of(a, b->addr);
+		const struct lock_stat *l = analysis_lock_of(a, b->key);
 
 		fprintf(out, "  tid %s %s blocked %s%s in %s\n", TID_STR(b->tid),
 			tname(a, b->tid, b->comm), fmt_ns(t, sizeof(t), b->ns),

@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
 """Live tests (root): Python programs that hang for good (tests/workloads/pyhang.py) on every
-CPython here, traced with -p PID after the hang started and with -- CMD stopped by SIGINT:
-the DEADLOCK line on stderr, JSON deadlocks with the right threads, Python lock names and
-holders (with their evidence), the hung view's Python stacks at the blocking line, and a lost
-Condition notify shown as a blocked Condition.wait, not as a deadlock.
-Ends with 'N passed, N failed, N skipped'."""
+CPython here (pyenv's, Debian 12's python3.11, and the Python roots of tests/pyroots.py: Debian
+13's 3.13.5, unstable's 3.13, 3.14 and 3.15, their debug builds, a free-threaded 3.13t), traced
+with -p PID after the hang started and with -- CMD stopped by SIGINT: the DEADLOCK line on
+stderr, JSON deadlocks with the right threads and their Python names, Python lock names, ids
+and holders (with their evidence), the hung view's Python stacks at the blocking line and the
+lock each blocked thread is charged to, a thread waiting for a Lock it holds itself as a
+deadlock of one, and a lost Condition notify shown as a blocked Condition.wait, not as a
+deadlock. TT_NO_ROOTS=1: no roots. Ends with 'N passed, N failed, N skipped'."""
 import json
 import os
 import signal
 import subprocess
 import sys
+import shutil
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Fail, Skip, check, run  # noqa: E402
 from run import pythons  # noqa: E402
+import pyroots  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TT = os.path.join(ROOT, "threadtrace")
@@ -40,34 +46,65 @@ def wait_truths(path, n, timeout=15):
     raise Fail(f"the workload printed fewer than {n} truths")
 
 
-def attach(py, mode, n):
-    """-p PID, 2 s, attached once the workload hangs: (stderr, summary, truths)."""
-    tag = f"{os.path.basename(py)}-{mode}-p"
+def start(py, mode, out, env=None, root=None):
+    """pyhang.py MODE under py (inside root when given), its output to out."""
+    if root is None:
+        argv = [py, PYHANG, mode]
+    else:
+        shutil.copy(PYHANG, pyroots.workdir(root, TMP))
+        argv = pyroots.command(root, py, PYHANG, [mode], [], TMP)
+    return subprocess.Popen(argv, stdout=open(out, "w"), stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+
+
+def attach(py, mode, n, root=None):
+    """-p PID, 4 s (the Python round needs 0.5 s of blocking and two looks 250 ms apart, after
+    attach: room for a loaded machine), attached once the workload hangs: (stderr, summary,
+    truths)."""
+    tag = f"{os.path.basename(py)}-{os.path.basename(root or 'host')}-{mode}-p"
     out, js = os.path.join(TMP, tag + ".out"), os.path.join(TMP, tag + ".json")
-    w = subprocess.Popen([py, PYHANG, mode], stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    w = start(py, mode, out, root=root)
     try:
         t = wait_truths(out, n)
         time.sleep(0.5)  # blocked in the acquire by now
-        p = subprocess.run([TT, "--json", js, "-p", str(w.pid), "2"], capture_output=True,
-                           text=True, timeout=120)
+        p = subprocess.run([TT, "--json", js, "-p", str(w.pid if root is None else
+                                                         child_pid(out)), "4"],
+                           capture_output=True, text=True, timeout=120)
         check(p.returncode == 0, f"threadtrace failed: {p.stderr}")
         with open(js) as f:
             return p.stderr, json.load(f), t
     finally:
-        w.kill()
+        os.killpg(w.pid, signal.SIGKILL)
         w.wait()
 
 
+def child_pid(out):
+    """The pid pyhang.py printed first (inside a root it is not Popen's: chroot execs, env)."""
+    with open(out) as f:
+        return int(f.readline().split()[1])
+
+
 def command(py, mode, n):
-    """-- CMD, SIGINT once it hangs: the report must come while the child still runs."""
+    """-- CMD, SIGINT once it said DEADLOCK (within 30 s: no fixed sleep that a loaded machine
+    outruns): the report must come while the child still runs."""
     tag = f"{os.path.basename(py)}-{mode}-cmd"
     js = os.path.join(TMP, tag + ".json")
     env = dict(os.environ, DELAY="2" if py.startswith("/usr/bin") else "0.5")
     p = subprocess.Popen([TT, "--json", js, "--", py, PYHANG, mode], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    err, said = [], threading.Event()
+
+    def read_stderr():
+        for line in p.stderr:
+            err.append(line)
+            if "DEADLOCK" in line:
+                said.set()
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     child = None
     try:
-        time.sleep(7 if py.startswith("/usr/bin") else 3.5)
+        said.wait(30)
+        time.sleep(0.3)  # the rest of the DEADLOCK lines
         kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True)
         child = int(kids.stdout.split()[0]) if kids.stdout.split() else None
         p.send_signal(signal.SIGINT)
@@ -79,15 +116,17 @@ def command(py, mode, n):
         check(child and os.path.exists(f"/proc/{child}"), "the report came only after the "
               "child was gone")
         p.send_signal(signal.SIGINT)  # the second one ends it: nothing is left running
-        stdout, stderr = p.communicate(timeout=20)
+        stdout = p.stdout.read()
+        p.wait(timeout=20)
+        reader.join(5)
         check(not os.path.exists(f"/proc/{child}/status") or
               "zombie" in open(f"/proc/{child}/status").read(), "child left running")
         with open(js) as f:
-            return stderr, json.load(f), truths(stdout)
+            return "".join(err), json.load(f), truths(stdout)
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
-            p.communicate()
+            p.wait()
 
 
 def frame_at(stack, func, line):
@@ -107,6 +146,8 @@ def check_deadlock(py, mode, stderr, s, t):
     d = dls[0]
     by_tid = {x["tid"]: x for x in t}
     check(sorted(d["threads"]) == sorted(by_tid), f"threads {d['threads']} vs {list(by_tid)}")
+    check(d["thread_names"] == [by_tid[tid]["name"] for tid in d["threads"]],
+          f"thread names {d['thread_names']} vs {t}")
     for i, tid in enumerate(d["threads"]):
         x, pw = by_tid[tid], d["python"][i]
         holder = [o for o in t if o["holds"] == x["waits"]][0]["tid"]
@@ -116,11 +157,37 @@ def check_deadlock(py, mode, stderr, s, t):
               pw["holder_evidence"] == evidence, f"tid {tid}'s holder {pw} vs {holder}")
         check(frame_at(d["stacks"][i]["stack"], x["func"], x["line"]),
               f"tid {tid}'s stack lacks {x['func']} (pyhang.py:{x['line']})")
+    check_blocked(s, t, kind)
+
+
+def check_blocked(s, t, kind):
+    """Each hung thread blocked at its line, waiting for its lock by name and id, and charged
+    to that Python lock (also a wait in progress at attach)."""
     blocked = {b["tid"]: b for b in s["blocked_threads"]}
     for x in t:
         b = blocked.get(x["tid"])
-        check(b and b["python"] and b["python"]["name"] == x["waits"], f"blocked {x}: {b}")
+        check(b and b["python"] and b["python"]["name"] == x["waits"] and
+              b["python"]["id"] == x["waits_id"], f"blocked {x}: {b}")
+        check(b["lock"] == f"[python-{kind} {x['waits']}]", f"blocked {x['tid']} is charged "
+              f"to {b['lock']}")
         check(frame_at(b["stack"], x["func"], x["line"]), f"blocked {x['tid']}: {b['stack']}")
+
+
+def check_self(stderr, s, t):
+    """A thread waiting for a Lock it holds (`with` in `with`): a deadlock of one thread."""
+    x = t[0]
+    check("threadtrace: DEADLOCK: a Python thread waits for a lock it holds itself" in stderr,
+          f"no DEADLOCK line: {stderr}")
+    check(f"waits for Python lock {x['waits']} " in stderr, f"stderr names {x['waits']}")
+    dls = [d for d in s["deadlocks"] if d["kind"] == "actual"]
+    check(len(dls) == 1, f"one actual deadlock: {s['deadlocks']}")
+    d, pw = dls[0], dls[0]["python"][0]
+    check(d["threads"] == [x["tid"]] and d["held_by"] == [x["tid"]] and
+          d["thread_names"] == [x["name"]], f"{d['threads']} {d['held_by']} vs {x}")
+    check(pw["kind"] == "lock" and pw["name"] == x["waits"] and pw["id"] == x["waits_id"] and
+          pw["holder_tid"] == x["tid"] and pw["holder_evidence"] == "with-block", f"{pw} vs {x}")
+    check(frame_at(d["stacks"][0]["stack"], x["func"], x["line"]), str(d["stacks"][0]))
+    check_blocked(s, t, "lock")
 
 
 def check_lost_notify(stderr, s, t):
@@ -157,9 +224,32 @@ def make_tests():
         def t_cond(py=py):
             check_lost_notify(*attach(py, "cond", 1))
 
+        def t_self(py=py, mode="self-same"):
+            check_self(*attach(py, mode, 1))
+
         for suffix, fn in (("lock_attach", t_p), ("rlock_attach", t_pr),
-                           ("lock_command_sigint", t_cmd), ("cond_lost_notify", t_cond)):
+                           ("lock_command_sigint", t_cmd), ("cond_lost_notify", t_cond),
+                           ("self_same", t_self),
+                           ("self_call", lambda py=py: t_self(py, "self-call"))):
             fn.__name__ = f"test_{name}_{suffix}"
+            tests.append(fn)
+    for interp in pyroots.INTERPRETERS:
+        if interp.maker is None:
+            continue  # the host's python3.11: above
+
+        def in_root(check_fn, mode, n, interp=interp):
+            root, py = pyroots.interp_root(interp)
+            check_fn(*attach(py, mode, n, root=root))
+
+        for suffix, fn in (
+                ("lock_attach", lambda i=interp: in_root(
+                    lambda *a: check_deadlock(i.path, "lock", *a), "lock", 2, i)),
+                ("rlock_attach", lambda i=interp: in_root(
+                    lambda *a: check_deadlock(i.path, "rlock", *a), "rlock", 2, i)),
+                ("cond_lost_notify", lambda i=interp: in_root(check_lost_notify, "cond", 1, i)),
+                ("self_same", lambda i=interp: in_root(check_self, "self-same", 1, i)),
+                ("self_call", lambda i=interp: in_root(check_self, "self-call", 1, i))):
+            fn.__name__ = f"test_{interp.label}_{suffix}"
             tests.append(fn)
     return tests
 
@@ -173,4 +263,12 @@ if __name__ == "__main__":
     elif not pythons():
         skip = "no CPython found"
     tests = make_tests() or [lambda: None]
-    sys.exit(run("python_hangs", tests, TMP, only=sys.argv[1:], skip_all=skip))
+    if not skip:
+        pyroots.start({i.maker for i in pyroots.INTERPRETERS
+                       if not sys.argv[1:] or any(a.startswith(i.label + "_")
+                                                  for a in sys.argv[1:])})
+    try:
+        rc = run("python_hangs", tests, TMP, only=sys.argv[1:], skip_all=skip)
+    finally:
+        pyroots.cleanup()
+    sys.exit(rc)

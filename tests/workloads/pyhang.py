@@ -2,6 +2,9 @@
   lock | rlock  two threads take two threading.Lock / RLock in opposite orders (deadlock):
                 each says its tid, name, the lock it holds and the one it waits for (name
                 and id()), and the line of the `with` that blocks
+  self-same | self-call
+                one thread nests `with config_lock:` in `with config_lock:` (a Lock): it waits
+                for itself, in the same function (self-same) or in a function it calls (self-call)
   cond          Condition.notify() before the consumer waits (a lost wake-up, no deadlock)
 DELAY=S sleeps S seconds first (a traced COMMAND's probes are in place by then)."""
 import json, os, sys, threading, time
@@ -10,7 +13,9 @@ MODE = sys.argv[1] if len(sys.argv) > 1 else "lock"
 
 
 def truth(**kw):
-    print("TRUTH " + json.dumps(kw), flush=True)
+    # one write: two threads' print()s interleave their text and newlines
+    sys.stdout.flush()
+    os.write(1, ("TRUTH " + json.dumps(kw) + "\n").encode())
 
 
 def line_of(tag):
@@ -52,6 +57,31 @@ def deadlock():
         t.join()
 
 
+def self_deadlock():
+    config_lock = threading.Lock()
+
+    def apply_config():
+        with config_lock:  # self-call-blocks
+            pass
+
+    def reload():
+        with config_lock:
+            line = line_of("self-same-blocks" if MODE == "self-same" else "self-call-blocks")
+            truth(tid=threading.get_native_id(), name="reloader", func="reload" if
+                  MODE == "self-same" else "apply_config", holds="config_lock",
+                  holds_id=id(config_lock), waits="config_lock", waits_id=id(config_lock),
+                  line=line)
+            if MODE == "self-same":
+                with config_lock:  # self-same-blocks
+                    pass
+            else:
+                apply_config()
+
+    t = threading.Thread(target=reload, name="reloader")
+    t.start()
+    t.join()
+
+
 def lost_notify():
     ready = threading.Condition()
 
@@ -78,4 +108,9 @@ if __name__ == "__main__":
     print("pid", os.getpid(), sys.version.split()[0], MODE, flush=True)
     if os.environ.get("DELAY"):
         time.sleep(float(os.environ["DELAY"]))
-    deadlock() if MODE in ("lock", "rlock") else lost_notify()
+    if MODE in ("lock", "rlock"):
+        deadlock()
+    elif MODE.startswith("self"):
+        self_deadlock()
+    else:
+        lost_notify()

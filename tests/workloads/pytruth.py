@@ -155,7 +155,8 @@ def deadlock():
 
     def take(first, second, names):
         with first:
-            truth[threading.current_thread().name] = me(holds=names[0], waits_for=names[1])
+            truth[threading.current_thread().name] = me(holds=names[0], waits_for=names[1],
+                                                         waits_id=id(second))
             both.wait()
             if threading.current_thread().name == "auditor":
                 out(sorted(truth.values(), key=lambda t: t["name"]))
