@@ -2022,7 +2022,7 @@ PYSYNC_WAITING = ("python-condition", "python-event", "python-queue", "python-se
                   "python-barrier", "python-join")
 
 
-def check_pysync(py, s, truth, stripped, parked):
+def check_pysync(py, s, truth, stripped, parked, holds=False):
     """pysync.py's objects against its own truth: one object per Python object, named by the
     waiting line's expression, its blocked calls and their time, its id() (of locks: those
     named in parked), THREADS columns."""
@@ -2046,7 +2046,9 @@ def check_pysync(py, s, truth, stripped, parked):
         slack = 0.1 if o["kind"] in ("python-semaphore", "python-barrier") else 0.05
         check(abs(lk["contentions"] - o["blocked"]) <= max(2, slack * o["blocked"]),
               f"{py}: {expr}: {lk['contentions']} contentions vs {o['blocked']} blocked calls")
-        near(lk["wait_ns"], o["wait_s"] * 1e9, 0.1, f"{py}: {expr} waited")
+        # with --holds every lock call traps into a uprobe, inside the time the program
+        # measures around its blocking calls but outside the futex waits: 15% there
+        near(lk["wait_ns"], o["wait_s"] * 1e9, 0.15 if holds else 0.1, f"{py}: {expr} waited")
         # a SimpleQueue is C: its lock's id() is not known
         if (o["kind"] in PYSYNC_WAITING and expr != "inbox") or expr in parked:
             check(lk["py_object"] == o["id"], f"{py}: {expr} py_object {lk['py_object']} "
@@ -2149,7 +2151,7 @@ def test_python_sync_objects_holds():
                                   "lock,semaphore,starve,simplequeue,pool"], "pysync-holds",
                                  timeout=90)
         check(p.returncode == 0 and s and truth, f"{py}: {p.stderr}")
-        check_pysync(py, s, truth, py.startswith("/usr/bin/"), ())
+        check_pysync(py, s, truth, py.startswith("/usr/bin/"), (), holds=True)
         gil = [lk["name"] for lk in s["locks"] if lk["name"].startswith("_PyRuntime")]
         check(not gil, f"{py}: the GIL's words as locks: {gil}")
         held = lock_named(s, "ledger_lock")
