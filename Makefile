@@ -93,7 +93,7 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
 # The same unit tests under ASan and UBSan (make test runs both): memory errors and undefined
 # behaviour fail the run. Its own directory: the tests look for their binary as "unit-tests".
 UNIT_LIB_SRCS := $(CORE_SRCS) user/symbols.c user/procfs.c user/probesite.c user/cfitab.c \
-		 user/libcver.c user/pydebug.c user/pylive.c user/pygil.c user/pyframes.c
+		 user/libcver.c user/pydebug.c user/pylive.c user/pygil.c user/pyframes.c user/pidns.c
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
