@@ -116,11 +116,17 @@ def command(py, mode, n):
         check(child and os.path.exists(f"/proc/{child}"), "the report came only after the "
               "child was gone")
         p.send_signal(signal.SIGINT)  # the second one ends it: nothing is left running
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise Fail("threadtrace still runs 20 s after a second SIGINT")
+        left = os.path.exists(f"/proc/{child}/status") and \
+            "zombie" not in open(f"/proc/{child}/status").read()
+        if left:  # the child keeps our stdout pipe open: end it before reading
+            os.kill(child, signal.SIGKILL)
         stdout = p.stdout.read()
-        p.wait(timeout=20)
         reader.join(5)
-        check(not os.path.exists(f"/proc/{child}/status") or
-              "zombie" in open(f"/proc/{child}/status").read(), "child left running")
+        check(not left, "child left running")
         with open(js) as f:
             return "".join(err), json.load(f), truths(stdout)
     finally:
