@@ -47,19 +47,30 @@ static volatile pid_t command_pid; /* the running COMMAND, for the handler */
 
 /*
  * The first SIGINT/SIGTERM stops tracing and is passed on to a COMMAND (as perf does), unless
- * the terminal sent it to the command's process group itself (Ctrl-C); a second one kills it.
+ * the terminal sent it to the command's process group itself (Ctrl-C); a second one kills it
+ * and abandons what is left of the text report: stdout becomes /dev/null, so that a reader
+ * that stopped reading cannot hold threadtrace in a write (the interrupted write is retried
+ * there) and it goes on to reap the command and exit.
  */
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	pid_t child = command_pid;
+	int saved_errno = errno, null_fd;
 
 	if (!signals_seen++) {
 		stop_signal = sig;
 		if (child > 0 && !(si && si->si_code == SI_KERNEL))
 			kill(child, sig);
-	} else if (child > 0) {
-		kill(child, SIGKILL);
+	} else {
+		if (child > 0)
+			kill(child, SIGKILL);
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null_fd >= 0) {
+			dup2(null_fd, STDOUT_FILENO);
+			close(null_fd);
+		}
 	}
+	errno = saved_errno;
 }
 
 int collector_wait_command(struct collector_result *res, bool quiet)
@@ -1718,6 +1729,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				res->child_status = status;
 				res->target_exited = true;
 				child = 0;
+				command_pid = 0; /* reaped: its pid may be another's by the next signal */
 				break;
 			}
 		} else if (procfs_alive(pid) == 0) {

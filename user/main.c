@@ -188,8 +188,6 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 	struct output out;
 	int ret = 0;
 
-	if (!o->quiet)
-		report_text(stdout, an, &o->report);
 	if (o->json)
 		ret |= open_output(&out, o->json) ? close_output(&out, o->json,
 								 json_summary(out.f, an)) : -1;
@@ -211,6 +209,12 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 	if (o->perfetto)
 		ret |= open_output(&out, o->perfetto) ? close_output(&out, o->perfetto,
 								     perfetto_write(out.f, an)) : -1;
+	/* the files first: a stdout reader that does not read yet must not hold them back; and
+	 * flushed here, not at exit, so a second signal while the command is awaited loses none */
+	if (!o->quiet) {
+		report_text(stdout, an, &o->report);
+		fflush(stdout);
+	}
 	return ret ? 1 : 0;
 }
 

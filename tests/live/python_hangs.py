@@ -8,6 +8,7 @@ and holders (with their evidence), the hung view's Python stacks at the blocking
 lock each blocked thread is charged to, a thread waiting for a Lock it holds itself as a
 deadlock of one, and a lost Condition notify shown as a blocked Condition.wait, not as a
 deadlock. TT_NO_ROOTS=1: no roots. Ends with 'N passed, N failed, N skipped'."""
+import fcntl
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TT = os.path.join(ROOT, "threadtrace")
 PYHANG = os.path.join(ROOT, "tests", "workloads", "pyhang.py")
 TMP = tempfile.mkdtemp(prefix="tt-pyhang-")
+F_SETPIPE_SZ = 1031
 
 
 def truths(text):
@@ -57,11 +59,17 @@ def start(py, mode, out, env=None, root=None):
                             start_new_session=True)
 
 
+def label(py):
+    """py's name in tags and test names: pyenv's python3.11 and Debian's are both python3.11 (a
+    shared --json path let one test read the other's report)."""
+    return os.path.basename(py) + ("-debian" if py.startswith("/usr/bin") else "")
+
+
 def attach(py, mode, n, root=None):
     """-p PID, 4 s (the Python round needs 0.5 s of blocking and two looks 250 ms apart, after
     attach: room for a loaded machine), attached once the workload hangs: (stderr, summary,
     truths)."""
-    tag = f"{os.path.basename(py)}-{os.path.basename(root or 'host')}-{mode}-p"
+    tag = f"{label(py)}-{os.path.basename(root or 'host')}-{mode}-p"
     out, js = os.path.join(TMP, tag + ".out"), os.path.join(TMP, tag + ".json")
     w = start(py, mode, out, root=root)
     try:
@@ -84,14 +92,21 @@ def child_pid(out):
         return int(f.readline().split()[1])
 
 
-def command(py, mode, n):
+def command(py, mode, n, stdout_full=False):
     """-- CMD, SIGINT once it said DEADLOCK (within 30 s: no fixed sleep that a loaded machine
-    outruns): the report must come while the child still runs."""
-    tag = f"{os.path.basename(py)}-{mode}-cmd"
+    outruns): the report must come while the child still runs; a second SIGINT once the JSON
+    is there (the first was taken: two sent before threadtrace runs are one to the kernel)
+    ends both. stdout_full: threadtrace's stdout is a one-page pipe the workload's truths fill
+    and nobody reads until the end: the JSON must not wait for it, nor the exit."""
+    tag = f"{label(py)}-{mode}-cmd" + ("-stdout-full" if stdout_full else "")
     js = os.path.join(TMP, tag + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
     env = dict(os.environ, DELAY="2" if py.startswith("/usr/bin") else "0.5")
     p = subprocess.Popen([TT, "--json", js, "--", py, PYHANG, mode], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    if stdout_full:
+        fcntl.fcntl(p.stdout.fileno(), F_SETPIPE_SZ, 4096)
     err, said = [], threading.Event()
 
     def read_stderr():
@@ -214,7 +229,7 @@ def check_lost_notify(stderr, s, t):
 def make_tests():
     tests = []
     for py in pythons():
-        name = os.path.basename(py) + ("-debian" if py.startswith("/usr/bin") else "")
+        name = label(py)
 
         def t_p(py=py, mode="lock"):
             check_deadlock(py, mode, *attach(py, mode, 2))
@@ -227,6 +242,11 @@ def make_tests():
             check(len(t) == 2, f"truths {t}")
             check_deadlock(py, "lock", stderr, s, t)
 
+        def t_cmd_full(py=py):
+            stderr, s, t = command(py, "lock", 2, stdout_full=True)
+            check(len(t) == 2, f"truths {t}")
+            check_deadlock(py, "lock", stderr, s, t)
+
         def t_cond(py=py):
             check_lost_notify(*attach(py, "cond", 1))
 
@@ -234,7 +254,9 @@ def make_tests():
             check_self(*attach(py, mode, 1))
 
         for suffix, fn in (("lock_attach", t_p), ("rlock_attach", t_pr),
-                           ("lock_command_sigint", t_cmd), ("cond_lost_notify", t_cond),
+                           ("lock_command_sigint", t_cmd),
+                           ("lock_command_sigint_stdout_full", t_cmd_full),
+                           ("cond_lost_notify", t_cond),
                            ("self_same", t_self),
                            ("self_call", lambda py=py: t_self(py, "self-call"))):
             fn.__name__ = f"test_{name}_{suffix}"
