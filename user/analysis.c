@@ -707,6 +707,7 @@ static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 r
 	t->cur.gil_ns_end = t->st.gil_wait_ns;
 	t->cur.cpu_ns_end = thread_cpu_now(t, ts);
 	t->cur.slept_ns_end = t->st.other_wait_ns;
+	t->cur.calls_end = t->lock_calls;
 	note_owner_death(w, &t->cur);
 	if (ret == -E_TIMEDOUT)
 		t->cur.cause = WC_TIMEOUT;

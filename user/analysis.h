@@ -232,7 +232,10 @@ struct pywait_info {
 	char name[48];
 };
 
-/* A thread still blocked in a futex wait of 1 s or more when the trace ended (a hang). */
+/*
+ * A thread still blocked in a futex wait of 1 s or more when the trace ended (a hang), or
+ * a Python thread the live check found blocked (0.5 s or more when it looked: TT_REC_PYWAIT).
+ */
 struct blocked_thread {
 	__u32 tid;
 	char comm[TT_COMM_LEN];

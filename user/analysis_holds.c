@@ -298,6 +298,7 @@ void on_lock_call(struct work *w, const struct tt_lock_call *r)
 	enum lock_kind k = LK_MUTEX;
 
 	w->a->lock_calls++;
+	t->lock_calls++;
 	hold_settle(w, t);
 	if (r->stack.nr_user)
 		stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));

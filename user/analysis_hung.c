@@ -39,13 +39,20 @@ void hung_deadlock_link(struct work *w, struct deadlock_stat *d, unsigned i)
 		d->links[i].py = t->py;
 }
 
-/* At the end of the trace: a wait still open for BLOCKED_MIN_NS is a blocked thread. */
+/*
+ * At the end of the trace: a wait still open for BLOCKED_MIN_NS is a blocked thread; so is a
+ * shorter one the live check already described (TT_REC_PYWAIT: blocked for half a second when
+ * it looked, which is what a DEADLOCK line names): a report asked for right after a DEADLOCK
+ * line lists the threads that line named.
+ */
 void hung_note_blocked(struct work *w, struct thread_work *t)
 {
 	struct analysis *a = w->a;
 	struct blocked_thread *b;
+	bool described = t->py.valid && t->py.since == t->cur.begin && t->py.uaddr == t->cur.addr;
 
-	if (a->end_ts < t->cur.begin || a->end_ts - t->cur.begin < BLOCKED_MIN_NS)
+	if (a->end_ts < t->cur.begin ||
+	    (a->end_ts - t->cur.begin < BLOCKED_MIN_NS && !described))
 		return;
 	b = VEC_PUSH(a->blocked, a->nr_blocked, w->cap_blocked);
 	memset(b, 0, sizeof(*b));
@@ -57,7 +64,7 @@ void hung_note_blocked(struct work *w, struct thread_work *t)
 	b->key = t->cur.key ? t->cur.key : t->cur.addr;
 	b->stack = t->cur.stack;
 	b->at_attach = t->info_ts && t->cur.begin == t->info_ts;
-	if (t->py.valid && t->py.since == t->cur.begin && t->py.uaddr == t->cur.addr)
+	if (described)
 		b->py = t->py;
 }
 

@@ -73,6 +73,7 @@ struct raw_wait {
 	__u64 gil_ns, gil_ns_end; /* its thread's GIL waiting so far, at its begin and end */
 	/* its thread's time on CPU, and asleep other than in a futex, at its begin and end */
 	__u64 cpu_ns, cpu_ns_end, slept_ns, slept_ns_end;
+	__u64 calls, calls_end; /* its thread's lock calls so far (--holds), at its begin and end */
 	bool py_loop; /* a Python call that may wait several times (pyobj.loop) */
 	__u64 begin, end;
 	__s64 ret;
@@ -94,6 +95,7 @@ struct thread_work {
 	enum tstate state;
 	__u64 since;
 	__u64 blocked_addr; /* the futex a blocked thread sleeps in, 0 for other blocking */
+	__u64 lock_calls;   /* --holds: its lock calls seen so far (each trapped into a uprobe) */
 	/* /proc at attach, for a thread that had no event yet */
 	char hint_state;
 	__u64 hint_futex;
