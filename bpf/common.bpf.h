@@ -545,25 +545,26 @@ static __always_inline void emit_pystack(__u32 slot, __u16 parent_kind, __u32 pi
 	emit_scratch(rec, size & (TT_SCRATCH_SIZE - 1));
 }
 
-/* Register numbers of uprobe attach cookies (user/probesite.h enum site_reg). */
+/* A register of an attach cookie (enum tt_reg); 0 for another number. */
+_Static_assert(TT_REG__NR == TT_REG_R11 + 1, "reg_value has a case for every enum tt_reg");
 static __always_inline __u64 reg_value(struct pt_regs *regs, __u32 r)
 {
 	switch (r) {
-	case 0: return BPF_CORE_READ(regs, di);
-	case 1: return BPF_CORE_READ(regs, si);
-	case 2: return BPF_CORE_READ(regs, dx);
-	case 3: return BPF_CORE_READ(regs, cx);
-	case 4: return BPF_CORE_READ(regs, r8);
-	case 5: return BPF_CORE_READ(regs, r9);
-	case 6: return BPF_CORE_READ(regs, bx);
-	case 7: return BPF_CORE_READ(regs, bp);
-	case 8: return BPF_CORE_READ(regs, r12);
-	case 9: return BPF_CORE_READ(regs, r13);
-	case 10: return BPF_CORE_READ(regs, r14);
-	case 11: return BPF_CORE_READ(regs, r15);
-	case 12: return BPF_CORE_READ(regs, ax);
-	case 13: return BPF_CORE_READ(regs, r10);
-	case 14: return BPF_CORE_READ(regs, r11);
+	case TT_REG_RDI: return BPF_CORE_READ(regs, di);
+	case TT_REG_RSI: return BPF_CORE_READ(regs, si);
+	case TT_REG_RDX: return BPF_CORE_READ(regs, dx);
+	case TT_REG_RCX: return BPF_CORE_READ(regs, cx);
+	case TT_REG_R8: return BPF_CORE_READ(regs, r8);
+	case TT_REG_R9: return BPF_CORE_READ(regs, r9);
+	case TT_REG_RBX: return BPF_CORE_READ(regs, bx);
+	case TT_REG_RBP: return BPF_CORE_READ(regs, bp);
+	case TT_REG_R12: return BPF_CORE_READ(regs, r12);
+	case TT_REG_R13: return BPF_CORE_READ(regs, r13);
+	case TT_REG_R14: return BPF_CORE_READ(regs, r14);
+	case TT_REG_R15: return BPF_CORE_READ(regs, r15);
+	case TT_REG_RAX: return BPF_CORE_READ(regs, ax);
+	case TT_REG_R10: return BPF_CORE_READ(regs, r10);
+	case TT_REG_R11: return BPF_CORE_READ(regs, r11);
 	}
 	return 0;
 }

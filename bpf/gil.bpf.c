@@ -27,15 +27,15 @@ int tt_gil_store(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	__u64 cookie = bpf_get_attach_cookie(ctx), gil = gil_addr;
-	__u32 op = cookie & 0xff, reg = (cookie >> 8) & 0xff;
-	__s32 disp = (__s32)(cookie >> 32);
+	__u32 op = TT_COOKIE_OP(cookie), reg = TT_COOKIE_REG(cookie);
+	__s32 disp = TT_GIL_COOKIE_DISP(cookie);
 	struct tt_gil *rec;
 	__u32 size = sizeof(*rec), req = 0;
 	bool stack = op == TT_GIL_TAKE;
 
 	if (!gil || !is_target_thread(tgid, tid))
 		return 0;
-	if (reg != 0xff && reg_value(ctx, reg) + disp != gil + GIL_LOCKED)
+	if (reg != TT_REG_NONE && reg_value(ctx, reg) + disp != gil + GIL_LOCKED)
 		return 0; /* a store to something else */
 	rec = scratch_get(SLOT_UPROBE);
 	if (!rec)

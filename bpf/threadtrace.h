@@ -338,6 +338,59 @@ enum tt_gil_op {
 	TT_GIL_DROP = 2,
 };
 
+/*
+ * Where a uprobe finds a value: x86_64 user registers by number (bpf/common.bpf.h reg_value).
+ * user/probesite.c tracks TT_REG_RDI..TT_REG_R15 through a lock function's entry; the GIL's
+ * stores (user/pygil.c) may go through any of them.
+ */
+enum tt_reg {
+	TT_REG_RDI = 0,
+	TT_REG_RSI,
+	TT_REG_RDX,
+	TT_REG_RCX,
+	TT_REG_R8,
+	TT_REG_R9,
+	TT_REG_RBX,
+	TT_REG_RBP,
+	TT_REG_R12,
+	TT_REG_R13,
+	TT_REG_R14,
+	TT_REG_R15,
+	TT_REG_RAX,
+	TT_REG_R10,
+	TT_REG_R11,
+	TT_REG__NR,
+	TT_REG_NONE = 0xff, /* none there, or (GIL) rip-relative: checked when decoded */
+};
+
+/*
+ * Uprobe attach cookies (bpf_get_attach_cookie): what user space tells a probe when it attaches
+ * it. Encoded by user/probesite.h and user/pygil.h, decoded by bpf/holds.bpf.c and
+ * bpf/gil.bpf.c, only with these macros:
+ *   bits  0..7   op    enum tt_lock_op (--holds) or enum tt_gil_op (GIL)
+ *   bits  8..15  reg   enum tt_reg: --holds: the lock object; GIL: the store's base register
+ *   bits 16..23  reg2  --holds: the second object (a cond wait's mutex) or TT_REG_NONE; GIL: 0
+ *   bits 32..47  --holds: ret_off, bytes from sp to the caller's return address at the site
+ *   bits 32..63  GIL: disp, the store's displacement from reg (signed)
+ */
+#define TT_COOKIE_FIELD_MASK 0xffu /* op, reg and reg2: 8 bits each */
+#define TT_COOKIE_RET_OFF_MASK 0xffffu
+
+#define TT_COOKIE_OP(c) ((__u32)(c) & TT_COOKIE_FIELD_MASK)
+#define TT_COOKIE_REG(c) ((__u32)((c) >> 8) & TT_COOKIE_FIELD_MASK)
+#define TT_COOKIE_REG2(c) ((__u32)((c) >> 16) & TT_COOKIE_FIELD_MASK)
+
+#define TT_LOCK_COOKIE(op, reg, reg2, ret_off)                                             \
+	((__u64)((op) & TT_COOKIE_FIELD_MASK) | (__u64)((reg) & TT_COOKIE_FIELD_MASK) << 8 | \
+	 (__u64)((reg2) & TT_COOKIE_FIELD_MASK) << 16 |                                     \
+	 (__u64)((ret_off) & TT_COOKIE_RET_OFF_MASK) << 32)
+#define TT_LOCK_COOKIE_RET_OFF(c) ((__u32)((c) >> 32) & TT_COOKIE_RET_OFF_MASK)
+
+#define TT_GIL_COOKIE(op, reg, disp)                                                       \
+	((__u64)((op) & TT_COOKIE_FIELD_MASK) | (__u64)((reg) & TT_COOKIE_FIELD_MASK) << 8 | \
+	 (__u64)(__u32)(__s32)(disp) << 32)
+#define TT_GIL_COOKIE_DISP(c) ((__s32)(__u32)((c) >> 32))
+
 #define TT_GIL_FORCED (1u << 0) /* a drop with the drop request set: another thread asked */
 /* free-threaded build: stored while its `enabled` was not INT_MAX, the GIL on only while an
  * extension module is imported (3.13t enables it around every such import) or off again */
@@ -626,5 +679,32 @@ struct tt_session_end {
 	__u32 target_exited;
 	__u32 pad;
 };
+
+/* attach cookies: every op and register fits its field, and each field reads back */
+_Static_assert(TT_LOP__NR - 1 <= TT_COOKIE_FIELD_MASK && TT_GIL_DROP <= TT_COOKIE_FIELD_MASK,
+	       "ops fit the cookie's op field");
+_Static_assert(TT_REG__NR <= TT_REG_NONE && TT_REG_NONE <= TT_COOKIE_FIELD_MASK,
+	       "registers and TT_REG_NONE fit the cookie's register fields, apart");
+_Static_assert(TT_COOKIE_OP(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15, TT_REG_NONE, 0xffff)) ==
+			       TT_LOP__NR - 1 &&
+		       TT_COOKIE_REG(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15, TT_REG_NONE,
+						    0xffff)) == TT_REG_R15 &&
+		       TT_COOKIE_REG2(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15, TT_REG_NONE,
+						     0xffff)) == TT_REG_NONE &&
+		       TT_LOCK_COOKIE_RET_OFF(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15,
+							    TT_REG_NONE, 0xffff)) == 0xffff &&
+		       TT_COOKIE_REG2(TT_LOCK_COOKIE(TT_LOP_COND_WAIT, TT_REG_RDI, TT_REG_RSI,
+						     8)) == TT_REG_RSI,
+	       "--holds cookie: op, reg, reg2 and ret_off read back");
+_Static_assert(TT_COOKIE_OP(TT_GIL_COOKIE(TT_GIL_DROP, TT_REG_R11, -2147483647 - 1)) ==
+			       TT_GIL_DROP &&
+		       TT_COOKIE_REG(TT_GIL_COOKIE(TT_GIL_DROP, TT_REG_R11, -2147483647 - 1)) ==
+			       TT_REG_R11 &&
+		       TT_GIL_COOKIE_DISP(TT_GIL_COOKIE(TT_GIL_DROP, TT_REG_R11,
+							-2147483647 - 1)) == -2147483647 - 1 &&
+		       TT_GIL_COOKIE_DISP(TT_GIL_COOKIE(TT_GIL_TAKE, TT_REG_NONE, -8)) == -8 &&
+		       TT_COOKIE_REG(TT_GIL_COOKIE(TT_GIL_TAKE, TT_REG_NONE, -8)) == TT_REG_NONE &&
+		       TT_COOKIE_REG2(TT_GIL_COOKIE(TT_GIL_TAKE, TT_REG_NONE, -8)) == 0,
+	       "GIL cookie: op, reg and a negative disp read back");
 
 #endif /* THREADTRACE_H */

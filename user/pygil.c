@@ -425,20 +425,22 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 
 /* --- decoding --------------------------------------------------------------------------- */
 
-/* The register (a reg_value number) an x86 register, or a part of it, belongs to. */
+/* The register (enum tt_reg) an x86 register, or a part of it, belongs to. */
 static unsigned base_reg(unsigned r)
 {
 	unsigned sr = probesite_reg_of(r);
 
-	if (sr != SR_NONE)
+	if (sr != TT_REG_NONE)
 		return sr;
 	switch (r) {
 	case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AL: case X86_REG_AH:
-		return 12;
-	case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B: return 13;
-	case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B: return 14;
+		return TT_REG_RAX;
+	case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B:
+		return TT_REG_R10;
+	case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B:
+		return TT_REG_R11;
 	}
-	return PYREG_NONE;
+	return TT_REG_NONE;
 }
 
 struct decode_ctx {
@@ -485,9 +487,9 @@ static bool store_01(const cs_insn *in, unsigned *op, unsigned *reg, __s64 *disp
 		return false;
 	*op = x->operands[1].imm ? TT_GIL_TAKE : TT_GIL_DROP;
 	*rip = x->operands[0].mem.base == X86_REG_RIP;
-	*reg = *rip ? PYREG_NONE : base_reg(x->operands[0].mem.base);
+	*reg = *rip ? TT_REG_NONE : base_reg(x->operands[0].mem.base);
 	*disp = x->operands[0].mem.disp;
-	return *rip || *reg != PYREG_NONE;
+	return *rip || *reg != TT_REG_NONE;
 }
 
 /*
@@ -588,7 +590,7 @@ static void emulated_after(const struct decode_ctx *d, const cs_insn *store, uns
 		    cs_insn_group(d->cs, in, X86_GRP_RET) || cs_insn_group(d->cs, in, X86_GRP_INT) ||
 		    cs_regs_access(d->cs, in, rd, &nrd, wr, &nwr))
 			break;
-		for (unsigned k = 0; k < nwr && reg != PYREG_NONE; k++)
+		for (unsigned k = 0; k < nwr && reg != TT_REG_NONE; k++)
 			clobbers |= base_reg(wr[k]) == reg;
 		if (clobbers)
 			break;
@@ -667,7 +669,7 @@ static void decode_range(csh cs, struct decode_ctx *d)
 		if (store_01(in, &op, &reg, &disp, &rip) && (!d->only_op || op == d->only_op)) {
 			if (rip) {
 				if (d->locked_vaddr && in->address + in->size + disp == d->locked_vaddr)
-					add_site(d, in, op, PYREG_NONE, 0);
+					add_site(d, in, op, TT_REG_NONE, 0);
 			} else {
 				bool disp_ok = false, sig = !d->need_signature;
 				/* 0x10 and 0x18 are everyone's offsets: in a stripped build a store
@@ -697,7 +699,7 @@ static void decode_range(csh cs, struct decode_ctx *d)
 		if (d->need_signature) {
 			const cs_x86 *x = &in->detail->x86;
 
-			recent[nr % SIGNATURE_INSNS].base = PYREG_NONE;
+			recent[nr % SIGNATURE_INSNS].base = TT_REG_NONE;
 			for (unsigned i = 0; i < x->op_count; i++)
 				if (x->operands[i].type == X86_OP_MEM) {
 					recent[nr % SIGNATURE_INSNS].base = base_reg(x->operands[i].mem.base);

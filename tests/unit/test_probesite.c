@@ -32,16 +32,16 @@ void test_probe_sites(void)
 
 	CHECK(probesite_decode(mutex_lock, sizeof(mutex_lock), 0x1000, 1, &s));
 	CHECK_EQ_U64(s.site_off, 0x1000 + 8);
-	CHECK(s.reg1 == SR_RDI && s.ret_off == 0 && s.emulated);
+	CHECK(s.reg1 == TT_REG_RDI && s.ret_off == 0 && s.emulated);
 	CHECK(probesite_decode(copied, sizeof(copied), 0, 1, &s));
 	CHECK_EQ_U64(s.site_off, 12);
-	CHECK(s.reg1 == SR_RBX && s.ret_off == 0x18);
+	CHECK(s.reg1 == TT_REG_RBX && s.ret_off == 0x18);
 	CHECK(!probesite_decode(loop_back, sizeof(loop_back), 0, 1, &s));
-	CHECK(s.site_off == 0 && s.reg1 == SR_RDI && !s.emulated);
+	CHECK(s.site_off == 0 && s.reg1 == TT_REG_RDI && !s.emulated);
 	CHECK(!probesite_decode(clobbered, sizeof(clobbered), 0, 1, &s));
 	CHECK(s.site_off == 0 && !s.emulated);
 	CHECK(probesite_decode(cond_wait, sizeof(cond_wait), 0, 2, &s));
-	CHECK(s.site_off == 0 && s.reg1 == SR_RDI && s.reg2 == SR_RSI);
+	CHECK(s.site_off == 0 && s.reg1 == TT_REG_RDI && s.reg2 == TT_REG_RSI);
 	s.op = TT_LOP_COND_WAIT; /* the caller's part of the site, not decoding's */
 	CHECK_EQ_U64(probe_site_cookie(&s) & 0xff, TT_LOP_COND_WAIT);
 }
