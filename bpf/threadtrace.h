@@ -391,6 +391,16 @@ enum tt_reg {
 	 (__u64)(__u32)(__s32)(disp) << 32)
 #define TT_GIL_COOKIE_DISP(c) ((__s32)(__u32)((c) >> 32))
 
+/*
+ * CPython's struct _gil_runtime_state (3.8-3.15, doc/cpython-layouts.md), which BPF reads at
+ * each probed store and user space at attach: interval, then these.
+ */
+#define TT_GIL_LAST_HOLDER_OFF 8   /* PyThreadState *: the latest taker */
+#define TT_GIL_LOCKED_OFF 16	   /* int: what the probed stores write */
+#define TT_GIL_SWITCH_NUMBER_OFF 24 /* unsigned long: holder changes */
+/* a free-threaded build's `enabled` int: on for good, not just while a module is imported */
+#define TT_GIL_ENABLED_FOR_GOOD 0x7fffffff
+
 #define TT_GIL_FORCED (1u << 0) /* a drop with the drop request set: another thread asked */
 /* free-threaded build: stored while its `enabled` was not INT_MAX, the GIL on only while an
  * extension module is imported (3.13t enables it around every such import) or off again */
@@ -433,6 +443,25 @@ struct tt_py_walk {
 				these low bits */
 	__s32 tlbc_index;    /* frame + this: int32 index of the thread's bytecode copy the
 				instruction is in (free-threaded 3.14+); -1: none */
+};
+
+/*
+ * BPF reads this many bytes of a frame at most (a power of 2: its offsets are masked with it);
+ * frame_bytes and every offset above stay below it (user/pyframes.c).
+ */
+#define TT_PY_FRAME_BYTES 128
+
+/*
+ * How BPF finds a thread's PyThreadState in the main interpreter's list when it has not learnt
+ * it from a GIL drop (a free-threaded build with the GIL off has none): user/pygil.c's layout,
+ * set before py_armed.
+ */
+struct tt_py_threads {
+	__u64 head;	  /* the list's head pointer is here (interp + tstate_head); 0: not armed */
+	__u32 next;	  /* tstate + this: the next thread state */
+	__s32 native_tid; /* tstate + this: native_thread_id; -1: none (3.8-3.10), then: */
+	__u32 thread_id;  /* tstate + this: pthread_t, which is the thread's FS base */
+	__u32 pad;
 };
 
 #define TT_PY_OWNER_CSTACK 3 /* and above: shims (3.12/3.13 C stack, 3.14+ interpreter) */

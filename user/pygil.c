@@ -58,9 +58,6 @@ static void layout_from_debug(const struct py_debug_offsets *o, struct py_layout
 	l->modules = o->interp_modules == PYDEBUG_NONE ? 0 : o->interp_modules;
 }
 
-#define GIL_LOCKED 16
-#define GIL_LAST_HOLDER 8
-#define GIL_SWITCH_NUMBER 24
 #define GLIBC_PTHREAD_TID 0x2d0 /* struct pthread.tid, glibc 2.34-2.36 x86_64 */
 #define MAX_TSTATES 4096
 
@@ -157,16 +154,13 @@ static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l,
 	return pygil_host_tid(round, (__u32)v);
 }
 
-/* `enabled` of a free-threaded GIL switched on for good; below, it counts imports under way */
-#define GIL_ENABLED_FOR_GOOD 0x7fffffff
-
 bool pygil_enabled(const struct py_target *py)
 {
 	__s32 enabled = 0;
 
 	if (!(py->flags & TT_PY_FREE_THREADED))
 		return true;
-	return !rd(py, py->gil_enabled, &enabled, 4) && enabled == GIL_ENABLED_FOR_GOOD;
+	return !rd(py, py->gil_enabled, &enabled, 4) && enabled == TT_GIL_ENABLED_FOR_GOOD;
 }
 
 int pygil_read_state(struct py_target *py)
@@ -179,9 +173,9 @@ int pygil_read_state(struct py_target *py)
 
 	if (!l)
 		return -EINVAL;
-	if ((err = rd(py, py->gil + GIL_LOCKED, &locked, 4)) ||
-	    (err = rd64(py, py->gil + GIL_LAST_HOLDER, &holder)) ||
-	    (err = rd64(py, py->gil + GIL_SWITCH_NUMBER, &py->switch_number)))
+	if ((err = rd(py, py->gil + TT_GIL_LOCKED_OFF, &locked, 4)) ||
+	    (err = rd64(py, py->gil + TT_GIL_LAST_HOLDER_OFF, &holder)) ||
+	    (err = rd64(py, py->gil + TT_GIL_SWITCH_NUMBER_OFF, &py->switch_number)))
 		return err;
 	py->flags &= ~TT_PY_HELD;
 	if (locked == 1)
@@ -393,13 +387,13 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 
 		/* `enabled` first, the rest of the GIL 8 bytes on: the GIL from its interval */
 		py->gil_enabled = py->gil;
-		py->gil += (unsigned)l->disps[0] - GIL_LOCKED;
+		py->gil += (unsigned)l->disps[0] - TT_GIL_LOCKED_OFF;
 		if (rd(py, py->gil_enabled, &enabled, 4))
 			return -EAGAIN;
-		if (enabled != GIL_ENABLED_FOR_GOOD) /* off, or on only for an import */
+		if (enabled != TT_GIL_ENABLED_FOR_GOOD) /* off, or on only for an import */
 			py->flags |= TT_PY_GIL_DISABLED;
 	}
-	if (rd(py, py->gil + GIL_LOCKED, &locked, 4) || rd64(py, py->gil, &interval))
+	if (rd(py, py->gil + TT_GIL_LOCKED_OFF, &locked, 4) || rd64(py, py->gil, &interval))
 		return -EAGAIN;
 	if (locked == -1 && !(py->flags & TT_PY_GIL_DISABLED))
 		return -EAGAIN; /* the GIL is not created yet */
@@ -677,13 +671,14 @@ static void decode_range(csh cs, struct decode_ctx *d)
 				 * through a pointer to _PyRuntime itself may show last_holder or
 				 * switch_number instead */
 				bool strong = d->l->gil_in_rt < 0 ||
-					      disp != d->l->gil_in_rt + GIL_LOCKED;
+					      disp != d->l->gil_in_rt + TT_GIL_LOCKED_OFF;
 
 				for (int k = 0; k < 3; k++)
 					disp_ok |= disp == d->l->disps[k];
 				/* with the GIL inside _PyRuntime, take/drop never go through a
 				 * pointer to the GIL itself */
-				if (d->need_signature && d->l->gil_in_rt >= 0 && disp == GIL_LOCKED)
+				if (d->need_signature && d->l->gil_in_rt >= 0 &&
+				    disp == TT_GIL_LOCKED_OFF)
 					disp_ok = false;
 				for (unsigned k = 0; disp_ok && !sig && !strong && k < SIGNATURE_INSNS;
 				     k++)
@@ -818,7 +813,8 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
 	d.cs = cs;
 	if (l->gil_in_rt >= 0)
-		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt + GIL_LOCKED;
+		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt +
+				 TT_GIL_LOCKED_OFF;
 	{
 		__u64 t1 = 0, s1 = 0, t2 = 0, s2 = 0;
 		bool t1ok = probesite_elf_symbol(e, "take_gil", false, &t1, &s1) && s1;
