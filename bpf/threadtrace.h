@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * threadtrace.h - the one header shared by the BPF programs and user space.
- * Record layouts in the ring buffer and in record files; fixed-width types only.
+ * threadtrace.h - the one header shared by the BPF programs and user space: record layouts in
+ * the ring buffer and in record files, and everything else both sides must agree on (uprobe
+ * attach cookies, register numbers, the BPF globals user space fills, CPython offsets BPF reads).
+ * Fixed-width types only. The checks at the end are compiled on both sides: a layout one
+ * compiler lays out differently, or a cookie field too narrow for its values, fails the build.
  */
 #ifndef THREADTRACE_H
 #define THREADTRACE_H
@@ -708,6 +711,102 @@ struct tt_session_end {
 	__u32 target_exited;
 	__u32 pad;
 };
+
+/*
+ * The contract, checked wherever this header is compiled: clang for BPF, the C compiler for
+ * user space. A layout that comes out differently on one side (a type whose size or alignment
+ * differs there, a field moved or resized), a record kind in the other side's range, or a value
+ * that no longer fits its cookie field stops that side's build here. Changing a number below
+ * changes the ABI: record files and both sides depend on it (TT_ABI_VERSION).
+ */
+#define TT_OFFSETOF(type, field) __builtin_offsetof(type, field)
+
+/* every record's header and the stack that follows some */
+_Static_assert(sizeof(struct tt_rec_hdr) == 24 && TT_OFFSETOF(struct tt_rec_hdr, kind) == 2 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, cpu) == 4 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, ts) == 8 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, pid) == 16 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, tid) == 20,
+	       "record header layout");
+_Static_assert(sizeof(struct tt_stack) == 8 && TT_OFFSETOF(struct tt_stack, ips) == 8,
+	       "stack header layout");
+
+/* records BPF writes: sizes, and where their stacks start (BPF fills ips[] past them) */
+_Static_assert(sizeof(struct tt_wait_begin) == 56 && TT_OFFSETOF(struct tt_wait_begin, stack) == 48,
+	       "wait_begin layout");
+_Static_assert(sizeof(struct tt_wait_end) == 48, "wait_end layout");
+_Static_assert(sizeof(struct tt_wake_op) == 48, "wake_op layout");
+_Static_assert(sizeof(struct tt_waking) == 80 && TT_OFFSETOF(struct tt_waking, stack) == 72,
+	       "waking layout");
+_Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
+_Static_assert(sizeof(struct tt_switch_kstat) == 88 &&
+		       TT_OFFSETOF(struct tt_switch_kstat, prev_run_delay) == 72,
+	       "switch_kstat layout");
+_Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
+_Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
+_Static_assert(sizeof(struct tt_regs) == 64 && sizeof(struct tt_ustack_snapshot) == 104 &&
+		       TT_OFFSETOF(struct tt_ustack_snapshot, regs) == 40 &&
+		       TT_OFFSETOF(struct tt_ustack_snapshot, data) == 104,
+	       "ustack_snapshot layout");
+_Static_assert(sizeof(struct tt_lock_call) == 56 && TT_OFFSETOF(struct tt_lock_call, stack) == 48,
+	       "lock_call layout");
+_Static_assert(sizeof(struct tt_gil) == 64 && TT_OFFSETOF(struct tt_gil, stack) == 56,
+	       "gil layout");
+_Static_assert(sizeof(struct tt_pyframe) == 24 &&
+		       TT_OFFSETOF(struct tt_pyframe, local0) == TT_PYFRAME_V1_SIZE,
+	       "pyframe layout (files before local0 hold the part before it)");
+_Static_assert(sizeof(struct tt_pystack) == 32 && TT_OFFSETOF(struct tt_pystack, frames) == 32,
+	       "pystack layout");
+_Static_assert(sizeof(struct tt_park_key) == 40 && TT_OFFSETOF(struct tt_park_key, key) == 32,
+	       "park_key layout");
+
+/* records the collector writes */
+_Static_assert(sizeof(struct tt_unwound) == 40 && TT_OFFSETOF(struct tt_unwound, stack) == 32,
+	       "unwound layout");
+_Static_assert(sizeof(struct tt_python) == 192, "python layout");
+_Static_assert(sizeof(struct tt_runtime) == 192, "runtime layout");
+_Static_assert(sizeof(struct tt_py_objtype) == 88, "py_objtype layout");
+_Static_assert(sizeof(struct tt_session) == 56, "session layout");
+_Static_assert(sizeof(struct tt_thread_info) == 56, "thread_info layout");
+_Static_assert(sizeof(struct tt_session_end) == 56 &&
+		       TT_OFFSETOF(struct tt_session_end, counters) == 24,
+	       "session_end layout");
+_Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
+_Static_assert(sizeof(struct tt_libc) == 224, "libc layout");
+_Static_assert(sizeof(struct tt_pywait) == 112, "pywait layout");
+_Static_assert(sizeof(struct tt_py_thread_name) == 96, "py_thread_name layout");
+/* the analysis indexes these companions by their parent, at one offset */
+_Static_assert(TT_OFFSETOF(struct tt_pystack, parent_kind) ==
+			       TT_OFFSETOF(struct tt_unwound, parent_kind) &&
+		       TT_OFFSETOF(struct tt_py_objtype, parent_kind) ==
+			       TT_OFFSETOF(struct tt_unwound, parent_kind),
+	       "companion records keep parent_kind in one place");
+
+/* record kinds: BPF's below 64, the collector's from 64 */
+_Static_assert(TT_REC_PARK_KEY < TT_REC_SESSION && TT_REC_SESSION == 64,
+	       "BPF record kinds stay below the collector's");
+
+/* what user space puts in BPF maps and globals */
+_Static_assert(sizeof(struct tt_cfi_row) == 16, "cfi rows: the stride of the mmapped array");
+_Static_assert(TT_CFI_SIGNAL <= 0xff && TT_CFI_RBP_LOST <= 0xff, "cfi row kinds fit a __u8");
+_Static_assert(sizeof(struct tt_unwind_map) == 40 &&
+		       TT_OFFSETOF(struct tt_unwind_map, first_row) == 24,
+	       "unwind_map layout");
+_Static_assert(sizeof(struct tt_futex_state) == 16, "futex_state layout (seeded waits)");
+_Static_assert(sizeof(struct tt_py_walk) == 52 &&
+		       TT_OFFSETOF(struct tt_py_walk, frame_bytes) == 36 &&
+		       TT_OFFSETOF(struct tt_py_walk, tlbc_index) == 48,
+	       "py_walk layout");
+_Static_assert(sizeof(struct tt_py_threads) == 24 &&
+		       TT_OFFSETOF(struct tt_py_threads, native_tid) == 12 &&
+		       TT_OFFSETOF(struct tt_py_threads, thread_id) == 16,
+	       "py_threads layout");
+_Static_assert((TT_PY_FRAME_BYTES & (TT_PY_FRAME_BYTES - 1)) == 0,
+	       "BPF masks frame offsets with TT_PY_FRAME_BYTES - 1");
+_Static_assert(TT_PY_LOCAL0_FRAMES <= TT_PY_MAX_FRAMES, "local0 frames are frames");
+_Static_assert(TT_GIL_LAST_HOLDER_OFF + 8 <= TT_GIL_LOCKED_OFF &&
+		       TT_GIL_LOCKED_OFF + 4 <= TT_GIL_SWITCH_NUMBER_OFF,
+	       "GIL fields apart");
 
 /* attach cookies: every op and register fits its field, and each field reads back */
 _Static_assert(TT_LOP__NR - 1 <= TT_COOKIE_FIELD_MASK && TT_GIL_DROP <= TT_COOKIE_FIELD_MASK,
