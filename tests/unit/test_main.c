@@ -14,6 +14,7 @@
 #include "test_lockkind.h"
 #include "test_probesite.h"
 #include "test_pydebug.h"
+#include "test_pyframes.h"
 #include "test_pylive.h"
 #include "test_pyobj.h"
 #include "test_recfile.h"
@@ -64,6 +65,7 @@ static const struct unit_test tests[] = {
 	{"recfile_cut_keeps_names", test_recfile_cut_keeps_names},
 	{"pydebug_offsets", test_pydebug_offsets},
 	{"pystack_v1_frames", test_pystack_v1_frames},
+	{"pyframes_walks_fit_bpf", test_pyframes_walks_fit_bpf},
 	{"pyobj_expr", test_pyobj_expr},
 	{"pyobj_classify", test_pyobj_classify},
 	{"pyobj_freethreaded", test_pyobj_freethreaded},
