@@ -39,7 +39,9 @@ USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c)) \
 	     $(patsubst tests/workloads/%.cpp,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.cpp)) \
 	     $(BUILD)/workloads/workload-nofp $(BUILD)/workloads/storm-nofp
+# One test_<module>.c per module tested, test_main.c runs them; both unit builds take them all.
 UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_HDRS := $(wildcard tests/unit/*.h)
 
 .PHONY: all deps demo test unit live bench fuzz install uninstall clean vmlinux format check-deps
 
@@ -86,7 +88,7 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 UNIT_LIVE_OBJS := $(BUILD)/symbols.o $(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o \
 		  $(BUILD)/libcver.o $(BUILD)/pydebug.o $(BUILD)/pylive.o $(BUILD)/pygil.o \
 		  $(BUILD)/pyframes.o $(BUILD)/pidns.o
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(UNIT_HDRS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
 	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS) \
 		-o $@ $(LDLIBS)
 
@@ -95,7 +97,7 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
 UNIT_LIB_SRCS := $(CORE_SRCS) user/symbols.c user/procfs.c user/probesite.c user/cfitab.c \
 		 user/libcver.c user/pydebug.c user/pylive.c user/pygil.c user/pyframes.c user/pidns.c
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
+$(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(UNIT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TT_CPPFLAGS) $(CPPFLAGS) $(TT_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -Itests/unit \
 		$(UNIT_SRCS) $(UNIT_LIB_SRCS) -o $@ $(LDLIBS)

@@ -337,13 +337,8 @@ static __always_inline bool is_target_thread(__u32 tgid, __u32 tid)
  */
 TT_WEAK volatile __u32 py_armed = 0;
 TT_WEAK volatile struct tt_py_walk py_walk = {};
-/* The main interpreter's thread list, for a thread not learnt yet (a free-threaded build with
- * the GIL off has no drops to learn from): where its head is, tstate->next, and how a state
- * names its thread: native_thread_id, or (3.8-3.10, -1 there) pthread_t = the FS base. */
-TT_WEAK volatile __u64 py_threads_head = 0;
-TT_WEAK volatile __u32 py_ts_next = 0;
-TT_WEAK volatile __s32 py_ts_native_tid = 0; /* set with py_threads_head */
-TT_WEAK volatile __u32 py_ts_thread_id = 0;
+/* The main interpreter's thread list, for a thread not learnt yet (threadtrace.h). */
+TT_WEAK volatile struct tt_py_threads py_threads = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -352,15 +347,14 @@ struct {
 	__type(value, __u64);
 } py_tstates SEC(".maps") TT_WEAK;
 
-#define PY_FRAME_BYTES 128
 #define PY_FRAME_BUF 800 /* where in a scratch slot a frame is read to */
 _Static_assert(sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <=
-		       PY_FRAME_BUF && PY_FRAME_BUF + PY_FRAME_BYTES + 8 <= TT_SCRATCH_SIZE,
+		       PY_FRAME_BUF && PY_FRAME_BUF + TT_PY_FRAME_BYTES + 8 <= TT_SCRATCH_SIZE,
 	       "pystack scratch");
 
 static __always_inline __u64 frame_u64(const __u8 *fb, __u32 off)
 {
-	return *(const __u64 *)(fb + (off & (PY_FRAME_BYTES - 1)));
+	return *(const __u64 *)(fb + (off & (TT_PY_FRAME_BYTES - 1)));
 }
 
 struct py_walk_ctx {
@@ -391,14 +385,15 @@ static long py_walk_step(__u32 i, void *arg)
 	if (!rec)
 		return 1;
 	fb = (__u8 *)rec + PY_FRAME_BUF;
-	/* len < PY_FRAME_BYTES (user/pyframes.c); the mask is for the verifier */
-	if (bpf_probe_read_user(fb, c->len & (PY_FRAME_BYTES - 1), (void *)c->frame)) {
+	/* len < TT_PY_FRAME_BYTES (user/pyframes.c); the mask is for the verifier */
+	if (bpf_probe_read_user(fb, c->len & (TT_PY_FRAME_BYTES - 1), (void *)c->frame)) {
 		c->frame = 0;
 		return 1;
 	}
 	code = frame_u64(fb, py_walk.code) & ~(__u64)py_walk.ref_tag_bits;
 	c->frame = frame_u64(fb, py_walk.back);
-	if (py_walk.owner >= 0 && fb[py_walk.owner & (PY_FRAME_BYTES - 1)] >= TT_PY_OWNER_CSTACK) {
+	if (py_walk.owner >= 0 &&
+	    fb[py_walk.owner & (TT_PY_FRAME_BYTES - 1)] >= TT_PY_OWNER_CSTACK) {
 		/* a shim: the frame above it began an eval-loop call */
 		if (c->n)
 			rec->frames[(c->n - 1) & (TT_PY_MAX_FRAMES - 1)].flags |= TT_PYF_ENTRY;
@@ -409,12 +404,12 @@ static long py_walk_step(__u32 i, void *arg)
 	if (py_walk.instr_is_ptr)
 		f->instr = (__u32)(frame_u64(fb, py_walk.instr) - code);
 	else
-		f->instr = *(const __u32 *)(fb + (py_walk.instr & (PY_FRAME_BYTES - 1)));
+		f->instr = *(const __u32 *)(fb + (py_walk.instr & (TT_PY_FRAME_BYTES - 1)));
 	f->flags = py_walk.every_entry ? TT_PYF_ENTRY : 0;
-	if (py_walk.is_entry >= 0 && fb[py_walk.is_entry & (PY_FRAME_BYTES - 1)])
+	if (py_walk.is_entry >= 0 && fb[py_walk.is_entry & (TT_PY_FRAME_BYTES - 1)])
 		f->flags |= TT_PYF_ENTRY;
 	if (py_walk.tlbc_index >= 0)
-		f->flags |= (*(const __u32 *)(fb + (py_walk.tlbc_index & (PY_FRAME_BYTES - 1))) &
+		f->flags |= (*(const __u32 *)(fb + (py_walk.tlbc_index & (TT_PY_FRAME_BYTES - 1))) &
 			     0xffff) << TT_PYF_TLBC_SHIFT;
 	f->local0 = 0;
 	if (c->n < TT_PY_LOCAL0_FRAMES && py_walk.localsplus >= 0 &&
@@ -439,21 +434,21 @@ static long py_find_step(__u32 i, void *arg)
 {
 	struct py_find_ctx *c = arg;
 	__u64 v = 0;
-	__s32 ntid = py_ts_native_tid;
+	__s32 ntid = py_threads.native_tid;
 
 	if (!c->ts)
 		return 1;
 	if (ntid >= 0) {
 		if (bpf_probe_read_user(&v, 8, (void *)(c->ts + ntid)))
 			return 1;
-	} else if (bpf_probe_read_user(&v, 8, (void *)(c->ts + py_ts_thread_id))) {
+	} else if (bpf_probe_read_user(&v, 8, (void *)(c->ts + py_threads.thread_id))) {
 		return 1;
 	}
 	if (v == c->key) {
 		c->found = c->ts;
 		return 1;
 	}
-	if (bpf_probe_read_user(&c->ts, 8, (void *)(c->ts + py_ts_next)))
+	if (bpf_probe_read_user(&c->ts, 8, (void *)(c->ts + py_threads.next)))
 		c->ts = 0;
 	return 0;
 }
@@ -493,9 +488,9 @@ static __always_inline __u64 py_tstate_of(__u32 tid)
 	now = bpf_ktime_get_ns();
 	if (known && (*known & PY_MISS) && now - (*known & ~PY_MISS) < PY_MISS_RETRY_NS)
 		return 0;
-	if (!py_threads_head || bpf_probe_read_user(&c.ts, 8, (void *)py_threads_head))
+	if (!py_threads.head || bpf_probe_read_user(&c.ts, 8, (void *)py_threads.head))
 		return 0;
-	if (py_ts_native_tid >= 0)
+	if (py_threads.native_tid >= 0)
 		c.key = ns_tid_of_current();
 	else
 		c.key = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
@@ -545,25 +540,26 @@ static __always_inline void emit_pystack(__u32 slot, __u16 parent_kind, __u32 pi
 	emit_scratch(rec, size & (TT_SCRATCH_SIZE - 1));
 }
 
-/* Register numbers of uprobe attach cookies (user/probesite.h enum site_reg). */
+/* A register of an attach cookie (enum tt_reg); 0 for another number. */
+_Static_assert(TT_REG__NR == TT_REG_R11 + 1, "reg_value has a case for every enum tt_reg");
 static __always_inline __u64 reg_value(struct pt_regs *regs, __u32 r)
 {
 	switch (r) {
-	case 0: return BPF_CORE_READ(regs, di);
-	case 1: return BPF_CORE_READ(regs, si);
-	case 2: return BPF_CORE_READ(regs, dx);
-	case 3: return BPF_CORE_READ(regs, cx);
-	case 4: return BPF_CORE_READ(regs, r8);
-	case 5: return BPF_CORE_READ(regs, r9);
-	case 6: return BPF_CORE_READ(regs, bx);
-	case 7: return BPF_CORE_READ(regs, bp);
-	case 8: return BPF_CORE_READ(regs, r12);
-	case 9: return BPF_CORE_READ(regs, r13);
-	case 10: return BPF_CORE_READ(regs, r14);
-	case 11: return BPF_CORE_READ(regs, r15);
-	case 12: return BPF_CORE_READ(regs, ax);
-	case 13: return BPF_CORE_READ(regs, r10);
-	case 14: return BPF_CORE_READ(regs, r11);
+	case TT_REG_RDI: return BPF_CORE_READ(regs, di);
+	case TT_REG_RSI: return BPF_CORE_READ(regs, si);
+	case TT_REG_RDX: return BPF_CORE_READ(regs, dx);
+	case TT_REG_RCX: return BPF_CORE_READ(regs, cx);
+	case TT_REG_R8: return BPF_CORE_READ(regs, r8);
+	case TT_REG_R9: return BPF_CORE_READ(regs, r9);
+	case TT_REG_RBX: return BPF_CORE_READ(regs, bx);
+	case TT_REG_RBP: return BPF_CORE_READ(regs, bp);
+	case TT_REG_R12: return BPF_CORE_READ(regs, r12);
+	case TT_REG_R13: return BPF_CORE_READ(regs, r13);
+	case TT_REG_R14: return BPF_CORE_READ(regs, r14);
+	case TT_REG_R15: return BPF_CORE_READ(regs, r15);
+	case TT_REG_RAX: return BPF_CORE_READ(regs, ax);
+	case TT_REG_R10: return BPF_CORE_READ(regs, r10);
+	case TT_REG_R11: return BPF_CORE_READ(regs, r11);
 	}
 	return 0;
 }

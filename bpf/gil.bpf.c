@@ -16,26 +16,21 @@ TT_WEAK volatile __u64 gil_drop_req = 0;     /* the drop request flag's address 
 TT_WEAK volatile __u32 gil_drop_tstate_off = 0; /* 3.13: bit 0 at this offset of the holder */
 TT_WEAK volatile __u64 gil_enabled_addr = 0; /* free-threaded: the GIL's `enabled` int, else 0 */
 
-#define GIL_LOCKED 16
-#define GIL_LAST_HOLDER 8
-#define GIL_SWITCH_NUMBER 24
-#define GIL_ENABLED_FOR_GOOD 0x7fffffff /* INT_MAX: switched on, not just for an import */
-
 SEC("uprobe")
 int tt_gil_store(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	__u64 cookie = bpf_get_attach_cookie(ctx), gil = gil_addr;
-	__u32 op = cookie & 0xff, reg = (cookie >> 8) & 0xff;
-	__s32 disp = (__s32)(cookie >> 32);
+	__u32 op = TT_COOKIE_OP(cookie), reg = TT_COOKIE_REG(cookie);
+	__s32 disp = TT_GIL_COOKIE_DISP(cookie);
 	struct tt_gil *rec;
 	__u32 size = sizeof(*rec), req = 0;
 	bool stack = op == TT_GIL_TAKE;
 
 	if (!gil || !is_target_thread(tgid, tid))
 		return 0;
-	if (reg != 0xff && reg_value(ctx, reg) + disp != gil + GIL_LOCKED)
+	if (reg != TT_REG_NONE && reg_value(ctx, reg) + disp != gil + TT_GIL_LOCKED_OFF)
 		return 0; /* a store to something else */
 	rec = scratch_get(SLOT_UPROBE);
 	if (!rec)
@@ -43,9 +38,9 @@ int tt_gil_store(struct pt_regs *ctx)
 	rec->gil = gil;
 	rec->op = op;
 	rec->flags = 0;
-	if (bpf_probe_read_user(&rec->switch_number, 8, (void *)(gil + GIL_SWITCH_NUMBER)))
+	if (bpf_probe_read_user(&rec->switch_number, 8, (void *)(gil + TT_GIL_SWITCH_NUMBER_OFF)))
 		rec->switch_number = 0;
-	if (bpf_probe_read_user(&rec->last_holder, 8, (void *)(gil + GIL_LAST_HOLDER)))
+	if (bpf_probe_read_user(&rec->last_holder, 8, (void *)(gil + TT_GIL_LAST_HOLDER_OFF)))
 		rec->last_holder = 0;
 	if (op == TT_GIL_DROP) {
 		if (gil_drop_req) {
@@ -60,10 +55,10 @@ int tt_gil_store(struct pt_regs *ctx)
 	}
 	/* a free-threaded build stores `locked` only while its GIL is enabled: say whether for good */
 	if (gil_enabled_addr) {
-		__s32 enabled = GIL_ENABLED_FOR_GOOD;
+		__s32 enabled = TT_GIL_ENABLED_FOR_GOOD;
 
 		bpf_probe_read_user(&enabled, 4, (void *)gil_enabled_addr);
-		if (enabled != GIL_ENABLED_FOR_GOOD)
+		if (enabled != TT_GIL_ENABLED_FOR_GOOD)
 			rec->flags |= TT_GIL_TRANSIENT;
 	}
 	rec->stack.nr_user = 0;

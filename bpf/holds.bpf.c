@@ -15,8 +15,8 @@ int tt_lock_call(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	__u64 cookie = bpf_get_attach_cookie(ctx);
-	__u32 op = cookie & 0xff, r1 = (cookie >> 8) & 0xff, r2 = (cookie >> 16) & 0xff;
-	__u64 ret_off = (cookie >> 32) & 0xffff, ret = 0;
+	__u32 op = TT_COOKIE_OP(cookie), r1 = TT_COOKIE_REG(cookie), r2 = TT_COOKIE_REG2(cookie);
+	__u64 ret_off = TT_LOCK_COOKIE_RET_OFF(cookie), ret = 0;
 	struct tt_lock_call *rec;
 	__u32 size = sizeof(*rec);
 
@@ -26,7 +26,7 @@ int tt_lock_call(struct pt_regs *ctx)
 	if (!rec)
 		return 0;
 	rec->obj = reg_value(ctx, r1);
-	rec->obj2 = r2 == 0xff ? 0 : reg_value(ctx, r2);
+	rec->obj2 = r2 == TT_REG_NONE ? 0 : reg_value(ctx, r2);
 	rec->op = op;
 	rec->pad = 0;
 	rec->stack.nr_user = 0;

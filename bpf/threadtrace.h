@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * threadtrace.h - the one header shared by the BPF programs and user space.
- * Record layouts in the ring buffer and in record files; fixed-width types only.
+ * threadtrace.h - the one header shared by the BPF programs and user space: record layouts in
+ * the ring buffer and in record files, and everything else both sides must agree on (uprobe
+ * attach cookies, register numbers, the BPF globals user space fills, CPython offsets BPF reads).
+ * Fixed-width types only. The checks at the end are compiled on both sides: a layout one
+ * compiler lays out differently, or a cookie field too narrow for its values, fails the build.
  */
 #ifndef THREADTRACE_H
 #define THREADTRACE_H
@@ -338,6 +341,69 @@ enum tt_gil_op {
 	TT_GIL_DROP = 2,
 };
 
+/*
+ * Where a uprobe finds a value: x86_64 user registers by number (bpf/common.bpf.h reg_value).
+ * user/probesite.c tracks TT_REG_RDI..TT_REG_R15 through a lock function's entry; the GIL's
+ * stores (user/pygil.c) may go through any of them.
+ */
+enum tt_reg {
+	TT_REG_RDI = 0,
+	TT_REG_RSI,
+	TT_REG_RDX,
+	TT_REG_RCX,
+	TT_REG_R8,
+	TT_REG_R9,
+	TT_REG_RBX,
+	TT_REG_RBP,
+	TT_REG_R12,
+	TT_REG_R13,
+	TT_REG_R14,
+	TT_REG_R15,
+	TT_REG_RAX,
+	TT_REG_R10,
+	TT_REG_R11,
+	TT_REG__NR,
+	TT_REG_NONE = 0xff, /* none there, or (GIL) rip-relative: checked when decoded */
+};
+
+/*
+ * Uprobe attach cookies (bpf_get_attach_cookie): what user space tells a probe when it attaches
+ * it. Encoded by user/probesite.h and user/pygil.h, decoded by bpf/holds.bpf.c and
+ * bpf/gil.bpf.c, only with these macros:
+ *   bits  0..7   op    enum tt_lock_op (--holds) or enum tt_gil_op (GIL)
+ *   bits  8..15  reg   enum tt_reg: --holds: the lock object; GIL: the store's base register
+ *   bits 16..23  reg2  --holds: the second object (a cond wait's mutex) or TT_REG_NONE; GIL: 0
+ *   bits 32..47  --holds: ret_off, bytes from sp to the caller's return address at the site
+ *   bits 32..63  GIL: disp, the store's displacement from reg (signed)
+ */
+#define TT_COOKIE_FIELD_MASK 0xffu /* op, reg and reg2: 8 bits each */
+#define TT_COOKIE_RET_OFF_MASK 0xffffu
+
+#define TT_COOKIE_OP(c) ((__u32)(c) & TT_COOKIE_FIELD_MASK)
+#define TT_COOKIE_REG(c) ((__u32)((c) >> 8) & TT_COOKIE_FIELD_MASK)
+#define TT_COOKIE_REG2(c) ((__u32)((c) >> 16) & TT_COOKIE_FIELD_MASK)
+
+#define TT_LOCK_COOKIE(op, reg, reg2, ret_off)                                             \
+	((__u64)((op) & TT_COOKIE_FIELD_MASK) | (__u64)((reg) & TT_COOKIE_FIELD_MASK) << 8 | \
+	 (__u64)((reg2) & TT_COOKIE_FIELD_MASK) << 16 |                                     \
+	 (__u64)((ret_off) & TT_COOKIE_RET_OFF_MASK) << 32)
+#define TT_LOCK_COOKIE_RET_OFF(c) ((__u32)((c) >> 32) & TT_COOKIE_RET_OFF_MASK)
+
+#define TT_GIL_COOKIE(op, reg, disp)                                                       \
+	((__u64)((op) & TT_COOKIE_FIELD_MASK) | (__u64)((reg) & TT_COOKIE_FIELD_MASK) << 8 | \
+	 (__u64)(__u32)(__s32)(disp) << 32)
+#define TT_GIL_COOKIE_DISP(c) ((__s32)(__u32)((c) >> 32))
+
+/*
+ * CPython's struct _gil_runtime_state (3.8-3.15, doc/cpython-layouts.md), which BPF reads at
+ * each probed store and user space at attach: interval, then these.
+ */
+#define TT_GIL_LAST_HOLDER_OFF 8   /* PyThreadState *: the latest taker */
+#define TT_GIL_LOCKED_OFF 16	   /* int: what the probed stores write */
+#define TT_GIL_SWITCH_NUMBER_OFF 24 /* unsigned long: holder changes */
+/* a free-threaded build's `enabled` int: on for good, not just while a module is imported */
+#define TT_GIL_ENABLED_FOR_GOOD 0x7fffffff
+
 #define TT_GIL_FORCED (1u << 0) /* a drop with the drop request set: another thread asked */
 /* free-threaded build: stored while its `enabled` was not INT_MAX, the GIL on only while an
  * extension module is imported (3.13t enables it around every such import) or off again */
@@ -380,6 +446,25 @@ struct tt_py_walk {
 				these low bits */
 	__s32 tlbc_index;    /* frame + this: int32 index of the thread's bytecode copy the
 				instruction is in (free-threaded 3.14+); -1: none */
+};
+
+/*
+ * BPF reads this many bytes of a frame at most (a power of 2: its offsets are masked with it);
+ * frame_bytes and every offset above stay below it (user/pyframes.c).
+ */
+#define TT_PY_FRAME_BYTES 128
+
+/*
+ * How BPF finds a thread's PyThreadState in the main interpreter's list when it has not learnt
+ * it from a GIL drop (a free-threaded build with the GIL off has none): user/pygil.c's layout,
+ * set before py_armed.
+ */
+struct tt_py_threads {
+	__u64 head;	  /* the list's head pointer is here (interp + tstate_head); 0: not armed */
+	__u32 next;	  /* tstate + this: the next thread state */
+	__s32 native_tid; /* tstate + this: native_thread_id; -1: none (3.8-3.10), then: */
+	__u32 thread_id;  /* tstate + this: pthread_t, which is the thread's FS base */
+	__u32 pad;
 };
 
 #define TT_PY_OWNER_CSTACK 3 /* and above: shims (3.12/3.13 C stack, 3.14+ interpreter) */
@@ -626,5 +711,128 @@ struct tt_session_end {
 	__u32 target_exited;
 	__u32 pad;
 };
+
+/*
+ * The contract, checked wherever this header is compiled: clang for BPF, the C compiler for
+ * user space. A layout that comes out differently on one side (a type whose size or alignment
+ * differs there, a field moved or resized), a record kind in the other side's range, or a value
+ * that no longer fits its cookie field stops that side's build here. Changing a number below
+ * changes the ABI: record files and both sides depend on it (TT_ABI_VERSION).
+ */
+#define TT_OFFSETOF(type, field) __builtin_offsetof(type, field)
+
+/* every record's header and the stack that follows some */
+_Static_assert(sizeof(struct tt_rec_hdr) == 24 && TT_OFFSETOF(struct tt_rec_hdr, kind) == 2 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, cpu) == 4 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, ts) == 8 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, pid) == 16 &&
+		       TT_OFFSETOF(struct tt_rec_hdr, tid) == 20,
+	       "record header layout");
+_Static_assert(sizeof(struct tt_stack) == 8 && TT_OFFSETOF(struct tt_stack, ips) == 8,
+	       "stack header layout");
+
+/* records BPF writes: sizes, and where their stacks start (BPF fills ips[] past them) */
+_Static_assert(sizeof(struct tt_wait_begin) == 56 && TT_OFFSETOF(struct tt_wait_begin, stack) == 48,
+	       "wait_begin layout");
+_Static_assert(sizeof(struct tt_wait_end) == 48, "wait_end layout");
+_Static_assert(sizeof(struct tt_wake_op) == 48, "wake_op layout");
+_Static_assert(sizeof(struct tt_waking) == 80 && TT_OFFSETOF(struct tt_waking, stack) == 72,
+	       "waking layout");
+_Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
+_Static_assert(sizeof(struct tt_switch_kstat) == 88 &&
+		       TT_OFFSETOF(struct tt_switch_kstat, prev_run_delay) == 72,
+	       "switch_kstat layout");
+_Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
+_Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
+_Static_assert(sizeof(struct tt_regs) == 64 && sizeof(struct tt_ustack_snapshot) == 104 &&
+		       TT_OFFSETOF(struct tt_ustack_snapshot, regs) == 40 &&
+		       TT_OFFSETOF(struct tt_ustack_snapshot, data) == 104,
+	       "ustack_snapshot layout");
+_Static_assert(sizeof(struct tt_lock_call) == 56 && TT_OFFSETOF(struct tt_lock_call, stack) == 48,
+	       "lock_call layout");
+_Static_assert(sizeof(struct tt_gil) == 64 && TT_OFFSETOF(struct tt_gil, stack) == 56,
+	       "gil layout");
+_Static_assert(sizeof(struct tt_pyframe) == 24 &&
+		       TT_OFFSETOF(struct tt_pyframe, local0) == TT_PYFRAME_V1_SIZE,
+	       "pyframe layout (files before local0 hold the part before it)");
+_Static_assert(sizeof(struct tt_pystack) == 32 && TT_OFFSETOF(struct tt_pystack, frames) == 32,
+	       "pystack layout");
+_Static_assert(sizeof(struct tt_park_key) == 40 && TT_OFFSETOF(struct tt_park_key, key) == 32,
+	       "park_key layout");
+
+/* records the collector writes */
+_Static_assert(sizeof(struct tt_unwound) == 40 && TT_OFFSETOF(struct tt_unwound, stack) == 32,
+	       "unwound layout");
+_Static_assert(sizeof(struct tt_python) == 192, "python layout");
+_Static_assert(sizeof(struct tt_runtime) == 192, "runtime layout");
+_Static_assert(sizeof(struct tt_py_objtype) == 88, "py_objtype layout");
+_Static_assert(sizeof(struct tt_session) == 56, "session layout");
+_Static_assert(sizeof(struct tt_thread_info) == 56, "thread_info layout");
+_Static_assert(sizeof(struct tt_session_end) == 56 &&
+		       TT_OFFSETOF(struct tt_session_end, counters) == 24,
+	       "session_end layout");
+_Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
+_Static_assert(sizeof(struct tt_libc) == 224, "libc layout");
+_Static_assert(sizeof(struct tt_pywait) == 112, "pywait layout");
+_Static_assert(sizeof(struct tt_py_thread_name) == 96, "py_thread_name layout");
+/* the analysis indexes these companions by their parent, at one offset */
+_Static_assert(TT_OFFSETOF(struct tt_pystack, parent_kind) ==
+			       TT_OFFSETOF(struct tt_unwound, parent_kind) &&
+		       TT_OFFSETOF(struct tt_py_objtype, parent_kind) ==
+			       TT_OFFSETOF(struct tt_unwound, parent_kind),
+	       "companion records keep parent_kind in one place");
+
+/* record kinds: BPF's below 64, the collector's from 64 */
+_Static_assert(TT_REC_PARK_KEY < TT_REC_SESSION && TT_REC_SESSION == 64,
+	       "BPF record kinds stay below the collector's");
+
+/* what user space puts in BPF maps and globals */
+_Static_assert(sizeof(struct tt_cfi_row) == 16, "cfi rows: the stride of the mmapped array");
+_Static_assert(TT_CFI_SIGNAL <= 0xff && TT_CFI_RBP_LOST <= 0xff, "cfi row kinds fit a __u8");
+_Static_assert(sizeof(struct tt_unwind_map) == 40 &&
+		       TT_OFFSETOF(struct tt_unwind_map, first_row) == 24,
+	       "unwind_map layout");
+_Static_assert(sizeof(struct tt_futex_state) == 16, "futex_state layout (seeded waits)");
+_Static_assert(sizeof(struct tt_py_walk) == 52 &&
+		       TT_OFFSETOF(struct tt_py_walk, frame_bytes) == 36 &&
+		       TT_OFFSETOF(struct tt_py_walk, tlbc_index) == 48,
+	       "py_walk layout");
+_Static_assert(sizeof(struct tt_py_threads) == 24 &&
+		       TT_OFFSETOF(struct tt_py_threads, native_tid) == 12 &&
+		       TT_OFFSETOF(struct tt_py_threads, thread_id) == 16,
+	       "py_threads layout");
+_Static_assert((TT_PY_FRAME_BYTES & (TT_PY_FRAME_BYTES - 1)) == 0,
+	       "BPF masks frame offsets with TT_PY_FRAME_BYTES - 1");
+_Static_assert(TT_PY_LOCAL0_FRAMES <= TT_PY_MAX_FRAMES, "local0 frames are frames");
+_Static_assert(TT_GIL_LAST_HOLDER_OFF + 8 <= TT_GIL_LOCKED_OFF &&
+		       TT_GIL_LOCKED_OFF + 4 <= TT_GIL_SWITCH_NUMBER_OFF,
+	       "GIL fields apart");
+
+/* attach cookies: every op and register fits its field, and each field reads back */
+_Static_assert(TT_LOP__NR - 1 <= TT_COOKIE_FIELD_MASK && TT_GIL_DROP <= TT_COOKIE_FIELD_MASK,
+	       "ops fit the cookie's op field");
+_Static_assert(TT_REG__NR <= TT_REG_NONE && TT_REG_NONE <= TT_COOKIE_FIELD_MASK,
+	       "registers and TT_REG_NONE fit the cookie's register fields, apart");
+_Static_assert(TT_COOKIE_OP(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15, TT_REG_NONE, 0xffff)) ==
+			       TT_LOP__NR - 1 &&
+		       TT_COOKIE_REG(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15, TT_REG_NONE,
+						    0xffff)) == TT_REG_R15 &&
+		       TT_COOKIE_REG2(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15, TT_REG_NONE,
+						     0xffff)) == TT_REG_NONE &&
+		       TT_LOCK_COOKIE_RET_OFF(TT_LOCK_COOKIE(TT_LOP__NR - 1, TT_REG_R15,
+							    TT_REG_NONE, 0xffff)) == 0xffff &&
+		       TT_COOKIE_REG2(TT_LOCK_COOKIE(TT_LOP_COND_WAIT, TT_REG_RDI, TT_REG_RSI,
+						     8)) == TT_REG_RSI,
+	       "--holds cookie: op, reg, reg2 and ret_off read back");
+_Static_assert(TT_COOKIE_OP(TT_GIL_COOKIE(TT_GIL_DROP, TT_REG_R11, -2147483647 - 1)) ==
+			       TT_GIL_DROP &&
+		       TT_COOKIE_REG(TT_GIL_COOKIE(TT_GIL_DROP, TT_REG_R11, -2147483647 - 1)) ==
+			       TT_REG_R11 &&
+		       TT_GIL_COOKIE_DISP(TT_GIL_COOKIE(TT_GIL_DROP, TT_REG_R11,
+							-2147483647 - 1)) == -2147483647 - 1 &&
+		       TT_GIL_COOKIE_DISP(TT_GIL_COOKIE(TT_GIL_TAKE, TT_REG_NONE, -8)) == -8 &&
+		       TT_COOKIE_REG(TT_GIL_COOKIE(TT_GIL_TAKE, TT_REG_NONE, -8)) == TT_REG_NONE &&
+		       TT_COOKIE_REG2(TT_GIL_COOKIE(TT_GIL_TAKE, TT_REG_NONE, -8)) == 0,
+	       "GIL cookie: op, reg and a negative disp read back");
 
 #endif /* THREADTRACE_H */

@@ -969,10 +969,10 @@ static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
 		c->pylocks = pylocks_new(py, c->pylive);
 	pygil_threads(py, seed_tstate, skel);
 	/* threads that start later are found by BPF in the interpreter's list (no GIL needed) */
-	skel->bss->py_threads_head = py->interp + py->l.tstate_head;
-	skel->bss->py_ts_next = py->l.tstate_next;
-	skel->bss->py_ts_native_tid = py->l.native_tid;
-	skel->bss->py_ts_thread_id = py->l.thread_id;
+	skel->bss->py_threads.head = py->interp + py->l.tstate_head;
+	skel->bss->py_threads.next = py->l.tstate_next;
+	skel->bss->py_threads.native_tid = py->l.native_tid;
+	skel->bss->py_threads.thread_id = py->l.thread_id;
 	skel->bss->py_walk = walk;
 	skel->bss->py_armed = 1;
 }

@@ -51,27 +51,31 @@ static const struct {
 #define MAX_FUNC_BYTES 4096
 #define MAX_ENTRY_INSNS 16
 
-/* The 64-bit register an x86 register (or a part of it) belongs to, as a site_reg. */
+/* The 64-bit register an x86 register (or a part of it) belongs to, as an enum tt_reg. */
 static unsigned site_reg_of(unsigned r)
 {
 	switch (r) {
-	case X86_REG_RDI: case X86_REG_EDI: case X86_REG_DI: case X86_REG_DIL: return SR_RDI;
-	case X86_REG_RSI: case X86_REG_ESI: case X86_REG_SI: case X86_REG_SIL: return SR_RSI;
+	case X86_REG_RDI: case X86_REG_EDI: case X86_REG_DI: case X86_REG_DIL: return TT_REG_RDI;
+	case X86_REG_RSI: case X86_REG_ESI: case X86_REG_SI: case X86_REG_SIL: return TT_REG_RSI;
 	case X86_REG_RDX: case X86_REG_EDX: case X86_REG_DX: case X86_REG_DL: case X86_REG_DH:
-		return SR_RDX;
+		return TT_REG_RDX;
 	case X86_REG_RCX: case X86_REG_ECX: case X86_REG_CX: case X86_REG_CL: case X86_REG_CH:
-		return SR_RCX;
-	case X86_REG_R8: case X86_REG_R8D: case X86_REG_R8W: case X86_REG_R8B: return SR_R8;
-	case X86_REG_R9: case X86_REG_R9D: case X86_REG_R9W: case X86_REG_R9B: return SR_R9;
+		return TT_REG_RCX;
+	case X86_REG_R8: case X86_REG_R8D: case X86_REG_R8W: case X86_REG_R8B: return TT_REG_R8;
+	case X86_REG_R9: case X86_REG_R9D: case X86_REG_R9W: case X86_REG_R9B: return TT_REG_R9;
 	case X86_REG_RBX: case X86_REG_EBX: case X86_REG_BX: case X86_REG_BL: case X86_REG_BH:
-		return SR_RBX;
-	case X86_REG_RBP: case X86_REG_EBP: case X86_REG_BP: case X86_REG_BPL: return SR_RBP;
-	case X86_REG_R12: case X86_REG_R12D: case X86_REG_R12W: case X86_REG_R12B: return SR_R12;
-	case X86_REG_R13: case X86_REG_R13D: case X86_REG_R13W: case X86_REG_R13B: return SR_R13;
-	case X86_REG_R14: case X86_REG_R14D: case X86_REG_R14W: case X86_REG_R14B: return SR_R14;
-	case X86_REG_R15: case X86_REG_R15D: case X86_REG_R15W: case X86_REG_R15B: return SR_R15;
+		return TT_REG_RBX;
+	case X86_REG_RBP: case X86_REG_EBP: case X86_REG_BP: case X86_REG_BPL: return TT_REG_RBP;
+	case X86_REG_R12: case X86_REG_R12D: case X86_REG_R12W: case X86_REG_R12B:
+		return TT_REG_R12;
+	case X86_REG_R13: case X86_REG_R13D: case X86_REG_R13W: case X86_REG_R13B:
+		return TT_REG_R13;
+	case X86_REG_R14: case X86_REG_R14D: case X86_REG_R14W: case X86_REG_R14B:
+		return TT_REG_R14;
+	case X86_REG_R15: case X86_REG_R15D: case X86_REG_R15W: case X86_REG_R15B:
+		return TT_REG_R15;
 	}
-	return SR_NONE;
+	return TT_REG_NONE;
 }
 
 unsigned probesite_reg_of(unsigned r)
@@ -96,7 +100,7 @@ static int lowest_bit(unsigned m)
 	for (int i = 0; i < 32; i++)
 		if (m & (1u << i))
 			return i;
-	return SR_NONE;
+	return TT_REG_NONE;
 }
 
 bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nargs,
@@ -107,14 +111,14 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 	size_t n;
 	__u64 targets[256];
 	size_t nr_targets = 0;
-	unsigned loc[2] = {1u << SR_RDI, 1u << SR_RSI};
+	unsigned loc[2] = {1u << TT_REG_RDI, 1u << TT_REG_RSI};
 	int delta = 0;
 	bool found = false;
 	__u64 entry_end;
 
 	s->site_off = func_off;
-	s->reg1 = SR_RDI;
-	s->reg2 = nargs > 1 ? SR_RSI : SR_NONE;
+	s->reg1 = TT_REG_RDI;
+	s->reg2 = nargs > 1 ? TT_REG_RSI : TT_REG_NONE;
 	s->ret_off = 0;
 	s->emulated = false;
 	snprintf(s->insn, sizeof(s->insn), "entry");
@@ -141,7 +145,7 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 		cs_regs rd, wr;
 		uint8_t nrd = 0, nwr = 0;
 		bool target = false, branch;
-		unsigned copy_to = SR_NONE, copy_from = SR_NONE;
+		unsigned copy_to = TT_REG_NONE, copy_from = TT_REG_NONE;
 
 		for (size_t t = 0; t < nr_targets; t++)
 			target |= i > 0 && targets[t] == in->address;
@@ -150,7 +154,7 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 		if (probesite_emulated(in->bytes, in->size) && loc[0] && (nargs < 2 || loc[1])) {
 			s->site_off = in->address;
 			s->reg1 = lowest_bit(loc[0]);
-			s->reg2 = nargs > 1 ? (unsigned)lowest_bit(loc[1]) : SR_NONE;
+			s->reg2 = nargs > 1 ? (unsigned)lowest_bit(loc[1]) : TT_REG_NONE;
 			s->ret_off = delta;
 			s->emulated = true;
 			snprintf(s->insn, sizeof(s->insn), "%s %s", in->mnemonic, in->op_str);
@@ -183,12 +187,12 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 						 (int)x->operands[1].imm;
 				else
 					goto out; /* rsp moved in a way not followed */
-			} else if (r != SR_NONE) {
+			} else if (r != TT_REG_NONE) {
 				loc[0] &= ~(1u << r);
 				loc[1] &= ~(1u << r);
 			}
 		}
-		if (copy_to != SR_NONE && copy_from != SR_NONE) {
+		if (copy_to != TT_REG_NONE && copy_from != TT_REG_NONE) {
 			for (int k = 0; k < 2; k++)
 				if (loc[k] & (1u << copy_from))
 					loc[k] |= 1u << copy_to;
@@ -201,8 +205,8 @@ out:
 	cs_close(&h);
 	if (!found) { /* the entry: every register still as the caller left it */
 		s->site_off = func_off;
-		s->reg1 = SR_RDI;
-		s->reg2 = nargs > 1 ? SR_RSI : SR_NONE;
+		s->reg1 = TT_REG_RDI;
+		s->reg2 = nargs > 1 ? TT_REG_RSI : TT_REG_NONE;
 		s->ret_off = 0;
 	}
 	return found;

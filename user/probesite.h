@@ -14,14 +14,10 @@
 #include <libelf.h>
 #include "threadtrace.h"
 
-/* Register numbers shared with bpf/holds.bpf.c (the attach cookie). */
-enum site_reg {
-	SR_RDI = 0, SR_RSI, SR_RDX, SR_RCX, SR_R8, SR_R9, SR_RBX, SR_RBP,
-	SR_R12, SR_R13, SR_R14, SR_R15, SR__NR,
-	SR_NONE = 0xff,
-};
-
-/* The site_reg an x86 (capstone) register or a part of it belongs to; SR_NONE for others. */
+/*
+ * The enum tt_reg (TT_REG_RDI..TT_REG_R15) an x86 (capstone) register or a part of it belongs
+ * to; TT_REG_NONE for others.
+ */
 unsigned probesite_reg_of(unsigned capstone_reg);
 /* Does the kernel emulate this instruction (about 1 us a hit) rather than single-step it? */
 bool probesite_emulated(const __u8 *bytes, unsigned size);
@@ -31,17 +27,16 @@ struct probe_site {
 	unsigned op;	   /* enum tt_lock_op */
 	__u64 func_off;	   /* file offset of the function's entry */
 	__u64 site_off;	   /* file offset of the probed instruction */
-	unsigned reg1, reg2; /* where the object (and the condvar's mutex) are at the site */
+	unsigned reg1, reg2; /* enum tt_reg: the object (and the condvar's mutex) at the site */
 	unsigned ret_off;  /* bytes from sp to the caller's return address at the site */
 	bool emulated;	   /* an instruction the kernel emulates (about 1 us a hit, not 16) */
 	char insn[48];	   /* the instruction, for -v */
 };
 
-/* The cookie bpf/holds.bpf.c decodes. */
+/* The cookie bpf/holds.bpf.c decodes (threadtrace.h). */
 static inline __u64 probe_site_cookie(const struct probe_site *s)
 {
-	return (__u64)s->op | (__u64)s->reg1 << 8 | (__u64)s->reg2 << 16 |
-	       (__u64)(s->ret_off & 0xffff) << 32;
+	return TT_LOCK_COOKIE(s->op, s->reg1, s->reg2, s->ret_off);
 }
 
 /* An ELF file opened for reading (*fd its descriptor), or NULL. Shared with pygil.c. */

@@ -65,8 +65,8 @@ bool pyframes_walk_debug(const struct py_debug_offsets *o, struct tt_py_walk *w)
 		most = o->fr_owner;
 	if (o->fr_tlbc_index != PYDEBUG_NONE && o->fr_tlbc_index > most)
 		most = o->fr_tlbc_index;
-	if (most + 8 > 127 || o->ts_current_frame == PYDEBUG_NONE)
-		return false; /* the walk reads a frame's first 127 bytes at most */
+	if (most + 8 >= TT_PY_FRAME_BYTES || o->ts_current_frame == PYDEBUG_NONE)
+		return false; /* the walk reads less than a frame's first TT_PY_FRAME_BYTES */
 	*w = (struct tt_py_walk){
 		.tstate_frame = o->ts_current_frame,
 		.cframe_frame = -1,

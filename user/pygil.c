@@ -58,9 +58,6 @@ static void layout_from_debug(const struct py_debug_offsets *o, struct py_layout
 	l->modules = o->interp_modules == PYDEBUG_NONE ? 0 : o->interp_modules;
 }
 
-#define GIL_LOCKED 16
-#define GIL_LAST_HOLDER 8
-#define GIL_SWITCH_NUMBER 24
 #define GLIBC_PTHREAD_TID 0x2d0 /* struct pthread.tid, glibc 2.34-2.36 x86_64 */
 #define MAX_TSTATES 4096
 
@@ -157,16 +154,13 @@ static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l,
 	return pygil_host_tid(round, (__u32)v);
 }
 
-/* `enabled` of a free-threaded GIL switched on for good; below, it counts imports under way */
-#define GIL_ENABLED_FOR_GOOD 0x7fffffff
-
 bool pygil_enabled(const struct py_target *py)
 {
 	__s32 enabled = 0;
 
 	if (!(py->flags & TT_PY_FREE_THREADED))
 		return true;
-	return !rd(py, py->gil_enabled, &enabled, 4) && enabled == GIL_ENABLED_FOR_GOOD;
+	return !rd(py, py->gil_enabled, &enabled, 4) && enabled == TT_GIL_ENABLED_FOR_GOOD;
 }
 
 int pygil_read_state(struct py_target *py)
@@ -179,9 +173,9 @@ int pygil_read_state(struct py_target *py)
 
 	if (!l)
 		return -EINVAL;
-	if ((err = rd(py, py->gil + GIL_LOCKED, &locked, 4)) ||
-	    (err = rd64(py, py->gil + GIL_LAST_HOLDER, &holder)) ||
-	    (err = rd64(py, py->gil + GIL_SWITCH_NUMBER, &py->switch_number)))
+	if ((err = rd(py, py->gil + TT_GIL_LOCKED_OFF, &locked, 4)) ||
+	    (err = rd64(py, py->gil + TT_GIL_LAST_HOLDER_OFF, &holder)) ||
+	    (err = rd64(py, py->gil + TT_GIL_SWITCH_NUMBER_OFF, &py->switch_number)))
 		return err;
 	py->flags &= ~TT_PY_HELD;
 	if (locked == 1)
@@ -393,13 +387,13 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 
 		/* `enabled` first, the rest of the GIL 8 bytes on: the GIL from its interval */
 		py->gil_enabled = py->gil;
-		py->gil += (unsigned)l->disps[0] - GIL_LOCKED;
+		py->gil += (unsigned)l->disps[0] - TT_GIL_LOCKED_OFF;
 		if (rd(py, py->gil_enabled, &enabled, 4))
 			return -EAGAIN;
-		if (enabled != GIL_ENABLED_FOR_GOOD) /* off, or on only for an import */
+		if (enabled != TT_GIL_ENABLED_FOR_GOOD) /* off, or on only for an import */
 			py->flags |= TT_PY_GIL_DISABLED;
 	}
-	if (rd(py, py->gil + GIL_LOCKED, &locked, 4) || rd64(py, py->gil, &interval))
+	if (rd(py, py->gil + TT_GIL_LOCKED_OFF, &locked, 4) || rd64(py, py->gil, &interval))
 		return -EAGAIN;
 	if (locked == -1 && !(py->flags & TT_PY_GIL_DISABLED))
 		return -EAGAIN; /* the GIL is not created yet */
@@ -425,20 +419,22 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 
 /* --- decoding --------------------------------------------------------------------------- */
 
-/* The register (a reg_value number) an x86 register, or a part of it, belongs to. */
+/* The register (enum tt_reg) an x86 register, or a part of it, belongs to. */
 static unsigned base_reg(unsigned r)
 {
 	unsigned sr = probesite_reg_of(r);
 
-	if (sr != SR_NONE)
+	if (sr != TT_REG_NONE)
 		return sr;
 	switch (r) {
 	case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AL: case X86_REG_AH:
-		return 12;
-	case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B: return 13;
-	case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B: return 14;
+		return TT_REG_RAX;
+	case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B:
+		return TT_REG_R10;
+	case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B:
+		return TT_REG_R11;
 	}
-	return PYREG_NONE;
+	return TT_REG_NONE;
 }
 
 struct decode_ctx {
@@ -485,9 +481,9 @@ static bool store_01(const cs_insn *in, unsigned *op, unsigned *reg, __s64 *disp
 		return false;
 	*op = x->operands[1].imm ? TT_GIL_TAKE : TT_GIL_DROP;
 	*rip = x->operands[0].mem.base == X86_REG_RIP;
-	*reg = *rip ? PYREG_NONE : base_reg(x->operands[0].mem.base);
+	*reg = *rip ? TT_REG_NONE : base_reg(x->operands[0].mem.base);
 	*disp = x->operands[0].mem.disp;
-	return *rip || *reg != PYREG_NONE;
+	return *rip || *reg != TT_REG_NONE;
 }
 
 /*
@@ -588,7 +584,7 @@ static void emulated_after(const struct decode_ctx *d, const cs_insn *store, uns
 		    cs_insn_group(d->cs, in, X86_GRP_RET) || cs_insn_group(d->cs, in, X86_GRP_INT) ||
 		    cs_regs_access(d->cs, in, rd, &nrd, wr, &nwr))
 			break;
-		for (unsigned k = 0; k < nwr && reg != PYREG_NONE; k++)
+		for (unsigned k = 0; k < nwr && reg != TT_REG_NONE; k++)
 			clobbers |= base_reg(wr[k]) == reg;
 		if (clobbers)
 			break;
@@ -667,7 +663,7 @@ static void decode_range(csh cs, struct decode_ctx *d)
 		if (store_01(in, &op, &reg, &disp, &rip) && (!d->only_op || op == d->only_op)) {
 			if (rip) {
 				if (d->locked_vaddr && in->address + in->size + disp == d->locked_vaddr)
-					add_site(d, in, op, PYREG_NONE, 0);
+					add_site(d, in, op, TT_REG_NONE, 0);
 			} else {
 				bool disp_ok = false, sig = !d->need_signature;
 				/* 0x10 and 0x18 are everyone's offsets: in a stripped build a store
@@ -675,13 +671,14 @@ static void decode_range(csh cs, struct decode_ctx *d)
 				 * through a pointer to _PyRuntime itself may show last_holder or
 				 * switch_number instead */
 				bool strong = d->l->gil_in_rt < 0 ||
-					      disp != d->l->gil_in_rt + GIL_LOCKED;
+					      disp != d->l->gil_in_rt + TT_GIL_LOCKED_OFF;
 
 				for (int k = 0; k < 3; k++)
 					disp_ok |= disp == d->l->disps[k];
 				/* with the GIL inside _PyRuntime, take/drop never go through a
 				 * pointer to the GIL itself */
-				if (d->need_signature && d->l->gil_in_rt >= 0 && disp == GIL_LOCKED)
+				if (d->need_signature && d->l->gil_in_rt >= 0 &&
+				    disp == TT_GIL_LOCKED_OFF)
 					disp_ok = false;
 				for (unsigned k = 0; disp_ok && !sig && !strong && k < SIGNATURE_INSNS;
 				     k++)
@@ -697,7 +694,7 @@ static void decode_range(csh cs, struct decode_ctx *d)
 		if (d->need_signature) {
 			const cs_x86 *x = &in->detail->x86;
 
-			recent[nr % SIGNATURE_INSNS].base = PYREG_NONE;
+			recent[nr % SIGNATURE_INSNS].base = TT_REG_NONE;
 			for (unsigned i = 0; i < x->op_count; i++)
 				if (x->operands[i].type == X86_OP_MEM) {
 					recent[nr % SIGNATURE_INSNS].base = base_reg(x->operands[i].mem.base);
@@ -816,7 +813,8 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
 	d.cs = cs;
 	if (l->gil_in_rt >= 0)
-		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt + GIL_LOCKED;
+		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt +
+				 TT_GIL_LOCKED_OFF;
 	{
 		__u64 t1 = 0, s1 = 0, t2 = 0, s2 = 0;
 		bool t1ok = probesite_elf_symbol(e, "take_gil", false, &t1, &s1) && s1;

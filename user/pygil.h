@@ -31,9 +31,6 @@ struct py_layout {
 	unsigned modules;	/* interp + this: sys.modules (interp->imports.modules, 3.12+) */
 };
 
-/* Base registers of a probed store (the numbers of reg_value in bpf/common.bpf.h). */
-#define PYREG_NONE 0xff /* rip-relative: the address is checked when decoding */
-
 /*
  * A store to the GIL's `locked`, and where it is probed: the store itself (single-stepped,
  * ~16 us a hit here), or the first instruction after it that the kernel emulates (~1 us) when
@@ -43,7 +40,7 @@ struct gil_site {
 	__u64 file_off;	/* where the store is in the module file */
 	__u64 vaddr;	/* ... and in its ELF address space */
 	unsigned op;	/* TT_GIL_TAKE or TT_GIL_DROP */
-	unsigned reg;	/* base register of the store, PYREG_NONE for rip-relative */
+	unsigned reg;	/* base register of the store (enum tt_reg), TT_REG_NONE: rip-relative */
 	__s32 disp;	/* its displacement: BPF checks reg + disp is the GIL's `locked` */
 	char insn[48];	/* for -v */
 	__u64 probe_off, probe_vaddr; /* the probed instruction */
@@ -142,10 +139,10 @@ static inline void pygil_version_str(__u32 hex, char *buf, size_t len)
 
 void pygil_free(struct py_target *py);
 
-/* The attach cookie of a site for bpf/gil.bpf.c: op | reg << 8 | disp << 32. */
+/* The attach cookie of a site for bpf/gil.bpf.c (threadtrace.h). */
 static inline __u64 gil_site_cookie(const struct gil_site *s)
 {
-	return (__u64)s->op | (__u64)s->reg << 8 | (__u64)(__u32)s->disp << 32;
+	return TT_GIL_COOKIE(s->op, s->reg, s->disp);
 }
 
 /*

@@ -5,37 +5,7 @@
 #include <errno.h>
 #include "records.h"
 
-_Static_assert(sizeof(struct tt_rec_hdr) == 24, "record header layout");
-_Static_assert(sizeof(struct tt_stack) == 8, "stack header layout");
-_Static_assert(sizeof(struct tt_wait_begin) == 56, "wait_begin layout");
-_Static_assert(sizeof(struct tt_wait_end) == 48, "wait_end layout");
-_Static_assert(sizeof(struct tt_wake_op) == 48, "wake_op layout");
-_Static_assert(sizeof(struct tt_waking) == 80, "waking layout");
-_Static_assert(sizeof(struct tt_switch) == 72, "switch layout");
-_Static_assert(sizeof(struct tt_switch_kstat) == 88, "switch_kstat layout");
-_Static_assert(sizeof(struct tt_gil) == 64, "gil layout");
-_Static_assert(sizeof(struct tt_python) == 192, "python layout");
-_Static_assert(sizeof(struct tt_runtime) == 192, "runtime layout");
-_Static_assert(sizeof(struct tt_pystack) == 32 && sizeof(struct tt_pyframe) == 24, "pystack");
-_Static_assert(offsetof(struct tt_pystack, parent_kind) == offsetof(struct tt_unwound, parent_kind),
-	       "the analysis indexes both by their parent");
-_Static_assert(sizeof(struct tt_park_key) == 40, "park_key layout");
-_Static_assert(sizeof(struct tt_py_objtype) == 88 &&
-		       offsetof(struct tt_py_objtype, parent_kind) ==
-			       offsetof(struct tt_unwound, parent_kind),
-	       "py_objtype layout");
-_Static_assert(sizeof(struct tt_new_thread) == 48, "new_thread layout");
-_Static_assert(sizeof(struct tt_exit) == 48, "exit layout");
-_Static_assert(sizeof(struct tt_session) == 56, "session layout");
-_Static_assert(sizeof(struct tt_thread_info) == 56, "thread_info layout");
-_Static_assert(sizeof(struct tt_session_end) == 56, "session_end layout");
-_Static_assert(sizeof(struct tt_ustack_snapshot) == 104, "ustack_snapshot layout");
-_Static_assert(sizeof(struct tt_unwound) == 40, "unwound layout");
-_Static_assert(sizeof(struct tt_deadlock) == 160, "deadlock layout");
-_Static_assert(sizeof(struct tt_lock_call) == 56, "lock_call layout");
-_Static_assert(sizeof(struct tt_libc) == 224, "libc layout");
-_Static_assert(sizeof(struct tt_pywait) == 112, "pywait layout");
-_Static_assert(sizeof(struct tt_py_thread_name) == 96, "py_thread_name layout");
+/* Record layouts are checked in threadtrace.h, on the BPF side too. */
 
 size_t record_min_size(__u16 kind)
 {

@@ -4,6 +4,10 @@
 #include <string.h>
 #include <stdlib.h>
 #include "stream.h"
+#include "json.h"
+
+#define MS 1000000ULL
+#define A_LOCK 0x1000ULL
 
 static void hdr(void *rec, __u16 kind, __u16 size, __u64 ts, __u32 pid, __u32 tid)
 {
@@ -193,4 +197,49 @@ void s_exit(struct record_buf *rb, __u64 ts, __u32 tid)
 	hdr(&r, TT_REC_EXIT, sizeof(r), ts, PID, tid);
 	snprintf(r.comm, sizeof(r.comm), "t%u", tid);
 	append(rb, &r, sizeof(r));
+}
+
+const struct lock_stat *find_lock(const struct analysis *a, __u64 addr)
+{
+	for (size_t i = 0; i < a->nr_locks; i++)
+		if (a->locks[i].addr == addr)
+			return &a->locks[i];
+	return NULL;
+}
+
+const struct thread_stat *find_thread(const struct analysis *a, __u32 tid)
+{
+	for (size_t i = 0; i < a->nr_threads; i++)
+		if (a->threads[i].tid == tid)
+			return &a->threads[i];
+	return NULL;
+}
+
+char *summary_of(struct analysis *a, size_t *len)
+{
+	char *j = NULL;
+	FILE *f = open_memstream(&j, len);
+
+	json_summary(f, a);
+	fclose(f);
+	return j;
+}
+
+void sample_session(struct record_buf *rb, struct symdata *sd)
+{
+	__u64 ips[] = {0x100, 0x200};
+	struct sym_lock *l;
+
+	s_session(rb, 0);
+	s_wait_begin(rb, 1 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, ips, 2);
+	s_waking(rb, 3 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips + 1, 1);
+	s_wait_end(rb, 3 * MS, 1, A_LOCK, 0);
+	s_end(rb, 5 * MS);
+	symdata_add_frame(sd, 0x100, "waiter_fn+0x10 (app)", "waiter_fn");
+	symdata_add_frame(sd, 0x200, "thread_main+0x20 (app)", "thread_main");
+	l = symdata_add_lock(sd, A_LOCK);
+	l->name = strdup("acc_lock");
+	l->module = strdup("app");
+	l->module_off = 0x4040;
+	l->mem_ok = true;
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* stream.h - build synthetic record streams for the analysis tests. */
+/* stream.h - build synthetic record streams for the analysis tests, and find what the analysis
+ * made of them. */
 #ifndef TT_STREAM_H
 #define TT_STREAM_H
 
 #include "records.h"
+#include "symdata.h"
+#include "analysis.h"
 
 #define PID 1000
 
@@ -29,5 +32,13 @@ void s_switch_kstat(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_stat
 		    __u64 run_delay, __u64 exec_ns);
 void s_new_thread(struct record_buf *rb, __u64 ts, __u32 tid);
 void s_exit(struct record_buf *rb, __u64 ts, __u32 tid);
+
+/* The lock at addr, the thread tid in a's results; NULL if none. */
+const struct lock_stat *find_lock(const struct analysis *a, __u64 addr);
+const struct thread_stat *find_thread(const struct analysis *a, __u32 tid);
+/* a's JSON summary (malloc'd, *len its length). */
+char *summary_of(struct analysis *a, size_t *len);
+/* One contended wait on acc_lock (0x1000) in waiter_fn, woken from thread_main, named in sd. */
+void sample_session(struct record_buf *rb, struct symdata *sd);
 
 #endif

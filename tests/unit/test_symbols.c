@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_symbols.c - symbols.c with files: debug files found in a target's own root (a temporary
- * directory standing for /proc/PID/root) and refused when of another build; Rust demangling.
+ * test_symbols.c - symbols.c: this very process symbolized (a global mutex by its data symbol, a
+ * function by name and line, a JIT's frames from its perf map), debug files found in a target's
+ * own root (a temporary directory standing for /proc/PID/root) and refused when of another
+ * build; Rust demangling.
  */
 #include <stdlib.h>
 #include <stdarg.h>
@@ -12,6 +14,8 @@
 #include <ftw.h>
 #include <libelf.h>
 #include <gelf.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include "check.h"
 #include "test_symbols.h"
 #include "symbols.h"
@@ -259,4 +263,104 @@ void test_rust_demangle(void)
 	CHECK(!strcmp(d, name));
 	free(d);
 	free(name);
+}
+
+pthread_mutex_t unit_test_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	long pad;
+	pthread_mutex_t inner;
+} unit_test_struct;
+
+__attribute__((noinline)) void unit_test_function(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+/* Symbolize this process: a global mutex by its data symbol, a function by name. */
+void test_symbolize_self(void)
+{
+	struct symbolizer *s = symbolizer_new(getpid(), true);
+	struct symdata sd = {0};
+	const struct sym_lock *l;
+	const struct sym_frame *f;
+	__u8 buf[sizeof(struct tt_stack) + 8];
+	struct tt_stack *st = (void *)buf;
+
+	symbolizer_note_lock(s, &sd, (__u64)(uintptr_t)&unit_test_lock);
+	symbolizer_note_lock(s, &sd, (__u64)(uintptr_t)&unit_test_struct.inner);
+	l = symdata_lock(&sd, (__u64)(uintptr_t)&unit_test_lock);
+	CHECK(l && l->name && !strcmp(l->name, "unit_test_lock") && l->name_off == 0);
+	CHECK(l && l->mem_ok);
+	CHECK(l && l->module && !strcmp(l->module, "unit-tests"));
+	l = symdata_lock(&sd, (__u64)(uintptr_t)&unit_test_struct.inner);
+	CHECK(l && l->name && !strcmp(l->name, "unit_test_struct") && l->name_off == 8);
+
+	st->nr_user = 1;
+	st->nr_kernel = 0;
+	st->ips[0] = (__u64)(uintptr_t)unit_test_function; /* a 1-byte function: ret */
+	symbolizer_note_stack(s, &sd, st);
+	f = symdata_frame(&sd, st->ips[0]);
+	CHECK(f && f->func && !strcmp(f->func, "unit_test_function"));
+	/* with the line from the test binary's own DWARF */
+	{
+		static const char want[] = "unit_test_function+0x0 (unit-tests) test_symbols.c:";
+
+		CHECK(f && !strncmp(f->name, want, sizeof(want) - 1));
+	}
+	/* libc is stripped: its names come from the build-id debug file (libc6-dbg) */
+	st->ips[0] = (__u64)(uintptr_t)pthread_mutex_lock;
+	symbolizer_note_stack(s, &sd, st);
+	f = symdata_frame(&sd, st->ips[0]);
+	CHECK(f && f->func && strstr(f->func, "pthread_mutex_lock"));
+	symdata_free(&sd);
+	symbolizer_free(s);
+}
+
+/* A JIT's frames: an anonymous executable region named by /tmp/perf-PID.map. */
+void test_jit_perf_map(void)
+{
+	size_t len = 4096;
+	void *code = mmap(NULL, len, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char path[64];
+	FILE *f;
+	struct symbolizer *s;
+	struct symdata sd = {0};
+	const struct sym_frame *fr;
+	__u8 buf[sizeof(struct tt_stack) + 8];
+	struct tt_stack *st = (void *)buf;
+
+	CHECK(code != MAP_FAILED);
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f || code == MAP_FAILED)
+		return;
+	fprintf(f, "%llx 40 py::work:/srv/app.py\n", (unsigned long long)(uintptr_t)code + 0x100);
+	fclose(f);
+	s = symbolizer_new(getpid(), true);
+	st->nr_user = 1;
+	st->nr_kernel = 0;
+	st->ips[0] = (__u64)(uintptr_t)code + 0x110;
+	symbolizer_note_stack(s, &sd, st);
+	fr = symdata_frame(&sd, st->ips[0]);
+	CHECK(fr && !strcmp(fr->name, "py::work:/srv/app.py+0x10 [JIT]"));
+	CHECK(fr && fr->func && !strcmp(fr->func, "py::work:/srv/app.py"));
+	st->ips[0] = (__u64)(uintptr_t)code + 0x200; /* past the entry */
+	symbolizer_note_stack(s, &sd, st);
+	fr = symdata_frame(&sd, st->ips[0]);
+	CHECK(fr && !strstr(fr->name, "[JIT]"));
+	symdata_free(&sd);
+	symbolizer_free(s);
+	/* a map others can write (as one another user planted) names nothing */
+	CHECK(!chmod(path, 0666));
+	memset(&sd, 0, sizeof(sd));
+	s = symbolizer_new(getpid(), true);
+	st->ips[0] = (__u64)(uintptr_t)code + 0x110;
+	symbolizer_note_stack(s, &sd, st);
+	fr = symdata_frame(&sd, st->ips[0]);
+	CHECK(fr && !strstr(fr->name, "[JIT]"));
+	symdata_free(&sd);
+	symbolizer_free(s);
+	unlink(path);
+	munmap(code, len);
 }

@@ -5,5 +5,7 @@
 
 void test_debug_file_in_root(void);
 void test_rust_demangle(void);
+void test_symbolize_self(void);
+void test_jit_perf_map(void);
 
 #endif
