@@ -711,7 +711,7 @@ static void finish_wait(struct work *w, struct thread_work *t, __u64 ts, __s64 r
 	note_owner_death(w, &t->cur);
 	if (ret == -E_TIMEDOUT)
 		t->cur.cause = WC_TIMEOUT;
-	else if (ret == -E_INTR)
+	else if (ret_is_signal(ret))
 		t->cur.cause = WC_SIGNAL;
 	else if (ret == -E_AGAIN && t->cur.cause == WC_OTHER && !t->cur.waker_tid)
 		t->cur.cause = WC_NO_SLEEP;
@@ -1123,13 +1123,39 @@ static void close_thread(struct work *w, struct thread_work *t, __u64 end)
 	group_close(w, t);
 }
 
+/*
+ * When the open wait's call began: the first wait of its acquisition (a signal that ended a
+ * wait which the call then waits again, a wake-up that lost the lock to another thread, do not
+ * make a blocked thread any less blocked).
+ */
+static __u64 acquisition_begin(struct work *w, struct thread_work *t)
+{
+	bool pi = false;
+	enum lock_kind k;
+
+	if (!t->grp_open)
+		return t->cur.begin;
+	k = t->grp_last.key == t->cur.key ? kind_now(w, lock_get(w, t->cur.key), &pi) : LK_FUTEX;
+	return same_acquisition(&t->grp_last, &t->cur, k, pi) ? t->grp_first.begin : t->cur.begin;
+}
+
+/*
+ * A wait a signal ended this shortly before the trace did is a call still blocked: the Ctrl-C
+ * that ends a `-- COMMAND` trace reaches the command too, and the kernel may hand it to a
+ * blocked thread, whose call waits again once the handler ran (after the trace).
+ */
+#define SIGNAL_TAIL_NS 100000000ULL
+
 static void close_threads(struct work *w)
 {
 	for (size_t i = 0; i < w->nr_threads; i++) {
 		struct thread_work *t = &w->threads[i];
 
 		if (t->in_wait)
-			hung_note_blocked(w, t);
+			hung_note_blocked(w, t, &t->cur, acquisition_begin(w, t));
+		else if (t->grp_open && ret_is_signal(t->grp_last.ret) &&
+			 w->a->end_ts - t->grp_last.end < SIGNAL_TAIL_NS)
+			hung_note_blocked(w, t, &t->grp_last, t->grp_first.begin);
 		close_thread(w, t, w->a->end_ts);
 	}
 }
@@ -1207,7 +1233,7 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 		return py_same_acquisition(a, b, k);
 	if (a->addr != b->addr)
 		return false;
-	if (a->ret == -E_AGAIN || a->ret == -E_INTR)
+	if (a->ret == -E_AGAIN || ret_is_signal(a->ret))
 		return true;
 	if (pi)
 		return false;

@@ -40,30 +40,31 @@ void hung_deadlock_link(struct work *w, struct deadlock_stat *d, unsigned i)
 }
 
 /*
- * At the end of the trace: a wait still open for BLOCKED_MIN_NS is a blocked thread; so is a
- * shorter one the live check already described (TT_REC_PYWAIT: blocked for half a second when
- * it looked, which is what a DEADLOCK line names): a report asked for right after a DEADLOCK
- * line lists the threads that line named.
+ * At the end of the trace: a call (its latest wait rw) still blocked for BLOCKED_MIN_NS since its first wait (since)
+ * is a blocked thread; so is a shorter one the live check already described (TT_REC_PYWAIT:
+ * blocked for half a second when it looked, which is what a DEADLOCK line names): a report
+ * asked for right after a DEADLOCK line lists the threads that line named.
  */
-void hung_note_blocked(struct work *w, struct thread_work *t)
+void hung_note_blocked(struct work *w, struct thread_work *t, const struct raw_wait *rw,
+		       __u64 since)
 {
 	struct analysis *a = w->a;
 	struct blocked_thread *b;
-	bool described = t->py.valid && t->py.since == t->cur.begin && t->py.uaddr == t->cur.addr;
+	bool described = t->py.valid && t->py.uaddr == rw->addr &&
+			 (t->py.since == since || t->py.since == rw->begin);
 
-	if (a->end_ts < t->cur.begin ||
-	    (a->end_ts - t->cur.begin < BLOCKED_MIN_NS && !described))
+	if (a->end_ts < since || (a->end_ts - since < BLOCKED_MIN_NS && !described))
 		return;
 	b = VEC_PUSH(a->blocked, a->nr_blocked, w->cap_blocked);
 	memset(b, 0, sizeof(*b));
 	b->tid = t->st.tid;
 	memcpy(b->comm, t->st.name, TT_COMM_LEN);
-	b->since = t->cur.begin;
-	b->ns = a->end_ts - t->cur.begin;
-	b->addr = t->cur.addr;
-	b->key = t->cur.key ? t->cur.key : t->cur.addr;
-	b->stack = t->cur.stack;
-	b->at_attach = t->info_ts && t->cur.begin == t->info_ts;
+	b->since = since;
+	b->ns = a->end_ts - since;
+	b->addr = rw->addr;
+	b->key = rw->key ? rw->key : rw->addr;
+	b->stack = rw->stack;
+	b->at_attach = t->info_ts && since == t->info_ts;
 	if (described)
 		b->py = t->py;
 }

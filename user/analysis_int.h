@@ -14,8 +14,17 @@
 
 /* errno values as records carry them (the kernel's, x86_64) */
 #define E_AGAIN 11
-#define E_INTR 4
 #define E_TIMEDOUT 110
+
+/*
+ * A wait a signal ended: EINTR, or, as sys_exit sees it before the kernel turns it into a
+ * restart or EINTR, ERESTARTSYS (an untimed FUTEX_WAIT), ERESTARTNOINTR, ERESTARTNOHAND and
+ * ERESTART_RESTARTBLOCK (a timed one); include/linux/errno.h.
+ */
+static inline bool ret_is_signal(__s64 ret)
+{
+	return ret == -4 || ret == -512 || ret == -513 || ret == -514 || ret == -516;
+}
 
 enum tstate { TS_UNKNOWN, TS_RUNNING, TS_RUNNABLE, TS_BLOCKED, TS_DONE };
 
@@ -270,7 +279,8 @@ void py_finish(struct work *w);
 /* analysis_hung.c */
 void on_pywait(struct work *w, const struct tt_pywait *r);
 void hung_deadlock_link(struct work *w, struct deadlock_stat *d, unsigned i);
-void hung_note_blocked(struct work *w, struct thread_work *t);
+void hung_note_blocked(struct work *w, struct thread_work *t, const struct raw_wait *rw,
+		       __u64 since);
 void hung_sort(struct work *w);
 
 /* analysis_holds.c */

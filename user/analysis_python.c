@@ -123,7 +123,7 @@ bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enu
 		return false;
 	if (k == LK_PY_LOCK || k == LK_PY_RLOCK || k == LK_PY_OBJECT)
 		return true;
-	return a->addr == b->addr && (a->ret == -E_AGAIN || a->ret == -E_INTR);
+	return a->addr == b->addr && (a->ret == -E_AGAIN || ret_is_signal(a->ret));
 }
 
 /*

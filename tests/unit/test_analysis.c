@@ -537,3 +537,41 @@ void test_missed_switch_in(void)
 	analysis_free(&a);
 	records_free(&rb);
 }
+
+/*
+ * A blocked call is blocked since its first wait: thread 1's mutex wait is ended by a signal
+ * (ERESTARTSYS, as sys_exit sees it) and waited again; thread 2's is ended by a signal 5 ms
+ * before the trace ends (the Ctrl-C that ended it), its call not back in a wait yet; thread
+ * 3's ended by a signal 300 ms before the end and it did not wait again: not blocked.
+ */
+void test_blocked_across_signals(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	__u64 ips[] = {0x10, 0x20};
+	const __u64 end = 2000 * MS;
+
+	s_session(&rb, 0);
+	s_wait_begin(&rb, 100 * MS, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_wait_end(&rb, 1500 * MS, 1, A_LOCK, -512);
+	s_wait_begin(&rb, 1500 * MS + 20000, 1, A_LOCK, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_wait_begin(&rb, 200 * MS, 2, A_LOCK + 64, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_wait_end(&rb, end - 5 * MS, 2, A_LOCK + 64, -512);
+	s_wait_begin(&rb, 300 * MS, 3, A_LOCK + 128, TT_FUTEX_WAIT | 128, 2, ips, 2);
+	s_wait_end(&rb, end - 300 * MS, 3, A_LOCK + 128, -4);
+	s_end(&rb, end);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	CHECK_EQ_U64(a.nr_blocked, 2);
+	for (size_t i = 0; i < a.nr_blocked; i++) {
+		const struct blocked_thread *b = &a.blocked[i];
+
+		CHECK(b->tid == 1 || b->tid == 2);
+		CHECK_EQ_U64(b->since, b->tid == 1 ? 100 * MS : 200 * MS);
+		CHECK_EQ_U64(b->ns, end - b->since);
+		CHECK_EQ_U64(b->addr, b->tid == 1 ? A_LOCK : A_LOCK + 64);
+	}
+	/* one contention per blocked call, the signal's re-wait included */
+	CHECK(find_lock(&a, A_LOCK) && find_lock(&a, A_LOCK)->contentions == 1);
+	analysis_free(&a);
+	records_free(&rb);
+}

@@ -33,6 +33,7 @@ static const struct unit_test tests[] = {
 	{"holds", test_holds},
 	{"holds_readers_share_a_wait", test_holds_readers_share_a_wait},
 	{"missed_switch_in", test_missed_switch_in},
+	{"blocked_across_signals", test_blocked_across_signals},
 	{"adopted_wait_and_deadlock", test_adopted_wait_and_deadlock},
 	{"waker_in_other_process", test_waker_in_other_process},
 	{"jit_perf_map", test_jit_perf_map},
