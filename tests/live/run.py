@@ -1210,8 +1210,11 @@ def test_attach_to_running_process():
     _, s, truth = run_attached([WL, "lockpair", "50", "40"], [], "attach", 0.3)
     check(0.9e9 <= s["duration_ns"] <= 1.5e9, f"duration {s['duration_ns']}")
     lk = lock_named(s, "acc_lock")
-    # about 20 in 1 s at 50 ms each, plus the wait in progress at attach (adopted)
-    check(12 <= lk["contentions"] <= 24, f"contentions in 1 s: {lk['contentions']}")
+    # one per 50 ms of the traced time (1 s asked; a loaded machine stops later), plus the
+    # wait in progress at attach (adopted)
+    per = s["duration_ns"] / 50e6
+    check(0.6 * per <= lk["contentions"] <= per + 4,
+          f"contentions in {s['duration_ns'] / 1e9:.2f} s: {lk['contentions']}")
     # contentions wholly inside the window wait as long as the workload's own average: they
     # sit in its log2 histogram bucket (the first, adopted at attach, and the last are cut)
     per_iter_us = truth["waiter_wait_ns"] / truth["iterations"] / 1000
@@ -1772,9 +1775,13 @@ def check_convoy_run(py):
                   f"runnable {w.get('run_delay_ns')}")
             check(not th["convoy"], f"{py}: the spinner is not a convoy victim")
         else:
-            # each wake-up past its 1 ms sleep is the GIL wait (plus timer slack)
-            check(abs(th["wait_ns"] - w["oversleep_ns"]) <= 0.1 * w["oversleep_ns"],
-                  f"{py}: sleeper waited {th['wait_ns']} vs its oversleep {w['oversleep_ns']}")
+            # each wake-up past its 1 ms sleep is the GIL wait (plus timer slack), and the time
+            # it waited for a CPU before it could ask for the GIL (its run_delay: large on a
+            # loaded machine)
+            over, rd = w["oversleep_ns"], w.get("run_delay_ns", 0)
+            check(0.9 * over - rd <= th["wait_ns"] <= 1.1 * over,
+                  f"{py}: sleeper waited {th['wait_ns']} vs its oversleep {over} "
+                  f"(runnable {rd})")
             check(th["convoy"], f"{py}: the sleeper is flagged as a convoy victim")
         check(th["on_cpu_with_gil_ns"] <= th["hold_ns"] + 1e6, f"{py}: on-CPU with > held")
     # Python frames, merged: the sleeper waits under time.sleep at its own line

@@ -73,13 +73,15 @@ def spin(seconds):
 def sleeper(seconds):
     end = time.monotonic() + seconds
     wakes, over = 0, 0.0
+    delay0 = run_delay_ns()
     while time.monotonic() < end:
         t0 = time.monotonic()
         time.sleep(0.001)  # tt:sleep
         over += time.monotonic() - t0 - 0.001
         wakes += 1
     results.append({"tid": threading.get_native_id(), "cpu_ns": int(time.thread_time() * 1e9),
-                    "kind": "sleeper", "wakes": wakes, "oversleep_ns": int(over * 1e9)})
+                    "kind": "sleeper", "wakes": wakes, "oversleep_ns": int(over * 1e9),
+                    "run_delay_ns": run_delay_ns() - delay0})
 
 
 def count(iters):
