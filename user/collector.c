@@ -2,7 +2,6 @@
 /* collector.c - see collector.h. Lifecycle: open -> configure -> load -> attach -> poll. */
 #include <stdlib.h>
 #include <string.h>
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <time.h>

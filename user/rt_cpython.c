@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rt_cpython.c - CPython behind the runtime seam (rtops.h): its GIL's stores probed, its frames
- * and threading's names read live, its lock objects and deadlocks, from pygil, pyframes, pylive,
- * pynames and pydeadlock. Its records: TT_REC_PYTHON, PYSTACK, PY_THREAD_NAME, PY_OBJTYPE, ...
+ * and threading's names read live, its lock objects and their deadlocks. The CPython knowledge
+ * itself is in pygil, pydebug, pyframes, pylive, pynames and pydeadlock; this is their use.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +38,6 @@ struct gil_probes {
 	bool gil_off;		   /* free-threaded with the GIL disabled: watch `enabled` */
 	__u64 next_enabled_poll;   /* ns */
 };
-
 
 /* What CPython's support keeps while tracing. */
 struct rt_cpython {
