@@ -64,7 +64,8 @@ static int emit(struct rt_cpython *c, const void *rec, size_t size)
 /*
  * A parked wait's key on a 3.13+ CPython: the type of the object it may lie in, read now, while
  * its waiter sleeps and the object lives (a free-threaded object's ob_mutex at +10, else a
- * Lock's or RLock's PyMutex after the object header: +16, +32 in a free-threaded build). The analysis keeps it only for a wait it proves parked.
+ * Lock's or RLock's PyMutex after the object header: +16, +32 in a free-threaded build). The
+ * analysis keeps it only for a wait it proves parked.
  */
 static void emit_py_objtype(struct rt_cpython *c, const struct tt_park_key *pk)
 {
@@ -659,19 +660,19 @@ static bool cp_close(void *rt)
 }
 
 const struct rt_ops rt_cpython = {
-	.name = "cpython",
-	.open = cp_open,
-	.start = cp_start,
-	.adopted_wait = cp_adopted_wait,
-	.held_at_entry = cp_held_at_entry,
-	.attach = cp_attach,
-	.busy = cp_busy,
-	.poll = cp_poll,
-	.before_record = cp_before_record,
-	.after_record = cp_after_record,
-	.check = cp_check,
-	.may_stop = cp_may_stop,
-	.stopped = cp_stopped,
-	.finish = cp_finish,
-	.close = cp_close,
+    .name = "cpython",
+    .open = cp_open,
+    .start = cp_start,
+    .adopted_wait = cp_adopted_wait,
+    .held_at_entry = cp_held_at_entry,
+    .attach = cp_attach,
+    .busy = cp_busy,
+    .poll = cp_poll,
+    .before_record = cp_before_record,
+    .after_record = cp_after_record,
+    .check = cp_check,
+    .may_stop = cp_may_stop,
+    .stopped = cp_stopped,
+    .finish = cp_finish,
+    .close = cp_close,
 };

@@ -13,7 +13,8 @@
 #include "rtops.h"
 #include "util.h"
 
-#define RT_POLL_NS 3000000000ULL /* how long a started target's mappings are watched for runtimes */
+/* how long a started target's mappings are watched for runtimes (a JVM maps libjvm.so late) */
+#define RT_POLL_NS 3000000000ULL
 
 struct rt_native {
 	const struct rt_host *h;
@@ -52,10 +53,11 @@ static int nat_admit(void *rt)
 		return 0;
 	/* musl's words sit elsewhere in its objects and its lock functions call each other
 	 * (lock = trylock + timedlock): the glibc model would record nonsense */
-	fprintf(stderr, "threadtrace: --holds does not support musl libc, which %s uses: "
-			"trace without --holds (waits, wakers and lock kinds are exact on "
-			"musl), or build the program against glibc for hold times and lock "
-			"order\n",
+	fprintf(stderr,
+		"threadtrace: --holds does not support musl libc, which %s uses: "
+		"trace without --holds (waits, wakers and lock kinds are exact on "
+		"musl), or build the program against glibc for hold times and lock "
+		"order\n",
 		o->command ? o->command[0] : "the target");
 	return -ENOTSUP;
 }
@@ -96,10 +98,10 @@ static bool nat_close(void *rt)
 }
 
 const struct rt_ops rt_native = {
-	.name = "native",
-	.open = nat_open,
-	.admit = nat_admit,
-	.started = nat_started,
-	.poll = nat_poll,
-	.close = nat_close,
+    .name = "native",
+    .open = nat_open,
+    .admit = nat_admit,
+    .started = nat_started,
+    .poll = nat_poll,
+    .close = nat_close,
 };

@@ -4,9 +4,9 @@
 #include "rtops.h"
 
 const struct rt_ops *const rt_table[] = {
-	&rt_cpython,
-	&rt_native,
-	NULL,
+    &rt_cpython,
+    &rt_native,
+    NULL,
 };
 _Static_assert(sizeof(rt_table) / sizeof(rt_table[0]) <= RT_TABLE_MAX + 1,
 	       "rt_table has more runtimes than the collector keeps");

@@ -26,13 +26,13 @@ struct rt_host {
 	const struct collector_opts *o;
 	const char *image; /* COMMAND: the file it execs (a script's interpreter); NULL with -p */
 	pid_t pid;	   /* the target; a COMMAND's from rt_ops.start on */
-	struct threadtrace_bpf *skel;	  /* loaded and attached, from rt_ops.start on */
-	struct symbolizer *sym;		  /* from rt_ops.start on */
+	struct threadtrace_bpf *skel; /* loaded and attached, from rt_ops.start on */
+	struct symbolizer *sym;	      /* from rt_ops.start on */
 	struct symdata *sd;
-	struct deadlock_watch *deadlocks; /* from rt_ops.start on */
-	__u64 start;			  /* when tracing started (ns, CLOCK_MONOTONIC) */
-	__u64 deadline;			  /* DURATION's end (ns, 0: none), from rt_ops.attach on */
-	__u64 last_ts;			  /* the latest record's time: ours are not later */
+	struct deadlock_watch *deadlocks;  /* from rt_ops.start on */
+	__u64 start;			   /* when tracing started (ns, CLOCK_MONOTONIC) */
+	__u64 deadline;			   /* DURATION's end (ns, 0: none), from rt_ops.attach on */
+	__u64 last_ts;			   /* the latest record's time: ours are not later */
 	const volatile sig_atomic_t *stop; /* set by a signal to stop tracing */
 	/* pass a record on (checked, to the analysis and the record file) */
 	int (*emit)(void *ctx, const void *rec, size_t size);
