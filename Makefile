@@ -31,7 +31,8 @@ CORE_SRCS := user/analysis.c user/analysis_gil.c user/analysis_holds.c user/anal
 LIVE_SRCS := user/collector.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
 	     user/ustack.c user/cfitab.c user/deadlock.c user/pidns.c user/probesite.c user/pygil.c \
 	     user/pydebug.c user/pyframes.c user/pydeadlock.c user/pylive.c user/pynames.c \
-	     user/rtdetect.c user/libcver.c user/main.c
+	     user/rtdetect.c user/rtops.c user/rt_cpython.c user/rt_native.c user/libcver.c \
+	     user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
 USER_HDRS := $(wildcard user/*.h) bpf/threadtrace.h
@@ -65,7 +66,7 @@ $(BUILD)/threadtrace.skel.h: $(BUILD)/threadtrace.bpf.o
 $(BUILD)/%.o: user/%.c $(USER_HDRS) | $(BUILD)
 	$(COMPILE) -MMD -MP -c $< -o $@
 
-$(BUILD)/collector.o: $(BUILD)/threadtrace.skel.h
+$(BUILD)/collector.o $(BUILD)/rt_cpython.o: $(BUILD)/threadtrace.skel.h
 
 -include $(wildcard $(BUILD)/*.d)
 

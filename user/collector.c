@@ -2,7 +2,6 @@
 /* collector.c - see collector.h. Lifecycle: open -> configure -> load -> attach -> poll. */
 #include <stdlib.h>
 #include <string.h>
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
@@ -22,13 +21,8 @@
 #include "unwind.h"
 #include "ustack.h"
 #include "deadlock.h"
-#include "pydeadlock.h"
-#include "pyframes.h"
-#include "pylive.h"
-#include "pynames.h"
 #include "probesite.h"
-#include "pygil.h"
-#include "rtdetect.h"
+#include "rtops.h"
 #include "libcver.h"
 #include "threadtrace.skel.h"
 
@@ -39,8 +33,6 @@
 #define NEED_PRIVILEGE                                                                       \
 	"root is needed: run threadtrace with sudo (or grant CAP_BPF, CAP_PERFMON, "         \
 	"CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)\n"
-
-#define RT_POLL_NS 3000000000ULL /* how long a started target's mappings are watched for runtimes */
 
 static volatile sig_atomic_t stop_signal, signals_seen;
 static volatile pid_t command_pid; /* the running COMMAND, for the handler */
@@ -118,10 +110,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static __u64 now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return rt_now_ns();
 }
 
 struct collect_ctx {
@@ -136,27 +125,15 @@ struct collect_ctx {
 	__u64 ustack_synced;	      /* when they were last brought up to date */
 	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
-	struct pyframes *pyframes; /* CPython: names of the frames in TT_REC_PYSTACK records
-				      (pylive's, or own_pyframes) */
-	bool own_pyframes;
-	struct pylive *pylive;	   /* CPython: its live state (thread names, hung threads) */
-	bool py_free_threaded;	   /* ... a free-threaded build (a 32-byte object header) */
-	struct pynames *pynames;   /* ... its threading names, as records */
-	struct pylocks *pylocks;   /* CPython: Python lock waits and deadlocks */
-	struct pylocks_round pyround;
-	struct blocked_wait *blocked; /* scratch for deadlock_watch_blocked */
-	size_t cap_blocked;
-	struct py_target py_early; /* -p: the CPython found at attach, for pylocks */
+	struct rt_host host;	     /* what the runtimes see of the session (rtops.h) */
+	void *rts[RT_TABLE_MAX];     /* each runtime of rt_table in the target, or NULL */
+	struct ring_buffer *ring;
 	__u64 malformed;
 	bool holds;
 	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
-	struct rt_found rt; /* runtimes found in the target (musl, Go, a JVM) */
-	unsigned rt_emitted; /* ... of which written as TT_REC_RUNTIME records */
 	__u64 libc_dev, libc_ino; /* the libc last written in a TT_REC_LIBC record */
 	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
 	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
-	__u64 last_ts;		  /* the latest record's time: collector records are not later */
-	__u64 deadline;		  /* DURATION's end (ns, 0: none) */
 };
 
 /* Pass a record on, unless it does not fit its kind (never trust a record). */
@@ -175,6 +152,58 @@ static int emit_cb(void *ctx, const void *rec, size_t size)
 	return emit(ctx, rec, size);
 }
 
+/* Each runtime of rt_table found in the target that has op (rtops.h). */
+#define RT_CALL(c, op, ...)                                                                  \
+	for (size_t rt_i = 0; rt_table[rt_i]; rt_i++)                                      \
+		if ((c)->rts[rt_i] && rt_table[rt_i]->op)                                  \
+			rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__)
+
+/* Does any runtime say yes to op? Asks each (a question with side effects stops at yes). */
+#define RT_ANY(c, op, ...)                                                                   \
+	({                                                                                   \
+		bool rt_yes = false;                                                         \
+		for (size_t rt_i = 0; rt_table[rt_i] && !rt_yes; rt_i++)                   \
+			if ((c)->rts[rt_i] && rt_table[rt_i]->op)                          \
+				rt_yes = rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__); \
+		rt_yes;                                                                      \
+	})
+
+static void drain_ring(void *ctx)
+{
+	struct collect_ctx *c = ctx;
+
+	ring_buffer__consume(c->ring);
+}
+
+/*
+ * Find the runtimes in the target before anything is loaded (rt_ops.open), and ask each
+ * whether it can be traced as the options say. 0, or -errno after a message.
+ */
+static int open_runtimes(struct collect_ctx *c)
+{
+	int err = 0;
+
+	for (size_t i = 0; rt_table[i] && i < RT_TABLE_MAX; i++)
+		c->rts[i] = rt_table[i]->open(&c->host);
+	for (size_t i = 0; rt_table[i] && !err; i++)
+		if (c->rts[i] && rt_table[i]->admit)
+			err = rt_table[i]->admit(c->rts[i]);
+	return err;
+}
+
+/* Detach and free them all. True: one may have left a COMMAND stopped. */
+static bool close_runtimes(struct collect_ctx *c)
+{
+	bool stopped = false;
+
+	for (size_t i = 0; rt_table[i]; i++) {
+		if (c->rts[i] && rt_table[i]->close)
+			stopped |= rt_table[i]->close(c->rts[i]);
+		c->rts[i] = NULL;
+	}
+	return stopped;
+}
+
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
 {
 	struct collect_ctx *c = ctx;
@@ -189,35 +218,6 @@ static void drain_mmaps(void *ctx)
 	struct collect_ctx *c = ctx;
 
 	mmap_watch_drain(c->mmaps, on_mmap, c);
-}
-
-/*
- * A parked wait's key on a 3.13+ CPython: the type of the object it may lie in, read now, while
- * its waiter sleeps and the object lives (a free-threaded object's ob_mutex at +10, else a
- * Lock's or RLock's PyMutex after the object header: +16, +32 in a free-threaded build). The analysis keeps it only for a wait it proves parked.
- */
-static void emit_py_objtype(struct collect_ctx *c, const struct tt_park_key *pk)
-{
-	struct tt_py_objtype rec;
-	__u64 obj;
-
-	if (!c->pylive || !pk->ok || pk->key < 4096 || (pk->key & 1))
-		return;
-	obj = pk->key - ((pk->key & 7) == 2 ? 10 : c->py_free_threaded ? 32 : 16);
-	if (obj & 7)
-		return;
-	memset(&rec, 0, sizeof(rec));
-	if (pylive_type_name(c->pylive, obj, rec.type, sizeof(rec.type)) || !rec.type[0] ||
-	    !(isalpha((unsigned char)rec.type[0]) || rec.type[0] == '_') ||
-	    rec.type[strspn(rec.type, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "0123456789_.")])
-		return;
-	rec.hdr = pk->hdr;
-	rec.hdr.kind = TT_REC_PY_OBJTYPE;
-	rec.hdr.size = sizeof(rec);
-	rec.parent_kind = pk->parent_kind;
-	rec.obj = obj;
-	emit(c, &rec, sizeof(rec));
 }
 
 /* A snapshot becomes the unwound user stack of its record; the bytes themselves are dropped. */
@@ -262,20 +262,6 @@ static void print_stack_live(const struct collect_ctx *c, __u32 tid)
 	}
 }
 
-static void thread_comm(pid_t pid, __u32 tid, char *comm)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
-	strcpy(comm, "?");
-	if ((f = fopen(path, "re"))) {
-		if (fgets(comm, TT_COMM_LEN, f))
-			comm[strcspn(comm, "\n")] = 0;
-		fclose(f);
-	}
-}
-
 /* Say a hang the moment it is seen: the process will not get out of it by itself. */
 static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock *dl)
 {
@@ -283,7 +269,7 @@ static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock
 	char comm[TT_COMM_LEN];
 
 	if (dl->flags & TT_DEADLOCK_ORPHANED) {
-		thread_comm(dl->hdr.pid, dl->links[0].tid, comm);
+		procfs_thread_comm(dl->hdr.pid, dl->links[0].tid, comm);
 		fprintf(stderr, "threadtrace: ORPHANED LOCK: tid %u (%s) waits for %s (0x%llx), held "
 				"by tid %u, which %s; it will never be released\n",
 			dl->links[0].tid, tsafe(comm), l && l->name ? tsafe(l->name) : "a lock",
@@ -298,72 +284,11 @@ static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock
 		fprintf(stderr, "threadtrace: DEADLOCK: %u threads wait for each other:\n", dl->nr);
 	for (unsigned i = 0; i < dl->nr; i++) {
 		l = symdata_lock(c->sd, dl->links[i].addr);
-		thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
+		procfs_thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
 		fprintf(stderr, "  tid %u (%s) waits for %s (0x%llx), held by tid %u\n",
 			dl->links[i].tid, tsafe(comm), l && l->name ? tsafe(l->name) : "a lock",
 			(unsigned long long)dl->links[i].addr, dl->links[i].owner);
 		print_stack_live(c, dl->links[i].tid);
-	}
-}
-
-/* A thread's Python frames now, named, on stderr (the hang is live: they stay as they are). */
-static void print_pystack_live(struct collect_ctx *c, __u32 tid)
-{
-	struct {
-		struct tt_pystack ps;
-		struct tt_pyframe f[TT_PY_MAX_FRAMES];
-	} rec;
-	__u32 flags;
-	unsigned n = pylocks_stack(c->pylocks, tid, rec.f, TT_PY_MAX_FRAMES, &flags);
-
-	rec.ps.nr = (__u16)n;
-	pyframes_note(c->pyframes, c->sd, &rec.ps);
-	for (unsigned i = 0; i < n && i < TT_DEADLOCK_FRAMES; i++) {
-		const struct sym_frame *f = symdata_frame(c->sd, pyframe_ip(&rec.f[i]));
-
-		fprintf(stderr, "        %s\n", f ? tsafe(f->name) : "?");
-	}
-}
-
-/* Say a Python deadlock the moment it is seen twice, in Python's terms. */
-static void report_pydeadlock_live(struct collect_ctx *c, const struct tt_deadlock *dl)
-{
-	char comm[TT_COMM_LEN];
-
-	if (dl->nr == 1)
-		fprintf(stderr, "threadtrace: DEADLOCK: a Python thread waits for a lock it holds "
-				"itself:\n");
-	else
-		fprintf(stderr, "threadtrace: DEADLOCK: %u Python threads wait for each other's "
-				"locks:\n", dl->nr);
-	for (unsigned i = 0; i < dl->nr; i++) {
-		const struct tt_pywait *pw = pylocks_wait_of(c->pylocks, dl->links[i].tid);
-		thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
-		fprintf(stderr, "  tid %u (%s) waits for Python %s %s (0x%llx), held by tid %u",
-			dl->links[i].tid, tsafe(comm), pw ? pyobj_kind_name(pw->kind) : "lock",
-			pw && pw->name[0] ? tsafe(pw->name) : "?",
-			(unsigned long long)(pw ? pw->obj : 0), dl->links[i].owner);
-		if (pw)
-			fprintf(stderr, " (%s)", pyhold_evidence_name(pw->evidence));
-		fprintf(stderr, "\n");
-		print_pystack_live(c, dl->links[i].tid);
-	}
-}
-
-/* Python threads blocked on Python locks: their objects, holders and cycles (pydeadlock.h). */
-static void check_python_locks(struct collect_ctx *c, __u64 now)
-{
-	size_t n;
-
-	if (!c->pylocks)
-		return;
-	n = deadlock_watch_blocked(c->deadlocks, now, 0, &c->blocked, &c->cap_blocked);
-	pylocks_check(c->pylocks, c->blocked, n, now, &c->pyround);
-	for (size_t i = 0; i < c->pyround.nr_waits; i++)
-		emit(c, &c->pyround.waits[i], sizeof(c->pyround.waits[i]));
-	if (c->pyround.deadlock) {
-		emit(c, &c->pyround.dl, sizeof(c->pyround.dl));
-		report_pydeadlock_live(c, &c->pyround.dl);
 	}
 }
 
@@ -391,32 +316,23 @@ static int on_record(void *ctx, void *data, size_t size)
 		c->malformed++;
 		return 0;
 	}
-	/*
-	 * Python thread names and the code objects of every thread's frames, when due, between
-	 * records too: the first symbolization of an interpreter's modules can take 0.3-0.5 s
-	 * (line tables of its large compile units), long enough for a short script to end and
-	 * free its module code before the main loop runs again.
-	 */
-	if (h->ts > c->last_ts)
-		c->last_ts = h->ts;
-	pynames_poll(c->pynames, now_ns(), c->last_ts, false);
+	if (h->ts > c->host.last_ts)
+		c->host.last_ts = h->ts;
 	/*
 	 * Name the frames before the analysis gets the record: a burst can push it through the
 	 * reorder window at once, and a lock's kind is voted from the names its stacks have then.
+	 * A runtime names its own (a Python stack's code objects) and does its work between
+	 * records too (rt_ops.before_record).
 	 */
+	RT_CALL(c, before_record, h);
 	st = record_stack(h);
 	if (st && (st->flags & TT_STACK_USER_NOTABLE))
 		c->ustack_stale = true;
 	if (st)
 		symbolizer_note_stack(c->sym, c->sd, st);
-	else if (h->kind == TT_REC_PYSTACK && c->pyframes)
-		pyframes_note(c->pyframes, c->sd, (const struct tt_pystack *)h);
 	emit(c, data, h->size);
-	if (h->kind == TT_REC_PARK_KEY)
-		emit_py_objtype(c, data);
+	RT_CALL(c, after_record, h); /* its companion records follow the record */
 	deadlock_watch_record(c->deadlocks, h);
-	if (h->kind == TT_REC_NEW_THREAD)
-		pynames_thread_started(c->pynames, h->tid, now_ns());
 	if (h->kind == TT_REC_WAIT_BEGIN)
 		symbolizer_note_lock(c->sym, c->sd, ((const struct tt_wait_begin *)h)->uaddr);
 	if (h->kind == TT_REC_LOCK_CALL) {
@@ -758,444 +674,15 @@ static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
 	proc_maps_free(&maps);
 }
 
-/* CPython's GIL: uprobes on the stores to `locked`, armed once the interpreter is found. */
-struct gil_probes {
-	struct bpf_link **links;
-	size_t n, cap;
-	bool done;	/* attached, or given up: no more tries */
-	__u64 next_try, first_try; /* ns */
-	bool not_python;	   /* no CPython in the mappings of this generation */
-	unsigned maps_generation;
-	struct py_target py;
-	struct bpf_link *finalize; /* COMMAND: stops it in Py_FinalizeEx (frames named first) */
-	struct py_target pre;	   /* COMMAND: its GIL sites, found while it was held at entry */
-	bool gil_off;		   /* free-threaded with the GIL disabled: watch `enabled` */
-	__u64 next_enabled_poll;   /* ns */
-};
-
-static void detach_gil(struct gil_probes *g, struct threadtrace_bpf *skel)
-{
-	if (skel && skel->bss) {
-		skel->bss->gil_addr = 0;
-		skel->bss->py_armed = 0;
-	}
-	for (size_t i = 0; i < g->n; i++)
-		bpf_link__destroy(g->links[i]);
-	bpf_link__destroy(g->finalize);
-	g->finalize = NULL;
-	pygil_free(&g->pre);
-	free(g->links);
-	g->links = NULL;
-	g->n = g->cap = 0;
-	pygil_free(&g->py);
-}
-
-/*
- * The command stopped in Py_FinalizeEx: read and name what it left (frames, threading's
- * names), let it go on.
- */
-static void resume_after_finalize(struct collect_ctx *c, struct gil_probes *g,
-				  struct ring_buffer *ring, pid_t child)
-{
-	ring_buffer__consume(ring); /* their frames are named as they are read */
-	pynames_poll(c->pynames, now_ns(), c->last_ts, true);
-	bpf_link__destroy(g->finalize);
-	g->finalize = NULL;
-	kill(child, SIGCONT);
-}
-
-/*
- * A command held at its entry that maps a CPython: find its GIL's store sites now (its
- * interpreter is not set up yet, but where the code stores to the GIL is known).
- */
-static void prefind_gil_sites(struct gil_probes *g, pid_t child)
-{
-	char why[512];
-
-	if (pygil_discover(child, &g->pre, why, sizeof(why)) != -EAGAIN || !g->pre.runtime ||
-	    pygil_find_sites(&g->pre, why, sizeof(why)))
-		pygil_free(&g->pre);
-}
-
-/*
- * Symbolize the interpreter's functions that most waits pass through now, while the command is
- * held: the first lookup in each of libpython's large compile units (ceval.c: 0.3-0.5 s here)
- * made on the first records held up the reading of records and of thread names for as long,
- * in which a short thread could start and end unnamed.
- */
-static void preload_interpreter(struct collect_ctx *c, const struct py_target *py)
-{
-	static const char *const funcs[] = {
-		"_PyEval_EvalFrameDefault", "PyEval_RestoreThread", "PyEval_SaveThread",
-		"PyThread_acquire_lock_timed", "PyObject_Vectorcall", "PyObject_Call",
-		"PyEval_EvalCode", "Py_RunMain", "PyThread_release_lock",
-	};
-	struct {
-		struct tt_stack st;
-		__u64 ips[sizeof(funcs) / sizeof(funcs[0])];
-	} s = {0};
-
-	s.st.nr_user = (__u16)pygil_symbol_addrs(py, funcs, sizeof(funcs) / sizeof(funcs[0]),
-						 s.ips);
-	for (unsigned i = 0; i < s.st.nr_user; i++)
-		s.ips[i]++; /* a return address, as stacks hold them */
-	if (s.st.nr_user && c->sym)
-		symbolizer_note_stack(c->sym, c->sd, &s.st);
-}
-
 /* The command stopped at its entry: load the tables of what it maps, let it go on. */
-static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child,
-			    struct gil_probes *gil)
+static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child)
 {
-	if (gil) {
-		prefind_gil_sites(gil, child);
-		if (gil->pre.runtime)
-			preload_interpreter(c, &gil->pre);
-	}
+	RT_CALL(c, held_at_entry);
 	if (c->ustack && !ustack_tables_sync(c->ustack))
 		c->ustack_synced = now_ns();
 	bpf_link__destroy(*entry);
 	*entry = NULL;
 	kill(child, SIGCONT);
-}
-
-static void seed_tstate(void *ctx, __u32 tid, __u64 tstate)
-{
-	struct threadtrace_bpf *skel = ctx;
-
-	bpf_map__update_elem(skel->maps.py_tstates, &tid, sizeof(tid), &tstate, sizeof(tstate),
-			     BPF_ANY);
-}
-
-/*
- * -p: the target's CPython before its threads are looked at, so that a wait in progress at
- * attach gets its Python frames from the live frames (BPF saw it begin before it was there).
- */
-/*
- * The reader of py's live state and its code-object cache, which names the frames of the
- * records too (one cache); a bare pyframes where pylive has no layouts.
- */
-static void open_pylive(struct collect_ctx *c, const struct py_target *py)
-{
-	c->pylive = pylive_new(py);
-	c->py_free_threaded = py->flags & TT_PY_FREE_THREADED;
-	if (c->pylive) {
-		c->pyframes = pylive_pyframes(c->pylive);
-		return;
-	}
-	c->pyframes = py->has_debug ? pyframes_new_debug(py->pid, &py->dbg, py->code_type)
-				    : pyframes_new(py->pid, py->minor, py->code_type);
-	c->own_pyframes = c->pyframes != NULL;
-}
-
-static void find_python_early(struct collect_ctx *c, pid_t pid)
-{
-	char why[256];
-
-	if (pygil_discover(pid, &c->py_early, why, sizeof(why)))
-		return;
-	open_pylive(c, &c->py_early);
-	if (c->pyframes)
-		c->pylocks = pylocks_new(&c->py_early, c->pylive);
-}
-
-/* The Python frames of a wait adopted at attach: a TT_REC_PYSTACK before its WAIT_BEGIN. */
-static void adopted_pystack(struct collect_ctx *c, pid_t pid, pid_t tid, __u64 ts)
-{
-	struct {
-		struct tt_pystack ps;
-		struct tt_pyframe f[TT_PY_MAX_FRAMES];
-	} rec;
-	__u32 flags = 0;
-	unsigned nr = c->pylocks ? pylocks_stack(c->pylocks, (__u32)tid, rec.f,
-						  TT_PY_MAX_FRAMES, &flags)
-				 : 0;
-
-	if (!nr)
-		return;
-	memset(&rec.ps, 0, sizeof(rec.ps));
-	rec.ps.hdr.size = (__u16)(sizeof(rec.ps) + nr * sizeof(rec.f[0]));
-	rec.ps.hdr.kind = TT_REC_PYSTACK;
-	rec.ps.hdr.ts = ts;
-	rec.ps.hdr.pid = (__u32)pid;
-	rec.ps.hdr.tid = (__u32)tid;
-	rec.ps.parent_kind = TT_REC_WAIT_BEGIN;
-	rec.ps.nr = (__u16)nr;
-	rec.ps.flags = flags;
-	pyframes_note(c->pyframes, c->sd, &rec.ps);
-	emit(c, &rec, rec.ps.hdr.size);
-}
-
-/*
- * The parking-lot key of a wait adopted at attach, as BPF sends it for later waits of a 3.13+
- * CPython: the word before the waited-on one (struct tt_park_key), so that a Lock's wait in
- * progress is charged to its PyMutex (its Python object) like the waits that follow.
- */
-static void adopted_park_key(struct collect_ctx *c, pid_t pid, pid_t tid, __u64 uaddr, __u64 ts)
-{
-	struct tt_park_key pk = {0};
-
-	if (!c->pylocks || c->py_early.hexversion < 0x030d0000)
-		return;
-	pk.hdr.size = sizeof(pk);
-	pk.hdr.kind = TT_REC_PARK_KEY;
-	pk.hdr.ts = ts;
-	pk.hdr.pid = (__u32)pid;
-	pk.hdr.tid = (__u32)tid;
-	pk.parent_kind = TT_REC_WAIT_BEGIN;
-	pk.ok = !procfs_read_mem(pid, uaddr - 8, &pk.key, 8);
-	if (!pk.ok)
-		pk.key = 0;
-	emit(c, &pk, sizeof(pk));
-}
-
-/* Python frames with waits and GIL takes: each thread's state from the interpreter's list now,
- * later from the GIL drops (bpf/common.bpf.h). */
-static void arm_pystacks(struct collect_ctx *c, const struct py_target *py,
-			 struct threadtrace_bpf *skel)
-{
-	struct tt_py_walk walk;
-
-	/* 3.13+ park threads in a parking lot: the key beside each waited-on word (user/pyobj.h) */
-	skel->bss->py_park_key = py->hexversion >= 0x030d0000;
-	if (py->has_debug ? !pyframes_walk_debug(&py->dbg, &walk)
-			  : !pyframes_walk(py->minor, &walk))
-		return;
-	if (!c->pyframes) /* -p: found at attach already (find_python_early) */
-		open_pylive(c, py);
-	if (!c->pyframes)
-		return;
-	if (!c->pylocks)
-		c->pylocks = pylocks_new(py, c->pylive);
-	pygil_threads(py, seed_tstate, skel);
-	/* threads that start later are found by BPF in the interpreter's list (no GIL needed) */
-	skel->bss->py_threads.head = py->interp + py->l.tstate_head;
-	skel->bss->py_threads.next = py->l.tstate_next;
-	skel->bss->py_threads.native_tid = py->l.native_tid;
-	skel->bss->py_threads.thread_id = py->l.thread_id;
-	skel->bss->py_walk = walk;
-	skel->bss->py_armed = 1;
-}
-
-/* threading's names of the threads: now, and as threads start (pynames.h). */
-static void start_pynames(struct collect_ctx *c, const struct py_target *py)
-{
-	if (!c->pylive)
-		return;
-	c->pynames = pynames_new(c->pylive, py->pid, emit_cb, c);
-	/* a command may import threading later: look again for a while */
-	pynames_thread_started(c->pynames, 0, now_ns());
-	pynames_poll(c->pynames, now_ns(), now_ns(), true);
-}
-
-/*
- * Write the TT_REC_PYTHON record of the GIL's state now and trace its stores from now. A
- * free-threaded build's GIL disabled is armed too: take_gil/drop_gil store `locked` only while
- * it is enabled, so its first store says when it came on, exactly (BPF flags those made while
- * it is on only for an import, TT_GIL_TRANSIENT).
- */
-static void emit_python(struct collect_ctx *c, struct gil_probes *g, struct threadtrace_bpf *skel,
-			pid_t pid)
-{
-	struct py_target *py = &g->py;
-	struct tt_python rec = {0};
-
-	pygil_read_state(py);
-	rec.hdr.size = sizeof(rec);
-	rec.hdr.kind = TT_REC_PYTHON;
-	rec.hdr.ts = now_ns();
-	rec.hdr.pid = pid;
-	rec.hdr.tid = pid;
-	skel->bss->gil_drop_req = py->drop_req;
-	skel->bss->gil_drop_tstate_off = py->drop_tstate_off;
-	skel->bss->gil_enabled_addr = py->flags & TT_PY_FREE_THREADED ? py->gil_enabled : 0;
-	skel->bss->gil_addr = py->gil; /* armed: stores from here on are traced */
-	rec.hexversion = py->hexversion;
-	rec.flags = py->flags | (py->symbols ? 0 : TT_PY_STRIPPED);
-	rec.gil = py->gil;
-	rec.switch_number = py->switch_number;
-	rec.interval_us = py->interval_us;
-	rec.holder_tid = py->holder_tid;
-	rec.sites_take = py->nr_take;
-	rec.sites_drop = py->nr_drop;
-	snprintf(rec.path, sizeof(rec.path), "%s", py->path);
-	emit(c, &rec, sizeof(rec));
-}
-
-/*
- * A free-threaded build whose GIL was off: is it on for good now (an extension without
- * free-threading support was imported)? Said on stderr; the trace needs no record for it (its
- * first store without TT_GIL_TRANSIENT starts the GIL section). Every 100 ms: a 4-byte read.
- */
-static void poll_gil_enabled(struct gil_probes *g, const struct collector_opts *o)
-{
-	char ver[16];
-
-	if (!g->gil_off || now_ns() < g->next_enabled_poll)
-		return;
-	g->next_enabled_poll = now_ns() + 100000000ULL;
-	if (!pygil_enabled(&g->py))
-		return;
-	g->gil_off = false;
-	g->py.flags &= ~TT_PY_GIL_DISABLED;
-	if (!o->quiet) {
-		pygil_version_str(g->py.hexversion, ver, sizeof(ver));
-		fprintf(stderr, "threadtrace: Python %s (%s): the GIL was enabled at run time: "
-				"traced from its first take\n", ver, g->py.path);
-	}
-}
-
-/*
- * Look for CPython in the target; once found, probe its GIL stores, write the TT_REC_PYTHON
- * record (the GIL's state at this instant) and arm the probes. Tried again later while the
- * interpreter is not there or not initialised yet (a COMMAND starting up, a program that loads
- * libpython late); a CPython that cannot be traced is said once.
- */
-static void try_attach_gil(struct collect_ctx *c, struct gil_probes *g,
-			   struct threadtrace_bpf *skel, pid_t pid, const struct collector_opts *o)
-{
-	struct py_target *py = &g->py;
-	char why[512] = "", ver[16];
-	bool starting;
-	int err;
-
-	if (g->done || now_ns() < g->next_try)
-		return;
-	/* not Python: look again only once the mappings changed (a late dlopen of libpython) */
-	if (g->not_python && symbolizer_generation(c->sym) == g->maps_generation)
-		return;
-	err = pygil_discover(pid, py, why, sizeof(why));
-	if (!g->first_try)
-		g->first_try = now_ns();
-	/* every 10 ms in a command's first 3 s (its interpreter starts then) */
-	starting = o->command && now_ns() - g->first_try < 3000000000ULL;
-	if (err == -ENOENT || err == -EAGAIN || err == -ESRCH || (err == -EBUSY && starting)) {
-		g->next_try = now_ns() + (starting ? 10000000ULL : 500000000ULL);
-		g->not_python = err == -ENOENT && !starting;
-		g->maps_generation = symbolizer_generation(c->sym);
-		return;
-	}
-	g->done = true;
-	if (!err) {
-		arm_pystacks(c, py, skel); /* frames need no GIL */
-		start_pynames(c, py);	   /* nor names */
-	}
-	if (!err && g->pre.nr_sites && !strcmp(g->pre.open_path, py->open_path)) {
-		/* found while the command was held at its entry: decoding a stripped build
-		 * takes longer than a short command runs */
-		py->sites = g->pre.sites;
-		py->nr_sites = g->pre.nr_sites;
-		py->nr_take = g->pre.nr_take;
-		py->nr_drop = g->pre.nr_drop;
-		py->symbols = g->pre.symbols;
-		g->pre.sites = NULL;
-		g->pre.nr_sites = 0;
-	} else if (!err) {
-		/* decoding a stripped build takes seconds: not past DURATION, nor a Ctrl-C */
-		py->decode_deadline = c->deadline;
-		py->decode_stop = &stop_signal;
-		err = pygil_find_sites(py, why, sizeof(why));
-	}
-	pygil_version_str(py->hexversion, ver, sizeof(ver));
-	if (err) {
-		fprintf(stderr, "threadtrace: GIL not traced: %s\n", why);
-		pygil_free(py);
-		return;
-	}
-	for (size_t i = 0; i < py->nr_sites; i++) {
-		const struct gil_site *s = &py->sites[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = gil_site_cookie(s));
-		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.tt_gil_store, pid,
-								     py->open_path, s->probe_off, &uo);
-
-		if (!l) {
-			fprintf(stderr, "threadtrace: GIL not traced: failed to attach a uprobe in %s: "
-					"%s\n", py->path, strerror(errno));
-			detach_gil(g, skel);
-			return;
-		}
-		grow((void **)&g->links, &g->cap, g->n + 1, sizeof(*g->links));
-		g->links[g->n++] = l;
-		if (o->verbose)
-			fprintf(stderr, "threadtrace: GIL %s at 0x%llx: %s; probed %s%s%s\n",
-				s->op == TT_GIL_TAKE ? "take" : "drop", (unsigned long long)s->vaddr,
-				s->insn, s->emulated ? "after it at " : "there (single-stepped)",
-				s->emulated ? s->probe_insn : "", s->emulated ? " (emulated)" : "");
-	}
-	if (o->command) {
-		/* a short command's code objects die in finalization: stop it there until the
-		 * records before are read and their frames named (resume_after_finalize) */
-		long long off = pygil_finalize_offset(py);
-		struct bpf_link *l = off < 0 ? NULL :
-			bpf_program__attach_uprobe(skel->progs.tt_entry_stop, false, pid,
-						   py->open_path, (size_t)off);
-
-		g->finalize = l && !libbpf_get_error(l) ? l : NULL;
-	}
-	/* a free-threaded build with the GIL off: said, and watched for it to come on */
-	g->gil_off = !pygil_enabled(py);
-	if (g->gil_off)
-		py->flags |= TT_PY_GIL_DISABLED;
-	emit_python(c, g, skel, pid);
-	symbolizer_note_lock(c->sym, c->sd, py->gil);
-	if (!o->quiet && g->gil_off)
-		fprintf(stderr, "threadtrace: Python %s (%s): free-threaded, the GIL is disabled: "
-				"Python frames only (the GIL is traced if it is enabled)\n", ver,
-			py->path);
-	else if (!o->quiet) {
-		unsigned emulated = 0;
-
-		for (size_t i = 0; i < py->nr_sites; i++)
-			emulated += py->sites[i].emulated;
-		fprintf(stderr, "threadtrace: Python %s (%s): GIL traced at %u take and %u drop "
-				"stores (%s; %u probed at an emulated instruction after the store, "
-				"%zu single-stepped)\n", ver, py->path, py->nr_take, py->nr_drop,
-			py->symbols ? "in take_gil/drop_gil" : "stripped build, found by decoding",
-			emulated, py->nr_sites - emulated);
-	}
-}
-
-/* Write the runtimes found since the last call as TT_REC_RUNTIME records. */
-static void emit_runtimes(struct collect_ctx *c, pid_t pid)
-{
-	for (; c->rt_emitted < c->rt.n; c->rt_emitted++) {
-		struct tt_runtime *r = &c->rt.rec[c->rt_emitted];
-
-		r->hdr.ts = now_ns();
-		r->hdr.pid = r->hdr.tid = pid;
-		emit(c, r, sizeof(*r));
-	}
-}
-
-/* Look at the target's mappings for a runtime it loaded since (a JVM's libjvm.so is dlopened). */
-static void poll_runtimes(struct collect_ctx *c, pid_t pid)
-{
-	struct proc_maps maps = {0};
-
-	if (procfs_read_maps(pid, &maps) == 0)
-		rtdetect_maps(pid, &maps, &c->rt);
-	proc_maps_free(&maps);
-	emit_runtimes(c, pid);
-}
-
-/*
- * What the target runs on, before anything is attached: a COMMAND's executable (musl is the
- * interpreter or linked in; Go's runtime is linked in), a running process's mappings.
- */
-static void detect_runtimes(struct collect_ctx *c, const char *exe, pid_t pid)
-{
-	char image[4096];
-
-	if (exe) {
-		if (exec_image(exe, image, sizeof(image)) == 0)
-			rtdetect_exe(image, image, &c->rt);
-	} else {
-		struct proc_maps maps = {0};
-
-		if (procfs_read_maps(pid, &maps) == 0)
-			rtdetect_maps(pid, &maps, &c->rt);
-		proc_maps_free(&maps);
-	}
 }
 
 /* Fork COMMAND stopped before exec; it execs when *go_fd is written. */
@@ -1265,8 +752,7 @@ static bool adopt_blocked_wait(struct collect_ctx *c, struct threadtrace_bpf *sk
 	wb.val = (__u32)args[2];
 	wb.val3 = (__u32)args[5];
 	wb.has_timeout = args[3] != 0;
-	adopted_pystack(c, pid, tid, ts); /* companions come first (same ts) */
-	adopted_park_key(c, pid, tid, wb.uaddr, ts);
+	RT_CALL(c, adopted_wait, tid, wb.uaddr, ts); /* companions come first (same ts) */
 	if (emit(c, &wb, sizeof(wb)))
 		return false;
 	deadlock_watch_record(c->deadlocks, &wb.hdr);
@@ -1302,7 +788,7 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	s.hdr.size = sizeof(s);
 	s.hdr.kind = TT_REC_SESSION;
 	s.hdr.ts = now_ns();
-	c->last_ts = s.hdr.ts;
+	c->host.last_ts = s.hdr.ts;
 	s.hdr.pid = pid;
 	s.target_pid = pid;
 	s.target_tid = tid;
@@ -1320,8 +806,7 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	if (!command) /* before any wait: its objects are laid out by this libc */
 		check_libc(c, skel, NULL, pid, false, o);
 
-	if (!command && o->gil)
-		find_python_early(c, pid);
+	RT_CALL(c, start);
 	n = procfs_threads(pid, &tids);
 	*nr_threads = n > 0 ? n : 0;
 	for (int i = 0; i < n; i++) {
@@ -1434,13 +919,12 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	struct ring_buffer *ring = NULL;
 	struct collect_ctx ctx = {.sink = sink, .sink_ctx = sink_ctx, .sd = sd, .holds = o->holds};
 	struct hold_probes holds = {0};
-	struct gil_probes gil = {0};
 	struct bpf_link *entry = NULL; /* COMMAND: stops it at its entry point */
 	__u64 calls_seen = 0;
 	bool rate_warned = false, follow_exec;
 	struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO};
 	pid_t pid = o->pid, child = 0;
-	char exe[4096] = "";
+	char exe[4096] = "", image[4096];
 	int go_fd = -1, err_fd = -1, err = 0, nr_threads = 0;
 	__u64 start, deadline = 0, last_maps;
 	__u32 rb_bytes;
@@ -1471,17 +955,19 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (err)
 			return err;
 	}
-	detect_runtimes(&ctx, o->command ? exe : NULL, pid);
-	if (o->holds && rtdetect_has(&ctx.rt, TT_RT_MUSL)) {
-		/* musl's words sit elsewhere in its objects and its lock functions call each
-		 * other (lock = trylock + timedlock): the glibc model would record nonsense */
-		fprintf(stderr, "threadtrace: --holds does not support musl libc, which %s uses: "
-				"trace without --holds (waits, wakers and lock kinds are exact on "
-				"musl), or build the program against glibc for hold times and lock "
-				"order\n",
-			o->command ? o->command[0] : "the target");
-		return -ENOTSUP;
-	}
+	ctx.host = (struct rt_host){
+		.o = o,
+		.image = o->command && !exec_image(exe, image, sizeof(image)) ? image : NULL,
+		.pid = pid,
+		.sd = sd,
+		.stop = &stop_signal,
+		.emit = emit_cb,
+		.drain = drain_ring,
+		.ctx = &ctx,
+	};
+	err = open_runtimes(&ctx);
+	if (err)
+		goto cleanup;
 	err = ensure_tracefs();
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
@@ -1489,15 +975,16 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		else
 			fprintf(stderr, "threadtrace: failed to mount tracefs on /sys/kernel/tracing: "
 					"%s\n", strerror(-err));
-		return err;
+		goto cleanup;
 	}
 
 	skel = threadtrace_bpf__open();
 	if (!skel) {
 		err = -errno;
 		fprintf(stderr, "threadtrace: failed to open the BPF object: %s\n", strerror(errno));
-		return err;
+		goto cleanup;
 	}
+	ctx.host.skel = skel;
 	if (o->command) {
 		child = spawn_held(o->command, &go_fd, &err_fd);
 		if (child < 0) {
@@ -1508,6 +995,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			goto cleanup;
 		}
 		pid = child;
+		ctx.host.pid = pid;
 	}
 	skel->rodata->target_tgid = pid;
 	skel->rodata->target_tid = o->tid;
@@ -1595,6 +1083,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	/* a held COMMAND still has our maps: its own come with its exec (perf mmap records) */
 	ctx.sym = symbolizer_new(pid, !child);
 	ctx.deadlocks = deadlock_watch_new(pid);
+	ctx.host.sym = ctx.sym;
+	ctx.host.deadlocks = ctx.deadlocks;
 	if (skel->rodata->snapshot_bytes)
 		ctx.unwinder = unwinder_new(ctx.sym, pid);
 	if (child) {
@@ -1607,6 +1097,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			symbolizer_set_refresh_hook(ctx.sym, drain_mmaps, &ctx);
 	}
 	ring = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &ctx, NULL);
+	ctx.ring = ring;
 	if (!ring) {
 		err = -errno;
 		fprintf(stderr, "threadtrace: failed to open the ring buffer: %s\n", strerror(errno));
@@ -1618,7 +1109,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		ssize_t n;
 
 		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads, o);
-		emit_runtimes(&ctx, pid);
+		RT_CALL(&ctx, started);
 		if (ctx.ustack && o->stacks == STACKS_AUTO)
 			entry = stop_at_entry(skel, pid, exe);
 		if (write(go_fd, "g", 1) != 1) {
@@ -1643,7 +1134,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 					"stop\n", o->command[0], pid);
 	} else {
 		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads, o);
-		emit_runtimes(&ctx, pid);
+		RT_CALL(&ctx, started);
 		if (!o->quiet) {
 			char comm[TT_COMM_LEN] = "?", what[64] = "";
 
@@ -1660,36 +1151,26 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		}
 	}
 
-	/* DURATION counts from the session's start: decoding a stripped CPython (0.5-2 s) is
-	 * traced time too, not added to it */
+	/* DURATION counts from the session's start: a runtime's attach (decoding a stripped
+	 * CPython: 0.5-2 s) is traced time too, not added to it */
 	start = now_ns();
 	last_maps = start;
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
-	ctx.deadline = deadline;
-	if (o->gil)
-		try_attach_gil(&ctx, &gil, skel, pid, o);
+	ctx.host.start = start;
+	ctx.host.deadline = deadline;
+	RT_CALL(&ctx, attach);
 	for (;;) {
 		/*
 		 * BPF wakes us only when the buffer fills: poll also drains on the timeout. Every
-		 * 10 ms while a command's interpreter is awaited, and while Python frames are named
-		 * (their code objects are read from the live process: within 10 ms of their first
-		 * use, not 100 ms, so that few are lost when the process exits).
+		 * 10 ms while a COMMAND is held at its entry or a runtime is busy (rt_ops.busy).
 		 */
-		int n = ring_buffer__poll(ring, (o->gil && !gil.done && child) || ctx.pyframes ||
-							entry || gil.finalize ? 10 : 100);
+		int n = ring_buffer__poll(ring, entry || RT_ANY(&ctx, busy) ? 10 : 100);
 		__u64 now;
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */
 		sync_ustack(&ctx, ctx.sym ? symbolizer_generation(ctx.sym) : 0);
-		if (o->gil) {
-			try_attach_gil(&ctx, &gil, skel, pid, o);
-			poll_gil_enabled(&gil, o);
-		}
-		pynames_poll(ctx.pynames, now_ns(), ctx.last_ts, false);
-		/* a JVM maps libjvm.so some milliseconds after its exec */
-		if (!entry && now_ns() - start < RT_POLL_NS && !rtdetect_has(&ctx.rt, TT_RT_JVM))
-			poll_runtimes(&ctx, pid);
+		RT_CALL(&ctx, poll, now_ns(), entry != NULL);
 		if (n >= 0)
 			n = ring_buffer__consume(ring);
 
@@ -1710,8 +1191,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			int status;
 
 			pid_t got = waitpid(child, &status,
-					    WNOHANG | (entry || follow_exec || gil.finalize ? WUNTRACED
-								 : 0));
+					    WNOHANG | (entry || follow_exec || RT_ANY(&ctx, may_stop)
+								   ? WUNTRACED : 0));
 
 			if (got == child && WIFSTOPPED(status) && follow_exec &&
 			    skel->bss->exec_stops != ctx.exec_stops) {
@@ -1720,9 +1201,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			} else if (got == child && WIFSTOPPED(status) && entry) {
 				drain_mmaps(&ctx);
 				check_libc(&ctx, skel, &holds, child, true, o);
-				resume_at_entry(&ctx, &entry, child, o->gil ? &gil : NULL);
-			} else if (got == child && WIFSTOPPED(status) && gil.finalize) {
-				resume_after_finalize(&ctx, &gil, ring, child);
+				resume_at_entry(&ctx, &entry, child);
+			} else if (got == child && WIFSTOPPED(status) &&
+				   RT_ANY(&ctx, stopped, child)) {
+				/* a runtime's stop (rt_ops.stopped): it let the command go on */
 			} else if (got == child && WIFSTOPPED(status)) {
 				/* stopped by someone else (a SIGSTOP, Ctrl-Z): theirs to resume */
 			} else if (got == child) {
@@ -1765,16 +1247,11 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				report_deadlock_live(&ctx, &dl);
 			}
 		}
-		check_python_locks(&ctx, now);
+		RT_CALL(&ctx, check, now);
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
-	if (o->gil && !gil.done && (gil.py.runtime || gil.pre.runtime) && !o->quiet)
-		fprintf(stderr, "threadtrace: %s before its Python interpreter was ready to be "
-				"traced: no GIL and no Python frames or thread names in this report\n",
-			res->target_exited ? "the target exited" : "tracing stopped");
-	if (!res->target_exited) /* threads renamed while traced */
-		pynames_poll(ctx.pynames, now_ns(), now_ns(), true);
+	RT_CALL(&ctx, finish, res->target_exited);
 	add_session_end(&ctx, skel, pid, res->target_exited);
 	if (mmap_watch_lost(ctx.mmaps))
 		fprintf(stderr, "threadtrace: %llu mapping records of %s were lost: some frames may be "
@@ -1787,28 +1264,18 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		err = 0;
 
 cleanup:
-	if (entry || gil.finalize) { /* never leave the command stopped */
+	/* the runtimes' probes first (they write to skel); never leave the command stopped */
+	if (close_runtimes(&ctx) || entry) {
 		bpf_link__destroy(entry);
-		bpf_link__destroy(gil.finalize);
-		gil.finalize = NULL;
 		if (child)
 			kill(child, SIGCONT);
 	}
 	ring_buffer__free(ring);
 	detach_holds(&holds);
-	detach_gil(&gil, skel);
 	threadtrace_bpf__destroy(skel); /* detaches every program */
 	unwinder_free(ctx.unwinder);
 	ustack_tables_free(ctx.ustack);
 	deadlock_watch_free(ctx.deadlocks);
-	pylocks_free(ctx.pylocks);
-	free(ctx.pyround.waits);
-	free(ctx.blocked);
-	pygil_free(&ctx.py_early);
-	pynames_free(ctx.pynames);
-	if (ctx.own_pyframes)
-		pyframes_free(ctx.pyframes);
-	pylive_free(ctx.pylive);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);
 	if (go_fd >= 0)

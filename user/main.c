@@ -93,18 +93,12 @@ static const char usage[] =
 	"and JSON.\n";
 
 enum {
-	OPT_JSON = 256,
-	OPT_TOP,
+	OPT_TOP = 256,
 	OPT_STACKS,
 	OPT_FRAMES,
 	OPT_BUFFER,
 	OPT_VERSION,
-	OPT_FOLDED,
 	OPT_FOLDED_COUNT,
-	OPT_SVG,
-	OPT_SVG_WAKERS,
-	OPT_PPROF,
-	OPT_PERFETTO,
 	OPT_STACKS_MODE,
 	OPT_STACK_BYTES,
 	OPT_STACK_RATE,
@@ -112,16 +106,28 @@ enum {
 	OPT_NO_GIL,
 	OPT_KERNEL_STACKS,
 	OPT_NATIVE,
+	OPT_OUTPUT, /* OPT_OUTPUT + i: --OPTION FILE of output_table[i] */
 };
 
 /* A year: longer traces are typos, and ns since boot must not overflow. */
 #define MAX_DURATION_S (365 * 24 * 3600)
 
+/* The files an analysis can be written to, each the option --NAME FILE (output_table). */
+enum output_kind {
+	OUT_JSON,
+	OUT_FOLDED,
+	OUT_SVG,
+	OUT_SVG_WAKERS,
+	OUT_PPROF,
+	OUT_PERFETTO,
+	OUT__NR,
+};
+
 /* What to produce from an analysis: the same for a live session and a replayed record. */
 struct outputs {
 	bool quiet;
 	struct report_opts report;
-	const char *json, *folded, *svg, *svg_wakers, *pprof, *perfetto;
+	const char *path[OUT__NR]; /* the file of each output asked for, NULL: not asked */
 	bool folded_count;
 };
 
@@ -160,13 +166,27 @@ static int close_output(struct output *out, const char *path, int err)
 	return outfile_commit(&out->file);
 }
 
-static int write_svg(const struct analysis *an, const struct outputs *o, const char *path,
-		     bool wakers)
+static int write_json(FILE *f, const struct analysis *an, const struct outputs *o)
+{
+	return json_summary(f, an);
+}
+
+static int write_folded(FILE *f, const struct analysis *an, const struct outputs *o)
+{
+	struct folded fd;
+	int err;
+
+	folded_build(&fd, an, o->folded_count, true, o->report.native);
+	err = folded_write(f, &fd);
+	folded_free(&fd);
+	return err;
+}
+
+static int write_svg(FILE *f, const struct analysis *an, const struct outputs *o, bool wakers)
 {
 	struct folded fd;
 	char title[256], t[32];
-	struct output out;
-	int err = -1;
+	int err;
 
 	folded_build(&fd, an, o->folded_count, wakers, o->report.native);
 	if (o->folded_count)
@@ -176,11 +196,55 @@ static int write_svg(const struct analysis *an, const struct outputs *o, const c
 		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %s waited%s", an->comm,
 			 an->pid, fmt_ns(t, sizeof(t), fd.total * 1000),
 			 wakers ? ", waiters -- wakers" : "");
-	if (open_output(&out, path))
-		err = close_output(&out, path,
-				   svg_write(out.f, &fd, title, o->folded_count ? "waits" : "us"));
+	err = svg_write(f, &fd, title, o->folded_count ? "waits" : "us");
 	folded_free(&fd);
 	return err;
+}
+
+static int write_svg_waiters(FILE *f, const struct analysis *an, const struct outputs *o)
+{
+	return write_svg(f, an, o, false);
+}
+
+static int write_svg_wakers(FILE *f, const struct analysis *an, const struct outputs *o)
+{
+	return write_svg(f, an, o, true);
+}
+
+static int write_pprof(FILE *f, const struct analysis *an, const struct outputs *o)
+{
+	return pprof_write(f, an, o->report.native);
+}
+
+static int write_perfetto(FILE *f, const struct analysis *an, const struct outputs *o)
+{
+	return perfetto_write(f, an);
+}
+
+/* One row per output, written in this order; another output is another row (and --help). */
+static const struct output_def {
+	const char *option;   /* --OPTION FILE */
+	int (*write)(FILE *f, const struct analysis *an, const struct outputs *o); /* 0, -errno */
+	unsigned analysis_flags; /* what the analysis must keep for it (analysis_stream_new) */
+	bool counts;	      /* can be weighed by counts (--folded-count) */
+} output_table[OUT__NR] = {
+	[OUT_JSON] = {"json", write_json, 0, false},
+	[OUT_FOLDED] = {"folded", write_folded, 0, true},
+	[OUT_SVG] = {"svg", write_svg_waiters, 0, true},
+	[OUT_SVG_WAKERS] = {"svg-wakers", write_svg_wakers, 0, true},
+	[OUT_PPROF] = {"pprof", write_pprof, 0, false},
+	[OUT_PERFETTO] = {"perfetto", write_perfetto, ANALYSIS_TIMELINE, false},
+};
+
+/* The analysis flags the outputs asked for need. */
+static unsigned outputs_analysis_flags(const struct outputs *o)
+{
+	unsigned flags = 0;
+
+	for (int i = 0; i < OUT__NR; i++)
+		if (o->path[i])
+			flags |= output_table[i].analysis_flags;
+	return flags;
 }
 
 static int write_outputs(const struct analysis *an, const struct outputs *o)
@@ -188,27 +252,13 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 	struct output out;
 	int ret = 0;
 
-	if (o->json)
-		ret |= open_output(&out, o->json) ? close_output(&out, o->json,
-								 json_summary(out.f, an)) : -1;
-	if (o->folded) {
-		struct folded fd;
+	for (int i = 0; i < OUT__NR; i++) {
+		const char *path = o->path[i];
 
-		folded_build(&fd, an, o->folded_count, true, o->report.native);
-		ret |= open_output(&out, o->folded) ? close_output(&out, o->folded,
-								   folded_write(out.f, &fd)) : -1;
-		folded_free(&fd);
+		if (path)
+			ret |= open_output(&out, path) ? close_output(&out, path,
+					output_table[i].write(out.f, an, o)) : -1;
 	}
-	if (o->svg)
-		ret |= write_svg(an, o, o->svg, false);
-	if (o->svg_wakers)
-		ret |= write_svg(an, o, o->svg_wakers, true);
-	if (o->pprof)
-		ret |= open_output(&out, o->pprof) ? close_output(&out, o->pprof,
-								  pprof_write(out.f, an, o->report.native)) : -1;
-	if (o->perfetto)
-		ret |= open_output(&out, o->perfetto) ? close_output(&out, o->perfetto,
-								     perfetto_write(out.f, an)) : -1;
 	/* the files first: a stdout reader that does not read yet must not hold them back; and
 	 * flushed here, not at exit, so a second signal while the command is awaited loses none */
 	if (!o->quiet) {
@@ -221,11 +271,10 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 /* Every output path, checked before tracing: a bad one fails now, not after the trace. */
 static int check_outputs(const struct outputs *o, const char *record_path)
 {
-	const char *paths[] = {record_path, o->json, o->folded, o->svg, o->svg_wakers, o->pprof,
-			       o->perfetto};
-
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (paths[i] && outfile_check(paths[i]))
+	if (record_path && outfile_check(record_path))
+		return -1;
+	for (int i = 0; i < OUT__NR; i++)
+		if (o->path[i] && outfile_check(o->path[i]))
 			return -1;
 	return 0;
 }
@@ -280,7 +329,7 @@ static int replay(const char *path, const struct outputs *o)
 
 	if (check_outputs(o, NULL))
 		return 1;
-	k.an = analysis_stream_new(&sd, o->perfetto ? ANALYSIS_TIMELINE : 0, &an);
+	k.an = analysis_stream_new(&sd, outputs_analysis_flags(o), &an);
 	if (recfile_stream(path, &info, &sd, sink_record, &k)) {
 		if (!analysis_stream_finish(k.an))
 			analysis_free(&an);
@@ -333,16 +382,10 @@ static pid_t tgid_of(pid_t tid)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	static const struct option tracing_opts[] = {
 		{"pid", required_argument, NULL, 'p'},	{"tid", required_argument, NULL, 't'},
-		{"json", required_argument, NULL, OPT_JSON},
 		{"record", required_argument, NULL, 'o'},
-		{"folded", required_argument, NULL, OPT_FOLDED},
 		{"folded-count", no_argument, NULL, OPT_FOLDED_COUNT},
-		{"svg", required_argument, NULL, OPT_SVG},
-		{"svg-wakers", required_argument, NULL, OPT_SVG_WAKERS},
-		{"pprof", required_argument, NULL, OPT_PPROF},
-		{"perfetto", required_argument, NULL, OPT_PERFETTO},
 		{"stacks", required_argument, NULL, OPT_STACKS_MODE},
 		{"stack-bytes", required_argument, NULL, OPT_STACK_BYTES},
 		{"stack-rate", required_argument, NULL, OPT_STACK_RATE},
@@ -357,6 +400,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
 	};
+	struct option longopts[OUT__NR + sizeof(tracing_opts) / sizeof(tracing_opts[0])];
 	struct collector_opts co = {
 		.buffer_mb = 32, .stacks = STACKS_AUTO, .stack_bytes = 8192, .stack_rate = 250,
 		.gil = true};
@@ -370,7 +414,7 @@ int main(int argc, char **argv)
 	struct analysis an;
 	const char *record_path = NULL;
 	bool report_mode = argc > 1 && !strcmp(argv[1], "report");
-	bool stack_rate_set = false;
+	bool stack_rate_set = false, counted = false;
 	unsigned long v;
 	int c, err, ret = 1;
 
@@ -378,6 +422,10 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	for (int i = 0; i < OUT__NR; i++)
+		longopts[i] = (struct option){output_table[i].option, required_argument, NULL,
+					      OPT_OUTPUT + i};
+	memcpy(longopts + OUT__NR, tracing_opts, sizeof(tracing_opts));
 	while ((c = getopt_long(argc, argv, "+p:t:o:qvh", longopts, NULL)) != -1) {
 		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER ||
 				    c == OPT_STACKS_MODE || c == OPT_STACK_BYTES ||
@@ -406,29 +454,11 @@ int main(int argc, char **argv)
 			}
 			co.tid = (pid_t)v;
 			break;
-		case OPT_JSON:
-			out.json = optarg;
-			break;
-		case OPT_FOLDED:
-			out.folded = optarg;
-			break;
 		case OPT_FOLDED_COUNT:
 			out.folded_count = true;
 			break;
 		case OPT_NATIVE:
 			ro->native = true;
-			break;
-		case OPT_SVG:
-			out.svg = optarg;
-			break;
-		case OPT_SVG_WAKERS:
-			out.svg_wakers = optarg;
-			break;
-		case OPT_PPROF:
-			out.pprof = optarg;
-			break;
-		case OPT_PERFETTO:
-			out.perfetto = optarg;
 			break;
 		case OPT_STACKS_MODE: {
 			static const char *const modes[] = {"auto", "dwarf", "fp", "none"};
@@ -506,18 +536,22 @@ int main(int argc, char **argv)
 			printf("threadtrace %s (record ABI %d)\n", TT_VERSION, TT_ABI_VERSION);
 			return 0;
 		default:
+			if (c >= OPT_OUTPUT && c < OPT_OUTPUT + OUT__NR) {
+				out.path[c - OPT_OUTPUT] = optarg;
+				break;
+			}
 			fprintf(stderr, "Try 'threadtrace --help'.\n");
 			return 2;
 		}
 	}
 	/* an output on stdout replaces the text report there */
 	{
-		const char *outs[] = {out.json, out.folded, out.svg, out.svg_wakers, out.pprof,
-				      out.perfetto};
 		int on_stdout = 0;
 
-		for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
-			on_stdout += outs[i] && !strcmp(outs[i], "-");
+		for (int i = 0; i < OUT__NR; i++) {
+			on_stdout += out.path[i] && !strcmp(out.path[i], "-");
+			counted |= out.path[i] && output_table[i].counts;
+		}
 		if (on_stdout > 1) {
 			fprintf(stderr, "threadtrace: only one output can go to stdout ('-')\n");
 			return 2;
@@ -525,7 +559,7 @@ int main(int argc, char **argv)
 		if (on_stdout)
 			out.quiet = true;
 	}
-	if (out.folded_count && !out.folded && !out.svg && !out.svg_wakers) {
+	if (out.folded_count && !counted) {
 		fprintf(stderr, "threadtrace: --folded-count goes with --folded, --svg or "
 				"--svg-wakers\n");
 		return 2;
@@ -585,7 +619,7 @@ int main(int argc, char **argv)
 	recfile_info_now(&info, co.pid, co.command);
 	if (record_path && !(k.file = recfile_writer_open(record_path, &info, &sd)))
 		return 1;
-	k.an = analysis_stream_new(&sd, out.perfetto ? ANALYSIS_TIMELINE : 0, &an);
+	k.an = analysis_stream_new(&sd, outputs_analysis_flags(&out), &an);
 	err = collect(&co, sink_record, &k, &sd, &res);
 	ret = 0;
 	if (k.file && err)

@@ -123,6 +123,23 @@ int procfs_comm(pid_t pid, char *buf)
 	return 0;
 }
 
+int procfs_thread_comm(pid_t pid, pid_t tid, char *buf)
+{
+	char path[64], tmp[64];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	err = read_small(path, tmp, sizeof(tmp));
+	memset(buf, 0, TT_COMM_LEN);
+	if (err) {
+		strcpy(buf, "?");
+		return err;
+	}
+	tmp[strcspn(tmp, "\n")] = 0;
+	snprintf(buf, TT_COMM_LEN, "%s", tmp);
+	return 0;
+}
+
 int procfs_thread_info(pid_t pid, pid_t tid, struct tt_thread_info *info)
 {
 	char path[96], buf[512], *p;

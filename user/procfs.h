@@ -43,6 +43,8 @@ int procfs_thread_info(pid_t pid, pid_t tid, struct tt_thread_info *info);
 long procfs_syscall(pid_t pid, pid_t tid, __u64 args[6], __u64 *sp, __u64 *pc);
 /* comm of a process into buf[TT_COMM_LEN]. 0 or -errno. */
 int procfs_comm(pid_t pid, char *buf);
+/* comm of a thread into buf[TT_COMM_LEN], "?" where it cannot be read. 0 or -errno. */
+int procfs_thread_comm(pid_t pid, pid_t tid, char *buf);
 /* Read len bytes at addr in pid's memory. 0 or -errno (partial reads are failures). */
 int procfs_read_mem(pid_t pid, __u64 addr, void *buf, size_t len);
 /* 1 if pid exists and is not a zombie, 0 if it does not, -errno when it cannot be told. */
