@@ -1833,14 +1833,18 @@ def test_python_lock_frames():
         found = max(at, key=lambda lk: lk["wait_ns"])
         # a threading.Lock's waits are the Lock's (its sem_t on Linux): lock contention
         check(found["kind"] == "python-lock", f"{py}: kind {found['kind']}")
-        check(0.8 * t["waited_ns"] <= found["wait_ns"] <= 1.02 * t["waited_ns"],
-              f"{py}: lock waited {found['wait_ns']} vs the waiter's own {t['waited_ns']}")
-        for w in found["waiters"]:
+        own = sum(w["wait_ns"] for w in found["waiters"] if w["tid"] == t["tid"])
+        check(0.8 * t["waited_ns"] <= own <= 1.02 * t["waited_ns"],
+              f"{py}: lock waited {own} vs the waiter's own {t['waited_ns']}")
+        # (on a loaded machine the holder may find the lock still taken by the waiter too:
+        # its waits, and the waiter's wake-ups of it, are at its own lines)
+        for w in (w for w in found["waiters"] if w["tid"] == t["tid"]):
             i = py_frame_at(w["stack"], "wait_lock", "acquire")
             check(i > 0 and "sem_" in " ".join(w["stack"][:i]),
                   f"{py}: native sem_wait frames above the Python caller: {w['stack']}")
         check(all(py_frame_at(k["stack"], "hold_lock", "release") >= 0
-                  for k in found["wakers"]), f"{py}: releaser frames {found['wakers']}")
+                  for k in found["wakers"] if k["tid"] != t["tid"]),
+              f"{py}: releaser frames {found['wakers']}")
 
 
 SHORT_PY = """
