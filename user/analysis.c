@@ -254,9 +254,15 @@ struct lock_work *lock_get(struct work *w, __u64 addr)
 	l->ev.all_val2 = true;
 	l->ev.cond_layout = w->cond_layout;
 	l->kind_stale = true;
-	for (int k = 0; k < LK__NR; k++)
-		l->rt_func[k] = -1;
 	return l;
+}
+
+const char *lock_str(struct work *w, const char *s, size_t len)
+{
+	char buf[256];
+
+	snprintf(buf, len < sizeof(buf) ? len : sizeof(buf), "%s", s ? s : "");
+	return str_pool_add(&w->a->strs, buf);
 }
 
 __u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st)
@@ -464,8 +470,13 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, b
 	if (vote >= 0) {
 		l->ev.votes[vote]++;
 		if (sv >> 8) {
-			l->rt_func[vote] = (sv >> 8) - 1;
-			l->rt_waits[vote] += !waker;
+			if (!l->rt) {
+				l->rt = xcalloc(1, sizeof(*l->rt));
+				for (int k = 0; k < LK__NR; k++)
+					l->rt->func[k] = -1;
+			}
+			l->rt->func[vote] = (sv >> 8) - 1;
+			l->rt->waits[vote] += !waker;
 		}
 		l->kind_stale = true;
 	}
@@ -493,8 +504,8 @@ static enum lock_kind classify_word(struct work *w, struct lock_work *l,
 		*off = 0;
 		return l->py_kind;
 	}
-	for (int i = 0; i < LK__NR; i++)
-		if (l->rt_waits[i] && (best < 0 || l->rt_waits[i] > l->rt_waits[best]))
+	for (int i = 0; i < LK__NR && l->rt; i++)
+		if (l->rt->waits[i] && (best < 0 || l->rt->waits[i] > l->rt->waits[best]))
 			best = i;
 	if (runtime_has(&w->a->rt, TT_RT_MUSL)) {
 		k = musl_classify(&l->ev, l->musl_owner_val, sl, detail, buf, sizeof(buf), off);
@@ -506,8 +517,8 @@ static enum lock_kind classify_word(struct work *w, struct lock_work *l,
 		k = best;
 		*detail = NULL;
 	}
-	if (!*detail)
-		*detail = runtime_func_detail(l->rt_func[k]);
+	if (!*detail && l->rt)
+		*detail = runtime_func_detail(l->rt->func[k]);
 	return k;
 }
 
@@ -532,24 +543,60 @@ static enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi)
 	return o && o->kind != LK_FUTEX ? o->kind : l->kind_now;
 }
 
-/* A "who" row by (thread, stack, cause), found through its map. */
-static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, struct u64_map *m,
-				 __u32 tid, __u32 stack, enum wake_cause cause, const char *comm)
+static __u64 attrib_key(__u32 tid, __u32 stack, enum wake_cause cause)
 {
-	__u64 key = hash_u64((__u64)tid << 32 | stack) ^ cause, *slot;
-	struct attrib *x;
+	return hash_u64((__u64)tid << 32 | stack) ^ cause;
+}
+
+/* Index row i (index + 1 in the map) under key, or past the rows already there on it. */
+static __u64 *index_slot(struct u64_map *m, __u64 key)
+{
 	bool found;
+	__u64 *slot;
 
 	for (;; key++) {
 		slot = u64_map_upsert(m, key, &found);
+		if (!found)
+			return slot;
+	}
+}
+
+/*
+ * A "who" row by (thread, stack, cause): searched while a lock has few, through an index
+ * made once it has more (*m, NULL before).
+ */
+static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, struct u64_map **m,
+				 __u32 tid, __u32 stack, enum wake_cause cause, const char *comm)
+{
+	__u64 key = attrib_key(tid, stack, cause), *slot = NULL;
+	struct attrib *x;
+	bool found;
+
+	if (!*m) {
+		for (size_t i = 0; i < *n; i++) {
+			x = &(*v)[i];
+			if (x->tid == tid && x->stack == stack && x->cause == cause)
+				return x;
+		}
+		if (*n >= LOCK_SCAN_MAX) {
+			*m = xcalloc(1, sizeof(**m));
+			for (size_t i = 0; i < *n; i++) {
+				x = &(*v)[i];
+				*index_slot(*m, attrib_key(x->tid, x->stack, x->cause)) = i + 1;
+			}
+		}
+	}
+	for (; *m; key++) {
+		slot = u64_map_upsert(*m, key, &found);
 		if (!found)
 			break;
 		x = &(*v)[*slot - 1];
 		if (x->tid == tid && x->stack == stack && x->cause == cause)
 			return x;
 	}
-	x = VEC_PUSH(*v, *n, *cap);
-	*slot = *n;
+	x = VEC_PUSH_FROM(*v, *n, *cap, 1);
+	if (slot)
+		*slot = *n;
 	x->tid = tid;
 	x->stack = stack;
 	x->cause = cause;
@@ -558,6 +605,21 @@ static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, stru
 	return x;
 }
 
+static __u64 chain_key(__u32 waiter_tid, __u32 waiter_stack, __u32 waker_tid,
+			   __u32 waker_stack, enum wake_cause cause)
+{
+	return hash_u64(((__u64)waiter_tid << 32 | waiter_stack) ^
+			hash_u64((__u64)waker_tid << 32 | waker_stack) ^ cause);
+}
+
+static bool chain_is(const struct chain *c, const struct raw_wait *first, __u32 waker_tid,
+		     __u32 waker_stack, enum wake_cause cause)
+{
+	return c->waiter_tid == first->tid && c->waiter_stack == first->stack &&
+	       c->waker_tid == waker_tid && c->waker_stack == waker_stack && c->cause == cause;
+}
+
+/* A waiter -> waker row: searched while the lock has few, as attrib_get. */
 static struct chain *chain_add(struct lock_work *l, const struct raw_wait *first,
 			       const struct raw_wait *last)
 {
@@ -565,24 +627,36 @@ static struct chain *chain_add(struct lock_work *l, const struct raw_wait *first
 	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
 	__u32 waker_tid = thread ? last->waker_tid : 0;
 	__u32 waker_stack = thread ? last->waker_stack : TT_NO_STACK;
-	__u64 key = hash_u64(((__u64)first->tid << 32 | first->stack) ^
-			     hash_u64((__u64)waker_tid << 32 | waker_stack) ^ last->cause);
+	__u64 key = chain_key(first->tid, first->stack, waker_tid, waker_stack, last->cause);
 	struct chain *c;
-	__u64 *slot;
+	__u64 *slot = NULL;
 	bool found;
 
-	for (;; key++) {
-		slot = u64_map_upsert(&l->chain_by_key, key, &found);
+	if (!l->chain_by_key) {
+		for (size_t i = 0; i < ls->nr_chains; i++)
+			if (chain_is(&ls->chains[i], first, waker_tid, waker_stack, last->cause))
+				return &ls->chains[i];
+		if (ls->nr_chains >= LOCK_SCAN_MAX) {
+			l->chain_by_key = xcalloc(1, sizeof(*l->chain_by_key));
+			for (size_t i = 0; i < ls->nr_chains; i++) {
+				c = &ls->chains[i];
+				*index_slot(l->chain_by_key,
+					    chain_key(c->waiter_tid, c->waiter_stack, c->waker_tid,
+						      c->waker_stack, c->cause)) = i + 1;
+			}
+		}
+	}
+	for (; l->chain_by_key; key++) {
+		slot = u64_map_upsert(l->chain_by_key, key, &found);
 		if (!found)
 			break;
 		c = &ls->chains[*slot - 1];
-		if (c->waiter_tid == first->tid && c->waiter_stack == first->stack &&
-		    c->waker_tid == waker_tid && c->waker_stack == waker_stack &&
-		    c->cause == last->cause)
+		if (chain_is(c, first, waker_tid, waker_stack, last->cause))
 			return c;
 	}
-	c = VEC_PUSH(ls->chains, ls->nr_chains, l->cap_chains);
-	*slot = ls->nr_chains;
+	c = VEC_PUSH_FROM(ls->chains, ls->nr_chains, l->cap_chains, 1);
+	if (slot)
+		*slot = ls->nr_chains;
 	c->waiter_tid = first->tid;
 	c->waiter_stack = first->stack;
 	c->waker_tid = waker_tid;
@@ -1217,23 +1291,43 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 	return false;
 }
 
-static void lock_stat_names(struct lock_stat *ls, __u64 canon, enum lock_kind kind,
-			    const char *detail, const struct sym_lock *sl, __u64 off)
+/* Names are cut where the fixed fields that held them cut them: outputs stay the same. */
+#define DETAIL_LEN 48
+#define NAME_LEN 128
+#define LOCATION_LEN 160
+
+static void lock_stat_names(struct work *w, struct lock_stat *ls, __u64 canon,
+			    enum lock_kind kind, const char *detail, const struct sym_lock *sl,
+			    __u64 off)
 {
+	char buf[LOCATION_LEN];
+
 	ls->addr = canon;
 	ls->kind = kind;
-	snprintf(ls->detail, sizeof(ls->detail), "%s", detail ? detail : "");
+	ls->detail = lock_str(w, detail, DETAIL_LEN);
+	buf[0] = 0;
 	if (sl && sl->name && sl->name_off - off)
-		snprintf(ls->name, sizeof(ls->name), "%s+0x%llx", sl->name,
+		snprintf(buf, NAME_LEN, "%s+0x%llx", sl->name,
 			 (unsigned long long)(sl->name_off - off));
 	else if (sl && sl->name)
-		snprintf(ls->name, sizeof(ls->name), "%s", sl->name);
+		snprintf(buf, NAME_LEN, "%s", sl->name);
+	ls->name = lock_str(w, buf, NAME_LEN);
 	if (sl && sl->module)
-		snprintf(ls->location, sizeof(ls->location), "%s+0x%llx", sl->module,
+		snprintf(buf, LOCATION_LEN, "%s+0x%llx", sl->module,
 			 (unsigned long long)(sl->module_off - off));
 	else
-		snprintf(ls->location, sizeof(ls->location), "%s",
-			 sl && sl->location ? sl->location : "[unknown]");
+		snprintf(buf, LOCATION_LEN, "%s", sl && sl->location ? sl->location : "[unknown]");
+	ls->location = lock_str(w, buf, LOCATION_LEN);
+	ls->py_type = lock_str(w, "", 1);
+}
+
+/* A join's detail: the thread it waits for. */
+static const char *thread_detail(struct work *w, __u32 tid)
+{
+	char buf[DETAIL_LEN];
+
+	snprintf(buf, sizeof(buf), "thread %s", TID_STR(tid));
+	return lock_str(w, buf, DETAIL_LEN);
 }
 
 static int cmp_holder(const void *a, const void *b)
@@ -1280,6 +1374,11 @@ static void merge_attribs(struct attrib **v, size_t *n, struct attrib *src, size
 {
 	size_t cap = *n;
 
+	if (!*n) { /* the first word of its lock (most locks have one): taken as it is */
+		*v = nsrc ? xrealloc(src, nsrc * sizeof(*src)) : (free(src), NULL);
+		*n = nsrc;
+		return;
+	}
 	for (size_t i = 0; i < nsrc; i++) {
 		struct attrib *x = NULL;
 
@@ -1301,6 +1400,11 @@ static void merge_chains(struct lock_stat *ls, struct chain *src, size_t nsrc)
 {
 	size_t cap = ls->nr_chains;
 
+	if (!ls->nr_chains) { /* as merge_attribs */
+		ls->chains = nsrc ? xrealloc(src, nsrc * sizeof(*src)) : (free(src), NULL);
+		ls->nr_chains = nsrc;
+		return;
+	}
 	for (size_t i = 0; i < nsrc; i++) {
 		struct chain *c = NULL;
 
@@ -1319,6 +1423,18 @@ static void merge_chains(struct lock_stat *ls, struct chain *src, size_t nsrc)
 		c->wait_ns += src[i].wait_ns;
 	}
 	free(src);
+}
+
+static void lock_index_free(struct lock_work *l)
+{
+	struct u64_map **maps[] = {&l->waiter_by_key, &l->waker_by_key, &l->chain_by_key};
+
+	for (unsigned i = 0; i < 3; i++)
+		if (*maps[i]) {
+			u64_map_free(*maps[i]);
+			free(*maps[i]);
+			*maps[i] = NULL;
+		}
 }
 
 /* A word's contention sums into its lock (the object several words may belong to). */
@@ -1354,7 +1470,6 @@ static void build_locks(struct work *w)
 		const char *detail;
 		__u64 off, *slot;
 		struct lock_stat *ls;
-		char key[TID_STR_LEN];
 
 		l->kind = classify_word(w, l, sl, &detail, &off);
 		l->canon = l->addr;
@@ -1375,13 +1490,14 @@ static void build_locks(struct work *w)
 			*slot = a->nr_locks++;
 			ls = &a->locks[*slot];
 			ls->calls_seen = o != NULL;
-			lock_stat_names(ls, l->canon, l->kind, detail, sl, off);
+			lock_stat_names(w, ls, l->canon, l->kind, detail, sl, off);
 			if (l->py_kind) {
-				snprintf(ls->name, sizeof(ls->name), "%s", l->py_name);
-				snprintf(ls->location, sizeof(ls->location), "%s",
-					 l->py_where[0] ? l->py_where : "[python]");
+				ls->name = lock_str(w, l->py_name, NAME_LEN);
+				ls->location = lock_str(w, l->py_where && l->py_where[0] ?
+							       l->py_where : "[python]",
+							LOCATION_LEN);
 				ls->py_obj = l->py_obj;
-				snprintf(ls->py_type, sizeof(ls->py_type), "%s", l->py_type);
+				ls->py_type = lock_str(w, l->py_type, TT_PY_TYPE_LEN);
 			}
 		}
 		l->stat = *slot;
@@ -1395,21 +1511,17 @@ static void build_locks(struct work *w)
 			}
 		}
 		if (l->kind == LK_JOIN && l->exit_waker && !ls->detail[0])
-			snprintf(ls->detail, sizeof(ls->detail), "thread %s",
-				 tid_str(l->exit_waker, key, sizeof(key)));
+			ls->detail = thread_detail(w, l->exit_waker);
 		/* musl: the joined thread wakes its joiner itself, from pthread_exit */
 		if (l->kind == LK_JOIN && !ls->detail[0] && runtime_has(&a->rt, TT_RT_MUSL) &&
 		    l->agg.nr_wakers && l->agg.wakers[0].cause == WC_THREAD)
-			snprintf(ls->detail, sizeof(ls->detail), "thread %s",
-				 tid_str(l->agg.wakers[0].tid, key, sizeof(key)));
+			ls->detail = thread_detail(w, l->agg.wakers[0].tid);
 		if (l->owner_died) {
 			ls->owner_died += l->owner_died;
 			ls->dead_owner = l->dead_owner;
 		}
 		merge_word(ls, &l->agg);
-		u64_map_free(&l->waiter_by_key);
-		u64_map_free(&l->waker_by_key);
-		u64_map_free(&l->chain_by_key);
+		lock_index_free(l);
 	}
 	/* --holds: the holds of each object, locks held but never waited for among them */
 	for (size_t i = 0; i < w->nr_objs; i++) {
@@ -1424,7 +1536,7 @@ static void build_locks(struct work *w)
 		if (!found) {
 			*slot = a->nr_locks++;
 			a->locks[*slot].calls_seen = true;
-			lock_stat_names(&a->locks[*slot], o->obj,
+			lock_stat_names(w, &a->locks[*slot], o->obj,
 					o->kind == LK_FUTEX ? LK_MUTEX : o->kind, NULL,
 					a->sd ? symdata_lock(a->sd, o->obj) : NULL, 0);
 		}
@@ -1433,7 +1545,8 @@ static void build_locks(struct work *w)
 		ls->hold_ns = o->hold_ns;
 		ls->max_hold_ns = o->max_hold_ns;
 		ls->caused_wait_ns = o->caused_wait_ns;
-		memcpy(ls->hold_hist, o->hold_hist, sizeof(ls->hold_hist));
+		ls->hold_hist = xcalloc(TT_HIST_BUCKETS, sizeof(*ls->hold_hist));
+		memcpy(ls->hold_hist, o->hold_hist, TT_HIST_BUCKETS * sizeof(*ls->hold_hist));
 		ls->holders = o->holders;
 		ls->nr_holders = o->nr_holders;
 		o->holders = NULL;
@@ -1785,9 +1898,8 @@ static void work_free(struct work *w)
 		free(l->agg.waiters);
 		free(l->agg.wakers);
 		free(l->agg.chains);
-		u64_map_free(&l->waiter_by_key);
-		u64_map_free(&l->waker_by_key);
-		u64_map_free(&l->chain_by_key);
+		lock_index_free(l);
+		free(l->rt);
 	}
 	free(w->objs);
 	free(w->order);
@@ -1860,6 +1972,7 @@ void analysis_free(struct analysis *a)
 		free(a->locks[i].wakers);
 		free(a->locks[i].chains);
 		free(a->locks[i].holders);
+		free(a->locks[i].hold_hist);
 	}
 	for (size_t i = 0; i < a->nr_stacks; i++)
 		free(a->stacks[i].ips);
@@ -1876,6 +1989,7 @@ void analysis_free(struct analysis *a)
 	free(a->gil.spans);
 	free(a->py_names);
 	u64_map_free(&a->lock_by_futex);
+	str_pool_free(&a->strs);
 	memset(a, 0, sizeof(*a));
 }
 

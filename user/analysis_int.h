@@ -139,20 +139,15 @@ struct lock_work {
 	bool kind_stale, pi_now;
 	enum lock_kind kind_now;
 	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
-	int rt_func[LK__NR]; /* per kind, the runtime function a stack voted with (runtime.h) */
-	/*
-	 * Waits whose own stack a runtime function classed, per kind: a JVM thread parks on one
-	 * event for everything (monitor entry, Object.wait, sleep), so what the waiter was doing
-	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
-	 */
-	__u64 rt_waits[LK__NR];
+	struct lock_rt *rt; /* NULL until a runtime function's stack voted */
 	/* CPython: the Python object this key is (a LK_PY_* kind, 0 none), its id(), the call
-	 * that first waited for it; py_word: a futex word whose waits go to such an object;
-	 * gil_word: a word of the GIL itself (its waits are the GIL's, not a lock's) */
+	 * that first waited for it (its name, file:line and type, interned in analysis.strs,
+	 * NULL until read); py_word: a futex word whose waits go to such an object; gil_word:
+	 * a word of the GIL itself (its waits are the GIL's, not a lock's) */
 	enum lock_kind py_kind;
 	__u64 py_obj;
 	bool py_named, py_word, gil_word;
-	char py_name[96], py_where[160], py_type[TT_PY_TYPE_LEN];
+	const char *py_name, *py_where, *py_type;
 	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
 	bool musl_owner_val;
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
@@ -160,7 +155,25 @@ struct lock_work {
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct lock_stat agg;
 	size_t cap_waiters, cap_wakers, cap_chains;
-	struct u64_map waiter_by_key, waker_by_key, chain_by_key;
+	/* indexes of waiters, wakers, chains: NULL while few enough to search (LOCK_SCAN_MAX) */
+	struct u64_map *waiter_by_key, *waker_by_key, *chain_by_key;
+};
+
+/*
+ * Per lock, what only some locks need lives apart (most of a trace's locks are plain futex
+ * words with a waiter or two): memory per distinct lock stays small with 10^5 of them.
+ */
+#define LOCK_SCAN_MAX 8
+
+/* A runtime's view of a word (runtime.h): only for stacks a runtime function classed. */
+struct lock_rt {
+	int func[LK__NR]; /* per kind, the runtime function a stack voted with, -1 none */
+	/*
+	 * Waits whose own stack a runtime function classed, per kind: a JVM thread parks on one
+	 * event for everything (monitor entry, Object.wait, sleep), so what the waiter was doing
+	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
+	 */
+	__u64 waits[LK__NR];
 };
 
 #define MAX_COMP 16
@@ -236,6 +249,8 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 	       "companion records fit COMP_BYTES");
 
 /* analysis.c */
+/* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
+const char *lock_str(struct work *w, const char *s, size_t len);
 const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind);
 /* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);

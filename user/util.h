@@ -20,6 +20,10 @@ char *xstrdup(const char *s);
 void grow(void **arr, size_t *cap, size_t want, size_t elem);
 #define VEC_PUSH(arr, n, cap) \
 	(grow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
+/* The same starting at first items: for the many small vectors one per lock keeps. */
+void grow_from(void **arr, size_t *cap, size_t want, size_t elem, size_t first);
+#define VEC_PUSH_FROM(arr, n, cap, first) \
+	(grow_from((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr)), (first)), &(arr)[(n)++])
 
 /* Open-addressing hash from a non-zero-hashed u64 key to a u64 value (often an index). */
 struct u64_map {
@@ -33,6 +37,14 @@ void u64_map_free(struct u64_map *m);
 /* Returns a pointer to the value slot; *found says whether it existed (else it is zeroed). */
 __u64 *u64_map_upsert(struct u64_map *m, __u64 key, bool *found);
 __u64 *u64_map_get(const struct u64_map *m, __u64 key);
+
+/*
+ * Interned strings: one copy of each, alive until str_pool_free. The pool is made by its first
+ * add (*pp NULL before). Names that many locks share ("[heap]", a module) cost one copy.
+ */
+struct str_pool;
+const char *str_pool_add(struct str_pool **pp, const char *s);
+void str_pool_free(struct str_pool **pp);
 
 /* qsort that accepts an empty (NULL) array. */
 void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
