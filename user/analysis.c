@@ -248,7 +248,7 @@ struct lock_work *lock_get(struct work *w, __u64 addr)
 
 	if (found)
 		return &w->locks[*i - 1];
-	l = VEC_PUSH(w->locks, w->nr_locks, w->cap_locks);
+	l = VEC_PUSH_SPARE(w->locks, w->nr_locks, w->cap_locks);
 	*i = w->nr_locks;
 	l->addr = addr;
 	l->ev.all_val2 = true;
@@ -623,7 +623,7 @@ static bool chain_is(const struct chain *c, const struct raw_wait *first, __u32 
 static struct chain *chain_add(struct lock_work *l, const struct raw_wait *first,
 			       const struct raw_wait *last)
 {
-	struct lock_stat *ls = &l->agg;
+	struct word_stat *ls = &l->agg;
 	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
 	__u32 waker_tid = thread ? last->waker_tid : 0;
 	__u32 waker_stack = thread ? last->waker_stack : TT_NO_STACK;
@@ -676,7 +676,7 @@ static void group_close(struct work *w, struct thread_work *t)
 	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
 	__u64 total = t->grp_total;
 	struct lock_work *l;
-	struct lock_stat *ls;
+	struct word_stat *ls;
 	struct attrib *x;
 	struct chain *c;
 
@@ -1438,7 +1438,7 @@ static void lock_index_free(struct lock_work *l)
 }
 
 /* A word's contention sums into its lock (the object several words may belong to). */
-static void merge_word(struct lock_stat *ls, struct lock_stat *src)
+static void merge_word(struct lock_stat *ls, struct word_stat *src)
 {
 	ls->futex_waits += src->futex_waits;
 	ls->contentions += src->contentions;

@@ -129,6 +129,18 @@ struct thread_work {
 	__u64 gil_hold_since, gil_wait_since;
 };
 
+/* A word's contentions as they end: the lock_stat fields of the same names. */
+struct word_stat {
+	__u64 contentions, futex_waits;
+	__u64 wait_ns, max_wait_ns;
+	__u64 hist[TT_HIST_BUCKETS];
+	__u64 causes[WC__NR];
+	struct attrib *waiters, *wakers;
+	size_t nr_waiters, nr_wakers;
+	struct chain *chains;
+	size_t nr_chains;
+};
+
 struct lock_work {
 	__u64 addr;
 	__u64 canon; /* the object the word belongs to */
@@ -153,7 +165,7 @@ struct lock_work {
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
 	__u32 dead_owner; /* the latest of those owners */
 	/* its contentions, summed as acquisitions end; merged per object at the end */
-	struct lock_stat agg;
+	struct word_stat agg;
 	size_t cap_waiters, cap_wakers, cap_chains;
 	/* indexes of waiters, wakers, chains: NULL while few enough to search (LOCK_SCAN_MAX) */
 	struct u64_map *waiter_by_key, *waker_by_key, *chain_by_key;

@@ -92,7 +92,7 @@ struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr)
 
 	if (found)
 		return &sd->locks[*i - 1];
-	l = VEC_PUSH(sd->locks, sd->nr_locks, sd->cap_locks);
+	l = VEC_PUSH_SPARE(sd->locks, sd->nr_locks, sd->cap_locks);
 	l->addr = addr;
 	*i = sd->nr_locks;
 	return l;

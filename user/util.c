@@ -57,6 +57,21 @@ void grow_from(void **arr, size_t *cap, size_t want, size_t elem, size_t first)
 	*cap = ncap;
 }
 
+void *grow_spare(void **arr, size_t *n, size_t *cap, size_t elem)
+{
+	void *item;
+
+	if (*n + 1 > *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+
+		*arr = xrealloc(*arr, ncap * elem);
+		*cap = ncap;
+	}
+	item = (char *)*arr + (*n)++ * elem;
+	memset(item, 0, elem);
+	return item;
+}
+
 void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
 	if (n > 1)

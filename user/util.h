@@ -20,6 +20,13 @@ char *xstrdup(const char *s);
 void grow(void **arr, size_t *cap, size_t want, size_t elem);
 #define VEC_PUSH(arr, n, cap) \
 	(grow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
+/*
+ * The same for a vector that may grow large (one item per lock): only the item pushed is
+ * zeroed, so the capacity not yet used is never touched (pages the kernel has not given).
+ */
+void *grow_spare(void **arr, size_t *n, size_t *cap, size_t elem);
+#define VEC_PUSH_SPARE(arr, n, cap) \
+	((__typeof__(&(arr)[0]))grow_spare((void **)&(arr), &(n), &(cap), sizeof(*(arr))))
 /* The same starting at first items: for the many small vectors one per lock keeps. */
 void grow_from(void **arr, size_t *cap, size_t want, size_t elem, size_t first);
 #define VEC_PUSH_FROM(arr, n, cap, first) \
