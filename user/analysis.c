@@ -690,7 +690,7 @@ static void group_close(struct work *w, struct thread_work *t)
 	ls->wait_ns += total;
 	if (total > ls->max_wait_ns)
 		ls->max_wait_ns = total;
-	ls->hist[hist_bucket(total)]++;
+	hist_add(&ls->hist, hist_bucket(total), 1);
 	ls->causes[last->cause]++;
 	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->cap_waiters, &l->waiter_by_key,
 		       first->tid, first->stack, WC_THREAD, NULL);
@@ -1425,6 +1425,31 @@ static void merge_chains(struct lock_stat *ls, struct chain *src, size_t nsrc)
 	free(src);
 }
 
+void hist_add(struct hist *h, unsigned b, __u64 n)
+{
+	unsigned lo, hi;
+
+	if (!n)
+		return;
+	if (h->nr && b >= h->lo && b < (unsigned)h->lo + h->nr) {
+		h->counts[b - h->lo] += n;
+		return;
+	}
+	lo = h->nr && h->lo < b ? h->lo : b;
+	hi = h->nr && (unsigned)h->lo + h->nr > b + 1 ? (unsigned)h->lo + h->nr : b + 1;
+	{
+		__u64 *counts = xcalloc(hi - lo, sizeof(*counts));
+
+		if (h->nr)
+			memcpy(counts + (h->lo - lo), h->counts, h->nr * sizeof(*counts));
+		free(h->counts);
+		h->counts = counts;
+		h->lo = (__u8)lo;
+		h->nr = (__u8)(hi - lo);
+	}
+	h->counts[b - h->lo] += n;
+}
+
 static void lock_index_free(struct lock_work *l)
 {
 	struct u64_map **maps[] = {&l->waiter_by_key, &l->waker_by_key, &l->chain_by_key};
@@ -1445,8 +1470,14 @@ static void merge_word(struct lock_stat *ls, struct word_stat *src)
 	ls->wait_ns += src->wait_ns;
 	if (src->max_wait_ns > ls->max_wait_ns)
 		ls->max_wait_ns = src->max_wait_ns;
-	for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
-		ls->hist[b] += src->hist[b];
+	if (!ls->hist.nr) { /* the first word of its lock: taken as it is */
+		ls->hist = src->hist;
+		src->hist = (struct hist){0};
+	}
+	for (unsigned b = src->hist.lo; b < (unsigned)src->hist.lo + src->hist.nr; b++)
+		hist_add(&ls->hist, b, src->hist.counts[b - src->hist.lo]);
+	free(src->hist.counts);
+	src->hist = (struct hist){0};
 	for (unsigned c = 0; c < WC__NR; c++)
 		ls->causes[c] += src->causes[c];
 	merge_attribs(&ls->waiters, &ls->nr_waiters, src->waiters, src->nr_waiters);
@@ -1898,6 +1929,7 @@ static void work_free(struct work *w)
 		free(l->agg.waiters);
 		free(l->agg.wakers);
 		free(l->agg.chains);
+		free(l->agg.hist.counts);
 		lock_index_free(l);
 		free(l->rt);
 	}
@@ -1973,6 +2005,7 @@ void analysis_free(struct analysis *a)
 		free(a->locks[i].chains);
 		free(a->locks[i].holders);
 		free(a->locks[i].hold_hist);
+		free(a->locks[i].hist.counts);
 	}
 	for (size_t i = 0; i < a->nr_stacks; i++)
 		free(a->stacks[i].ips);

@@ -71,6 +71,20 @@ struct stack_entry {
 	__u64 *ips;  /* user frames leaf first, then kernel frames leaf first */
 };
 
+/*
+ * A histogram of TT_HIST_BUCKETS log2 buckets kept as the range it uses, [lo, lo + nr): a lock's
+ * few waits fill one or two buckets (a lock table of 10^5 locks would be 224 bytes each).
+ */
+struct hist {
+	__u64 *counts; /* counts[b - lo]; NULL when empty */
+	__u8 lo, nr;
+};
+
+static inline __u64 hist_at(const struct hist *h, unsigned b)
+{
+	return b >= h->lo && b < (unsigned)h->lo + h->nr ? h->counts[b - h->lo] : 0;
+}
+
 /* One row of "who waits here" or "who woke them": a thread and a stack. */
 struct attrib {
 	__u32 tid;
@@ -119,7 +133,7 @@ struct lock_stat {
 	__u64 contentions;    /* acquisitions that waited (re-waits merged) */
 	__u64 futex_waits;    /* raw futex wait calls */
 	__u64 wait_ns, max_wait_ns;
-	__u64 hist[TT_HIST_BUCKETS];
+	struct hist hist;
 	__u64 causes[WC__NR];
 	struct attrib *waiters, *wakers; /* sorted by wait_ns, descending */
 	size_t nr_waiters, nr_wakers;

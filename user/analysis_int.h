@@ -133,7 +133,7 @@ struct thread_work {
 struct word_stat {
 	__u64 contentions, futex_waits;
 	__u64 wait_ns, max_wait_ns;
-	__u64 hist[TT_HIST_BUCKETS];
+	struct hist hist;
 	__u64 causes[WC__NR];
 	struct attrib *waiters, *wakers;
 	size_t nr_waiters, nr_wakers;
@@ -261,6 +261,7 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 	       "companion records fit COMP_BYTES");
 
 /* analysis.c */
+void hist_add(struct hist *h, unsigned b, __u64 n);
 /* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
 const char *lock_str(struct work *w, const char *s, size_t len);
 const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind);
