@@ -468,7 +468,8 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, b
 	sv = w->stack_votes[stack];
 	vote = sv < 0 ? -1 : lock_vote(sv & 0xff, waker, cmd, val);
 	if (vote >= 0) {
-		l->ev.votes[vote]++;
+		if (vote < LK_VOTE_NR)
+			l->ev.votes[vote]++;
 		if (sv >> 8) {
 			if (!l->rt) {
 				l->rt = xcalloc(1, sizeof(*l->rt));
