@@ -257,6 +257,13 @@ struct lock_work *lock_get(struct work *w, __u64 addr)
 	return l;
 }
 
+struct lock_py *lock_py(struct lock_work *l)
+{
+	if (!l->py)
+		l->py = xcalloc(1, sizeof(*l->py));
+	return l->py;
+}
+
 const char *lock_str(struct work *w, const char *s, size_t len)
 {
 	char buf[256];
@@ -1524,12 +1531,14 @@ static void build_locks(struct work *w)
 			ls->calls_seen = o != NULL;
 			lock_stat_names(w, ls, l->canon, l->kind, detail, sl, off);
 			if (l->py_kind) {
-				ls->name = lock_str(w, l->py_name, NAME_LEN);
-				ls->location = lock_str(w, l->py_where && l->py_where[0] ?
-							       l->py_where : "[python]",
+				const struct lock_py *py = lock_py(l);
+
+				ls->name = lock_str(w, py->name, NAME_LEN);
+				ls->location = lock_str(w, py->where && py->where[0] ? py->where
+										: "[python]",
 							LOCATION_LEN);
-				ls->py_obj = l->py_obj;
-				ls->py_type = lock_str(w, l->py_type, TT_PY_TYPE_LEN);
+				ls->py_obj = py->obj;
+				ls->py_type = lock_str(w, py->type, TT_PY_TYPE_LEN);
 			}
 		}
 		l->stat = *slot;
@@ -1933,6 +1942,7 @@ static void work_free(struct work *w)
 		free(l->agg.hist.counts);
 		lock_index_free(l);
 		free(l->rt);
+		free(l->py);
 	}
 	free(w->objs);
 	free(w->order);

@@ -152,14 +152,12 @@ struct lock_work {
 	enum lock_kind kind_now;
 	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
 	struct lock_rt *rt; /* NULL until a runtime function's stack voted */
-	/* CPython: the Python object this key is (a LK_PY_* kind, 0 none), its id(), the call
-	 * that first waited for it (its name, file:line and type, interned in analysis.strs,
-	 * NULL until read); py_word: a futex word whose waits go to such an object; gil_word:
-	 * a word of the GIL itself (its waits are the GIL's, not a lock's) */
+	/* CPython: the Python object this key is (a LK_PY_* kind, 0 none) and what was read of
+	 * it (py, NULL for other words); py_word: a futex word whose waits go to such an object;
+	 * gil_word: a word of the GIL itself (its waits are the GIL's, not a lock's) */
 	enum lock_kind py_kind;
-	__u64 py_obj;
-	bool py_named, py_word, gil_word;
-	const char *py_name, *py_where, *py_type;
+	bool py_word, gil_word;
+	struct lock_py *py;
 	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
 	bool musl_owner_val;
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
@@ -169,6 +167,14 @@ struct lock_work {
 	size_t cap_waiters, cap_wakers, cap_chains;
 	/* indexes of waiters, wakers, chains: NULL while few enough to search (LOCK_SCAN_MAX) */
 	struct u64_map *waiter_by_key, *waker_by_key, *chain_by_key;
+};
+
+/* A Python object: its id(), the call that first waited for it (its name and file:line) and
+ * its type, interned in analysis.strs (NULL until read). */
+struct lock_py {
+	__u64 obj;
+	bool named;
+	const char *name, *where, *type;
 };
 
 /*
@@ -261,6 +267,7 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 	       "companion records fit COMP_BYTES");
 
 /* analysis.c */
+struct lock_py *lock_py(struct lock_work *l);
 void hist_add(struct hist *h, unsigned b, __u64 n);
 /* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
 const char *lock_str(struct work *w, const char *s, size_t len);
