@@ -666,9 +666,11 @@ static int parse_locks(const __u8 *p, size_t len, struct symdata *sd)
 		l = symdata_add_lock(sd, addr);
 		l->name = name;
 		l->name_off = name_off;
-		l->module = module;
+		l->module = module ? symdata_str(sd, module) : NULL;
 		l->module_off = module_off;
-		l->location = location;
+		l->location = location ? symdata_str(sd, location) : NULL;
+		free(module);
+		free(location);
 		l->mem_ok = mem_ok;
 		memcpy(l->mem, mem, TT_MEMWIN_LEN);
 	}
