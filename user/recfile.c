@@ -942,6 +942,8 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			return err;
 		}
 		in.off += slen;
+		/* read: a symbol section of 10^5 locks is megabytes the page cache keeps anyway */
+		let_go(s, start, in.off);
 		if ((8 - slen % 8) % 8 > in.len - in.off)
 			CUT("the file is truncated");
 		for (size_t pad = (8 - slen % 8) % 8; pad; pad--) {
