@@ -1979,6 +1979,9 @@ int analysis_stream_finish(struct analysis_stream *s)
 	} else {
 		close_threads(w);
 		close_gil(w);
+		/* the blocked time is all charged: its buckets' index is not needed while the
+		 * locks are built (the peak of memory per lock) */
+		u64_map_free(&w->bucket_by_key);
 		build_locks(w);
 		build_potential_deadlocks(w);
 		hung_sort(w);
