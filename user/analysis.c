@@ -247,8 +247,11 @@ struct lock_work *lock_get(struct work *w, __u64 addr)
 	struct lock_work *l;
 
 	if (found)
-		return &w->locks[*i - 1];
-	l = VEC_PUSH_SPARE(w->locks, w->nr_locks, w->cap_locks);
+		return lock_at(w, *i - 1);
+	if (w->nr_locks % LOCK_CHUNK == 0) /* pages of words not yet seen stay untouched */
+		*VEC_PUSH(w->lock_chunks, w->nr_lock_chunks, w->cap_lock_chunks) =
+			xmap(LOCK_CHUNK * sizeof(struct lock_work));
+	l = lock_at(w, w->nr_locks++);
 	*i = w->nr_locks;
 	l->addr = addr;
 	l->ev.all_val2 = true;
@@ -1470,6 +1473,29 @@ static void lock_index_free(struct lock_work *l)
 		}
 }
 
+/* The words of chunk c and what they own (all of it, or what no lock took over). */
+static void lock_chunk_free(struct work *w, size_t c)
+{
+	struct lock_work *chunk = w->lock_chunks[c];
+	size_t n = w->nr_locks - c * LOCK_CHUNK;
+
+	if (!chunk)
+		return;
+	for (size_t i = 0; i < n && i < LOCK_CHUNK; i++) {
+		struct lock_work *l = &chunk[i];
+
+		free(l->agg.waiters);
+		free(l->agg.wakers);
+		free(l->agg.chains);
+		free(l->agg.hist.counts);
+		lock_index_free(l);
+		free(l->rt);
+		free(l->py);
+	}
+	xunmap(chunk, LOCK_CHUNK * sizeof(struct lock_work));
+	w->lock_chunks[c] = NULL;
+}
+
 /* A word's contention sums into its lock (the object several words may belong to). */
 static void merge_word(struct lock_stat *ls, struct word_stat *src)
 {
@@ -1502,8 +1528,9 @@ static void build_locks(struct work *w)
 	bool found;
 
 	a->locks = xcalloc(w->nr_locks + w->nr_objs, sizeof(*a->locks));
+	w->words_built = xcalloc(w->nr_locks, sizeof(*w->words_built));
 	for (size_t i = 0; i < w->nr_locks; i++) {
-		struct lock_work *l = &w->locks[i];
+		struct lock_work *l = lock_at(w, i);
 		const struct sym_lock *sl = a->sd ? symdata_lock(a->sd, l->addr) : NULL;
 		const struct obj_state *o = w->nr_objs ? object_of_word(w, l->addr) : NULL;
 		const char *detail;
@@ -1515,7 +1542,7 @@ static void build_locks(struct work *w)
 		/* the GIL's words are GIL waiting; a Python object's words are the object */
 		if (l->gil_word || (l->py_word && !l->agg.contentions && !o)) {
 			l->stat = (size_t)-1;
-			continue;
+			goto built;
 		}
 		if (o && o->kind != LK_FUTEX && !l->py_kind) { /* --holds: the calls say */
 			if (o->kind != l->kind)
@@ -1562,7 +1589,10 @@ static void build_locks(struct work *w)
 			ls->dead_owner = l->dead_owner;
 		}
 		merge_word(ls, &l->agg);
-		lock_index_free(l);
+built:
+		w->words_built[i] = (struct word_built){l->addr, l->canon, l->kind};
+		if ((i + 1) % LOCK_CHUNK == 0 || i + 1 == w->nr_locks)
+			lock_chunk_free(w, i / LOCK_CHUNK);
 	}
 	/* --holds: the holds of each object, locks held but never waited for among them */
 	for (size_t i = 0; i < w->nr_objs; i++) {
@@ -1620,7 +1650,7 @@ static void build_locks(struct work *w)
 	for (size_t k = 0; k < a->nr_locks; k++)
 		*u64_map_upsert(&by_canon, a->locks[k].addr, &found) = k + 1;
 	for (size_t i = 0; i < w->nr_locks; i++) {
-		const struct lock_work *l = &w->locks[i];
+		const struct word_built *l = &w->words_built[i];
 		__u64 *k = u64_map_get(&by_canon, l->canon);
 
 		if (k)
@@ -1648,7 +1678,7 @@ static void build_threads(struct work *w)
 		struct blocked_bucket *b = &w->buckets[i];
 		__u64 *li = u64_map_get(&w->lock_by_addr, b->addr);
 
-		enum lock_kind k = li ? w->locks[*li - 1].kind : LK_FUTEX;
+		enum lock_kind k = li ? w->words_built[*li - 1].kind : LK_FUTEX;
 		struct thread_work *t = thread_at(w, b->tid);
 
 		if (lock_kind_is_contention(k))
@@ -1933,17 +1963,10 @@ static void work_free(struct work *w)
 		free(w->objs[i].open);
 		free(w->objs[i].recent);
 	}
-	for (size_t i = 0; i < w->nr_locks; i++) {
-		struct lock_work *l = &w->locks[i];
-
-		free(l->agg.waiters);
-		free(l->agg.wakers);
-		free(l->agg.chains);
-		free(l->agg.hist.counts);
-		lock_index_free(l);
-		free(l->rt);
-		free(l->py);
-	}
+	for (size_t c = 0; c < w->nr_lock_chunks; c++)
+		lock_chunk_free(w, c);
+	free(w->lock_chunks);
+	free(w->words_built);
 	free(w->objs);
 	free(w->order);
 	free(w->stack_votes);
@@ -1952,7 +1975,6 @@ static void work_free(struct work *w)
 	u64_map_free(&w->gil_waiter_by_key);
 	u64_map_free(&w->py_key_by_word);
 	free(w->threads);
-	free(w->locks);
 	free(w->buckets);
 	u64_map_free(&w->thread_by_tid);
 	u64_map_free(&w->thread_by_key);

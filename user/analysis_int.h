@@ -210,9 +210,18 @@ struct work {
 	struct u64_map thread_by_tid; /* tid -> index + 1 of its latest thread */
 	struct u64_map thread_by_key; /* thread key (analysis.h) -> index + 1 */
 	size_t cap_spans, cap_edges;
-	struct lock_work *locks;
-	size_t nr_locks, cap_locks;
-	struct u64_map lock_by_addr;
+	/*
+	 * The words, LOCK_CHUNK to a chunk (lock_at): a chunk is freed once its words are in their
+	 * locks, so the words and the locks they make are not all held at once; what is left of a
+	 * word after that (words_built) is what the threads and the futex index need.
+	 */
+	struct lock_work **lock_chunks;
+	size_t nr_locks, nr_lock_chunks, cap_lock_chunks;
+	struct word_built {
+		__u64 addr, canon;
+		enum lock_kind kind;
+	} *words_built;
+	struct u64_map lock_by_addr; /* word -> index + 1 */
 	struct blocked_bucket *buckets;
 	size_t nr_buckets, cap_buckets;
 	struct u64_map bucket_by_key;
@@ -265,6 +274,13 @@ struct work {
 _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 	       sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <= 1024,
 	       "companion records fit COMP_BYTES");
+
+#define LOCK_CHUNK 1024
+
+static inline struct lock_work *lock_at(struct work *w, size_t i)
+{
+	return &w->lock_chunks[i / LOCK_CHUNK][i % LOCK_CHUNK];
+}
 
 /* analysis.c */
 struct lock_py *lock_py(struct lock_work *l);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include "util.h"
 #include "threadtrace.h"
 
@@ -36,6 +37,21 @@ char *xstrdup(const char *s)
 	if (!d)
 		oom();
 	return d;
+}
+
+void *xmap(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		oom();
+	return p;
+}
+
+void xunmap(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
 }
 
 void grow(void **arr, size_t *cap, size_t want, size_t elem)

@@ -15,6 +15,12 @@
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
+/*
+ * Zeroed pages of their own, given back to the kernel by xunmap: a block freed while the
+ * process still grows (malloc keeps freed blocks of its heap for itself).
+ */
+void *xmap(size_t len);
+void xunmap(void *p, size_t len);
 
 /* Grow *arr (of elem-sized items, capacity *cap) to hold at least want items. */
 void grow(void **arr, size_t *cap, size_t want, size_t elem);
