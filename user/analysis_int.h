@@ -145,23 +145,23 @@ struct lock_work {
 	__u64 addr;
 	__u64 canon; /* the object the word belongs to */
 	struct lock_evidence ev;
-	enum lock_kind kind;
 	size_t stat; /* index of its lock_stat */
+	enum lock_kind kind;
 	/* the kind as the evidence so far says (re-wait merging); stale when evidence came */
-	bool kind_stale, pi_now;
 	enum lock_kind kind_now;
-	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
-	struct lock_rt *rt; /* NULL until a runtime function's stack voted */
-	/* CPython: the Python object this key is (a LK_PY_* kind, 0 none) and what was read of
-	 * it (py, NULL for other words); py_word: a futex word whose waits go to such an object;
-	 * gil_word: a word of the GIL itself (its waits are the GIL's, not a lock's) */
-	enum lock_kind py_kind;
+	bool kind_stale, pi_now;
+	/* CPython: gil_word: a word of the GIL itself (its waits are the GIL's, not a lock's);
+	 * py_word: a futex word whose waits go to a Python object. That object's key: py_kind
+	 * (a LK_PY_* kind, 0 none) and what was read of it (py, NULL for other words) */
 	bool py_word, gil_word;
-	struct lock_py *py;
 	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
 	bool musl_owner_val;
+	enum lock_kind py_kind;
+	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
+	__u32 dead_owner; /* the latest owner that died holding it (owner_died) */
+	struct lock_py *py;
+	struct lock_rt *rt; /* NULL until a runtime function's stack voted */
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
-	__u32 dead_owner; /* the latest of those owners */
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct word_stat agg;
 	size_t cap_waiters, cap_wakers, cap_chains;
