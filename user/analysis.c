@@ -316,8 +316,27 @@ static void add_blocked(struct work *w, __u32 tid, __u64 addr, __u64 ns)
 {
 	bool found;
 	__u64 key = hash_u64(addr) ^ tid;
-	__u64 *slot;
+	__u64 *slot = u64_map_get(&w->lock_by_addr, addr);
 	struct blocked_bucket *b;
+
+	if (slot) { /* most words: a few sleepers, kept in the word */
+		struct lock_work *l = lock_at(w, *slot - 1);
+
+		for (__u32 i = 0; i < l->nr_blocked; i++)
+			if (l->blocked[i].tid == tid) {
+				l->blocked[i].ns += ns;
+				return;
+			}
+		if (l->nr_blocked < BLOCKED_IN_WORD) {
+			if (!(l->nr_blocked & (l->nr_blocked - 1))) { /* 0, 1, 2, 4: full */
+				size_t n = l->nr_blocked ? 2 * l->nr_blocked : 1;
+
+				l->blocked = xrealloc(l->blocked, n * sizeof(*l->blocked));
+			}
+			l->blocked[l->nr_blocked++] = (struct blocked_ns){tid, ns};
+			return;
+		}
+	}
 
 	for (;; key++) {
 		slot = u64_map_upsert(&w->bucket_by_key, key, &found);
@@ -1491,6 +1510,7 @@ static void lock_chunk_free(struct work *w, size_t c)
 		lock_index_free(l);
 		free(l->rt);
 		free(l->py);
+		free(l->blocked);
 	}
 	xunmap(chunk, LOCK_CHUNK * sizeof(struct lock_work));
 	w->lock_chunks[c] = NULL;
@@ -1591,6 +1611,14 @@ static void build_locks(struct work *w)
 		merge_word(ls, &l->agg);
 built:
 		w->words_built[i] = (struct word_built){l->addr, l->canon, l->kind};
+		for (__u32 k = 0; k < l->nr_blocked; k++) { /* its sleepers' time, by its kind */
+			struct thread_work *t = thread_at(w, l->blocked[k].tid);
+
+			if (lock_kind_is_contention(l->kind))
+				t->st.lock_wait_ns += l->blocked[k].ns;
+			else
+				t->st.cond_wait_ns += l->blocked[k].ns;
+		}
 		if ((i + 1) % LOCK_CHUNK == 0 || i + 1 == w->nr_locks)
 			lock_chunk_free(w, i / LOCK_CHUNK);
 	}

@@ -159,6 +159,13 @@ struct lock_work {
 	enum lock_kind py_kind;
 	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
 	__u32 dead_owner; /* the latest owner that died holding it (owner_died) */
+	/* time threads slept in it (thread states by its kind at the end); more than
+	 * BLOCKED_IN_WORD threads: the others in work.buckets */
+	__u32 nr_blocked;
+	struct blocked_ns {
+		__u32 tid;
+		__u64 ns;
+	} *blocked;
 	struct lock_py *py;
 	struct lock_rt *rt; /* NULL until a runtime function's stack voted */
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
@@ -182,6 +189,7 @@ struct lock_py {
  * words with a waiter or two): memory per distinct lock stays small with 10^5 of them.
  */
 #define LOCK_SCAN_MAX 8
+#define BLOCKED_IN_WORD 8
 
 /* A runtime's view of a word (runtime.h): only for stacks a runtime function classed. */
 struct lock_rt {
@@ -197,6 +205,7 @@ struct lock_rt {
 #define MAX_COMP 16
 #define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
 
+/* Sleep in a futex word by a thread: for words with many sleepers, or none of their own. */
 struct blocked_bucket {
 	__u32 tid;
 	__u64 addr;
