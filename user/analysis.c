@@ -635,8 +635,8 @@ static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, stru
 	return x;
 }
 
-static __u64 chain_key(__u32 waiter_tid, __u32 waiter_stack, __u32 waker_tid,
-			   __u32 waker_stack, enum wake_cause cause)
+static __u64 chain_key(__u32 waiter_tid, __u32 waiter_stack, __u32 waker_tid, __u32 waker_stack,
+		       enum wake_cause cause)
 {
 	return hash_u64(((__u64)waiter_tid << 32 | waiter_stack) ^
 			hash_u64((__u64)waker_tid << 32 | waker_stack) ^ cause);
@@ -1579,11 +1579,10 @@ static void build_locks(struct work *w)
 			lock_stat_names(w, ls, l->canon, l->kind, detail, sl, off);
 			if (l->py_kind) {
 				const struct lock_py *py = lock_py(l);
+				bool where = py->where && py->where[0];
 
 				ls->name = lock_str(w, py->name, NAME_LEN);
-				ls->location = lock_str(w, py->where && py->where[0] ? py->where
-										: "[python]",
-							LOCATION_LEN);
+				ls->location = lock_str(w, where ? py->where : "[python]", LOCATION_LEN);
 				ls->py_obj = py->obj;
 				ls->py_type = lock_str(w, py->type, TT_PY_TYPE_LEN);
 			}
