@@ -595,7 +595,7 @@ static __u64 *index_slot(struct u64_map *m, __u64 key)
  * A "who" row by (thread, stack, cause): searched while a lock has few, through an index
  * made once it has more (*m, NULL before).
  */
-static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, struct u64_map **m,
+static struct attrib *attrib_get(struct attrib **v, size_t *n, struct u64_map **m,
 				 __u32 tid, __u32 stack, enum wake_cause cause, const char *comm)
 {
 	__u64 key = attrib_key(tid, stack, cause), *slot = NULL;
@@ -624,7 +624,7 @@ static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, stru
 		if (x->tid == tid && x->stack == stack && x->cause == cause)
 			return x;
 	}
-	x = VEC_PUSH_FROM(*v, *n, *cap, 1);
+	x = VEC_PUSH_POW2(*v, *n);
 	if (slot)
 		*slot = *n;
 	x->tid = tid;
@@ -684,7 +684,7 @@ static struct chain *chain_add(struct lock_work *l, const struct raw_wait *first
 		if (chain_is(c, first, waker_tid, waker_stack, last->cause))
 			return c;
 	}
-	c = VEC_PUSH_FROM(ls->chains, ls->nr_chains, l->cap_chains, 1);
+	c = VEC_PUSH_POW2(ls->chains, ls->nr_chains);
 	if (slot)
 		*slot = ls->nr_chains;
 	c->waiter_tid = first->tid;
@@ -722,13 +722,13 @@ static void group_close(struct work *w, struct thread_work *t)
 		ls->max_wait_ns = total;
 	hist_add(&ls->hist, hist_bucket(total), 1);
 	ls->causes[last->cause]++;
-	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->cap_waiters, &l->waiter_by_key,
+	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->waiter_by_key,
 		       first->tid, first->stack, WC_THREAD, NULL);
 	x->count++;
 	x->wait_ns += total;
 	if (last->cause == WC_EXIT && !l->exit_waker)
 		l->exit_waker = last->waker_tid;
-	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->cap_wakers, &l->waker_by_key,
+	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->waker_by_key,
 		       thread ? last->waker_tid : 0, thread ? last->waker_stack : TT_NO_STACK,
 		       last->cause, thread ? last->waker_comm : NULL);
 	if (thread)

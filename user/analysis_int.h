@@ -171,7 +171,6 @@ struct lock_work {
 	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct word_stat agg;
-	size_t cap_waiters, cap_wakers, cap_chains;
 	/* indexes of waiters, wakers, chains: NULL while few enough to search (LOCK_SCAN_MAX) */
 	struct u64_map *waiter_by_key, *waker_by_key, *chain_by_key;
 };

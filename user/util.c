@@ -56,16 +56,11 @@ void xunmap(void *p, size_t len)
 
 void grow(void **arr, size_t *cap, size_t want, size_t elem)
 {
-	grow_from(arr, cap, want, elem, 16);
-}
-
-void grow_from(void **arr, size_t *cap, size_t want, size_t elem, size_t first)
-{
 	size_t ncap;
 
 	if (want <= *cap)
 		return;
-	ncap = *cap ? *cap * 2 : first;
+	ncap = *cap ? *cap * 2 : 16;
 	while (ncap < want)
 		ncap *= 2;
 	*arr = xrealloc(*arr, ncap * elem);
@@ -83,6 +78,17 @@ void *grow_spare(void **arr, size_t *n, size_t *cap, size_t elem)
 		*arr = xrealloc(*arr, ncap * elem);
 		*cap = ncap;
 	}
+	item = (char *)*arr + (*n)++ * elem;
+	memset(item, 0, elem);
+	return item;
+}
+
+void *grow_pow2(void **arr, size_t *n, size_t elem)
+{
+	void *item;
+
+	if (!(*n & (*n - 1))) /* 0, 1, 2, 4 ...: full */
+		*arr = xrealloc(*arr, (*n ? 2 * *n : 1) * elem);
 	item = (char *)*arr + (*n)++ * elem;
 	memset(item, 0, elem);
 	return item;

@@ -33,10 +33,13 @@ void grow(void **arr, size_t *cap, size_t want, size_t elem);
 void *grow_spare(void **arr, size_t *n, size_t *cap, size_t elem);
 #define VEC_PUSH_SPARE(arr, n, cap) \
 	((__typeof__(&(arr)[0]))grow_spare((void **)&(arr), &(n), &(cap), sizeof(*(arr))))
-/* The same starting at first items: for the many small vectors one per lock keeps. */
-void grow_from(void **arr, size_t *cap, size_t want, size_t elem, size_t first);
-#define VEC_PUSH_FROM(arr, n, cap, first) \
-	(grow_from((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr)), (first)), &(arr)[(n)++])
+/*
+ * The same for the many small vectors one per lock keeps: room for 1, 2, 4 ... items, the
+ * capacity implied by n (none kept); only the item pushed is zeroed.
+ */
+void *grow_pow2(void **arr, size_t *n, size_t elem);
+#define VEC_PUSH_POW2(arr, n) \
+	((__typeof__(&(arr)[0]))grow_pow2((void **)&(arr), &(n), sizeof(*(arr))))
 
 /* Open-addressing hash from a non-zero-hashed u64 key to a u64 value (often an index). */
 struct u64_map {
