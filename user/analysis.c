@@ -247,16 +247,32 @@ struct lock_work *lock_get(struct work *w, __u64 addr)
 	struct lock_work *l;
 
 	if (found)
-		return &w->locks[*i - 1];
-	l = VEC_PUSH(w->locks, w->nr_locks, w->cap_locks);
+		return lock_at(w, *i - 1);
+	if (w->nr_locks % LOCK_CHUNK == 0) /* pages of words not yet seen stay untouched */
+		*VEC_PUSH(w->lock_chunks, w->nr_lock_chunks, w->cap_lock_chunks) =
+			xmap(LOCK_CHUNK * sizeof(struct lock_work));
+	l = lock_at(w, w->nr_locks++);
 	*i = w->nr_locks;
 	l->addr = addr;
 	l->ev.all_val2 = true;
 	l->ev.cond_layout = w->cond_layout;
 	l->kind_stale = true;
-	for (int k = 0; k < LK__NR; k++)
-		l->rt_func[k] = -1;
 	return l;
+}
+
+struct lock_py *lock_py(struct lock_work *l)
+{
+	if (!l->py)
+		l->py = xcalloc(1, sizeof(*l->py));
+	return l->py;
+}
+
+const char *lock_str(struct work *w, const char *s, size_t len)
+{
+	char buf[256];
+
+	snprintf(buf, len < sizeof(buf) ? len : sizeof(buf), "%s", s ? s : "");
+	return str_pool_add(&w->a->strs, buf);
 }
 
 __u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st)
@@ -300,8 +316,27 @@ static void add_blocked(struct work *w, __u32 tid, __u64 addr, __u64 ns)
 {
 	bool found;
 	__u64 key = hash_u64(addr) ^ tid;
-	__u64 *slot;
+	__u64 *slot = u64_map_get(&w->lock_by_addr, addr);
 	struct blocked_bucket *b;
+
+	if (slot) { /* most words: a few sleepers, kept in the word */
+		struct lock_work *l = lock_at(w, *slot - 1);
+
+		for (__u32 i = 0; i < l->nr_blocked; i++)
+			if (l->blocked[i].tid == tid) {
+				l->blocked[i].ns += ns;
+				return;
+			}
+		if (l->nr_blocked < BLOCKED_IN_WORD) {
+			if (!(l->nr_blocked & (l->nr_blocked - 1))) { /* 0, 1, 2, 4: full */
+				size_t n = l->nr_blocked ? 2 * l->nr_blocked : 1;
+
+				l->blocked = xrealloc(l->blocked, n * sizeof(*l->blocked));
+			}
+			l->blocked[l->nr_blocked++] = (struct blocked_ns){tid, ns};
+			return;
+		}
+	}
 
 	for (;; key++) {
 		slot = u64_map_upsert(&w->bucket_by_key, key, &found);
@@ -462,10 +497,16 @@ static void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, b
 	sv = w->stack_votes[stack];
 	vote = sv < 0 ? -1 : lock_vote(sv & 0xff, waker, cmd, val);
 	if (vote >= 0) {
-		l->ev.votes[vote]++;
+		if (vote < LK_VOTE_NR)
+			l->ev.votes[vote]++;
 		if (sv >> 8) {
-			l->rt_func[vote] = (sv >> 8) - 1;
-			l->rt_waits[vote] += !waker;
+			if (!l->rt) {
+				l->rt = xcalloc(1, sizeof(*l->rt));
+				for (int k = 0; k < LK__NR; k++)
+					l->rt->func[k] = -1;
+			}
+			l->rt->func[vote] = (sv >> 8) - 1;
+			l->rt->waits[vote] += !waker;
 		}
 		l->kind_stale = true;
 	}
@@ -493,8 +534,8 @@ static enum lock_kind classify_word(struct work *w, struct lock_work *l,
 		*off = 0;
 		return l->py_kind;
 	}
-	for (int i = 0; i < LK__NR; i++)
-		if (l->rt_waits[i] && (best < 0 || l->rt_waits[i] > l->rt_waits[best]))
+	for (int i = 0; i < LK__NR && l->rt; i++)
+		if (l->rt->waits[i] && (best < 0 || l->rt->waits[i] > l->rt->waits[best]))
 			best = i;
 	if (runtime_has(&w->a->rt, TT_RT_MUSL)) {
 		k = musl_classify(&l->ev, l->musl_owner_val, sl, detail, buf, sizeof(buf), off);
@@ -506,8 +547,8 @@ static enum lock_kind classify_word(struct work *w, struct lock_work *l,
 		k = best;
 		*detail = NULL;
 	}
-	if (!*detail)
-		*detail = runtime_func_detail(l->rt_func[k]);
+	if (!*detail && l->rt)
+		*detail = runtime_func_detail(l->rt->func[k]);
 	return k;
 }
 
@@ -532,24 +573,60 @@ static enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi)
 	return o && o->kind != LK_FUTEX ? o->kind : l->kind_now;
 }
 
-/* A "who" row by (thread, stack, cause), found through its map. */
-static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, struct u64_map *m,
-				 __u32 tid, __u32 stack, enum wake_cause cause, const char *comm)
+static __u64 attrib_key(__u32 tid, __u32 stack, enum wake_cause cause)
 {
-	__u64 key = hash_u64((__u64)tid << 32 | stack) ^ cause, *slot;
-	struct attrib *x;
+	return hash_u64((__u64)tid << 32 | stack) ^ cause;
+}
+
+/* Index row i (index + 1 in the map) under key, or past the rows already there on it. */
+static __u64 *index_slot(struct u64_map *m, __u64 key)
+{
 	bool found;
+	__u64 *slot;
 
 	for (;; key++) {
 		slot = u64_map_upsert(m, key, &found);
+		if (!found)
+			return slot;
+	}
+}
+
+/*
+ * A "who" row by (thread, stack, cause): searched while a lock has few, through an index
+ * made once it has more (*m, NULL before).
+ */
+static struct attrib *attrib_get(struct attrib **v, size_t *n, struct u64_map **m,
+				 __u32 tid, __u32 stack, enum wake_cause cause, const char *comm)
+{
+	__u64 key = attrib_key(tid, stack, cause), *slot = NULL;
+	struct attrib *x;
+	bool found;
+
+	if (!*m) {
+		for (size_t i = 0; i < *n; i++) {
+			x = &(*v)[i];
+			if (x->tid == tid && x->stack == stack && x->cause == cause)
+				return x;
+		}
+		if (*n >= LOCK_SCAN_MAX) {
+			*m = xcalloc(1, sizeof(**m));
+			for (size_t i = 0; i < *n; i++) {
+				x = &(*v)[i];
+				*index_slot(*m, attrib_key(x->tid, x->stack, x->cause)) = i + 1;
+			}
+		}
+	}
+	for (; *m; key++) {
+		slot = u64_map_upsert(*m, key, &found);
 		if (!found)
 			break;
 		x = &(*v)[*slot - 1];
 		if (x->tid == tid && x->stack == stack && x->cause == cause)
 			return x;
 	}
-	x = VEC_PUSH(*v, *n, *cap);
-	*slot = *n;
+	x = VEC_PUSH_POW2(*v, *n);
+	if (slot)
+		*slot = *n;
 	x->tid = tid;
 	x->stack = stack;
 	x->cause = cause;
@@ -558,31 +635,58 @@ static struct attrib *attrib_get(struct attrib **v, size_t *n, size_t *cap, stru
 	return x;
 }
 
+static __u64 chain_key(__u32 waiter_tid, __u32 waiter_stack, __u32 waker_tid, __u32 waker_stack,
+		       enum wake_cause cause)
+{
+	return hash_u64(((__u64)waiter_tid << 32 | waiter_stack) ^
+			hash_u64((__u64)waker_tid << 32 | waker_stack) ^ cause);
+}
+
+static bool chain_is(const struct chain *c, const struct raw_wait *first, __u32 waker_tid,
+		     __u32 waker_stack, enum wake_cause cause)
+{
+	return c->waiter_tid == first->tid && c->waiter_stack == first->stack &&
+	       c->waker_tid == waker_tid && c->waker_stack == waker_stack && c->cause == cause;
+}
+
+/* A waiter -> waker row: searched while the lock has few, as attrib_get. */
 static struct chain *chain_add(struct lock_work *l, const struct raw_wait *first,
 			       const struct raw_wait *last)
 {
-	struct lock_stat *ls = &l->agg;
+	struct word_stat *ls = &l->agg;
 	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
 	__u32 waker_tid = thread ? last->waker_tid : 0;
 	__u32 waker_stack = thread ? last->waker_stack : TT_NO_STACK;
-	__u64 key = hash_u64(((__u64)first->tid << 32 | first->stack) ^
-			     hash_u64((__u64)waker_tid << 32 | waker_stack) ^ last->cause);
+	__u64 key = chain_key(first->tid, first->stack, waker_tid, waker_stack, last->cause);
 	struct chain *c;
-	__u64 *slot;
+	__u64 *slot = NULL;
 	bool found;
 
-	for (;; key++) {
-		slot = u64_map_upsert(&l->chain_by_key, key, &found);
+	if (!l->chain_by_key) {
+		for (size_t i = 0; i < ls->nr_chains; i++)
+			if (chain_is(&ls->chains[i], first, waker_tid, waker_stack, last->cause))
+				return &ls->chains[i];
+		if (ls->nr_chains >= LOCK_SCAN_MAX) {
+			l->chain_by_key = xcalloc(1, sizeof(*l->chain_by_key));
+			for (size_t i = 0; i < ls->nr_chains; i++) {
+				c = &ls->chains[i];
+				*index_slot(l->chain_by_key,
+					    chain_key(c->waiter_tid, c->waiter_stack, c->waker_tid,
+						      c->waker_stack, c->cause)) = i + 1;
+			}
+		}
+	}
+	for (; l->chain_by_key; key++) {
+		slot = u64_map_upsert(l->chain_by_key, key, &found);
 		if (!found)
 			break;
 		c = &ls->chains[*slot - 1];
-		if (c->waiter_tid == first->tid && c->waiter_stack == first->stack &&
-		    c->waker_tid == waker_tid && c->waker_stack == waker_stack &&
-		    c->cause == last->cause)
+		if (chain_is(c, first, waker_tid, waker_stack, last->cause))
 			return c;
 	}
-	c = VEC_PUSH(ls->chains, ls->nr_chains, l->cap_chains);
-	*slot = ls->nr_chains;
+	c = VEC_PUSH_POW2(ls->chains, ls->nr_chains);
+	if (slot)
+		*slot = ls->nr_chains;
 	c->waiter_tid = first->tid;
 	c->waiter_stack = first->stack;
 	c->waker_tid = waker_tid;
@@ -602,7 +706,7 @@ static void group_close(struct work *w, struct thread_work *t)
 	bool thread = last->cause == WC_THREAD || last->cause == WC_EXIT;
 	__u64 total = t->grp_total;
 	struct lock_work *l;
-	struct lock_stat *ls;
+	struct word_stat *ls;
 	struct attrib *x;
 	struct chain *c;
 
@@ -616,15 +720,15 @@ static void group_close(struct work *w, struct thread_work *t)
 	ls->wait_ns += total;
 	if (total > ls->max_wait_ns)
 		ls->max_wait_ns = total;
-	ls->hist[hist_bucket(total)]++;
+	hist_add(&ls->hist, hist_bucket(total), 1);
 	ls->causes[last->cause]++;
-	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->cap_waiters, &l->waiter_by_key,
+	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->waiter_by_key,
 		       first->tid, first->stack, WC_THREAD, NULL);
 	x->count++;
 	x->wait_ns += total;
 	if (last->cause == WC_EXIT && !l->exit_waker)
 		l->exit_waker = last->waker_tid;
-	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->cap_wakers, &l->waker_by_key,
+	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->waker_by_key,
 		       thread ? last->waker_tid : 0, thread ? last->waker_stack : TT_NO_STACK,
 		       last->cause, thread ? last->waker_comm : NULL);
 	if (thread)
@@ -1244,23 +1348,43 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 	return false;
 }
 
-static void lock_stat_names(struct lock_stat *ls, __u64 canon, enum lock_kind kind,
-			    const char *detail, const struct sym_lock *sl, __u64 off)
+/* Names are cut where the fixed fields that held them cut them: outputs stay the same. */
+#define DETAIL_LEN 48
+#define NAME_LEN 128
+#define LOCATION_LEN 160
+
+static void lock_stat_names(struct work *w, struct lock_stat *ls, __u64 canon,
+			    enum lock_kind kind, const char *detail, const struct sym_lock *sl,
+			    __u64 off)
 {
+	char buf[LOCATION_LEN];
+
 	ls->addr = canon;
 	ls->kind = kind;
-	snprintf(ls->detail, sizeof(ls->detail), "%s", detail ? detail : "");
+	ls->detail = lock_str(w, detail, DETAIL_LEN);
+	buf[0] = 0;
 	if (sl && sl->name && sl->name_off - off)
-		snprintf(ls->name, sizeof(ls->name), "%s+0x%llx", sl->name,
+		snprintf(buf, NAME_LEN, "%s+0x%llx", sl->name,
 			 (unsigned long long)(sl->name_off - off));
 	else if (sl && sl->name)
-		snprintf(ls->name, sizeof(ls->name), "%s", sl->name);
+		snprintf(buf, NAME_LEN, "%s", sl->name);
+	ls->name = lock_str(w, buf, NAME_LEN);
 	if (sl && sl->module)
-		snprintf(ls->location, sizeof(ls->location), "%s+0x%llx", sl->module,
+		snprintf(buf, LOCATION_LEN, "%s+0x%llx", sl->module,
 			 (unsigned long long)(sl->module_off - off));
 	else
-		snprintf(ls->location, sizeof(ls->location), "%s",
-			 sl && sl->location ? sl->location : "[unknown]");
+		snprintf(buf, LOCATION_LEN, "%s", sl && sl->location ? sl->location : "[unknown]");
+	ls->location = lock_str(w, buf, LOCATION_LEN);
+	ls->py_type = lock_str(w, "", 1);
+}
+
+/* A join's detail: the thread it waits for. */
+static const char *thread_detail(struct work *w, __u32 tid)
+{
+	char buf[DETAIL_LEN];
+
+	snprintf(buf, sizeof(buf), "thread %s", TID_STR(tid));
+	return lock_str(w, buf, DETAIL_LEN);
 }
 
 static int cmp_holder(const void *a, const void *b)
@@ -1307,6 +1431,11 @@ static void merge_attribs(struct attrib **v, size_t *n, struct attrib *src, size
 {
 	size_t cap = *n;
 
+	if (!*n) { /* the first word of its lock (most locks have one): taken as it is */
+		*v = nsrc ? xrealloc(src, nsrc * sizeof(*src)) : (free(src), NULL);
+		*n = nsrc;
+		return;
+	}
 	for (size_t i = 0; i < nsrc; i++) {
 		struct attrib *x = NULL;
 
@@ -1328,6 +1457,11 @@ static void merge_chains(struct lock_stat *ls, struct chain *src, size_t nsrc)
 {
 	size_t cap = ls->nr_chains;
 
+	if (!ls->nr_chains) { /* as merge_attribs */
+		ls->chains = nsrc ? xrealloc(src, nsrc * sizeof(*src)) : (free(src), NULL);
+		ls->nr_chains = nsrc;
+		return;
+	}
 	for (size_t i = 0; i < nsrc; i++) {
 		struct chain *c = NULL;
 
@@ -1348,16 +1482,83 @@ static void merge_chains(struct lock_stat *ls, struct chain *src, size_t nsrc)
 	free(src);
 }
 
+void hist_add(struct hist *h, unsigned b, __u64 n)
+{
+	unsigned lo, hi;
+
+	if (!n)
+		return;
+	if (h->nr && b >= h->lo && b < (unsigned)h->lo + h->nr) {
+		h->counts[b - h->lo] += n;
+		return;
+	}
+	lo = h->nr && h->lo < b ? h->lo : b;
+	hi = h->nr && (unsigned)h->lo + h->nr > b + 1 ? (unsigned)h->lo + h->nr : b + 1;
+	{
+		__u64 *counts = xcalloc(hi - lo, sizeof(*counts));
+
+		if (h->nr)
+			memcpy(counts + (h->lo - lo), h->counts, h->nr * sizeof(*counts));
+		free(h->counts);
+		h->counts = counts;
+		h->lo = (__u8)lo;
+		h->nr = (__u8)(hi - lo);
+	}
+	h->counts[b - h->lo] += n;
+}
+
+static void lock_index_free(struct lock_work *l)
+{
+	struct u64_map **maps[] = {&l->waiter_by_key, &l->waker_by_key, &l->chain_by_key};
+
+	for (unsigned i = 0; i < 3; i++)
+		if (*maps[i]) {
+			u64_map_free(*maps[i]);
+			free(*maps[i]);
+			*maps[i] = NULL;
+		}
+}
+
+/* The words of chunk c and what they own (all of it, or what no lock took over). */
+static void lock_chunk_free(struct work *w, size_t c)
+{
+	struct lock_work *chunk = w->lock_chunks[c];
+	size_t n = w->nr_locks - c * LOCK_CHUNK;
+
+	if (!chunk)
+		return;
+	for (size_t i = 0; i < n && i < LOCK_CHUNK; i++) {
+		struct lock_work *l = &chunk[i];
+
+		free(l->agg.waiters);
+		free(l->agg.wakers);
+		free(l->agg.chains);
+		free(l->agg.hist.counts);
+		lock_index_free(l);
+		free(l->rt);
+		free(l->py);
+		free(l->blocked);
+	}
+	xunmap(chunk, LOCK_CHUNK * sizeof(struct lock_work));
+	w->lock_chunks[c] = NULL;
+}
+
 /* A word's contention sums into its lock (the object several words may belong to). */
-static void merge_word(struct lock_stat *ls, struct lock_stat *src)
+static void merge_word(struct lock_stat *ls, struct word_stat *src)
 {
 	ls->futex_waits += src->futex_waits;
 	ls->contentions += src->contentions;
 	ls->wait_ns += src->wait_ns;
 	if (src->max_wait_ns > ls->max_wait_ns)
 		ls->max_wait_ns = src->max_wait_ns;
-	for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
-		ls->hist[b] += src->hist[b];
+	if (!ls->hist.nr) { /* the first word of its lock: taken as it is */
+		ls->hist = src->hist;
+		src->hist = (struct hist){0};
+	}
+	for (unsigned b = src->hist.lo; b < (unsigned)src->hist.lo + src->hist.nr; b++)
+		hist_add(&ls->hist, b, src->hist.counts[b - src->hist.lo]);
+	free(src->hist.counts);
+	src->hist = (struct hist){0};
 	for (unsigned c = 0; c < WC__NR; c++)
 		ls->causes[c] += src->causes[c];
 	merge_attribs(&ls->waiters, &ls->nr_waiters, src->waiters, src->nr_waiters);
@@ -1374,21 +1575,21 @@ static void build_locks(struct work *w)
 	bool found;
 
 	a->locks = xcalloc(w->nr_locks + w->nr_objs, sizeof(*a->locks));
+	w->words_built = xcalloc(w->nr_locks, sizeof(*w->words_built));
 	for (size_t i = 0; i < w->nr_locks; i++) {
-		struct lock_work *l = &w->locks[i];
+		struct lock_work *l = lock_at(w, i);
 		const struct sym_lock *sl = a->sd ? symdata_lock(a->sd, l->addr) : NULL;
 		const struct obj_state *o = w->nr_objs ? object_of_word(w, l->addr) : NULL;
 		const char *detail;
 		__u64 off, *slot;
 		struct lock_stat *ls;
-		char key[TID_STR_LEN];
 
 		l->kind = classify_word(w, l, sl, &detail, &off);
 		l->canon = l->addr;
 		/* the GIL's words are GIL waiting; a Python object's words are the object */
 		if (l->gil_word || (l->py_word && !l->agg.contentions && !o)) {
 			l->stat = (size_t)-1;
-			continue;
+			goto built;
 		}
 		if (o && o->kind != LK_FUTEX && !l->py_kind) { /* --holds: the calls say */
 			if (o->kind != l->kind)
@@ -1402,13 +1603,15 @@ static void build_locks(struct work *w)
 			*slot = a->nr_locks++;
 			ls = &a->locks[*slot];
 			ls->calls_seen = o != NULL;
-			lock_stat_names(ls, l->canon, l->kind, detail, sl, off);
+			lock_stat_names(w, ls, l->canon, l->kind, detail, sl, off);
 			if (l->py_kind) {
-				snprintf(ls->name, sizeof(ls->name), "%s", l->py_name);
-				snprintf(ls->location, sizeof(ls->location), "%s",
-					 l->py_where[0] ? l->py_where : "[python]");
-				ls->py_obj = l->py_obj;
-				snprintf(ls->py_type, sizeof(ls->py_type), "%s", l->py_type);
+				const struct lock_py *py = lock_py(l);
+				bool where = py->where && py->where[0];
+
+				ls->name = lock_str(w, py->name, NAME_LEN);
+				ls->location = lock_str(w, where ? py->where : "[python]", LOCATION_LEN);
+				ls->py_obj = py->obj;
+				ls->py_type = lock_str(w, py->type, TT_PY_TYPE_LEN);
 			}
 		}
 		l->stat = *slot;
@@ -1422,21 +1625,28 @@ static void build_locks(struct work *w)
 			}
 		}
 		if (l->kind == LK_JOIN && l->exit_waker && !ls->detail[0])
-			snprintf(ls->detail, sizeof(ls->detail), "thread %s",
-				 tid_str(l->exit_waker, key, sizeof(key)));
+			ls->detail = thread_detail(w, l->exit_waker);
 		/* musl: the joined thread wakes its joiner itself, from pthread_exit */
 		if (l->kind == LK_JOIN && !ls->detail[0] && runtime_has(&a->rt, TT_RT_MUSL) &&
 		    l->agg.nr_wakers && l->agg.wakers[0].cause == WC_THREAD)
-			snprintf(ls->detail, sizeof(ls->detail), "thread %s",
-				 tid_str(l->agg.wakers[0].tid, key, sizeof(key)));
+			ls->detail = thread_detail(w, l->agg.wakers[0].tid);
 		if (l->owner_died) {
 			ls->owner_died += l->owner_died;
 			ls->dead_owner = l->dead_owner;
 		}
 		merge_word(ls, &l->agg);
-		u64_map_free(&l->waiter_by_key);
-		u64_map_free(&l->waker_by_key);
-		u64_map_free(&l->chain_by_key);
+built:
+		w->words_built[i] = (struct word_built){l->addr, l->canon, l->kind};
+		for (__u32 k = 0; k < l->nr_blocked; k++) { /* its sleepers' time, by its kind */
+			struct thread_work *t = thread_at(w, l->blocked[k].tid);
+
+			if (lock_kind_is_contention(l->kind))
+				t->st.lock_wait_ns += l->blocked[k].ns;
+			else
+				t->st.cond_wait_ns += l->blocked[k].ns;
+		}
+		if ((i + 1) % LOCK_CHUNK == 0 || i + 1 == w->nr_locks)
+			lock_chunk_free(w, i / LOCK_CHUNK);
 	}
 	/* --holds: the holds of each object, locks held but never waited for among them */
 	for (size_t i = 0; i < w->nr_objs; i++) {
@@ -1451,7 +1661,7 @@ static void build_locks(struct work *w)
 		if (!found) {
 			*slot = a->nr_locks++;
 			a->locks[*slot].calls_seen = true;
-			lock_stat_names(&a->locks[*slot], o->obj,
+			lock_stat_names(w, &a->locks[*slot], o->obj,
 					o->kind == LK_FUTEX ? LK_MUTEX : o->kind, NULL,
 					a->sd ? symdata_lock(a->sd, o->obj) : NULL, 0);
 		}
@@ -1460,7 +1670,8 @@ static void build_locks(struct work *w)
 		ls->hold_ns = o->hold_ns;
 		ls->max_hold_ns = o->max_hold_ns;
 		ls->caused_wait_ns = o->caused_wait_ns;
-		memcpy(ls->hold_hist, o->hold_hist, sizeof(ls->hold_hist));
+		ls->hold_hist = xcalloc(TT_HIST_BUCKETS, sizeof(*ls->hold_hist));
+		memcpy(ls->hold_hist, o->hold_hist, TT_HIST_BUCKETS * sizeof(*ls->hold_hist));
 		ls->holders = o->holders;
 		ls->nr_holders = o->nr_holders;
 		o->holders = NULL;
@@ -1493,7 +1704,7 @@ static void build_locks(struct work *w)
 	for (size_t k = 0; k < a->nr_locks; k++)
 		*u64_map_upsert(&by_canon, a->locks[k].addr, &found) = k + 1;
 	for (size_t i = 0; i < w->nr_locks; i++) {
-		const struct lock_work *l = &w->locks[i];
+		const struct word_built *l = &w->words_built[i];
 		__u64 *k = u64_map_get(&by_canon, l->canon);
 
 		if (k)
@@ -1521,7 +1732,7 @@ static void build_threads(struct work *w)
 		struct blocked_bucket *b = &w->buckets[i];
 		__u64 *li = u64_map_get(&w->lock_by_addr, b->addr);
 
-		enum lock_kind k = li ? w->locks[*li - 1].kind : LK_FUTEX;
+		enum lock_kind k = li ? w->words_built[*li - 1].kind : LK_FUTEX;
 		struct thread_work *t = thread_at(w, b->tid);
 
 		if (lock_kind_is_contention(k))
@@ -1806,16 +2017,10 @@ static void work_free(struct work *w)
 		free(w->objs[i].open);
 		free(w->objs[i].recent);
 	}
-	for (size_t i = 0; i < w->nr_locks; i++) {
-		struct lock_work *l = &w->locks[i];
-
-		free(l->agg.waiters);
-		free(l->agg.wakers);
-		free(l->agg.chains);
-		u64_map_free(&l->waiter_by_key);
-		u64_map_free(&l->waker_by_key);
-		u64_map_free(&l->chain_by_key);
-	}
+	for (size_t c = 0; c < w->nr_lock_chunks; c++)
+		lock_chunk_free(w, c);
+	free(w->lock_chunks);
+	free(w->words_built);
 	free(w->objs);
 	free(w->order);
 	free(w->stack_votes);
@@ -1824,7 +2029,6 @@ static void work_free(struct work *w)
 	u64_map_free(&w->gil_waiter_by_key);
 	u64_map_free(&w->py_key_by_word);
 	free(w->threads);
-	free(w->locks);
 	free(w->buckets);
 	u64_map_free(&w->thread_by_tid);
 	u64_map_free(&w->thread_by_key);
@@ -1851,6 +2055,9 @@ int analysis_stream_finish(struct analysis_stream *s)
 	} else {
 		close_threads(w);
 		close_gil(w);
+		/* the blocked time is all charged: its buckets' index is not needed while the
+		 * locks are built (the peak of memory per lock) */
+		u64_map_free(&w->bucket_by_key);
 		build_locks(w);
 		build_potential_deadlocks(w);
 		hung_sort(w);
@@ -1887,6 +2094,8 @@ void analysis_free(struct analysis *a)
 		free(a->locks[i].wakers);
 		free(a->locks[i].chains);
 		free(a->locks[i].holders);
+		free(a->locks[i].hold_hist);
+		free(a->locks[i].hist.counts);
 	}
 	for (size_t i = 0; i < a->nr_stacks; i++)
 		free(a->stacks[i].ips);
@@ -1903,6 +2112,7 @@ void analysis_free(struct analysis *a)
 	free(a->gil.spans);
 	free(a->py_names);
 	u64_map_free(&a->lock_by_futex);
+	str_pool_free(&a->strs);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -71,6 +71,20 @@ struct stack_entry {
 	__u64 *ips;  /* user frames leaf first, then kernel frames leaf first */
 };
 
+/*
+ * A histogram of TT_HIST_BUCKETS log2 buckets kept as the range it uses, [lo, lo + nr): a lock's
+ * few waits fill one or two buckets (a lock table of 10^5 locks would be 224 bytes each).
+ */
+struct hist {
+	__u64 *counts; /* counts[b - lo]; NULL when empty */
+	__u8 lo, nr;
+};
+
+static inline __u64 hist_at(const struct hist *h, unsigned b)
+{
+	return b >= h->lo && b < (unsigned)h->lo + h->nr ? h->counts[b - h->lo] : 0;
+}
+
 /* One row of "who waits here" or "who woke them": a thread and a stack. */
 struct attrib {
 	__u32 tid;
@@ -108,17 +122,18 @@ struct holder {
 struct lock_stat {
 	__u64 addr;
 	enum lock_kind kind;
-	char detail[48];    /* "PI", "robust", "libc internal", "thread 123" or "" */
-	char name[128];     /* data symbol ("acc_lock", "table+0x10") or "" */
-	char location[160]; /* "workload+0x4040", "[heap]", "[anon]" ...; a Python object's
-			       (LK_PY_* kinds): the file and line that first waited, "app.py:12" */
-	__u64 py_obj;	    /* a Python object's address (its id()), 0 when not known; its name
-			       is the expression the waiting line names ("ledger_lock", "self.q") */
-	char py_type[TT_PY_TYPE_LEN]; /* its type's tp_name when the collector read it ("list") */
+	/* names: never NULL, "" for none; interned in analysis.strs (many locks share them) */
+	const char *detail;   /* "PI", "robust", "libc internal", "thread 123" or "" */
+	const char *name;     /* data symbol ("acc_lock", "table+0x10") or "" */
+	const char *location; /* "workload+0x4040", "[heap]", "[anon]" ...; a Python object's
+				 (LK_PY_* kinds): the file and line that first waited, "app.py:12" */
+	__u64 py_obj;	      /* a Python object's address (its id()), 0 when not known; its name
+				 is the expression the waiting line names ("ledger_lock", "self.q") */
+	const char *py_type;  /* its type's tp_name when the collector read it ("list") or "" */
 	__u64 contentions;    /* acquisitions that waited (re-waits merged) */
 	__u64 futex_waits;    /* raw futex wait calls */
 	__u64 wait_ns, max_wait_ns;
-	__u64 hist[TT_HIST_BUCKETS];
+	struct hist hist;
 	__u64 causes[WC__NR];
 	struct attrib *waiters, *wakers; /* sorted by wait_ns, descending */
 	size_t nr_waiters, nr_wakers;
@@ -132,7 +147,7 @@ struct lock_stat {
 	__u64 acquisitions;  /* completed holds */
 	__u64 hold_ns, max_hold_ns;
 	__u64 caused_wait_ns; /* waits of other threads on it while it was held */
-	__u64 hold_hist[TT_HIST_BUCKETS];
+	__u64 *hold_hist; /* TT_HIST_BUCKETS of them; NULL (all 0) when no hold was seen */
 	struct holder *holders; /* sorted by caused_wait_ns, then hold_ns, descending */
 	size_t nr_holders;
 };
@@ -340,6 +355,7 @@ struct analysis {
 	} *py_names; /* sorted by tid */
 	size_t nr_py_names;
 	const struct symdata *sd;
+	struct str_pool *strs; /* the locks' names */
 };
 
 /* 0 or -EINVAL when the stream has no session record. Keeps the timeline. */

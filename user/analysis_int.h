@@ -140,43 +140,82 @@ struct thread_work {
 	__u64 gil_hold_since, gil_wait_since;
 };
 
+/* A word's contentions as they end: the lock_stat fields of the same names. */
+struct word_stat {
+	__u64 contentions, futex_waits;
+	__u64 wait_ns, max_wait_ns;
+	struct hist hist;
+	__u64 causes[WC__NR];
+	struct attrib *waiters, *wakers;
+	size_t nr_waiters, nr_wakers;
+	struct chain *chains;
+	size_t nr_chains;
+};
+
 struct lock_work {
 	__u64 addr;
 	__u64 canon; /* the object the word belongs to */
 	struct lock_evidence ev;
-	enum lock_kind kind;
 	size_t stat; /* index of its lock_stat */
+	enum lock_kind kind;
 	/* the kind as the evidence so far says (re-wait merging); stale when evidence came */
-	bool kind_stale, pi_now;
 	enum lock_kind kind_now;
+	bool kind_stale, pi_now;
+	/* CPython: gil_word: a word of the GIL itself (its waits are the GIL's, not a lock's);
+	 * py_word: a futex word whose waits go to a Python object. That object's key: py_kind
+	 * (a LK_PY_* kind, 0 none) and what was read of it (py, NULL for other words) */
+	bool py_word, gil_word;
+	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
+	bool musl_owner_val;
+	enum lock_kind py_kind;
 	__u32 exit_waker; /* the first thread whose exit ended a wait here (joins) */
-	int rt_func[LK__NR]; /* per kind, the runtime function a stack voted with (runtime.h) */
+	__u32 dead_owner; /* the latest owner that died holding it (owner_died) */
+	/* time threads slept in it (thread states by its kind at the end); more than
+	 * BLOCKED_IN_WORD threads: the others in work.buckets */
+	__u32 nr_blocked;
+	struct blocked_ns {
+		__u32 tid;
+		__u64 ns;
+	} *blocked;
+	struct lock_py *py;
+	struct lock_rt *rt; /* NULL until a runtime function's stack voted */
+	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
+	/* its contentions, summed as acquisitions end; merged per object at the end */
+	struct word_stat agg;
+	/* indexes of waiters, wakers, chains: NULL while few enough to search (LOCK_SCAN_MAX) */
+	struct u64_map *waiter_by_key, *waker_by_key, *chain_by_key;
+};
+
+/* A Python object: its id(), the call that first waited for it (its name and file:line) and
+ * its type, interned in analysis.strs (NULL until read). */
+struct lock_py {
+	__u64 obj;
+	bool named;
+	const char *name, *where, *type;
+};
+
+/*
+ * Per lock, what only some locks need lives apart (most of a trace's locks are plain futex
+ * words with a waiter or two): memory per distinct lock stays small with 10^5 of them.
+ */
+#define LOCK_SCAN_MAX 8
+#define BLOCKED_IN_WORD 8
+
+/* A runtime's view of a word (runtime.h): only for stacks a runtime function classed. */
+struct lock_rt {
+	int func[LK__NR]; /* per kind, the runtime function a stack voted with, -1 none */
 	/*
 	 * Waits whose own stack a runtime function classed, per kind: a JVM thread parks on one
 	 * event for everything (monitor entry, Object.wait, sleep), so what the waiter was doing
 	 * decides, not the wakers (a dying thread's monitor exit wakes a joiner's Object.wait).
 	 */
-	__u64 rt_waits[LK__NR];
-	/* CPython: the Python object this key is (a LK_PY_* kind, 0 none), its id(), the call
-	 * that first waited for it; py_word: a futex word whose waits go to such an object;
-	 * gil_word: a word of the GIL itself (its waits are the GIL's, not a lock's) */
-	enum lock_kind py_kind;
-	__u64 py_obj;
-	bool py_named, py_word, gil_word;
-	char py_name[96], py_where[160], py_type[TT_PY_TYPE_LEN];
-	/* musl: a wait expected an owner (EBUSY or a tid) with the waiters bit: a mutex */
-	bool musl_owner_val;
-	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
-	__u32 dead_owner; /* the latest of those owners */
-	/* its contentions, summed as acquisitions end; merged per object at the end */
-	struct lock_stat agg;
-	size_t cap_waiters, cap_wakers, cap_chains;
-	struct u64_map waiter_by_key, waker_by_key, chain_by_key;
+	__u64 waits[LK__NR];
 };
 
 #define MAX_COMP 16
 #define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
 
+/* Sleep in a futex word by a thread: for words with many sleepers, or none of their own. */
 struct blocked_bucket {
 	__u32 tid;
 	__u64 addr;
@@ -190,9 +229,18 @@ struct work {
 	struct u64_map thread_by_tid; /* tid -> index + 1 of its latest thread */
 	struct u64_map thread_by_key; /* thread key (analysis.h) -> index + 1 */
 	size_t cap_spans, cap_edges;
-	struct lock_work *locks;
-	size_t nr_locks, cap_locks;
-	struct u64_map lock_by_addr;
+	/*
+	 * The words, LOCK_CHUNK to a chunk (lock_at): a chunk is freed once its words are in their
+	 * locks, so the words and the locks they make are not all held at once; what is left of a
+	 * word after that (words_built) is what the threads and the futex index need.
+	 */
+	struct lock_work **lock_chunks;
+	size_t nr_locks, nr_lock_chunks, cap_lock_chunks;
+	struct word_built {
+		__u64 addr, canon;
+		enum lock_kind kind;
+	} *words_built;
+	struct u64_map lock_by_addr; /* word -> index + 1 */
 	struct blocked_bucket *buckets;
 	size_t nr_buckets, cap_buckets;
 	struct u64_map bucket_by_key;
@@ -246,7 +294,18 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 	       sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <= 1024,
 	       "companion records fit COMP_BYTES");
 
+#define LOCK_CHUNK 1024
+
+static inline struct lock_work *lock_at(struct work *w, size_t i)
+{
+	return &w->lock_chunks[i / LOCK_CHUNK][i % LOCK_CHUNK];
+}
+
 /* analysis.c */
+struct lock_py *lock_py(struct lock_work *l);
+void hist_add(struct hist *h, unsigned b, __u64 n);
+/* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
+const char *lock_str(struct work *w, const char *s, size_t len);
 const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind);
 /* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);

@@ -79,13 +79,13 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 	l = lock_get(w, po.key);
 	l->py_kind = (enum lock_kind)(LK_PY_LOCK + (po.kind - PYOBJ_LOCK));
 	if (po.obj)
-		l->py_obj = po.obj;
+		lock_py(l)->obj = po.obj;
 	if (po.type[0])
-		snprintf(l->py_type, sizeof(l->py_type), "%s", po.type);
-	if (!l->py_named && (po.name[0] || po.where[0])) {
-		l->py_named = true;
-		snprintf(l->py_name, sizeof(l->py_name), "%s", po.name);
-		snprintf(l->py_where, sizeof(l->py_where), "%s", po.where);
+		lock_py(l)->type = lock_str(w, po.type, TT_PY_TYPE_LEN);
+	if (!lock_py(l)->named && (po.name[0] || po.where[0])) {
+		l->py->named = true;
+		l->py->name = lock_str(w, po.name, 96);
+		l->py->where = lock_str(w, po.where, 160);
 	}
 	if (po.key != r->uaddr)
 		lock_get(w, r->uaddr)->py_word = true;

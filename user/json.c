@@ -285,7 +285,7 @@ static void hold_fields(struct json_writer *j, const struct analysis *a, const s
 	json_key(j, "hold_histogram_us_log2");
 	json_begin_array(j);
 	for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
-		json_u64(j, l->hold_hist[b]);
+		json_u64(j, l->hold_hist ? l->hold_hist[b] : 0);
 	json_end_array(j);
 	json_key(j, "holders");
 	json_begin_array(j);
@@ -600,7 +600,7 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_key(j, "histogram_us_log2");
 		json_begin_array(j);
 		for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
-			json_u64(j, l->hist[b]);
+			json_u64(j, hist_at(&l->hist, b));
 		json_end_array(j);
 		json_key(j, "waiters");
 		attribs(j, a, l->waiters, l->nr_waiters, false);

@@ -108,7 +108,7 @@ bool lock_evidence_add_stack(struct lock_evidence *ev, const char *const *funcs,
 {
 	int k = lock_stack_kind(funcs, n);
 
-	if (k >= 0)
+	if (k >= 0 && (k & ~LK_BY_COND_WAIT) < LK_VOTE_NR)
 		ev->votes[k & ~LK_BY_COND_WAIT]++;
 	return k >= 0;
 }
@@ -215,7 +215,7 @@ enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sy
 	__u32 pi_cmds = (1u << TT_FUTEX_LOCK_PI) | (1u << TT_FUTEX_LOCK_PI2) |
 			(1u << TT_FUTEX_TRYLOCK_PI) | (1u << TT_FUTEX_WAIT_REQUEUE_PI);
 	enum lock_kind best = LK__NR;
-	__u64 tally[LK__NR];
+	__u64 tally[LK_VOTE_NR];
 
 	*detail = NULL;
 	if (ev->wait_cmds & pi_cmds) {

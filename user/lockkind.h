@@ -48,6 +48,12 @@ enum cond_layout lockkind_cond_layout(unsigned major, unsigned minor);
 /* Can a condvar futex word sit name_off bytes into the object under this layout? */
 bool lockkind_cond_word_off(enum cond_layout layout, __u64 name_off);
 
+/*
+ * The kinds a stack can vote for (libc's and runtimes' functions): a Python object's kind comes
+ * from the object, never from votes, and the classifiers read no other.
+ */
+#define LK_VOTE_NR LK_PY_LOCK
+
 /* What the trace shows about one futex address. */
 struct lock_evidence {
 	__u32 wait_cmds;  /* bit per futex cmd (and 31 for futex2) used to wait on it */
@@ -59,7 +65,7 @@ struct lock_evidence {
 	bool owner_died;  /* a wait ended with FUTEX_OWNER_DIED in the word: a robust mutex */
 	__u8 cond_layout; /* enum cond_layout of the glibc the target ran when it was seen */
 	/* stacks whose leaf-most libc lock function names a kind; [LK_FUTEX]: libc-internal locks */
-	__u64 votes[LK__NR];
+	__u64 votes[LK_VOTE_NR];
 };
 
 /*

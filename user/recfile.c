@@ -666,9 +666,11 @@ static int parse_locks(const __u8 *p, size_t len, struct symdata *sd)
 		l = symdata_add_lock(sd, addr);
 		l->name = name;
 		l->name_off = name_off;
-		l->module = module;
+		l->module = module ? symdata_str(sd, module) : NULL;
 		l->module_off = module_off;
-		l->location = location;
+		l->location = location ? symdata_str(sd, location) : NULL;
+		free(module);
+		free(location);
 		l->mem_ok = mem_ok;
 		memcpy(l->mem, mem, TT_MEMWIN_LEN);
 	}
@@ -940,6 +942,8 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 			return err;
 		}
 		in.off += slen;
+		/* read: a symbol section of 10^5 locks is megabytes the page cache keeps anyway */
+		let_go(s, start, in.off);
 		if ((8 - slen % 8) % 8 > in.len - in.off)
 			CUT("the file is truncated");
 		for (size_t pad = (8 - slen % 8) % 8; pad; pad--) {

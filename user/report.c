@@ -71,13 +71,13 @@ static void print_hist(FILE *out, const struct lock_stat *l)
 	__u64 max = 0;
 
 	for (unsigned b = 0; b < TT_HIST_BUCKETS; b++) {
-		if (!l->hist[b])
+		if (!hist_at(&l->hist, b))
 			continue;
 		if (b < lo)
 			lo = b;
 		hi = b;
-		if (l->hist[b] > max)
-			max = l->hist[b];
+		if (hist_at(&l->hist, b) > max)
+			max = hist_at(&l->hist, b);
 	}
 	if (!max)
 		return;
@@ -85,7 +85,7 @@ static void print_hist(FILE *out, const struct lock_stat *l)
 	for (unsigned b = lo; b <= hi; b++) {
 		/* bucket b holds [2^(b-1), 2^b) us; bucket 0 holds < 1 us */
 		__u64 from = b ? 1ULL << (b - 1) : 0, to = 1ULL << b;
-		unsigned u = 0, width = (unsigned)(l->hist[b] * 40 / max);
+		unsigned u = 0, width = (unsigned)(hist_at(&l->hist, b) * 40 / max);
 		char range[32], bar[41];
 
 		while (u < 2 && from >= 1000 && to >= 1000 && from % 1000 == 0) {
@@ -101,11 +101,11 @@ static void print_hist(FILE *out, const struct lock_stat *l)
 			snprintf(range, sizeof(range), "%llu-%llu %s", (unsigned long long)from,
 				 (unsigned long long)to, units[u]);
 		}
-		if (!width && l->hist[b])
+		if (!width && hist_at(&l->hist, b))
 			width = 1;
 		memset(bar, '#', width);
 		bar[width] = 0;
-		fprintf(out, "    %-17s %8llu |%-40s|\n", range, (unsigned long long)l->hist[b], bar);
+		fprintf(out, "    %-17s %8llu |%-40s|\n", range, (unsigned long long)hist_at(&l->hist, b), bar);
 	}
 }
 

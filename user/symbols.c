@@ -1279,14 +1279,14 @@ void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr)
 	}
 	e = find_map(s, addr, true);
 	if (!e) {
-		l->location = xstrdup("[unknown]");
+		l->location = symdata_str(sd, "[unknown]");
 		return;
 	}
 	if (!e->path[0] && e > s->maps.v && e < s->maps.v + s->maps.n && e[-1].end == e->start &&
 	    e[-1].path[0] == '/')
 		e--; /* the anonymous tail of a module's .bss */
 	if (e->path[0] != '/') {
-		l->location = xstrdup(e->path[0] ? e->path : "[anon]");
+		l->location = symdata_str(sd, e->path[0] ? e->path : "[anon]");
 		return;
 	}
 	{
@@ -1297,7 +1297,7 @@ void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr)
 		else
 			vaddr = addr - e->start + e->pgoff;
 	}
-	l->module = xstrdup(base_name(e->path));
+	l->module = symdata_str(sd, base_name(e->path));
 	l->module_off = vaddr;
 	if (sym) {
 		l->name = xstrdup(sym->name);

@@ -18,9 +18,8 @@ void symdata_free(struct symdata *sd)
 	}
 	for (size_t i = 0; i < sd->nr_locks; i++) {
 		free(sd->locks[i].name);
-		free(sd->locks[i].location);
-		free(sd->locks[i].module);
 	}
+	str_pool_free(&sd->strs);
 	for (size_t i = 0; i < sd->nr_modules; i++) {
 		free(sd->modules[i].path);
 		free(sd->modules[i].build_id);
@@ -84,6 +83,11 @@ const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr)
 	return i ? &sd->locks[*i - 1] : NULL;
 }
 
+const char *symdata_str(struct symdata *sd, const char *s)
+{
+	return str_pool_add(&sd->strs, s);
+}
+
 struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr)
 {
 	bool found;
@@ -92,7 +96,7 @@ struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr)
 
 	if (found)
 		return &sd->locks[*i - 1];
-	l = VEC_PUSH(sd->locks, sd->nr_locks, sd->cap_locks);
+	l = VEC_PUSH_SPARE(sd->locks, sd->nr_locks, sd->cap_locks);
 	l->addr = addr;
 	*i = sd->nr_locks;
 	return l;

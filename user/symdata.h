@@ -31,9 +31,10 @@ struct sym_lock {
 	__u64 addr;
 	char *name;     /* data symbol containing the word ("acc_lock"), NULL when none */
 	__u64 name_off; /* offset of the word in that symbol */
-	char *module;   /* file the word lies in, NULL for heap, stack, anonymous memory */
-	__u64 module_off; /* ELF virtual address of the word in module */
-	char *location; /* "[heap]", "[stack]", "[anon]" when module is NULL */
+	/* module and location are shared by many locks: interned (symdata_str) */
+	const char *module;   /* file the word lies in, NULL for heap, stack, anonymous memory */
+	__u64 module_off;     /* ELF virtual address of the word in module */
+	const char *location; /* "[heap]", "[stack]", "[anon]" when module is NULL */
 	bool mem_ok;    /* mem holds the bytes [addr - TT_MEMWIN_BEFORE, + TT_MEMWIN_LEN) */
 	__u8 mem[TT_MEMWIN_LEN];
 };
@@ -54,6 +55,7 @@ struct symdata {
 	struct sym_lock *locks;
 	size_t nr_locks, cap_locks;
 	struct u64_map lock_by_addr; /* addr -> index + 1 */
+	struct str_pool *strs;
 };
 
 void symdata_free(struct symdata *sd);
@@ -65,6 +67,8 @@ void symdata_add_inline(struct symdata *sd, __u64 ip, const char *name, const ch
 void symdata_set_src(struct symdata *sd, __u64 ip, const char *src);
 const struct sym_lock *symdata_lock(const struct symdata *sd, __u64 addr);
 struct sym_lock *symdata_add_lock(struct symdata *sd, __u64 addr);
+/* s kept once for the life of sd (a lock's module or location). */
+const char *symdata_str(struct symdata *sd, const char *s);
 /* Add a mapping unless one starts at the same address. */
 void symdata_add_module(struct symdata *sd, __u64 start, __u64 end, __u64 pgoff, const char *path,
 			const char *build_id);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include "util.h"
 #include "threadtrace.h"
 
@@ -38,6 +39,21 @@ char *xstrdup(const char *s)
 	return d;
 }
 
+void *xmap(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		oom();
+	return p;
+}
+
+void xunmap(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
+
 void grow(void **arr, size_t *cap, size_t want, size_t elem)
 {
 	size_t ncap;
@@ -50,6 +66,32 @@ void grow(void **arr, size_t *cap, size_t want, size_t elem)
 	*arr = xrealloc(*arr, ncap * elem);
 	memset((char *)*arr + *cap * elem, 0, (ncap - *cap) * elem);
 	*cap = ncap;
+}
+
+void *grow_spare(void **arr, size_t *n, size_t *cap, size_t elem)
+{
+	void *item;
+
+	if (*n + 1 > *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+
+		*arr = xrealloc(*arr, ncap * elem);
+		*cap = ncap;
+	}
+	item = (char *)*arr + (*n)++ * elem;
+	memset(item, 0, elem);
+	return item;
+}
+
+void *grow_pow2(void **arr, size_t *n, size_t elem)
+{
+	void *item;
+
+	if (!(*n & (*n - 1))) /* 0, 1, 2, 4 ...: full */
+		*arr = xrealloc(*arr, (*n ? 2 * *n : 1) * elem);
+	item = (char *)*arr + (*n)++ * elem;
+	memset(item, 0, elem);
+	return item;
 }
 
 void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
@@ -264,4 +306,61 @@ const char *tsafe_n(const char *s, size_t max)
 const char *tsafe(const char *s)
 {
 	return tsafe_n(s, (size_t)-1);
+}
+
+/* Strings live in chunks that never move; an index by hash finds one already there. */
+#define STR_CHUNK 65536
+
+struct str_pool {
+	char *chunk;
+	size_t left;
+	char **chunks;
+	size_t nr_chunks, cap_chunks;
+	struct u64_map by_hash; /* hash (probed on: h, h + 1 ...) -> the string */
+};
+
+const char *str_pool_add(struct str_pool **pp, const char *s)
+{
+	struct str_pool *p = *pp ? *pp : (*pp = xcalloc(1, sizeof(**pp)));
+	size_t len = strlen(s) + 1;
+	__u64 h = hash_bytes(s, len, 0), *slot;
+	bool found;
+	char *d;
+
+	for (;; h++) {
+		slot = u64_map_upsert(&p->by_hash, h, &found);
+		if (!found)
+			break;
+		if (!strcmp((const char *)(uintptr_t)*slot, s))
+			return (const char *)(uintptr_t)*slot;
+	}
+	if (len > STR_CHUNK / 4) { /* a long one gets its own chunk */
+		d = xcalloc(1, len);
+		*VEC_PUSH(p->chunks, p->nr_chunks, p->cap_chunks) = d;
+	} else {
+		if (len > p->left) {
+			p->chunk = xcalloc(1, STR_CHUNK);
+			p->left = STR_CHUNK;
+			*VEC_PUSH(p->chunks, p->nr_chunks, p->cap_chunks) = p->chunk;
+		}
+		d = p->chunk + (STR_CHUNK - p->left);
+		p->left -= len;
+	}
+	memcpy(d, s, len);
+	*slot = (__u64)(uintptr_t)d;
+	return d;
+}
+
+void str_pool_free(struct str_pool **pp)
+{
+	struct str_pool *p = *pp;
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nr_chunks; i++)
+		free(p->chunks[i]);
+	free(p->chunks);
+	u64_map_free(&p->by_hash);
+	free(p);
+	*pp = NULL;
 }

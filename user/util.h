@@ -15,11 +15,31 @@
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
+/*
+ * Zeroed pages of their own, given back to the kernel by xunmap: a block freed while the
+ * process still grows (malloc keeps freed blocks of its heap for itself).
+ */
+void *xmap(size_t len);
+void xunmap(void *p, size_t len);
 
 /* Grow *arr (of elem-sized items, capacity *cap) to hold at least want items. */
 void grow(void **arr, size_t *cap, size_t want, size_t elem);
 #define VEC_PUSH(arr, n, cap) \
 	(grow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
+/*
+ * The same for a vector that may grow large (one item per lock): only the item pushed is
+ * zeroed, so the capacity not yet used is never touched (pages the kernel has not given).
+ */
+void *grow_spare(void **arr, size_t *n, size_t *cap, size_t elem);
+#define VEC_PUSH_SPARE(arr, n, cap) \
+	((__typeof__(&(arr)[0]))grow_spare((void **)&(arr), &(n), &(cap), sizeof(*(arr))))
+/*
+ * The same for the many small vectors one per lock keeps: room for 1, 2, 4 ... items, the
+ * capacity implied by n (none kept); only the item pushed is zeroed.
+ */
+void *grow_pow2(void **arr, size_t *n, size_t elem);
+#define VEC_PUSH_POW2(arr, n) \
+	((__typeof__(&(arr)[0]))grow_pow2((void **)&(arr), &(n), sizeof(*(arr))))
 
 /* Open-addressing hash from a non-zero-hashed u64 key to a u64 value (often an index). */
 struct u64_map {
@@ -33,6 +53,14 @@ void u64_map_free(struct u64_map *m);
 /* Returns a pointer to the value slot; *found says whether it existed (else it is zeroed). */
 __u64 *u64_map_upsert(struct u64_map *m, __u64 key, bool *found);
 __u64 *u64_map_get(const struct u64_map *m, __u64 key);
+
+/*
+ * Interned strings: one copy of each, alive until str_pool_free. The pool is made by its first
+ * add (*pp NULL before). Names that many locks share ("[heap]", a module) cost one copy.
+ */
+struct str_pool;
+const char *str_pool_add(struct str_pool **pp, const char *s);
+void str_pool_free(struct str_pool **pp);
 
 /* qsort that accepts an empty (NULL) array. */
 void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));

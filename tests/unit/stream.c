@@ -239,7 +239,7 @@ void sample_session(struct record_buf *rb, struct symdata *sd)
 	symdata_add_frame(sd, 0x200, "thread_main+0x20 (app)", "thread_main");
 	l = symdata_add_lock(sd, A_LOCK);
 	l->name = strdup("acc_lock");
-	l->module = strdup("app");
+	l->module = symdata_str(sd, "app");
 	l->module_off = 0x4040;
 	l->mem_ok = true;
 }

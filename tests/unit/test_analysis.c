@@ -575,3 +575,55 @@ void test_blocked_across_signals(void)
 	analysis_free(&a);
 	records_free(&rb);
 }
+
+/*
+ * A lock with more waiters, wakers and pairs than it searches (analysis_int.h's LOCK_SCAN_MAX):
+ * the second round finds each row through the index made on the way, and its histogram keeps
+ * the buckets from the first wait's to the last's.
+ */
+void test_many_waiters(void)
+{
+	struct record_buf rb = {0};
+	struct analysis a;
+	const struct lock_stat *l;
+	__u64 total = 0, in_hist = 0;
+
+	s_session(&rb, 0);
+	for (unsigned r = 0; r < 2; r++)
+		for (unsigned i = 0; i < 20; i++) {
+			__u64 base = (r * 400 + i * 20 + 1) * MS, waiter_ip = 0x1000 + i,
+			      waker_ip = 0x2000 + i;
+
+			s_wait_begin(&rb, base, 10 + i, A_LOCK, TT_FUTEX_WAIT | 128, 2, &waiter_ip, 1);
+			s_waking(&rb, base + (i + 1) * MS - 1000, 100 + i, 10 + i, A_LOCK,
+				 TT_WAKE_FUTEX, A_LOCK, &waker_ip, 1);
+			s_wait_end(&rb, base + (i + 1) * MS, 10 + i, A_LOCK, 0);
+			s_wake_op(&rb, base + (i + 1) * MS + 1000, 10 + i, A_LOCK); /* released */
+			total += (i + 1) * MS;
+		}
+	s_end(&rb, 1000 * MS);
+	CHECK(analysis_run(&rb, NULL, &a) == 0);
+	l = find_lock(&a, A_LOCK);
+	CHECK(l != NULL);
+	if (l) {
+		CHECK_EQ_U64(l->contentions, 40);
+		CHECK_EQ_U64(l->wait_ns, total);
+		CHECK_EQ_U64(l->nr_waiters, 20);
+		CHECK_EQ_U64(l->nr_wakers, 20);
+		CHECK_EQ_U64(l->nr_chains, 20);
+		for (size_t i = 0; i < l->nr_waiters; i++)
+			CHECK_EQ_U64(l->waiters[i].count, 2);
+		for (size_t i = 0; i < l->nr_chains; i++)
+			CHECK(l->chains[i].count == 2 &&
+			      l->chains[i].waker_tid == l->chains[i].waiter_tid + 90);
+		/* 1 ms in [512, 1024) us; 17 to 20 ms in [16384, 32768) us */
+		CHECK_EQ_U64(hist_at(&l->hist, 10), 2);
+		CHECK_EQ_U64(hist_at(&l->hist, 15), 2 * 4); /* 17-20 ms */
+		CHECK_EQ_U64(hist_at(&l->hist, 9) + hist_at(&l->hist, 16), 0);
+		for (unsigned b = 0; b < TT_HIST_BUCKETS; b++)
+			in_hist += hist_at(&l->hist, b);
+		CHECK_EQ_U64(in_hist, 40);
+	}
+	analysis_free(&a);
+	records_free(&rb);
+}

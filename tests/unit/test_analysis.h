@@ -16,5 +16,6 @@ void test_adopted_wait_and_deadlock(void);
 void test_waker_in_other_process(void);
 void test_missed_switch_in(void);
 void test_blocked_across_signals(void);
+void test_many_waiters(void);
 
 #endif

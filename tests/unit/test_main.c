@@ -44,6 +44,7 @@ static const struct unit_test tests[] = {
 	{"stream_reorders", test_stream_reorders},
 	{"recfile_streamed", test_recfile_streamed},
 	{"wake_causes", test_wake_causes},
+	{"many_waiters", test_many_waiters},
 	{"exit_wakes", test_exit_wakes},
 	{"thread_states", test_thread_states},
 	{"condvar_vs_mutex", test_condvar_vs_mutex},

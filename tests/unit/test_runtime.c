@@ -214,7 +214,7 @@ void test_runtime_musl_stripped(void)
 
 	symdata_add_frame(&sd, 0x400, "storm+0x400", NULL);
 	sl = symdata_add_lock(&sd, mutex + 4);
-	sl->module = strdup("storm");
+	sl->module = symdata_str(&sd, "storm");
 	sl->mem_ok = true;
 	put32(sl, -4, 0);
 	put32(sl, 0, 0x80000010);

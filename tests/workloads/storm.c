@@ -4,10 +4,14 @@
  *   storm mutex THREADS ITERS   THREADS threads lock/unlock one mutex ITERS times each
  *   storm pingpong ROUNDS       two threads hand a token back and forth through a condvar
  *   storm sleepers THREADS ITERS US   THREADS threads each sleep US microseconds ITERS times
+ *   storm objects LOCKS ROUNDS  LOCKS heap mutexes (one per object), each contended ROUNDS
+ *                               times: a holder keeps it until a waiter sleeps in the futex
  * Prints {"mode": ..., "elapsed_ns": N} on stdout.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +55,50 @@ static void *player(void *arg)
 	return NULL;
 }
 
+/* objects: the holder's round k is the waiter's cue; the waiter's done says it got the lock */
+static pthread_mutex_t *objects;
+static long nr_objects;
+static atomic_long cue, done;
+
+static void *holder(void *arg)
+{
+	long k = 0;
+
+	for (long i = 0; i < nr_objects; i++)
+		for (long r = 0; r < iters; r++) {
+			pthread_mutex_lock(&objects[i]);
+			atomic_store(&cue, ++k);
+			/* glibc marks a mutex 2 (waiters) before its futex wait: contended for sure */
+			while (atomic_load((atomic_int *)&objects[i].__data.__lock) != 2)
+				sched_yield();
+			pthread_mutex_unlock(&objects[i]);
+			while (atomic_load(&done) != k)
+				sched_yield();
+		}
+	atomic_store(&cue, -1);
+	return NULL;
+}
+
+static void *waiter(void *arg)
+{
+	long k = 0;
+
+	for (long i = 0; i < nr_objects; i++)
+		for (long r = 0; r < iters; r++) {
+			while (atomic_load(&cue) != k + 1)
+				sched_yield();
+			pthread_mutex_lock(&objects[i]);
+			pthread_mutex_unlock(&objects[i]);
+			atomic_store(&done, ++k);
+		}
+	return NULL;
+}
+
+static void *object_player(void *arg)
+{
+	return arg ? waiter(arg) : holder(arg);
+}
+
 static long sleep_us;
 
 static void *sleeper(void *arg)
@@ -87,9 +135,17 @@ int main(int argc, char **argv)
 		if (n < 1 || n > 4096 || sleep_us < 0)
 			return 2;
 		fn = sleeper;
+	} else if (!strcmp(mode, "objects") && argc > 3) {
+		n = 2;
+		nr_objects = atol(argv[2]);
+		iters = atol(argv[3]);
+		objects = calloc(nr_objects > 0 ? nr_objects : 1, sizeof(*objects));
+		if (nr_objects < 1 || iters < 1 || !objects)
+			return 2;
+		fn = object_player;
 	} else {
 		fprintf(stderr, "usage: storm mutex THREADS ITERS | storm pingpong ROUNDS | "
-				"storm sleepers THREADS ITERS US\n");
+				"storm sleepers THREADS ITERS US | storm objects LOCKS ROUNDS\n");
 		return 2;
 	}
 	t0 = now_ns();
