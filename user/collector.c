@@ -36,13 +36,23 @@
 
 static volatile sig_atomic_t stop_signal, signals_seen;
 static volatile pid_t command_pid; /* the running COMMAND, for the handler */
+static volatile sig_atomic_t stdout_is_tty;
+
+static void say(const char *msg)
+{
+	ssize_t r = write(STDERR_FILENO, msg, strlen(msg));
+
+	(void)r;
+}
 
 /*
  * The first SIGINT/SIGTERM stops tracing and is passed on to a COMMAND (as perf does), unless
- * the terminal sent it to the command's process group itself (Ctrl-C); a second one kills it
- * and abandons what is left of the text report: stdout becomes /dev/null, so that a reader
- * that stopped reading cannot hold threadtrace in a write (the interrupted write is retried
- * there) and it goes on to reap the command and exit.
+ * the terminal sent it to the command's process group itself (Ctrl-C); a second one kills the
+ * command. When stdout is a pipe or a file it also abandons what is left of the text report:
+ * stdout becomes /dev/null, so that a reader that stopped reading cannot hold threadtrace in
+ * a write (the interrupted write is retried there) and it goes on to reap the command and
+ * exit. On a terminal nobody holds it so: the report is still printed (a user pressing Ctrl-C
+ * twice at a hung program must not lose it). Either way stderr says what the second did.
  */
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -56,10 +66,18 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	} else {
 		if (child > 0)
 			kill(child, SIGKILL);
-		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (null_fd >= 0) {
-			dup2(null_fd, STDOUT_FILENO);
-			close(null_fd);
+		if (signals_seen == 2 && child > 0)
+			say("threadtrace: interrupted again: the command is killed\n");
+		if (!stdout_is_tty) {
+			null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (null_fd >= 0) {
+				dup2(null_fd, STDOUT_FILENO);
+				close(null_fd);
+			}
+			if (signals_seen == 2)
+				say("threadtrace: interrupted again: the rest of the text report on "
+				    "stdout is dropped (output files and the record file are still "
+				    "written)\n");
 		}
 	}
 	errno = saved_errno;
@@ -934,6 +952,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	verbose_log = o->verbose;
 	libbpf_set_print(libbpf_print);
 	sigemptyset(&sa.sa_mask);
+	stdout_is_tty = isatty(STDOUT_FILENO);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a COMMAND killed by Ctrl-C at start-up must not kill us */
