@@ -21,12 +21,21 @@ void on_pywait(struct work *w, const struct tt_pywait *r)
 	p->evidence = r->evidence;
 	memcpy(p->name, r->name, sizeof(p->name));
 	p->name[sizeof(p->name) - 1] = 0;
-	/* the live object's type tells an RLock where a stripped build's stack cannot */
-	if (r->kind == TT_PYOBJ_RLOCK && t->in_wait && t->cur.addr == r->uaddr) {
+	if ((r->kind == TT_PYOBJ_LOCK || r->kind == TT_PYOBJ_RLOCK) && t->in_wait &&
+	    t->cur.addr == r->uaddr && r->obj) {
 		struct lock_work *l = lock_get(w, t->cur.key);
 
-		if (l->py_kind == LK_PY_LOCK)
+		/* the live object's type tells an RLock where a stripped build's stack cannot */
+		if (r->kind == TT_PYOBJ_RLOCK && l->py_kind == LK_PY_LOCK)
 			l->py_kind = LK_PY_RLOCK;
+		/* and its id(), which a Lock's own sem_t (3.8-3.13.0) does not: the lock is the
+		 * object the DEADLOCK and BLOCKED THREADS lines name, by the same id() */
+		if (l->py_kind == LK_PY_LOCK || l->py_kind == LK_PY_RLOCK) {
+			struct lock_py *py = lock_py(l);
+
+			if (!py->obj)
+				py->obj = r->obj;
+		}
 	}
 }
 

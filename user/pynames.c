@@ -116,3 +116,11 @@ unsigned pynames_count(const struct pynames *pn)
 {
 	return pn ? pn->written : 0;
 }
+
+const char *pynames_of(const struct pynames *pn, __u32 tid)
+{
+	for (size_t i = 0; pn && i < pn->n; i++)
+		if (pn->v[i].tid == tid && pn->v[i].name[0])
+			return pn->v[i].name;
+	return NULL;
+}

@@ -32,5 +32,7 @@ void pynames_thread_started(struct pynames *pn, __u32 tid, __u64 now);
 void pynames_poll(struct pynames *pn, __u64 now, __u64 rec_ts, bool force);
 /* Threads named so far (records written, renames included). */
 unsigned pynames_count(const struct pynames *pn);
+/* Thread tid's threading name as last read, or NULL (not read yet, or none). */
+const char *pynames_of(const struct pynames *pn, __u32 tid);
 
 #endif

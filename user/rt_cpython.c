@@ -123,9 +123,15 @@ static void report_pydeadlock_live(struct rt_cpython *c, const struct tt_deadloc
 				"locks:\n", dl->nr);
 	for (unsigned i = 0; i < dl->nr; i++) {
 		const struct tt_pywait *pw = pylocks_wait_of(c->pylocks, dl->links[i].tid);
-		procfs_thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
+		/* in the program's terms: the threading name, else the OS's */
+		const char *name = pynames_of(c->pynames, dl->links[i].tid);
+
+		if (!name) {
+			procfs_thread_comm(dl->hdr.pid, dl->links[i].tid, comm);
+			name = comm;
+		}
 		fprintf(stderr, "  tid %u (%s) waits for Python %s %s (0x%llx), held by tid %u",
-			dl->links[i].tid, tsafe(comm), pw ? pyobj_kind_name(pw->kind) : "lock",
+			dl->links[i].tid, tsafe(name), pw ? pyobj_kind_name(pw->kind) : "lock",
 			pw && pw->name[0] ? tsafe(pw->name) : "?",
 			(unsigned long long)(pw ? pw->obj : 0), dl->links[i].owner);
 		if (pw)

@@ -162,6 +162,15 @@ def check_deadlock(py, mode, stderr, s, t):
     check("threadtrace: DEADLOCK: 2 Python threads" in stderr, f"no DEADLOCK line: {stderr}")
     for x in t:
         check(f"waits for Python {kind} {x['waits']} " in stderr, f"stderr names {x['waits']}")
+        # threads by their threading names (the OS's when not read yet: a name of 15 or less)
+        check(f"tid {x['tid']} ({x['name']}) waits" in stderr or
+              f"tid {x['tid']} ({x['name'][:15]}) waits" in stderr,
+              f"stderr names tid {x['tid']} {x['name']}: {stderr}")
+        # the lock's entry in LOCK CONTENTION is the object the DEADLOCK names, by its id()
+        for lk in s["locks"]:
+            if lk["name"] == x["waits"] and lk["kind"] == f"python-{kind}":
+                check(lk["py_object"] and int(lk["py_object"], 16) == x["waits_id"],
+                      f"{x['waits']}'s py_object {lk['py_object']} vs id() {x['waits_id']:#x}")
     dls = [d for d in s["deadlocks"] if d["kind"] == "actual"]
     check(len(dls) == 1, f"one actual deadlock: {s['deadlocks']}")
     d = dls[0]
