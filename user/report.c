@@ -326,9 +326,10 @@ static void print_blocked(FILE *out, const struct analysis *a, const struct repo
 		const struct blocked_thread *b = &a->blocked[i];
 		const struct lock_stat *l = analysis_lock_of(a, b->key);
 
-		fprintf(out, "  tid %s %s blocked %s%s in %s\n", TID_STR(b->tid),
-			tname(a, b->tid, b->comm), fmt_ns(t, sizeof(t), b->ns),
-			b->at_attach ? " (already at attach)" : "",
+		/* a wait found at attach began before the trace: only its traced part is known */
+		fprintf(out, "  tid %s %s blocked %s%s%s in %s\n", TID_STR(b->tid),
+			tname(a, b->tid, b->comm), b->at_attach ? "at least " : "",
+			fmt_ns(t, sizeof(t), b->ns), b->at_attach ? " (already at attach)" : "",
 			tsafe(l ? lock_label(l, label, sizeof(label)) : "a futex wait"));
 		if (b->py.valid) {
 			fprintf(out, "    waits for %s", py_object_label(&b->py, label, sizeof(label)));
