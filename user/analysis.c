@@ -1640,7 +1640,9 @@ built:
 		for (__u32 k = 0; k < l->nr_blocked; k++) { /* its sleepers' time, by its kind */
 			struct thread_work *t = thread_at(w, l->blocked[k].tid);
 
-			if (lock_kind_is_contention(l->kind))
+			if (gil_word(w, l->addr))
+				t->st.gil_blocked_ns += l->blocked[k].ns;
+			else if (lock_kind_is_contention(l->kind))
 				t->st.lock_wait_ns += l->blocked[k].ns;
 			else
 				t->st.cond_wait_ns += l->blocked[k].ns;
@@ -1735,7 +1737,9 @@ static void build_threads(struct work *w)
 		enum lock_kind k = li ? w->words_built[*li - 1].kind : LK_FUTEX;
 		struct thread_work *t = thread_at(w, b->tid);
 
-		if (lock_kind_is_contention(k))
+		if (gil_word(w, b->addr))
+			t->st.gil_blocked_ns += b->ns;
+		else if (lock_kind_is_contention(k))
 			t->st.lock_wait_ns += b->ns;
 		else
 			t->st.cond_wait_ns += b->ns;

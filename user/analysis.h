@@ -158,6 +158,7 @@ struct thread_stat {
 	char py_name[TT_PY_NAME_LEN]; /* its threading.Thread name, "" when none */
 	__u64 start_ts, end_ts; /* the traced part of its life */
 	__u64 on_cpu_ns, runnable_ns, lock_wait_ns, cond_wait_ns, other_wait_ns;
+	__u64 gil_blocked_ns; /* futex waits on the GIL's own words (apart from lock and cond) */
 	__u64 voluntary_switches, involuntary_switches;
 	__u64 contentions, wait_ns; /* its own lock contentions */
 	bool created, exited;       /* during the trace */

@@ -634,6 +634,10 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_u64(j, t->cond_wait_ns);
 		json_key(j, "other_wait_ns");
 		json_u64(j, t->other_wait_ns);
+		if (a->gil.present) { /* the GIL's futex waits, apart from lock and cond */
+			json_key(j, "gil_blocked_ns");
+			json_u64(j, t->gil_blocked_ns);
+		}
 		json_key(j, "voluntary_switches");
 		json_u64(j, t->voluntary_switches);
 		json_key(j, "involuntary_switches");

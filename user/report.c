@@ -738,21 +738,27 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		print_stw(out, a, o);
 
 	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
-	fprintf(out, "  %-7s %-*s %9s %7s %7s %7s %7s %7s %8s %7s\n", "tid", name_width(a), "name",
-		"traced", "on-cpu", "runq", "lock", "cond", "other", "vol", "invol");
+	/* a GIL column when the GIL was traced: its futex waits are neither lock nor cond */
+	fprintf(out, "  %-7s %-*s %9s %7s %7s %7s %7s %7s%s%s %8s %7s\n", "tid", name_width(a),
+		"name", "traced", "on-cpu", "runq", "lock", "cond", "other",
+		a->gil.present ? "     " : "", a->gil.present ? "gil" : "", "vol", "invol");
 	for (size_t i = 0; i < a->nr_threads; i++) {
 		const struct thread_stat *th = &a->threads[i];
 		__u64 life = th->end_ts > th->start_ts ? th->end_ts - th->start_ts : 0;
-		char c[5][16];
+		char c[6][16];
 
 		pct(c[0], sizeof(c[0]), th->on_cpu_ns, life);
 		pct(c[1], sizeof(c[1]), th->runnable_ns, life);
 		pct(c[2], sizeof(c[2]), th->lock_wait_ns, life);
 		pct(c[3], sizeof(c[3]), th->cond_wait_ns, life);
 		pct(c[4], sizeof(c[4]), th->other_wait_ns, life);
-		fprintf(out, "  %-7s %-*.*s %9s %7s %7s %7s %7s %7s %8llu %7llu%s\n",
+		c[5][0] = 0;
+		if (a->gil.present)
+			pct(c[5], sizeof(c[5]), th->gil_blocked_ns, life);
+		fprintf(out, "  %-7s %-*.*s %9s %7s %7s %7s %7s %7s%s%*s %8llu %7llu%s\n",
 			TID_STR(th->tid), name_width(a), name_width(a), thread_stat_name(th),
 			fmt_ns(t, sizeof(t), life), c[0], c[1], c[2], c[3], c[4],
+			a->gil.present ? " " : "", a->gil.present ? 7 : 0, c[5],
 			(unsigned long long)th->voluntary_switches,
 			(unsigned long long)th->involuntary_switches,
 			th->created ? (th->exited ? " +-" : " +") : (th->exited ? " -" : ""));
