@@ -1,4 +1,4 @@
-"""Python thread names and Python-first stacks (tests/live/run.py): threads named by the
+"""Python thread names and Python-first stacks (tests/live/python.py): threads named by the
 program contend on one threading.Lock held across a sleep; the main thread renames itself at
 the end. Prints one JSON line: each name's threading.get_native_id(), the names at the end."""
 import json

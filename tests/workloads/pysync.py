@@ -1,4 +1,4 @@
-# pysync.py [PHASES] - Python synchronisation objects that time themselves (tests/live/run.py).
+# pysync.py [PHASES] - Python synchronisation objects that time themselves (tests/live/python.py).
 # Each phase makes its threads block on one object and measures every blocked call: an
 # acquire is first tried with blocking=False, and only a failed try is timed as a blocking
 # acquire (a "blocked acquisition"); wait()/get()/join() calls are all timed. At the end it
