@@ -49,9 +49,19 @@ def check_convoy_run(py):
           f"{py}: {g['switches']} switches vs switch_number {t['switches']}")
     check(g["forced_drops"] > 0, f"{py}: no forced drops behind a spinning thread")
     by_tid = {x["tid"]: x for x in g["threads"]}
+    states = {x["tid"]: x for x in s["threads"]}
     for w in t["threads"]:
         th = by_tid.get(w["tid"])
         check(th is not None, f"{py}: thread {w['tid']} not in the GIL table")
+        # THREADS: its futex waits on the GIL's words are the gil column, not lock or cond
+        # (the GIL's condvar), at most its GIL wait; the six columns add up to its traced time
+        st = states[w["tid"]]
+        check(st["lock_wait_ns"] + st["cond_wait_ns"] <= 0.01 * st["traced_ns"] and
+              0 < st["gil_blocked_ns"] <= th["wait_ns"] + 1e6,
+              f"{py}: THREADS of {w['kind']} {w['tid']}: {st} vs GIL wait {th['wait_ns']}")
+        check(sum(st[k] for k in ("on_cpu_ns", "runnable_ns", "lock_wait_ns", "cond_wait_ns",
+                                  "other_wait_ns", "gil_blocked_ns")) == st["traced_ns"],
+              f"{py}: THREADS of {w['tid']} do not add up: {st}")
         if w["kind"] == "spin":
             # it runs only holding the GIL: its hold time is its CPU time plus the time it was
             # preempted holding it, which is at most its runnable time (the kernel's schedstat
