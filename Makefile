@@ -44,7 +44,7 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard test
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_HDRS := $(wildcard tests/unit/*.h)
 
-.PHONY: all deps demo test unit live bench fuzz install uninstall clean vmlinux format check-deps
+.PHONY: all deps demo test unit live bench fuzz install uninstall clean vmlinux format check-format check-deps
 
 all: threadtrace
 
@@ -151,8 +151,15 @@ uninstall:
 vmlinux:
 	tools/gen-vmlinux
 
+# The C sources in the repository's style (.clang-format); check-format is part of make test.
+FORMAT_SRCS = $(wildcard user/*.c user/*.h bpf/*.c bpf/*.h tests/unit/*.c tests/unit/*.h \
+	tests/workloads/*.c tests/bench/*.c tests/fuzz/*.c)
+
 format:
-	clang-format -i user/*.c user/*.h bpf/*.c bpf/*.h tests/unit/*.c tests/workloads/*.c
+	clang-format -i $(FORMAT_SRCS)
+
+check-format:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD) threadtrace

@@ -16,11 +16,11 @@
 
 /* Set by user space before load. */
 TT_WEAK const volatile __u32 target_tgid = 0;
-TT_WEAK const volatile __u32 target_tid = 0; /* 0: every thread of target_tgid */
+TT_WEAK const volatile __u32 target_tid = 0;	 /* 0: every thread of target_tgid */
 TT_WEAK const volatile __u32 snapshot_bytes = 0; /* user stack snapshot size; 0: none */
-TT_WEAK const volatile __u32 want_stacks = 1;    /* 0: --stacks=none */
-TT_WEAK const volatile __u32 kernel_stacks = 0;  /* --kernel-stacks: the waker's, ~2 us each */
-TT_WEAK const volatile __u32 snapshot_rate = 0;  /* copies per second per CPU; 0: all wanted */
+TT_WEAK const volatile __u32 want_stacks = 1;	 /* 0: --stacks=none */
+TT_WEAK const volatile __u32 kernel_stacks = 0;	 /* --kernel-stacks: the waker's, ~2 us each */
+TT_WEAK const volatile __u32 snapshot_rate = 0;	 /* copies per second per CPU; 0: all wanted */
 
 /* Sized by user space before load (bpf_map__set_max_entries). */
 struct {
@@ -184,7 +184,7 @@ static __always_inline __u32 copy_decision(__u32 flags)
 		return 0;
 	if (!snapshot_allowed(bpf_ktime_get_ns()) ||
 	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
-		    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+		bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
 		return TT_STACK_COPY_SKIPPED;
 	return TT_STACK_COPY;
 }
@@ -208,8 +208,8 @@ static __always_inline bool is_wake_op(__u32 cmd)
  * Fill st (in scratch slot slot, its ips at byte ips_off) with the current user stack, and the
  * kernel stack when want_kernel; return the number of bytes of ips written.
  */
-static __always_inline __u32 fill_stack(void *ctx, __u32 slot, __u32 ips_off,
-					struct tt_stack *st, bool want_kernel)
+static __always_inline __u32 fill_stack(void *ctx, __u32 slot, __u32 ips_off, struct tt_stack *st,
+					bool want_kernel)
 {
 	long n;
 	__u32 nu = 0, nk = 0, flags = 0;
@@ -349,7 +349,8 @@ struct {
 
 #define PY_FRAME_BUF 800 /* where in a scratch slot a frame is read to */
 _Static_assert(sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <=
-		       PY_FRAME_BUF && PY_FRAME_BUF + TT_PY_FRAME_BYTES + 8 <= TT_SCRATCH_SIZE,
+		       PY_FRAME_BUF &&
+		   PY_FRAME_BUF + TT_PY_FRAME_BYTES + 8 <= TT_SCRATCH_SIZE,
 	       "pystack scratch");
 
 static __always_inline __u64 frame_u64(const __u8 *fb, __u32 off)
@@ -409,8 +410,9 @@ static long py_walk_step(__u32 i, void *arg)
 	if (py_walk.is_entry >= 0 && fb[py_walk.is_entry & (TT_PY_FRAME_BYTES - 1)])
 		f->flags |= TT_PYF_ENTRY;
 	if (py_walk.tlbc_index >= 0)
-		f->flags |= (*(const __u32 *)(fb + (py_walk.tlbc_index & (TT_PY_FRAME_BYTES - 1))) &
-			     0xffff) << TT_PYF_TLBC_SHIFT;
+		f->flags |=
+		    (*(const __u32 *)(fb + (py_walk.tlbc_index & (TT_PY_FRAME_BYTES - 1))) & 0xffff)
+		    << TT_PYF_TLBC_SHIFT;
 	f->local0 = 0;
 	if (c->n < TT_PY_LOCAL0_FRAMES && py_walk.localsplus >= 0 &&
 	    bpf_probe_read_user(&f->local0, 8, (void *)(at + py_walk.localsplus)))
@@ -420,13 +422,13 @@ static long py_walk_step(__u32 i, void *arg)
 	return 0;
 }
 
-#define PY_MAX_TSTATES 256
-#define PY_MISS 1ULL /* py_tstates value tag: not in the list at (value & ~1) ns */
+#define PY_MAX_TSTATES	 256
+#define PY_MISS		 1ULL /* py_tstates value tag: not in the list at (value & ~1) ns */
 #define PY_MISS_RETRY_NS 100000000ULL
 
 struct py_find_ctx {
-	__u64 ts;     /* the state looked at; 0: the list's end */
-	__u64 key;    /* the thread's tid in its PID namespace, or its FS base */
+	__u64 ts;  /* the state looked at; 0: the list's end */
+	__u64 key; /* the thread's tid in its PID namespace, or its FS base */
 	__u64 found;
 };
 
@@ -467,8 +469,8 @@ static __always_inline __u32 ns_tid_of_current(void)
 		return 0;
 	bpf_probe_read_kernel(&nr, sizeof(nr),
 			      (void *)p + bpf_core_field_offset(struct pid, numbers) +
-				      level * bpf_core_type_size(struct upid) +
-				      bpf_core_field_offset(struct upid, nr));
+				  level * bpf_core_type_size(struct upid) +
+				  bpf_core_field_offset(struct upid, nr));
 	return (__u32)nr;
 }
 
@@ -545,21 +547,36 @@ _Static_assert(TT_REG__NR == TT_REG_R11 + 1, "reg_value has a case for every enu
 static __always_inline __u64 reg_value(struct pt_regs *regs, __u32 r)
 {
 	switch (r) {
-	case TT_REG_RDI: return BPF_CORE_READ(regs, di);
-	case TT_REG_RSI: return BPF_CORE_READ(regs, si);
-	case TT_REG_RDX: return BPF_CORE_READ(regs, dx);
-	case TT_REG_RCX: return BPF_CORE_READ(regs, cx);
-	case TT_REG_R8: return BPF_CORE_READ(regs, r8);
-	case TT_REG_R9: return BPF_CORE_READ(regs, r9);
-	case TT_REG_RBX: return BPF_CORE_READ(regs, bx);
-	case TT_REG_RBP: return BPF_CORE_READ(regs, bp);
-	case TT_REG_R12: return BPF_CORE_READ(regs, r12);
-	case TT_REG_R13: return BPF_CORE_READ(regs, r13);
-	case TT_REG_R14: return BPF_CORE_READ(regs, r14);
-	case TT_REG_R15: return BPF_CORE_READ(regs, r15);
-	case TT_REG_RAX: return BPF_CORE_READ(regs, ax);
-	case TT_REG_R10: return BPF_CORE_READ(regs, r10);
-	case TT_REG_R11: return BPF_CORE_READ(regs, r11);
+	case TT_REG_RDI:
+		return BPF_CORE_READ(regs, di);
+	case TT_REG_RSI:
+		return BPF_CORE_READ(regs, si);
+	case TT_REG_RDX:
+		return BPF_CORE_READ(regs, dx);
+	case TT_REG_RCX:
+		return BPF_CORE_READ(regs, cx);
+	case TT_REG_R8:
+		return BPF_CORE_READ(regs, r8);
+	case TT_REG_R9:
+		return BPF_CORE_READ(regs, r9);
+	case TT_REG_RBX:
+		return BPF_CORE_READ(regs, bx);
+	case TT_REG_RBP:
+		return BPF_CORE_READ(regs, bp);
+	case TT_REG_R12:
+		return BPF_CORE_READ(regs, r12);
+	case TT_REG_R13:
+		return BPF_CORE_READ(regs, r13);
+	case TT_REG_R14:
+		return BPF_CORE_READ(regs, r14);
+	case TT_REG_R15:
+		return BPF_CORE_READ(regs, r15);
+	case TT_REG_RAX:
+		return BPF_CORE_READ(regs, ax);
+	case TT_REG_R10:
+		return BPF_CORE_READ(regs, r10);
+	case TT_REG_R11:
+		return BPF_CORE_READ(regs, r11);
 	}
 	return 0;
 }

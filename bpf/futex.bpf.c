@@ -67,8 +67,8 @@ static __always_inline int wait_begin(void *ctx, __u64 uaddr, __u32 op, __u32 va
 	rec->val = val;
 	rec->val3 = val3;
 	rec->has_timeout = timeout != 0;
-	size = sizeof(*rec) + fill_stack(ctx, SLOT_FUTEX, STACK_IPS(struct tt_wait_begin),
-					   &rec->stack, false);
+	size = sizeof(*rec) +
+	       fill_stack(ctx, SLOT_FUTEX, STACK_IPS(struct tt_wait_begin), &rec->stack, false);
 	fill_hdr(&rec->hdr, TT_REC_WAIT_BEGIN, 0, tgid, tid);
 	emit_scratch(rec, size);
 	emit_snapshot(SLOT_FUTEX, TT_REC_WAIT_BEGIN, tgid, tid, rec->hdr.ts, rec->stack.flags);
@@ -163,8 +163,8 @@ int tt_enter_futex_waitv(struct trace_event_raw_sys_enter *ctx)
 	struct futex_waitv first = {};
 
 	bpf_probe_read_user(&first, sizeof(first), (void *)ctx->args[0]);
-	return wait_begin(ctx, first.uaddr, TT_FUTEX2_WAITV, (__u32)first.val,
-			  (__u32)ctx->args[1], ctx->args[3]);
+	return wait_begin(ctx, first.uaddr, TT_FUTEX2_WAITV, (__u32)first.val, (__u32)ctx->args[1],
+			  ctx->args[3]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_futex_waitv")

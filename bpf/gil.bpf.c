@@ -11,10 +11,10 @@
 _Static_assert(sizeof(struct tt_gil) + TT_STACK_BYTES <= TT_SCRATCH_SIZE, "scratch size");
 
 /* Set by user space once the interpreter is found (it may start after the programs load). */
-TT_WEAK volatile __u64 gil_addr = 0;	     /* the GIL; 0: not tracing it */
-TT_WEAK volatile __u64 gil_drop_req = 0;     /* the drop request flag's address */
+TT_WEAK volatile __u64 gil_addr = 0;		/* the GIL; 0: not tracing it */
+TT_WEAK volatile __u64 gil_drop_req = 0;	/* the drop request flag's address */
 TT_WEAK volatile __u32 gil_drop_tstate_off = 0; /* 3.13: bit 0 at this offset of the holder */
-TT_WEAK volatile __u64 gil_enabled_addr = 0; /* free-threaded: the GIL's `enabled` int, else 0 */
+TT_WEAK volatile __u64 gil_enabled_addr = 0;	/* free-threaded: the GIL's `enabled` int, else 0 */
 
 SEC("uprobe")
 int tt_gil_store(struct pt_regs *ctx)
@@ -47,13 +47,14 @@ int tt_gil_store(struct pt_regs *ctx)
 			if (!bpf_probe_read_user(&req, 4, (void *)gil_drop_req) && req)
 				rec->flags |= TT_GIL_FORCED;
 		} else if (gil_drop_tstate_off && rec->last_holder) {
-			if (!bpf_probe_read_user(&req, 4,
-						 (void *)(rec->last_holder + gil_drop_tstate_off)) &&
+			if (!bpf_probe_read_user(
+				&req, 4, (void *)(rec->last_holder + gil_drop_tstate_off)) &&
 			    (req & 1))
 				rec->flags |= TT_GIL_FORCED;
 		}
 	}
-	/* a free-threaded build stores `locked` only while its GIL is enabled: say whether for good */
+	/* a free-threaded build stores `locked` only while its GIL is enabled: say whether for good
+	 */
 	if (gil_enabled_addr) {
 		__s32 enabled = TT_GIL_ENABLED_FOR_GOOD;
 

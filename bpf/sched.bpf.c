@@ -42,9 +42,9 @@ int BPF_PROG(tt_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	return 0;
 }
 
-#define PF_KTHREAD_FLAG 0x00200000
-#define NR_FUTEX 202
-#define NR_FUTEX_WAKE 454
+#define PF_KTHREAD_FLAG	 0x00200000
+#define NR_FUTEX	 202
+#define NR_FUTEX_WAKE	 454
 #define NR_FUTEX_REQUEUE 456
 
 /*
@@ -110,8 +110,7 @@ int BPF_PROG(tt_sched_waking, struct task_struct *p)
 	rec->stack.flags = 0;
 	/* Stacks only where they name an unlock site: a futex wake or a thread exit. */
 	if (ws && (rec->reason == TT_WAKE_FUTEX || rec->reason == TT_WAKE_EXIT))
-		size += fill_stack(ctx, SLOT_SCHED, STACK_IPS(struct tt_waking), &rec->stack,
-				   true);
+		size += fill_stack(ctx, SLOT_SCHED, STACK_IPS(struct tt_waking), &rec->stack, true);
 	fill_hdr(&rec->hdr, TT_REC_WAKING, 0, waker_tgid, waker_tid);
 	emit_scratch(rec, size);
 	if (ws && (rec->reason == TT_WAKE_FUTEX || rec->reason == TT_WAKE_EXIT)) {

@@ -98,8 +98,7 @@ static long row_step(__u32 i, void *arg)
 	return 0;
 }
 
-static __always_inline const struct tt_unwind_map *unwind_find_map(__u32 table, __u32 nr,
-								   __u64 ip)
+static __always_inline const struct tt_unwind_map *unwind_find_map(__u32 table, __u32 nr, __u64 ip)
 {
 	struct bsearch b = {.key = ip, .hi = nr, .base = table * TT_UNWIND_MAX_MAPS};
 	const struct tt_unwind_map *m;

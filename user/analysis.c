@@ -8,18 +8,20 @@
 #include <errno.h>
 #include "analysis_int.h"
 
-
 const char *wake_cause_name(enum wake_cause c)
 {
 	static const char *const names[] = {
-		[WC_THREAD] = "thread",	      [WC_EXIT] = "thread exit", [WC_TIMEOUT] = "timeout",
-		[WC_SIGNAL] = "signal",	      [WC_NO_SLEEP] = "no sleep (value changed)",
-		[WC_OTHER] = "other wake-up", [WC_UNFINISHED] = "still waiting at end",
+	    [WC_THREAD] = "thread",
+	    [WC_EXIT] = "thread exit",
+	    [WC_TIMEOUT] = "timeout",
+	    [WC_SIGNAL] = "signal",
+	    [WC_NO_SLEEP] = "no sleep (value changed)",
+	    [WC_OTHER] = "other wake-up",
+	    [WC_UNFINISHED] = "still waiting at end",
 	};
 
 	return c < WC__NR ? names[c] : "?";
 }
-
 
 /*
  * The collector's unwound stack (TT_REC_UNWOUND) and BPF's Python stack (TT_REC_PYSTACK) of a
@@ -168,7 +170,7 @@ static void count_stack(struct work *w, const struct tt_stack *own, const struct
 
 /* ... with the record's Python frames merged in (CPython targets). */
 const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
-					 const struct tt_stack *own)
+				  const struct tt_stack *own)
 {
 	return merge_python(w, h, pick_native(w, h, own));
 }
@@ -250,7 +252,7 @@ struct lock_work *lock_get(struct work *w, __u64 addr)
 		return lock_at(w, *i - 1);
 	if (w->nr_locks % LOCK_CHUNK == 0) /* pages of words not yet seen stay untouched */
 		*VEC_PUSH(w->lock_chunks, w->nr_lock_chunks, w->cap_lock_chunks) =
-			xmap(LOCK_CHUNK * sizeof(struct lock_work));
+		    xmap(LOCK_CHUNK * sizeof(struct lock_work));
 	l = lock_at(w, w->nr_locks++);
 	*i = w->nr_locks;
 	l->addr = addr;
@@ -361,13 +363,16 @@ void account(struct work *w, struct thread_work *t, __u64 ts)
 	__u64 d = ts > t->since ? ts - t->since : 0;
 
 	if (d && w->timeline && t->state != TS_UNKNOWN && t->state != TS_DONE) {
-		struct interval *iv = VEC_PUSH(w->a->intervals, w->a->nr_intervals, w->cap_intervals);
+		struct interval *iv =
+		    VEC_PUSH(w->a->intervals, w->a->nr_intervals, w->cap_intervals);
 
 		iv->tid = t->st.tid;
 		iv->begin = t->since;
 		iv->end = ts;
-		iv->state = t->state == TS_RUNNING ? TSK_RUNNING : t->state == TS_RUNNABLE
-			? TSK_RUNNABLE : t->blocked_addr ? TSK_FUTEX : TSK_OTHER;
+		iv->state = t->state == TS_RUNNING    ? TSK_RUNNING
+			    : t->state == TS_RUNNABLE ? TSK_RUNNABLE
+			    : t->blocked_addr	      ? TSK_FUTEX
+						      : TSK_OTHER;
 		iv->addr = t->state == TS_BLOCKED ? t->blocked_addr : 0;
 	}
 
@@ -378,8 +383,8 @@ void account(struct work *w, struct thread_work *t, __u64 ts)
 			t->st.gil_cpu_ns += d;
 		/* on CPU while the GIL was traced: what it ran with or without the GIL is known */
 		if (w->a->gil.present && ts > w->a->gil.start_ts)
-			t->st.gil_traced_cpu_ns += ts - w->a->gil.start_ts < d ? ts - w->a->gil.start_ts
-										  : d;
+			t->st.gil_traced_cpu_ns +=
+			    ts - w->a->gil.start_ts < d ? ts - w->a->gil.start_ts : d;
 		break;
 	case TS_RUNNABLE:
 		t->st.runnable_ns += d;
@@ -521,8 +526,8 @@ static __u64 object_offset(enum lock_kind k, const struct sym_lock *sl, enum con
  * A word's kind and the offset of the word in its object: by musl's layouts on musl
  * (doc/musl-futex.md), else glibc's. A runtime function's detail names what it is.
  */
-static enum lock_kind classify_word(struct work *w, struct lock_work *l,
-				    const struct sym_lock *sl, const char **detail, __u64 *off)
+static enum lock_kind classify_word(struct work *w, struct lock_work *l, const struct sym_lock *sl,
+				    const char **detail, __u64 *off)
 {
 	static char buf[32]; /* a musl join's "thread N", copied by the caller at once */
 	enum lock_kind k;
@@ -595,8 +600,8 @@ static __u64 *index_slot(struct u64_map *m, __u64 key)
  * A "who" row by (thread, stack, cause): searched while a lock has few, through an index
  * made once it has more (*m, NULL before).
  */
-static struct attrib *attrib_get(struct attrib **v, size_t *n, struct u64_map **m,
-				 __u32 tid, __u32 stack, enum wake_cause cause, const char *comm)
+static struct attrib *attrib_get(struct attrib **v, size_t *n, struct u64_map **m, __u32 tid,
+				 __u32 stack, enum wake_cause cause, const char *comm)
 {
 	__u64 key = attrib_key(tid, stack, cause), *slot = NULL;
 	struct attrib *x;
@@ -722,15 +727,15 @@ static void group_close(struct work *w, struct thread_work *t)
 		ls->max_wait_ns = total;
 	hist_add(&ls->hist, hist_bucket(total), 1);
 	ls->causes[last->cause]++;
-	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->waiter_by_key,
-		       first->tid, first->stack, WC_THREAD, NULL);
+	x = attrib_get(&ls->waiters, &ls->nr_waiters, &l->waiter_by_key, first->tid, first->stack,
+		       WC_THREAD, NULL);
 	x->count++;
 	x->wait_ns += total;
 	if (last->cause == WC_EXIT && !l->exit_waker)
 		l->exit_waker = last->waker_tid;
-	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->waker_by_key,
-		       thread ? last->waker_tid : 0, thread ? last->waker_stack : TT_NO_STACK,
-		       last->cause, thread ? last->waker_comm : NULL);
+	x = attrib_get(&ls->wakers, &ls->nr_wakers, &l->waker_by_key, thread ? last->waker_tid : 0,
+		       thread ? last->waker_stack : TT_NO_STACK, last->cause,
+		       thread ? last->waker_comm : NULL);
 	if (thread)
 		x->pid = last->waker_pid;
 	x->count++;
@@ -748,10 +753,10 @@ static void wait_done(struct work *w, struct thread_work *t)
 
 	if (w->timeline) {
 		*VEC_PUSH(a->spans, a->nr_spans, w->cap_spans) =
-			(struct wait_span){rw->tid, rw->key, rw->begin, rw->end};
+		    (struct wait_span){rw->tid, rw->key, rw->begin, rw->end};
 		if (rw->cause == WC_THREAD || rw->cause == WC_EXIT)
 			*VEC_PUSH(a->edges, a->nr_edges, w->cap_edges) =
-				(struct wake_edge){rw->waker_tid, rw->tid, rw->wake_ts, rw->key};
+			    (struct wake_edge){rw->waker_tid, rw->tid, rw->wake_ts, rw->key};
 	}
 	if (w->nr_objs)
 		holds_wait_end(w, rw);
@@ -763,8 +768,8 @@ static void wait_done(struct work *w, struct thread_work *t)
 	}
 	if (t->grp_open) {
 		bool pi = false;
-		enum lock_kind k = t->grp_last.key == rw->key
-			? kind_now(w, lock_get(w, rw->key), &pi) : LK_FUTEX;
+		enum lock_kind k =
+		    t->grp_last.key == rw->key ? kind_now(w, lock_get(w, rw->key), &pi) : LK_FUTEX;
 
 		if (!same_acquisition(&t->grp_last, rw, k, pi))
 			group_close(w, t);
@@ -851,7 +856,6 @@ static void on_wait_begin(struct work *w, const struct tt_wait_begin *r)
 		holds_wait_begin(w, &t->cur);
 }
 
-
 /*
  * A target thread's exit woke a wait that did not expect its tid: in a PID namespace the waiter
  * expected the tid as the namespace numbers it. It was the exit's wake-up if nothing else woke
@@ -934,8 +938,8 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		if (!t->exit_cand_tid) { /* decided at the wait's end (exit_cand_settle) */
 			t->exit_cand_tid = thread_key_of(w, r->hdr.tid);
 			t->exit_cand_ts = ts;
-			t->exit_cand_stack = stack_intern(w, r->hdr.pid,
-							  pick_counted(w, &r->hdr, &r->stack));
+			t->exit_cand_stack =
+			    stack_intern(w, r->hdr.pid, pick_counted(w, &r->hdr, &r->stack));
 			memcpy(t->exit_cand_comm, r->waker_comm, TT_COMM_LEN);
 		}
 		return;
@@ -958,8 +962,8 @@ static void on_waking(struct work *w, const struct tt_waking *r)
 		t->cur.waker_pid = r->hdr.pid != w->a->pid ? r->hdr.pid : 0;
 		t->cur.waker_tid = t->cur.waker_pid ? r->hdr.tid : thread_key_of(w, r->hdr.tid);
 		memcpy(t->cur.waker_comm, r->waker_comm, TT_COMM_LEN);
-		t->cur.waker_stack = stack_intern(w, r->hdr.pid,
-						  pick_counted(w, &r->hdr, &r->stack));
+		t->cur.waker_stack =
+		    stack_intern(w, r->hdr.pid, pick_counted(w, &r->hdr, &r->stack));
 		t->cur.wake_ts = ts;
 		if (r->reason == TT_WAKE_EXIT && t->cur.val == r->hdr.tid) {
 			lock_get(w, t->cur.addr)->ev.exit_wakes++;
@@ -1026,7 +1030,8 @@ static void on_switch(struct work *w, const struct tt_switch *r, const struct tt
 				t->state = TS_DONE;
 				t->st.end_ts = ts;
 			} else if (r->preempt || r->prev_state == TT_TASK_RUNNING ||
-				   (t->woken_running_ts && ts - t->woken_running_ts < WAKE_RACE_NS)) {
+				   (t->woken_running_ts &&
+				    ts - t->woken_running_ts < WAKE_RACE_NS)) {
 				/* a wake-up racing with the switch: the kernel keeps it queued */
 				t->state = TS_RUNNABLE;
 				t->st.involuntary_switches++;
@@ -1094,8 +1099,8 @@ const char *analysis_py_name(const struct analysis *a, __u32 tid)
 	return NULL;
 }
 
-const char *analysis_thread_name(const struct analysis *a, __u32 tid, const char *comm,
-				 char *buf, size_t len)
+const char *analysis_thread_name(const struct analysis *a, __u32 tid, const char *comm, char *buf,
+				 size_t len)
 {
 	const char *py = analysis_py_name(a, tid);
 	size_t n = 0;
@@ -1122,7 +1127,6 @@ static void on_libc(struct work *w, const struct tt_libc *r)
 	a->libc_major = r->major;
 	a->libc_minor = r->minor;
 }
-
 
 static void close_thread(struct work *w, struct thread_work *t, __u64 end);
 
@@ -1177,10 +1181,11 @@ static void on_deadlock(struct work *w, const struct tt_deadlock *r)
 		d->links[i].tid = t->st.tid;
 		/* an orphaned lock's owner is the tid the lock names (not a traced thread) */
 		d->links[i].owner = r->flags & TT_DEADLOCK_ORPHANED
-			? r->links[i].owner : thread_key_of(w, r->links[i].owner);
+					? r->links[i].owner
+					: thread_key_of(w, r->links[i].owner);
 		d->links[i].addr = r->links[i].addr;
-		d->links[i].stack = t->in_wait && t->cur.addr == r->links[i].addr ? t->cur.stack
-										   : TT_NO_STACK;
+		d->links[i].stack =
+		    t->in_wait && t->cur.addr == r->links[i].addr ? t->cur.stack : TT_NO_STACK;
 		memcpy(d->links[i].comm, t->st.name, TT_COMM_LEN);
 		if (r->flags & TT_DEADLOCK_PYTHON)
 			hung_deadlock_link(w, d, i);
@@ -1201,7 +1206,6 @@ static void on_thread_info(struct work *w, const struct tt_thread_info *r)
 	if (t->hint_futex)
 		lock_get(w, t->hint_futex);
 }
-
 
 /* Close a thread at end: the end of the trace, or when a new thread took its tid. */
 static void close_thread(struct work *w, struct thread_work *t, __u64 end)
@@ -1349,13 +1353,12 @@ static bool same_acquisition(const struct raw_wait *a, const struct raw_wait *b,
 }
 
 /* Names are cut where the fixed fields that held them cut them: outputs stay the same. */
-#define DETAIL_LEN 48
-#define NAME_LEN 128
+#define DETAIL_LEN   48
+#define NAME_LEN     128
 #define LOCATION_LEN 160
 
-static void lock_stat_names(struct work *w, struct lock_stat *ls, __u64 canon,
-			    enum lock_kind kind, const char *detail, const struct sym_lock *sl,
-			    __u64 off)
+static void lock_stat_names(struct work *w, struct lock_stat *ls, __u64 canon, enum lock_kind kind,
+			    const char *detail, const struct sym_lock *sl, __u64 off)
 {
 	char buf[LOCATION_LEN];
 
@@ -1609,7 +1612,8 @@ static void build_locks(struct work *w)
 				bool where = py->where && py->where[0];
 
 				ls->name = lock_str(w, py->name, NAME_LEN);
-				ls->location = lock_str(w, where ? py->where : "[python]", LOCATION_LEN);
+				ls->location =
+				    lock_str(w, where ? py->where : "[python]", LOCATION_LEN);
 				ls->py_obj = py->obj;
 				ls->py_type = lock_str(w, py->type, TT_PY_TYPE_LEN);
 			}
@@ -1635,7 +1639,7 @@ static void build_locks(struct work *w)
 			ls->dead_owner = l->dead_owner;
 		}
 		merge_word(ls, &l->agg);
-built:
+	built:
 		w->words_built[i] = (struct word_built){l->addr, l->canon, l->kind};
 		for (__u32 k = 0; k < l->nr_blocked; k++) { /* its sleepers' time, by its kind */
 			struct thread_work *t = thread_at(w, l->blocked[k].tid);
@@ -1725,7 +1729,6 @@ const struct lock_stat *analysis_lock_of(const struct analysis *a, __u64 futex_a
 	return i ? &a->locks[*i - 1] : NULL;
 }
 
-
 static void build_threads(struct work *w)
 {
 	struct analysis *a = w->a;
@@ -1764,7 +1767,7 @@ static void build_threads(struct work *w)
  * timestamp is taken just before it is reserved; the collector's unwound stacks follow their
  * record). A window of REORDER_NS keeps the disorder in, and at most REORDER_BYTES of records.
  */
-#define REORDER_NS 100000000ULL
+#define REORDER_NS    100000000ULL
 #define REORDER_BYTES (16u << 20)
 
 struct pending {
@@ -1790,8 +1793,8 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 	struct work *w = &s->w;
 	struct analysis *out = w->a;
 
-	if (h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
-	    h->kind == TT_REC_PARK_KEY || h->kind == TT_REC_PY_OBJTYPE) {
+	if (h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK || h->kind == TT_REC_PARK_KEY ||
+	    h->kind == TT_REC_PY_OBJTYPE) {
 		note_companion(w, h);
 		return;
 	}
@@ -1974,8 +1977,9 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	room(&s->buf, &s->cap, s->len + sz);
 	memcpy(s->buf + s->len, rec, h->size);
 	p.ts = h->ts;
-	p.seq = s->seq++ | (__u64)!(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
-				    h->kind == TT_REC_PARK_KEY || h->kind == TT_REC_PY_OBJTYPE) << 63;
+	p.seq = s->seq++ | (__u64) !(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
+				     h->kind == TT_REC_PARK_KEY || h->kind == TT_REC_PY_OBJTYPE)
+			       << 63;
 	p.off = s->len;
 	s->len += sz;
 	s->live += sz;
@@ -2001,8 +2005,7 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	s->n++;
 	/* the collector's own late stamps (a deadlock seen, the end) do not move the window */
 	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_PYWAIT &&
-	    h->kind != TT_REC_PY_THREAD_NAME && h->kind != TT_REC_SESSION_END &&
-	    h->ts > s->max_ts)
+	    h->kind != TT_REC_PY_THREAD_NAME && h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
 		s->max_ts = h->ts;
 	while (s->head < s->n &&
 	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
@@ -2150,7 +2153,9 @@ unsigned analysis_kernel_skip(const struct analysis *a, const struct stack_entry
 const char *lock_label(const struct lock_stat *l, char *buf, size_t len)
 {
 	snprintf(buf, len, "[%s %s]", lock_kind_name(l->kind),
-		 l->name[0] ? l->name : l->detail[0] ? l->detail : l->location);
+		 l->name[0]	? l->name
+		 : l->detail[0] ? l->detail
+				: l->location);
 	return buf;
 }
 

@@ -12,7 +12,7 @@
 #include "runtime.h"
 
 #define TT_HIST_BUCKETS 28 /* log2 buckets of microseconds: [0,1), [1,2), [2,4) ... */
-#define TT_NO_STACK ((__u32)-1)
+#define TT_NO_STACK	((__u32)-1)
 
 /* What ended a wait. */
 enum wake_cause {
@@ -35,8 +35,8 @@ const char *wake_cause_name(enum wake_cause c);
  * tid in the low TT_TID_BITS bits (tids stay below PID_MAX_LIMIT, 2^22), and above them which
  * thread of that tid it is, 0 for the first one seen. A trace without reuse has plain tids.
  */
-#define TT_TID_BITS 22
-#define TT_TID_MASK ((1u << TT_TID_BITS) - 1)
+#define TT_TID_BITS	    22
+#define TT_TID_MASK	    ((1u << TT_TID_BITS) - 1)
 #define TT_MAX_INCARNATIONS (1u << (32 - TT_TID_BITS))
 
 static inline __u32 thread_tid(__u32 key)
@@ -123,15 +123,16 @@ struct lock_stat {
 	__u64 addr;
 	enum lock_kind kind;
 	/* names: never NULL, "" for none; interned in analysis.strs (many locks share them) */
-	const char *detail;   /* "PI", "robust", "libc internal", "thread 123" or "" */
-	const char *name;     /* data symbol ("acc_lock", "table+0x10") or "" */
-	const char *location; /* "workload+0x4040", "[heap]", "[anon]" ...; a Python object's
-				 (LK_PY_* kinds): the file and line that first waited, "app.py:12" */
-	__u64 py_obj;	      /* a Python object's address (its id()), 0 when not known; its name
-				 is the expression the waiting line names ("ledger_lock", "self.q") */
-	const char *py_type;  /* its type's tp_name when the collector read it ("list") or "" */
-	__u64 contentions;    /* acquisitions that waited (re-waits merged) */
-	__u64 futex_waits;    /* raw futex wait calls */
+	const char *detail; /* "PI", "robust", "libc internal", "thread 123" or "" */
+	const char *name;   /* data symbol ("acc_lock", "table+0x10") or "" */
+	const char
+	    *location;	     /* "workload+0x4040", "[heap]", "[anon]" ...; a Python object's
+				(LK_PY_* kinds): the file and line that first waited, "app.py:12" */
+	__u64 py_obj;	     /* a Python object's address (its id()), 0 when not known; its name
+				is the expression the waiting line names ("ledger_lock", "self.q") */
+	const char *py_type; /* its type's tp_name when the collector read it ("list") or "" */
+	__u64 contentions;   /* acquisitions that waited (re-waits merged) */
+	__u64 futex_waits;   /* raw futex wait calls */
 	__u64 wait_ns, max_wait_ns;
 	struct hist hist;
 	__u64 causes[WC__NR];
@@ -143,11 +144,11 @@ struct lock_stat {
 	__u64 owner_died;
 	__u32 dead_owner;
 	/* --holds: completed holds (acquire to release) seen by the lock-call probes */
-	bool calls_seen;     /* the object was seen in lock calls: its kind is exact */
-	__u64 acquisitions;  /* completed holds */
+	bool calls_seen;    /* the object was seen in lock calls: its kind is exact */
+	__u64 acquisitions; /* completed holds */
 	__u64 hold_ns, max_hold_ns;
-	__u64 caused_wait_ns; /* waits of other threads on it while it was held */
-	__u64 *hold_hist; /* TT_HIST_BUCKETS of them; NULL (all 0) when no hold was seen */
+	__u64 caused_wait_ns;	/* waits of other threads on it while it was held */
+	__u64 *hold_hist;	/* TT_HIST_BUCKETS of them; NULL (all 0) when no hold was seen */
 	struct holder *holders; /* sorted by caused_wait_ns, then hold_ns, descending */
 	size_t nr_holders;
 };
@@ -156,14 +157,14 @@ struct thread_stat {
 	__u32 tid;
 	char name[TT_COMM_LEN];	      /* the OS name (comm) */
 	char py_name[TT_PY_NAME_LEN]; /* its threading.Thread name, "" when none */
-	__u64 start_ts, end_ts; /* the traced part of its life */
+	__u64 start_ts, end_ts;	      /* the traced part of its life */
 	__u64 on_cpu_ns, runnable_ns, lock_wait_ns, cond_wait_ns, other_wait_ns;
 	__u64 gil_blocked_ns; /* futex waits on the GIL's own words (apart from lock and cond) */
 	__u64 voluntary_switches, involuntary_switches;
 	__u64 contentions, wait_ns; /* its own lock contentions */
-	bool created, exited;       /* during the trace */
+	bool created, exited;	    /* during the trace */
 	/* CPython's GIL (when traced): held, waited for (futex waits on the GIL until the take) */
-	bool python;		    /* took or dropped the GIL while traced */
+	bool python;				    /* took or dropped the GIL while traced */
 	__u64 gil_hold_ns, gil_wait_ns, gil_cpu_ns; /* cpu: on CPU while holding it */
 	__u64 gil_traced_cpu_ns; /* on CPU since the GIL was traced (without it: this - cpu) */
 	__u64 gil_takes, gil_waits, gil_forced_drops;
@@ -185,22 +186,22 @@ struct gil_span {
 };
 
 struct gil_stat {
-	bool present;		 /* a TT_REC_PYTHON record: the GIL was traced (see off) */
+	bool present; /* a TT_REC_PYTHON record: the GIL was traced (see off) */
 	__u32 hexversion, flags, interval_us, sites_take, sites_drop;
 	char path[128];
 	__u64 gil;
-	__u64 start_ts;		 /* traced from here */
-	bool off;		 /* free-threaded, its GIL disabled at attach: present once enabled */
-	__u64 enabled_ts;	 /* when such a GIL was enabled for good (0: it was not) */
-	__u64 transient_takes;	 /* takes while it was on only for an import, before that */
+	__u64 start_ts;	       /* traced from here */
+	bool off;	       /* free-threaded, its GIL disabled at attach: present once enabled */
+	__u64 enabled_ts;      /* when such a GIL was enabled for good (0: it was not) */
+	__u64 transient_takes; /* takes while it was on only for an import, before that */
 	__u64 takes, drops, forced_drops;
-	__u64 switches;		 /* takes by another thread than the previous taker */
-	bool switch_seen;	 /* Python's own switch_number, first and last seen */
+	__u64 switches;	  /* takes by another thread than the previous taker */
+	bool switch_seen; /* Python's own switch_number, first and last seen */
 	__u64 switch_first, switch_last;
-	__u64 hold_ns;		 /* all threads' */
+	__u64 hold_ns;		    /* all threads' */
 	struct gil_waiter *waiters; /* by wait_ns, descending */
 	size_t nr_waiters;
-	struct gil_span *spans;	 /* timeline only: holds and waits, by begin */
+	struct gil_span *spans; /* timeline only: holds and waits, by begin */
 	size_t nr_spans;
 };
 
@@ -239,7 +240,8 @@ struct wait_span {
  * A potential one (--holds): link i's thread took lock i+1 (at stack) while holding lock i
  * (taken at held_stack), and the last lock was taken while holding the first.
  */
-/* What the collector read of a Python thread's blocked wait (TT_REC_PYWAIT); valid: there is one. */
+/* What the collector read of a Python thread's blocked wait (TT_REC_PYWAIT); valid: there is one.
+ */
 struct pywait_info {
 	bool valid;
 	__u64 since, uaddr, obj, lock;
@@ -269,12 +271,13 @@ struct blocked_thread {
 struct deadlock_stat {
 	bool potential;
 	__u32 flags; /* actual: TT_DEADLOCK_* (ORPHANED: nr 1, owner as the lock names it) */
-	__u64 ts; /* actual: when it was seen; potential: the first acquisition of the cycle */
+	__u64 ts;    /* actual: when it was seen; potential: the first acquisition of the cycle */
 	unsigned nr;
 	struct {
 		__u32 tid, owner;
 		__u64 addr;
-		__u32 stack; /* where the thread waits (actual) or takes the next lock (potential) */
+		__u32
+		    stack; /* where the thread waits (actual) or takes the next lock (potential) */
 		__u32 held_stack; /* potential: where it took this lock */
 		char comm[TT_COMM_LEN];
 		struct pywait_info py; /* TT_DEADLOCK_PYTHON: the Python lock it waits for */
@@ -308,14 +311,14 @@ struct analysis {
 	__u64 truncated_stacks; /* distinct user stacks cut short */
 	struct stack_quality stackq;
 	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (see analysis.c) */
-	__u64 late_records;	/* records later than the reorder window allows (dropped) */
+	__u64 late_records;	   /* records later than the reorder window allows (dropped) */
 	bool target_exited;
-	bool holds;		/* --holds: lock calls were probed */
-	__u64 lock_calls;	/* lock-call records */
+	bool holds;		  /* --holds: lock calls were probed */
+	__u64 lock_calls;	  /* lock-call records */
 	__u64 unmatched_releases; /* releases of holds taken before tracing (not counted) */
-	__u64 gated_cycles;	/* lock-order cycles not reported: two edges under a common lock */
-	__u64 merged_threads;	/* new threads left in an earlier one of their tid: more than
-				   TT_MAX_INCARNATIONS threads had that tid */
+	__u64 gated_cycles;	 /* lock-order cycles not reported: two edges under a common lock */
+	__u64 merged_threads;	 /* new threads left in an earlier one of their tid: more than
+				    TT_MAX_INCARNATIONS threads had that tid */
 	struct lock_stat *locks; /* sorted by wait_ns, descending */
 	size_t nr_locks;
 	struct thread_stat *threads; /* sorted by thread_key_cmp */
@@ -336,13 +339,13 @@ struct analysis {
 	struct gil_stat gil;
 	/* free-threaded CPython: each stop-the-world pause, by time (analysis_python.c) */
 	struct py_stw_pause {
-		__u64 start, end;	/* the first parked wait's begin (or the requester's), the
-					   requester's unpark of them */
-		__u32 requester; /* a thread key */
-		__u32 stack;	 /* the requester's at the unpark, or TT_NO_STACK */
-		__u32 parked;	 /* threads it parked that waited */
+		__u64 start, end;  /* the first parked wait's begin (or the requester's), the
+				      requester's unpark of them */
+		__u32 requester;   /* a thread key */
+		__u32 stack;	   /* the requester's at the unpark, or TT_NO_STACK */
+		__u32 parked;	   /* threads it parked that waited */
 		const char *cause; /* "GC", "trace", ... (pyobj_stw_cause) */
-	} *stw;
+	} * stw;
 	size_t nr_stw;
 	struct runtime_info rt; /* musl, Go, a JVM: TT_REC_RUNTIME */
 	/* the target's libc (the last TT_REC_LIBC record: the image it ended in); "" if unknown */
@@ -353,7 +356,7 @@ struct analysis {
 	struct py_thread_name {
 		__u32 tid; /* a thread key */
 		char name[TT_PY_NAME_LEN];
-	} *py_names; /* sorted by tid */
+	} * py_names; /* sorted by tid */
 	size_t nr_py_names;
 	const struct symdata *sd;
 	struct str_pool *strs; /* the locks' names */
@@ -405,11 +408,12 @@ const char *lock_label(const struct lock_stat *l, char *buf, size_t len);
 /* Number of leading kernel frames that are the tracer's own (BPF program, trampoline). */
 unsigned analysis_kernel_skip(const struct analysis *a, const struct stack_entry *st);
 /*
- * How reports name thread key tid (analysis.h's thread keys): its threading.Thread name for a Python thread, else comm (an
- * OS name, TT_COMM_LEN bytes, NUL-terminated or not) as a C string in buf.
+ * How reports name thread key tid (analysis.h's thread keys): its threading.Thread name for a
+ * Python thread, else comm (an OS name, TT_COMM_LEN bytes, NUL-terminated or not) as a C string in
+ * buf.
  */
-const char *analysis_thread_name(const struct analysis *a, __u32 tid, const char *comm,
-				 char *buf, size_t len);
+const char *analysis_thread_name(const struct analysis *a, __u32 tid, const char *comm, char *buf,
+				 size_t len);
 /* The Python name of thread key tid, or NULL. */
 const char *analysis_py_name(const struct analysis *a, __u32 tid);
 

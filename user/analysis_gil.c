@@ -82,7 +82,7 @@ static void gil_span(struct work *w, __u32 tid, bool wait, __u64 begin, __u64 en
 
 	if (w->timeline && end > begin)
 		*VEC_PUSH(g->spans, g->nr_spans, w->cap_gil_spans) =
-			(struct gil_span){tid, wait, begin, end};
+		    (struct gil_span){tid, wait, begin, end};
 }
 
 static void gil_end_hold(struct work *w, struct thread_work *t, __u64 ts)
@@ -163,7 +163,8 @@ void on_gil(struct work *w, const struct tt_gil *r)
 			gil_end_hold(w, thread_at(w, w->gil_holder), ts);
 		if (t->gil_wait) {
 			__u64 d = ts - t->gil_wait_since;
-			__u32 stack = stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
+			__u32 stack =
+			    stack_intern(w, r->hdr.pid, pick_stack(w, &r->hdr, &r->stack));
 
 			t->gil_wait = false;
 			t->st.gil_wait_ns += d;

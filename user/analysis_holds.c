@@ -197,7 +197,7 @@ void holds_wait_begin(struct work *w, const struct raw_wait *rw)
 
 	if (o)
 		*VEC_PUSH(o->open, o->nr_open, o->cap_open) =
-			(struct recent_wait){rw->tid, rw->begin, 0, 0, 0};
+		    (struct recent_wait){rw->tid, rw->begin, 0, 0, 0};
 }
 
 void holds_wait_end(struct work *w, const struct raw_wait *rw)
@@ -359,7 +359,7 @@ static int cmp_order(const void *a, const void *b)
 	return x->to < y->to ? -1 : x->to > y->to;
 }
 
-#define MAX_POTENTIAL 32
+#define MAX_POTENTIAL	   32
 #define CYCLE_SEARCH_STEPS 200000
 
 struct cycle_search {
@@ -474,7 +474,8 @@ void build_potential_deadlocks(struct work *w)
 
 	sort_array(w->order, w->nr_order, sizeof(*w->order), cmp_order);
 	for (size_t i = 0; i < w->nr_order; i++) {
-		if ((i && w->order[i].from == w->order[i - 1].from) || gil_word(w, w->order[i].from))
+		if ((i && w->order[i].from == w->order[i - 1].from) ||
+		    gil_word(w, w->order[i].from))
 			continue;
 		cs.start = w->order[i].from;
 		cs.depth = 0;

@@ -49,10 +49,10 @@ void hung_deadlock_link(struct work *w, struct deadlock_stat *d, unsigned i)
 }
 
 /*
- * At the end of the trace: a call (its latest wait rw) still blocked for BLOCKED_MIN_NS since its first wait (since)
- * is a blocked thread; so is a shorter one the live check already described (TT_REC_PYWAIT:
- * blocked for half a second when it looked, which is what a DEADLOCK line names): a report
- * asked for right after a DEADLOCK line lists the threads that line named.
+ * At the end of the trace: a call (its latest wait rw) still blocked for BLOCKED_MIN_NS since its
+ * first wait (since) is a blocked thread; so is a shorter one the live check already described
+ * (TT_REC_PYWAIT: blocked for half a second when it looked, which is what a DEADLOCK line names): a
+ * report asked for right after a DEADLOCK line lists the threads that line named.
  */
 void hung_note_blocked(struct work *w, struct thread_work *t, const struct raw_wait *rw,
 		       __u64 since)

@@ -13,7 +13,7 @@
 #include "pyframes.h"
 
 /* errno values as records carry them (the kernel's, x86_64) */
-#define E_AGAIN 11
+#define E_AGAIN	   11
 #define E_TIMEDOUT 110
 
 /*
@@ -83,7 +83,7 @@ struct raw_wait {
 	/* its thread's time on CPU, and asleep other than in a futex, at its begin and end */
 	__u64 cpu_ns, cpu_ns_end, slept_ns, slept_ns_end;
 	__u64 calls, calls_end; /* its thread's lock calls so far (--holds), at its begin and end */
-	bool py_loop; /* a Python call that may wait several times (pyobj.loop) */
+	bool py_loop;		/* a Python call that may wait several times (pyobj.loop) */
 	__u64 begin, end;
 	__s64 ret;
 	__u32 val;	/* the value it expected the word to hold */
@@ -176,10 +176,10 @@ struct lock_work {
 	struct blocked_ns {
 		__u32 tid;
 		__u64 ns;
-	} *blocked;
+	} * blocked;
 	struct lock_py *py;
 	struct lock_rt *rt; /* NULL until a runtime function's stack voted */
-	__u64 owner_died; /* acquisitions that found its robust owner dead (EOWNERDEAD) */
+	__u64 owner_died;   /* acquisitions that found its robust owner dead (EOWNERDEAD) */
 	/* its contentions, summed as acquisitions end; merged per object at the end */
 	struct word_stat agg;
 	/* indexes of waiters, wakers, chains: NULL while few enough to search (LOCK_SCAN_MAX) */
@@ -198,7 +198,7 @@ struct lock_py {
  * Per lock, what only some locks need lives apart (most of a trace's locks are plain futex
  * words with a waiter or two): memory per distinct lock stays small with 10^5 of them.
  */
-#define LOCK_SCAN_MAX 8
+#define LOCK_SCAN_MAX	8
 #define BLOCKED_IN_WORD 8
 
 /* A runtime's view of a word (runtime.h): only for stacks a runtime function classed. */
@@ -212,7 +212,7 @@ struct lock_rt {
 	__u64 waits[LK__NR];
 };
 
-#define MAX_COMP 16
+#define MAX_COMP   16
 #define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
 
 /* Sleep in a futex word by a thread: for words with many sleepers, or none of their own. */
@@ -239,7 +239,7 @@ struct work {
 	struct word_built {
 		__u64 addr, canon;
 		enum lock_kind kind;
-	} *words_built;
+	} * words_built;
 	struct u64_map lock_by_addr; /* word -> index + 1 */
 	struct blocked_bucket *buckets;
 	size_t nr_buckets, cap_buckets;
@@ -275,7 +275,8 @@ struct work {
 	size_t cap_gil_waiters, cap_gil_spans;
 	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;
-	struct u64_map py_key_by_word; /* a futex word -> the Python object its latest wait was for */
+	struct u64_map
+	    py_key_by_word; /* a futex word -> the Python object its latest wait was for */
 	/* stop-the-world: requester key -> its first stop_the_world wait since its last pause;
 	 * the pause whose parked threads are being woken (stw_open) */
 	struct u64_map stw_request_by_tid;
@@ -291,7 +292,7 @@ struct work {
 };
 
 _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
-	       sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <= 1024,
+		   sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe) <= 1024,
 	       "companion records fit COMP_BYTES");
 
 #define LOCK_CHUNK 1024

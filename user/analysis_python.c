@@ -113,7 +113,7 @@ bool py_same_acquisition(const struct raw_wait *a, const struct raw_wait *b, enu
 	if (a->py_loop && b->py_loop) {
 		return b->slept_ns == a->slept_ns_end &&
 		       b->cpu_ns - a->cpu_ns_end <
-			       PY_LOOP_CPU_NS + (b->calls - a->calls_end) * PY_TRAPPED_CALL_NS;
+			   PY_LOOP_CPU_NS + (b->calls - a->calls_end) * PY_TRAPPED_CALL_NS;
 	}
 	if ((gap > gil ? gap - gil : 0) >= PY_RETRY_GAP_NS)
 		return false;
@@ -163,8 +163,7 @@ static void stw_close(struct work *w)
 		return;
 	w->stw_open = false;
 	req = u64_map_get(&w->stw_request_by_tid, w->stw_cur.requester);
-	if (req && *req && *req < w->stw_cur.start &&
-	    w->stw_cur.start - *req < STW_REQUEST_MAX_NS)
+	if (req && *req && *req < w->stw_cur.start && w->stw_cur.start - *req < STW_REQUEST_MAX_NS)
 		w->stw_cur.start = *req;
 	if (req)
 		*req = 0;
@@ -191,8 +190,7 @@ void py_wait_end(struct work *w, struct thread_work *t)
 			*req = rw->begin;
 		return;
 	}
-	if (rw->py_stw != PYSTW_PARKED || rw->cause != WC_THREAD || !rw->waker_tid ||
-	    rw->waker_pid)
+	if (rw->py_stw != PYSTW_PARKED || rw->cause != WC_THREAD || !rw->waker_tid || rw->waker_pid)
 		return;
 	if (w->stw_open && w->stw_cur.requester == rw->waker_tid &&
 	    rw->wake_ts < w->stw_last_wake + STW_UNPARK_GAP_NS) {
@@ -206,8 +204,10 @@ void py_wait_end(struct work *w, struct thread_work *t)
 	}
 	stw_close(w);
 	w->stw_open = true;
-	w->stw_cur = (struct py_stw_pause){.start = rw->begin, .end = rw->wake_ts,
-					   .requester = rw->waker_tid, .stack = rw->waker_stack,
+	w->stw_cur = (struct py_stw_pause){.start = rw->begin,
+					   .end = rw->wake_ts,
+					   .requester = rw->waker_tid,
+					   .stack = rw->waker_stack,
 					   .parked = 1};
 	w->stw_last_wake = rw->wake_ts;
 }

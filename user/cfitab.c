@@ -17,7 +17,7 @@
 /* x86_64 DWARF register numbers */
 enum { DW_RBP = 6, DW_RSP = 7, DW_RA = 16 };
 
-#define DW_EH_PE_OMIT 0xff
+#define DW_EH_PE_OMIT		0xff
 #define DW_EH_PE_DATAREL_SDATA4 0x3b
 
 static int read_encoded(const __u8 *p, const __u8 *end, __u8 enc, __u64 *v)
@@ -264,11 +264,11 @@ static bool row_rule(Dwarf_Frame *fr, struct tt_cfi_row *row)
 	if (dwarf_frame_cfa(fr, &ops, &nops) || nops != 1)
 		return false;
 	if (ops[0].atom == DW_OP_bregx && (ops[0].number == DW_RSP || ops[0].number == DW_RBP))
-		off = (__s64)ops[0].number2, row->kind = ops[0].number == DW_RSP ? TT_CFI_RSP
-									       : TT_CFI_RBP;
+		off = (__s64)ops[0].number2,
+		row->kind = ops[0].number == DW_RSP ? TT_CFI_RSP : TT_CFI_RBP;
 	else if (ops[0].atom == DW_OP_breg0 + DW_RSP || ops[0].atom == DW_OP_breg0 + DW_RBP)
-		off = (__s64)ops[0].number, row->kind = ops[0].atom == DW_OP_breg0 + DW_RSP
-								? TT_CFI_RSP : TT_CFI_RBP;
+		off = (__s64)ops[0].number,
+		row->kind = ops[0].atom == DW_OP_breg0 + DW_RSP ? TT_CFI_RSP : TT_CFI_RBP;
 	else
 		return false;
 	if (off < INT32_MIN || off > INT32_MAX) {
@@ -323,7 +323,8 @@ static void load_segments(Elf *elf, struct cfi_table *t)
 
 	if (elf_getphdrnum(elf, &phnum))
 		return;
-	/* the executable ones: a read-only segment can share the page an executable one starts in */
+	/* the executable ones: a read-only segment can share the page an executable one starts in
+	 */
 	for (size_t i = 0; i < phnum && t->nr_segs < 16; i++) {
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
 			continue;

@@ -30,8 +30,8 @@
  * What tracing needs, checked live (tests: capabilities_only): BPF and perf events, the
  * target's memory and maps, and tracefs (root-only on Debian) for the syscall tracepoints.
  */
-#define NEED_PRIVILEGE                                                                       \
-	"root is needed: run threadtrace with sudo (or grant CAP_BPF, CAP_PERFMON, "         \
+#define NEED_PRIVILEGE                                                                             \
+	"root is needed: run threadtrace with sudo (or grant CAP_BPF, CAP_PERFMON, "               \
 	"CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)\n"
 
 static volatile sig_atomic_t stop_signal, signals_seen;
@@ -75,7 +75,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 				close(null_fd);
 			}
 			if (signals_seen == 2)
-				say("threadtrace: interrupted again: the rest of the text report on "
+				say("threadtrace: interrupted again: the rest of the text report "
+				    "on "
 				    "stdout is dropped (output files and the record file are still "
 				    "written)\n");
 		}
@@ -105,8 +106,10 @@ int collector_wait_command(struct collector_result *res, bool quiet)
 			continue;
 		}
 		if (!said && !quiet && got == 0) {
-			fprintf(stderr, "threadtrace: waiting for the command (pid %d) to exit; "
-					"interrupt again to kill it\n", child);
+			fprintf(stderr,
+				"threadtrace: waiting for the command (pid %d) to exit; "
+				"interrupt again to kill it\n",
+				child);
 			said = true;
 		}
 	}
@@ -143,12 +146,12 @@ struct collect_ctx {
 	__u64 ustack_synced;	      /* when they were last brought up to date */
 	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
-	struct rt_host host;	     /* what the runtimes see of the session (rtops.h) */
-	void *rts[RT_TABLE_MAX];     /* each runtime of rt_table in the target, or NULL */
+	struct rt_host host;	 /* what the runtimes see of the session (rtops.h) */
+	void *rts[RT_TABLE_MAX]; /* each runtime of rt_table in the target, or NULL */
 	struct ring_buffer *ring;
 	__u64 malformed;
 	bool holds;
-	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
+	__u64 lock_calls;	  /* --holds: lock calls seen, for the rate warning */
 	__u64 libc_dev, libc_ino; /* the libc last written in a TT_REC_LIBC record */
 	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
 	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
@@ -171,19 +174,19 @@ static int emit_cb(void *ctx, const void *rec, size_t size)
 }
 
 /* Each runtime of rt_table found in the target that has op (rtops.h). */
-#define RT_CALL(c, op, ...)                                                                  \
-	for (size_t rt_i = 0; rt_table[rt_i]; rt_i++)                                      \
-		if ((c)->rts[rt_i] && rt_table[rt_i]->op)                                  \
-			rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__)
+#define RT_CALL(c, op, ...)                                                                        \
+	for (size_t rt_i = 0; rt_table[rt_i]; rt_i++)                                              \
+		if ((c)->rts[rt_i] && rt_table[rt_i]->op)                                          \
+	rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__)
 
 /* Does any runtime say yes to op? Asks each (a question with side effects stops at yes). */
-#define RT_ANY(c, op, ...)                                                                   \
-	({                                                                                   \
-		bool rt_yes = false;                                                         \
-		for (size_t rt_i = 0; rt_table[rt_i] && !rt_yes; rt_i++)                   \
-			if ((c)->rts[rt_i] && rt_table[rt_i]->op)                          \
-				rt_yes = rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__); \
-		rt_yes;                                                                      \
+#define RT_ANY(c, op, ...)                                                                         \
+	({                                                                                         \
+		bool rt_yes = false;                                                               \
+		for (size_t rt_i = 0; rt_table[rt_i] && !rt_yes; rt_i++)                           \
+			if ((c)->rts[rt_i] && rt_table[rt_i]->op)                                  \
+				rt_yes = rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__);        \
+		rt_yes;                                                                            \
 	})
 
 static void drain_ring(void *ctx)
@@ -262,7 +265,6 @@ static void unwind_snapshot(struct collect_ctx *c, const struct tt_ustack_snapsh
 	deadlock_watch_record(c->deadlocks, &rec.u.hdr);
 }
 
-
 static void print_stack_live(const struct collect_ctx *c, __u32 tid)
 {
 	__u64 ips[TT_DEADLOCK_FRAMES];
@@ -288,8 +290,9 @@ static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock
 
 	if (dl->flags & TT_DEADLOCK_ORPHANED) {
 		procfs_thread_comm(dl->hdr.pid, dl->links[0].tid, comm);
-		fprintf(stderr, "threadtrace: ORPHANED LOCK: tid %u (%s) waits for %s (0x%llx), held "
-				"by tid %u, which %s; it will never be released\n",
+		fprintf(stderr,
+			"threadtrace: ORPHANED LOCK: tid %u (%s) waits for %s (0x%llx), held "
+			"by tid %u, which %s; it will never be released\n",
 			dl->links[0].tid, tsafe(comm), l && l->name ? tsafe(l->name) : "a lock",
 			(unsigned long long)dl->links[0].addr, dl->links[0].owner,
 			deadlock_orphan_reason(dl->flags));
@@ -297,7 +300,8 @@ static void report_deadlock_live(struct collect_ctx *c, const struct tt_deadlock
 		return;
 	}
 	if (dl->nr == 1)
-		fprintf(stderr, "threadtrace: DEADLOCK: a thread waits for a lock it holds itself:\n");
+		fprintf(stderr,
+			"threadtrace: DEADLOCK: a thread waits for a lock it holds itself:\n");
 	else
 		fprintf(stderr, "threadtrace: DEADLOCK: %u threads wait for each other:\n", dl->nr);
 	for (unsigned i = 0; i < dl->nr; i++) {
@@ -508,7 +512,8 @@ static bool is_libc_name(const char *path)
 	const char *b = strrchr(path, '/');
 
 	b = b ? b + 1 : path;
-	return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-", 5) || !strncmp(b, "libpthread", 10);
+	return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-", 5) ||
+	       !strncmp(b, "libpthread", 10);
 }
 
 static int attach_module(struct hold_probes *hp, struct threadtrace_bpf *skel, pid_t pid,
@@ -535,8 +540,10 @@ static int attach_module(struct hold_probes *hp, struct threadtrace_bpf *skel, p
 		if (!l) {
 			int err = -errno;
 
-			fprintf(stderr, "threadtrace: --holds: failed to attach a uprobe to %s in %s: "
-					"%s\n", sites[i].func, shown, strerror(-err));
+			fprintf(stderr,
+				"threadtrace: --holds: failed to attach a uprobe to %s in %s: "
+				"%s\n",
+				sites[i].func, shown, strerror(-err));
 			free(sites);
 			return err;
 		}
@@ -611,8 +618,9 @@ static int attach_holds(struct hold_probes *hp, struct threadtrace_bpf *skel, pi
 		err = attach_module(hp, skel, pid, path, m->path, verbose);
 	proc_maps_free(&maps);
 	if (err == -ENOENT)
-		fprintf(stderr, "threadtrace: --holds: found no pthread lock functions in %s (no "
-				"libc mapped, and the program defines none)\n",
+		fprintf(stderr,
+			"threadtrace: --holds: found no pthread lock functions in %s (no "
+			"libc mapped, and the program defines none)\n",
 			command_path ? command_path : "the target");
 	return err;
 }
@@ -631,9 +639,8 @@ static void detach_holds(struct hold_probes *hp)
  * from its version), and with --holds the lock probes moved onto it when they sit on another
  * file (`chroot ROOT prog` starts with our libc and ends with ROOT's).
  */
-static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
-		       struct hold_probes *hp, pid_t pid, bool at_entry,
-		       const struct collector_opts *o)
+static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel, struct hold_probes *hp,
+		       pid_t pid, bool at_entry, const struct collector_opts *o)
 {
 	struct proc_maps maps = {0};
 	const struct map_entry *lib = NULL;
@@ -670,8 +677,9 @@ static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
 		snprintf(rec.path, sizeof(rec.path), "%s", lib->path);
 		emit(c, &rec, sizeof(rec));
 		if (o->verbose)
-			fprintf(stderr, "threadtrace: pid %d runs with glibc %s (%s) from %s\n", pid,
-				rec.version, rec.build[0] ? rec.build : "no banner", lib->path);
+			fprintf(stderr, "threadtrace: pid %d runs with glibc %s (%s) from %s\n",
+				pid, rec.version, rec.build[0] ? rec.build : "no banner",
+				lib->path);
 	}
 	if (hp && o->holds) {
 		char lpath[128];
@@ -680,12 +688,16 @@ static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel,
 		if (m && !stat(lpath, &st) && (st.st_dev != hp->dev || st.st_ino != hp->ino)) {
 			detach_holds(hp);
 			if (!attach_module(hp, skel, pid, lpath, m->path, o->verbose) && !o->quiet)
-				fprintf(stderr, "threadtrace: --holds: pid %d now runs %s: %zu uprobes "
-						"moved to it\n", pid, m->path, hp->n);
+				fprintf(stderr,
+					"threadtrace: --holds: pid %d now runs %s: %zu uprobes "
+					"moved to it\n",
+					pid, m->path, hp->n);
 		} else if (!m && hp->n && at_entry) {
 			/* an exec into a program without glibc's pthreads (musl, Go): say so */
-			fprintf(stderr, "threadtrace: --holds: pid %d no longer maps a glibc with "
-					"pthread functions: no holds from here on\n", pid);
+			fprintf(stderr,
+				"threadtrace: --holds: pid %d no longer maps a glibc with "
+				"pthread functions: no holds from here on\n",
+				pid);
 			detach_holds(hp);
 		}
 	}
@@ -902,7 +914,8 @@ static int setup_ustack(struct collect_ctx *c, struct threadtrace_bpf *skel, pid
 	c->ustack = ustack_tables_new(pid);
 	if (running && o->stacks == STACKS_AUTO) {
 		if (!o->quiet && isatty(STDERR_FILENO))
-			fprintf(stderr, "threadtrace: reading the unwind tables of pid %d's code...\r",
+			fprintf(stderr,
+				"threadtrace: reading the unwind tables of pid %d's code...\r",
 				pid);
 		ustack_tables_prepare(c->ustack);
 		rows = ustack_tables_rows(c->ustack);
@@ -975,14 +988,14 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			return err;
 	}
 	ctx.host = (struct rt_host){
-		.o = o,
-		.image = o->command && !exec_image(exe, image, sizeof(image)) ? image : NULL,
-		.pid = pid,
-		.sd = sd,
-		.stop = &stop_signal,
-		.emit = emit_cb,
-		.drain = drain_ring,
-		.ctx = &ctx,
+	    .o = o,
+	    .image = o->command && !exec_image(exe, image, sizeof(image)) ? image : NULL,
+	    .pid = pid,
+	    .sd = sd,
+	    .stop = &stop_signal,
+	    .emit = emit_cb,
+	    .drain = drain_ring,
+	    .ctx = &ctx,
 	};
 	err = open_runtimes(&ctx);
 	if (err)
@@ -992,15 +1005,18 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (err == -EPERM || err == -EACCES)
 			fprintf(stderr, "threadtrace: %s", NEED_PRIVILEGE);
 		else
-			fprintf(stderr, "threadtrace: failed to mount tracefs on /sys/kernel/tracing: "
-					"%s\n", strerror(-err));
+			fprintf(stderr,
+				"threadtrace: failed to mount tracefs on /sys/kernel/tracing: "
+				"%s\n",
+				strerror(-err));
 		goto cleanup;
 	}
 
 	skel = threadtrace_bpf__open();
 	if (!skel) {
 		err = -errno;
-		fprintf(stderr, "threadtrace: failed to open the BPF object: %s\n", strerror(errno));
+		fprintf(stderr, "threadtrace: failed to open the BPF object: %s\n",
+			strerror(errno));
 		goto cleanup;
 	}
 	ctx.host.skel = skel;
@@ -1021,12 +1037,13 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
 	skel->rodata->kernel_stacks = o->kernel_stacks;
 	skel->rodata->user_unwind = o->stacks == STACKS_AUTO ? TT_UNWIND_CFI
-				    : o->stacks == STACKS_FP ? TT_UNWIND_FP : TT_UNWIND_NONE;
+				    : o->stacks == STACKS_FP ? TT_UNWIND_FP
+							     : TT_UNWIND_NONE;
 	err = setup_ustack(&ctx, skel, pid, !child, o);
 	if (err)
 		goto cleanup;
 	skel->rodata->snapshot_bytes =
-		o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
+	    o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
 	skel->rodata->snapshot_rate = o->stack_rate;
 	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffers either */
 		bpf_map__set_value_size(skel->maps.snapshots, 8);
@@ -1056,17 +1073,18 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	if (err) {
 		fprintf(stderr, "threadtrace: failed to load the BPF programs: %s\n%s",
 			strerror(-err),
-			err == -EPERM || err == -EACCES ? NEED_PRIVILEGE
-							: "run with -v for the kernel verifier's log\n");
+			err == -EPERM || err == -EACCES
+			    ? NEED_PRIVILEGE
+			    : "run with -v for the kernel verifier's log\n");
 		goto cleanup;
 	}
 	if (ctx.ustack) {
 		struct ustack_maps um = {
-			.rows_fd = bpf_map__fd(skel->maps.cfi_rows),
-			.max_rows = bpf_map__max_entries(skel->maps.cfi_rows),
-			.maps_fd = bpf_map__fd(skel->maps.unwind_maps),
-			.table = &skel->bss->unwind_table,
-			.nr_maps = skel->bss->unwind_nr_maps,
+		    .rows_fd = bpf_map__fd(skel->maps.cfi_rows),
+		    .max_rows = bpf_map__max_entries(skel->maps.cfi_rows),
+		    .maps_fd = bpf_map__fd(skel->maps.unwind_maps),
+		    .table = &skel->bss->unwind_table,
+		    .nr_maps = skel->bss->unwind_nr_maps,
 		};
 
 		err = ustack_tables_bind(ctx.ustack, &um);
@@ -1081,7 +1099,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	}
 	err = threadtrace_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr, "threadtrace: failed to attach the tracepoints: %s (-v for detail)\n",
+		fprintf(stderr,
+			"threadtrace: failed to attach the tracepoints: %s (-v for detail)\n",
 			strerror(-err));
 		goto cleanup;
 	}
@@ -1090,9 +1109,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (err)
 			goto cleanup;
 		if (!o->quiet)
-			fprintf(stderr, "threadtrace: --holds: %zu uprobes on %s (%u on emulated "
-					"instructions, %u single-stepped)\n", holds.n, holds.modules,
-				holds.emulated, holds.stepped);
+			fprintf(stderr,
+				"threadtrace: --holds: %zu uprobes on %s (%u on emulated "
+				"instructions, %u single-stepped)\n",
+				holds.n, holds.modules, holds.emulated, holds.stepped);
 	}
 	if (stop_signal) {
 		fprintf(stderr, "threadtrace: interrupted during start-up; nothing traced\n");
@@ -1109,9 +1129,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	if (child) {
 		ctx.mmaps = mmap_watch_open(pid);
 		if (!ctx.mmaps)
-			fprintf(stderr, "threadtrace: cannot follow %s's mappings (%s): frames of a "
-					"short-lived command may stay unresolved\n", o->command[0],
-				strerror(errno));
+			fprintf(stderr,
+				"threadtrace: cannot follow %s's mappings (%s): frames of a "
+				"short-lived command may stay unresolved\n",
+				o->command[0], strerror(errno));
 		else
 			symbolizer_set_refresh_hook(ctx.sym, drain_mmaps, &ctx);
 	}
@@ -1119,7 +1140,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	ctx.ring = ring;
 	if (!ring) {
 		err = -errno;
-		fprintf(stderr, "threadtrace: failed to open the ring buffer: %s\n", strerror(errno));
+		fprintf(stderr, "threadtrace: failed to open the ring buffer: %s\n",
+			strerror(errno));
 		goto cleanup;
 	}
 
@@ -1149,8 +1171,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			goto cleanup;
 		}
 		if (!o->quiet)
-			fprintf(stderr, "threadtrace: tracing %s (pid %d) until it exits; Ctrl-C to "
-					"stop\n", o->command[0], pid);
+			fprintf(stderr,
+				"threadtrace: tracing %s (pid %d) until it exits; Ctrl-C to "
+				"stop\n",
+				o->command[0], pid);
 	} else {
 		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads, o);
 		RT_CALL(&ctx, started);
@@ -1161,12 +1185,15 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			if (o->tid)
 				snprintf(what, sizeof(what), ", thread %d only", o->tid);
 			if (o->duration > 0)
-				fprintf(stderr, "threadtrace: tracing pid %d (%s), %d threads%s, for "
-						"%g s; Ctrl-C to stop early\n", pid, comm, nr_threads,
-					what, o->duration);
+				fprintf(stderr,
+					"threadtrace: tracing pid %d (%s), %d threads%s, for "
+					"%g s; Ctrl-C to stop early\n",
+					pid, comm, nr_threads, what, o->duration);
 			else
-				fprintf(stderr, "threadtrace: tracing pid %d (%s), %d threads%s; "
-						"Ctrl-C to stop\n", pid, comm, nr_threads, what);
+				fprintf(stderr,
+					"threadtrace: tracing pid %d (%s), %d threads%s; "
+					"Ctrl-C to stop\n",
+					pid, comm, nr_threads, what);
 		}
 	}
 
@@ -1209,9 +1236,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		if (child) {
 			int status;
 
-			pid_t got = waitpid(child, &status,
-					    WNOHANG | (entry || follow_exec || RT_ANY(&ctx, may_stop)
-								   ? WUNTRACED : 0));
+			pid_t got = waitpid(
+			    child, &status,
+			    WNOHANG |
+				(entry || follow_exec || RT_ANY(&ctx, may_stop) ? WUNTRACED : 0));
 
 			if (got == child && WIFSTOPPED(status) && follow_exec &&
 			    skel->bss->exec_stops != ctx.exec_stops) {
@@ -1230,7 +1258,8 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				res->child_status = status;
 				res->target_exited = true;
 				child = 0;
-				command_pid = 0; /* reaped: its pid may be another's by the next signal */
+				command_pid =
+				    0; /* reaped: its pid may be another's by the next signal */
 				break;
 			}
 		} else if (procfs_alive(pid) == 0) {
@@ -1242,9 +1271,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 
 			/* every lock call traps into the kernel under --holds: say what it costs */
 			if (o->holds && rate > 20000 && !rate_warned && !o->quiet) {
-				fprintf(stderr, "threadtrace: --holds: the target makes %.0f lock calls "
-						"a second, each a uprobe hit (1-5 us here, ~16 us "
-						"where single-stepped): it runs slower while traced\n",
+				fprintf(stderr,
+					"threadtrace: --holds: the target makes %.0f lock calls "
+					"a second, each a uprobe hit (1-5 us here, ~16 us "
+					"where single-stepped): it runs slower while traced\n",
 					rate);
 				rate_warned = true;
 			}
@@ -1273,11 +1303,14 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	RT_CALL(&ctx, finish, res->target_exited);
 	add_session_end(&ctx, skel, pid, res->target_exited);
 	if (mmap_watch_lost(ctx.mmaps))
-		fprintf(stderr, "threadtrace: %llu mapping records of %s were lost: some frames may be "
-				"unresolved\n", (unsigned long long)mmap_watch_lost(ctx.mmaps),
+		fprintf(stderr,
+			"threadtrace: %llu mapping records of %s were lost: some frames may be "
+			"unresolved\n",
+			(unsigned long long)mmap_watch_lost(ctx.mmaps),
 			o->command ? o->command[0] : "the target");
 	if (ctx.malformed)
-		fprintf(stderr, "threadtrace: %llu malformed records from the kernel were dropped\n",
+		fprintf(stderr,
+			"threadtrace: %llu malformed records from the kernel were dropped\n",
 			(unsigned long long)ctx.malformed);
 	if (err > 0)
 		err = 0;

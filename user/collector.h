@@ -18,25 +18,25 @@ enum stack_mode {
 };
 
 struct collector_opts {
-	pid_t pid;	     /* -p: attach to this process */
-	pid_t tid;	     /* -t: only this thread (0: all) */
-	char **command;	     /* -- COMMAND ARGS: start it traced (NULL with -p) */
-	double duration;     /* seconds; 0: until Ctrl-C or the target exits */
-	unsigned buffer_mb;  /* ring buffer size, MiB */
+	pid_t pid;	    /* -p: attach to this process */
+	pid_t tid;	    /* -t: only this thread (0: all) */
+	char **command;	    /* -- COMMAND ARGS: start it traced (NULL with -p) */
+	double duration;    /* seconds; 0: until Ctrl-C or the target exits */
+	unsigned buffer_mb; /* ring buffer size, MiB */
 	enum stack_mode stacks;
 	unsigned stack_bytes; /* user stack snapshot size for DWARF unwinding */
 	unsigned stack_rate;  /* stack copies per second per CPU, 0: every one wanted */
-	bool holds;	     /* --holds: uprobes on the lock functions (hold times, lock order) */
-	bool gil;	     /* trace CPython's GIL when the target is CPython (--no-gil: off) */
-	bool kernel_stacks;  /* --kernel-stacks: the waker's kernel stack too */
-	bool verbose;	     /* libbpf debug log */
-	bool quiet;	     /* no progress line */
+	bool holds;	      /* --holds: uprobes on the lock functions (hold times, lock order) */
+	bool gil;	      /* trace CPython's GIL when the target is CPython (--no-gil: off) */
+	bool kernel_stacks;   /* --kernel-stacks: the waker's kernel stack too */
+	bool verbose;	      /* libbpf debug log */
+	bool quiet;	      /* no progress line */
 };
 
 struct collector_result {
 	bool target_exited;
 	bool interrupted;
-	int child_status; /* wait status of COMMAND, -1 when none was run */
+	int child_status;  /* wait status of COMMAND, -1 when none was run */
 	pid_t command_pid; /* COMMAND still running when tracing stopped: collector_wait_command */
 };
 
@@ -45,8 +45,8 @@ struct collector_result {
  * filling sd with what the records need. Returns 0, or a negative errno after printing one
  * clear message. Probes are detached on every path.
  */
-int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
-	    struct symdata *sd, struct collector_result *res);
+int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx, struct symdata *sd,
+	    struct collector_result *res);
 
 /*
  * Wait for a COMMAND still running after collect() (res->command_pid), saying so when it does

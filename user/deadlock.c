@@ -8,17 +8,17 @@
 #include "records.h"
 
 #define FUTEX_TID_MASK 0x3fffffffu
-#define FUTEX_WAITERS 0x80000000u
+#define FUTEX_WAITERS  0x80000000u
 
-#define RWLOCK_SIZE 56	 /* pthread_rwlock_t */
-#define RWLOCK_WRITER 24 /* __cur_writer: the TID of the writer holding it */
-#define RWLOCK_READERS_SHIFT 3 /* __readers (+0) counts readers from bit 3 */
+#define RWLOCK_SIZE	     56 /* pthread_rwlock_t */
+#define RWLOCK_WRITER	     24 /* __cur_writer: the TID of the writer holding it */
+#define RWLOCK_READERS_SHIFT 3	/* __readers (+0) counts readers from bit 3 */
 
 struct blocked {
 	__u32 tid;
 	__u32 op, val;
 	__u64 addr, since;
-	__u64 rwlock; /* --holds: the rwlock this wait is inside a lock call of; 0: none */
+	__u64 rwlock;	 /* --holds: the rwlock this wait is inside a lock call of; 0: none */
 	unsigned nr_ips; /* where it waits: the wait's own stack, or its unwound one */
 	__u64 ips[TT_DEADLOCK_FRAMES];
 };
@@ -34,7 +34,7 @@ struct deadlock_watch {
 	struct blocked *v;
 	size_t n, cap;
 	struct u64_map by_tid; /* tid -> index + 1 into v: records arrive at event rate */
-	__u64 *reported; /* hashes of cycles already reported */
+	__u64 *reported;       /* hashes of cycles already reported */
 	size_t nr_reported, cap_reported;
 	/* --holds data: who holds which rwlock (its memory names only a writer) */
 	struct rw_hold *rw;
@@ -158,13 +158,13 @@ void deadlock_watch_record(struct deadlock_watch *d, const struct tt_rec_hdr *h)
 }
 
 /* pthread_mutex_t: __owner, __nusers and __kind (doc/glibc-futex.md) */
-#define MUTEX_OWNER 2  /* in 32-bit words */
-#define MUTEX_NUSERS 3
-#define MUTEX_KIND 4
-#define MUTEX_KIND_BITS 0x3ffu	/* type 0-3, robust, PI, PP, pshared, elision */
+#define MUTEX_OWNER	   2 /* in 32-bit words */
+#define MUTEX_NUSERS	   3
+#define MUTEX_KIND	   4
+#define MUTEX_KIND_BITS	   0x3ffu /* type 0-3, robust, PI, PP, pshared, elision */
 #define MUTEX_KIND_PSHARED 0x80u
-#define MUTEX_KIND_ROBUST 0x10u
-#define TID_MAX (1u << 22) /* PID_MAX_LIMIT */
+#define MUTEX_KIND_ROBUST  0x10u
+#define TID_MAX		   (1u << 22) /* PID_MAX_LIMIT */
 
 /*
  * The owner a lock word waited on with op/val names (in the target's PID namespace), from its
@@ -216,8 +216,8 @@ size_t deadlock_watch_blocked(const struct deadlock_watch *d, __u64 now, __u64 m
 
 	for (size_t i = 0; i < d->n; i++)
 		if (now - d->v[i].since >= min_ns)
-			*VEC_PUSH(*out, n, *cap) = (struct blocked_wait){d->v[i].tid, d->v[i].op,
-									 d->v[i].addr, d->v[i].since};
+			*VEC_PUSH(*out, n, *cap) = (struct blocked_wait){
+			    d->v[i].tid, d->v[i].op, d->v[i].addr, d->v[i].since};
 	return n;
 }
 
@@ -226,8 +226,7 @@ size_t deadlock_watch_blocked(const struct deadlock_watch *d, __u64 now, __u64 m
  * held by one of its threads; a process-shared one by a live thread of any process. Returns 0
  * when it can, else TT_DEADLOCK_* flags; *host: its host tid, when it is alive.
  */
-static __u32 owner_fate(struct deadlock_watch *d, const struct blocked *b, __u32 owner,
-			__u32 *host)
+static __u32 owner_fate(struct deadlock_watch *d, const struct blocked *b, __u32 owner, __u32 *host)
 {
 	bool shared = !(b->op & TT_FUTEX_PRIVATE_FLAG);
 	pid_t tid, tgid;
@@ -300,7 +299,7 @@ static unsigned owners_of(struct deadlock_watch *d, const struct blocked *b, __u
 	return n > word[0] >> RWLOCK_READERS_SHIFT ? 0 : n;
 }
 
-#define MAX_OWNERS 16
+#define MAX_OWNERS   16
 #define SEARCH_STEPS 4096 /* per start: many readers make the owner tree wide */
 
 /* Depth-first: the waits from cur (at depth nr of the path in out) back to start's tid. */
@@ -356,8 +355,8 @@ static bool seen_before(struct deadlock_watch *d, const struct tt_deadlock *dl)
  * process) not one of its threads. The memory is read again after the holder was looked for:
  * a holder that unlocked and exited in between no longer stands in __owner.
  */
-static bool find_orphan(struct deadlock_watch *d, const struct blocked *b, __u64 now,
-			__u64 min_ns, struct tt_deadlock *out)
+static bool find_orphan(struct deadlock_watch *d, const struct blocked *b, __u64 now, __u64 min_ns,
+			struct tt_deadlock *out)
 {
 	__u32 owner, again, flags, host;
 	bool mutex, mutex2;

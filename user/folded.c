@@ -72,8 +72,8 @@ static void add_user_frames(struct sbuf *b, const struct analysis *a, __u32 stac
 	for (unsigned k = 0; k < nv; k++) {
 		unsigned i = idx[leaf_first ? k : nv - 1 - k];
 		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
-		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
-						sizeof(buf));
+		unsigned n =
+		    analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf, sizeof(buf));
 
 		/* the function name alone merges frames of one function; else "module+0x.." */
 		for (unsigned m = 0; m < n; m++) {
@@ -92,8 +92,7 @@ static int cmp_line(const void *x, const void *y)
 		      ((const struct folded_line *)y)->stack);
 }
 
-void folded_build(struct folded *f, const struct analysis *a, bool counts, bool wakers,
-		  bool native)
+void folded_build(struct folded *f, const struct analysis *a, bool counts, bool wakers, bool native)
 {
 	size_t j = 0;
 
@@ -122,7 +121,8 @@ void folded_build(struct folded *f, const struct analysis *a, bool counts, bool 
 				} else {
 					char cause[64];
 
-					snprintf(cause, sizeof(cause), "[%s]", wake_cause_name(c->cause));
+					snprintf(cause, sizeof(cause), "[%s]",
+						 wake_cause_name(c->cause));
 					sb_frame(&b, cause);
 				}
 			}
@@ -155,6 +155,7 @@ void folded_free(struct folded *f)
 int folded_write(FILE *out, const struct folded *f)
 {
 	for (size_t i = 0; i < f->nr; i++)
-		fprintf(out, "%s %llu\n", f->lines[i].stack, (unsigned long long)f->lines[i].weight);
+		fprintf(out, "%s %llu\n", f->lines[i].stack,
+			(unsigned long long)f->lines[i].weight);
 	return ferror(out) ? -EIO : 0;
 }

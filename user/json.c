@@ -33,10 +33,22 @@ static void json_close(struct json_writer *j, char c)
 	fputc(c, j->out);
 }
 
-void json_begin_object(struct json_writer *j) { json_open(j, '{'); }
-void json_end_object(struct json_writer *j) { json_close(j, '}'); }
-void json_begin_array(struct json_writer *j) { json_open(j, '['); }
-void json_end_array(struct json_writer *j) { json_close(j, ']'); }
+void json_begin_object(struct json_writer *j)
+{
+	json_open(j, '{');
+}
+void json_end_object(struct json_writer *j)
+{
+	json_close(j, '}');
+}
+void json_begin_array(struct json_writer *j)
+{
+	json_open(j, '[');
+}
+void json_end_array(struct json_writer *j)
+{
+	json_close(j, ']');
+}
 
 static void json_raw_string(FILE *out, const char *s)
 {
@@ -205,8 +217,8 @@ static void stack_arrays(struct json_writer *j, const struct analysis *a, __u32 
 	json_begin_array(j);
 	for (unsigned i = 0; st && i < st->nr_user; i++) {
 		const char *names[TT_MAX_INLINE], *funcs[TT_MAX_INLINE];
-		unsigned n = analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf,
-						sizeof(buf));
+		unsigned n =
+		    analysis_frames_at(a, st, i, names, funcs, TT_MAX_INLINE, buf, sizeof(buf));
 
 		for (unsigned k = 0; k < n; k++)
 			json_string(j, names[k]);
@@ -365,8 +377,10 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 	json_key(j, "path");
 	json_string(j, g->path);
 	json_key(j, "method");
-	snprintf(buf, sizeof(buf), "uprobes on %u take and %u drop stores to the GIL's locked "
-		 "(%s)", g->sites_take, g->sites_drop,
+	snprintf(buf, sizeof(buf),
+		 "uprobes on %u take and %u drop stores to the GIL's locked "
+		 "(%s)",
+		 g->sites_take, g->sites_drop,
 		 g->flags & TT_PY_STRIPPED ? "stripped build: found by decoding the code"
 					   : "in take_gil/drop_gil");
 	json_string(j, buf);
@@ -418,8 +432,9 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		json_key(j, "on_cpu_with_gil_ns");
 		json_u64(j, t->gil_cpu_ns);
 		json_key(j, "on_cpu_without_gil_ns");
-		json_u64(j, t->gil_traced_cpu_ns > t->gil_cpu_ns ? t->gil_traced_cpu_ns - t->gil_cpu_ns
-								 : 0);
+		json_u64(j, t->gil_traced_cpu_ns > t->gil_cpu_ns
+				? t->gil_traced_cpu_ns - t->gil_cpu_ns
+				: 0);
 		json_key(j, "convoy");
 		json_bool(j, t->gil_convoy);
 		json_end_object(j);
@@ -658,8 +673,9 @@ int json_summary(FILE *out, const struct analysis *a)
 
 		json_begin_object(j);
 		json_key(j, "kind");
-		json_string(j, dl->potential ? "potential"
-			       : dl->flags & TT_DEADLOCK_ORPHANED ? "orphaned" : "actual");
+		json_string(j, dl->potential			  ? "potential"
+			       : dl->flags & TT_DEADLOCK_ORPHANED ? "orphaned"
+								  : "actual");
 		json_key(j, "at_ns");
 		json_u64(j, dl->ts > a->start_ts ? dl->ts - a->start_ts : 0);
 		json_key(j, "locks");
@@ -697,7 +713,8 @@ int json_summary(FILE *out, const struct analysis *a)
 			json_key(j, "process_shared");
 			json_bool(j, dl->flags & TT_DEADLOCK_SHARED);
 			json_key(j, "owner_state");
-			json_string(j, dl->flags & TT_DEADLOCK_ELSEWHERE ? "other process" : "gone");
+			json_string(j,
+				    dl->flags & TT_DEADLOCK_ELSEWHERE ? "other process" : "gone");
 		} else {
 			json_key(j, "held_by");
 			json_begin_array(j);

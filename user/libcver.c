@@ -28,7 +28,6 @@ int libcver_parse(const char *version, __u16 *major, __u16 *minor)
 	return 0;
 }
 
-
 /* The "(...)" of the banner in a read-only section, "" when there is none. */
 static void read_banner(Elf *e, char *out, size_t len)
 {

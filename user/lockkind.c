@@ -7,14 +7,23 @@
 const char *lock_kind_name(enum lock_kind k)
 {
 	static const char *const names[] = {
-		[LK_FUTEX] = "futex",	  [LK_MUTEX] = "mutex",		[LK_RWLOCK] = "rwlock",
-		[LK_CONDVAR] = "condvar", [LK_SEMAPHORE] = "semaphore", [LK_JOIN] = "join",
-		[LK_GIL] = "gil",	  [LK_PARK] = "park",
-		[LK_PY_LOCK] = "python-lock", [LK_PY_RLOCK] = "python-rlock",
-		[LK_PY_CONDITION] = "python-condition", [LK_PY_EVENT] = "python-event",
-		[LK_PY_SEMAPHORE] = "python-semaphore", [LK_PY_QUEUE] = "python-queue",
-		[LK_PY_BARRIER] = "python-barrier", [LK_PY_JOIN] = "python-join",
-		[LK_PY_OBJECT] = "python-object-lock",
+	    [LK_FUTEX] = "futex",
+	    [LK_MUTEX] = "mutex",
+	    [LK_RWLOCK] = "rwlock",
+	    [LK_CONDVAR] = "condvar",
+	    [LK_SEMAPHORE] = "semaphore",
+	    [LK_JOIN] = "join",
+	    [LK_GIL] = "gil",
+	    [LK_PARK] = "park",
+	    [LK_PY_LOCK] = "python-lock",
+	    [LK_PY_RLOCK] = "python-rlock",
+	    [LK_PY_CONDITION] = "python-condition",
+	    [LK_PY_EVENT] = "python-event",
+	    [LK_PY_SEMAPHORE] = "python-semaphore",
+	    [LK_PY_QUEUE] = "python-queue",
+	    [LK_PY_BARRIER] = "python-barrier",
+	    [LK_PY_JOIN] = "python-join",
+	    [LK_PY_OBJECT] = "python-object-lock",
 	};
 
 	return k < LK__NR ? names[k] : "futex";
@@ -22,8 +31,8 @@ const char *lock_kind_name(enum lock_kind k)
 
 bool lock_kind_is_contention(enum lock_kind k)
 {
-	return k == LK_MUTEX || k == LK_RWLOCK || k == LK_FUTEX || k == LK_GIL ||
-	       k == LK_PY_LOCK || k == LK_PY_RLOCK || k == LK_PY_OBJECT;
+	return k == LK_MUTEX || k == LK_RWLOCK || k == LK_FUTEX || k == LK_GIL || k == LK_PY_LOCK ||
+	       k == LK_PY_RLOCK || k == LK_PY_OBJECT;
 }
 
 bool lock_kind_is_python(enum lock_kind k)
@@ -38,15 +47,24 @@ static int kind_of_func(const char *f)
 		const char *needle;
 		enum lock_kind kind;
 	} table[] = {
-		{"lll_lock_wait_private", LK_FUTEX}, {"lll_lock_wake_private", LK_FUTEX},
-		{"__lll_lock_wait", LK_MUTEX},	      {"__lll_lock_wake", LK_MUTEX},
-		{"pthread_mutex_", LK_MUTEX},	      {"__pthread_mutex", LK_MUTEX},
-		{"pthread_join", LK_JOIN},	      {"clockjoin", LK_JOIN},
-		{"timedjoin", LK_JOIN},		      {"tryjoin", LK_JOIN},
-		{"pthread_cond_", LK_CONDVAR},	      {"__condvar_", LK_CONDVAR},
-		{"rwlock", LK_RWLOCK},		      {"sem_wait", LK_SEMAPHORE},
-		{"sem_timedwait", LK_SEMAPHORE},      {"sem_clockwait", LK_SEMAPHORE},
-		{"sem_post", LK_SEMAPHORE},	      {"new_sem", LK_SEMAPHORE},
+	    {"lll_lock_wait_private", LK_FUTEX},
+	    {"lll_lock_wake_private", LK_FUTEX},
+	    {"__lll_lock_wait", LK_MUTEX},
+	    {"__lll_lock_wake", LK_MUTEX},
+	    {"pthread_mutex_", LK_MUTEX},
+	    {"__pthread_mutex", LK_MUTEX},
+	    {"pthread_join", LK_JOIN},
+	    {"clockjoin", LK_JOIN},
+	    {"timedjoin", LK_JOIN},
+	    {"tryjoin", LK_JOIN},
+	    {"pthread_cond_", LK_CONDVAR},
+	    {"__condvar_", LK_CONDVAR},
+	    {"rwlock", LK_RWLOCK},
+	    {"sem_wait", LK_SEMAPHORE},
+	    {"sem_timedwait", LK_SEMAPHORE},
+	    {"sem_clockwait", LK_SEMAPHORE},
+	    {"sem_post", LK_SEMAPHORE},
+	    {"new_sem", LK_SEMAPHORE},
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -210,8 +228,8 @@ enum lock_kind lockkind_classify(const struct lock_evidence *ev, const struct sy
 				 const char **detail)
 {
 	/* on equal votes the earlier kind wins */
-	static const enum lock_kind order[] = {LK_JOIN, LK_CONDVAR, LK_PARK, LK_RWLOCK,
-					       LK_SEMAPHORE, LK_MUTEX, LK_FUTEX};
+	static const enum lock_kind order[] = {LK_JOIN,	     LK_CONDVAR, LK_PARK, LK_RWLOCK,
+					       LK_SEMAPHORE, LK_MUTEX,	 LK_FUTEX};
 	__u32 pi_cmds = (1u << TT_FUTEX_LOCK_PI) | (1u << TT_FUTEX_LOCK_PI2) |
 			(1u << TT_FUTEX_TRYLOCK_PI) | (1u << TT_FUTEX_WAIT_REQUEUE_PI);
 	enum lock_kind best = LK__NR;

@@ -56,15 +56,16 @@ bool lockkind_cond_word_off(enum cond_layout layout, __u64 name_off);
 
 /* What the trace shows about one futex address. */
 struct lock_evidence {
-	__u32 wait_cmds;  /* bit per futex cmd (and 31 for futex2) used to wait on it */
+	__u32 wait_cmds; /* bit per futex cmd (and 31 for futex2) used to wait on it */
 	bool any_wait;
-	bool all_val2;    /* every plain WAIT expected the value 2 (glibc lll lock) */
+	bool all_val2;	  /* every plain WAIT expected the value 2 (glibc lll lock) */
 	bool robust_val;  /* a wait expected TID|FUTEX_WAITERS (robust mutex) */
 	bool val_is_tid;  /* a wait expected a thread id of the target (pthread_join) */
 	__u64 exit_wakes; /* waiters woken by the exit of the thread whose tid they waited on */
 	bool owner_died;  /* a wait ended with FUTEX_OWNER_DIED in the word: a robust mutex */
 	__u8 cond_layout; /* enum cond_layout of the glibc the target ran when it was seen */
-	/* stacks whose leaf-most libc lock function names a kind; [LK_FUTEX]: libc-internal locks */
+	/* stacks whose leaf-most libc lock function names a kind; [LK_FUTEX]: libc-internal locks
+	 */
 	__u64 votes[LK_VOTE_NR];
 };
 

@@ -21,76 +21,76 @@
 #include "outfile.h"
 
 static const char usage[] =
-	"Usage: threadtrace [OPTIONS] -p PID [DURATION]\n"
-	"       threadtrace [OPTIONS] -- COMMAND [ARGS...]\n"
-	"       threadtrace report [OUTPUT OPTIONS] FILE\n"
-	"\n"
-	"Trace a process's lock contention (futex waits, who waits where, who released them),\n"
-	"and how each thread spends its time (on CPU, runnable, lock wait, waiting for work,\n"
-	"other blocking), exactly, from kernel tracepoints. Needs root (or CAP_BPF, CAP_PERFMON,\n"
-	"CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH) and a kernel with BTF.\n"
-	"\n"
-	"What to trace:\n"
-	"  -p, --pid PID        attach to running process PID (all its threads, new ones too)\n"
-	"  DURATION             with -p: stop after DURATION seconds (default: Ctrl-C or exit)\n"
-	"  -- COMMAND [ARGS]    start COMMAND traced from its first instruction; stop when it\n"
-	"                       exits and return its exit status\n"
-	"  -t, --tid TID        trace only thread TID (its process is found from TID)\n"
-	"\n"
-	"How:\n"
-	"  -o, --record FILE    also write a record file (mode 0600) for `threadtrace report`\n"
-	"      --stacks MODE    auto (default): user stacks unwound in the kernel with each\n"
-	"                       module's CFI (.eh_frame), loaded when tracing starts; where\n"
-	"                       that stops short (code mapped later, CFI it cannot follow) a\n"
-	"                       copy of the stack is unwound by threadtrace with libdw;\n"
-	"                       dwarf: a copy of every stack unwound with libdw (slow, exact\n"
-	"                       for any CFI); fp: frame pointers only, believed while they\n"
-	"                       lead to code (for code built with them); none: no stacks.\n"
-	"                       A stack that ends early is marked cut short, never guessed\n"
-	"      --stack-bytes N  bytes of user stack per copy (512 to 16384, a power of 2;\n"
-	"                       default 8192)\n"
-	"      --stack-rate N   copies per second per CPU at most (default 250, with --stacks\n"
-	"                       dwarf 0; 0: every one wanted)\n"
-	"      --kernel-stacks  also the waker's kernel stack at each futex or exit wake-up\n"
-	"                       (about 2 us of CPU each; the same few paths in the kernel)\n"
-	"      --holds          also probe the target's pthread/semaphore calls (uprobes in its\n"
-	"                       libc) for hold times, which holds made others wait, and\n"
-	"                       lock-order (potential) deadlocks. Costs a uprobe hit per lock\n"
-	"                       call: ~1-5 us here (a probe the kernel emulates; ~16 us for\n"
-	"                       the few functions probed at a single-stepped entry); a target\n"
-	"                       making 10^6 lock calls a second runs several times slower\n"
-	"      --no-gil         do not trace CPython's GIL (traced by default when the target is\n"
-	"                       CPython 3.8-3.13: a uprobe on each store to the GIL's lock flag,\n"
-	"                       ~10-25 us a take or drop) nor read Python frames\n"
-	"      --buffer-mb N    ring buffer size in MiB (default 32, rounded up to a power of 2)\n"
-	"  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
-	"\n"
-	"Outputs (live and with `report FILE`; byte-identical for the same session):\n"
-	"  (text report)        on stdout unless -q or another output goes there ('-')\n"
-	"      --json FILE      the JSON summary (schema threadtrace/1); FILE '-': stdout\n"
-	"      --folded FILE    folded stacks: waiter stack, [lock], --, waker stack; weight =\n"
-	"                       wait in microseconds (flamegraph.pl, speedscope, inferno)\n"
-	"      --folded-count   weigh folded stacks (and the SVGs) by contention counts instead\n"
-	"      --svg FILE       interactive flamegraph SVG of where threads wait, by wait time\n"
-	"      --svg-wakers FILE  the same with each waiter's waker stack on top (after --)\n"
-	"      --pprof FILE     gzipped pprof profile: contentions/count, delay/nanoseconds\n"
-	"      --perfetto FILE  Perfetto timeline: thread states, unlock->wake arrows, waiters\n"
-	"  -q, --quiet          no text report and no progress line\n"
-	"      --top N          locks shown per report section (default 10)\n"
-	"      --top-stacks N   waiter/waker stacks shown per lock (default 3)\n"
-	"      --frames N       addresses shown per stack (default 12, at most 48)\n"
-	"      --native         Python stacks with every native frame (interpreter and eval\n"
-	"                       loop included); by default a Python stack shows its Python\n"
-	"                       frames and the native leaf frames below them (text, folded,\n"
-	"                       SVG, pprof; JSON has both)\n"
-	"\n"
-	"  -h, --help           this help\n"
-	"      --version        print the version\n"
-	"\n"
-	"Cost: tracepoints only (futex syscalls, sched_switch, sched_waking); no probe on any\n"
-	"lock call unless --holds, so an uncontended lock costs nothing; a CPython target also\n"
-	"gets a uprobe on each GIL take and drop (--no-gil: none). See README.md for the report\n"
-	"and JSON.\n";
+    "Usage: threadtrace [OPTIONS] -p PID [DURATION]\n"
+    "       threadtrace [OPTIONS] -- COMMAND [ARGS...]\n"
+    "       threadtrace report [OUTPUT OPTIONS] FILE\n"
+    "\n"
+    "Trace a process's lock contention (futex waits, who waits where, who released them),\n"
+    "and how each thread spends its time (on CPU, runnable, lock wait, waiting for work,\n"
+    "other blocking), exactly, from kernel tracepoints. Needs root (or CAP_BPF, CAP_PERFMON,\n"
+    "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH) and a kernel with BTF.\n"
+    "\n"
+    "What to trace:\n"
+    "  -p, --pid PID        attach to running process PID (all its threads, new ones too)\n"
+    "  DURATION             with -p: stop after DURATION seconds (default: Ctrl-C or exit)\n"
+    "  -- COMMAND [ARGS]    start COMMAND traced from its first instruction; stop when it\n"
+    "                       exits and return its exit status\n"
+    "  -t, --tid TID        trace only thread TID (its process is found from TID)\n"
+    "\n"
+    "How:\n"
+    "  -o, --record FILE    also write a record file (mode 0600) for `threadtrace report`\n"
+    "      --stacks MODE    auto (default): user stacks unwound in the kernel with each\n"
+    "                       module's CFI (.eh_frame), loaded when tracing starts; where\n"
+    "                       that stops short (code mapped later, CFI it cannot follow) a\n"
+    "                       copy of the stack is unwound by threadtrace with libdw;\n"
+    "                       dwarf: a copy of every stack unwound with libdw (slow, exact\n"
+    "                       for any CFI); fp: frame pointers only, believed while they\n"
+    "                       lead to code (for code built with them); none: no stacks.\n"
+    "                       A stack that ends early is marked cut short, never guessed\n"
+    "      --stack-bytes N  bytes of user stack per copy (512 to 16384, a power of 2;\n"
+    "                       default 8192)\n"
+    "      --stack-rate N   copies per second per CPU at most (default 250, with --stacks\n"
+    "                       dwarf 0; 0: every one wanted)\n"
+    "      --kernel-stacks  also the waker's kernel stack at each futex or exit wake-up\n"
+    "                       (about 2 us of CPU each; the same few paths in the kernel)\n"
+    "      --holds          also probe the target's pthread/semaphore calls (uprobes in its\n"
+    "                       libc) for hold times, which holds made others wait, and\n"
+    "                       lock-order (potential) deadlocks. Costs a uprobe hit per lock\n"
+    "                       call: ~1-5 us here (a probe the kernel emulates; ~16 us for\n"
+    "                       the few functions probed at a single-stepped entry); a target\n"
+    "                       making 10^6 lock calls a second runs several times slower\n"
+    "      --no-gil         do not trace CPython's GIL (traced by default when the target is\n"
+    "                       CPython 3.8-3.13: a uprobe on each store to the GIL's lock flag,\n"
+    "                       ~10-25 us a take or drop) nor read Python frames\n"
+    "      --buffer-mb N    ring buffer size in MiB (default 32, rounded up to a power of 2)\n"
+    "  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
+    "\n"
+    "Outputs (live and with `report FILE`; byte-identical for the same session):\n"
+    "  (text report)        on stdout unless -q or another output goes there ('-')\n"
+    "      --json FILE      the JSON summary (schema threadtrace/1); FILE '-': stdout\n"
+    "      --folded FILE    folded stacks: waiter stack, [lock], --, waker stack; weight =\n"
+    "                       wait in microseconds (flamegraph.pl, speedscope, inferno)\n"
+    "      --folded-count   weigh folded stacks (and the SVGs) by contention counts instead\n"
+    "      --svg FILE       interactive flamegraph SVG of where threads wait, by wait time\n"
+    "      --svg-wakers FILE  the same with each waiter's waker stack on top (after --)\n"
+    "      --pprof FILE     gzipped pprof profile: contentions/count, delay/nanoseconds\n"
+    "      --perfetto FILE  Perfetto timeline: thread states, unlock->wake arrows, waiters\n"
+    "  -q, --quiet          no text report and no progress line\n"
+    "      --top N          locks shown per report section (default 10)\n"
+    "      --top-stacks N   waiter/waker stacks shown per lock (default 3)\n"
+    "      --frames N       addresses shown per stack (default 12, at most 48)\n"
+    "      --native         Python stacks with every native frame (interpreter and eval\n"
+    "                       loop included); by default a Python stack shows its Python\n"
+    "                       frames and the native leaf frames below them (text, folded,\n"
+    "                       SVG, pprof; JSON has both)\n"
+    "\n"
+    "  -h, --help           this help\n"
+    "      --version        print the version\n"
+    "\n"
+    "Cost: tracepoints only (futex syscalls, sched_switch, sched_waking); no probe on any\n"
+    "lock call unless --holds, so an uncontended lock costs nothing; a CPython target also\n"
+    "gets a uprobe on each GIL take and drop (--no-gil: none). See README.md for the report\n"
+    "and JSON.\n";
 
 enum {
 	OPT_TOP = 256,
@@ -190,8 +190,9 @@ static int write_svg(FILE *f, const struct analysis *an, const struct outputs *o
 
 	folded_build(&fd, an, o->folded_count, wakers, o->report.native);
 	if (o->folded_count)
-		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %llu waits%s", an->comm,
-			 an->pid, (unsigned long long)fd.total, wakers ? ", with wakers" : "");
+		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %llu waits%s",
+			 an->comm, an->pid, (unsigned long long)fd.total,
+			 wakers ? ", with wakers" : "");
 	else
 		snprintf(title, sizeof(title), "threadtrace: %.16s (pid %u): %s waited%s", an->comm,
 			 an->pid, fmt_ns(t, sizeof(t), fd.total * 1000),
@@ -223,17 +224,17 @@ static int write_perfetto(FILE *f, const struct analysis *an, const struct outpu
 
 /* One row per output, written in this order; another output is another row (and --help). */
 static const struct output_def {
-	const char *option;   /* --OPTION FILE */
+	const char *option; /* --OPTION FILE */
 	int (*write)(FILE *f, const struct analysis *an, const struct outputs *o); /* 0, -errno */
 	unsigned analysis_flags; /* what the analysis must keep for it (analysis_stream_new) */
-	bool counts;	      /* can be weighed by counts (--folded-count) */
+	bool counts;		 /* can be weighed by counts (--folded-count) */
 } output_table[OUT__NR] = {
-	[OUT_JSON] = {"json", write_json, 0, false},
-	[OUT_FOLDED] = {"folded", write_folded, 0, true},
-	[OUT_SVG] = {"svg", write_svg_waiters, 0, true},
-	[OUT_SVG_WAKERS] = {"svg-wakers", write_svg_wakers, 0, true},
-	[OUT_PPROF] = {"pprof", write_pprof, 0, false},
-	[OUT_PERFETTO] = {"perfetto", write_perfetto, ANALYSIS_TIMELINE, false},
+    [OUT_JSON] = {"json", write_json, 0, false},
+    [OUT_FOLDED] = {"folded", write_folded, 0, true},
+    [OUT_SVG] = {"svg", write_svg_waiters, 0, true},
+    [OUT_SVG_WAKERS] = {"svg-wakers", write_svg_wakers, 0, true},
+    [OUT_PPROF] = {"pprof", write_pprof, 0, false},
+    [OUT_PERFETTO] = {"perfetto", write_perfetto, ANALYSIS_TIMELINE, false},
 };
 
 /* The analysis flags the outputs asked for need. */
@@ -256,8 +257,9 @@ static int write_outputs(const struct analysis *an, const struct outputs *o)
 		const char *path = o->path[i];
 
 		if (path)
-			ret |= open_output(&out, path) ? close_output(&out, path,
-					output_table[i].write(out.f, an, o)) : -1;
+			ret |= open_output(&out, path)
+				   ? close_output(&out, path, output_table[i].write(out.f, an, o))
+				   : -1;
 	}
 	/* the files first: a stdout reader that does not read yet must not hold them back; and
 	 * flushed here, not at exit, so a second signal while the command is awaited loses none */
@@ -311,8 +313,10 @@ static void say_unnamed(const char *path, const struct analysis *a, const struct
 		locks += !a->locks[i].name[0] && !strcmp(a->locks[i].location, "[unknown]") &&
 			 !symdata_lock(sd, a->locks[i].addr);
 	if (frames || locks)
-		fprintf(stderr, "threadtrace: %s does not name %zu stack frames and %zu locks its "
-				"records need (shown as addresses)\n", path, frames, locks);
+		fprintf(stderr,
+			"threadtrace: %s does not name %zu stack frames and %zu locks its "
+			"records need (shown as addresses)\n",
+			path, frames, locks);
 }
 
 /*
@@ -336,7 +340,8 @@ static int replay(const char *path, const struct outputs *o)
 		return 1;
 	}
 	if (analysis_stream_finish(k.an)) {
-		fprintf(stderr, "threadtrace: cannot read record file %s: no session in it\n", path);
+		fprintf(stderr, "threadtrace: cannot read record file %s: no session in it\n",
+			path);
 		goto out;
 	}
 	say_unnamed(path, &an, &sd);
@@ -383,27 +388,33 @@ static pid_t tgid_of(pid_t tid)
 int main(int argc, char **argv)
 {
 	static const struct option tracing_opts[] = {
-		{"pid", required_argument, NULL, 'p'},	{"tid", required_argument, NULL, 't'},
-		{"record", required_argument, NULL, 'o'},
-		{"folded-count", no_argument, NULL, OPT_FOLDED_COUNT},
-		{"stacks", required_argument, NULL, OPT_STACKS_MODE},
-		{"stack-bytes", required_argument, NULL, OPT_STACK_BYTES},
-		{"stack-rate", required_argument, NULL, OPT_STACK_RATE},
-		{"holds", no_argument, NULL, OPT_HOLDS},
-		{"no-gil", no_argument, NULL, OPT_NO_GIL},
-		{"kernel-stacks", no_argument, NULL, OPT_KERNEL_STACKS},
-		{"quiet", no_argument, NULL, 'q'},	{"top", required_argument, NULL, OPT_TOP},
-		{"top-stacks", required_argument, NULL, OPT_STACKS},
-		{"frames", required_argument, NULL, OPT_FRAMES},
-		{"native", no_argument, NULL, OPT_NATIVE},
-		{"buffer-mb", required_argument, NULL, OPT_BUFFER},
-		{"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"tid", required_argument, NULL, 't'},
+	    {"record", required_argument, NULL, 'o'},
+	    {"folded-count", no_argument, NULL, OPT_FOLDED_COUNT},
+	    {"stacks", required_argument, NULL, OPT_STACKS_MODE},
+	    {"stack-bytes", required_argument, NULL, OPT_STACK_BYTES},
+	    {"stack-rate", required_argument, NULL, OPT_STACK_RATE},
+	    {"holds", no_argument, NULL, OPT_HOLDS},
+	    {"no-gil", no_argument, NULL, OPT_NO_GIL},
+	    {"kernel-stacks", no_argument, NULL, OPT_KERNEL_STACKS},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"top", required_argument, NULL, OPT_TOP},
+	    {"top-stacks", required_argument, NULL, OPT_STACKS},
+	    {"frames", required_argument, NULL, OPT_FRAMES},
+	    {"native", no_argument, NULL, OPT_NATIVE},
+	    {"buffer-mb", required_argument, NULL, OPT_BUFFER},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	struct option longopts[OUT__NR + sizeof(tracing_opts) / sizeof(tracing_opts[0])];
-	struct collector_opts co = {
-		.buffer_mb = 32, .stacks = STACKS_AUTO, .stack_bytes = 8192, .stack_rate = 250,
-		.gil = true};
+	struct collector_opts co = {.buffer_mb = 32,
+				    .stacks = STACKS_AUTO,
+				    .stack_bytes = 8192,
+				    .stack_rate = 250,
+				    .gil = true};
 	struct outputs out = {.report = {.top_locks = 10, .top_stacks = 3, .max_frames = 12}};
 	struct report_opts *ro = &out.report;
 	struct collector_result res = {.child_status = -1};
@@ -427,10 +438,10 @@ int main(int argc, char **argv)
 					      OPT_OUTPUT + i};
 	memcpy(longopts + OUT__NR, tracing_opts, sizeof(tracing_opts));
 	while ((c = getopt_long(argc, argv, "+p:t:o:qvh", longopts, NULL)) != -1) {
-		if (report_mode && (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER ||
-				    c == OPT_STACKS_MODE || c == OPT_STACK_BYTES ||
-				    c == OPT_STACK_RATE || c == OPT_HOLDS ||
-				    c == OPT_NO_GIL || c == OPT_KERNEL_STACKS)) {
+		if (report_mode &&
+		    (c == 'p' || c == 't' || c == 'o' || c == OPT_BUFFER || c == OPT_STACKS_MODE ||
+		     c == OPT_STACK_BYTES || c == OPT_STACK_RATE || c == OPT_HOLDS ||
+		     c == OPT_NO_GIL || c == OPT_KERNEL_STACKS)) {
 			fprintf(stderr, "threadtrace: report reads a record file: tracing options "
 					"do not apply\n");
 			return 2;
@@ -467,7 +478,8 @@ int main(int argc, char **argv)
 			for (m = 0; m < 4 && strcmp(optarg, modes[m]); m++)
 				;
 			if (m == 4) {
-				fprintf(stderr, "threadtrace: --stacks takes auto, dwarf, fp or none\n");
+				fprintf(stderr,
+					"threadtrace: --stacks takes auto, dwarf, fp or none\n");
 				return 2;
 			}
 			co.stacks = (enum stack_mode)m;
@@ -476,8 +488,10 @@ int main(int argc, char **argv)
 		case OPT_STACK_BYTES:
 			if (parse_uint(optarg, "--stack-bytes", TT_MAX_SNAPSHOT, &v) || v < 512 ||
 			    (v & (v - 1))) {
-				fprintf(stderr, "threadtrace: --stack-bytes takes a power of 2 from 512 "
-						"to %d\n", TT_MAX_SNAPSHOT);
+				fprintf(stderr,
+					"threadtrace: --stack-bytes takes a power of 2 from 512 "
+					"to %d\n",
+					TT_MAX_SNAPSHOT);
 				return 2;
 			}
 			co.stack_bytes = v;
@@ -566,7 +580,8 @@ int main(int argc, char **argv)
 	}
 	if (report_mode) {
 		if (optind != argc - 1) {
-			fprintf(stderr, "threadtrace: usage: threadtrace report [OUTPUT OPTIONS] FILE\n");
+			fprintf(stderr,
+				"threadtrace: usage: threadtrace report [OUTPUT OPTIONS] FILE\n");
 			return 2;
 		}
 		return replay(argv[optind], &out);
@@ -593,8 +608,10 @@ int main(int argc, char **argv)
 			/* nan, inf and what overflows the clock are no durations */
 			if (*end || end == argv[optind] || !isfinite(co.duration) ||
 			    co.duration < 0.001 || co.duration > MAX_DURATION_S) {
-				fprintf(stderr, "threadtrace: invalid duration '%s': seconds, from 0.001 "
-						"to %d\n", argv[optind], MAX_DURATION_S);
+				fprintf(stderr,
+					"threadtrace: invalid duration '%s': seconds, from 0.001 "
+					"to %d\n",
+					argv[optind], MAX_DURATION_S);
 				return 2;
 			}
 			optind++;
@@ -610,7 +627,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	} else {
-		fprintf(stderr, "threadtrace: give -p PID or -- COMMAND\nTry 'threadtrace --help'.\n");
+		fprintf(stderr,
+			"threadtrace: give -p PID or -- COMMAND\nTry 'threadtrace --help'.\n");
 		return 2;
 	}
 

@@ -36,7 +36,7 @@ struct mmap_watch *mmap_watch_open(pid_t pid)
 	attr.mmap = 1;
 	attr.mmap2 = 1;
 	attr.mmap_data = 1; /* data too: lock names come from .data and .bss symbols */
-	attr.inherit = 1; /* threads created later; an inherited event needs a per-CPU buffer */
+	attr.inherit = 1;   /* threads created later; an inherited event needs a per-CPU buffer */
 	attr.exclude_kernel = 1;
 	attr.watermark = 1;
 	attr.wakeup_watermark = 1;
@@ -52,8 +52,8 @@ struct mmap_watch *mmap_watch_open(pid_t pid)
 			break;
 		}
 		b->data_size = DATA_PAGES * page;
-		b->base = mmap(NULL, b->data_size + page, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd,
-			       0);
+		b->base =
+		    mmap(NULL, b->data_size + page, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
 		if (b->base == MAP_FAILED) {
 			err = errno;
 			close(b->fd);
@@ -96,10 +96,12 @@ void mmap_watch_drain(struct mmap_watch *w, mmap_cb cb, void *ctx)
 				memcpy(rec, data + off, first);
 				memcpy(rec + first, data, h.size - first);
 				if (h.type == PERF_RECORD_MMAP2) {
-					/* pid tid addr len pgoff maj min ino ino_gen prot flags filename */
+					/* pid tid addr len pgoff maj min ino ino_gen prot flags
+					 * filename */
 					const __u8 *p = rec + sizeof(h);
 					__u64 addr, len, pgoff;
-					const char *name = (const char *)p + 8 + 8 * 3 + 4 * 2 + 8 * 2 + 4 * 2;
+					const char *name =
+					    (const char *)p + 8 + 8 * 3 + 4 * 2 + 8 * 2 + 4 * 2;
 
 					memcpy(&addr, p + 8, 8);
 					memcpy(&len, p + 16, 8);

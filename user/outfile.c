@@ -60,19 +60,22 @@ int outfile_check(const char *path)
 	if (lstat(path, &st)) {
 		if (errno != ENOENT) {
 			err = -errno;
-			fprintf(stderr, "threadtrace: cannot write %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "threadtrace: cannot write %s: %s\n", path,
+				strerror(errno));
 		} else if (access(dir, W_OK | X_OK)) {
 			err = -errno;
-			fprintf(stderr, "threadtrace: cannot write %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "threadtrace: cannot write %s: %s\n", path,
+				strerror(errno));
 		}
 		goto out;
 	}
 	if (!trusted_in(&st, &ds)) {
 		err = -EPERM;
-		fprintf(stderr, "threadtrace: refusing to write %s: a %s owned by uid %u in the "
-				"shared directory %s (another user could have planted it); choose "
-				"another path\n", path, S_ISLNK(st.st_mode) ? "link" : "file",
-			(unsigned)st.st_uid, dir);
+		fprintf(stderr,
+			"threadtrace: refusing to write %s: a %s owned by uid %u in the "
+			"shared directory %s (another user could have planted it); choose "
+			"another path\n",
+			path, S_ISLNK(st.st_mode) ? "link" : "file", (unsigned)st.st_uid, dir);
 		goto out;
 	}
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -131,7 +134,8 @@ int outfile_open(struct outfile *o, const char *path, mode_t mode)
 		o->fd = open(target, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 		if (o->fd < 0) {
 			err = -errno;
-			fprintf(stderr, "threadtrace: cannot write %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "threadtrace: cannot write %s: %s\n", path,
+				strerror(errno));
 		}
 		return err;
 	}

@@ -12,8 +12,8 @@
 #include <sys/types.h>
 
 struct outfile {
-	char *path;	/* what the user asked for */
-	char *tmp;	/* the file being written, renamed to path by outfile_commit; NULL: in place */
+	char *path; /* what the user asked for */
+	char *tmp;  /* the file being written, renamed to path by outfile_commit; NULL: in place */
 	int fd;
 };
 

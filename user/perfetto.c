@@ -16,8 +16,8 @@
 #include "protobuf.h"
 
 #define CLOCK_MONOTONIC_ID 3
-#define SEQ_ID 1
-#define HOT_LOCKS 5
+#define SEQ_ID		   1
+#define HOT_LOCKS	   5
 
 enum { SLICE_BEGIN = 1, SLICE_END = 2, INSTANT = 3, COUNTER = 4 };
 
@@ -165,7 +165,8 @@ static void hot_lock_counters(struct pb *trace, const struct analysis *a)
 			v += steps[i].delta;
 			if (i + 1 < n && steps[i + 1].ts == steps[i].ts)
 				continue; /* one value per instant */
-			track_event(trace, steps[i].ts, counter_uuid(k), COUNTER, NULL, 0, 0, true, v);
+			track_event(trace, steps[i].ts, counter_uuid(k), COUNTER, NULL, 0, 0, true,
+				    v);
 		}
 		free(steps);
 	}
@@ -197,7 +198,8 @@ static void gil_tracks(struct pb *trace, const struct analysis *a)
 			continue;
 		track_event(trace, s->begin, thread_gil_uuid(s->tid), SLICE_BEGIN,
 			    s->wait ? "waits for the GIL" : "holds the GIL", 0, 0, false, 0);
-		track_event(trace, s->end, thread_gil_uuid(s->tid), SLICE_END, NULL, 0, 0, false, 0);
+		track_event(trace, s->end, thread_gil_uuid(s->tid), SLICE_END, NULL, 0, 0, false,
+			    0);
 		if (s->wait)
 			continue;
 		snprintf(name, sizeof(name), "tid %s (%s)", TID_STR(s->tid),
@@ -283,7 +285,8 @@ int perfetto_write(FILE *out, const struct analysis *a)
 	/* thread states; the slice a woken thread starts with ends its flow */
 	for (size_t i = 0; i < a->nr_intervals; i++) {
 		const struct interval *iv = &a->intervals[i];
-		__u64 *flow = u64_map_get(&flow_by_wake, hash_u64(((__u64)iv->tid << 32) ^ iv->begin));
+		__u64 *flow =
+		    u64_map_get(&flow_by_wake, hash_u64(((__u64)iv->tid << 32) ^ iv->begin));
 
 		track_event(&trace, iv->begin, thread_uuid(iv->tid), SLICE_BEGIN,
 			    state_name(a, iv, buf, sizeof(buf)), 0,

@@ -67,8 +67,8 @@ static __u64 function_id(struct builder *b, const char *name)
 }
 
 /* A location with its lines: inlined functions first, the function they sit in last. */
-static void add_location(struct builder *b, __u64 id, __u64 mapping, __u64 addr,
-			 const __u64 *funcs, unsigned n)
+static void add_location(struct builder *b, __u64 id, __u64 mapping, __u64 addr, const __u64 *funcs,
+			 unsigned n)
 {
 	struct pb loc = {0};
 
@@ -189,7 +189,7 @@ int pprof_write(FILE *out, const struct analysis *a, bool native)
 		for (size_t wi = 0; wi < l->nr_waiters; wi++) {
 			const struct attrib *w = &l->waiters[wi];
 			const struct stack_entry *st =
-				w->stack == TT_NO_STACK ? NULL : &a->stacks[w->stack];
+			    w->stack == TT_NO_STACK ? NULL : &a->stacks[w->stack];
 			unsigned idx[STACKVIEW_MAX];
 			size_t n = 1 + (st ? stackview_user(a, st, native, idx, STACKVIEW_MAX) : 0);
 			__u64 *locs = xcalloc(n, sizeof(__u64));

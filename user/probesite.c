@@ -23,56 +23,100 @@ static const struct {
 	const char *name;
 	unsigned op, nargs;
 } lock_funcs[] = {
-	{"pthread_mutex_lock", TT_LOP_MUTEX_LOCK, 1},
-	{"pthread_mutex_trylock", TT_LOP_MUTEX_TRYLOCK, 1},
-	{"pthread_mutex_timedlock", TT_LOP_MUTEX_TIMEDLOCK, 1},
-	{"pthread_mutex_clocklock", TT_LOP_MUTEX_TIMEDLOCK, 1},
-	{"pthread_mutex_unlock", TT_LOP_MUTEX_UNLOCK, 1},
-	{"pthread_cond_wait", TT_LOP_COND_WAIT, 2},
-	{"pthread_cond_timedwait", TT_LOP_COND_WAIT, 2},
-	{"pthread_cond_clockwait", TT_LOP_COND_WAIT, 2},
-	{"pthread_rwlock_rdlock", TT_LOP_RW_RDLOCK, 1},
-	{"pthread_rwlock_wrlock", TT_LOP_RW_WRLOCK, 1},
-	{"pthread_rwlock_tryrdlock", TT_LOP_RW_TRYRDLOCK, 1},
-	{"pthread_rwlock_trywrlock", TT_LOP_RW_TRYWRLOCK, 1},
-	{"pthread_rwlock_timedrdlock", TT_LOP_RW_TIMEDRDLOCK, 1},
-	{"pthread_rwlock_clockrdlock", TT_LOP_RW_TIMEDRDLOCK, 1},
-	{"pthread_rwlock_timedwrlock", TT_LOP_RW_TIMEDWRLOCK, 1},
-	{"pthread_rwlock_clockwrlock", TT_LOP_RW_TIMEDWRLOCK, 1},
-	{"pthread_rwlock_unlock", TT_LOP_RW_UNLOCK, 1},
-	{"sem_wait", TT_LOP_SEM_WAIT, 1},
-	{"sem_timedwait", TT_LOP_SEM_WAIT, 1},
-	{"sem_clockwait", TT_LOP_SEM_WAIT, 1},
-	{"sem_trywait", TT_LOP_SEM_WAIT, 1},
-	{"sem_post", TT_LOP_SEM_POST, 1},
+    {"pthread_mutex_lock", TT_LOP_MUTEX_LOCK, 1},
+    {"pthread_mutex_trylock", TT_LOP_MUTEX_TRYLOCK, 1},
+    {"pthread_mutex_timedlock", TT_LOP_MUTEX_TIMEDLOCK, 1},
+    {"pthread_mutex_clocklock", TT_LOP_MUTEX_TIMEDLOCK, 1},
+    {"pthread_mutex_unlock", TT_LOP_MUTEX_UNLOCK, 1},
+    {"pthread_cond_wait", TT_LOP_COND_WAIT, 2},
+    {"pthread_cond_timedwait", TT_LOP_COND_WAIT, 2},
+    {"pthread_cond_clockwait", TT_LOP_COND_WAIT, 2},
+    {"pthread_rwlock_rdlock", TT_LOP_RW_RDLOCK, 1},
+    {"pthread_rwlock_wrlock", TT_LOP_RW_WRLOCK, 1},
+    {"pthread_rwlock_tryrdlock", TT_LOP_RW_TRYRDLOCK, 1},
+    {"pthread_rwlock_trywrlock", TT_LOP_RW_TRYWRLOCK, 1},
+    {"pthread_rwlock_timedrdlock", TT_LOP_RW_TIMEDRDLOCK, 1},
+    {"pthread_rwlock_clockrdlock", TT_LOP_RW_TIMEDRDLOCK, 1},
+    {"pthread_rwlock_timedwrlock", TT_LOP_RW_TIMEDWRLOCK, 1},
+    {"pthread_rwlock_clockwrlock", TT_LOP_RW_TIMEDWRLOCK, 1},
+    {"pthread_rwlock_unlock", TT_LOP_RW_UNLOCK, 1},
+    {"sem_wait", TT_LOP_SEM_WAIT, 1},
+    {"sem_timedwait", TT_LOP_SEM_WAIT, 1},
+    {"sem_clockwait", TT_LOP_SEM_WAIT, 1},
+    {"sem_trywait", TT_LOP_SEM_WAIT, 1},
+    {"sem_post", TT_LOP_SEM_POST, 1},
 };
 #define NR_LOCK_FUNCS (sizeof(lock_funcs) / sizeof(lock_funcs[0]))
 
-#define MAX_FUNC_BYTES 4096
+#define MAX_FUNC_BYTES	4096
 #define MAX_ENTRY_INSNS 16
 
 /* The 64-bit register an x86 register (or a part of it) belongs to, as an enum tt_reg. */
 static unsigned site_reg_of(unsigned r)
 {
 	switch (r) {
-	case X86_REG_RDI: case X86_REG_EDI: case X86_REG_DI: case X86_REG_DIL: return TT_REG_RDI;
-	case X86_REG_RSI: case X86_REG_ESI: case X86_REG_SI: case X86_REG_SIL: return TT_REG_RSI;
-	case X86_REG_RDX: case X86_REG_EDX: case X86_REG_DX: case X86_REG_DL: case X86_REG_DH:
+	case X86_REG_RDI:
+	case X86_REG_EDI:
+	case X86_REG_DI:
+	case X86_REG_DIL:
+		return TT_REG_RDI;
+	case X86_REG_RSI:
+	case X86_REG_ESI:
+	case X86_REG_SI:
+	case X86_REG_SIL:
+		return TT_REG_RSI;
+	case X86_REG_RDX:
+	case X86_REG_EDX:
+	case X86_REG_DX:
+	case X86_REG_DL:
+	case X86_REG_DH:
 		return TT_REG_RDX;
-	case X86_REG_RCX: case X86_REG_ECX: case X86_REG_CX: case X86_REG_CL: case X86_REG_CH:
+	case X86_REG_RCX:
+	case X86_REG_ECX:
+	case X86_REG_CX:
+	case X86_REG_CL:
+	case X86_REG_CH:
 		return TT_REG_RCX;
-	case X86_REG_R8: case X86_REG_R8D: case X86_REG_R8W: case X86_REG_R8B: return TT_REG_R8;
-	case X86_REG_R9: case X86_REG_R9D: case X86_REG_R9W: case X86_REG_R9B: return TT_REG_R9;
-	case X86_REG_RBX: case X86_REG_EBX: case X86_REG_BX: case X86_REG_BL: case X86_REG_BH:
+	case X86_REG_R8:
+	case X86_REG_R8D:
+	case X86_REG_R8W:
+	case X86_REG_R8B:
+		return TT_REG_R8;
+	case X86_REG_R9:
+	case X86_REG_R9D:
+	case X86_REG_R9W:
+	case X86_REG_R9B:
+		return TT_REG_R9;
+	case X86_REG_RBX:
+	case X86_REG_EBX:
+	case X86_REG_BX:
+	case X86_REG_BL:
+	case X86_REG_BH:
 		return TT_REG_RBX;
-	case X86_REG_RBP: case X86_REG_EBP: case X86_REG_BP: case X86_REG_BPL: return TT_REG_RBP;
-	case X86_REG_R12: case X86_REG_R12D: case X86_REG_R12W: case X86_REG_R12B:
+	case X86_REG_RBP:
+	case X86_REG_EBP:
+	case X86_REG_BP:
+	case X86_REG_BPL:
+		return TT_REG_RBP;
+	case X86_REG_R12:
+	case X86_REG_R12D:
+	case X86_REG_R12W:
+	case X86_REG_R12B:
 		return TT_REG_R12;
-	case X86_REG_R13: case X86_REG_R13D: case X86_REG_R13W: case X86_REG_R13B:
+	case X86_REG_R13:
+	case X86_REG_R13D:
+	case X86_REG_R13W:
+	case X86_REG_R13B:
 		return TT_REG_R13;
-	case X86_REG_R14: case X86_REG_R14D: case X86_REG_R14W: case X86_REG_R14B:
+	case X86_REG_R14:
+	case X86_REG_R14D:
+	case X86_REG_R14W:
+	case X86_REG_R14B:
 		return TT_REG_R14;
-	case X86_REG_R15: case X86_REG_R15D: case X86_REG_R15W: case X86_REG_R15B:
+	case X86_REG_R15:
+	case X86_REG_R15D:
+	case X86_REG_R15W:
+	case X86_REG_R15B:
 		return TT_REG_R15;
 	}
 	return TT_REG_NONE;
@@ -131,9 +175,11 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 	for (size_t i = 0; i < n; i++) {
 		const cs_x86 *x = &insn[i].detail->x86;
 
-		if ((cs_insn_group(h, &insn[i], CS_GRP_JUMP) || cs_insn_group(h, &insn[i], CS_GRP_CALL))
-		    && x->op_count == 1 && x->operands[0].type == X86_OP_IMM &&
-		    (__u64)x->operands[0].imm >= func_off && (__u64)x->operands[0].imm < entry_end) {
+		if ((cs_insn_group(h, &insn[i], CS_GRP_JUMP) ||
+		     cs_insn_group(h, &insn[i], CS_GRP_CALL)) &&
+		    x->op_count == 1 && x->operands[0].type == X86_OP_IMM &&
+		    (__u64)x->operands[0].imm >= func_off &&
+		    (__u64)x->operands[0].imm < entry_end) {
 			if (nr_targets == 256)
 				goto out; /* too many to be sure: stay at the entry */
 			targets[nr_targets++] = x->operands[0].imm;
@@ -168,8 +214,9 @@ bool probesite_decode(const __u8 *code, size_t len, __u64 func_off, unsigned nar
 			break;
 		if (cs_regs_access(h, in, rd, &nrd, wr, &nwr) != CS_ERR_OK)
 			break;
-		if (in->id == X86_INS_MOV && x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
-		    x->operands[1].type == X86_OP_REG && x->operands[0].size == 8) {
+		if (in->id == X86_INS_MOV && x->op_count == 2 &&
+		    x->operands[0].type == X86_OP_REG && x->operands[1].type == X86_OP_REG &&
+		    x->operands[0].size == 8) {
 			copy_to = site_reg_of(x->operands[0].reg);
 			copy_from = site_reg_of(x->operands[1].reg);
 		}
@@ -258,7 +305,8 @@ static size_t lock_symbols(Elf *e, struct func_sym **out)
 		GElf_Shdr sh;
 		Elf_Data *d;
 
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		d = elf_getdata(scn, NULL);
 		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
@@ -267,8 +315,9 @@ static size_t lock_symbols(Elf *e, struct func_sym **out)
 			int which;
 			bool dup = false;
 
-			if (!gelf_getsym(d, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			if (!gelf_getsym(d, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
+			    !sym.st_value)
 				continue;
 			name = elf_strptr(e, sh.sh_link, sym.st_name);
 			if (!name || (which = lock_func_index(name)) < 0)
@@ -313,14 +362,16 @@ bool probesite_elf_symbol(Elf *e, const char *name, bool prefix, __u64 *value, _
 		GElf_Shdr sh;
 		Elf_Data *d;
 
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		d = elf_getdata(scn, NULL);
 		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Sym sym;
 			const char *n;
 
-			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    !sym.st_value)
 				continue;
 			n = elf_strptr(e, sh.sh_link, sym.st_name);
 			if (!n || (prefix ? strncmp(n, name, strlen(name)) : strcmp(n, name)))

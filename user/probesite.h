@@ -23,14 +23,14 @@ unsigned probesite_reg_of(unsigned capstone_reg);
 bool probesite_emulated(const __u8 *bytes, unsigned size);
 
 struct probe_site {
-	char func[40];	   /* the symbol */
-	unsigned op;	   /* enum tt_lock_op */
-	__u64 func_off;	   /* file offset of the function's entry */
-	__u64 site_off;	   /* file offset of the probed instruction */
+	char func[40];	     /* the symbol */
+	unsigned op;	     /* enum tt_lock_op */
+	__u64 func_off;	     /* file offset of the function's entry */
+	__u64 site_off;	     /* file offset of the probed instruction */
 	unsigned reg1, reg2; /* enum tt_reg: the object (and the condvar's mutex) at the site */
-	unsigned ret_off;  /* bytes from sp to the caller's return address at the site */
-	bool emulated;	   /* an instruction the kernel emulates (about 1 us a hit, not 16) */
-	char insn[48];	   /* the instruction, for -v */
+	unsigned ret_off;    /* bytes from sp to the caller's return address at the site */
+	bool emulated;	     /* an instruction the kernel emulates (about 1 us a hit, not 16) */
+	char insn[48];	     /* the instruction, for -v */
 };
 
 /* The cookie bpf/holds.bpf.c decodes (threadtrace.h). */

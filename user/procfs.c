@@ -36,8 +36,8 @@ int procfs_read_maps(pid_t pid, struct proc_maps *m)
 		struct map_entry *e;
 		char *p;
 
-		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &start, &end, perms, &pgoff, dev,
-			   &inode, &n) < 6)
+		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &start, &end, perms, &pgoff,
+			   dev, &inode, &n) < 6)
 			continue;
 		p = line + n;
 		p[strcspn(p, "\n")] = 0;
@@ -171,8 +171,9 @@ int procfs_thread_info(pid_t pid, pid_t tid, struct tt_thread_info *info)
 	    sscanf(buf, "%llu %llx %llx", &nr, &a0, &a1) == 3 && nr == 202) {
 		__u32 cmd = (__u32)a1 & TT_FUTEX_CMD_MASK;
 
-		if (cmd == TT_FUTEX_WAIT || cmd == TT_FUTEX_WAIT_BITSET || cmd == TT_FUTEX_LOCK_PI ||
-		    cmd == TT_FUTEX_LOCK_PI2 || cmd == TT_FUTEX_WAIT_REQUEUE_PI) {
+		if (cmd == TT_FUTEX_WAIT || cmd == TT_FUTEX_WAIT_BITSET ||
+		    cmd == TT_FUTEX_LOCK_PI || cmd == TT_FUTEX_LOCK_PI2 ||
+		    cmd == TT_FUTEX_WAIT_REQUEUE_PI) {
 			info->in_futex_wait = 1;
 			info->futex_op = (__u32)a1;
 			info->futex_uaddr = a0;

@@ -31,20 +31,20 @@
  * 3.13; a _PyRecursiveMutex from 3.14: mutex +0, thread +8, level +16 (re-entries: 0 when
  * held once) - the owner stays where it was.
  */
-#define LOCK_SEM 0
-#define LOCK_LOCKED 16
-#define RLOCK_OWNER 8
-#define RLOCK_COUNT 16
-#define CFUNC_ML 0   /* PyCFunctionObject.m_ml -> PyMethodDef, ml_name first */
-#define CFUNC_SELF 8 /* PyCFunctionObject.m_self */
-#define METHOD_SELF 8 /* PyMethodObject.im_self */
-#define DESCR_NAME 8 /* PyMethodDescrObject.d_name (after d_type) */
+#define LOCK_SEM	0
+#define LOCK_LOCKED	16
+#define RLOCK_OWNER	8
+#define RLOCK_COUNT	16
+#define CFUNC_ML	0 /* PyCFunctionObject.m_ml -> PyMethodDef, ml_name first */
+#define CFUNC_SELF	8 /* PyCFunctionObject.m_self */
+#define METHOD_SELF	8 /* PyMethodObject.im_self */
+#define DESCR_NAME	8 /* PyMethodDescrObject.d_name (after d_type) */
 #define PARK_KEY_BEFORE 8 /* wait_entry.addr before its semaphore (pyobj.h) */
 
-#define MAX_FRAMES 64
-#define MAX_SLOTS 512 /* per frame */
-#define MAX_THREADS 256
-#define ROUND_NS 250000000ULL
+#define MAX_FRAMES     64
+#define MAX_SLOTS      512 /* per frame */
+#define MAX_THREADS    256
+#define ROUND_NS       250000000ULL
 #define MIN_BLOCKED_NS 500000000ULL
 
 enum obj_class { OC_OTHER, OC_LOCK, OC_RLOCK, OC_CFUNC, OC_METHOD, OC_DESCR };
@@ -63,7 +63,7 @@ struct ref {
 	__u64 lock;
 	unsigned frame; /* 0: the innermost */
 	enum ref_kind kind;
-	bool precise; /* below the frame's recorded stack top (not a stale slot) */
+	bool precise;	  /* below the frame's recorded stack top (not a stale slot) */
 	enum above above; /* an __exit__'s: what the slot above it holds */
 };
 
@@ -91,7 +91,7 @@ struct pylocks {
 	unsigned head;	  /* sizeof(PyObject) */
 	bool lock_parks;  /* a Lock is a PyMutex (3.13.1+) */
 	bool rlock_parks; /* an RLock is a _PyRecursiveMutex (3.14+) */
-	bool exit_first;  /* `with` puts __exit__ on the stack before __enter__ runs (not 3.12/13) */
+	bool exit_first; /* `with` puts __exit__ on the stack before __enter__ runs (not 3.12/13) */
 	struct pythread *th;
 	size_t nr_th, cap_th;
 	struct u64_map types; /* type object -> enum obj_class + 1 */
@@ -230,10 +230,10 @@ static void note_slot(struct pylocks *w, struct pythread *t, const __u64 *slots,
 			return;
 		if (is_exit_of(w, p, self))
 			push_ref(t, self, frame, REF_EXIT, precise)->above =
-				k + 1 >= n		       ? ABOVE_OTHER
-				: slots[k + 1] == self	       ? ABOVE_LOCK
-				: is_exit_of(w, slots[k + 1], self) ? ABOVE_EXIT
-							       : ABOVE_OTHER;
+			    k + 1 >= n				? ABOVE_OTHER
+			    : slots[k + 1] == self		? ABOVE_LOCK
+			    : is_exit_of(w, slots[k + 1], self) ? ABOVE_EXIT
+								: ABOVE_OTHER;
 		else
 			push_ref(t, self, frame, REF_BOUND, precise);
 	} else if (c == OC_DESCR && k + 1 < n && is_lock(obj_class(w, slots[k + 1])) &&
@@ -278,8 +278,8 @@ static void frame_to_tt(const struct pylive_frame *f, struct tt_pyframe *o)
 	memset(o, 0, sizeof(*o));
 	o->code = f->code;
 	o->instr = f->instr;
-	o->flags = (f->flags & PYLIVE_F_ENTRY ? TT_PYF_ENTRY : 0) |
-		   f->tlbc_index << TT_PYF_TLBC_SHIFT;
+	o->flags = (f->flags & PYLIVE_F_ENTRY ? TT_PYF_ENTRY : 0) | f->tlbc_index
+									<< TT_PYF_TLBC_SHIFT;
 }
 
 static void read_frames(struct pylocks *w, struct pythread *t)
@@ -288,7 +288,8 @@ static void read_frames(struct pylocks *w, struct pythread *t)
 
 	t->nr_frames = n > 0 ? (unsigned)n : 0;
 	/* the last frame read is no entry when the chain goes on */
-	t->trunc = t->nr_frames == MAX_FRAMES && !(t->frames[MAX_FRAMES - 1].flags & PYLIVE_F_ENTRY);
+	t->trunc =
+	    t->nr_frames == MAX_FRAMES && !(t->frames[MAX_FRAMES - 1].flags & PYLIVE_F_ENTRY);
 }
 
 static __u64 local0(struct pylocks *w, const struct pythread *t, unsigned i)
@@ -394,8 +395,7 @@ static bool source_line(pid_t pid, const char *file, int line, char *buf, size_t
 
 	if (!file || line <= 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/%s/%s", pid, file[0] == '/' ? "root" : "cwd",
-		 file);
+	snprintf(path, sizeof(path), "/proc/%d/%s/%s", pid, file[0] == '/' ? "root" : "cwd", file);
 	f = fopen(path, "re");
 	if (!f)
 		return false;
@@ -424,7 +424,7 @@ static size_t name_chars(const char *s)
 static void name_from_line(const char *line, char *out, size_t len)
 {
 	static const char *const calls[] = {".acquire(", ".wait(", ".wait_for(", ".join(",
-					    ".get(", ".put(", ".__enter__("};
+					    ".get(",	 ".put(",  ".__enter__("};
 	const char *p = line;
 	size_t n;
 
@@ -453,8 +453,8 @@ static void name_from_line(const char *line, char *out, size_t len)
 
 		if (!c)
 			continue;
-		for (s = c; s > p && (isalnum((unsigned char)s[-1]) || s[-1] == '_' ||
-				      s[-1] == '.');)
+		for (s = c;
+		     s > p && (isalnum((unsigned char)s[-1]) || s[-1] == '_' || s[-1] == '.');)
 			s--;
 		n = (size_t)(c - s);
 		if (n)
@@ -746,10 +746,10 @@ void pylocks_check(struct pylocks *w, const struct blocked_wait *b, size_t n, __
 
 		/* compared by content, past the (empty) header */
 		for (size_t k = 0; k < nr_old && !f->written; k++)
-			f->written = old[k].tid == f->tid &&
-				     !memcmp((char *)&old[k].w + sizeof(f->w.hdr),
-					     (char *)&f->w + sizeof(f->w.hdr),
-					     sizeof(f->w) - sizeof(f->w.hdr));
+			f->written =
+			    old[k].tid == f->tid && !memcmp((char *)&old[k].w + sizeof(f->w.hdr),
+							    (char *)&f->w + sizeof(f->w.hdr),
+							    sizeof(f->w) - sizeof(f->w.hdr));
 		if (f->written)
 			continue;
 		f->written = true;

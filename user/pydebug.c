@@ -17,9 +17,9 @@ struct do_shape {
 	unsigned in_size, threads_head, ceval_gil, gil_state, gil_locked, gil_holder;
 	unsigned ts_size, ts_next, ts_current_frame, ts_thread_id, ts_native_thread_id;
 	unsigned fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_localsplus, fr_owner,
-		fr_tlbc_index;
+	    fr_tlbc_index;
 	unsigned co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno,
-		co_code_adaptive, co_tlbc;
+	    co_code_adaptive, co_tlbc;
 	unsigned ob_size, ob_type;
 	unsigned by_size, by_sval;
 	unsigned u_size, u_state, u_length, u_ascii_size, u_compact_size;
@@ -28,23 +28,22 @@ struct do_shape {
 	unsigned in_modules, fr_stackpointer, co_localsplusnames;
 	unsigned ty_size, ty_name, ty_flags, ty_basicsize, ty_dictoffset, ht_size, ht_cached_keys;
 	unsigned tu_size, tu_item, tu_obsize, di_size, di_keys, di_values, lo_size, lo_tag,
-		lo_digit;
+	    lo_digit;
 };
 
 static const struct do_shape shapes[] = {
-	{13, 584, 24, 40, 48, 72, 112, 120, 136, 144, 152, 168, 184, 192, 200,
-	 224, 232, 240, 248, 256, 264, 0, 272, 280, 288, 296, 304, 312, 344, 0,
-	 352, 360, 512, 528, 536, 544, 552, 560, 0, 0,
-	 88, 0, 328, 368, 376, 392, 0, 0, 0, 0, 400, 408, 416, 448, 456, 464, 488, 496, 504},
-	{14, 760, 24, 40, 48, 72, 120, 128, 144, 152, 176, 192, 208, 216, 224,
-	 248, 256, 264, 272, 280, 288, 304, 312, 320, 328, 336, 344, 352, 384, 392,
-	 400, 408, 592, 608, 616, 624, 632, 640, 0, 712,
-	 96, 296, 368, 416, 424, 440, 0, 0, 0, 0, 448, 456, 464, 528, 536, 544, 568, 576, 584},
-	{15, 888, 24, 40, 48, 72, 120, 128, 144, 152, 176, 192, 208, 240, 248,
-	 312, 320, 328, 336, 344, 352, 368, 376, 384, 392, 400, 408, 416, 448, 456,
-	 464, 472, 688, 704, 712, 720, 728, 736, 744, 840,
-	 96, 360, 432, 480, 488, 504, 512, 520, 528, 536, 544, 552, 560, 624, 632, 640, 664, 672,
-	 680},
+    {13,  584, 24,  40,	 48,  72,  112, 120, 136, 144, 152, 168, 184, 192, 200,
+     224, 232, 240, 248, 256, 264, 0,	272, 280, 288, 296, 304, 312, 344, 0,
+     352, 360, 512, 528, 536, 544, 552, 560, 0,	  0,   88,  0,	 328, 368, 376,
+     392, 0,   0,   0,	 0,   400, 408, 416, 448, 456, 464, 488, 496, 504},
+    {14,  760, 24,  40,	 48,  72,  120, 128, 144, 152, 176, 192, 208, 216, 224,
+     248, 256, 264, 272, 280, 288, 304, 312, 320, 328, 336, 344, 352, 384, 392,
+     400, 408, 592, 608, 616, 624, 632, 640, 0,	  712, 96,  296, 368, 416, 424,
+     440, 0,   0,   0,	 0,   448, 456, 464, 528, 536, 544, 568, 576, 584},
+    {15,  888, 24,  40,	 48,  72,  120, 128, 144, 152, 176, 192, 208, 240, 248,
+     312, 320, 328, 336, 344, 352, 368, 376, 384, 392, 400, 408, 416, 448, 456,
+     464, 472, 688, 704, 712, 720, 728, 736, 744, 840, 96,  360, 432, 480, 488,
+     504, 512, 520, 528, 536, 544, 552, 560, 624, 632, 640, 664, 672, 680},
 };
 
 static __u64 at(const __u8 *b, unsigned pos)
@@ -73,8 +72,7 @@ static bool field(const __u8 *b, unsigned size_pos, unsigned pos, __u32 *out, bo
 	return true;
 }
 
-int pydebug_parse(const void *buf, size_t len, struct py_debug_offsets *o, char *err,
-		  size_t errlen)
+int pydebug_parse(const void *buf, size_t len, struct py_debug_offsets *o, char *err, size_t errlen)
 {
 	const __u8 *b = buf;
 	const struct do_shape *s = NULL;
@@ -93,8 +91,10 @@ int pydebug_parse(const void *buf, size_t len, struct py_debug_offsets *o, char 
 		if (shapes[i].minor == minor)
 			s = &shapes[i];
 	if (version >> 24 != 3 || !s || len < s->total) {
-		snprintf(err, errlen, "_Py_DebugOffsets of version 0x%llx: not a layout threadtrace "
-			 "knows (3.13 to 3.15)", (unsigned long long)version);
+		snprintf(err, errlen,
+			 "_Py_DebugOffsets of version 0x%llx: not a layout threadtrace "
+			 "knows (3.13 to 3.15)",
+			 (unsigned long long)version);
 		return -EPROTONOSUPPORT;
 	}
 	o->hexversion = (__u32)version;
@@ -148,19 +148,20 @@ int pydebug_parse(const void *buf, size_t len, struct py_debug_offsets *o, char 
 	o->bytes_size = o->bytes_sval - 16;
 	o->str_ascii_data = (__u32)at(b, s->u_ascii_size);
 	/* a compact non-ASCII str adds utf8_length and utf8 (3.15 says so itself) */
-	o->str_compact_data = s->u_compact_size ? (__u32)at(b, s->u_compact_size)
-						: o->str_ascii_data + 16;
+	o->str_compact_data =
+	    s->u_compact_size ? (__u32)at(b, s->u_compact_size) : o->str_ascii_data + 16;
 	o->ts_eval_breaker = s->eval_breaker ? (__u32)at(b, s->eval_breaker) : 24;
 	o->ref_tag_bits = minor >= 14 ? 3 : 0;
 	/* what the frame walk needs to be plausible: fields inside small structs, the GIL's
 	 * last_holder right before locked (switch_number follows it) */
-	if (bad || o->str_ascii_data < 24 || o->str_ascii_data > 256 ||
-	    o->str_compact_data > 256 || at(b, s->fr_size) > 1024 ||
-	    o->gil_holder + 8 != o->gil_locked || o->gil_locked < o->gil_state ||
-	    o->gil_locked - o->gil_state > 64 || o->ts_eval_breaker >= at(b, s->ts_size)) {
-		snprintf(err, errlen, "the _Py_DebugOffsets of Python %u.%u (0x%llx) do not fit "
-			 "its known layout: a build threadtrace does not know", 3, minor,
-			 (unsigned long long)version);
+	if (bad || o->str_ascii_data < 24 || o->str_ascii_data > 256 || o->str_compact_data > 256 ||
+	    at(b, s->fr_size) > 1024 || o->gil_holder + 8 != o->gil_locked ||
+	    o->gil_locked < o->gil_state || o->gil_locked - o->gil_state > 64 ||
+	    o->ts_eval_breaker >= at(b, s->ts_size)) {
+		snprintf(err, errlen,
+			 "the _Py_DebugOffsets of Python %u.%u (0x%llx) do not fit "
+			 "its known layout: a build threadtrace does not know",
+			 3, minor, (unsigned long long)version);
 		return -EPROTONOSUPPORT;
 	}
 	return 0;

@@ -12,8 +12,8 @@
 #include <sys/types.h>
 #include <linux/types.h>
 
-#define PYDEBUG_BYTES 1024 /* read this much at _PyRuntime (3.15's block is 888) */
-#define PYDEBUG_NONE (~0u) /* a field this version does not have */
+#define PYDEBUG_BYTES 1024  /* read this much at _PyRuntime (3.15's block is 888) */
+#define PYDEBUG_NONE  (~0u) /* a field this version does not have */
 
 struct py_debug_offsets {
 	__u32 hexversion;
@@ -33,14 +33,14 @@ struct py_debug_offsets {
 	__u32 co_tlbc; /* PYDEBUG_NONE but in free-threaded 3.14+ */
 	/* objects */
 	__u32 ob_type, bytes_size, bytes_sval, str_state, str_length, str_ascii_data,
-		str_compact_data;
+	    str_compact_data;
 	__u32 ref_tag_bits; /* 3.14+: low bits of an f_executable _PyStackRef that are tags */
 	/* what user/pylive.c reads besides (PYDEBUG_NONE where the block has no such field) */
 	__u32 interp_modules;	  /* PyInterpreterState + : imports.modules, sys.modules */
 	__u32 fr_stackpointer;	  /* _PyInterpreterFrame + : stackpointer (3.14+) */
 	__u32 co_localsplusnames; /* PyCodeObject + : a tuple naming localsplus[] */
 	__u32 tp_name, tp_flags, tp_basicsize, tp_dictoffset; /* PyTypeObject + (3.15: all) */
-	__u32 ht_cached_keys;	  /* PyHeapTypeObject + (3.15) */
+	__u32 ht_cached_keys;				      /* PyHeapTypeObject + (3.15) */
 	__u32 tuple_ob_item, tuple_ob_size; /* PyTupleObject + : items; PyVarObject.ob_size */
 	__u32 dict_ma_keys, dict_ma_values; /* PyDictObject + */
 	__u32 long_lv_tag, long_ob_digit;   /* PyLongObject + */

@@ -12,46 +12,89 @@ static const struct {
 	unsigned minor;
 	struct tt_py_walk w;
 } walks[] = {
-	/* tstate_frame, cframe_frame, back, code, instr, instr_is_ptr, is_entry, owner,
-	 * every_entry, frame_bytes, localsplus, ref_tag_bits, tlbc_index; 3.13+: from the
-	 * debug offsets (pyframes_walk_debug) */
-	{8, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360, 0, -1}}, /* PyFrameObject, f_lasti */
-	{9, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360, 0, -1}},
-	{10, {24, -1, 24, 32, 96, 0, -1, -1, 1, 104, 352, 0, -1}}, /* f_lasti in code units */
-	{11, {56, 8, 48, 32, 56, 1, 68, -1, 0, 72, 72, 0, -1}}, /* cframe->current_frame */
-	{12, {56, 0, 8, 0, 56, 1, -1, 70, 0, 72, 72, 0, -1}}, /* shims owned by the C stack */
+    /* tstate_frame, cframe_frame, back, code, instr, instr_is_ptr, is_entry, owner,
+     * every_entry, frame_bytes, localsplus, ref_tag_bits, tlbc_index; 3.13+: from the
+     * debug offsets (pyframes_walk_debug) */
+    {8, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360, 0, -1}}, /* PyFrameObject, f_lasti */
+    {9, {24, -1, 24, 32, 104, 0, -1, -1, 1, 112, 360, 0, -1}},
+    {10, {24, -1, 24, 32, 96, 0, -1, -1, 1, 104, 352, 0, -1}}, /* f_lasti in code units */
+    {11, {56, 8, 48, 32, 56, 1, 68, -1, 0, 72, 72, 0, -1}},    /* cframe->current_frame */
+    {12, {56, 0, 8, 0, 56, 1, -1, 70, 0, 72, 72, 0, -1}},      /* shims owned by the C stack */
 };
 
 /* PyCodeObject fields, and where a compact str keeps its characters. */
 struct code_layout {
 	unsigned minor;
 	unsigned firstlineno, filename, name;
-	int qualname;	 /* -1: none before 3.11 (co_name then) */
-	unsigned table;	 /* co_lnotab / co_linetable: a bytes object */
-	int bytecode;	 /* co_code_adaptive, 3.11+: instructions inline in the code object */
+	int qualname;	/* -1: none before 3.11 (co_name then) */
+	unsigned table; /* co_lnotab / co_linetable: a bytes object */
+	int bytecode;	/* co_code_adaptive, 3.11+: instructions inline in the code object */
 	unsigned ascii_data, compact_data; /* str: 1-byte ASCII / other compact kinds */
 	unsigned ob_type, bytes_size, bytes_data, str_length, str_state;
-	unsigned state_shift; /* str state: bits below `kind` (interned: 2, a byte when FT) */
-	int tlbc;	      /* co_tlbc, free-threaded 3.14+; -1: none */
+	unsigned state_shift;	/* str state: bits below `kind` (interned: 2, a byte when FT) */
+	int tlbc;		/* co_tlbc, free-threaded 3.14+; -1: none */
 	struct pyframe_extra x; /* what only user space reads: locals and value stack */
 };
 
 /* The extra fields: valuestack, stack, stack_kind, nlocalsplus, localnames (pyframes.h). */
 static const struct code_layout codes[] = {
-	{8, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1,
-	 {64, 72, PYSTACK_PTR, -1, 72}},
-	{9, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1,
-	 {64, 72, PYSTACK_PTR, -1, 72}},
-	{10, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1,
-	 {64, 80, PYSTACK_DEPTH, -1, 72}},
-	{11, 72, 112, 120, 128, 136, 184, 48, 72, 8, 16, 32, 16, 32, 2, -1,
-	 {-1, 64, PYSTACK_SLOTS, 76, 96}},
-	{12, 68, 112, 120, 128, 136, 192, 40, 56, 8, 16, 32, 16, 32, 2, -1,
-	 {-1, 64, PYSTACK_SLOTS, 72, 96}},
+    {8, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1, {64, 72, PYSTACK_PTR, -1, 72}},
+    {9, 40, 104, 112, -1, 120, -1, 48, 72, 8, 16, 32, 16, 32, 2, -1, {64, 72, PYSTACK_PTR, -1, 72}},
+    {10,
+     40,
+     104,
+     112,
+     -1,
+     120,
+     -1,
+     48,
+     72,
+     8,
+     16,
+     32,
+     16,
+     32,
+     2,
+     -1,
+     {64, 80, PYSTACK_DEPTH, -1, 72}},
+    {11,
+     72,
+     112,
+     120,
+     128,
+     136,
+     184,
+     48,
+     72,
+     8,
+     16,
+     32,
+     16,
+     32,
+     2,
+     -1,
+     {-1, 64, PYSTACK_SLOTS, 76, 96}},
+    {12,
+     68,
+     112,
+     120,
+     128,
+     136,
+     192,
+     40,
+     56,
+     8,
+     16,
+     32,
+     16,
+     32,
+     2,
+     -1,
+     {-1, 64, PYSTACK_SLOTS, 72, 96}},
 };
 
 #define MAX_TABLE (64 << 10)
-#define MAX_NAME 512
+#define MAX_NAME  512
 
 bool pyframes_walk_debug(const struct py_debug_offsets *o, struct tt_py_walk *w)
 {
@@ -68,19 +111,19 @@ bool pyframes_walk_debug(const struct py_debug_offsets *o, struct tt_py_walk *w)
 	if (most + 8 >= TT_PY_FRAME_BYTES || o->ts_current_frame == PYDEBUG_NONE)
 		return false; /* the walk reads less than a frame's first TT_PY_FRAME_BYTES */
 	*w = (struct tt_py_walk){
-		.tstate_frame = o->ts_current_frame,
-		.cframe_frame = -1,
-		.back = o->fr_previous,
-		.code = o->fr_executable,
-		.instr = o->fr_instr_ptr,
-		.instr_is_ptr = 1,
-		.is_entry = -1,
-		.owner = (__s32)o->fr_owner,
-		.every_entry = 0,
-		.frame_bytes = most + 8,
-		.localsplus = (__s32)o->fr_localsplus,
-		.ref_tag_bits = o->ref_tag_bits,
-		.tlbc_index = o->fr_tlbc_index == PYDEBUG_NONE ? -1 : (__s32)o->fr_tlbc_index,
+	    .tstate_frame = o->ts_current_frame,
+	    .cframe_frame = -1,
+	    .back = o->fr_previous,
+	    .code = o->fr_executable,
+	    .instr = o->fr_instr_ptr,
+	    .instr_is_ptr = 1,
+	    .is_entry = -1,
+	    .owner = (__s32)o->fr_owner,
+	    .every_entry = 0,
+	    .frame_bytes = most + 8,
+	    .localsplus = (__s32)o->fr_localsplus,
+	    .ref_tag_bits = o->ref_tag_bits,
+	    .tlbc_index = o->fr_tlbc_index == PYDEBUG_NONE ? -1 : (__s32)o->fr_tlbc_index,
 	};
 	return true;
 }
@@ -228,9 +271,10 @@ char *pyframes_read_str(const struct pyframes *pf, __u64 obj)
 		return NULL; /* not compact: its characters live elsewhere */
 	if (len > MAX_NAME)
 		len = MAX_NAME;
-	if (procfs_read_mem(pf->pid, obj + ((state & (1u << (sh + 4))) ? pf->l->ascii_data
-							       : pf->l->compact_data),
-			    raw, len * kind))
+	if (procfs_read_mem(
+		pf->pid,
+		obj + ((state & (1u << (sh + 4))) ? pf->l->ascii_data : pf->l->compact_data), raw,
+		len * kind))
 		return NULL;
 	o = out = xcalloc(1, len * 4 + 1);
 	for (__u64 i = 0; i < len; i++) {
@@ -461,8 +505,7 @@ static __u32 tlbc_base(const struct pyframes *pf, const struct tt_pyframe *f)
 	return (__u32)(copy - (f->code + (unsigned)pf->l->bytecode));
 }
 
-static int frame_line(const struct pyframes *pf, const struct pycode *c,
-		      const struct tt_pyframe *f)
+static int frame_line(const struct pyframes *pf, const struct pycode *c, const struct tt_pyframe *f)
 {
 	long addr;
 
@@ -470,8 +513,7 @@ static int frame_line(const struct pyframes *pf, const struct pycode *c,
 		addr = (long)(__s32)(f->instr - tlbc_base(pf, f)) - pf->l->bytecode;
 	else
 		addr = pf->l->minor == 10 ? (long)(__s32)f->instr * 2 : (long)(__s32)f->instr;
-	return c->table ? pyframes_line(pf->l->minor, c->table, c->table_len, c->firstlineno,
-					addr)
+	return c->table ? pyframes_line(pf->l->minor, c->table, c->table_len, c->firstlineno, addr)
 			: -1;
 }
 

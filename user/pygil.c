@@ -31,11 +31,11 @@
 /* Per version (3.minor), from doc/cpython-layouts.md; -1: not in this version. 3.13 and
  * later: from the interpreter's _Py_DebugOffsets (pydebug.c). */
 static const struct py_layout layouts[] = {
-	{8, 1152, -1, 32, 8, -1, 176, 8, 596, -1, -1, {16, 1168, 584}, 56},
-	{9, 352, -1, 32, 8, -1, 176, 8, -1, 76, -1, {16, 368, 24}, 856},
-	{10, 352, -1, 32, 8, -1, 176, 8, -1, 72, -1, {16, 368, 24}, 856},
-	{11, 360, -1, 40, 16, 160, 152, 8, -1, 104, -1, {16, 376, 24}, 888},
-	{12, -1, 384, 40, 72, 144, 136, 8, -1, 372, -1, {16, 16, 16}, 944},
+    {8, 1152, -1, 32, 8, -1, 176, 8, 596, -1, -1, {16, 1168, 584}, 56},
+    {9, 352, -1, 32, 8, -1, 176, 8, -1, 76, -1, {16, 368, 24}, 856},
+    {10, 352, -1, 32, 8, -1, 176, 8, -1, 72, -1, {16, 368, 24}, 856},
+    {11, 360, -1, 40, 16, 160, 152, 8, -1, 104, -1, {16, 376, 24}, 888},
+    {12, -1, 384, 40, 72, 144, 136, 8, -1, 372, -1, {16, 16, 16}, 944},
 };
 
 /* 3.13+: the same from the debug offsets; `locked` is 16 bytes into the GIL, 24 in a
@@ -59,7 +59,7 @@ static void layout_from_debug(const struct py_debug_offsets *o, struct py_layout
 }
 
 #define GLIBC_PTHREAD_TID 0x2d0 /* struct pthread.tid, glibc 2.34-2.36 x86_64 */
-#define MAX_TSTATES 4096
+#define MAX_TSTATES	  4096
 
 static const struct py_layout *table_layout(unsigned minor)
 {
@@ -80,7 +80,6 @@ void pygil_free(struct py_target *py)
 	py->sites = NULL;
 	py->nr_sites = 0;
 }
-
 
 /* The ELF address of file offset 0's page (the first PT_LOAD), for the load bias. */
 static __u64 first_load_vaddr(Elf *e)
@@ -138,8 +137,8 @@ __u32 pygil_host_tid(struct pidns *round, __u32 ns_tid)
  * The thread whose tstate is ts as the host numbers it, 0 if unknown: native_thread_id and
  * glibc's tid are gettid() in the thread, its PID namespace's number.
  */
-static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l,
-			struct pidns *round, __u64 ts)
+static __u32 tstate_tid(const struct py_target *py, const struct py_layout *l, struct pidns *round,
+			__u64 ts)
 {
 	__u64 v = 0, t = 0;
 
@@ -241,8 +240,8 @@ static int find_module(struct py_target *py, Elf **e, int *fd, __u64 *rt_vaddr)
 		/* the program itself (a static embedder), or a python/libpython */
 		if (i && !strstr(base, "python"))
 			continue;
-		snprintf(py->open_path, sizeof(py->open_path), "/proc/%d/map_files/%llx-%llx", py->pid,
-			 (unsigned long long)m->start, (unsigned long long)m->end);
+		snprintf(py->open_path, sizeof(py->open_path), "/proc/%d/map_files/%llx-%llx",
+			 py->pid, (unsigned long long)m->start, (unsigned long long)m->end);
 		if (access(py->open_path, R_OK)) {
 			char dir[96];
 
@@ -368,9 +367,10 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 	} else if (table_layout(py->minor)) {
 		py->l = *table_layout(py->minor);
 	} else {
-		snprintf(err, errlen, "Python %s (%s) is not supported: the GIL is traced on "
-			 "3.8 to 3.12 by built-in layouts, from 3.13 by its _Py_DebugOffsets", ver,
-			 py->path);
+		snprintf(err, errlen,
+			 "Python %s (%s) is not supported: the GIL is traced on "
+			 "3.8 to 3.12 by built-in layouts, from 3.13 by its _Py_DebugOffsets",
+			 ver, py->path);
 		return -EPROTONOSUPPORT;
 	}
 	l = &py->l;
@@ -401,7 +401,8 @@ int pygil_discover(pid_t pid, struct py_target *py, char *err, size_t errlen)
 	/* -EBUSY: a starting interpreter may still be writing it; the caller tries again then */
 	if (!(py->flags & TT_PY_GIL_DISABLED) &&
 	    ((locked != 0 && locked != 1) || !interval || interval > 100000000)) {
-		snprintf(err, errlen, "Python %s (%s): the GIL at 0x%llx does not look like one "
+		snprintf(err, errlen,
+			 "Python %s (%s): the GIL at 0x%llx does not look like one "
 			 "(locked %d, interval %llu us): an unknown build of this version?",
 			 ver, py->path, (unsigned long long)py->gil, locked,
 			 (unsigned long long)interval);
@@ -427,11 +428,21 @@ static unsigned base_reg(unsigned r)
 	if (sr != TT_REG_NONE)
 		return sr;
 	switch (r) {
-	case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AL: case X86_REG_AH:
+	case X86_REG_RAX:
+	case X86_REG_EAX:
+	case X86_REG_AX:
+	case X86_REG_AL:
+	case X86_REG_AH:
 		return TT_REG_RAX;
-	case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B:
+	case X86_REG_R10:
+	case X86_REG_R10D:
+	case X86_REG_R10W:
+	case X86_REG_R10B:
 		return TT_REG_R10;
-	case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B:
+	case X86_REG_R11:
+	case X86_REG_R11D:
+	case X86_REG_R11W:
+	case X86_REG_R11B:
 		return TT_REG_R11;
 	}
 	return TT_REG_NONE;
@@ -442,16 +453,16 @@ struct decode_ctx {
 	const struct py_layout *l;
 	__u64 locked_vaddr; /* rip-relative stores to this are the GIL's (0: GIL not static) */
 	bool need_signature;
-	unsigned only_op;   /* in take_gil/drop_gil: the op stores of that function are */
-	const __u8 *code;   /* the segment being decoded */
+	unsigned only_op; /* in take_gil/drop_gil: the op stores of that function are */
+	const __u8 *code; /* the segment being decoded */
 	size_t len;
-	__u64 vaddr, off;   /* its first byte's ELF address and file offset */
+	__u64 vaddr, off; /* its first byte's ELF address and file offset */
 	csh cs;
 	struct u64_map targets; /* addresses direct jumps and calls go to */
-	__u64 *calls;	    /* when collecting: the functions the decoded code calls directly */
+	__u64 *calls;		/* when collecting: the functions the decoded code calls directly */
 	size_t nr_calls, cap_calls;
 	bool collect_calls;
-	bool gave_up;	    /* decode_deadline passed or decode_stop was set */
+	bool gave_up; /* decode_deadline passed or decode_stop was set */
 };
 
 /* Time to give up decoding? Checked every few thousand instructions. */
@@ -477,7 +488,8 @@ static bool store_01(const cs_insn *in, unsigned *op, unsigned *reg, __s64 *disp
 	if (in->id != X86_INS_MOV || x->op_count != 2 || x->operands[0].type != X86_OP_MEM ||
 	    x->operands[0].size != 4 || x->operands[1].type != X86_OP_IMM ||
 	    (x->operands[1].imm != 0 && x->operands[1].imm != 1) ||
-	    x->operands[0].mem.index != X86_REG_INVALID || x->operands[0].mem.segment != X86_REG_INVALID)
+	    x->operands[0].mem.index != X86_REG_INVALID ||
+	    x->operands[0].mem.segment != X86_REG_INVALID)
 		return false;
 	*op = x->operands[1].imm ? TT_GIL_TAKE : TT_GIL_DROP;
 	*rip = x->operands[0].mem.base == X86_REG_RIP;
@@ -580,8 +592,10 @@ static void emulated_after(const struct decode_ctx *d, const cs_insn *store, uns
 				 in->op_str);
 			break;
 		}
-		if (cs_insn_group(d->cs, in, X86_GRP_JUMP) || cs_insn_group(d->cs, in, X86_GRP_CALL) ||
-		    cs_insn_group(d->cs, in, X86_GRP_RET) || cs_insn_group(d->cs, in, X86_GRP_INT) ||
+		if (cs_insn_group(d->cs, in, X86_GRP_JUMP) ||
+		    cs_insn_group(d->cs, in, X86_GRP_CALL) ||
+		    cs_insn_group(d->cs, in, X86_GRP_RET) ||
+		    cs_insn_group(d->cs, in, X86_GRP_INT) ||
 		    cs_regs_access(d->cs, in, rd, &nrd, wr, &nwr))
 			break;
 		for (unsigned k = 0; k < nwr && reg != TT_REG_NONE; k++)
@@ -593,8 +607,7 @@ static void emulated_after(const struct decode_ctx *d, const cs_insn *store, uns
 	cs_free(in, 1);
 }
 
-static void add_site(struct decode_ctx *d, const cs_insn *in, unsigned op, unsigned reg,
-		     __s64 disp)
+static void add_site(struct decode_ctx *d, const cs_insn *in, unsigned op, unsigned reg, __s64 disp)
 {
 	struct py_target *py = d->py;
 	struct gil_site *s;
@@ -658,11 +671,12 @@ static void decode_range(csh cs, struct decode_ctx *d)
 			u64_map_upsert(&d->targets, (__u64)in->detail->x86.operands[0].imm, &found);
 			if (d->collect_calls && in->id == X86_INS_CALL)
 				*VEC_PUSH(d->calls, d->nr_calls, d->cap_calls) =
-					(__u64)in->detail->x86.operands[0].imm;
+				    (__u64)in->detail->x86.operands[0].imm;
 		}
 		if (store_01(in, &op, &reg, &disp, &rip) && (!d->only_op || op == d->only_op)) {
 			if (rip) {
-				if (d->locked_vaddr && in->address + in->size + disp == d->locked_vaddr)
+				if (d->locked_vaddr &&
+				    in->address + in->size + disp == d->locked_vaddr)
 					add_site(d, in, op, TT_REG_NONE, 0);
 			} else {
 				bool disp_ok = false, sig = !d->need_signature;
@@ -680,13 +694,14 @@ static void decode_range(csh cs, struct decode_ctx *d)
 				if (d->need_signature && d->l->gil_in_rt >= 0 &&
 				    disp == TT_GIL_LOCKED_OFF)
 					disp_ok = false;
-				for (unsigned k = 0; disp_ok && !sig && !strong && k < SIGNATURE_INSNS;
-				     k++)
-					sig = recent[k].base == reg &&
-					      (recent[k].disp == disp - 8 || recent[k].disp == disp + 8);
+				for (unsigned k = 0;
+				     disp_ok && !sig && !strong && k < SIGNATURE_INSNS; k++)
+					sig =
+					    recent[k].base == reg && (recent[k].disp == disp - 8 ||
+								      recent[k].disp == disp + 8);
 				if (disp_ok && !sig)
-					sig = signature_after(cs, d, in->address + in->size, reg, disp,
-							      strong);
+					sig = signature_after(cs, d, in->address + in->size, reg,
+							      disp, strong);
 				if (disp_ok && sig)
 					add_site(d, in, op, reg, disp);
 			}
@@ -697,7 +712,8 @@ static void decode_range(csh cs, struct decode_ctx *d)
 			recent[nr % SIGNATURE_INSNS].base = TT_REG_NONE;
 			for (unsigned i = 0; i < x->op_count; i++)
 				if (x->operands[i].type == X86_OP_MEM) {
-					recent[nr % SIGNATURE_INSNS].base = base_reg(x->operands[i].mem.base);
+					recent[nr % SIGNATURE_INSNS].base =
+					    base_reg(x->operands[i].mem.base);
 					recent[nr % SIGNATURE_INSNS].disp = x->operands[i].mem.disp;
 				}
 			nr++;
@@ -707,8 +723,7 @@ static void decode_range(csh cs, struct decode_ctx *d)
 }
 
 /* Decode [vaddr, vaddr + len) of the file. */
-static void decode_file_range(csh cs, struct decode_ctx *d, int fd, Elf *e, __u64 vaddr,
-			      size_t len)
+static void decode_file_range(csh cs, struct decode_ctx *d, int fd, Elf *e, __u64 vaddr, size_t len)
 {
 	long long off = probesite_vaddr_to_off(e, vaddr, true);
 	__u8 *buf;
@@ -761,7 +776,7 @@ static __u64 func_size_at(Elf *e, __u64 vaddr)
  * shared: a fatal-error path, consistency checks. not[]: functions decoded on their own.
  */
 static void decode_gil_function(csh cs, struct decode_ctx *d, int fd, Elf *e, __u64 vaddr,
-				__u64 size, unsigned op, const __u64 *not, size_t nr_not)
+				__u64 size, unsigned op, const __u64 * not, size_t nr_not)
 {
 	size_t first = d->nr_calls;
 
@@ -775,7 +790,7 @@ static void decode_gil_function(csh cs, struct decode_ctx *d, int fd, Elf *e, __
 		bool seen = false;
 
 		for (size_t k = 0; k < nr_not; k++)
-			seen |= not[k] == callee;
+			seen |= not [k] == callee;
 		for (size_t k = first; k < i; k++)
 			seen |= d->calls[k] == callee;
 		if (seen || !(len = func_size_at(e, callee)) || len > MAX_HELPER_BYTES)
@@ -813,17 +828,18 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
 	d.cs = cs;
 	if (l->gil_in_rt >= 0)
-		d.locked_vaddr = py->runtime - py->bias + (unsigned)l->gil_in_rt +
-				 TT_GIL_LOCKED_OFF;
+		d.locked_vaddr =
+		    py->runtime - py->bias + (unsigned)l->gil_in_rt + TT_GIL_LOCKED_OFF;
 	{
 		__u64 t1 = 0, s1 = 0, t2 = 0, s2 = 0;
 		bool t1ok = probesite_elf_symbol(e, "take_gil", false, &t1, &s1) && s1;
 		/* 3.8 has take_gil and a take_gil.constprop.0 clone */
 		bool t2ok = probesite_elf_symbol(e, "take_gil.", true, &t2, &s2) && s2 && t2 != t1;
 
-		py->symbols = (t1ok || t2ok) &&
-			      ((probesite_elf_symbol(e, "drop_gil", false, &drop, &drop_size) && drop_size) ||
-			       (probesite_elf_symbol(e, "drop_gil.", true, &drop, &drop_size) && drop_size));
+		py->symbols =
+		    (t1ok || t2ok) &&
+		    ((probesite_elf_symbol(e, "drop_gil", false, &drop, &drop_size) && drop_size) ||
+		     (probesite_elf_symbol(e, "drop_gil.", true, &drop, &drop_size) && drop_size));
 		take = t1ok ? t1 : 0;
 		take_size = t1ok ? s1 : 0;
 		if (py->symbols) {
@@ -833,8 +849,10 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 				decode_gil_function(cs, &d, fd, e, take, take_size, TT_GIL_TAKE,
 						    gil_funcs, 3);
 			if (t2ok)
-				decode_gil_function(cs, &d, fd, e, t2, s2, TT_GIL_TAKE, gil_funcs, 3);
-			decode_gil_function(cs, &d, fd, e, drop, drop_size, TT_GIL_DROP, gil_funcs, 3);
+				decode_gil_function(cs, &d, fd, e, t2, s2, TT_GIL_TAKE, gil_funcs,
+						    3);
+			decode_gil_function(cs, &d, fd, e, drop, drop_size, TT_GIL_DROP, gil_funcs,
+					    3);
 		}
 	}
 	if (!py->symbols && !elf_getphdrnum(e, &nph)) {
@@ -864,14 +882,18 @@ int pygil_find_sites(struct py_target *py, char *err, size_t errlen)
 	u64_map_free(&d.targets);
 	free(d.calls);
 	if (d.gave_up) {
-		snprintf(err, errlen, "tracing ended before the stripped build %s was decoded "
-			 "(it takes 0.5-2 s here)", py->path);
+		snprintf(err, errlen,
+			 "tracing ended before the stripped build %s was decoded "
+			 "(it takes 0.5-2 s here)",
+			 py->path);
 		pygil_free(py);
 		return -ETIMEDOUT;
 	}
 	if (!py->nr_take || !py->nr_drop) {
-		snprintf(err, errlen, "found %u take and %u drop stores to the GIL in %s (%s): an "
-			 "unknown build", py->nr_take, py->nr_drop, py->path,
+		snprintf(err, errlen,
+			 "found %u take and %u drop stores to the GIL in %s (%s): an "
+			 "unknown build",
+			 py->nr_take, py->nr_drop, py->path,
 			 py->symbols ? "take_gil/drop_gil" : "stripped, whole code decoded");
 		return -ENOENT;
 	}

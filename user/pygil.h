@@ -19,16 +19,17 @@
 /* Where things are in one CPython (3.minor): built-in for 3.8-3.12, from the debug offsets on. */
 struct py_layout {
 	unsigned minor;
-	int gil_in_rt;		/* the GIL at _PyRuntime + this */
-	int gil_ptr_in_interp;	/* or its pointer at interp + this */
-	unsigned interp_head;	/* _PyRuntime + this: the main interpreter */
-	unsigned tstate_head;	/* interp + this: its first thread state */
-	int native_tid;		/* tstate + this: native_thread_id */
-	unsigned thread_id;	/* tstate + this: pthread_t (before native_thread_id) */
-	unsigned tstate_next;	/* tstate + this: the next thread state */
-	int drop_rt, drop_interp, drop_tstate; /* the drop request (tstate: bit 0 of the holder's) */
-	int disps[3];		/* `locked` from the base pointers take/drop_gil use */
-	unsigned modules;	/* interp + this: sys.modules (interp->imports.modules, 3.12+) */
+	int gil_in_rt;	       /* the GIL at _PyRuntime + this */
+	int gil_ptr_in_interp; /* or its pointer at interp + this */
+	unsigned interp_head;  /* _PyRuntime + this: the main interpreter */
+	unsigned tstate_head;  /* interp + this: its first thread state */
+	int native_tid;	       /* tstate + this: native_thread_id */
+	unsigned thread_id;    /* tstate + this: pthread_t (before native_thread_id) */
+	unsigned tstate_next;  /* tstate + this: the next thread state */
+	int drop_rt, drop_interp,
+	    drop_tstate;  /* the drop request (tstate: bit 0 of the holder's) */
+	int disps[3];	  /* `locked` from the base pointers take/drop_gil use */
+	unsigned modules; /* interp + this: sys.modules (interp->imports.modules, 3.12+) */
 };
 
 /*
@@ -37,14 +38,14 @@ struct py_layout {
  * nothing between changes the base register, branches, or is a branch target.
  */
 struct gil_site {
-	__u64 file_off;	/* where the store is in the module file */
+	__u64 file_off; /* where the store is in the module file */
 	__u64 vaddr;	/* ... and in its ELF address space */
 	unsigned op;	/* TT_GIL_TAKE or TT_GIL_DROP */
 	unsigned reg;	/* base register of the store (enum tt_reg), TT_REG_NONE: rip-relative */
 	__s32 disp;	/* its displacement: BPF checks reg + disp is the GIL's `locked` */
 	char insn[48];	/* for -v */
 	__u64 probe_off, probe_vaddr; /* the probed instruction */
-	bool emulated;	/* probe_* is an emulated instruction after the store */
+	bool emulated;		      /* probe_* is an emulated instruction after the store */
 	char probe_insn[48];
 };
 
@@ -57,24 +58,24 @@ struct py_target {
 	struct py_layout l;   /* its layout */
 	bool has_debug;	      /* 3.13+: dbg read from its _Py_DebugOffsets */
 	struct py_debug_offsets dbg;
-	__u64 gil_enabled;    /* free-threaded: the GIL's `enabled` int (INT_MAX: on for good) */
-	__u64 bias;	      /* runtime address - ELF address */
-	__u64 runtime;	      /* &_PyRuntime in the target */
-	__u64 interp;	      /* the main interpreter */
-	__u64 gil;	      /* its GIL: struct _gil_runtime_state, from its `interval` on (the
-				 `enabled` int of a free-threaded build is 8 bytes before) */
-	__u64 code_type;      /* &PyCode_Type in the target, 0 if not found */
-	__u64 sys_modules;    /* where the main interpreter keeps its sys.modules dict pointer */
-	__u32 thread_id_off;  /* tstate + this: thread_id, the pthread_t (threading.get_ident()) */
-	__u64 drop_req;	      /* address of the drop request flag, or 0 and then: */
+	__u64 gil_enabled;     /* free-threaded: the GIL's `enabled` int (INT_MAX: on for good) */
+	__u64 bias;	       /* runtime address - ELF address */
+	__u64 runtime;	       /* &_PyRuntime in the target */
+	__u64 interp;	       /* the main interpreter */
+	__u64 gil;	       /* its GIL: struct _gil_runtime_state, from its `interval` on (the
+				  `enabled` int of a free-threaded build is 8 bytes before) */
+	__u64 code_type;       /* &PyCode_Type in the target, 0 if not found */
+	__u64 sys_modules;     /* where the main interpreter keeps its sys.modules dict pointer */
+	__u32 thread_id_off;   /* tstate + this: thread_id, the pthread_t (threading.get_ident()) */
+	__u64 drop_req;	       /* address of the drop request flag, or 0 and then: */
 	__u32 drop_tstate_off; /* bit 0 at this offset of the holder's tstate (3.13) */
-	__u32 flags;	      /* TT_PY_* */
+	__u32 flags;	       /* TT_PY_* */
 	__u32 interval_us;
-	__u32 holder_tid;     /* at the latest pygil_read_state (a host tid) */
-	bool ns_nested;	      /* its PID namespace numbers threads apart from ours (a
-				 container): its thread ids are turned into host tids (pidns.h) */
+	__u32 holder_tid; /* at the latest pygil_read_state (a host tid) */
+	bool ns_nested;	  /* its PID namespace numbers threads apart from ours (a
+			     container): its thread ids are turned into host tids (pidns.h) */
 	__u64 switch_number;
-	bool symbols;	      /* take_gil/drop_gil were found by name */
+	bool symbols; /* take_gil/drop_gil were found by name */
 	struct gil_site *sites;
 	size_t nr_sites;
 	/* pygil_find_sites on a stripped build gives up (-ETIMEDOUT) at this CLOCK_MONOTONIC

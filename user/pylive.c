@@ -14,17 +14,17 @@
 #include "util.h"
 
 #define TPF_INLINE_VALUES (1ull << 2) /* 3.13+ */
-#define TPF_MANAGED_DICT (1ull << 4)  /* 3.11+ */
-#define TPF_LONG (1ull << 24)
-#define TPF_TUPLE (1ull << 26)
-#define TPF_UNICODE (1ull << 28)
-#define TPF_DICT (1ull << 29)
+#define TPF_MANAGED_DICT  (1ull << 4) /* 3.11+ */
+#define TPF_LONG	  (1ull << 24)
+#define TPF_TUPLE	  (1ull << 26)
+#define TPF_UNICODE	  (1ull << 28)
+#define TPF_DICT	  (1ull << 29)
 
 enum managed_kind {
-	MANAGED_NONE,	/* 3.8-3.10: __dict__ at tp_dictoffset */
-	MANAGED_311,	/* values at obj - 32 (keys: the type's cached keys), else dict at - 24 */
-	MANAGED_312,	/* obj - 24: the dict, or values - 1 (low bit set) */
-	MANAGED_313,	/* obj + managed_dict: the dict, else values inline at obj + tp_basicsize */
+	MANAGED_NONE, /* 3.8-3.10: __dict__ at tp_dictoffset */
+	MANAGED_311,  /* values at obj - 32 (keys: the type's cached keys), else dict at - 24 */
+	MANAGED_312,  /* obj - 24: the dict, or values - 1 (low bit set) */
+	MANAGED_313,  /* obj + managed_dict: the dict, else values inline at obj + tp_basicsize */
 };
 
 /* Where the objects pylive reads keep their fields (x86_64). */
@@ -33,12 +33,12 @@ struct obj_layout {
 	unsigned tp_name, tp_basicsize, tp_itemsize, tp_flags, tp_dictoffset;
 	unsigned cached_keys; /* PyHeapTypeObject.ht_cached_keys */
 	unsigned dict_keys, dict_values, module_dict, tuple_items, long_digits;
-	unsigned long_size;   /* ob_size (< 3.12) or lv_tag */
-	bool keys_log2;	      /* 3.11+: dk_log2_size, dk_kind, 16-byte entries for str keys */
-	unsigned values;      /* PyDictValues: values[0] at this (3.13+: after 4 bytes of sizes) */
-	unsigned managed;     /* enum managed_kind */
-	int managed_dict;     /* MANAGED_313: obj + this, the dict pointer (-24; -8 free-threaded) */
-	bool long_tag;	      /* 3.12+: lv_tag (digits << 3 | sign) instead of ob_size */
+	unsigned long_size; /* ob_size (< 3.12) or lv_tag */
+	bool keys_log2;	    /* 3.11+: dk_log2_size, dk_kind, 16-byte entries for str keys */
+	unsigned values;    /* PyDictValues: values[0] at this (3.13+: after 4 bytes of sizes) */
+	unsigned managed;   /* enum managed_kind */
+	int managed_dict;   /* MANAGED_313: obj + this, the dict pointer (-24; -8 free-threaded) */
+	bool long_tag;	    /* 3.12+: lv_tag (digits << 3 | sign) instead of ob_size */
 	unsigned ref_tag_bits; /* 3.14+: localsplus and stack slots are tagged _PyStackRefs */
 	unsigned co_stacksize; /* PyCodeObject + : int co_stacksize */
 };
@@ -51,11 +51,9 @@ static const struct {
 	bool long_tag;
 	unsigned co_stacksize;
 } objs[] = {
-	{8, 872, false, MANAGED_NONE, false, 32},
-	{9, 864, false, MANAGED_NONE, false, 32},
-	{10, 872, false, MANAGED_NONE, false, 32},
-	{11, 872, true, MANAGED_311, false, 68},
-	{12, 880, true, MANAGED_312, true, 64},
+    {8, 872, false, MANAGED_NONE, false, 32},  {9, 864, false, MANAGED_NONE, false, 32},
+    {10, 872, false, MANAGED_NONE, false, 32}, {11, 872, true, MANAGED_311, false, 68},
+    {12, 880, true, MANAGED_312, true, 64},
 };
 
 static bool obj_layout_table(unsigned minor, struct obj_layout *o)
@@ -64,13 +62,26 @@ static bool obj_layout_table(unsigned minor, struct obj_layout *o)
 		if (objs[i].minor != minor)
 			continue;
 		*o = (struct obj_layout){
-			.ob_type = 8, .ob_size = 16, .tp_name = 24, .tp_basicsize = 32,
-			.tp_itemsize = 40, .tp_flags = 168, .tp_dictoffset = 288,
-			.cached_keys = objs[i].cached_keys, .dict_keys = 32, .dict_values = 40,
-			.module_dict = 16, .tuple_items = 24, .long_digits = 24, .long_size = 16,
-			.keys_log2 = objs[i].keys_log2, .values = 0, .managed = objs[i].managed,
-			.managed_dict = -24, .long_tag = objs[i].long_tag,
-			.co_stacksize = objs[i].co_stacksize,
+		    .ob_type = 8,
+		    .ob_size = 16,
+		    .tp_name = 24,
+		    .tp_basicsize = 32,
+		    .tp_itemsize = 40,
+		    .tp_flags = 168,
+		    .tp_dictoffset = 288,
+		    .cached_keys = objs[i].cached_keys,
+		    .dict_keys = 32,
+		    .dict_values = 40,
+		    .module_dict = 16,
+		    .tuple_items = 24,
+		    .long_digits = 24,
+		    .long_size = 16,
+		    .keys_log2 = objs[i].keys_log2,
+		    .values = 0,
+		    .managed = objs[i].managed,
+		    .managed_dict = -24,
+		    .long_tag = objs[i].long_tag,
+		    .co_stacksize = objs[i].co_stacksize,
 		};
 		return true;
 	}
@@ -98,21 +109,27 @@ static bool obj_layout_debug(const struct py_debug_offsets *d, struct obj_layout
 	    d->long_lv_tag == PYDEBUG_NONE || d->long_ob_digit == PYDEBUG_NONE || head > 64)
 		return false;
 	*o = (struct obj_layout){
-		.ob_type = d->ob_type, .ob_size = d->tuple_ob_size, .tp_name = d->tp_name,
-		.tp_basicsize = d->tp_basicsize != PYDEBUG_NONE ? d->tp_basicsize : d->tp_name + 8,
-		.tp_flags = d->tp_flags,
-		.tp_dictoffset = d->tp_dictoffset != PYDEBUG_NONE ? d->tp_dictoffset
-								  : d->tp_name + 264,
-		.cached_keys = d->ht_cached_keys != PYDEBUG_NONE ? d->ht_cached_keys
-								 : 880 + head - 16,
-		.dict_keys = d->dict_ma_keys, .dict_values = d->dict_ma_values,
-		.module_dict = head, .tuple_items = d->tuple_ob_item,
-		.long_digits = d->long_ob_digit, .long_size = d->long_lv_tag,
-		.keys_log2 = true, .values = 8, .managed = MANAGED_313,
-		.managed_dict = d->free_threaded ? -8 : -24, .long_tag = true,
-		.ref_tag_bits = minor >= 14 ? 3 : 0,
-		/* co_stacksize right before co_firstlineno (3.11-3.15, measured on 3.13.5) */
-		.co_stacksize = d->co_firstlineno - 4,
+	    .ob_type = d->ob_type,
+	    .ob_size = d->tuple_ob_size,
+	    .tp_name = d->tp_name,
+	    .tp_basicsize = d->tp_basicsize != PYDEBUG_NONE ? d->tp_basicsize : d->tp_name + 8,
+	    .tp_flags = d->tp_flags,
+	    .tp_dictoffset = d->tp_dictoffset != PYDEBUG_NONE ? d->tp_dictoffset : d->tp_name + 264,
+	    .cached_keys = d->ht_cached_keys != PYDEBUG_NONE ? d->ht_cached_keys : 880 + head - 16,
+	    .dict_keys = d->dict_ma_keys,
+	    .dict_values = d->dict_ma_values,
+	    .module_dict = head,
+	    .tuple_items = d->tuple_ob_item,
+	    .long_digits = d->long_ob_digit,
+	    .long_size = d->long_lv_tag,
+	    .keys_log2 = true,
+	    .values = 8,
+	    .managed = MANAGED_313,
+	    .managed_dict = d->free_threaded ? -8 : -24,
+	    .long_tag = true,
+	    .ref_tag_bits = minor >= 14 ? 3 : 0,
+	    /* co_stacksize right before co_firstlineno (3.11-3.15, measured on 3.13.5) */
+	    .co_stacksize = d->co_firstlineno - 4,
 	};
 	o->tp_itemsize = o->tp_basicsize + 8;
 	return true;
@@ -182,7 +199,8 @@ static int type_flags(const struct pylive *pl, __u64 obj, __u64 *type, __u64 *fl
 {
 	int err;
 
-	if ((err = rd64(pl, obj + pl->o.ob_type, type)) || (err = rd64(pl, *type + pl->o.tp_flags, flags)))
+	if ((err = rd64(pl, obj + pl->o.ob_type, type)) ||
+	    (err = rd64(pl, *type + pl->o.tp_flags, flags)))
 		return err;
 	return 0;
 }
@@ -248,7 +266,8 @@ static void frame_extent(struct pylive *pl, struct pylive_frame *f)
 	if (x->nlocalsplus >= 0) {
 		if (!rd32(pl, f->code + (unsigned)x->nlocalsplus, &v) && v >= 0)
 			n = (__u64)v;
-	} else if (x->valuestack >= 0 && !rd64(pl, f->addr + (unsigned)x->valuestack, &valuestack) &&
+	} else if (x->valuestack >= 0 &&
+		   !rd64(pl, f->addr + (unsigned)x->valuestack, &valuestack) &&
 		   valuestack >= f->localsplus && !((valuestack - f->localsplus) & 7)) {
 		n = (valuestack - f->localsplus) / 8;
 	}
@@ -293,7 +312,8 @@ int pylive_frames(struct pylive *pl, __u64 tstate, struct pylive_frame *out, siz
 		return -EINVAL;
 	if ((err = rd64(pl, tstate + w->tstate_frame, &frame)))
 		return err;
-	if (frame && w->cframe_frame >= 0 && (err = rd64(pl, frame + (unsigned)w->cframe_frame, &frame)))
+	if (frame && w->cframe_frame >= 0 &&
+	    (err = rd64(pl, frame + (unsigned)w->cframe_frame, &frame)))
 		return err;
 	/* shims count too: a cycle in garbage ends here */
 	for (unsigned steps = 0; frame && n < max && steps < 2 * PYLIVE_MAX_FRAMES; steps++) {
@@ -328,9 +348,9 @@ int pylive_frames(struct pylive *pl, __u64 tstate, struct pylive_frame *out, siz
 			f->flags |= PYLIVE_F_ENTRY;
 		frame_extent(pl, f);
 		{
-			const struct tt_pyframe tf = {
-				.code = f->code, .instr = f->instr,
-				.flags = f->tlbc_index << TT_PYF_TLBC_SHIFT};
+			const struct tt_pyframe tf = {.code = f->code,
+						      .instr = f->instr,
+						      .flags = f->tlbc_index << TT_PYF_TLBC_SHIFT};
 			const char *q, *file;
 
 			if (pyframes_describe(pl->pf, &tf, &q, &file, &f->line))
@@ -361,8 +381,8 @@ int pylive_prime_frames(struct pylive *pl)
 int pylive_frame_name(struct pylive *pl, const struct pylive_frame *f, const char **qualname,
 		      const char **file)
 {
-	const struct tt_pyframe tf = {.code = f->code, .instr = f->instr,
-				      .flags = f->tlbc_index << TT_PYF_TLBC_SHIFT};
+	const struct tt_pyframe tf = {
+	    .code = f->code, .instr = f->instr, .flags = f->tlbc_index << TT_PYF_TLBC_SHIFT};
 	int line;
 
 	return pyframes_describe(pl->pf, &tf, qualname, file, &line);
@@ -485,7 +505,7 @@ int pylive_int(struct pylive *pl, __u64 obj, __s64 *v)
 			ndigits = 0; /* zero */
 	} else {
 		neg = (__s64)tag < 0;
-		ndigits = neg ? (__u64)-(__s64)tag : tag;
+		ndigits = neg ? (__u64) - (__s64)tag : tag;
 	}
 	if (ndigits > 3)
 		return -ERANGE;
@@ -584,13 +604,14 @@ static int keys_items(struct pylive *pl, __u64 keys, __u64 values,
 	return 0;
 }
 
-int pylive_dict_items(struct pylive *pl, __u64 dict,
-		      int (*cb)(void *ctx, __u64 key, __u64 value), void *ctx)
+int pylive_dict_items(struct pylive *pl, __u64 dict, int (*cb)(void *ctx, __u64 key, __u64 value),
+		      void *ctx)
 {
 	__u64 keys, values;
 	int err;
 
-	if ((err = is_kind(pl, dict, TPF_DICT)) || (err = rd64(pl, dict + pl->o.dict_keys, &keys)) ||
+	if ((err = is_kind(pl, dict, TPF_DICT)) ||
+	    (err = rd64(pl, dict + pl->o.dict_keys, &keys)) ||
 	    (err = rd64(pl, dict + pl->o.dict_values, &values)))
 		return err;
 	return keys_items(pl, keys, values, cb, ctx);
@@ -633,7 +654,8 @@ int pylive_dict_get(struct pylive *pl, __u64 dict, const char *key, __u64 *value
 	__u64 keys, values;
 	int err;
 
-	if ((err = is_kind(pl, dict, TPF_DICT)) || (err = rd64(pl, dict + pl->o.dict_keys, &keys)) ||
+	if ((err = is_kind(pl, dict, TPF_DICT)) ||
+	    (err = rd64(pl, dict + pl->o.dict_keys, &keys)) ||
 	    (err = rd64(pl, dict + pl->o.dict_values, &values)))
 		return err;
 	return keys_get(pl, keys, values, key, value);
@@ -702,9 +724,10 @@ int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value)
 			return -ENOENT;
 		if (off < 0) { /* from the end of a variable-size object */
 			if (rd64(pl, type + pl->o.tp_basicsize, &basic) ||
-			    rd64(pl, type + pl->o.tp_itemsize, &item) || rd64(pl, obj + pl->o.ob_size, &size))
+			    rd64(pl, type + pl->o.tp_itemsize, &item) ||
+			    rd64(pl, obj + pl->o.ob_size, &size))
 				return -EFAULT;
-			size = (__s64)size < 0 ? (__u64)-(__s64)size : size;
+			size = (__s64)size < 0 ? (__u64) - (__s64)size : size;
 			if (basic > 4096 || item > 4096 || size > (1u << 20))
 				return -EINVAL;
 			off += (__s64)(basic + size * item);
@@ -789,8 +812,7 @@ static int name_cb(void *arg, __u64 key, __u64 thread)
 }
 
 int pylive_thread_names(struct pylive *pl,
-			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
-			void *ctx)
+			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx)
 {
 	struct names_ctx c = {.pl = pl, .cb = cb, .ctx = ctx};
 	__u64 threading, active;

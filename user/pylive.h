@@ -22,10 +22,10 @@
 #include "pygil.h"
 
 #define PYLIVE_MAX_THREADS 4096
-#define PYLIVE_MAX_FRAMES 256	     /* frames one walk returns at most */
-#define PYLIVE_MAX_DICT 65536	     /* entries of a dict looked at, at most */
-#define PYLIVE_MAX_LOCALS 65536	     /* localsplus slots of a frame believed */
-#define PYLIVE_MAX_STACK 65536	     /* value-stack slots of a frame believed */
+#define PYLIVE_MAX_FRAMES  256	 /* frames one walk returns at most */
+#define PYLIVE_MAX_DICT	   65536 /* entries of a dict looked at, at most */
+#define PYLIVE_MAX_LOCALS  65536 /* localsplus slots of a frame believed */
+#define PYLIVE_MAX_STACK   65536 /* value-stack slots of a frame believed */
 
 struct pylive;
 
@@ -111,8 +111,8 @@ bool pylive_is_none(struct pylive *pl, __u64 obj);
  * Call cb for each item of a dict (in insertion order, at most PYLIVE_MAX_DICT). cb returns
  * non-zero to stop. 0 or -errno.
  */
-int pylive_dict_items(struct pylive *pl, __u64 dict,
-		      int (*cb)(void *ctx, __u64 key, __u64 value), void *ctx);
+int pylive_dict_items(struct pylive *pl, __u64 dict, int (*cb)(void *ctx, __u64 key, __u64 value),
+		      void *ctx);
 /* d[key] for a str key (ASCII). 0, -ENOENT or -errno. */
 int pylive_dict_get(struct pylive *pl, __u64 dict, const char *key, __u64 *value);
 /*
@@ -131,7 +131,6 @@ int pylive_module_attr(struct pylive *pl, __u64 module, const char *name, __u64 
  * of threads named, or -errno (-ENOENT: threading not imported).
  */
 int pylive_thread_names(struct pylive *pl,
-			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
-			void *ctx);
+			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx);
 
 #endif

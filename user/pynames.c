@@ -12,7 +12,7 @@
 #include "pynames.h"
 #include "util.h"
 
-#define NAME_RETRY_NS 20000000ULL
+#define NAME_RETRY_NS  20000000ULL
 #define NAME_WINDOW_NS 3000000000ULL
 
 struct named {
@@ -31,7 +31,7 @@ struct pynames {
 	size_t nr_pending, cap_pending;
 	__u64 due, until; /* read at due or later, while before until */
 	unsigned written;
-	__u64 now;	/* the records' time */
+	__u64 now; /* the records' time */
 };
 
 struct pynames *pynames_new(struct pylive *pl, pid_t pid,

@@ -28,33 +28,48 @@ static bool in_list(const char *s, const char *const *list)
 
 /* Exported by every build (dynamic symbols), so stripped interpreters name them too. */
 static const char *const parking_funcs[] = {
-	"_PyParkingLot_Park", "_PySemaphore_Wait", "_PyMutex_LockTimed", "_PyMutex_LockSlow",
-	"PyEvent_WaitTimed", "_PyEvent_WaitTimed", "PyEvent_Wait", "_PyRecursiveMutex_LockTimed",
-	"_PyRecursiveMutex_Lock", NULL,
+    "_PyParkingLot_Park",     "_PySemaphore_Wait",
+    "_PyMutex_LockTimed",     "_PyMutex_LockSlow",
+    "PyEvent_WaitTimed",      "_PyEvent_WaitTimed",
+    "PyEvent_Wait",	      "_PyRecursiveMutex_LockTimed",
+    "_PyRecursiveMutex_Lock", NULL,
 };
 static const char *const semlock_funcs[] = {
-	"PyThread_acquire_lock_timed", "PyThread_acquire_lock", NULL,
+    "PyThread_acquire_lock_timed",
+    "PyThread_acquire_lock",
+    NULL,
 };
 static const char *const event_funcs[] = {
-	"PyEvent_WaitTimed", "_PyEvent_WaitTimed", "PyEvent_Wait", NULL,
+    "PyEvent_WaitTimed",
+    "_PyEvent_WaitTimed",
+    "PyEvent_Wait",
+    NULL,
 };
 /* Functions only an RLock's acquire runs (static ones are named where symbols are kept). */
 static const char *const rlock_funcs[] = {
-	"rlock_acquire", "rlock_acquire_restore", "_PyRecursiveMutex_LockTimed",
-	"_PyRecursiveMutex_Lock", NULL,
+    "rlock_acquire",
+    "rlock_acquire_restore",
+    "_PyRecursiveMutex_LockTimed",
+    "_PyRecursiveMutex_Lock",
+    NULL,
 };
 
 /* Py_BEGIN_CRITICAL_SECTION's slow paths (exported): an object's ob_mutex is contended. */
 static const char *const critical_funcs[] = {
-	"_PyCriticalSection_BeginSlow", "_PyCriticalSection2_BeginSlow", "_PyCriticalSection_Resume",
-	"PyCriticalSection_Begin", "PyCriticalSection2_Begin", NULL,
+    "_PyCriticalSection_BeginSlow", "_PyCriticalSection2_BeginSlow", "_PyCriticalSection_Resume",
+    "PyCriticalSection_Begin",	    "PyCriticalSection2_Begin",	     NULL,
 };
 /* Python/pystate.c (3.13+): static in the 3.13t build, named where its symbols are kept */
 static const char *const stw_requester_funcs[] = {
-	"stop_the_world", "_PyEval_StopTheWorld", "_PyEval_StopTheWorldAll", NULL,
+    "stop_the_world",
+    "_PyEval_StopTheWorld",
+    "_PyEval_StopTheWorldAll",
+    NULL,
 };
 static const char *const stw_parked_funcs[] = {
-	"tstate_wait_attach", "_PyThreadState_Attach", NULL,
+    "tstate_wait_attach",
+    "_PyThreadState_Attach",
+    NULL,
 };
 
 bool pyobj_parking_func(const char *func)
@@ -96,14 +111,21 @@ const char *pyobj_stw_cause(const struct symdata *sd, const __u64 *ips, unsigned
 	static const struct {
 		const char *func, *cause;
 	} causes[] = {
-		{"gc_collect_main", "GC"},	      {"gc_collect_internal", "GC"},
-		{"_PyGC_Collect", "GC"},	      {"PyGC_Collect", "GC"},
-		{"_PyEval_SetTrace", "trace"},	      {"_PyEval_SetProfile", "trace"},
-		{"_PyEval_SetTraceAllThreads", "trace"}, {"_PyEval_SetProfileAllThreads", "trace"},
-		{"_PyMonitoring_SetEvents", "monitoring"}, {"_PyMonitoring_SetLocalEvents", "monitoring"},
-		{"PyOS_BeforeFork", "fork"},	      {"_PyEval_StopTheWorldAll", "fork"},
-		{"_PyEval_EnableGILTransient", "GIL"}, {"_PyEval_EnableGILPermanent", "GIL"},
-		{"_PyEval_DisableGIL", "GIL"},
+	    {"gc_collect_main", "GC"},
+	    {"gc_collect_internal", "GC"},
+	    {"_PyGC_Collect", "GC"},
+	    {"PyGC_Collect", "GC"},
+	    {"_PyEval_SetTrace", "trace"},
+	    {"_PyEval_SetProfile", "trace"},
+	    {"_PyEval_SetTraceAllThreads", "trace"},
+	    {"_PyEval_SetProfileAllThreads", "trace"},
+	    {"_PyMonitoring_SetEvents", "monitoring"},
+	    {"_PyMonitoring_SetLocalEvents", "monitoring"},
+	    {"PyOS_BeforeFork", "fork"},
+	    {"_PyEval_StopTheWorldAll", "fork"},
+	    {"_PyEval_EnableGILTransient", "GIL"},
+	    {"_PyEval_EnableGILPermanent", "GIL"},
+	    {"_PyEval_DisableGIL", "GIL"},
 	};
 
 	for (unsigned i = 0; sd && i < nr; i++) {
@@ -115,7 +137,8 @@ const char *pyobj_stw_cause(const struct symdata *sd, const __u64 *ips, unsigned
 			/* gc_collect_main.constprop.0 and such are the same function */
 			for (size_t c = 0; fn && c < sizeof(causes) / sizeof(causes[0]); c++)
 				if (!strncmp(fn, causes[c].func, strlen(causes[c].func)) &&
-				    (!fn[strlen(causes[c].func)] || fn[strlen(causes[c].func)] == '.'))
+				    (!fn[strlen(causes[c].func)] ||
+				     fn[strlen(causes[c].func)] == '.'))
 					return causes[c].cause;
 		}
 	}
@@ -174,14 +197,15 @@ static void normalise(struct pyf *v, unsigned n)
 			continue;
 		}
 		if (!strcmp(f, "wait"))
-			q = !in || !v[i - 1].lib ? "Condition.wait"
+			q = !in || !v[i - 1].lib			     ? "Condition.wait"
 			    : !strcmp(in, "wait") || !strcmp(in, "wait_for") ? "Event.wait"
-			    : "Barrier.wait";
+									     : "Barrier.wait";
 		else if (!strcmp(f, "wait_for"))
 			q = "Condition.wait_for";
 		else if (!strcmp(f, "acquire") || !strcmp(f, "__enter__"))
-			q = in && v[i - 1].lib ? "Semaphore.acquire"
-			    : !strcmp(f, "__enter__") ? "Condition.__enter__" : "_RLock.acquire";
+			q = in && v[i - 1].lib	      ? "Semaphore.acquire"
+			    : !strcmp(f, "__enter__") ? "Condition.__enter__"
+						      : "_RLock.acquire";
 		else if (!strcmp(f, "join") || !strcmp(f, "_wait_for_tstate_lock"))
 			q = "Thread.join";
 		else if (!strcmp(f, "_acquire_restore"))
@@ -202,15 +226,24 @@ static int api_kind(const char *q)
 		const char *suffix;
 		int kind;
 	} api[] = {
-		{"Condition.wait", PYOBJ_CONDITION},	 {"Condition.wait_for", PYOBJ_CONDITION},
-		{"Condition.__enter__", LOCK_OP},	 {"Condition._acquire_restore", LOCK_OP},
-		{"Event.wait", PYOBJ_EVENT},		 {"Semaphore.acquire", PYOBJ_SEMAPHORE},
-		{"Semaphore.__enter__", PYOBJ_SEMAPHORE}, {"Barrier.wait", PYOBJ_BARRIER},
-		{"Barrier._wait", PYOBJ_BARRIER},	 {"Barrier._enter", PYOBJ_BARRIER},
-		{"Thread.join", PYOBJ_JOIN},		 {"Thread._wait_for_tstate_lock", PYOBJ_JOIN},
-		{"_shutdown", PYOBJ_JOIN},		 {"Queue.get", PYOBJ_QUEUE},
-		{"Queue.put", PYOBJ_QUEUE},		 {"Queue.join", PYOBJ_QUEUE},
-		{"_RLock.acquire", PYOBJ_RLOCK},	 {"_RLock.__enter__", PYOBJ_RLOCK},
+	    {"Condition.wait", PYOBJ_CONDITION},
+	    {"Condition.wait_for", PYOBJ_CONDITION},
+	    {"Condition.__enter__", LOCK_OP},
+	    {"Condition._acquire_restore", LOCK_OP},
+	    {"Event.wait", PYOBJ_EVENT},
+	    {"Semaphore.acquire", PYOBJ_SEMAPHORE},
+	    {"Semaphore.__enter__", PYOBJ_SEMAPHORE},
+	    {"Barrier.wait", PYOBJ_BARRIER},
+	    {"Barrier._wait", PYOBJ_BARRIER},
+	    {"Barrier._enter", PYOBJ_BARRIER},
+	    {"Thread.join", PYOBJ_JOIN},
+	    {"Thread._wait_for_tstate_lock", PYOBJ_JOIN},
+	    {"_shutdown", PYOBJ_JOIN},
+	    {"Queue.get", PYOBJ_QUEUE},
+	    {"Queue.put", PYOBJ_QUEUE},
+	    {"Queue.join", PYOBJ_QUEUE},
+	    {"_RLock.acquire", PYOBJ_RLOCK},
+	    {"_RLock.__enter__", PYOBJ_RLOCK},
 	};
 
 	for (size_t i = 0; q && i < sizeof(api) / sizeof(api[0]); i++)
@@ -229,8 +262,8 @@ static int api_kind(const char *q)
 static bool api_loops(const char *q)
 {
 	static const char *const loops[] = {
-		"Semaphore.acquire", "Semaphore.__enter__", "Barrier.wait", "Barrier._wait",
-		"Barrier._enter", NULL,
+	    "Semaphore.acquire", "Semaphore.__enter__", "Barrier.wait",
+	    "Barrier._wait",	 "Barrier._enter",	NULL,
 	};
 
 	return in_list(q, loops);
@@ -384,8 +417,7 @@ bool pyobj_expr(const char *line, enum pyobj_kind k, char *out, size_t len)
 	return expr_of(line, kind_methods(k), out, len);
 }
 
-static void fill_site(const struct pyobj_wait *in, const struct pyf *v, int site,
-		      struct pyobj *out)
+static void fill_site(const struct pyobj_wait *in, const struct pyf *v, int site, struct pyobj *out)
 {
 	const char *open;
 
@@ -426,7 +458,10 @@ static bool importlib_frame(const struct pyf *p)
 /* A C queue (_queue.SimpleQueue) waits on a lock of its own under get(): static functions,
  * named where symbols are kept; else the line's call tells. */
 static const char *const simplequeue_funcs[] = {
-	"_queue_SimpleQueue_get_impl", "_queue_SimpleQueue_get", "simplequeue_get", NULL,
+    "_queue_SimpleQueue_get_impl",
+    "_queue_SimpleQueue_get",
+    "simplequeue_get",
+    NULL,
 };
 
 static bool simplequeue_wait(const struct pyobj_wait *in, const struct pyf *site)
@@ -436,7 +471,8 @@ static bool simplequeue_wait(const struct pyobj_wait *in, const struct pyf *site
 
 	if (native_has(in, simplequeue_funcs))
 		return true;
-	return site && site->f && site->f->src && !pyobj_expr(site->f->src, PYOBJ_LOCK, e, sizeof(e)) &&
+	return site && site->f && site->f->src &&
+	       !pyobj_expr(site->f->src, PYOBJ_LOCK, e, sizeof(e)) &&
 	       expr_of(site->f->src, calls, e, sizeof(e));
 }
 
@@ -454,8 +490,8 @@ static void name_futures_call(const struct pyf *site, const char *call, struct p
 		snprintf(out->name, sizeof(out->name), "Future.%s()", call);
 }
 
-#define MAX_PY 32
-#define PYOBJ_MUTEX_IN_LOCK 16	   /* PyObject_HEAD */
+#define MAX_PY		       32
+#define PYOBJ_MUTEX_IN_LOCK    16 /* PyObject_HEAD */
 #define PYOBJ_MUTEX_IN_LOCK_FT 32 /* PyObject_HEAD of a free-threaded build */
 
 bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
@@ -535,8 +571,8 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 		/* a Lock or RLock acquire: proved by the native code that waits */
 		if (!parked && !native_has(in, semlock_funcs) && kind != PYOBJ_RLOCK)
 			return false;
-		out->kind = kind == PYOBJ_RLOCK || native_has(in, rlock_funcs) ? PYOBJ_RLOCK
-										: PYOBJ_LOCK;
+		out->kind =
+		    kind == PYOBJ_RLOCK || native_has(in, rlock_funcs) ? PYOBJ_RLOCK : PYOBJ_LOCK;
 		/* no library frame: a C queue's get() (SimpleQueue) waits for an item */
 		if (!kind && !import && simplequeue_wait(in, site >= 0 ? &v[site] : NULL))
 			out->kind = PYOBJ_QUEUE;

@@ -14,16 +14,16 @@
 
 /* The same values as enum tt_pyobj_kind (bpf/threadtrace.h, TT_REC_PYWAIT records). */
 enum pyobj_kind {
-	PYOBJ_NONE = TT_PYOBJ_UNKNOWN,	   /* not a wait on a Python synchronisation object */
-	PYOBJ_LOCK = TT_PYOBJ_LOCK,	   /* threading.Lock, a PyMutex (import lock ...) */
-	PYOBJ_RLOCK = TT_PYOBJ_RLOCK,	   /* threading.RLock */
+	PYOBJ_NONE = TT_PYOBJ_UNKNOWN,	      /* not a wait on a Python synchronisation object */
+	PYOBJ_LOCK = TT_PYOBJ_LOCK,	      /* threading.Lock, a PyMutex (import lock ...) */
+	PYOBJ_RLOCK = TT_PYOBJ_RLOCK,	      /* threading.RLock */
 	PYOBJ_CONDITION = TT_PYOBJ_CONDITION, /* Condition.wait / wait_for */
-	PYOBJ_EVENT = TT_PYOBJ_EVENT,	   /* Event.wait */
+	PYOBJ_EVENT = TT_PYOBJ_EVENT,	      /* Event.wait */
 	PYOBJ_SEMAPHORE = TT_PYOBJ_SEMAPHORE, /* Semaphore / BoundedSemaphore.acquire */
-	PYOBJ_BARRIER = TT_PYOBJ_BARRIER,  /* Barrier.wait */
-	PYOBJ_JOIN = TT_PYOBJ_JOIN,	   /* Thread.join, the interpreter's exit waiting */
-	PYOBJ_QUEUE = TT_PYOBJ_QUEUE,	   /* queue.Queue (and subclasses) get / put / join */
-	PYOBJ_OBJECT = TT_PYOBJ_OBJECT,	   /* free-threaded: an object's ob_mutex (critical section) */
+	PYOBJ_BARRIER = TT_PYOBJ_BARRIER,     /* Barrier.wait */
+	PYOBJ_JOIN = TT_PYOBJ_JOIN,	      /* Thread.join, the interpreter's exit waiting */
+	PYOBJ_QUEUE = TT_PYOBJ_QUEUE,	      /* queue.Queue (and subclasses) get / put / join */
+	PYOBJ_OBJECT = TT_PYOBJ_OBJECT, /* free-threaded: an object's ob_mutex (critical section) */
 	PYOBJ__NR,
 };
 
@@ -32,24 +32,24 @@ struct pyobj_wait {
 	const struct symdata *sd;    /* names of Python frames (pyframes_note) and source lines */
 	const struct tt_pyframe *py; /* the wait's Python frames, leaf first (local0 read) */
 	unsigned nr_py;
-	const __u64 *native;	     /* its user frames, leaf first (Python ones merged in or not) */
+	const __u64 *native; /* its user frames, leaf first (Python ones merged in or not) */
 	unsigned nr_native;
-	__u64 futex;		     /* the futex word waited on */
-	__u64 park_key;		     /* the 8 bytes before it, read at the wait (TT_REC_PARK_KEY); 0 */
+	__u64 futex;	/* the futex word waited on */
+	__u64 park_key; /* the 8 bytes before it, read at the wait (TT_REC_PARK_KEY); 0 */
 	bool have_park_key;
-	__u64 type_obj;		     /* the object the collector read a type of (TT_REC_PY_OBJTYPE) */
-	const char *type;	     /* its tp_name ("list", "_thread.RLock"); NULL when none */
+	__u64 type_obj;	  /* the object the collector read a type of (TT_REC_PY_OBJTYPE) */
+	const char *type; /* its tp_name ("list", "_thread.RLock"); NULL when none */
 };
 
 struct pyobj {
 	enum pyobj_kind kind;
-	__u64 key;	 /* the object's identity: every wait on one Python object has this key */
-	__u64 obj;	 /* the object's address, which is its id(); 0 when not known */
-	bool parked;	 /* a parking-lot wait (3.13.1+): key is the PyMutex/PyEvent, not the futex */
-	bool loop;	 /* the call may wait several times (Semaphore.acquire, Queue.get ...) */
-	__u64 site_ip;	 /* the Python frame (pyframe_ip) of the call that waited; 0 when none */
-	char name[96];	 /* the expression the call names: "ledger_lock", "self.lock", "q"; "" */
-	char where[160]; /* "pyprog.py:120", the site's file and line; "" */
+	__u64 key;     /* the object's identity: every wait on one Python object has this key */
+	__u64 obj;     /* the object's address, which is its id(); 0 when not known */
+	bool parked;   /* a parking-lot wait (3.13.1+): key is the PyMutex/PyEvent, not the futex */
+	bool loop;     /* the call may wait several times (Semaphore.acquire, Queue.get ...) */
+	__u64 site_ip; /* the Python frame (pyframe_ip) of the call that waited; 0 when none */
+	char name[96]; /* the expression the call names: "ledger_lock", "self.lock", "q"; "" */
+	char where[160];	   /* "pyprog.py:120", the site's file and line; "" */
 	char type[TT_PY_TYPE_LEN]; /* the object's tp_name when read ("list"); "" */
 };
 
@@ -67,7 +67,8 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out);
 #define PYOBJ_IMPORT_LOCK "import lock"
 
 /* Names: records.h's pyobj_kind_name ("lock", "condition" ...); the JSON kinds of the
- * objects (lockkind.h LK_PY_*) are "python-" and that. Lock contention (Lock, RLock) as opposed to waiting for work or an event. */
+ * objects (lockkind.h LK_PY_*) are "python-" and that. Lock contention (Lock, RLock) as opposed to
+ * waiting for work or an event. */
 bool pyobj_kind_is_lock(enum pyobj_kind k);
 
 /*

@@ -47,10 +47,10 @@ enum {
 
 /* A chunk is written when this much is buffered, or this long after the last one. */
 #define RCHUNK_BYTES (1u << 20)
-#define RCHUNK_NS 1000000000ULL
+#define RCHUNK_NS    1000000000ULL
 
-#define LOCK_HAS_NAME 1
-#define LOCK_HAS_MODULE 2
+#define LOCK_HAS_NAME	  1
+#define LOCK_HAS_MODULE	  2
 #define LOCK_HAS_LOCATION 4
 
 struct out_buf {
@@ -67,9 +67,18 @@ static void put(struct out_buf *o, const void *p, size_t n)
 	o->len += n;
 }
 
-static void put_u16(struct out_buf *o, __u16 v) { put(o, &v, 2); }
-static void put_u32(struct out_buf *o, __u32 v) { put(o, &v, 4); }
-static void put_u64(struct out_buf *o, __u64 v) { put(o, &v, 8); }
+static void put_u16(struct out_buf *o, __u16 v)
+{
+	put(o, &v, 2);
+}
+static void put_u32(struct out_buf *o, __u32 v)
+{
+	put(o, &v, 4);
+}
+static void put_u64(struct out_buf *o, __u64 v)
+{
+	put(o, &v, 8);
+}
 
 static size_t begin_section(struct out_buf *o, __u32 type)
 {
@@ -142,16 +151,16 @@ static void sanitize_line(char *s)
 
 struct recfile_writer {
 	char *path;
-	const struct symdata *sd; /* growing as the session names things */
+	const struct symdata *sd;	/* growing as the session names things */
 	size_t frames_done, locks_done; /* frames and locks written so far (they only grow) */
 	struct u64_map modules_done;	/* the start of each module written (kept sorted) */
 	struct out_buf syms;		/* the new symbol sections, written before a chunk */
-	struct outfile file; /* the new file, renamed to path when whole */
+	struct outfile file;		/* the new file, renamed to path when whole */
 	int fd;
-	struct out_buf o;     /* not yet written: a chunk's records, or the closing sections */
-	__u64 written;	      /* bytes in the file */
-	__u32 crc_file;	      /* crc of every byte written */
-	__u64 chunk_ns;	      /* when the last chunk was written */
+	struct out_buf o; /* not yet written: a chunk's records, or the closing sections */
+	__u64 written;	  /* bytes in the file */
+	__u32 crc_file;	  /* crc of every byte written */
+	__u64 chunk_ns;	  /* when the last chunk was written */
 	int err;
 };
 
@@ -187,8 +196,10 @@ static int writer_put(struct recfile_writer *w, const void *p, size_t n)
 		return w->err;
 	w->err = write_all(w->fd, p, n, -1);
 	if (w->err) {
-		fprintf(stderr, "threadtrace: failed to write record file %s: %s; tracing goes on "
-				"for the other outputs\n", w->path, strerror(-w->err));
+		fprintf(stderr,
+			"threadtrace: failed to write record file %s: %s; tracing goes on "
+			"for the other outputs\n",
+			w->path, strerror(-w->err));
 		return w->err;
 	}
 	w->crc_file = crc32(w->crc_file, p, n);
@@ -578,8 +589,9 @@ static int each_record(const struct src *s, size_t base, size_t len, bool checke
 		struct tt_rec_hdr h;
 		const struct tt_rec_hdr *rec, *wide;
 		size_t size;
-		__u64 buf[(sizeof(struct tt_pystack) +
-			   TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe)) / 8];
+		__u64
+		    buf[(sizeof(struct tt_pystack) + TT_PY_MAX_FRAMES * sizeof(struct tt_pyframe)) /
+			8];
 
 		if (len - off < sizeof(h)) {
 			snprintf(why, wl, "a record at byte %zu of the records is cut short", off);
@@ -650,10 +662,10 @@ static int parse_locks(const __u8 *p, size_t len, struct symdata *sd)
 		char *name = NULL, *module = NULL, *location = NULL;
 		struct sym_lock *l;
 
-		if (!take(&in, &addr, 8) || !take(&in, &name_off, 8) || !take(&in, &module_off, 8) ||
-		    !take(&in, &mem_ok, 1) || !take(&in, &flags, 1) || !take(&in, &nl, 2) ||
-		    !take(&in, &ml, 2) || !take(&in, &ll, 2) || !take(&in, mem, TT_MEMWIN_LEN) ||
-		    mem_ok > 1 || (flags & ~7) ||
+		if (!take(&in, &addr, 8) || !take(&in, &name_off, 8) ||
+		    !take(&in, &module_off, 8) || !take(&in, &mem_ok, 1) || !take(&in, &flags, 1) ||
+		    !take(&in, &nl, 2) || !take(&in, &ml, 2) || !take(&in, &ll, 2) ||
+		    !take(&in, mem, TT_MEMWIN_LEN) || mem_ok > 1 || (flags & ~7) ||
 		    ((flags & LOCK_HAS_NAME) && !take_str(&in, nl, &name)) ||
 		    ((flags & LOCK_HAS_MODULE) && !take_str(&in, ml, &module)) ||
 		    ((flags & LOCK_HAS_LOCATION) && !take_str(&in, ll, &location)) ||
@@ -797,8 +809,8 @@ struct walk_out {
  * records of format 2 to fn (NULL: check only; format 1's are handed by the caller). 0, or
  * -EINVAL with why. A format 2 file cut short is no error: out->cut_at and why say where.
  */
-static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
-		record_sink_fn fn, void *ctx, struct walk_out *out, char *why, size_t wl)
+static int walk(const struct src *s, struct rec_info *info, struct symdata *sd, record_sink_fn fn,
+		void *ctx, struct walk_out *out, char *why, size_t wl)
 {
 	const __u8 *data = s->data;
 	size_t len = s->len;
@@ -837,34 +849,35 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		int err = 0;
 
 		/* format 2 past its INFO: the writer may have died here; what came before stands */
-#define CUT(...)                                                                           \
-	do {                                                                               \
-		if (version >= 2 && (seen & (1u << SEC_INFO)) && !has_end(s)) {          \
-			out->cut_at = start;                                               \
-			snprintf(why, wl, __VA_ARGS__);                                    \
-			goto cut;                                                          \
-		}                                                                          \
-		snprintf(why, wl, __VA_ARGS__);                                            \
-		return -EINVAL;                                                            \
+#define CUT(...)                                                                                   \
+	do {                                                                                       \
+		if (version >= 2 && (seen & (1u << SEC_INFO)) && !has_end(s)) {                    \
+			out->cut_at = start;                                                       \
+			snprintf(why, wl, __VA_ARGS__);                                            \
+			goto cut;                                                                  \
+		}                                                                                  \
+		snprintf(why, wl, __VA_ARGS__);                                                    \
+		return -EINVAL;                                                                    \
 	} while (0)
 		if (!take(&in, &type, 4) || !take(&in, &reserved, 4) || !take(&in, &slen, 8))
 			CUT("the file is truncated (no end marker)");
 		/* format 3: the symbol sections come as the names were learnt, each checked */
-		symbols = version >= 3 && (type == SEC_FRAMES || type == SEC_LOCKS ||
-					   type == SEC_MODULES || type == SEC_INLINES ||
-					   type == SEC_PYSRC);
+		symbols = version >= 3 &&
+			  (type == SEC_FRAMES || type == SEC_LOCKS || type == SEC_MODULES ||
+			   type == SEC_INLINES || type == SEC_PYSRC);
 		if (reserved && type != SEC_RCHUNK && !symbols) {
 			snprintf(why, wl, "damaged: bad section header at byte %zu", start);
 			return -EINVAL;
 		}
 		if (slen > in.len - in.off)
-			CUT("the file is truncated (section %u wants %llu bytes, %zu are left)", type,
-			    (unsigned long long)slen, in.len - in.off);
+			CUT("the file is truncated (section %u wants %llu bytes, %zu are left)",
+			    type, (unsigned long long)slen, in.len - in.off);
 		if (type < SEC_INFO || type > SEC_PYSRC ||
 		    ((seen & (1u << type)) && type != SEC_RCHUNK && !symbols) ||
 		    (type == SEC_RECORDS && version != 1) || (type == SEC_RCHUNK && version < 2) ||
 		    ((type == SEC_INLINES || type == SEC_PYSRC) && !(seen & (1u << SEC_FRAMES)))) {
-			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type, start);
+			snprintf(why, wl, "damaged: unexpected section %u at byte %zu", type,
+				 start);
 			return -EINVAL;
 		}
 		payload = in.p + in.off;
@@ -936,9 +949,11 @@ static int walk(const struct src *s, struct rec_info *info, struct symdata *sd,
 		}
 		if (err) {
 			snprintf(why, wl, "damaged: malformed %s section",
-				 type == SEC_FRAMES ? "frames" : type == SEC_LOCKS ? "locks"
-				 : type == SEC_MODULES ? "modules" : type == SEC_INLINES ? "inlines"
-				 : "source lines");
+				 type == SEC_FRAMES    ? "frames"
+				 : type == SEC_LOCKS   ? "locks"
+				 : type == SEC_MODULES ? "modules"
+				 : type == SEC_INLINES ? "inlines"
+						       : "source lines");
 			return err;
 		}
 		in.off += slen;
@@ -976,9 +991,10 @@ cut:
 static void say_cut(const char *path, const struct src *s, const struct walk_out *out,
 		    const char *why)
 {
-	fprintf(stderr, "threadtrace: %s is cut short at byte %zu of %zu (%s): the session that "
-			"wrote it did not finish (killed, crashed or out of disk?); the %zu whole "
-			"record chunks before are read%s\n",
+	fprintf(stderr,
+		"threadtrace: %s is cut short at byte %zu of %zu (%s): the session that "
+		"wrote it did not finish (killed, crashed or out of disk?); the %zu whole "
+		"record chunks before are read%s\n",
 		path, out->cut_at, s->len, why, out->nr_chunks,
 		out->version >= 3 ? ", with the names written before them"
 				  : ", frames and locks stay unnamed (a file from before names "
@@ -997,8 +1013,8 @@ int recfile_parse(const __u8 *data, size_t len, struct rec_info *info, struct re
 	err = walk(&s, info, sd, append_record, rb, &out, why, wl);
 
 	if (!err && out.records_len)
-		err = each_record(&s, out.records, out.records_len, true, append_record, rb, why,
-				  wl);
+		err =
+		    each_record(&s, out.records, out.records_len, true, append_record, rb, why, wl);
 	return err;
 }
 
@@ -1045,8 +1061,7 @@ static void unmap_file(struct src *s)
 		munmap((void *)s->data, s->len);
 }
 
-int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
-		 struct symdata *sd)
+int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb, struct symdata *sd)
 {
 	char why[256] = "";
 	struct src s;
@@ -1070,8 +1085,8 @@ int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
 	return err;
 }
 
-int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd,
-		   record_sink_fn fn, void *ctx)
+int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd, record_sink_fn fn,
+		   void *ctx)
 {
 	char why[256] = "";
 	struct src s;
@@ -1086,8 +1101,8 @@ int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd,
 	if (!err && out.cut_at)
 		say_cut(path, &s, &out, why);
 	if (!err && out.records_len)
-		err = each_record(&s, out.records, out.records_len, true, fn, ctx, why,
-				  sizeof(why));
+		err =
+		    each_record(&s, out.records, out.records_len, true, fn, ctx, why, sizeof(why));
 	else if (!err)
 		err = walk(&s, &again, NULL, fn, ctx, &out, why, sizeof(why));
 	if (err) {

@@ -59,7 +59,7 @@ int recfile_read(const char *path, struct rec_info *info, struct record_buf *rb,
  * size, the symbol data) is checked first, then each record goes to fn in file order. Memory
  * does not grow with the file. Prints one message on failure; 0 or -errno.
  */
-int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd,
-		   record_sink_fn fn, void *ctx);
+int recfile_stream(const char *path, struct rec_info *info, struct symdata *sd, record_sink_fn fn,
+		   void *ctx);
 
 #endif

@@ -96,7 +96,8 @@ int record_check(const void *rec, size_t size)
 		/* the ring buffer pads records to 8 bytes */
 		return s->size <= TT_MAX_SNAPSHOT && s->size <= s->wanted &&
 			       (size - min) - s->size < 8 && size >= min + s->size
-			       ? 0 : -EINVAL;
+			   ? 0
+			   : -EINVAL;
 	}
 	if (h->kind == TT_REC_DEADLOCK) {
 		const struct tt_deadlock *dl = rec;
@@ -116,7 +117,8 @@ int record_check(const void *rec, size_t size)
 		return p->nr <= TT_PY_MAX_FRAMES &&
 			       (size == min + (size_t)p->nr * sizeof(struct tt_pyframe) ||
 				size == min + (size_t)p->nr * TT_PYFRAME_V1_SIZE)
-			       ? 0 : -EINVAL;
+			   ? 0
+			   : -EINVAL;
 	}
 	st = record_stack(h);
 	if (st) {
@@ -169,9 +171,9 @@ void records_free(struct record_buf *rb)
 
 const char *pyobj_kind_name(unsigned kind)
 {
-	static const char *const names[] = {"", "lock", "rlock", "condition", "event",
-					    "semaphore", "barrier", "join", "queue",
-					    "object-lock"};
+	static const char *const names[] = {"",	     "lock",	   "rlock",   "condition",
+					    "event", "semaphore",  "barrier", "join",
+					    "queue", "object-lock"};
 
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "";
 }

@@ -105,7 +105,8 @@ static void print_hist(FILE *out, const struct lock_stat *l)
 			width = 1;
 		memset(bar, '#', width);
 		bar[width] = 0;
-		fprintf(out, "    %-17s %8llu |%-40s|\n", range, (unsigned long long)hist_at(&l->hist, b), bar);
+		fprintf(out, "    %-17s %8llu |%-40s|\n", range,
+			(unsigned long long)hist_at(&l->hist, b), bar);
 	}
 }
 
@@ -174,7 +175,8 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 		const struct attrib *x = &l->waiters[i];
 
 		fprintf(out, "      %6llux %10s  tid %s %s\n", (unsigned long long)x->count,
-			fmt_ns(t1, sizeof(t1), x->wait_ns), TID_STR(x->tid), tname(a, x->tid, x->comm));
+			fmt_ns(t1, sizeof(t1), x->wait_ns), TID_STR(x->tid),
+			tname(a, x->tid, x->comm));
 		print_stack(out, a, x->stack, o->max_frames);
 	}
 	if (l->nr_waiters > o->top_stacks)
@@ -187,7 +189,8 @@ static void print_lock(FILE *out, const struct analysis *a, const struct lock_st
 			char other[48] = "";
 
 			if (x->pid)
-				snprintf(other, sizeof(other), " (pid %u, another process)", x->pid);
+				snprintf(other, sizeof(other), " (pid %u, another process)",
+					 x->pid);
 			fprintf(out, "      %6llux %10s  tid %s %s%s%s\n",
 				(unsigned long long)x->count, fmt_ns(t1, sizeof(t1), x->wait_ns),
 				TID_STR(x->tid), tname(a, x->tid, x->comm), other,
@@ -227,10 +230,11 @@ static void print_section(FILE *out, const struct analysis *a, bool contention,
 		ns += l->wait_ns;
 	}
 	fprintf(out, "\n%s%s: %u %s, %llu %s, %s waited\n",
-		contention ? "LOCK CONTENTION (mutex, rwlock, futex" : "WAITING FOR WORK (condvar, "
-								     "semaphore, join",
-		!contention && has_park(a) ? ", park)" : ")",
-		total, total == 1 ? "object" : "objects", (unsigned long long)n,
+		contention ? "LOCK CONTENTION (mutex, rwlock, futex"
+			   : "WAITING FOR WORK (condvar, "
+			     "semaphore, join",
+		!contention && has_park(a) ? ", park)" : ")", total,
+		total == 1 ? "object" : "objects", (unsigned long long)n,
 		contention ? "contentions" : "waits", fmt_ns(t, sizeof(t), ns));
 	for (size_t i = 0; i < a->nr_locks && shown < o->top_locks; i++) {
 		const struct lock_stat *l = &a->locks[i];
@@ -253,13 +257,15 @@ static void print_potential(FILE *out, const struct analysis *a, const struct de
 	for (unsigned i = 0; i <= dl->nr; i++) {
 		const struct lock_stat *l = analysis_lock_of(a, dl->links[i % dl->nr].addr);
 
-		fprintf(out, "%s%s", i ? " -> " : "",
-			tsafe(l ? (l->name[0] ? l->name : lock_label(l, label, sizeof(label))) : "?"));
+		fprintf(
+		    out, "%s%s", i ? " -> " : "",
+		    tsafe(l ? (l->name[0] ? l->name : lock_label(l, label, sizeof(label))) : "?"));
 	}
 	fprintf(out, "\n");
 	for (unsigned i = 0; i < dl->nr; i++) {
 		const struct lock_stat *held = analysis_lock_of(a, dl->links[i].addr);
-		const struct lock_stat *next = analysis_lock_of(a, dl->links[(i + 1) % dl->nr].addr);
+		const struct lock_stat *next =
+		    analysis_lock_of(a, dl->links[(i + 1) % dl->nr].addr);
 
 		fprintf(out, "  tid %s %s took %s while holding %s\n", TID_STR(dl->links[i].tid),
 			tname(a, dl->links[i].tid, dl->links[i].comm),
@@ -292,14 +298,15 @@ static const char *py_object_label(const struct pywait_info *p, char *buf, size_
 {
 	snprintf(buf, len, "Python %s%s%s (threading.%s 0x%llx)", pyobj_kind_name(p->kind),
 		 p->name[0] ? " " : "", tsafe(p->name),
-		 p->kind == TT_PYOBJ_LOCK    ? "Lock"
-		 : p->kind == TT_PYOBJ_RLOCK ? "RLock"
+		 p->kind == TT_PYOBJ_LOCK	 ? "Lock"
+		 : p->kind == TT_PYOBJ_RLOCK	 ? "RLock"
 		 : p->kind == TT_PYOBJ_CONDITION ? "Condition"
-		 : p->kind == TT_PYOBJ_EVENT ? "Event"
+		 : p->kind == TT_PYOBJ_EVENT	 ? "Event"
 		 : p->kind == TT_PYOBJ_SEMAPHORE ? "Semaphore"
-		 : p->kind == TT_PYOBJ_BARRIER ? "Barrier"
-		 : p->kind == TT_PYOBJ_JOIN ? "Thread"
-		 : p->kind == TT_PYOBJ_QUEUE ? "queue" : "object",
+		 : p->kind == TT_PYOBJ_BARRIER	 ? "Barrier"
+		 : p->kind == TT_PYOBJ_JOIN	 ? "Thread"
+		 : p->kind == TT_PYOBJ_QUEUE	 ? "queue"
+						 : "object",
 		 (unsigned long long)p->obj);
 	return buf;
 }
@@ -332,7 +339,8 @@ static void print_blocked(FILE *out, const struct analysis *a, const struct repo
 			fmt_ns(t, sizeof(t), b->ns), b->at_attach ? " (already at attach)" : "",
 			tsafe(l ? lock_label(l, label, sizeof(label)) : "a futex wait"));
 		if (b->py.valid) {
-			fprintf(out, "    waits for %s", py_object_label(&b->py, label, sizeof(label)));
+			fprintf(out, "    waits for %s",
+				py_object_label(&b->py, label, sizeof(label)));
 			print_py_holder(out, &b->py);
 			fprintf(out, "\n");
 		}
@@ -389,14 +397,17 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 			(unsigned long long)a->unmatched_releases);
 	fprintf(out, "\n");
 	if (a->gated_cycles)
-		fprintf(out, "  %llu lock-order %s not reported: always taken inside a common lock, "
-			     "so never at once\n", (unsigned long long)a->gated_cycles,
+		fprintf(out,
+			"  %llu lock-order %s not reported: always taken inside a common lock, "
+			"so never at once\n",
+			(unsigned long long)a->gated_cycles,
 			a->gated_cycles == 1 ? "cycle" : "cycles");
 	for (size_t i = 0; i < n && i < o->top_locks; i++) {
 		const struct lock_stat *l = by_hold[i];
 
 		fprintf(out, " #%zu %s\n", i + 1, lock_title(l, label, sizeof(label)));
-		fprintf(out, "    %llu holds  total %s  avg %s  max %s  others waited %s meanwhile\n",
+		fprintf(out,
+			"    %llu holds  total %s  avg %s  max %s  others waited %s meanwhile\n",
 			(unsigned long long)l->acquisitions, fmt_ns(t[0], 32, l->hold_ns),
 			fmt_ns(t[1], 32, l->hold_ns / l->acquisitions),
 			fmt_ns(t[2], 32, l->max_hold_ns), fmt_ns(t[3], 32, l->caused_wait_ns));
@@ -404,10 +415,12 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 		for (size_t k = 0; k < l->nr_holders && k < o->top_stacks; k++) {
 			const struct holder *h = &l->holders[k];
 
-			fprintf(out, "        %5llux  %9s held  max %9s  ", (unsigned long long)h->count,
-				fmt_ns(t[0], 32, h->hold_ns), fmt_ns(t[1], 32, h->max_hold_ns));
+			fprintf(out, "        %5llux  %9s held  max %9s  ",
+				(unsigned long long)h->count, fmt_ns(t[0], 32, h->hold_ns),
+				fmt_ns(t[1], 32, h->max_hold_ns));
 			if (h->tid)
-				fprintf(out, "tid %s %s\n", TID_STR(h->tid), tname(a, h->tid, h->comm));
+				fprintf(out, "tid %s %s\n", TID_STR(h->tid),
+					tname(a, h->tid, h->comm));
 			else
 				fprintf(out, "several threads\n");
 			print_stack(out, a, h->stack, o->max_frames);
@@ -425,8 +438,8 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < by_hold[i]->nr_holders; k++)
 			if (by_hold[i]->holders[k].caused_wait_ns)
-				sites[nr_sites++] = (struct hold_site){by_hold[i],
-								       &by_hold[i]->holders[k]};
+				sites[nr_sites++] =
+				    (struct hold_site){by_hold[i], &by_hold[i]->holders[k]};
 	sort_array(sites, nr_sites, sizeof(*sites), cmp_site);
 	if (nr_sites)
 		fprintf(out, "\nHOLDS THAT MADE OTHERS WAIT (who pays): waiting of other threads "
@@ -434,10 +447,10 @@ static void print_holds(FILE *out, const struct analysis *a, const struct report
 	for (size_t i = 0; i < nr_sites && shown < o->top_locks; i++, shown++) {
 		const struct holder *h = sites[i].h;
 
-		fprintf(out, " #%zu %s of waiting on %s: %llu holds, %s held",
-			i + 1, fmt_ns(t[0], 32, h->caused_wait_ns),
-			tsafe(lock_label(sites[i].l, label, sizeof(label))), (unsigned long long)h->count,
-			fmt_ns(t[1], 32, h->hold_ns));
+		fprintf(out, " #%zu %s of waiting on %s: %llu holds, %s held", i + 1,
+			fmt_ns(t[0], 32, h->caused_wait_ns),
+			tsafe(lock_label(sites[i].l, label, sizeof(label))),
+			(unsigned long long)h->count, fmt_ns(t[1], 32, h->hold_ns));
 		if (h->tid)
 			fprintf(out, ", tid %s %s\n", TID_STR(h->tid), tname(a, h->tid, h->comm));
 		else
@@ -464,8 +477,8 @@ static void pct(char *buf, size_t len, __u64 part, __u64 whole)
  */
 static void print_stw(FILE *out, const struct analysis *a, const struct report_opts *o)
 {
-	static const char *const causes[] = {"GC", "trace", "monitoring", "fork", "GIL", "other",
-					     "unknown"};
+	static const char *const causes[] = {"GC",  "trace", "monitoring", "fork",
+					     "GIL", "other", "unknown"};
 	__u64 total = 0, max = 0;
 	size_t longest[3] = {0}, nl = 0;
 	char t1[32], t2[32];
@@ -511,7 +524,8 @@ static void print_stw(FILE *out, const struct analysis *a, const struct report_o
 	for (size_t k = 0; k < nl; k++) {
 		const struct py_stw_pause *p = &a->stw[longest[k]];
 
-		fprintf(out, "  longest #%zu: %s (%s), requested by tid %u, %u threads parked; at:\n",
+		fprintf(out,
+			"  longest #%zu: %s (%s), requested by tid %u, %u threads parked; at:\n",
 			k + 1, fmt_ns(t1, sizeof(t1), p->end - p->start), p->cause, p->requester,
 			p->parked);
 		print_stack(out, a, p->stack, o->max_frames);
@@ -525,11 +539,14 @@ static void print_gil_off(FILE *out, const struct analysis *a)
 	char ver[16];
 
 	pygil_version_str(g->hexversion, ver, sizeof(ver));
-	fprintf(out, "\nGIL (Python %s, %s): free-threaded build, the GIL was disabled for the whole "
-		     "trace: no thread held it\n", ver, tsafe(g->path));
+	fprintf(out,
+		"\nGIL (Python %s, %s): free-threaded build, the GIL was disabled for the whole "
+		"trace: no thread held it\n",
+		ver, tsafe(g->path));
 	if (g->transient_takes)
-		fprintf(out, "  (taken %llu times for a moment while extension modules were "
-			     "imported, which enables it until each import ends)\n",
+		fprintf(out,
+			"  (taken %llu times for a moment while extension modules were "
+			"imported, which enables it until each import ends)\n",
 			(unsigned long long)g->transient_takes);
 }
 
@@ -543,18 +560,23 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 
 	pygil_version_str(g->hexversion, ver, sizeof(ver));
 	pct(p[0], sizeof(p[0]), g->hold_ns, dur);
-	fprintf(out, "\nGIL (Python %s, %s): held %s of %s, %llu switches (%.1f/s), %llu forced "
-		     "drops\n", ver, tsafe(g->path), p[0], fmt_ns(t[0], sizeof(t[0]), dur),
+	fprintf(out,
+		"\nGIL (Python %s, %s): held %s of %s, %llu switches (%.1f/s), %llu forced "
+		"drops\n",
+		ver, tsafe(g->path), p[0], fmt_ns(t[0], sizeof(t[0]), dur),
 		(unsigned long long)g->switches, dur ? g->switches * 1e9 / dur : 0.0,
 		(unsigned long long)g->forced_drops);
-	fprintf(out, "  method: uprobes on %u take and %u drop stores to the GIL's locked (%s); "
-		     "switch interval %u us\n", g->sites_take, g->sites_drop,
+	fprintf(out,
+		"  method: uprobes on %u take and %u drop stores to the GIL's locked (%s); "
+		"switch interval %u us\n",
+		g->sites_take, g->sites_drop,
 		g->flags & TT_PY_STRIPPED ? "stripped build, found by decoding"
 					  : "in take_gil/drop_gil",
 		g->interval_us);
 	if (g->enabled_ts)
-		fprintf(out, "  free-threaded build: the GIL was disabled until it was enabled at "
-			     "run time, %s into the trace; traced from then\n",
+		fprintf(out,
+			"  free-threaded build: the GIL was disabled until it was enabled at "
+			"run time, %s into the trace; traced from then\n",
 			fmt_ns(t[0], sizeof(t[0]), g->enabled_ts - a->start_ts));
 	fprintf(out, "  %-7s %-*s %8s %8s %8s %7s %7s %9s\n", "tid", name_width(a), "name", "holds",
 		"waits", "on-cpu*", "takes", "waited", "forced");
@@ -568,12 +590,14 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 			continue;
 		pct(p[0], sizeof(p[0]), th->gil_hold_ns, life);
 		pct(p[1], sizeof(p[1]), th->gil_wait_ns, life);
-		pct(p[2], sizeof(p[2]), th->gil_traced_cpu_ns > th->gil_cpu_ns
-						? th->gil_traced_cpu_ns - th->gil_cpu_ns : 0, life);
+		pct(p[2], sizeof(p[2]),
+		    th->gil_traced_cpu_ns > th->gil_cpu_ns ? th->gil_traced_cpu_ns - th->gil_cpu_ns
+							   : 0,
+		    life);
 		fprintf(out, "  %-7s %-*.*s %8s %8s %8s %7llu %7llu %9llu\n", TID_STR(th->tid),
 			name_width(a), name_width(a), thread_stat_name(th), p[0], p[1], p[2],
-			(unsigned long long)th->gil_takes,
-			(unsigned long long)th->gil_waits, (unsigned long long)th->gil_forced_drops);
+			(unsigned long long)th->gil_takes, (unsigned long long)th->gil_waits,
+			(unsigned long long)th->gil_forced_drops);
 	}
 	fprintf(out, "  (share of each thread's time since the GIL was traced; on-cpu*: running "
 		     "without the GIL, in C code that released it)\n");
@@ -582,14 +606,15 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 
 		if (!th->gil_convoy)
 			continue;
-		fprintf(out, "  CONVOY: tid %s (%s) holds the GIL %s per take but waits %s each "
-			     "time it wants it back (switch interval %u us): %s lost over %llu waits. "
-			     "It is stuck behind CPU-bound threads; it waits at:\n",
-			TID_STR(th->tid),
-			tsafe_n(th->name, TT_COMM_LEN),
+		fprintf(out,
+			"  CONVOY: tid %s (%s) holds the GIL %s per take but waits %s each "
+			"time it wants it back (switch interval %u us): %s lost over %llu waits. "
+			"It is stuck behind CPU-bound threads; it waits at:\n",
+			TID_STR(th->tid), tsafe_n(th->name, TT_COMM_LEN),
 			fmt_ns(t[0], sizeof(t[0]), th->gil_hold_ns / th->gil_takes),
 			fmt_ns(t[1], sizeof(t[1]), th->gil_wait_ns / th->gil_waits), g->interval_us,
-			fmt_ns(t[2], sizeof(t[2]), th->gil_wait_ns), (unsigned long long)th->gil_waits);
+			fmt_ns(t[2], sizeof(t[2]), th->gil_wait_ns),
+			(unsigned long long)th->gil_waits);
 		for (size_t k = 0, n = 0; k < g->nr_waiters && n < o->top_stacks; k++)
 			if (g->waiters[k].tid == th->tid) {
 				print_stack(out, a, g->waiters[k].stack, o->max_frames);
@@ -630,14 +655,16 @@ static void report_stack_quality(FILE *out, const struct stack_quality *q)
 			fprintf(out, ", %llu in code mapped after the tables",
 				(unsigned long long)q->no_table);
 		if (q->copy_skipped)
-			fprintf(out, ", %llu with their copy skipped (--stack-rate, or the ring "
-				     "buffer half full)", (unsigned long long)q->copy_skipped);
+			fprintf(out,
+				", %llu with their copy skipped (--stack-rate, or the ring "
+				"buffer half full)",
+				(unsigned long long)q->copy_skipped);
 		if (q->copy_short)
 			fprintf(out, ", %llu copies smaller than the stack (--stack-bytes)",
 				(unsigned long long)q->copy_short);
 		if (q->frame_limit)
-			fprintf(out, ", %llu deeper than %d frames", (unsigned long long)q->frame_limit,
-				TT_MAX_USTACK);
+			fprintf(out, ", %llu deeper than %d frames",
+				(unsigned long long)q->frame_limit, TT_MAX_USTACK);
 	}
 	fprintf(out, "\n");
 }
@@ -676,16 +703,21 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		fprintf(out, ", %llu waits untracked (map full)",
 			(unsigned long long)a->untracked_waits);
 	if (a->inferred_switch_ins)
-		fprintf(out, ", %llu switch-ins inferred", (unsigned long long)a->inferred_switch_ins);
+		fprintf(out, ", %llu switch-ins inferred",
+			(unsigned long long)a->inferred_switch_ins);
 	fprintf(out, "\n");
 	report_stack_quality(out, &a->stackq);
 	print_runtimes(out, a);
 	if (a->lost_events)
-		fprintf(out, "  WARNING: %llu events were lost (ring buffer full): figures are low; "
-			     "raise --buffer-mb\n", (unsigned long long)a->lost_events);
+		fprintf(out,
+			"  WARNING: %llu events were lost (ring buffer full): figures are low; "
+			"raise --buffer-mb\n",
+			(unsigned long long)a->lost_events);
 	if (a->late_records)
-		fprintf(out, "  WARNING: %llu records came later than the analysis' reorder window "
-			     "(100 ms) and were left out\n", (unsigned long long)a->late_records);
+		fprintf(out,
+			"  WARNING: %llu records came later than the analysis' reorder window "
+			"(100 ms) and were left out\n",
+			(unsigned long long)a->late_records);
 
 	for (size_t d = 0; d < a->nr_deadlocks; d++) {
 		const struct deadlock_stat *dl = &a->deadlocks[d];
@@ -699,7 +731,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 			continue;
 		}
 		if (dl->nr == 1)
-			fprintf(out, "\nDEADLOCK at +%s: a thread waits for a lock it holds itself\n",
+			fprintf(out,
+				"\nDEADLOCK at +%s: a thread waits for a lock it holds itself\n",
 				fmt_ns(t, sizeof(t), dl->ts - a->start_ts));
 		else
 			fprintf(out, "\nDEADLOCK at +%s: %u threads wait for each other\n",
@@ -737,7 +770,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	if (a->nr_stw)
 		print_stw(out, a, o);
 
-	fprintf(out, "\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
+	fprintf(out,
+		"\nTHREADS: share of each thread's traced time; switches voluntary/involuntary\n");
 	/* a GIL column when the GIL was traced: its futex waits are neither lock nor cond */
 	fprintf(out, "  %-7s %-*s %9s %7s %7s %7s %7s %7s%s%s %8s %7s\n", "tid", name_width(a),
 		"name", "traced", "on-cpu", "runq", "lock", "cond", "other",
@@ -766,7 +800,8 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 	fprintf(out, "  (+ created, - exited during the trace; on-cpu: running, runq: runnable "
 		     "but not running)\n");
 	if (a->merged_threads)
-		fprintf(out, "  %llu new threads were counted in an older thread with their tid "
-			     "(more than %u threads had it)\n",
+		fprintf(out,
+			"  %llu new threads were counted in an older thread with their tid "
+			"(more than %u threads had it)\n",
 			(unsigned long long)a->merged_threads, TT_MAX_INCARNATIONS);
 }

@@ -28,7 +28,7 @@
 struct gil_probes {
 	struct bpf_link **links;
 	size_t n, cap;
-	bool done;	/* attached, or given up: no more tries */
+	bool done;		   /* attached, or given up: no more tries */
 	__u64 next_try, first_try; /* ns */
 	bool not_python;	   /* no CPython in the mappings of this generation */
 	unsigned maps_generation;
@@ -81,7 +81,7 @@ static void emit_py_objtype(struct rt_cpython *c, const struct tt_park_key *pk)
 	if (pylive_type_name(c->pylive, obj, rec.type, sizeof(rec.type)) || !rec.type[0] ||
 	    !(isalpha((unsigned char)rec.type[0]) || rec.type[0] == '_') ||
 	    rec.type[strspn(rec.type, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "0123456789_.")])
+				      "0123456789_.")])
 		return;
 	rec.hdr = pk->hdr;
 	rec.hdr.kind = TT_REC_PY_OBJTYPE;
@@ -119,8 +119,10 @@ static void report_pydeadlock_live(struct rt_cpython *c, const struct tt_deadloc
 		fprintf(stderr, "threadtrace: DEADLOCK: a Python thread waits for a lock it holds "
 				"itself:\n");
 	else
-		fprintf(stderr, "threadtrace: DEADLOCK: %u Python threads wait for each other's "
-				"locks:\n", dl->nr);
+		fprintf(stderr,
+			"threadtrace: DEADLOCK: %u Python threads wait for each other's "
+			"locks:\n",
+			dl->nr);
 	for (unsigned i = 0; i < dl->nr; i++) {
 		const struct tt_pywait *pw = pylocks_wait_of(c->pylocks, dl->links[i].tid);
 		/* in the program's terms: the threading name, else the OS's */
@@ -210,17 +212,19 @@ static void prefind_gil_sites(struct gil_probes *g, pid_t child)
 static void preload_interpreter(struct rt_cpython *c, const struct py_target *py)
 {
 	static const char *const funcs[] = {
-		"_PyEval_EvalFrameDefault", "PyEval_RestoreThread", "PyEval_SaveThread",
-		"PyThread_acquire_lock_timed", "PyObject_Vectorcall", "PyObject_Call",
-		"PyEval_EvalCode", "Py_RunMain", "PyThread_release_lock",
+	    "_PyEval_EvalFrameDefault", "PyEval_RestoreThread",
+	    "PyEval_SaveThread",	"PyThread_acquire_lock_timed",
+	    "PyObject_Vectorcall",	"PyObject_Call",
+	    "PyEval_EvalCode",		"Py_RunMain",
+	    "PyThread_release_lock",
 	};
 	struct {
 		struct tt_stack st;
 		__u64 ips[sizeof(funcs) / sizeof(funcs[0])];
 	} s = {0};
 
-	s.st.nr_user = (__u16)pygil_symbol_addrs(py, funcs, sizeof(funcs) / sizeof(funcs[0]),
-						 s.ips);
+	s.st.nr_user =
+	    (__u16)pygil_symbol_addrs(py, funcs, sizeof(funcs) / sizeof(funcs[0]), s.ips);
 	for (unsigned i = 0; i < s.st.nr_user; i++)
 		s.ips[i]++; /* a return address, as stacks hold them */
 	if (s.st.nr_user && c->h->sym)
@@ -275,9 +279,8 @@ static void adopted_pystack(struct rt_cpython *c, pid_t pid, pid_t tid, __u64 ts
 		struct tt_pyframe f[TT_PY_MAX_FRAMES];
 	} rec;
 	__u32 flags = 0;
-	unsigned nr = c->pylocks ? pylocks_stack(c->pylocks, (__u32)tid, rec.f,
-						  TT_PY_MAX_FRAMES, &flags)
-				 : 0;
+	unsigned nr =
+	    c->pylocks ? pylocks_stack(c->pylocks, (__u32)tid, rec.f, TT_PY_MAX_FRAMES, &flags) : 0;
 
 	if (!nr)
 		return;
@@ -408,8 +411,10 @@ static void poll_gil_enabled(struct gil_probes *g, const struct collector_opts *
 	g->py.flags &= ~TT_PY_GIL_DISABLED;
 	if (!o->quiet) {
 		pygil_version_str(g->py.hexversion, ver, sizeof(ver));
-		fprintf(stderr, "threadtrace: Python %s (%s): the GIL was enabled at run time: "
-				"traced from its first take\n", ver, g->py.path);
+		fprintf(stderr,
+			"threadtrace: Python %s (%s): the GIL was enabled at run time: "
+			"traced from its first take\n",
+			ver, g->py.path);
 	}
 }
 
@@ -419,8 +424,8 @@ static void poll_gil_enabled(struct gil_probes *g, const struct collector_opts *
  * interpreter is not there or not initialised yet (a COMMAND starting up, a program that loads
  * libpython late); a CPython that cannot be traced is said once.
  */
-static void try_attach_gil(struct rt_cpython *c, struct gil_probes *g,
-			   struct threadtrace_bpf *skel, pid_t pid, const struct collector_opts *o)
+static void try_attach_gil(struct rt_cpython *c, struct gil_probes *g, struct threadtrace_bpf *skel,
+			   pid_t pid, const struct collector_opts *o)
 {
 	struct py_target *py = &g->py;
 	char why[512] = "", ver[16];
@@ -473,12 +478,14 @@ static void try_attach_gil(struct rt_cpython *c, struct gil_probes *g,
 	for (size_t i = 0; i < py->nr_sites; i++) {
 		const struct gil_site *s = &py->sites[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = gil_site_cookie(s));
-		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.tt_gil_store, pid,
-								     py->open_path, s->probe_off, &uo);
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(
+		    skel->progs.tt_gil_store, pid, py->open_path, s->probe_off, &uo);
 
 		if (!l) {
-			fprintf(stderr, "threadtrace: GIL not traced: failed to attach a uprobe in %s: "
-					"%s\n", py->path, strerror(errno));
+			fprintf(stderr,
+				"threadtrace: GIL not traced: failed to attach a uprobe in %s: "
+				"%s\n",
+				py->path, strerror(errno));
 			detach_gil(g, skel);
 			return;
 		}
@@ -486,17 +493,19 @@ static void try_attach_gil(struct rt_cpython *c, struct gil_probes *g,
 		g->links[g->n++] = l;
 		if (o->verbose)
 			fprintf(stderr, "threadtrace: GIL %s at 0x%llx: %s; probed %s%s%s\n",
-				s->op == TT_GIL_TAKE ? "take" : "drop", (unsigned long long)s->vaddr,
-				s->insn, s->emulated ? "after it at " : "there (single-stepped)",
+				s->op == TT_GIL_TAKE ? "take" : "drop",
+				(unsigned long long)s->vaddr, s->insn,
+				s->emulated ? "after it at " : "there (single-stepped)",
 				s->emulated ? s->probe_insn : "", s->emulated ? " (emulated)" : "");
 	}
 	if (o->command) {
 		/* a short command's code objects die in finalization: stop it there until the
 		 * records before are read and their frames named (resume_after_finalize) */
 		long long off = pygil_finalize_offset(py);
-		struct bpf_link *l = off < 0 ? NULL :
-			bpf_program__attach_uprobe(skel->progs.tt_entry_stop, false, pid,
-						   py->open_path, (size_t)off);
+		struct bpf_link *l =
+		    off < 0 ? NULL
+			    : bpf_program__attach_uprobe(skel->progs.tt_entry_stop, false, pid,
+							 py->open_path, (size_t)off);
 
 		g->finalize = l && !libbpf_get_error(l) ? l : NULL;
 	}
@@ -507,22 +516,24 @@ static void try_attach_gil(struct rt_cpython *c, struct gil_probes *g,
 	emit_python(c, g, skel, pid);
 	symbolizer_note_lock(c->h->sym, c->h->sd, py->gil);
 	if (!o->quiet && g->gil_off)
-		fprintf(stderr, "threadtrace: Python %s (%s): free-threaded, the GIL is disabled: "
-				"Python frames only (the GIL is traced if it is enabled)\n", ver,
-			py->path);
+		fprintf(stderr,
+			"threadtrace: Python %s (%s): free-threaded, the GIL is disabled: "
+			"Python frames only (the GIL is traced if it is enabled)\n",
+			ver, py->path);
 	else if (!o->quiet) {
 		unsigned emulated = 0;
 
 		for (size_t i = 0; i < py->nr_sites; i++)
 			emulated += py->sites[i].emulated;
-		fprintf(stderr, "threadtrace: Python %s (%s): GIL traced at %u take and %u drop "
-				"stores (%s; %u probed at an emulated instruction after the store, "
-				"%zu single-stepped)\n", ver, py->path, py->nr_take, py->nr_drop,
+		fprintf(stderr,
+			"threadtrace: Python %s (%s): GIL traced at %u take and %u drop "
+			"stores (%s; %u probed at an emulated instruction after the store, "
+			"%zu single-stepped)\n",
+			ver, py->path, py->nr_take, py->nr_drop,
 			py->symbols ? "in take_gil/drop_gil" : "stripped build, found by decoding",
 			emulated, py->nr_sites - emulated);
 	}
 }
-
 
 static void *cp_open(const struct rt_host *h)
 {
@@ -640,8 +651,9 @@ static void cp_finish(void *rt, bool exited)
 	struct gil_probes *g = &c->gil;
 
 	if (!g->done && (g->py.runtime || g->pre.runtime) && !c->h->o->quiet)
-		fprintf(stderr, "threadtrace: %s before its Python interpreter was ready to be "
-				"traced: no GIL and no Python frames or thread names in this report\n",
+		fprintf(stderr,
+			"threadtrace: %s before its Python interpreter was ready to be "
+			"traced: no GIL and no Python frames or thread names in this report\n",
 			exited ? "the target exited" : "tracing stopped");
 	if (!exited) /* threads renamed while traced */
 		pynames_poll(c->pynames, rt_now_ns(), rt_now_ns(), true);

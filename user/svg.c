@@ -9,9 +9,9 @@
 #include "svg.h"
 
 #define SVG_WIDTH 1200
-#define FRAME_H 16
-#define PAD_X 10
-#define TOP 40
+#define FRAME_H	  16
+#define PAD_X	  10
+#define TOP	  40
 
 struct node {
 	char *name;
@@ -131,10 +131,11 @@ static void draw_node(struct draw *d, const struct node *n, __u64 x, unsigned de
 	fprintf(d->out, "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%u\"><title>", fx,
 		fw, depth);
 	xml_text(d->out, n->name);
-	fprintf(d->out, " (%llu %s, %.2f%%)</title><rect x=\"%.1f\" y=\"%u\" width=\"%.1f\" "
-			"height=\"%u\" fill=\"%s\" rx=\"2\" ry=\"2\"/><text x=\"%.1f\" y=\"%u\">",
-		(unsigned long long)n->value, d->unit, 100 * fw, px, y, pw, FRAME_H - 1, fill, px + 3,
-		y + 11);
+	fprintf(d->out,
+		" (%llu %s, %.2f%%)</title><rect x=\"%.1f\" y=\"%u\" width=\"%.1f\" "
+		"height=\"%u\" fill=\"%s\" rx=\"2\" ry=\"2\"/><text x=\"%.1f\" y=\"%u\">",
+		(unsigned long long)n->value, d->unit, 100 * fw, px, y, pw, FRAME_H - 1, fill,
+		px + 3, y + 11);
 	if (fit >= 3) {
 		size_t len = strlen(n->name);
 
@@ -161,43 +162,50 @@ static void draw_node(struct draw *d, const struct node *n, __u64 x, unsigned de
 }
 
 static const char script[] =
-	"var W=" "1200" ",PAD=10,frames=[],zoomed=null,details,matched,unzoom;\n"
-	"function init(evt){details=document.getElementById('details').firstChild;\n"
-	" matched=document.getElementById('matched').firstChild;\n"
-	" unzoom=document.getElementById('unzoom');\n"
-	" var gs=document.getElementsByClassName('f');\n"
-	" for(var i=0;i<gs.length;i++){var g=gs[i];frames.push({g:g,x:+g.getAttribute('data-x'),\n"
-	"  w:+g.getAttribute('data-w'),d:+g.getAttribute('data-d'),\n"
-	"  name:g.getElementsByTagName('title')[0].textContent});\n"
-	"  g.onclick=(function(f){return function(){zoom(f)}})(frames[frames.length-1]);\n"
-	"  g.onmouseover=(function(f){return function(){details.nodeValue=f.name}})(frames[frames.length-1]);\n"
-	"  g.onmouseout=function(){details.nodeValue=' '};}\n"
-	" unzoom.onclick=function(){zoom(null)};\n"
-	" document.getElementById('search').onclick=search;}\n"
-	"function place(f,x,w){var r=f.g.getElementsByTagName('rect')[0],t=f.g.getElementsByTagName('text')[0];\n"
-	" var px=PAD+x*(W-2*PAD),pw=w*(W-2*PAD);r.setAttribute('x',px.toFixed(1));\n"
-	" r.setAttribute('width',pw.toFixed(1));t.setAttribute('x',(px+3).toFixed(1));\n"
-	" var label=f.name.replace(/ \\([^()]*\\)$/,''),fit=Math.floor((pw-6)/7);\n"
-	" t.textContent=fit<3?'':label.length<=fit?label:label.substring(0,fit-2)+'..';}\n"
-	"function zoom(z){zoomed=z;unzoom.setAttribute('class',z?'':'hide');\n"
-	" for(var i=0;i<frames.length;i++){var f=frames[i];\n"
-	"  if(!z){f.g.style.display='';f.g.setAttribute('class','f');place(f,f.x,f.w);continue;}\n"
-	"  var inside=f.x>=z.x-1e-12&&f.x+f.w<=z.x+z.w+1e-12;\n"
-	"  if(f.d<z.d&&f.x<=z.x+1e-12&&f.x+f.w>=z.x+z.w-1e-12){f.g.style.display='';\n"
-	"   f.g.setAttribute('class','f parent');place(f,0,1);}\n"
-	"  else if(f.d>=z.d&&inside){f.g.style.display='';f.g.setAttribute('class','f');\n"
-	"   place(f,(f.x-z.x)/z.w,f.w/z.w);}\n"
-	"  else f.g.style.display='none';}}\n"
-	"function search(){var term=prompt('Search frames (regular expression)','');\n"
-	" if(term===null)return;var re;try{re=new RegExp(term)}catch(e){alert(e);return}\n"
-	" var spans=[];for(var i=0;i<frames.length;i++){var f=frames[i],r=f.g.getElementsByTagName('rect')[0];\n"
-	"  if(term&&re.test(f.name)){if(!r.getAttribute('data-fill'))r.setAttribute('data-fill',r.getAttribute('fill'));\n"
-	"   r.setAttribute('fill','rgb(230,0,230)');spans.push([f.x,f.x+f.w]);}\n"
-	"  else if(r.getAttribute('data-fill'))r.setAttribute('fill',r.getAttribute('data-fill'));}\n"
-	" spans.sort(function(a,b){return a[0]-b[0]});var sum=0,end=-1;\n"
-	" for(var j=0;j<spans.length;j++){var s=Math.max(spans[j][0],end);\n"
-	"  if(spans[j][1]>s){sum+=spans[j][1]-s;end=spans[j][1];}}\n"
-	" matched.nodeValue=term?'Matched: '+(100*sum).toFixed(1)+'%':' ';}\n";
+    "var W="
+    "1200"
+    ",PAD=10,frames=[],zoomed=null,details,matched,unzoom;\n"
+    "function init(evt){details=document.getElementById('details').firstChild;\n"
+    " matched=document.getElementById('matched').firstChild;\n"
+    " unzoom=document.getElementById('unzoom');\n"
+    " var gs=document.getElementsByClassName('f');\n"
+    " for(var i=0;i<gs.length;i++){var g=gs[i];frames.push({g:g,x:+g.getAttribute('data-x'),\n"
+    "  w:+g.getAttribute('data-w'),d:+g.getAttribute('data-d'),\n"
+    "  name:g.getElementsByTagName('title')[0].textContent});\n"
+    "  g.onclick=(function(f){return function(){zoom(f)}})(frames[frames.length-1]);\n"
+    "  g.onmouseover=(function(f){return "
+    "function(){details.nodeValue=f.name}})(frames[frames.length-1]);\n"
+    "  g.onmouseout=function(){details.nodeValue=' '};}\n"
+    " unzoom.onclick=function(){zoom(null)};\n"
+    " document.getElementById('search').onclick=search;}\n"
+    "function place(f,x,w){var "
+    "r=f.g.getElementsByTagName('rect')[0],t=f.g.getElementsByTagName('text')[0];\n"
+    " var px=PAD+x*(W-2*PAD),pw=w*(W-2*PAD);r.setAttribute('x',px.toFixed(1));\n"
+    " r.setAttribute('width',pw.toFixed(1));t.setAttribute('x',(px+3).toFixed(1));\n"
+    " var label=f.name.replace(/ \\([^()]*\\)$/,''),fit=Math.floor((pw-6)/7);\n"
+    " t.textContent=fit<3?'':label.length<=fit?label:label.substring(0,fit-2)+'..';}\n"
+    "function zoom(z){zoomed=z;unzoom.setAttribute('class',z?'':'hide');\n"
+    " for(var i=0;i<frames.length;i++){var f=frames[i];\n"
+    "  if(!z){f.g.style.display='';f.g.setAttribute('class','f');place(f,f.x,f.w);continue;}\n"
+    "  var inside=f.x>=z.x-1e-12&&f.x+f.w<=z.x+z.w+1e-12;\n"
+    "  if(f.d<z.d&&f.x<=z.x+1e-12&&f.x+f.w>=z.x+z.w-1e-12){f.g.style.display='';\n"
+    "   f.g.setAttribute('class','f parent');place(f,0,1);}\n"
+    "  else if(f.d>=z.d&&inside){f.g.style.display='';f.g.setAttribute('class','f');\n"
+    "   place(f,(f.x-z.x)/z.w,f.w/z.w);}\n"
+    "  else f.g.style.display='none';}}\n"
+    "function search(){var term=prompt('Search frames (regular expression)','');\n"
+    " if(term===null)return;var re;try{re=new RegExp(term)}catch(e){alert(e);return}\n"
+    " var spans=[];for(var i=0;i<frames.length;i++){var "
+    "f=frames[i],r=f.g.getElementsByTagName('rect')[0];\n"
+    "  "
+    "if(term&&re.test(f.name)){if(!r.getAttribute('data-fill'))r.setAttribute('data-fill',r."
+    "getAttribute('fill'));\n"
+    "   r.setAttribute('fill','rgb(230,0,230)');spans.push([f.x,f.x+f.w]);}\n"
+    "  else if(r.getAttribute('data-fill'))r.setAttribute('fill',r.getAttribute('data-fill'));}\n"
+    " spans.sort(function(a,b){return a[0]-b[0]});var sum=0,end=-1;\n"
+    " for(var j=0;j<spans.length;j++){var s=Math.max(spans[j][0],end);\n"
+    "  if(spans[j][1]>s){sum+=spans[j][1]-s;end=spans[j][1];}}\n"
+    " matched.nodeValue=term?'Matched: '+(100*sum).toFixed(1)+'%':' ';}\n";
 
 int svg_write(FILE *out, const struct folded *f, const char *title, const char *unit)
 {
@@ -222,9 +230,10 @@ int svg_write(FILE *out, const struct folded *f, const char *title, const char *
 	d.total = root->value ? root->value : 1;
 	depth = depth_of(root);
 	d.height = TOP + (depth + 1) * FRAME_H + 40;
-	fprintf(out, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
-		     "<svg version=\"1.1\" width=\"%u\" height=\"%u\" onload=\"init(evt)\" "
-		     "viewBox=\"0 0 %u %u\" xmlns=\"http://www.w3.org/2000/svg\">\n",
+	fprintf(out,
+		"<?xml version=\"1.0\" standalone=\"no\"?>\n"
+		"<svg version=\"1.1\" width=\"%u\" height=\"%u\" onload=\"init(evt)\" "
+		"viewBox=\"0 0 %u %u\" xmlns=\"http://www.w3.org/2000/svg\">\n",
 		SVG_WIDTH, d.height, SVG_WIDTH, d.height);
 	fputs("<style>text{font-family:Verdana,sans-serif;font-size:12px;fill:#000}"
 	      ".f{cursor:pointer}.f:hover rect{stroke:#000;stroke-width:0.5}.parent{opacity:0.5}"
@@ -247,8 +256,8 @@ int svg_write(FILE *out, const struct folded *f, const char *title, const char *
 	if (root->value) {
 		draw_node(&d, root, 0, 0, false);
 	} else {
-		fprintf(out, "<text x=\"%u\" y=\"%u\">no waits were traced</text>\n", SVG_WIDTH / 2 - 60,
-			d.height / 2);
+		fprintf(out, "<text x=\"%u\" y=\"%u\">no waits were traced</text>\n",
+			SVG_WIDTH / 2 - 60, d.height / 2);
 	}
 	fputs("</g>\n</svg>\n", out);
 	free_tree(root);

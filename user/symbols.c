@@ -43,8 +43,8 @@ struct module {
 	char *debuglink;     /* .gnu_debuglink file name */
 	__u32 debuglink_crc; /* and the CRC32 of the debug file it names */
 	bool has_debuglink_crc;
-	char *debug_path;    /* the separate debug file found, if any */
-	__u8 *debugdata;     /* .gnu_debugdata: MiniDebugInfo, an xz-compressed ELF */
+	char *debug_path; /* the separate debug file found, if any */
+	__u8 *debugdata;  /* .gnu_debugdata: MiniDebugInfo, an xz-compressed ELF */
 	size_t debugdata_len;
 	struct elf_sym *funcs, *objects;
 	size_t nr_funcs, cap_funcs, nr_objects, cap_objects;
@@ -69,9 +69,9 @@ struct symbolizer {
 	int root_fd; /* /proc/PID/root held open once read, -1 before */
 	struct jit_sym *jit;
 	size_t nr_jit, cap_jit;
-	off_t jit_size; /* size of the map file when last read */
-	bool perf_map_refused; /* said once */
-	struct proc_maps maps;    /* the latest read */
+	off_t jit_size;		  /* size of the map file when last read */
+	bool perf_map_refused;	  /* said once */
+	struct proc_maps maps;	  /* the latest read */
 	struct proc_maps retired; /* mappings seen earlier that are gone now */
 	struct module *mods;
 	size_t nr_mods, cap_mods;
@@ -171,7 +171,8 @@ static void load_symtab(struct module *m, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
 		if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
 			continue;
 		type = GELF_ST_TYPE(sym.st_info);
-		if (type != STT_FUNC && type != STT_OBJECT && type != STT_TLS && type != STT_GNU_IFUNC)
+		if (type != STT_FUNC && type != STT_OBJECT && type != STT_TLS &&
+		    type != STT_GNU_IFUNC)
 			continue;
 		if (type == STT_TLS)
 			continue;
@@ -511,7 +512,8 @@ static void module_load(struct symbolizer *s, struct module *m, const struct map
 		elf_end(elf);
 	close(fd);
 	if (m->ok && !full) {
-		/* stripped: the full .symtab may sit in a debug file (libc6-dbg) or MiniDebugInfo */
+		/* stripped: the full .symtab may sit in a debug file (libc6-dbg) or MiniDebugInfo
+		 */
 		int dfd = open_debug_file(s, m);
 
 		if (dfd >= 0) {
@@ -567,7 +569,8 @@ static bool off_to_vaddr(const struct module *m, __u64 off, __u64 *vaddr)
 	for (size_t i = 0; i < m->nr_segs; i++) {
 		const struct elf_seg *sg = &m->segs[i];
 
-		/* memsz, not filesz: .bss objects (zero-initialised locks) live past the file part */
+		/* memsz, not filesz: .bss objects (zero-initialised locks) live past the file part
+		 */
 		if (off >= sg->offset && off < sg->offset + (sg->memsz ? sg->memsz : 1)) {
 			*vaddr = off - sg->offset + sg->vaddr;
 			return true;
@@ -797,7 +800,8 @@ void symbolizer_add_mapping(struct symbolizer *s, __u64 start, __u64 end, __u64 
 
 		if (!placed && o->start >= start) {
 			e = VEC_PUSH(out.v, out.n, out.cap);
-			*e = (struct map_entry){.start = start, .end = end, .pgoff = pgoff, .inode = 1};
+			*e = (struct map_entry){
+			    .start = start, .end = end, .pgoff = pgoff, .inode = 1};
 			snprintf(e->perms, sizeof(e->perms), "r-xp");
 			e->path = xstrdup(path);
 			placed = true;
@@ -960,8 +964,7 @@ static const char *die_name(Dwarf_Die *die, bool rust, char *buf, size_t len)
 	Dwarf_Die origin;
 	const char *name;
 
-	name = rust ? dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr))
-		    : NULL;
+	name = rust ? dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr)) : NULL;
 	if (name) {
 		char *d = symbol_display_name(name);
 
@@ -1129,9 +1132,10 @@ static FILE *open_perf_map(struct symbolizer *s, const char *path, struct stat *
 	if (fstat(fd, st) || !S_ISREG(st->st_mode) || (st->st_mode & (S_IWGRP | S_IWOTH)) ||
 	    (st->st_uid != 0 && (stat(proc, &owner) || st->st_uid != owner.st_uid))) {
 		if (!s->perf_map_refused)
-			fprintf(stderr, "threadtrace: ignoring %s: not the target's own (owner uid %u, "
-					"mode %03o): JIT frames stay unnamed\n", path,
-				(unsigned)st->st_uid, (unsigned)(st->st_mode & 0777));
+			fprintf(stderr,
+				"threadtrace: ignoring %s: not the target's own (owner uid %u, "
+				"mode %03o): JIT frames stay unnamed\n",
+				path, (unsigned)st->st_uid, (unsigned)(st->st_mode & 0777));
 		s->perf_map_refused = true;
 		close(fd);
 		return NULL;
@@ -1212,7 +1216,8 @@ static void resolve_user(struct symbolizer *s, struct symdata *sd, __u64 ip, boo
 		return;
 	}
 	if (e->path[0] != '/') {
-		snprintf(buf, sizeof(buf), "%s+0x%llx", e->path, (unsigned long long)(ip - e->start));
+		snprintf(buf, sizeof(buf), "%s+0x%llx", e->path,
+			 (unsigned long long)(ip - e->start));
 		symdata_add_frame(sd, ip, buf, NULL);
 		return;
 	}

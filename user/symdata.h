@@ -10,7 +10,7 @@
 
 /* Bytes kept around a futex word: enough for any glibc object that contains it. */
 #define TT_MEMWIN_BEFORE 48
-#define TT_MEMWIN_LEN 112
+#define TT_MEMWIN_LEN	 112
 
 /* A function inlined at an address: its name and where (innermost first). */
 struct sym_inline {
@@ -29,13 +29,13 @@ struct sym_frame {
 
 struct sym_lock {
 	__u64 addr;
-	char *name;     /* data symbol containing the word ("acc_lock"), NULL when none */
+	char *name;	/* data symbol containing the word ("acc_lock"), NULL when none */
 	__u64 name_off; /* offset of the word in that symbol */
 	/* module and location are shared by many locks: interned (symdata_str) */
 	const char *module;   /* file the word lies in, NULL for heap, stack, anonymous memory */
 	__u64 module_off;     /* ELF virtual address of the word in module */
 	const char *location; /* "[heap]", "[stack]", "[anon]" when module is NULL */
-	bool mem_ok;    /* mem holds the bytes [addr - TT_MEMWIN_BEFORE, + TT_MEMWIN_LEN) */
+	bool mem_ok;	      /* mem holds the bytes [addr - TT_MEMWIN_BEFORE, + TT_MEMWIN_LEN) */
 	__u8 mem[TT_MEMWIN_LEN];
 };
 

@@ -29,9 +29,9 @@ struct unwinder {
 static char *debuginfo_path;
 
 static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.debuginfo_path = &debuginfo_path,
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .debuginfo_path = &debuginfo_path,
 };
 
 static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
@@ -63,8 +63,8 @@ static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
 	struct unwinder *u = arg;
 	const struct tt_regs *r = &u->snap->regs;
-	Dwarf_Word bx = r->bx, bp_sp[2] = {r->bp, r->sp}, r12_15[4] = {r->r12, r->r13, r->r14,
-									   r->r15};
+	Dwarf_Word bx = r->bx, bp_sp[2] = {r->bp, r->sp},
+		   r12_15[4] = {r->r12, r->r13, r->r14, r->r15};
 
 	if (!dwfl_thread_state_registers(thread, DW_RBX, 1, &bx) ||
 	    !dwfl_thread_state_registers(thread, DW_RBP, 2, bp_sp) ||
@@ -75,9 +75,9 @@ static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {
-	.next_thread = next_thread,
-	.memory_read = memory_read,
-	.set_initial_registers = set_initial_registers,
+    .next_thread = next_thread,
+    .memory_read = memory_read,
+    .set_initial_registers = set_initial_registers,
 };
 
 static void report_module(void *ctx, const char *open_path, const char *path, __u64 bias)

@@ -16,8 +16,8 @@
 struct ustack_module {
 	char *path;
 	__u64 inode;
-	bool fp;       /* no CFI to load: frame pointers */
-	bool loaded;   /* its rows are in cfi_rows (or there was no room) */
+	bool fp;     /* no CFI to load: frame pointers */
+	bool loaded; /* its rows are in cfi_rows (or there was no room) */
 	__u32 first_row, nr_rows;
 	struct cfi_table t; /* its rows until loaded; its segments, to place mappings */
 };
@@ -26,7 +26,7 @@ struct ustack_tables {
 	pid_t pid;
 	struct ustack_maps m;
 	bool bound;
-	struct tt_cfi_row *rows; /* mmapped cfi_rows */
+	struct tt_cfi_row *rows;    /* mmapped cfi_rows */
 	struct tt_unwind_map *maps; /* mmapped unwind_maps */
 	size_t rows_bytes, maps_bytes;
 	size_t rows_used;

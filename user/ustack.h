@@ -15,10 +15,10 @@ struct ustack_tables;
 
 /* Where the BPF object keeps the tables (bpf/unwind.bpf.h). */
 struct ustack_maps {
-	int rows_fd;	     /* cfi_rows: an mmapable array of struct tt_cfi_row */
-	size_t max_rows;     /* its max_entries */
-	int maps_fd;	     /* unwind_maps: 2 * TT_UNWIND_MAX_MAPS struct tt_unwind_map */
-	volatile __u32 *table;	/* which half of unwind_maps is current */
+	int rows_fd;		 /* cfi_rows: an mmapable array of struct tt_cfi_row */
+	size_t max_rows;	 /* its max_entries */
+	int maps_fd;		 /* unwind_maps: 2 * TT_UNWIND_MAX_MAPS struct tt_unwind_map */
+	volatile __u32 *table;	 /* which half of unwind_maps is current */
 	volatile __u32 *nr_maps; /* [2]: mappings in each half */
 };
 
@@ -37,12 +37,12 @@ int ustack_tables_bind(struct ustack_tables *u, const struct ustack_maps *m);
 int ustack_tables_sync(struct ustack_tables *u);
 
 struct ustack_stats {
-	unsigned modules;	/* executable modules with CFI rows */
-	unsigned fp_modules;	/* executable mappings walked with frame pointers (no CFI) */
-	size_t rows;		/* rows loaded */
-	size_t unsupported;	/* CFI rows that say something the walk cannot follow */
-	unsigned full;		/* modules left out: cfi_rows was full */
-	unsigned syncs;		/* times the mappings were published */
+	unsigned modules;    /* executable modules with CFI rows */
+	unsigned fp_modules; /* executable mappings walked with frame pointers (no CFI) */
+	size_t rows;	     /* rows loaded */
+	size_t unsupported;  /* CFI rows that say something the walk cannot follow */
+	unsigned full;	     /* modules left out: cfi_rows was full */
+	unsigned syncs;	     /* times the mappings were published */
 };
 
 void ustack_tables_stats(const struct ustack_tables *u, struct ustack_stats *st);

@@ -133,10 +133,10 @@ void u64_map_free(struct u64_map *m)
 static void u64_map_rehash(struct u64_map *m, size_t ncap)
 {
 	struct u64_map n = {
-		.keys = xcalloc(ncap, sizeof(__u64)),
-		.vals = xcalloc(ncap, sizeof(__u64)),
-		.used = xcalloc(ncap, 1),
-		.cap = ncap,
+	    .keys = xcalloc(ncap, sizeof(__u64)),
+	    .vals = xcalloc(ncap, sizeof(__u64)),
+	    .used = xcalloc(ncap, 1),
+	    .cap = ncap,
 	};
 
 	for (size_t i = 0; i < m->cap; i++) {
@@ -202,20 +202,20 @@ const char *fmt_ns(char *buf, size_t len, __u64 ns)
 const char *futex_op_name(__u32 op)
 {
 	static const char *const names[] = {
-		[TT_FUTEX_WAIT] = "WAIT",
-		[TT_FUTEX_WAKE] = "WAKE",
-		[2] = "FD",
-		[TT_FUTEX_REQUEUE] = "REQUEUE",
-		[TT_FUTEX_CMP_REQUEUE] = "CMP_REQUEUE",
-		[TT_FUTEX_WAKE_OP] = "WAKE_OP",
-		[TT_FUTEX_LOCK_PI] = "LOCK_PI",
-		[TT_FUTEX_UNLOCK_PI] = "UNLOCK_PI",
-		[TT_FUTEX_TRYLOCK_PI] = "TRYLOCK_PI",
-		[TT_FUTEX_WAIT_BITSET] = "WAIT_BITSET",
-		[TT_FUTEX_WAKE_BITSET] = "WAKE_BITSET",
-		[TT_FUTEX_WAIT_REQUEUE_PI] = "WAIT_REQUEUE_PI",
-		[TT_FUTEX_CMP_REQUEUE_PI] = "CMP_REQUEUE_PI",
-		[TT_FUTEX_LOCK_PI2] = "LOCK_PI2",
+	    [TT_FUTEX_WAIT] = "WAIT",
+	    [TT_FUTEX_WAKE] = "WAKE",
+	    [2] = "FD",
+	    [TT_FUTEX_REQUEUE] = "REQUEUE",
+	    [TT_FUTEX_CMP_REQUEUE] = "CMP_REQUEUE",
+	    [TT_FUTEX_WAKE_OP] = "WAKE_OP",
+	    [TT_FUTEX_LOCK_PI] = "LOCK_PI",
+	    [TT_FUTEX_UNLOCK_PI] = "UNLOCK_PI",
+	    [TT_FUTEX_TRYLOCK_PI] = "TRYLOCK_PI",
+	    [TT_FUTEX_WAIT_BITSET] = "WAIT_BITSET",
+	    [TT_FUTEX_WAKE_BITSET] = "WAKE_BITSET",
+	    [TT_FUTEX_WAIT_REQUEUE_PI] = "WAIT_REQUEUE_PI",
+	    [TT_FUTEX_CMP_REQUEUE_PI] = "CMP_REQUEUE_PI",
+	    [TT_FUTEX_LOCK_PI2] = "LOCK_PI2",
 	};
 
 	switch (op) {

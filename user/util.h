@@ -24,21 +24,21 @@ void xunmap(void *p, size_t len);
 
 /* Grow *arr (of elem-sized items, capacity *cap) to hold at least want items. */
 void grow(void **arr, size_t *cap, size_t want, size_t elem);
-#define VEC_PUSH(arr, n, cap) \
+#define VEC_PUSH(arr, n, cap)                                                                      \
 	(grow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
 /*
  * The same for a vector that may grow large (one item per lock): only the item pushed is
  * zeroed, so the capacity not yet used is never touched (pages the kernel has not given).
  */
 void *grow_spare(void **arr, size_t *n, size_t *cap, size_t elem);
-#define VEC_PUSH_SPARE(arr, n, cap) \
+#define VEC_PUSH_SPARE(arr, n, cap)                                                                \
 	((__typeof__(&(arr)[0]))grow_spare((void **)&(arr), &(n), &(cap), sizeof(*(arr))))
 /*
  * The same for the many small vectors one per lock keeps: room for 1, 2, 4 ... items, the
  * capacity implied by n (none kept); only the item pushed is zeroed.
  */
 void *grow_pow2(void **arr, size_t *n, size_t elem);
-#define VEC_PUSH_POW2(arr, n) \
+#define VEC_PUSH_POW2(arr, n)                                                                      \
 	((__typeof__(&(arr)[0]))grow_pow2((void **)&(arr), &(n), sizeof(*(arr))))
 
 /* Open-addressing hash from a non-zero-hashed u64 key to a u64 value (often an index). */

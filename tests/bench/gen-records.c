@@ -12,7 +12,7 @@
 #include "recfile.h"
 
 #define PID 4242
-#define MS 1000000ULL
+#define MS  1000000ULL
 
 static void hdr(void *rec, __u16 kind, __u16 size, __u64 ts, __u32 tid)
 {

@@ -6,7 +6,7 @@
 #include "stream.h"
 #include "json.h"
 
-#define MS 1000000ULL
+#define MS     1000000ULL
 #define A_LOCK 0x1000ULL
 
 static void hdr(void *rec, __u16 kind, __u16 size, __u64 ts, __u32 pid, __u32 tid)

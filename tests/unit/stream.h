@@ -23,8 +23,7 @@ void s_wait_begin(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __u32 
 void s_wait_end(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret);
 void s_wake_op(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr);
 /* ... with the futex word as the wait ended */
-void s_wait_end_word(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret,
-		     __u32 word);
+void s_wait_end_word(struct record_buf *rb, __u64 ts, __u32 tid, __u64 addr, __s64 ret, __u32 word);
 void s_waking(struct record_buf *rb, __u64 ts, __u32 waker, __u32 wakee, __u64 wakee_addr,
 	      __u32 reason, __u64 waker_addr, const __u64 *ips, unsigned n);
 void s_switch(struct record_buf *rb, __u64 ts, __u32 prev, __u32 prev_state, __u32 next);

@@ -12,9 +12,9 @@
 #include "util.h"
 #include "test_analysis.h"
 
-#define MS 1000000ULL
-#define A_LOCK 0x1000ULL
-#define A_COND 0x2028ULL
+#define MS	1000000ULL
+#define A_LOCK	0x1000ULL
+#define A_COND	0x2028ULL
 #define E_AGAIN 11
 
 /* One thread's waits on a mutex: 4 futex waits, 2 acquisitions, 3 wakers' wake-ups. */
@@ -138,7 +138,8 @@ void test_exit_wakes(void)
 	l = find_lock(&a, JOINW);
 	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 && !strcmp(l->detail, "thread 8"));
 	l = find_lock(&a, NSJOIN);
-	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 && !strcmp(l->detail, "thread 105"));
+	CHECK(l && l->kind == LK_JOIN && l->causes[WC_EXIT] == 1 &&
+	      !strcmp(l->detail, "thread 105"));
 	l = find_lock(&a, ROBUST);
 	CHECK(l && l->kind == LK_MUTEX && !strcmp(l->detail, "robust"));
 	if (l) {
@@ -158,11 +159,11 @@ void test_thread_states(void)
 	__u64 ips[] = {0x10};
 
 	s_session(&rb, 0);
-	s_switch(&rb, 2 * MS, 1, TT_TASK_RUNNING, 0);           /* 1: ran 0-2, preempted */
-	s_switch(&rb, 3 * MS, 0, 0, 1);                         /* runnable 2-3 */
+	s_switch(&rb, 2 * MS, 1, TT_TASK_RUNNING, 0); /* 1: ran 0-2, preempted */
+	s_switch(&rb, 3 * MS, 0, 0, 1);		      /* runnable 2-3 */
 	s_wait_begin(&rb, 4 * MS, 1, A_LOCK, TT_FUTEX_WAIT, 2, ips, 1);
-	s_switch(&rb, 5 * MS, 1, TT_TASK_INTERRUPTIBLE, 0);     /* lock sleep 5-9 */
-	s_new_thread(&rb, 6 * MS, 2);                           /* 2: runnable 6-7 */
+	s_switch(&rb, 5 * MS, 1, TT_TASK_INTERRUPTIBLE, 0); /* lock sleep 5-9 */
+	s_new_thread(&rb, 6 * MS, 2);			    /* 2: runnable 6-7 */
 	s_switch(&rb, 7 * MS, 0, 0, 2);
 	s_waking(&rb, 9 * MS, 2, 1, A_LOCK, TT_WAKE_FUTEX, A_LOCK, ips, 1);
 	s_switch(&rb, 9 * MS + 500000, 2, TT_TASK_UNINTERRUPTIBLE, 1); /* 2: I/O from 9.5 */
@@ -182,7 +183,7 @@ void test_thread_states(void)
 	CHECK_EQ_U64(t1->runnable_ns, 1 * MS + 500000);
 	CHECK_EQ_U64(t1->lock_wait_ns, 4 * MS);
 	CHECK_EQ_U64(t1->on_cpu_ns + t1->runnable_ns + t1->lock_wait_ns + t1->cond_wait_ns +
-			     t1->other_wait_ns,
+			 t1->other_wait_ns,
 		     t1->end_ts - t1->start_ts);
 	CHECK_EQ_U64(t1->involuntary_switches, 1);
 	CHECK_EQ_U64(t1->voluntary_switches, 1);
@@ -209,10 +210,10 @@ void test_untraced_switch_in(void)
 	const struct thread_stat *t1, *t2;
 
 	s_session(&rb, 0);
-	s_switch_kstat(&rb, 1 * MS, 1, TT_TASK_RUNNING, 0, 0, 1 * MS);    /* 1: preempted */
+	s_switch_kstat(&rb, 1 * MS, 1, TT_TASK_RUNNING, 0, 0, 1 * MS);	     /* 1: preempted */
 	s_switch_kstat(&rb, 11 * MS, 1, TT_TASK_RUNNING, 0, 3 * MS, 8 * MS); /* no switch-in */
 	s_switch(&rb, 12 * MS, 0, 0, 1);
-	s_switch_kstat(&rb, 1 * MS, 2, TT_TASK_INTERRUPTIBLE, 0, 0, 1 * MS); /* 2: sleeps */
+	s_switch_kstat(&rb, 1 * MS, 2, TT_TASK_INTERRUPTIBLE, 0, 0, 1 * MS);	   /* 2: sleeps */
 	s_switch_kstat(&rb, 11 * MS, 2, TT_TASK_INTERRUPTIBLE, 0, 1 * MS, 3 * MS); /* woke unseen */
 	s_end(&rb, 12 * MS);
 	CHECK(analysis_run(&rb, NULL, &a) == 0);
@@ -224,8 +225,8 @@ void test_untraced_switch_in(void)
 	CHECK_EQ_U64(a.inferred_switch_ins, 2);
 	CHECK_EQ_U64(t1->runnable_ns, 3 * MS + 1 * MS); /* 1-4, then 11-12 */
 	CHECK_EQ_U64(t1->on_cpu_ns, 1 * MS + 7 * MS);
-	CHECK_EQ_U64(t2->on_cpu_ns, 1 * MS + 2 * MS);   /* 0-1, 9-11 */
-	CHECK_EQ_U64(t2->runnable_ns, 1 * MS);          /* 8-9 */
+	CHECK_EQ_U64(t2->on_cpu_ns, 1 * MS + 2 * MS);	  /* 0-1, 9-11 */
+	CHECK_EQ_U64(t2->runnable_ns, 1 * MS);		  /* 8-9 */
 	CHECK_EQ_U64(t2->other_wait_ns, 7 * MS + 1 * MS); /* 1-8, 11-12 */
 out:
 	analysis_free(&a);
@@ -594,7 +595,8 @@ void test_many_waiters(void)
 			__u64 base = (r * 400 + i * 20 + 1) * MS, waiter_ip = 0x1000 + i,
 			      waker_ip = 0x2000 + i;
 
-			s_wait_begin(&rb, base, 10 + i, A_LOCK, TT_FUTEX_WAIT | 128, 2, &waiter_ip, 1);
+			s_wait_begin(&rb, base, 10 + i, A_LOCK, TT_FUTEX_WAIT | 128, 2, &waiter_ip,
+				     1);
 			s_waking(&rb, base + (i + 1) * MS - 1000, 100 + i, 10 + i, A_LOCK,
 				 TT_WAKE_FUTEX, A_LOCK, &waker_ip, 1);
 			s_wait_end(&rb, base + (i + 1) * MS, 10 + i, A_LOCK, 0);

@@ -9,7 +9,7 @@
 #include "analysis.h"
 #include "test_analysis_holds.h"
 
-#define MS 1000000ULL
+#define MS     1000000ULL
 #define A_LOCK 0x1000ULL
 
 /* --holds: hold intervals, who pays, a failed try-lock, a cond wait, and the lock order. */
@@ -55,7 +55,8 @@ void test_holds(void)
 		CHECK_EQ_U64(l->acquisitions, 4);
 		CHECK_EQ_U64(l->hold_ns, 10 * MS + 800000 + 3 * MS + 1 * MS);
 		CHECK_EQ_U64(l->max_hold_ns, 10 * MS);
-		/* thread 2 waited 3.1..11.2 ms; thread 1 held it until 11 ms; sites 0x10, 0x20, 0x22 */
+		/* thread 2 waited 3.1..11.2 ms; thread 1 held it until 11 ms; sites 0x10, 0x20,
+		 * 0x22 */
 		CHECK_EQ_U64(l->caused_wait_ns, 7900000);
 		CHECK(l->nr_holders == 3 && l->holders[0].tid == 1 &&
 		      l->holders[0].caused_wait_ns == 7900000);

@@ -43,7 +43,7 @@ static int load_self(struct self_code *c)
 
 /* The walk of bpf/unwind.bpf.h over our own stack: the return addresses it finds. */
 static __attribute__((noinline)) unsigned walk_self(const struct self_code *c, __u64 *ips,
-						     unsigned max)
+						    unsigned max)
 {
 	__u64 ip, sp, bp, cfa;
 	unsigned n = 0;
@@ -106,8 +106,8 @@ void test_cfitab(void)
 	for (unsigned i = 1; i < n; i++) {
 		__u64 a = ips[i] - 1;
 
-		in_middle |= a >= (__u64)(uintptr_t)middle_frame &&
-			     a < (__u64)(uintptr_t)middle_frame + 64;
+		in_middle |=
+		    a >= (__u64)(uintptr_t)middle_frame && a < (__u64)(uintptr_t)middle_frame + 64;
 		in_main |= a >= (__u64)(uintptr_t)main && a < (__u64)(uintptr_t)main + 4096;
 	}
 	CHECK(n >= 4);

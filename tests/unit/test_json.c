@@ -10,7 +10,7 @@
 #include "json.h"
 #include "test_json.h"
 
-#define MS 1000000ULL
+#define MS     1000000ULL
 #define A_LOCK 0x1000ULL
 
 void test_json_escaping(void)

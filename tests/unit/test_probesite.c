@@ -10,15 +10,15 @@
 /* Probe sites: the first emulated instruction on the entry path that still has the object. */
 void test_probe_sites(void)
 {
-	static const __u8 mutex_lock[] = {0x8b, 0x47, 0x10,		/* mov 0x10(%rdi),%eax */
-					  0x89, 0xc2,			/* mov %eax,%edx */
-					  0x83, 0xe0, 0x7c,		/* and $0x7c,%eax */
-					  0x0f, 0x85, 0x10, 0, 0, 0,	/* jne +0x10 */
+	static const __u8 mutex_lock[] = {0x8b, 0x47, 0x10,	     /* mov 0x10(%rdi),%eax */
+					  0x89, 0xc2,		     /* mov %eax,%edx */
+					  0x83, 0xe0, 0x7c,	     /* and $0x7c,%eax */
+					  0x0f, 0x85, 0x10, 0, 0, 0, /* jne +0x10 */
 					  0xc3};
-	static const __u8 copied[] = {0x48, 0x89, 0xfb,	      /* mov %rdi,%rbx */
-				      0xbf, 0, 0, 0, 0,	      /* mov $0,%edi */
-				      0x48, 0x83, 0xec, 0x18, /* sub $0x18,%rsp */
-				      0x55,		      /* push %rbp */
+	static const __u8 copied[] = {0x48, 0x89, 0xfb,		 /* mov %rdi,%rbx */
+				      0xbf, 0,	  0,	0,    0, /* mov $0,%edi */
+				      0x48, 0x83, 0xec, 0x18,	 /* sub $0x18,%rsp */
+				      0x55,			 /* push %rbp */
 				      0xc3};
 	static const __u8 loop_back[] = {0x8b, 0x47, 0x10, /* mov 0x10(%rdi),%eax */
 					 0x90,		   /* nop: a branch target */

@@ -250,10 +250,10 @@ void test_pylive_frames_and_garbage(void)
 		fr[i] = mem(256);
 		put64(fr[i], 0, A(code));
 		put64(fr[i], 56, A(code) + 192 + 2 * i);
-		put64(fr[i], 72, 0x1000 + i);		/* localsplus[0] */
-		put64(fr[i], 80, 0x2000 + i);		/* localsplus[1] */
-		put64(fr[i], 88, 0x3000 + i);		/* the value stack */
-		top = i ? 3 : -1;			/* the innermost runs: no top */
+		put64(fr[i], 72, 0x1000 + i); /* localsplus[0] */
+		put64(fr[i], 80, 0x2000 + i); /* localsplus[1] */
+		put64(fr[i], 88, 0x3000 + i); /* the value stack */
+		top = i ? 3 : -1;	      /* the innermost runs: no top */
 		memcpy(fr[i] + 64, &top, 4);
 	}
 	put64(fr[0], 8, A(fr[1]));

@@ -108,8 +108,13 @@ void test_pyobj_freethreaded(void)
 	struct symdata sd = {0};
 	struct tt_pyframe py[1];
 	__u64 native[4] = {0x1000, 0x2000, 0x4000, 0x5000};
-	struct pyobj_wait in = {.sd = &sd, .py = py, .nr_py = 1, .native = native, .nr_native = 3,
-				.futex = 0x7ffd0010, .have_park_key = true};
+	struct pyobj_wait in = {.sd = &sd,
+				.py = py,
+				.nr_py = 1,
+				.native = native,
+				.nr_native = 3,
+				.futex = 0x7ffd0010,
+				.have_park_key = true};
 	struct pyobj o;
 	char e[96];
 

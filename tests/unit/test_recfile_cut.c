@@ -12,7 +12,7 @@
 #include "recfile.h"
 #include "test_recfile_cut.h"
 
-#define NR_WAITS 40000
+#define NR_WAITS   40000
 #define SEC_RCHUNK 8 /* recfile.c's section type of a chunk of records */
 
 /* Every record's frames and futex word are named in sd; returns the records seen. */

@@ -162,8 +162,8 @@ void test_debug_file_in_root(void)
 	snprintf(other, sizeof(other), "%s/other.debug", root);
 	build_id_path(root, by_id, sizeof(by_id));
 	snprintf(by_link, sizeof(by_link), "%s/usr/lib/debug/opt/app/unit-tests.debug", root);
-	CHECK(!run("mkdir -p %s/opt/app %s/usr/lib/debug/opt/app $(dirname %s)", root, root,
-		   by_id));
+	CHECK(
+	    !run("mkdir -p %s/opt/app %s/usr/lib/debug/opt/app $(dirname %s)", root, root, by_id));
 	CHECK(!run("objcopy --only-keep-debug %s %s", exe, good));
 	CHECK(!run("cp %s %s && cp %s %s", good, other, good, by_link) && !flip_build_id(other));
 	/* the module stripped of .symtab and DWARF; a copy of it names its debug file */
@@ -212,32 +212,38 @@ void test_debug_file_in_root(void)
 void test_rust_demangle(void)
 {
 	static const char *const demangled[][2] = {
-		{"_RNvMCs37aybkcCW4V_2btINtB2_6WorkerhE3runB2_", "<bt::Worker<u8>>::run"},
-		{"_RNvXs_Cs37aybkcCW4V_2btINtB4_6WorkerhENtB4_3Job2go",
-		 "<bt::Worker<u8> as bt::Job>::go"},
-		{"_RNvXs0_Cs37aybkcCW4V_2btINtB5_6WorkerhENtNtCsgEmfK2I1SDS_4core3fmt5Debug3f"
-		 "mtB5_",
-		 "<bt::Worker<u8> as core::fmt::Debug>::fmt"},
-		{"_RNvXsf_NtNtCsjrHSEGnQ3l9_3std2io5stdioRNtB5_6StdoutNtB7_5Write9write_fmt",
-		 "<&std::io::stdio::Stdout as std::io::Write>::write_fmt"},
-		{"_RINvNtNtCsjrHSEGnQ3l9_3std3sys9backtrace28___rust_begin_short_backtraceFEuuECs37aybk"
-		 "cCW4V_2bt",
-		 "std::sys::backtrace::__rust_begin_short_backtrace::<fn(), ()>"},
-		{"_RNCINvNtCsjrHSEGnQ3l9_3std2rt10lang_startuE0Cs37aybkcCW4V_2bt",
-		 "std::rt::lang_start::<()>::{closure#0}"},
-		/* LLVM's suffix on a local symbol is not part of the name */
-		{"_RNvCs37aybkcCW4V_2bt4main.llvm.6391462384462853385", "bt::main"},
-		{"_ZN48_$LT$bt..Worker$LT$u8$GT$$u20$as$u20$bt..Job$GT$2go17h79f182d4282a4974E",
-		 "<bt::Worker<u8> as bt::Job>::go"},
-		{"_ZN2bt15Worker$LT$T$GT$3run17h98e4c379803453beE", "bt::Worker<T>::run"},
-		/* C++ still goes to the C++ runtime's demangler */
-		{"_ZN3foo3barEv", "foo::bar()"},
+	    {"_RNvMCs37aybkcCW4V_2btINtB2_6WorkerhE3runB2_", "<bt::Worker<u8>>::run"},
+	    {"_RNvXs_Cs37aybkcCW4V_2btINtB4_6WorkerhENtB4_3Job2go",
+	     "<bt::Worker<u8> as bt::Job>::go"},
+	    {"_RNvXs0_Cs37aybkcCW4V_2btINtB5_6WorkerhENtNtCsgEmfK2I1SDS_4core3fmt5Debug3f"
+	     "mtB5_",
+	     "<bt::Worker<u8> as core::fmt::Debug>::fmt"},
+	    {"_RNvXsf_NtNtCsjrHSEGnQ3l9_3std2io5stdioRNtB5_6StdoutNtB7_5Write9write_fmt",
+	     "<&std::io::stdio::Stdout as std::io::Write>::write_fmt"},
+	    {"_RINvNtNtCsjrHSEGnQ3l9_3std3sys9backtrace28___rust_begin_short_backtraceFEuuECs37aybk"
+	     "cCW4V_2bt",
+	     "std::sys::backtrace::__rust_begin_short_backtrace::<fn(), ()>"},
+	    {"_RNCINvNtCsjrHSEGnQ3l9_3std2rt10lang_startuE0Cs37aybkcCW4V_2bt",
+	     "std::rt::lang_start::<()>::{closure#0}"},
+	    /* LLVM's suffix on a local symbol is not part of the name */
+	    {"_RNvCs37aybkcCW4V_2bt4main.llvm.6391462384462853385", "bt::main"},
+	    {"_ZN48_$LT$bt..Worker$LT$u8$GT$$u20$as$u20$bt..Job$GT$2go17h79f182d4282a4974E",
+	     "<bt::Worker<u8> as bt::Job>::go"},
+	    {"_ZN2bt15Worker$LT$T$GT$3run17h98e4c379803453beE", "bt::Worker<T>::run"},
+	    /* C++ still goes to the C++ runtime's demangler */
+	    {"_ZN3foo3barEv", "foo::bar()"},
 	};
 	/* not Rust, or malformed: back unchanged */
 	static const char *const unchanged[] = {
-		"main", "_R", "_RNvC", "_Rxyz", "_RNvB_3foo", "_RNvCs37aybkcCW4V_2bt4mai",
-		"_RNvXs_Cs37aybkcCW4V_2btINtB4_6Worker", "_RNvCs37aybkcCW4V_2bt4mainXYZ",
-		"_ZN2bt4main17h98e4c37980345E",
+	    "main",
+	    "_R",
+	    "_RNvC",
+	    "_Rxyz",
+	    "_RNvB_3foo",
+	    "_RNvCs37aybkcCW4V_2bt4mai",
+	    "_RNvXs_Cs37aybkcCW4V_2btINtB4_6Worker",
+	    "_RNvCs37aybkcCW4V_2bt4mainXYZ",
+	    "_ZN2bt4main17h98e4c37980345E",
 	};
 	size_t deep = 200000;
 	char *d, *name = malloc(2 * deep + 16);

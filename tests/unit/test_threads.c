@@ -13,8 +13,8 @@
 #include "perfetto.h"
 #include "test_threads.h"
 
-#define MS 1000000ULL
-#define US 1000ULL
+#define MS   1000000ULL
+#define US   1000ULL
 #define LOCK 0x1000ULL
 
 static void put(struct record_buf *rb, void *rec, __u16 kind, __u16 size, __u64 ts, __u32 tid)
@@ -85,7 +85,7 @@ static const struct thread_stat *thread_of(const struct analysis *a, __u32 key)
 static void check_adds_up(const struct thread_stat *t)
 {
 	CHECK_EQ_U64(t->on_cpu_ns + t->runnable_ns + t->lock_wait_ns + t->cond_wait_ns +
-			     t->other_wait_ns,
+			 t->other_wait_ns,
 		     t->end_ts - t->start_ts);
 }
 

@@ -20,8 +20,8 @@ void test_text_escape(void)
 	CHECK(!strcmp(text_escape((const char *)overlong, (size_t)-1, buf, sizeof(buf)),
 		      "\\xc0\\xaf"));
 	/* a comm field: 16 bytes, not terminated */
-	CHECK(!strcmp(text_escape("abcdefghijklmnopXYZ", 16, buf, sizeof(buf)),
-		      "abcdefghijklmnop"));
+	CHECK(
+	    !strcmp(text_escape("abcdefghijklmnopXYZ", 16, buf, sizeof(buf)), "abcdefghijklmnop"));
 	/* cut at a character, never inside one */
 	CHECK(!strcmp(text_escape("ab\xc3\xa9", (size_t)-1, buf, 4), "ab"));
 	CHECK_EQ_U64(utf8_seq_len((const unsigned char *)"\xed\xa0\x80", 3), 0); /* surrogate */

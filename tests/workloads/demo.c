@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define ACCOUNTS 64
-#define TELLERS 4
+#define ACCOUNTS  64
+#define TELLERS	  4
 #define TRANSFERS 300
 
 pthread_mutex_t ledger_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -50,7 +50,8 @@ static void *teller(void *arg)
 	unsigned seed = (unsigned)(long)arg;
 
 	for (int i = 0; i < TRANSFERS; i++) {
-		transfer(rand_r(&seed) % ACCOUNTS, rand_r(&seed) % ACCOUNTS, 1 + rand_r(&seed) % 100);
+		transfer(rand_r(&seed) % ACCOUNTS, rand_r(&seed) % ACCOUNTS,
+			 1 + rand_r(&seed) % 100);
 		pthread_mutex_lock(&audit_lock);
 		audit_queue++;
 		pthread_cond_signal(&audit_ready);

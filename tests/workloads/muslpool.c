@@ -107,8 +107,8 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	join_ns = now_ns() - t0;
 	for (int i = 0; i < 4; i++)
-		printf("{\"worker\": %d, \"locks\": %ld, \"lock_ns\": %lld}\n", w[i].tid, w[i].locks,
-		       w[i].lock_ns);
+		printf("{\"worker\": %d, \"locks\": %ld, \"lock_ns\": %lld}\n", w[i].tid,
+		       w[i].locks, w[i].lock_ns);
 	printf("{\"consumer\": %d, \"cond_waits\": %ld, \"cond_ns\": %lld, \"join_ns\": %lld}\n",
 	       consumer_tid, cond_waits, cond_ns, join_ns);
 	return 0;

@@ -68,7 +68,8 @@ static void *holder(void *arg)
 		for (long r = 0; r < iters; r++) {
 			pthread_mutex_lock(&objects[i]);
 			atomic_store(&cue, ++k);
-			/* glibc marks a mutex 2 (waiters) before its futex wait: contended for sure */
+			/* glibc marks a mutex 2 (waiters) before its futex wait: contended for sure
+			 */
 			while (atomic_load((atomic_int *)&objects[i].__data.__lock) != 2)
 				sched_yield();
 			pthread_mutex_unlock(&objects[i]);

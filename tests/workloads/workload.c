@@ -286,7 +286,7 @@ struct burner {
 	long long cpu_ns;
 	long long life_ns;
 	long voluntary, involuntary; /* the kernel's own context-switch counts for the thread */
-	long long run_delay_ns;      /* schedstat: time runnable, waiting for a CPU */
+	long long run_delay_ns;	     /* schedstat: time runnable, waiting for a CPU */
 };
 
 static void *burner_main(void *arg)
@@ -462,8 +462,8 @@ static int run_abba(void)
 	if (gated)
 		pthread_join(t, NULL);
 	pthread_join(u, NULL);
-	printf("{\"tid_ab\": %d, \"tid_ba\": %d, \"iterations\": %d}\n",
-	       atomic_load(&holder_tid), atomic_load(&waiter_tid), iters);
+	printf("{\"tid_ab\": %d, \"tid_ba\": %d, \"iterations\": %d}\n", atomic_load(&holder_tid),
+	       atomic_load(&waiter_tid), iters);
 	return 0;
 }
 
@@ -566,8 +566,8 @@ struct shared_ledger {
 
 static struct shared_ledger *shared_ledger(void)
 {
-	struct shared_ledger *l = mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE,
-				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shared_ledger *l =
+	    mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pthread_mutexattr_t at;
 
 	if (l == MAP_FAILED)
@@ -608,8 +608,9 @@ static int run_psharedies(void)
 	}
 	/* the child stays a zombie (not reaped): dead all the same */
 	printf("{\"parent\": %d, \"child\": %d, \"addr\": %lu, \"owner\": %d, \"at_ns\": "
-	       "%lld}\n", getpid(), child, (unsigned long)&l->ledger_mutex,
-	       l->ledger_mutex.__data.__owner, now_ns());
+	       "%lld}\n",
+	       getpid(), child, (unsigned long)&l->ledger_mutex, l->ledger_mutex.__data.__owner,
+	       now_ns());
 	pthread_mutex_lock(&l->ledger_mutex); /* never returns */
 	return 0;
 }
