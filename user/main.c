@@ -617,7 +617,11 @@ int main(int argc, char **argv)
 			optind++;
 		}
 		if (optind < argc) {
-			fprintf(stderr, "threadtrace: unexpected argument '%s'\n", argv[optind]);
+			fprintf(stderr, "threadtrace: unexpected argument '%s'%s\n", argv[optind],
+				argv[optind][0] == '-'
+				    ? ": options go before the pid's DURATION (threadtrace "
+				      "[OPTIONS] -p PID [DURATION])"
+				    : "");
 			return 2;
 		}
 	} else if (optind < argc) {
