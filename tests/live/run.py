@@ -1199,6 +1199,9 @@ def test_bad_input():
     for d in ("abc", "nan", "inf", "1e30", "0", ""):
         p = subprocess.run([TT, "-p", "1", d], capture_output=True, text=True, timeout=10)
         check(p.returncode == 2 and "invalid duration" in p.stderr, f"{d!r}: {p.stderr}")
+    p = subprocess.run([TT, "-p", "1", "4", "--json", "x.json"], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 2 and "options go before" in p.stderr, f"option last: {p.stderr}")
     for opt in ("-p", "-t"):
         p = subprocess.run([TT, opt, "0"], capture_output=True, text=True)
         check(p.returncode == 2 and "invalid" in p.stderr, f"{opt} 0: {p.stderr!r}")
