@@ -147,25 +147,24 @@ class Redis(Server):
 
     def __init__(self, tmp):
         super().__init__(tmp)
-        self.requests = 100000  # per test; set from the first load's rate
+        self.rate = None  # the last load's requests/s
 
     def server_argv(self):
         return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"]
 
     def load(self, seconds):
-        """redis-benchmark runs a count, not a time: the count is sized from the rate seen
-        first so that a run lasts about `seconds`."""
+        """redis-benchmark runs a count, not a time: the count is sized from the rate of the
+        load before so that a run lasts about `seconds` (the figure is a rate either way)."""
+        requests = max(10000, int(self.rate * seconds / 2)) if self.rate else 100000
         out = self.run_load(["redis-benchmark", "-h", "127.0.0.1", "-p", str(self.port), "-c",
-                             "50", "-n", str(self.requests), "-r", "100000", "-d", "100", "-t",
+                             "50", "-n", str(requests), "-r", "100000", "-d", "100", "-t",
                              "set,get", "--csv"], "load.log", seconds * 10 + 60)
         rates = [float(m) for m in re.findall(r'^"(?:SET|GET)","([0-9.]+)"', out, re.M)]
         if len(rates) != 2:
             raise ServerFailed(f"{self.name}: no SET and GET rates in: {out[-300:]}")
         rate = 2 / sum(1 / r for r in rates)  # both tests' requests over both tests' time
-        if not hasattr(self, "sized"):
-            self.sized = True
-            self.requests = max(10000, int(rate * seconds / 2))
+        self.rate = rate
         return rate
 
 
