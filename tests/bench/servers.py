@@ -90,7 +90,7 @@ class Server:
             raise ServerFailed(f"{self.name}: {argv[0]} exit {p.returncode}: {out}")
         return out
 
-    def wait_port(self, timeout=30):
+    def wait_port(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
