@@ -44,7 +44,8 @@ def kill_group(p, grace=10):
 
 
 class Server:
-    name = ""       # the row's name
+    short = ""      # what the server is
+    name = ""       # the row's name: the server and its load
     unit = ""       # what the throughput counts
     binaries = ()   # what must be installed
     python = False  # a CPython target: its GIL is traced
@@ -124,6 +125,7 @@ class Server:
 
 
 class Memcached(Server):
+    short = "memcached"
     name = "memcached -t 4, memload: 8 connections, 9 gets to 1 set of 100 bytes"
     unit = "requests/s"
     binaries = ("memcached", MEMLOAD)
@@ -141,6 +143,7 @@ class Memcached(Server):
 
 
 class Redis(Server):
+    short = "redis"
     name = "redis-server, redis-benchmark: 50 connections, SET and GET of 100 bytes"
     unit = "requests/s"
     binaries = ("redis-server", "redis-benchmark")
@@ -169,6 +172,7 @@ class Redis(Server):
 
 
 class MariaDB(Server):
+    short = "mariadb"
     name = "mariadbd, sysbench oltp_read_write: 4 threads, 4 tables x 10k rows"
     unit = "transactions/s"
     binaries = ("mariadb-install-db", "mariadbd", "sysbench")
@@ -213,6 +217,7 @@ class MariaDB(Server):
 
 
 class PythonHTTP(Server):
+    short = "python3.11 http.server"
     name = ("python3.11 -m http.server (ThreadingHTTPServer, a thread per connection), wrk: "
             "8 connections, a 1.4 KB file")
     unit = "requests/s"
