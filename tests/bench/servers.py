@@ -68,12 +68,15 @@ class Server:
         finally:
             out.close()
 
-    def log_tail(self, log):
+    def log_text(self, log):
         try:
             with open(os.path.join(self.dir, log), errors="replace") as f:
-                return f.read()[-400:].strip()
+                return f.read()
         except OSError:
             return ""
+
+    def log_tail(self, log):
+        return self.log_text(log)[-400:].strip()
 
     def run_load(self, argv, log, timeout):
         """Runs a load to its end in its own process group; returns its output."""
@@ -86,10 +89,10 @@ class Server:
         finally:
             kill_group(p, grace=2)
             self.loads.remove(p)
-        out = self.log_tail(log) if p.returncode else open(os.path.join(self.dir, log)).read()
         if p.returncode:
-            raise ServerFailed(f"{self.name}: {argv[0]} exit {p.returncode}: {out}")
-        return out
+            raise ServerFailed(f"{self.name}: {argv[0]} exit {p.returncode}: "
+                               f"{self.log_tail(log)}")
+        return self.log_text(log)
 
     def wait_port(self, timeout=60):
         deadline = time.monotonic() + timeout
