@@ -119,6 +119,9 @@ fuzz: $(BUILD)/fuzz-recfile
 $(BUILD)/gen-records: tests/bench/gen-records.c $(CORE_OBJS) | $(BUILD)
 	$(COMPILE) $(LDFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS)
 
+$(BUILD)/memload: tests/bench/memload.c | $(BUILD)
+	$(CC) -O2 -g -pthread -Wall $< -o $@
+
 # Install the Debian packages the build and tests need when something is missing.
 check-deps:
 	@tools/install-deps --check >/dev/null 2>&1 || tools/install-deps
@@ -137,8 +140,11 @@ test: check-deps
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
+# The real servers it runs (memcached, MariaDB, Redis, their loads) are bench-only packages:
+# make test never installs a database server.
 bench: check-deps
-	$(MAKE) threadtrace $(WORKLOADS) $(BUILD)/gen-records
+	@tools/install-deps --bench --check >/dev/null 2>&1 || tools/install-deps --bench
+	$(MAKE) threadtrace $(WORKLOADS) $(BUILD)/gen-records $(BUILD)/memload
 	tests/bench/run
 
 install: threadtrace
