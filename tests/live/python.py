@@ -396,10 +396,13 @@ def check_pysync_names(py, s, truth):
     with open(PYSYNC) as f:
         result_line = next(n for n, line in enumerate(f, 1) if "# tt:result" in line)
     # a code object first seen in the process's last milliseconds may be gone before the
-    # collector reads it (README, limits): its frame, so its object, is unnamed - at most one
+    # collector reads it (README, limits): its frame, so its object, is unnamed - at most two
+    # (the pool's last futures and thread joins end together; two seen on sid's 3.15 once, on
+    # a quiet machine: the reads wait behind the name poll on the collector's thread, issue 15)
     unread = [lk for lk in s["locks"] if lk["kind"].startswith("python-") and
               lk["location"] == "[python]"]
-    check(len(unread) <= 1, f"{py}: {len(unread)} Python objects at unread code")
+    check(len(unread) <= 2, f"{py}: {len(unread)} Python objects at unread code: "
+          f"{[(lk['kind'], lk['name']) for lk in unread]}")
     for lk in s["locks"]:
         check(lk["name"] or not lk["kind"].startswith("python-") or lk in unread,
               f"{py}: a Python object without a name at {lk['location']}")
