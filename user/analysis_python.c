@@ -64,6 +64,7 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 		in.nr_native = st->nr_user;
 	}
 	in.futex = r->uaddr;
+	in.free_threaded = w->a->gil.flags & TT_PY_FREE_THREADED;
 	if (pk && pk->ok) {
 		in.park_key = pk->key;
 		in.have_park_key = true;

@@ -591,7 +591,10 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 	     in->type_obj == in->park_key - PYOBJ_MUTEX_IN_LOCK_FT) &&
 	    (!strcmp(in->type, "_thread.RLock") || !strcmp(in->type, "_thread.lock"))) {
 		out->kind = !strcmp(in->type, "_thread.RLock") ? PYOBJ_RLOCK : PYOBJ_LOCK;
-		out->obj = in->type_obj;
+		/* the collector reads ob_type 8 bytes past key - 16, which on a free-threaded
+		 * build (32-byte header, ob_type at +24) is the object at key - 32's own type */
+		out->obj = in->park_key -
+			   (in->free_threaded ? PYOBJ_MUTEX_IN_LOCK_FT : PYOBJ_MUTEX_IN_LOCK);
 		snprintf(out->type, sizeof(out->type), "%s", in->type);
 	}
 	/* a Lock (3.13.1+) or RLock (3.14+) acquired by Python code: its PyMutex is the lock
@@ -601,7 +604,8 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 		char expr[96];
 
 		if (pyobj_expr(v[site].f->src, out->kind, expr, sizeof(expr)))
-			out->obj = in->park_key - PYOBJ_MUTEX_IN_LOCK;
+			out->obj = in->park_key - (in->free_threaded ? PYOBJ_MUTEX_IN_LOCK_FT
+								     : PYOBJ_MUTEX_IN_LOCK);
 	}
 	return true;
 }

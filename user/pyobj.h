@@ -37,8 +37,9 @@ struct pyobj_wait {
 	__u64 futex;	/* the futex word waited on */
 	__u64 park_key; /* the 8 bytes before it, read at the wait (TT_REC_PARK_KEY); 0 */
 	bool have_park_key;
-	__u64 type_obj;	  /* the object the collector read a type of (TT_REC_PY_OBJTYPE) */
-	const char *type; /* its tp_name ("list", "_thread.RLock"); NULL when none */
+	__u64 type_obj;	    /* the object the collector read a type of (TT_REC_PY_OBJTYPE) */
+	const char *type;   /* its tp_name ("list", "_thread.RLock"); NULL when none */
+	bool free_threaded; /* a free-threaded build: a larger object header */
 };
 
 struct pyobj {
