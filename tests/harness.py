@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 import xml.etree.ElementTree as ET
 
 
@@ -111,9 +112,12 @@ def run(suite, tests, tmp, only=(), skip_all=None):
         except Skip as e:
             print(f"skip {suite}/{name}: {e}")
             results["skipped"] += 1
-        except (Fail, subprocess.TimeoutExpired, KeyError, IndexError, ValueError,
-                ET.ParseError, OSError) as e:
-            print(f"FAIL {suite}/{name}: {type(e).__name__}: {e}")
+        except Exception as e:  # a test's own fault fails that test, never the suite
+            where = ""
+            if not isinstance(e, Fail):
+                tb = traceback.extract_tb(e.__traceback__)[-1]
+                where = f" ({os.path.basename(tb.filename)}:{tb.lineno})"
+            print(f"FAIL {suite}/{name}: {type(e).__name__}: {e}{where}")
             results["failed"] += 1
         sys.stdout.flush()
     print(f"{results['passed']} passed, {results['failed']} failed, "

@@ -470,13 +470,13 @@ def test_python_sync_objects_holds():
                                  timeout=90)
         check(p.returncode == 0 and s and truth, f"{py}: {p.stderr}")
         check_pysync(py, s, truth, py.startswith("/usr/bin/"), (), holds=True)
-        gil = [lk["name"] for lk in s["locks"] if lk["name"].startswith("_PyRuntime")]
+        gil = [lk["name"] for lk in s["locks"] if (lk["name"] or "").startswith("_PyRuntime")]
         check(not gil, f"{py}: the GIL's words as locks: {gil}")
         held = lock_named(s, "ledger_lock")
         check(held["kind"] == "python-lock" and "semaphore" not in
               [lk["kind"] for lk in s["locks"] if lk["contentions"]],
               f"{py}: {[(lk['kind'], lk['name']) for lk in s['locks'] if lk['contentions']]}")
-        th = [t for t in s["threads"] if t["name"].startswith("lock-")]
+        th = [t for t in s["threads"] if (t["name"] or "").startswith("lock-")]
         check(th and all(t["lock_wait_ns"] > 0 for t in th),
               f"{py}: THREADS lock column of ledger_lock's waiters")
 
