@@ -834,3 +834,92 @@ int pylive_thread_names(struct pylive *pl,
 	free(c.threads);
 	return err ? err : c.named;
 }
+
+/*
+ * Threads that ended before _active was read: their Thread objects stay in threading._dangling
+ * (a WeakSet every Thread joins in __init__, 3.8-3.15) while anything refers to them — the
+ * list a program joins them from, typically. WeakSet.data is a set of weak references: the
+ * set's table (after the object header: fill, used, mask, table) holds {key, hash} entries,
+ * a weak reference's referent is its first field (None once it died). Only the tids asked for
+ * are named, and a tid two Thread objects claim (an ended thread's, reused) is left unnamed.
+ */
+struct ended {
+	__u32 tid;
+	bool twice;
+	__s64 ident;
+	char name[256];
+};
+
+int pylive_ended_thread_names(struct pylive *pl, const __u32 *tids, size_t nr_tids,
+			      void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
+			      void *ctx)
+{
+	unsigned head = pl->o.ob_type + 8; /* sizeof(PyObject): 16, free-threaded 32 */
+	__u64 threading, dangling, data, mask, table;
+	char type[32];
+	struct ended *found;
+	struct pidns *round;
+	size_t nr_found = 0;
+	int err, named = 0;
+
+	if (!nr_tids)
+		return 0;
+	if ((err = pylive_module(pl, "threading", &threading)) ||
+	    (err = pylive_module_attr(pl, threading, "_dangling", &dangling)) ||
+	    (err = pylive_getattr(pl, dangling, "data", &data)))
+		return err;
+	if (pylive_type_name(pl, data, type, sizeof(type)) || strcmp(type, "set"))
+		return -EINVAL;
+	if ((err = rd64(pl, data + head + 16, &mask)) || (err = rd64(pl, data + head + 24, &table)))
+		return err;
+	if (mask >= (1u << 16) || ((mask + 1) & mask) || !table)
+		return -EINVAL;
+	found = xcalloc(nr_tids, sizeof(*found));
+	round = pygil_ns_round(&pl->py);
+	for (__u64 i = 0; i <= mask; i++) {
+		__u64 ref, thread, name_obj, native_obj, ident_obj;
+		__s64 native = 0, ident = 0;
+		struct ended *e = NULL;
+		char name[256];
+		__u32 tid;
+
+		if (rd64(pl, table + i * 16, &ref) || !ref ||
+		    pylive_type_name(pl, ref, type, sizeof(type)) ||
+		    (strcmp(type, "weakref") && strcmp(type, "weakref.ReferenceType")) ||
+		    rd64(pl, ref + head, &thread) || !thread || pylive_is_none(pl, thread) ||
+		    pylive_getattr(pl, thread, "_native_id", &native_obj) ||
+		    pylive_int(pl, native_obj, &native) || native <= 0 || native > 0x3fffffff ||
+		    pylive_getattr(pl, thread, "_name", &name_obj) ||
+		    pylive_str(pl, name_obj, name, sizeof(name)))
+			continue;
+		tid = pygil_host_tid(round, (__u32)native);
+		for (size_t k = 0; k < nr_tids && !e; k++)
+			if (tids[k] == tid)
+				e = &found[nr_found];
+		if (!e)
+			continue;
+		for (size_t k = 0; k < nr_found; k++)
+			if (found[k].tid == tid)
+				e = &found[k];
+		if (e == &found[nr_found]) {
+			nr_found++;
+			e->tid = tid;
+			if (!pylive_getattr(pl, thread, "_ident", &ident_obj))
+				pylive_int(pl, ident_obj, &ident);
+			e->ident = ident;
+			snprintf(e->name, sizeof(e->name), "%s", name);
+		} else {
+			e->twice = true;
+		}
+		if (nr_found == nr_tids)
+			break;
+	}
+	pidns_close(round);
+	for (size_t k = 0; k < nr_found; k++)
+		if (!found[k].twice) {
+			cb(ctx, found[k].tid, (__u64)found[k].ident, found[k].name);
+			named++;
+		}
+	free(found);
+	return named;
+}

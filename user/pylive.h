@@ -132,5 +132,13 @@ int pylive_module_attr(struct pylive *pl, __u64 module, const char *name, __u64 
  */
 int pylive_thread_names(struct pylive *pl,
 			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx);
+/*
+ * The names of threads among tids (host tids) that already ended, left from _active: read
+ * from threading._dangling, the weak set of Thread objects still referred to (a program's
+ * list it joins them from). cb as above; the count named, or -errno.
+ */
+int pylive_ended_thread_names(struct pylive *pl, const __u32 *tids, size_t nr_tids,
+			      void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
+			      void *ctx);
 
 #endif

@@ -107,6 +107,9 @@ void pynames_poll(struct pynames *pn, __u64 now, __u64 rec_ts, bool force)
 	pn->due = now + NAME_RETRY_NS;
 	pn->now = rec_ts;
 	pylive_thread_names(pn->pl, on_name, pn);
+	/* a short thread may have come and gone between two reads: its Thread object may live */
+	if (pn->nr_pending)
+		pylive_ended_thread_names(pn->pl, pn->pending, pn->nr_pending, on_name, pn);
 	pylive_prime_frames(pn->pl);
 	if (!pn->nr_pending)
 		pn->until = 0;

@@ -20,7 +20,8 @@ __all__ = ["test_gil_every_python_version", "test_python_lock_frames",
            "test_gil_attach_to_running_python", "test_python_frame_local0_is_self",
            "test_python_sync_objects", "test_python_sync_objects_parking_lot",
            "test_python_sync_objects_holds", "test_gil_from_debug_offsets_in_debian_root",
-           "test_gil_free_threaded_313t", "test_python_thread_names_everywhere"]
+           "test_gil_free_threaded_313t", "test_python_thread_names_everywhere",
+           "test_python_brief_threads_named"]
 
 
 def marker_line(tag):
@@ -609,6 +610,42 @@ def pynames_line(tag):
             if line.rstrip().endswith(f"# tt:{tag}"):
                 return n
     raise Fail(f"no tt:{tag} in {PYNAMES}")
+
+
+PYBRIEF = os.path.join(ROOT, "tests", "workloads", "pybrief.py")
+
+
+def test_python_brief_threads_named():
+    """A thread that starts and ends between two reads of threading._active (a thread per
+    task, joined at once) keeps its threading name: it is read from threading._dangling
+    while the program holds its Thread object. Truth: each thread's own get_native_id() and
+    current_thread().name. Every CPython here and in the Debian 13/unstable roots (3.13.5,
+    3.14, 3.15, 3.13t)."""
+    roots = os.environ.get("TT_ROOTS", "/var/cache/threadtrace-roots")
+    runs = [(py, [py, PYBRIEF]) for py in pythons()]
+    for r, exe in (("trixie-dbg-py", "/usr/bin/python3.13"), ("trixie-dbg-py",
+                   "/opt/py313t/bin/python3.13t"), ("sid-dbg-py", "/usr/bin/python3.14"),
+                   ("sid-dbg-py", "/usr/bin/python3.15")):
+        root = os.path.join(roots, r)
+        if not os.environ.get("TT_NO_ROOTS") and os.path.exists(root + exe):
+            shutil.copy(PYBRIEF, os.path.join(root, "tmp", "pybrief.py"))
+            runs.append((f"{r} {exe}", ["unshare", "-m", "sh", "-c", f"mount -t proc proc "
+                                        f"{root}/proc && exec chroot {root} {exe} "
+                                        "/tmp/pybrief.py"]))
+    if not runs:
+        raise Skip("no CPython here")
+    for label, argv in runs:
+        out = os.path.join(TMP, "pybrief.json")
+        p = subprocess.run([TT, "-q", "--json", out, "--"] + argv, capture_output=True,
+                           text=True, timeout=90)
+        check(p.returncode == 0, f"{label}: {p.stderr}")
+        truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")][-1]
+        with open(out) as f:
+            by_tid = {t["tid"]: t["name"] for t in json.load(f)["threads"]}
+        check(len(truth["threads"]) == 20, f"{label}: {truth}")
+        wrong = [(w["name"], by_tid.get(w["tid"])) for w in truth["threads"]
+                 if by_tid.get(w["tid"]) != w["name"]]
+        check(not wrong, f"{label}: {len(wrong)} of 20 brief threads misnamed: {wrong[:4]}")
 
 
 def test_python_thread_names_everywhere():
