@@ -704,10 +704,14 @@ static void check_libc(struct collect_ctx *c, struct threadtrace_bpf *skel, stru
 	proc_maps_free(&maps);
 }
 
-/* The command stopped at its entry: load the tables of what it maps, let it go on. */
+/*
+ * The command stopped at its entry: load the tables of what it maps (the unwinder's, and the
+ * symbols and debug files of its image and libc), let it go on.
+ */
 static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_t child)
 {
 	RT_CALL(c, held_at_entry);
+	symbolizer_preload(c->sym);
 	if (c->ustack && !ustack_tables_sync(c->ustack))
 		c->ustack_synced = now_ns();
 	bpf_link__destroy(*entry);

@@ -31,6 +31,13 @@ char *symbol_display_name(const char *name);
 void symbolizer_set_refresh_hook(struct symbolizer *s, void (*hook)(void *), void *ctx);
 /* Resolve every address of st not yet in sd. */
 void symbolizer_note_stack(struct symbolizer *s, struct symdata *sd, const struct tt_stack *st);
+/*
+ * Load now the tables the first stacks need: the symbols, separate debug file and address
+ * index of the program's image, libc and libpython among the mappings known (a COMMAND held
+ * at its entry point). Their first lookup would otherwise hold the reading of records up
+ * 0.15-0.6 s early in the trace.
+ */
+void symbolizer_preload(struct symbolizer *s);
 /* Name addr as a data object and keep the memory around it, once per address. */
 void symbolizer_note_lock(struct symbolizer *s, struct symdata *sd, __u64 addr);
 

@@ -37,10 +37,6 @@ EXPECTED_FAIL = [
     # attached to Debian 13's 3.13.5 and 3.13t, the lock's waits fall short of the tellers'
     # own time (about half, seen 2026-11-30); the other roots pass
     "trixie-3.13_lock_attach", "trixie-3.13t_lock_attach", "sid-3.13_lock_attach",
-    # a teller that lives ~0.3 s can end before threading's names are read (every 20 ms on
-    # the collector's thread, behind symbol reading): it keeps its OS name
-    # (seen on Debian's stripped 3.13 builds, and once on trixie's 3.13d at load 8-12)
-    "*-3.13_thread_names", "*-3.13d_thread_names",
 ]
 
 _runs = {}  # (label, mode, attach) -> pyroots.Run: each workload runs once per interpreter
