@@ -1762,39 +1762,27 @@ static void build_threads(struct work *w)
 	sort_array(a->intervals, a->nr_intervals, sizeof(*a->intervals), cmp_interval);
 }
 
-/*
- * Records are replayed in timestamp order; they arrive nearly so (one ring buffer; a record's
- * timestamp is taken just before it is reserved; the collector's unwound stacks follow their
- * record). A window of REORDER_NS keeps the disorder in, and at most REORDER_BYTES of records.
- */
-#define REORDER_NS    100000000ULL
-#define REORDER_BYTES (16u << 20)
-
-struct pending {
-	__u64 ts;
-	__u64 seq; /* arrival order, companions (unwound, Python stacks) first among equal ts */
-	size_t off;
-};
-
 struct analysis_stream {
 	struct work w;
+	struct reorder order;
 	bool have_session, session_seen;
-	__u64 session_ts, released_ts;
-	bool released;
-	__u8 *buf, *spare; /* pending records, by arrival; where compaction copies them */
-	size_t len, cap, live, cap_spare;
-	struct pending *q; /* by (ts, seq) from head */
-	size_t head, n, cap_q;
-	__u64 seq, max_ts;
+	__u64 session_ts;
 };
+
+/* The unwound and Python stacks, a parked wait's object and its type: kept for the record
+ * they come with, which follows them */
+static bool is_companion(__u16 kind)
+{
+	return kind == TT_REC_UNWOUND || kind == TT_REC_PYSTACK || kind == TT_REC_PARK_KEY ||
+	       kind == TT_REC_PY_OBJTYPE;
+}
 
 static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 {
 	struct work *w = &s->w;
 	struct analysis *out = w->a;
 
-	if (h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK || h->kind == TT_REC_PARK_KEY ||
-	    h->kind == TT_REC_PY_OBJTYPE) {
+	if (is_companion(h->kind)) {
 		note_companion(w, h);
 		return;
 	}
@@ -1881,63 +1869,9 @@ static void process(struct analysis_stream *s, const struct tt_rec_hdr *h)
 		out->end_ts = h->ts;
 }
 
-static bool pending_before(const struct pending *a, const struct pending *b)
+static void emit(void *ctx, const struct tt_rec_hdr *h)
 {
-	return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
-}
-
-/* Replay the oldest pending record. */
-static void release_one(struct analysis_stream *s)
-{
-	const struct pending *p = &s->q[s->head++];
-	const struct tt_rec_hdr *h = (const void *)(s->buf + p->off);
-
-	s->released = true;
-	s->released_ts = p->ts;
-	s->live -= (h->size + 7) & ~7u;
-	process(s, h);
-	if (s->head == s->n)
-		s->head = s->n = s->len = 0;
-}
-
-/* Room for want bytes, not zeroed: every byte up to len is written before it is read. */
-static void room(__u8 **buf, size_t *cap, size_t want)
-{
-	if (want <= *cap)
-		return;
-	*cap = want > 2 * *cap ? want : 2 * *cap;
-	*buf = xrealloc(*buf, *cap);
-}
-
-/* Copy the pending records to the other buffer, in order, leaving the released ones behind. */
-static void compact(struct analysis_stream *s)
-{
-	__u8 *nb;
-	size_t len = 0;
-
-	room(&s->spare, &s->cap_spare, s->live);
-	nb = s->spare;
-
-	for (size_t i = s->head; i < s->n; i++) {
-		const struct tt_rec_hdr *h = (const void *)(s->buf + s->q[i].off);
-		size_t sz = (h->size + 7) & ~7u;
-
-		memcpy(nb + len, h, h->size);
-		s->q[i - s->head] = s->q[i];
-		s->q[i - s->head].off = len;
-		len += sz;
-	}
-	s->n -= s->head;
-	s->head = 0;
-	s->spare = s->buf;
-	s->buf = nb;
-	s->len = len;
-	{
-		size_t c = s->cap;
-
-		s->cap = s->cap_spare;
-		s->cap_spare = c;
-	}
+	process(ctx, h);
 }
 
 struct analysis_stream *analysis_stream_new(const struct symdata *sd, unsigned flags,
@@ -1955,8 +1889,6 @@ struct analysis_stream *analysis_stream_new(const struct symdata *sd, unsigned f
 int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size)
 {
 	const struct tt_rec_hdr *h = rec;
-	struct pending p;
-	size_t i, sz;
 
 	if (h->size != size)
 		return -EINVAL;
@@ -1969,49 +1901,12 @@ int analysis_stream_feed(struct analysis_stream *s, const void *rec, size_t size
 	/* before attach completed (the collector stamps its session record first) */
 	if (s->session_seen && h->ts < s->session_ts)
 		return 0;
-	if (s->released && h->ts < s->released_ts) {
-		s->w.a->late_records++; /* later than the window allows: dropped, counted */
-		return 0;
-	}
-	sz = (h->size + 7) & ~7u;
-	room(&s->buf, &s->cap, s->len + sz);
-	memcpy(s->buf + s->len, rec, h->size);
-	p.ts = h->ts;
-	p.seq = s->seq++ | (__u64) !(h->kind == TT_REC_UNWOUND || h->kind == TT_REC_PYSTACK ||
-				     h->kind == TT_REC_PARK_KEY || h->kind == TT_REC_PY_OBJTYPE)
-			       << 63;
-	p.off = s->len;
-	s->len += sz;
-	s->live += sz;
-	/* they arrive nearly in order: mostly appended, else placed by a binary search */
-	grow((void **)&s->q, &s->cap_q, s->n + 1, sizeof(*s->q));
-	i = s->n;
-	if (i > s->head && pending_before(&p, &s->q[i - 1])) {
-		size_t lo = s->head, hi = s->n - 1;
-
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (pending_before(&p, &s->q[mid]))
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-		i = lo;
-	}
-	if (i < s->n)
-		memmove(&s->q[i + 1], &s->q[i], (s->n - i) * sizeof(*s->q));
-	s->q[i] = p;
-	s->n++;
 	/* the collector's own late stamps (a deadlock seen, the end) do not move the window */
-	if (h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_PYWAIT &&
-	    h->kind != TT_REC_PY_THREAD_NAME && h->kind != TT_REC_SESSION_END && h->ts > s->max_ts)
-		s->max_ts = h->ts;
-	while (s->head < s->n &&
-	       (s->q[s->head].ts + REORDER_NS <= s->max_ts || s->live > REORDER_BYTES))
-		release_one(s);
-	if (s->head > 4096 && s->len > 2 * s->live + (1u << 20))
-		compact(s);
+	if (!reorder_add(&s->order, h, is_companion(h->kind),
+			 h->kind != TT_REC_DEADLOCK && h->kind != TT_REC_PYWAIT &&
+			     h->kind != TT_REC_PY_THREAD_NAME && h->kind != TT_REC_SESSION_END,
+			 emit, s))
+		s->w.a->late_records++; /* later than the window allows: dropped, counted */
 	return 0;
 }
 
@@ -2051,11 +1946,8 @@ int analysis_stream_finish(struct analysis_stream *s)
 	struct work *w = &s->w;
 	int err = 0;
 
-	while (s->head < s->n)
-		release_one(s);
-	free(s->buf);
-	free(s->spare);
-	free(s->q);
+	reorder_drain(&s->order, emit, s);
+	reorder_free(&s->order);
 	if (!s->have_session) {
 		err = -EINVAL;
 		analysis_free(w->a);

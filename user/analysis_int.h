@@ -302,6 +302,36 @@ static inline struct lock_work *lock_at(struct work *w, size_t i)
 	return &w->lock_chunks[i / LOCK_CHUNK][i % LOCK_CHUNK];
 }
 
+/* analysis_reorder.c: the window that puts records in timestamp order */
+struct reorder_slot {
+	__u64 ts;
+	__u64 seq; /* arrival order, companions (unwound, Python stacks) first among equal ts */
+	size_t off;
+};
+
+struct reorder {
+	bool released; /* a record left the window: one older than it comes too late */
+	__u64 released_ts;
+	__u8 *buf, *spare; /* pending records, by arrival; where compaction copies them */
+	size_t len, cap, live, cap_spare;
+	struct reorder_slot *q; /* by (ts, seq) from head */
+	size_t head, n, cap_q;
+	__u64 seq, max_ts;
+};
+
+typedef void reorder_emit_fn(void *ctx, const struct tt_rec_hdr *h);
+/*
+ * Add a record; the ones it lets out of the window go to emit, oldest first (h is copied).
+ * companion: first among records of its timestamp; moves_window: its timestamp is one of the
+ * kernel's (the collector's own late stamps are not). False: older than a record already let
+ * out, dropped.
+ */
+bool reorder_add(struct reorder *r, const struct tt_rec_hdr *h, bool companion, bool moves_window,
+		 reorder_emit_fn *emit, void *ctx);
+/* Let every pending record out. */
+void reorder_drain(struct reorder *r, reorder_emit_fn *emit, void *ctx);
+void reorder_free(struct reorder *r);
+
 /* analysis.c */
 struct lock_py *lock_py(struct lock_work *l);
 void hist_add(struct hist *h, unsigned b, __u64 n);
