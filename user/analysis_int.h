@@ -215,6 +215,23 @@ struct lock_rt {
 #define MAX_COMP   16
 #define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
 
+/* analysis_stacks.c's state: companion records, the stack being chosen, the stack table. */
+struct stack_state {
+	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
+	__u64 comp_ts;
+	unsigned nr_comp;
+	size_t comp_len;
+	__u8 comp_buf[COMP_BYTES];
+	const struct tt_rec_hdr *comp[MAX_COMP];
+	union { /* a chosen stack: unwound user frames + the record's kernel frames */
+		struct tt_stack st;
+		__u8 room[sizeof(struct tt_stack) +
+			  (TT_MAX_USTACK + TT_PY_MAX_FRAMES + TT_MAX_KSTACK) * 8];
+	} pick;
+	struct u64_map by_hash; /* analysis.stacks: hash of a stack -> index + 1 */
+	size_t cap_stacks;
+};
+
 /* Sleep in a futex word by a thread: for words with many sleepers, or none of their own. */
 struct blocked_bucket {
 	__u32 tid;
@@ -244,18 +261,11 @@ struct work {
 	struct blocked_bucket *buckets;
 	size_t nr_buckets, cap_buckets;
 	struct u64_map bucket_by_key;
-	struct u64_map stack_by_hash;
-	size_t cap_stacks, cap_intervals;
+	size_t cap_intervals;
 	/* per stack: the lock kind its functions name, -1 none, -2 unknown; a runtime function's
 	 * (runtime.h) id + 1 in the bits from 8 up */
 	__s16 *stack_votes;
 	size_t cap_votes;
-	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
-	__u64 comp_ts;
-	unsigned nr_comp;
-	size_t comp_len;
-	__u8 comp_buf[COMP_BYTES];
-	const struct tt_rec_hdr *comp[MAX_COMP];
 	size_t cap_deadlocks, cap_blocked;
 	size_t cap_py_names;
 	struct u64_map py_name_by_key;
@@ -284,11 +294,7 @@ struct work {
 	struct py_stw_pause stw_cur;
 	__u64 stw_last_wake;
 	size_t cap_stw;
-	union { /* a chosen stack: unwound user frames + the record's kernel frames */
-		struct tt_stack st;
-		__u8 room[sizeof(struct tt_stack) +
-			  (TT_MAX_USTACK + TT_PY_MAX_FRAMES + TT_MAX_KSTACK) * 8];
-	} pick;
+	struct stack_state stk;
 };
 
 _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
@@ -337,7 +343,6 @@ struct lock_py *lock_py(struct lock_work *l);
 void hist_add(struct hist *h, unsigned b, __u64 n);
 /* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
 const char *lock_str(struct work *w, const char *s, size_t len);
-const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind);
 /* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);
 /* The thread of a key (struct thread_stat's tid), as it was stored. */
@@ -345,12 +350,24 @@ struct thread_work *thread_at(struct work *w, __u32 key);
 /* The key of the thread that has tid now, or tid itself for one not traced (another process). */
 __u32 thread_key_of(struct work *w, __u32 tid);
 struct lock_work *lock_get(struct work *w, __u64 addr);
-__u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
 void account(struct work *w, struct thread_work *t, __u64 ts);
 __u64 thread_cpu_now(const struct thread_work *t, __u64 ts);
 void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts);
+
+/* analysis_stacks.c */
+/* Keep a companion record (is_companion) for the record of its timestamp that follows it. */
+void note_companion(struct stack_state *c, const struct tt_rec_hdr *h);
+/* h's companion record of this kind, NULL if none came. */
+const struct tt_rec_hdr *find_companion(const struct stack_state *c, const struct tt_rec_hdr *h,
+					__u16 kind);
+/* The stack of record h (own: the one it carries), its Python frames merged in; valid until the
+ * next pick. pick_counted also counts it in the stack quality (waits and wakes). */
 const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
 				  const struct tt_stack *own);
+const struct tt_stack *pick_counted(struct work *w, const struct tt_rec_hdr *h,
+				    const struct tt_stack *own);
+/* Its index in analysis.stacks, added when new; TT_NO_STACK for an empty one. */
+__u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
 
 /* analysis_gil.c */
 void on_python(struct work *w, const struct tt_python *r);
