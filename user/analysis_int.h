@@ -239,12 +239,24 @@ struct blocked_bucket {
 	__u64 ns;
 };
 
-struct work {
-	struct analysis *a;
+/* analysis_threads.c's state: the threads by tid and key, where they slept. */
+struct thread_state {
 	struct thread_work *threads;
 	size_t nr_threads, cap_threads;
-	struct u64_map thread_by_tid; /* tid -> index + 1 of its latest thread */
-	struct u64_map thread_by_key; /* thread key (analysis.h) -> index + 1 */
+	struct u64_map by_tid; /* tid -> index + 1 of its latest thread */
+	struct u64_map by_key; /* thread key (analysis.h) -> index + 1 */
+	/* sleep in words that keep no more of it (struct lock_work blocked) */
+	struct blocked_bucket *buckets;
+	size_t nr_buckets, cap_buckets;
+	struct u64_map bucket_by_key;
+	size_t cap_intervals;
+	struct u64_map name_by_key; /* threading's names: thread key -> analysis.py_names + 1 */
+	size_t cap_names;
+};
+
+struct work {
+	struct analysis *a;
+	struct thread_state thr;
 	size_t cap_spans, cap_edges;
 	/*
 	 * The words, LOCK_CHUNK to a chunk (lock_at): a chunk is freed once its words are in their
@@ -258,17 +270,11 @@ struct work {
 		enum lock_kind kind;
 	} * words_built;
 	struct u64_map lock_by_addr; /* word -> index + 1 */
-	struct blocked_bucket *buckets;
-	size_t nr_buckets, cap_buckets;
-	struct u64_map bucket_by_key;
-	size_t cap_intervals;
 	/* per stack: the lock kind its functions name, -1 none, -2 unknown; a runtime function's
 	 * (runtime.h) id + 1 in the bits from 8 up */
 	__s16 *stack_votes;
 	size_t cap_votes;
 	size_t cap_deadlocks, cap_blocked;
-	size_t cap_py_names;
-	struct u64_map py_name_by_key;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
 	struct obj_state *objs;
@@ -339,20 +345,39 @@ void reorder_drain(struct reorder *r, reorder_emit_fn *emit, void *ctx);
 void reorder_free(struct reorder *r);
 
 /* analysis.c */
+/* Close a thread: its time, its open wait and acquisition. At the end of the trace, or when a
+ * new thread took its tid. */
+void close_thread(struct work *w, struct thread_work *t, __u64 end);
 struct lock_py *lock_py(struct lock_work *l);
 void hist_add(struct hist *h, unsigned b, __u64 n);
 /* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
 const char *lock_str(struct work *w, const char *s, size_t len);
+struct lock_work *lock_get(struct work *w, __u64 addr);
+
+/* analysis_threads.c */
 /* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);
 /* The thread of a key (struct thread_stat's tid), as it was stored. */
 struct thread_work *thread_at(struct work *w, __u32 key);
 /* The key of the thread that has tid now, or tid itself for one not traced (another process). */
 __u32 thread_key_of(struct work *w, __u32 tid);
-struct lock_work *lock_get(struct work *w, __u64 addr);
+/* Charge the time since t->since to t's current state, and keep it on the timeline. */
 void account(struct work *w, struct thread_work *t, __u64 ts);
+/* t's time on CPU until ts (it may be running since t->since). */
 __u64 thread_cpu_now(const struct thread_work *t, __u64 ts);
+/* The first event of a thread present at attach tells what it was doing since the start. */
 void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts);
+void on_switch(struct work *w, const struct tt_switch *r, const struct tt_switch_kstat *k);
+void thread_woken(struct work *w, const struct tt_waking *r);
+void on_new_thread(struct work *w, const struct tt_new_thread *r);
+void on_thread_exit(struct work *w, const struct tt_exit *r);
+void on_thread_info(struct work *w, const struct tt_thread_info *r);
+void on_py_thread_name(struct work *w, const struct tt_py_thread_name *r);
+/* Charge t's time until end (a thread's close: close_thread). */
+void thread_end(struct work *w, struct thread_work *t, __u64 end);
+void thread_charge_blocked(struct work *w, __u32 key, __u64 addr, enum lock_kind kind, __u64 ns);
+/* analysis.threads (and threading's names), once every word's kind is known. */
+void build_threads(struct work *w);
 
 /* analysis_stacks.c */
 /* Keep a companion record (is_companion) for the record of its timestamp that follows it. */
