@@ -25,6 +25,7 @@ BPF_HDRS := bpf/threadtrace.h bpf/common.bpf.h bpf/unwind.bpf.h
 
 # Modules that depend on nothing but records: shared by the tool and the unit tests.
 CORE_SRCS := user/analysis.c user/analysis_reorder.c user/analysis_stacks.c user/analysis_threads.c \
+	     user/analysis_locks.c user/analysis_contention.c \
 	     user/analysis_gil.c user/analysis_holds.c user/analysis_hung.c \
 	     user/analysis_python.c user/pyobj.c user/lockkind.c user/symdata.c user/report.c user/json.c \
 	     user/records.c user/util.c user/recfile.c user/folded.c user/svg.c \

@@ -310,7 +310,8 @@ struct analysis {
 	__u64 untracked_waits;	/* waits not followed: per-thread map full */
 	__u64 truncated_stacks; /* distinct user stacks cut short */
 	struct stack_quality stackq;
-	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (see analysis.c) */
+	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (analysis_threads.c)
+				    */
 	__u64 late_records;	   /* records later than the reorder window allows (dropped) */
 	bool target_exited;
 	bool holds;		  /* --holds: lock calls were probed */

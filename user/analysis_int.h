@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * analysis_int.h - the analysis' working state, shared by its parts (not a public header):
- * analysis.c (replay, threads, futex waits and their objects), analysis_gil.c (CPython's GIL),
- * analysis_holds.c (--holds: lock calls, holds, lock order and potential deadlocks).
+ * analysis_int.h - the analysis' working state and the interfaces between its parts (not a
+ * public header). struct work holds each part's state in a struct of its own where the part
+ * alone uses it (stk, thr, lk, cont); a thread's (struct thread_work) and a word's (struct
+ * lock_work) records are shared, each field written by the part that owns it. The parts:
+ * analysis.c (the driver: records to the parts, the result built at the end),
+ * analysis_reorder.c (the window that puts records in timestamp order), analysis_stacks.c
+ * (which stack a wait or a wake gets; the stack table), analysis_threads.c (threads, their
+ * states and where their time goes), analysis_contention.c (futex waits matched to their
+ * wakers, merged into acquisitions, counted per word), analysis_locks.c (futex words: their
+ * kind, and the lock objects they make), analysis_holds.c (--holds: lock calls, holds, lock
+ * order and potential deadlocks), analysis_gil.c (CPython's GIL), analysis_python.c (Python
+ * lock objects), analysis_hung.c (threads still blocked at the end, Python deadlocks).
  */
 #ifndef TT_ANALYSIS_INT_H
 #define TT_ANALYSIS_INT_H
@@ -254,26 +263,40 @@ struct thread_state {
 	size_t cap_names;
 };
 
-struct work {
-	struct analysis *a;
-	struct thread_state thr;
-	size_t cap_spans, cap_edges;
+/* analysis_locks.c's state: the futex words. */
+struct lock_state {
 	/*
 	 * The words, LOCK_CHUNK to a chunk (lock_at): a chunk is freed once its words are in their
 	 * locks, so the words and the locks they make are not all held at once; what is left of a
-	 * word after that (words_built) is what the threads and the futex index need.
+	 * word after that (built) is what the threads and the futex index need.
 	 */
-	struct lock_work **lock_chunks;
-	size_t nr_locks, nr_lock_chunks, cap_lock_chunks;
+	struct lock_work **chunks;
+	size_t nr, nr_chunks, cap_chunks;
 	struct word_built {
 		__u64 addr, canon;
 		enum lock_kind kind;
-	} * words_built;
-	struct u64_map lock_by_addr; /* word -> index + 1 */
+	} * built;
+	struct u64_map by_addr; /* word -> index + 1 */
 	/* per stack: the lock kind its functions name, -1 none, -2 unknown; a runtime function's
 	 * (runtime.h) id + 1 in the bits from 8 up */
 	__s16 *stack_votes;
 	size_t cap_votes;
+	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
+};
+
+/*
+ * analysis_contention.c's own state: the timeline's vectors. The rest of it is per thread
+ * (struct thread_work: cur, grp_*, exit_cand_*) and per word (struct lock_work: agg).
+ */
+struct contention_state {
+	size_t cap_spans, cap_edges;
+};
+
+struct work {
+	struct analysis *a;
+	struct thread_state thr;
+	struct lock_state lk;
+	struct contention_state cont;
 	size_t cap_deadlocks, cap_blocked;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
@@ -289,7 +312,6 @@ struct work {
 	__u32 gil_transient_tid;
 	__u64 gil_transient_ts;
 	size_t cap_gil_waiters, cap_gil_spans;
-	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;
 	struct u64_map
 	    py_key_by_word; /* a futex word -> the Python object its latest wait was for */
@@ -311,7 +333,7 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 
 static inline struct lock_work *lock_at(struct work *w, size_t i)
 {
-	return &w->lock_chunks[i / LOCK_CHUNK][i % LOCK_CHUNK];
+	return &w->lk.chunks[i / LOCK_CHUNK][i % LOCK_CHUNK];
 }
 
 /* analysis_reorder.c: the window that puts records in timestamp order */
@@ -348,11 +370,38 @@ void reorder_free(struct reorder *r);
 /* Close a thread: its time, its open wait and acquisition. At the end of the trace, or when a
  * new thread took its tid. */
 void close_thread(struct work *w, struct thread_work *t, __u64 end);
+
+/* analysis_locks.c */
+/* The word at addr, made when new; lock_find: NULL when new. */
+struct lock_work *lock_get(struct work *w, __u64 addr);
+struct lock_work *lock_find(struct work *w, __u64 addr);
 struct lock_py *lock_py(struct lock_work *l);
 void hist_add(struct hist *h, unsigned b, __u64 n);
 /* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
 const char *lock_str(struct work *w, const char *s, size_t len);
-struct lock_work *lock_get(struct work *w, __u64 addr);
+/* Evidence of a word's kind: a wait's futex op and value; the lock functions of a stack that
+ * waited on it or woke it. */
+void note_wait_evidence(struct work *w, struct lock_work *l, const struct tt_wait_begin *r);
+void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, bool waker, __u32 cmd,
+		      __u32 val);
+/* The kind the evidence so far gives a word (re-waits are merged as they come); pi: a PI lock. */
+enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi);
+void on_libc(struct work *w, const struct tt_libc *r);
+/* analysis.locks from the words (their kind final now) and --holds' objects. */
+void build_locks(struct work *w);
+/* The kind build_locks gave the word at addr, LK_FUTEX for an address that had no word. */
+enum lock_kind word_kind(struct work *w, __u64 addr);
+void locks_free(struct work *w);
+
+/* analysis_contention.c */
+void on_wait_begin(struct work *w, const struct tt_wait_begin *r);
+void on_wait_end(struct work *w, const struct tt_wait_end *r);
+void on_wake_op(struct work *w, const struct tt_wake_op *r);
+/* A sched_waking: who woke the wait in progress, if it did (after thread_woken). */
+void on_waking(struct work *w, const struct tt_waking *r);
+void wait_note_blocked(struct work *w, struct thread_work *t);
+void wait_close(struct work *w, struct thread_work *t, __u64 end);
+void sort_waits(struct work *w);
 
 /* analysis_threads.c */
 /* The thread that has tid now (records carry tids), made when it is new. */
@@ -378,6 +427,7 @@ void thread_end(struct work *w, struct thread_work *t, __u64 end);
 void thread_charge_blocked(struct work *w, __u32 key, __u64 addr, enum lock_kind kind, __u64 ns);
 /* analysis.threads (and threading's names), once every word's kind is known. */
 void build_threads(struct work *w);
+void threads_free(struct work *w);
 
 /* analysis_stacks.c */
 /* Keep a companion record (is_companion) for the record of its timestamp that follows it. */

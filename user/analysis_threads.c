@@ -59,11 +59,11 @@ static void add_blocked(struct work *w, __u32 tid, __u64 addr, __u64 ns)
 {
 	bool found;
 	__u64 key = hash_u64(addr) ^ tid;
-	__u64 *slot = u64_map_get(&w->lock_by_addr, addr);
+	struct lock_work *l = lock_find(w, addr);
+	__u64 *slot;
 	struct blocked_bucket *b;
 
-	if (slot) { /* most words: a few sleepers, kept in the word */
-		struct lock_work *l = lock_at(w, *slot - 1);
+	if (l) { /* most words: a few sleepers, kept in the word */
 
 		for (__u32 i = 0; i < l->nr_blocked; i++)
 			if (l->blocked[i].tid == tid) {
@@ -431,10 +431,8 @@ void build_threads(struct work *w)
 
 	for (size_t i = 0; i < w->thr.nr_buckets; i++) {
 		struct blocked_bucket *b = &w->thr.buckets[i];
-		__u64 *li = u64_map_get(&w->lock_by_addr, b->addr);
 
-		thread_charge_blocked(w, b->tid, b->addr,
-				      li ? w->words_built[*li - 1].kind : LK_FUTEX, b->ns);
+		thread_charge_blocked(w, b->tid, b->addr, word_kind(w, b->addr), b->ns);
 	}
 	sort_array(a->py_names, a->nr_py_names, sizeof(*a->py_names), cmp_py_name);
 	py_finish(w);
@@ -449,4 +447,14 @@ void build_threads(struct work *w)
 	a->nr_threads = w->thr.nr_threads;
 	sort_array(a->threads, a->nr_threads, sizeof(*a->threads), cmp_thread);
 	sort_array(a->intervals, a->nr_intervals, sizeof(*a->intervals), cmp_interval);
+}
+
+void threads_free(struct work *w)
+{
+	free(w->thr.threads);
+	free(w->thr.buckets);
+	u64_map_free(&w->thr.by_tid);
+	u64_map_free(&w->thr.by_key);
+	u64_map_free(&w->thr.name_by_key);
+	u64_map_free(&w->thr.bucket_by_key);
 }
