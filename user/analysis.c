@@ -246,6 +246,7 @@ int analysis_stream_finish(struct analysis_stream *s)
 		build_potential_deadlocks(w);
 		hung_sort(w);
 		build_threads(w);
+		w->a->duration_ns = w->a->end_ts - w->a->start_ts;
 	}
 	work_free(w);
 	free(s);

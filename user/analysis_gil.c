@@ -221,6 +221,9 @@ void close_gil(struct work *w)
 
 	if (!g->present)
 		return;
+	g->traced_ns = w->a->end_ts > g->start_ts ? w->a->end_ts - g->start_ts : 0;
+	if (g->enabled_ts)
+		g->enabled_ns = g->enabled_ts > w->a->start_ts ? g->enabled_ts - w->a->start_ts : 0;
 	for (size_t i = 0; i < w->thr.nr_threads; i++) {
 		struct thread_work *t = &w->thr.threads[i];
 		__u64 end = t->state == TS_DONE ? t->st.end_ts : w->a->end_ts;

@@ -440,7 +440,13 @@ void build_threads(struct work *w)
 	for (size_t i = 0; i < w->thr.nr_threads; i++) {
 		const char *py = analysis_py_name(a, w->thr.threads[i].st.tid);
 
-		a->threads[i] = w->thr.threads[i].st;
+		struct thread_stat *st = &a->threads[i];
+
+		*st = w->thr.threads[i].st;
+		st->traced_ns = st->end_ts > st->start_ts ? st->end_ts - st->start_ts : 0;
+		st->gil_free_cpu_ns = st->gil_traced_cpu_ns > st->gil_cpu_ns
+					  ? st->gil_traced_cpu_ns - st->gil_cpu_ns
+					  : 0;
 		if (py)
 			snprintf(a->threads[i].py_name, TT_PY_NAME_LEN, "%s", py);
 	}
