@@ -75,7 +75,10 @@ struct collect_ctx {
 	struct ring_buffer *ring;
 	__u64 malformed;
 	bool holds;
-	__u64 lock_calls;	  /* --holds: lock calls seen, for the rate warning */
+	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
+	__u64 calls_seen; /* ... at the latest once-a-second check */
+	bool rate_warned;
+	__u64 last_maps;	  /* when the maps were last re-read */
 	__u64 libc_dev, libc_ino; /* the libc last written in a TT_REC_LIBC record */
 	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
 	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
@@ -783,6 +786,104 @@ static void sync_ustack(struct collect_ctx *c, unsigned generation)
 	c->ustack_generation = generation;
 }
 
+/* What the BPF programs are told before they load: the target, stacks, buffers, which load. */
+static void configure_skel(struct threadtrace_bpf *skel, const struct collector_opts *o, pid_t pid,
+			   bool follow_exec)
+{
+	__u32 rb_bytes = 1;
+
+	skel->rodata->target_tgid = pid;
+	skel->rodata->target_tid = o->tid;
+	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
+	skel->rodata->kernel_stacks = o->kernel_stacks;
+	skel->rodata->user_unwind = o->stacks == STACKS_AUTO ? TT_UNWIND_CFI
+				    : o->stacks == STACKS_FP ? TT_UNWIND_FP
+							     : TT_UNWIND_NONE;
+	skel->rodata->snapshot_bytes =
+	    o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
+	skel->rodata->snapshot_rate = o->stack_rate;
+	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffers either */
+		bpf_map__set_value_size(skel->maps.snapshots, 8);
+	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 32) * 1024u * 1024u)
+		rb_bytes <<= 1;
+	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
+	if (!follow_exec)
+		bpf_program__set_autoload(skel->progs.tt_exec_stop, false);
+	/* futex2 and futex_waitv exist from 5.16 / 6.7 on. */
+	if (!tracepoint_exists("sys_enter_futex_waitv")) {
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_waitv, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_waitv, false);
+	}
+	if (!tracepoint_exists("sys_enter_futex_wait")) {
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_wait, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_wait, false);
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_wake, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_wake, false);
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_requeue, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_requeue, false);
+	}
+}
+
+/* The progress line of -p: what is traced, how to stop. */
+static void say_tracing_pid(const struct collector_opts *o, pid_t pid, int nr_threads)
+{
+	char comm[TT_COMM_LEN] = "?", what[64] = "";
+
+	procfs_comm(pid, comm);
+	if (o->tid)
+		snprintf(what, sizeof(what), ", thread %d only", o->tid);
+	if (o->duration > 0)
+		fprintf(stderr,
+			"threadtrace: tracing pid %d (%s), %d threads%s, for "
+			"%g s; Ctrl-C to stop early\n",
+			pid, comm, nr_threads, what, o->duration);
+	else
+		fprintf(stderr,
+			"threadtrace: tracing pid %d (%s), %d threads%s; "
+			"Ctrl-C to stop\n",
+			pid, comm, nr_threads, what);
+}
+
+/*
+ * Once a second: the maps re-read (new mappings), and under --holds what the lock calls cost.
+ * Every poll: new mappings' libc, deadlocks seen by now.
+ */
+static void periodic(struct collect_ctx *c, struct threadtrace_bpf *skel, struct hold_probes *hp,
+		     pid_t pid, const struct collector_opts *o, __u64 now)
+{
+	if (now - c->last_maps > 1000000000ULL) {
+		double rate = (c->lock_calls - c->calls_seen) * 1e9 / (now - c->last_maps);
+
+		/* every lock call traps into the kernel under --holds: say what it costs */
+		if (o->holds && rate > 20000 && !c->rate_warned && !o->quiet) {
+			fprintf(stderr,
+				"threadtrace: --holds: the target makes %.0f lock calls "
+				"a second, each a uprobe hit (1-5 us here, ~16 us "
+				"where single-stepped): it runs slower while traced\n",
+				rate);
+			c->rate_warned = true;
+		}
+		c->calls_seen = c->lock_calls;
+		symbolizer_refresh_maps(c->sym);
+		c->last_maps = now;
+	}
+	if (c->sym && symbolizer_generation(c->sym) != c->libc_generation) {
+		/* new mappings: maybe an exec (-p), or a dlopen'ed libpthread */
+		c->libc_generation = symbolizer_generation(c->sym);
+		check_libc(c, skel, hp, pid, false, o);
+	}
+	{
+		/* waits are stamped with the BPF clock, CLOCK_MONOTONIC like now_ns() */
+		struct tt_deadlock dl;
+
+		while (deadlock_watch_check(c->deadlocks, now, 300000000ULL, &dl)) {
+			emit(c, &dl, sizeof(dl));
+			report_deadlock_live(c, &dl);
+		}
+	}
+	RT_CALL(c, check, now);
+}
+
 int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx, struct symdata *sd,
 	    struct collector_result *res)
 {
@@ -791,14 +892,12 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	struct collect_ctx ctx = {.sink = sink, .sink_ctx = sink_ctx, .sd = sd, .holds = o->holds};
 	struct hold_probes holds = {0};
 	struct bpf_link *entry = NULL; /* COMMAND: stops it at its entry point */
-	__u64 calls_seen = 0;
-	bool rate_warned = false, follow_exec;
+	bool follow_exec;
 	const volatile sig_atomic_t *stop;
 	struct command cmd = {.go_fd = -1, .err_fd = -1};
 	pid_t pid = o->pid;
 	int err = 0, nr_threads = 0;
-	__u64 start, deadline = 0, last_maps;
-	__u32 rb_bytes;
+	__u64 start, deadline = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->child_status = -1;
@@ -860,42 +959,12 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		pid = cmd.pid;
 		ctx.host.pid = pid;
 	}
-	skel->rodata->target_tgid = pid;
-	skel->rodata->target_tid = o->tid;
-	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
-	skel->rodata->kernel_stacks = o->kernel_stacks;
-	skel->rodata->user_unwind = o->stacks == STACKS_AUTO ? TT_UNWIND_CFI
-				    : o->stacks == STACKS_FP ? TT_UNWIND_FP
-							     : TT_UNWIND_NONE;
+	/* a COMMAND stops at each exec: the new image's libraries get their tables and probes */
+	follow_exec = cmd.pid && (o->holds || o->stacks == STACKS_AUTO);
+	configure_skel(skel, o, pid, follow_exec);
 	err = setup_ustack(&ctx, skel, pid, !cmd.pid, o);
 	if (err)
 		goto cleanup;
-	skel->rodata->snapshot_bytes =
-	    o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
-	skel->rodata->snapshot_rate = o->stack_rate;
-	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffers either */
-		bpf_map__set_value_size(skel->maps.snapshots, 8);
-	rb_bytes = 1;
-	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 32) * 1024u * 1024u)
-		rb_bytes <<= 1;
-	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
-	/* futex2 and futex_waitv exist from 5.16 / 6.7 on. */
-	/* a COMMAND stops at each exec: the new image's libraries get their tables and probes */
-	follow_exec = cmd.pid && (o->holds || o->stacks == STACKS_AUTO);
-	if (!follow_exec)
-		bpf_program__set_autoload(skel->progs.tt_exec_stop, false);
-	if (!tracepoint_exists("sys_enter_futex_waitv")) {
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_waitv, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_waitv, false);
-	}
-	if (!tracepoint_exists("sys_enter_futex_wait")) {
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_wait, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_wait, false);
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_wake, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_wake, false);
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_requeue, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_requeue, false);
-	}
 
 	err = threadtrace_bpf__load(skel);
 	if (err) {
@@ -989,29 +1058,14 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	} else {
 		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads, o);
 		RT_CALL(&ctx, started);
-		if (!o->quiet) {
-			char comm[TT_COMM_LEN] = "?", what[64] = "";
-
-			procfs_comm(pid, comm);
-			if (o->tid)
-				snprintf(what, sizeof(what), ", thread %d only", o->tid);
-			if (o->duration > 0)
-				fprintf(stderr,
-					"threadtrace: tracing pid %d (%s), %d threads%s, for "
-					"%g s; Ctrl-C to stop early\n",
-					pid, comm, nr_threads, what, o->duration);
-			else
-				fprintf(stderr,
-					"threadtrace: tracing pid %d (%s), %d threads%s; "
-					"Ctrl-C to stop\n",
-					pid, comm, nr_threads, what);
-		}
+		if (!o->quiet)
+			say_tracing_pid(o, pid, nr_threads);
 	}
 
 	/* DURATION counts from the session's start: a runtime's attach (decoding a stripped
 	 * CPython: 0.5-2 s) is traced time too, not added to it */
 	start = now_ns();
-	last_maps = start;
+	ctx.last_maps = start;
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
 	ctx.host.start = start;
@@ -1070,37 +1124,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			res->target_exited = true;
 			break;
 		}
-		if (now - last_maps > 1000000000ULL) {
-			double rate = (ctx.lock_calls - calls_seen) * 1e9 / (now - last_maps);
-
-			/* every lock call traps into the kernel under --holds: say what it costs */
-			if (o->holds && rate > 20000 && !rate_warned && !o->quiet) {
-				fprintf(stderr,
-					"threadtrace: --holds: the target makes %.0f lock calls "
-					"a second, each a uprobe hit (1-5 us here, ~16 us "
-					"where single-stepped): it runs slower while traced\n",
-					rate);
-				rate_warned = true;
-			}
-			calls_seen = ctx.lock_calls;
-			symbolizer_refresh_maps(ctx.sym);
-			last_maps = now;
-		}
-		if (ctx.sym && symbolizer_generation(ctx.sym) != ctx.libc_generation) {
-			/* new mappings: maybe an exec (-p), or a dlopen'ed libpthread */
-			ctx.libc_generation = symbolizer_generation(ctx.sym);
-			check_libc(&ctx, skel, &holds, pid, false, o);
-		}
-		{
-			/* waits are stamped with the BPF clock, CLOCK_MONOTONIC like now_ns() */
-			struct tt_deadlock dl;
-
-			while (deadlock_watch_check(ctx.deadlocks, now, 300000000ULL, &dl)) {
-				emit(&ctx, &dl, sizeof(dl));
-				report_deadlock_live(&ctx, &dl);
-			}
-		}
-		RT_CALL(&ctx, check, now);
+		periodic(&ctx, skel, &holds, pid, o, now);
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
