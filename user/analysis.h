@@ -158,6 +158,7 @@ struct thread_stat {
 	char name[TT_COMM_LEN];	      /* the OS name (comm) */
 	char py_name[TT_PY_NAME_LEN]; /* its threading.Thread name, "" when none */
 	__u64 start_ts, end_ts;	      /* the traced part of its life */
+	__u64 traced_ns;	      /* its length */
 	__u64 on_cpu_ns, runnable_ns, lock_wait_ns, cond_wait_ns, other_wait_ns;
 	__u64 gil_blocked_ns; /* futex waits on the GIL's own words (apart from lock and cond) */
 	__u64 voluntary_switches, involuntary_switches;
@@ -167,6 +168,7 @@ struct thread_stat {
 	bool python;				    /* took or dropped the GIL while traced */
 	__u64 gil_hold_ns, gil_wait_ns, gil_cpu_ns; /* cpu: on CPU while holding it */
 	__u64 gil_traced_cpu_ns; /* on CPU since the GIL was traced (without it: this - cpu) */
+	__u64 gil_free_cpu_ns;	 /* on CPU without the GIL since it was traced */
 	__u64 gil_takes, gil_waits, gil_forced_drops;
 	bool gil_convoy; /* waits about a switch interval per take, holds it briefly (I/O) */
 };
@@ -193,6 +195,8 @@ struct gil_stat {
 	__u64 start_ts;	       /* traced from here */
 	bool off;	       /* free-threaded, its GIL disabled at attach: present once enabled */
 	__u64 enabled_ts;      /* when such a GIL was enabled for good (0: it was not) */
+	__u64 enabled_ns;      /* how long into the trace that was */
+	__u64 traced_ns;       /* how long it was traced: start_ts to the end of the trace */
 	__u64 transient_takes; /* takes while it was on only for an import, before that */
 	__u64 takes, drops, forced_drops;
 	__u64 switches;	  /* takes by another thread than the previous taker */
@@ -304,13 +308,15 @@ struct analysis {
 	__u32 pid, tid_filter;
 	char comm[TT_COMM_LEN];
 	__u64 start_ts, end_ts;
+	__u64 duration_ns;	/* end_ts - start_ts */
 	__u64 events;		/* records from BPF */
 	__u64 lost_events;	/* records the ring buffer could not take */
 	__u64 stack_failures;	/* stacks that could not be read */
 	__u64 untracked_waits;	/* waits not followed: per-thread map full */
 	__u64 truncated_stacks; /* distinct user stacks cut short */
 	struct stack_quality stackq;
-	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (see analysis.c) */
+	__u64 inferred_switch_ins; /* switch-outs with no switch-in before them (analysis_threads.c)
+				    */
 	__u64 late_records;	   /* records later than the reorder window allows (dropped) */
 	bool target_exited;
 	bool holds;		  /* --holds: lock calls were probed */

@@ -221,8 +221,11 @@ void close_gil(struct work *w)
 
 	if (!g->present)
 		return;
-	for (size_t i = 0; i < w->nr_threads; i++) {
-		struct thread_work *t = &w->threads[i];
+	g->traced_ns = w->a->end_ts > g->start_ts ? w->a->end_ts - g->start_ts : 0;
+	if (g->enabled_ts)
+		g->enabled_ns = g->enabled_ts > w->a->start_ts ? g->enabled_ts - w->a->start_ts : 0;
+	for (size_t i = 0; i < w->thr.nr_threads; i++) {
+		struct thread_work *t = &w->thr.threads[i];
 		__u64 end = t->state == TS_DONE ? t->st.end_ts : w->a->end_ts;
 
 		if (t->gil_hold) {
@@ -246,8 +249,8 @@ void close_gil(struct work *w)
 	 * The convoy effect: a thread that holds the GIL only briefly (it does I/O) but waits
 	 * about a switch interval each time it wants it back, behind a CPU-bound holder.
 	 */
-	for (size_t i = 0; i < w->nr_threads; i++) {
-		struct thread_stat *st = &w->threads[i].st;
+	for (size_t i = 0; i < w->thr.nr_threads; i++) {
+		struct thread_stat *st = &w->thr.threads[i].st;
 		__u64 interval = (__u64)g->interval_us * 1000;
 
 		st->gil_convoy = st->gil_waits >= 10 && st->gil_takes &&

@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * analysis_int.h - the analysis' working state, shared by its parts (not a public header):
- * analysis.c (replay, threads, futex waits and their objects), analysis_gil.c (CPython's GIL),
- * analysis_holds.c (--holds: lock calls, holds, lock order and potential deadlocks).
+ * analysis_int.h - the analysis' working state and the interfaces between its parts (not a
+ * public header). struct work holds each part's state in a struct of its own where the part
+ * alone uses it (stk, thr, lk, cont); a thread's (struct thread_work) and a word's (struct
+ * lock_work) records are shared, each field written by the part that owns it. The parts:
+ * analysis.c (the driver: records to the parts, the result built at the end),
+ * analysis_reorder.c (the window that puts records in timestamp order), analysis_stacks.c
+ * (which stack a wait or a wake gets; the stack table), analysis_threads.c (threads, their
+ * states and where their time goes), analysis_contention.c (futex waits matched to their
+ * wakers, merged into acquisitions, counted per word), analysis_locks.c (futex words: their
+ * kind, and the lock objects they make), analysis_holds.c (--holds: lock calls, holds, lock
+ * order and potential deadlocks), analysis_gil.c (CPython's GIL), analysis_python.c (Python
+ * lock objects), analysis_hung.c (threads still blocked at the end, Python deadlocks).
  */
 #ifndef TT_ANALYSIS_INT_H
 #define TT_ANALYSIS_INT_H
@@ -215,6 +224,23 @@ struct lock_rt {
 #define MAX_COMP   16
 #define COMP_BYTES (MAX_COMP * 1024) /* an unwound stack or a Python stack each */
 
+/* analysis_stacks.c's state: companion records, the stack being chosen, the stack table. */
+struct stack_state {
+	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
+	__u64 comp_ts;
+	unsigned nr_comp;
+	size_t comp_len;
+	__u8 comp_buf[COMP_BYTES];
+	const struct tt_rec_hdr *comp[MAX_COMP];
+	union { /* a chosen stack: unwound user frames + the record's kernel frames */
+		struct tt_stack st;
+		__u8 room[sizeof(struct tt_stack) +
+			  (TT_MAX_USTACK + TT_PY_MAX_FRAMES + TT_MAX_KSTACK) * 8];
+	} pick;
+	struct u64_map by_hash; /* analysis.stacks: hash of a stack -> index + 1 */
+	size_t cap_stacks;
+};
+
 /* Sleep in a futex word by a thread: for words with many sleepers, or none of their own. */
 struct blocked_bucket {
 	__u32 tid;
@@ -222,43 +248,56 @@ struct blocked_bucket {
 	__u64 ns;
 };
 
-struct work {
-	struct analysis *a;
+/* analysis_threads.c's state: the threads by tid and key, where they slept. */
+struct thread_state {
 	struct thread_work *threads;
 	size_t nr_threads, cap_threads;
-	struct u64_map thread_by_tid; /* tid -> index + 1 of its latest thread */
-	struct u64_map thread_by_key; /* thread key (analysis.h) -> index + 1 */
-	size_t cap_spans, cap_edges;
-	/*
-	 * The words, LOCK_CHUNK to a chunk (lock_at): a chunk is freed once its words are in their
-	 * locks, so the words and the locks they make are not all held at once; what is left of a
-	 * word after that (words_built) is what the threads and the futex index need.
-	 */
-	struct lock_work **lock_chunks;
-	size_t nr_locks, nr_lock_chunks, cap_lock_chunks;
-	struct word_built {
-		__u64 addr, canon;
-		enum lock_kind kind;
-	} * words_built;
-	struct u64_map lock_by_addr; /* word -> index + 1 */
+	struct u64_map by_tid; /* tid -> index + 1 of its latest thread */
+	struct u64_map by_key; /* thread key (analysis.h) -> index + 1 */
+	/* sleep in words that keep no more of it (struct lock_work blocked) */
 	struct blocked_bucket *buckets;
 	size_t nr_buckets, cap_buckets;
 	struct u64_map bucket_by_key;
-	struct u64_map stack_by_hash;
-	size_t cap_stacks, cap_intervals;
+	size_t cap_intervals;
+	struct u64_map name_by_key; /* threading's names: thread key -> analysis.py_names + 1 */
+	size_t cap_names;
+};
+
+/* analysis_locks.c's state: the futex words. */
+struct lock_state {
+	/*
+	 * The words, LOCK_CHUNK to a chunk (lock_at): a chunk is freed once its words are in their
+	 * locks, so the words and the locks they make are not all held at once; what is left of a
+	 * word after that (built) is what the threads and the futex index need.
+	 */
+	struct lock_work **chunks;
+	size_t nr, nr_chunks, cap_chunks;
+	struct word_built {
+		__u64 addr, canon;
+		enum lock_kind kind;
+	} * built;
+	struct u64_map by_addr; /* word -> index + 1 */
 	/* per stack: the lock kind its functions name, -1 none, -2 unknown; a runtime function's
 	 * (runtime.h) id + 1 in the bits from 8 up */
 	__s16 *stack_votes;
 	size_t cap_votes;
-	/* the unwound and Python stacks of the timestamp being replayed (they come first) */
-	__u64 comp_ts;
-	unsigned nr_comp;
-	size_t comp_len;
-	__u8 comp_buf[COMP_BYTES];
-	const struct tt_rec_hdr *comp[MAX_COMP];
+	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
+};
+
+/*
+ * analysis_contention.c's own state: the timeline's vectors. The rest of it is per thread
+ * (struct thread_work: cur, grp_*, exit_cand_*) and per word (struct lock_work: agg).
+ */
+struct contention_state {
+	size_t cap_spans, cap_edges;
+};
+
+struct work {
+	struct analysis *a;
+	struct thread_state thr;
+	struct lock_state lk;
+	struct contention_state cont;
 	size_t cap_deadlocks, cap_blocked;
-	size_t cap_py_names;
-	struct u64_map py_name_by_key;
 	bool timeline; /* keep intervals, wake edges and wait spans (the Perfetto export) */
 	/* --holds */
 	struct obj_state *objs;
@@ -273,7 +312,6 @@ struct work {
 	__u32 gil_transient_tid;
 	__u64 gil_transient_ts;
 	size_t cap_gil_waiters, cap_gil_spans;
-	__u8 cond_layout; /* enum cond_layout of the libc the target runs now */
 	struct u64_map gil_waiter_by_key;
 	struct u64_map
 	    py_key_by_word; /* a futex word -> the Python object its latest wait was for */
@@ -284,11 +322,7 @@ struct work {
 	struct py_stw_pause stw_cur;
 	__u64 stw_last_wake;
 	size_t cap_stw;
-	union { /* a chosen stack: unwound user frames + the record's kernel frames */
-		struct tt_stack st;
-		__u8 room[sizeof(struct tt_stack) +
-			  (TT_MAX_USTACK + TT_PY_MAX_FRAMES + TT_MAX_KSTACK) * 8];
-	} pick;
+	struct stack_state stk;
 };
 
 _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
@@ -299,28 +333,116 @@ _Static_assert(sizeof(struct tt_unwound) + TT_MAX_USTACK * 8 <= 1024 &&
 
 static inline struct lock_work *lock_at(struct work *w, size_t i)
 {
-	return &w->lock_chunks[i / LOCK_CHUNK][i % LOCK_CHUNK];
+	return &w->lk.chunks[i / LOCK_CHUNK][i % LOCK_CHUNK];
 }
 
+/* analysis_reorder.c: the window that puts records in timestamp order */
+struct reorder_slot {
+	__u64 ts;
+	__u64 seq; /* arrival order, companions (unwound, Python stacks) first among equal ts */
+	size_t off;
+};
+
+struct reorder {
+	bool released; /* a record left the window: one older than it comes too late */
+	__u64 released_ts;
+	__u8 *buf, *spare; /* pending records, by arrival; where compaction copies them */
+	size_t len, cap, live, cap_spare;
+	struct reorder_slot *q; /* by (ts, seq) from head */
+	size_t head, n, cap_q;
+	__u64 seq, max_ts;
+};
+
+typedef void reorder_emit_fn(void *ctx, const struct tt_rec_hdr *h);
+/*
+ * Add a record; the ones it lets out of the window go to emit, oldest first (h is copied).
+ * companion: first among records of its timestamp; moves_window: its timestamp is one of the
+ * kernel's (the collector's own late stamps are not). False: older than a record already let
+ * out, dropped.
+ */
+bool reorder_add(struct reorder *r, const struct tt_rec_hdr *h, bool companion, bool moves_window,
+		 reorder_emit_fn *emit, void *ctx);
+/* Let every pending record out. */
+void reorder_drain(struct reorder *r, reorder_emit_fn *emit, void *ctx);
+void reorder_free(struct reorder *r);
+
 /* analysis.c */
+/* Close a thread: its time, its open wait and acquisition. At the end of the trace, or when a
+ * new thread took its tid. */
+void close_thread(struct work *w, struct thread_work *t, __u64 end);
+
+/* analysis_locks.c */
+/* The word at addr, made when new; lock_find: NULL when new. */
+struct lock_work *lock_get(struct work *w, __u64 addr);
+struct lock_work *lock_find(struct work *w, __u64 addr);
 struct lock_py *lock_py(struct lock_work *l);
 void hist_add(struct hist *h, unsigned b, __u64 n);
 /* s cut to len - 1 bytes (as a char[len] field held it), interned in analysis.strs. */
 const char *lock_str(struct work *w, const char *s, size_t len);
-const struct tt_rec_hdr *find_companion(struct work *w, const struct tt_rec_hdr *h, __u16 kind);
+/* Evidence of a word's kind: a wait's futex op and value; the lock functions of a stack that
+ * waited on it or woke it. */
+void note_wait_evidence(struct work *w, struct lock_work *l, const struct tt_wait_begin *r);
+void note_stack_funcs(struct work *w, struct lock_work *l, __u32 stack, bool waker, __u32 cmd,
+		      __u32 val);
+/* The kind the evidence so far gives a word (re-waits are merged as they come); pi: a PI lock. */
+enum lock_kind kind_now(struct work *w, struct lock_work *l, bool *pi);
+void on_libc(struct work *w, const struct tt_libc *r);
+/* analysis.locks from the words (their kind final now) and --holds' objects. */
+void build_locks(struct work *w);
+/* The kind build_locks gave the word at addr, LK_FUTEX for an address that had no word. */
+enum lock_kind word_kind(struct work *w, __u64 addr);
+void locks_free(struct work *w);
+
+/* analysis_contention.c */
+void on_wait_begin(struct work *w, const struct tt_wait_begin *r);
+void on_wait_end(struct work *w, const struct tt_wait_end *r);
+void on_wake_op(struct work *w, const struct tt_wake_op *r);
+/* A sched_waking: who woke the wait in progress, if it did (after thread_woken). */
+void on_waking(struct work *w, const struct tt_waking *r);
+void wait_note_blocked(struct work *w, struct thread_work *t);
+void wait_close(struct work *w, struct thread_work *t, __u64 end);
+void sort_waits(struct work *w);
+
+/* analysis_threads.c */
 /* The thread that has tid now (records carry tids), made when it is new. */
 struct thread_work *thread_get(struct work *w, __u32 tid);
 /* The thread of a key (struct thread_stat's tid), as it was stored. */
 struct thread_work *thread_at(struct work *w, __u32 key);
 /* The key of the thread that has tid now, or tid itself for one not traced (another process). */
 __u32 thread_key_of(struct work *w, __u32 tid);
-struct lock_work *lock_get(struct work *w, __u64 addr);
-__u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
+/* Charge the time since t->since to t's current state, and keep it on the timeline. */
 void account(struct work *w, struct thread_work *t, __u64 ts);
+/* t's time on CPU until ts (it may be running since t->since). */
 __u64 thread_cpu_now(const struct thread_work *t, __u64 ts);
+/* The first event of a thread present at attach tells what it was doing since the start. */
 void settle_unknown(struct work *w, struct thread_work *t, enum tstate prior, __u64 ts);
+void on_switch(struct work *w, const struct tt_switch *r, const struct tt_switch_kstat *k);
+void thread_woken(struct work *w, const struct tt_waking *r);
+void on_new_thread(struct work *w, const struct tt_new_thread *r);
+void on_thread_exit(struct work *w, const struct tt_exit *r);
+void on_thread_info(struct work *w, const struct tt_thread_info *r);
+void on_py_thread_name(struct work *w, const struct tt_py_thread_name *r);
+/* Charge t's time until end (a thread's close: close_thread). */
+void thread_end(struct work *w, struct thread_work *t, __u64 end);
+void thread_charge_blocked(struct work *w, __u32 key, __u64 addr, enum lock_kind kind, __u64 ns);
+/* analysis.threads (and threading's names), once every word's kind is known. */
+void build_threads(struct work *w);
+void threads_free(struct work *w);
+
+/* analysis_stacks.c */
+/* Keep a companion record (is_companion) for the record of its timestamp that follows it. */
+void note_companion(struct stack_state *c, const struct tt_rec_hdr *h);
+/* h's companion record of this kind, NULL if none came. */
+const struct tt_rec_hdr *find_companion(const struct stack_state *c, const struct tt_rec_hdr *h,
+					__u16 kind);
+/* The stack of record h (own: the one it carries), its Python frames merged in; valid until the
+ * next pick. pick_counted also counts it in the stack quality (waits and wakes). */
 const struct tt_stack *pick_stack(struct work *w, const struct tt_rec_hdr *h,
 				  const struct tt_stack *own);
+const struct tt_stack *pick_counted(struct work *w, const struct tt_rec_hdr *h,
+				    const struct tt_stack *own);
+/* Its index in analysis.stacks, added when new; TT_NO_STACK for an empty one. */
+__u32 stack_intern(struct work *w, __u32 pid, const struct tt_stack *st);
 
 /* analysis_gil.c */
 void on_python(struct work *w, const struct tt_python *r);

@@ -50,8 +50,8 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 		lock_get(w, r->uaddr)->gil_word = true;
 		return;
 	}
-	ps = (const void *)find_companion(w, &r->hdr, TT_REC_PYSTACK);
-	pk = (const void *)find_companion(w, &r->hdr, TT_REC_PARK_KEY);
+	ps = (const void *)find_companion(&w->stk, &r->hdr, TT_REC_PYSTACK);
+	pk = (const void *)find_companion(&w->stk, &r->hdr, TT_REC_PARK_KEY);
 	if ((!ps && !pk) || !w->a->sd)
 		return;
 	in.sd = w->a->sd;
@@ -69,7 +69,7 @@ void py_wait_begin(struct work *w, struct thread_work *t, const struct tt_wait_b
 		in.park_key = pk->key;
 		in.have_park_key = true;
 	}
-	ot = (const void *)find_companion(w, &r->hdr, TT_REC_PY_OBJTYPE);
+	ot = (const void *)find_companion(&w->stk, &r->hdr, TT_REC_PY_OBJTYPE);
 	if (ot) {
 		in.type_obj = ot->obj;
 		in.type = ot->type;

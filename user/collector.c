@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <gelf.h>
 #include "collector.h"
+#include "command.h"
 #include "procfs.h"
 #include "symbols.h"
 #include "mmaps.h"
@@ -34,87 +35,10 @@
 	"root is needed: run threadtrace with sudo (or grant CAP_BPF, CAP_PERFMON, "               \
 	"CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)\n"
 
-static volatile sig_atomic_t stop_signal, signals_seen;
-static volatile pid_t command_pid; /* the running COMMAND, for the handler */
-static volatile sig_atomic_t stdout_is_tty;
-
-static void say(const char *msg)
-{
-	ssize_t r = write(STDERR_FILENO, msg, strlen(msg));
-
-	(void)r;
-}
-
-/*
- * The first SIGINT/SIGTERM stops tracing and is passed on to a COMMAND (as perf does), unless
- * the terminal sent it to the command's process group itself (Ctrl-C); a second one kills the
- * command. When stdout is a pipe or a file it also abandons what is left of the text report:
- * stdout becomes /dev/null, so that a reader that stopped reading cannot hold threadtrace in
- * a write (the interrupted write is retried there) and it goes on to reap the command and
- * exit. On a terminal nobody holds it so: the report is still printed (a user pressing Ctrl-C
- * twice at a hung program must not lose it). Either way stderr says what the second did.
- */
-static void on_signal(int sig, siginfo_t *si, void *uc)
-{
-	pid_t child = command_pid;
-	int saved_errno = errno, null_fd;
-
-	if (!signals_seen++) {
-		stop_signal = sig;
-		if (child > 0 && !(si && si->si_code == SI_KERNEL))
-			kill(child, sig);
-	} else {
-		if (child > 0)
-			kill(child, SIGKILL);
-		if (signals_seen == 2 && child > 0)
-			say("threadtrace: interrupted again: the command is killed\n");
-		if (!stdout_is_tty) {
-			null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-			if (null_fd >= 0) {
-				dup2(null_fd, STDOUT_FILENO);
-				close(null_fd);
-			}
-			if (signals_seen == 2)
-				say("threadtrace: interrupted again: the rest of the text report "
-				    "on "
-				    "stdout is dropped (output files and the record file are still "
-				    "written)\n");
-		}
-	}
-	errno = saved_errno;
-}
-
 int collector_wait_command(struct collector_result *res, bool quiet)
 {
-	pid_t child = res->command_pid;
-	int status;
-	bool said = false;
-
-	for (int tries = 0; child > 0;) {
-		pid_t got = waitpid(child, &status, tries < 20 ? WNOHANG : 0);
-
-		if (got == child) {
-			res->child_status = status;
-			break;
-		}
-		if (got < 0 && errno != EINTR)
-			break;
-		if (got == 0 && ++tries < 20) {
-			struct timespec ts = {0, 10000000};
-
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		if (!said && !quiet && got == 0) {
-			fprintf(stderr,
-				"threadtrace: waiting for the command (pid %d) to exit; "
-				"interrupt again to kill it\n",
-				child);
-			said = true;
-		}
-	}
+	command_wait(res->command_pid, &res->child_status, quiet);
 	res->command_pid = 0;
-	command_pid = 0;
 	return 0;
 }
 
@@ -151,7 +75,10 @@ struct collect_ctx {
 	struct ring_buffer *ring;
 	__u64 malformed;
 	bool holds;
-	__u64 lock_calls;	  /* --holds: lock calls seen, for the rate warning */
+	__u64 lock_calls; /* --holds: lock calls seen, for the rate warning */
+	__u64 calls_seen; /* ... at the latest once-a-second check */
+	bool rate_warned;
+	__u64 last_maps;	  /* when the maps were last re-read */
 	__u64 libc_dev, libc_ino; /* the libc last written in a TT_REC_LIBC record */
 	unsigned libc_generation; /* the symbolizer's mappings it was looked for in */
 	__u32 exec_stops;	  /* exec stops of a COMMAND handled */
@@ -401,58 +328,6 @@ static bool tracepoint_exists(const char *name)
 	return can_see(path);
 }
 
-/* Find COMMAND the way execvp will, so "not found" is told before anything is attached. */
-static int command_exists(const char *cmd, char *found, size_t len)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (strchr(cmd, '/')) {
-		snprintf(found, len, "%s", cmd);
-		return access(cmd, X_OK) ? -errno : 0;
-	}
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? path : ".", cmd);
-		if (!access(buf, X_OK)) {
-			snprintf(found, len, "%s", buf);
-			return 0;
-		}
-		path += n + (path[n] == ':');
-	}
-	return -ENOENT;
-}
-
-/*
- * The file execve runs for path: a "#!" script's interpreter (one level), else path itself.
- * 0 or -errno.
- */
-static int exec_image(const char *path, char *out, size_t len)
-{
-	char line[512];
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fread(line, 1, sizeof(line) - 1, f);
-	fclose(f);
-	line[n] = 0;
-	if (n > 2 && line[0] == '#' && line[1] == '!') {
-		char *p = line + 2;
-
-		p += strspn(p, " \t");
-		p[strcspn(p, " \t\n")] = 0;
-		snprintf(out, len, "%s", p);
-	} else {
-		snprintf(out, len, "%s", path);
-	}
-	return 0;
-}
-
 /*
  * COMMAND: a uprobe at the entry point of the image it execs stops it there (its libraries are
  * mapped by then) until the unwind tables are loaded (resume_at_entry). NULL where it cannot:
@@ -467,7 +342,7 @@ static struct bpf_link *stop_at_entry(struct threadtrace_bpf *skel, pid_t child,
 	Elf *e;
 	int fd;
 
-	if (exec_image(exe, image, sizeof(image)))
+	if (command_image(exe, image, sizeof(image)))
 		return NULL;
 	e = probesite_open_elf(image, &fd);
 	if (!e)
@@ -719,38 +594,6 @@ static void resume_at_entry(struct collect_ctx *c, struct bpf_link **entry, pid_
 	kill(child, SIGCONT);
 }
 
-/* Fork COMMAND stopped before exec; it execs when *go_fd is written. */
-static pid_t spawn_held(char **argv, int *go_fd, int *err_fd)
-{
-	int go[2], err[2];
-	pid_t pid;
-
-	if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (!pid) {
-		char c;
-		int e;
-
-		close(go[1]);
-		close(err[0]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(127); /* the tracer gave up before starting us */
-		execvp(argv[0], argv);
-		e = errno;
-		if (write(err[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(go[0]);
-	close(err[1]);
-	*go_fd = go[1];
-	*err_fd = err[0];
-	return pid;
-}
-
 /*
  * A thread already asleep in a futex wait at attach: seed the BPF waits map so its end and
  * its waker are traced, write the wait's begin as of now, and unwind its stack from the
@@ -947,6 +790,104 @@ static void sync_ustack(struct collect_ctx *c, unsigned generation)
 	c->ustack_generation = generation;
 }
 
+/* What the BPF programs are told before they load: the target, stacks, buffers, which load. */
+static void configure_skel(struct threadtrace_bpf *skel, const struct collector_opts *o, pid_t pid,
+			   bool follow_exec)
+{
+	__u32 rb_bytes = 1;
+
+	skel->rodata->target_tgid = pid;
+	skel->rodata->target_tid = o->tid;
+	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
+	skel->rodata->kernel_stacks = o->kernel_stacks;
+	skel->rodata->user_unwind = o->stacks == STACKS_AUTO ? TT_UNWIND_CFI
+				    : o->stacks == STACKS_FP ? TT_UNWIND_FP
+							     : TT_UNWIND_NONE;
+	skel->rodata->snapshot_bytes =
+	    o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
+	skel->rodata->snapshot_rate = o->stack_rate;
+	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffers either */
+		bpf_map__set_value_size(skel->maps.snapshots, 8);
+	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 32) * 1024u * 1024u)
+		rb_bytes <<= 1;
+	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
+	if (!follow_exec)
+		bpf_program__set_autoload(skel->progs.tt_exec_stop, false);
+	/* futex2 and futex_waitv exist from 5.16 / 6.7 on. */
+	if (!tracepoint_exists("sys_enter_futex_waitv")) {
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_waitv, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_waitv, false);
+	}
+	if (!tracepoint_exists("sys_enter_futex_wait")) {
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_wait, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_wait, false);
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_wake, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_wake, false);
+		bpf_program__set_autoload(skel->progs.tt_enter_futex_requeue, false);
+		bpf_program__set_autoload(skel->progs.tt_exit_futex_requeue, false);
+	}
+}
+
+/* The progress line of -p: what is traced, how to stop. */
+static void say_tracing_pid(const struct collector_opts *o, pid_t pid, int nr_threads)
+{
+	char comm[TT_COMM_LEN] = "?", what[64] = "";
+
+	procfs_comm(pid, comm);
+	if (o->tid)
+		snprintf(what, sizeof(what), ", thread %d only", o->tid);
+	if (o->duration > 0)
+		fprintf(stderr,
+			"threadtrace: tracing pid %d (%s), %d threads%s, for "
+			"%g s; Ctrl-C to stop early\n",
+			pid, comm, nr_threads, what, o->duration);
+	else
+		fprintf(stderr,
+			"threadtrace: tracing pid %d (%s), %d threads%s; "
+			"Ctrl-C to stop\n",
+			pid, comm, nr_threads, what);
+}
+
+/*
+ * Once a second: the maps re-read (new mappings), and under --holds what the lock calls cost.
+ * Every poll: new mappings' libc, deadlocks seen by now.
+ */
+static void periodic(struct collect_ctx *c, struct threadtrace_bpf *skel, struct hold_probes *hp,
+		     pid_t pid, const struct collector_opts *o, __u64 now)
+{
+	if (now - c->last_maps > 1000000000ULL) {
+		double rate = (c->lock_calls - c->calls_seen) * 1e9 / (now - c->last_maps);
+
+		/* every lock call traps into the kernel under --holds: say what it costs */
+		if (o->holds && rate > 20000 && !c->rate_warned && !o->quiet) {
+			fprintf(stderr,
+				"threadtrace: --holds: the target makes %.0f lock calls "
+				"a second, each a uprobe hit (1-5 us here, ~16 us "
+				"where single-stepped): it runs slower while traced\n",
+				rate);
+			c->rate_warned = true;
+		}
+		c->calls_seen = c->lock_calls;
+		symbolizer_refresh_maps(c->sym);
+		c->last_maps = now;
+	}
+	if (c->sym && symbolizer_generation(c->sym) != c->libc_generation) {
+		/* new mappings: maybe an exec (-p), or a dlopen'ed libpthread */
+		c->libc_generation = symbolizer_generation(c->sym);
+		check_libc(c, skel, hp, pid, false, o);
+	}
+	{
+		/* waits are stamped with the BPF clock, CLOCK_MONOTONIC like now_ns() */
+		struct tt_deadlock dl;
+
+		while (deadlock_watch_check(c->deadlocks, now, 300000000ULL, &dl)) {
+			emit(c, &dl, sizeof(dl));
+			report_deadlock_live(c, &dl);
+		}
+	}
+	RT_CALL(c, check, now);
+}
+
 int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx, struct symdata *sd,
 	    struct collector_result *res)
 {
@@ -955,24 +896,18 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	struct collect_ctx ctx = {.sink = sink, .sink_ctx = sink_ctx, .sd = sd, .holds = o->holds};
 	struct hold_probes holds = {0};
 	struct bpf_link *entry = NULL; /* COMMAND: stops it at its entry point */
-	__u64 calls_seen = 0;
-	bool rate_warned = false, follow_exec;
-	struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO};
-	pid_t pid = o->pid, child = 0;
-	char exe[4096] = "", image[4096];
-	int go_fd = -1, err_fd = -1, err = 0, nr_threads = 0;
-	__u64 start, deadline = 0, last_maps;
-	__u32 rb_bytes;
+	bool follow_exec;
+	const volatile sig_atomic_t *stop;
+	struct command cmd = {.go_fd = -1, .err_fd = -1};
+	pid_t pid = o->pid;
+	int err = 0, nr_threads = 0;
+	__u64 start, deadline = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->child_status = -1;
 	verbose_log = o->verbose;
 	libbpf_set_print(libbpf_print);
-	sigemptyset(&sa.sa_mask);
-	stdout_is_tty = isatty(STDOUT_FILENO);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN); /* a COMMAND killed by Ctrl-C at start-up must not kill us */
+	stop = command_signals_init();
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		fprintf(stderr, "threadtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
@@ -980,12 +915,9 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		return -ENOTSUP;
 	}
 	if (o->command) {
-		err = command_exists(o->command[0], exe, sizeof(exe));
-		if (err) {
-			fprintf(stderr, "threadtrace: %s: %s\n", o->command[0],
-				err == -ENOENT ? "command not found" : strerror(-err));
+		err = command_find(&cmd, o->command);
+		if (err)
 			return err;
-		}
 	} else {
 		err = check_target(pid, o->tid);
 		if (err)
@@ -993,10 +925,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	}
 	ctx.host = (struct rt_host){
 	    .o = o,
-	    .image = o->command && !exec_image(exe, image, sizeof(image)) ? image : NULL,
+	    .image = cmd.image[0] ? cmd.image : NULL,
 	    .pid = pid,
 	    .sd = sd,
-	    .stop = &stop_signal,
+	    .stop = stop,
 	    .emit = emit_cb,
 	    .drain = drain_ring,
 	    .ctx = &ctx,
@@ -1025,53 +957,18 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	}
 	ctx.host.skel = skel;
 	if (o->command) {
-		child = spawn_held(o->command, &go_fd, &err_fd);
-		if (child < 0) {
-			err = child;
-			fprintf(stderr, "threadtrace: failed to start %s: %s\n", o->command[0],
-				strerror(-err));
-			child = 0;
+		err = command_spawn(&cmd, o->command);
+		if (err)
 			goto cleanup;
-		}
-		pid = child;
+		pid = cmd.pid;
 		ctx.host.pid = pid;
 	}
-	skel->rodata->target_tgid = pid;
-	skel->rodata->target_tid = o->tid;
-	skel->rodata->want_stacks = o->stacks != STACKS_NONE;
-	skel->rodata->kernel_stacks = o->kernel_stacks;
-	skel->rodata->user_unwind = o->stacks == STACKS_AUTO ? TT_UNWIND_CFI
-				    : o->stacks == STACKS_FP ? TT_UNWIND_FP
-							     : TT_UNWIND_NONE;
-	err = setup_ustack(&ctx, skel, pid, !child, o);
+	/* a COMMAND stops at each exec: the new image's libraries get their tables and probes */
+	follow_exec = cmd.pid && (o->holds || o->stacks == STACKS_AUTO);
+	configure_skel(skel, o, pid, follow_exec);
+	err = setup_ustack(&ctx, skel, pid, !cmd.pid, o);
 	if (err)
 		goto cleanup;
-	skel->rodata->snapshot_bytes =
-	    o->stacks == STACKS_AUTO || o->stacks == STACKS_DWARF ? o->stack_bytes : 0;
-	skel->rodata->snapshot_rate = o->stack_rate;
-	if (!skel->rodata->snapshot_bytes) /* no snapshots: no 16 KiB per-CPU buffers either */
-		bpf_map__set_value_size(skel->maps.snapshots, 8);
-	rb_bytes = 1;
-	while (rb_bytes < (o->buffer_mb ? o->buffer_mb : 32) * 1024u * 1024u)
-		rb_bytes <<= 1;
-	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
-	/* futex2 and futex_waitv exist from 5.16 / 6.7 on. */
-	/* a COMMAND stops at each exec: the new image's libraries get their tables and probes */
-	follow_exec = child && (o->holds || o->stacks == STACKS_AUTO);
-	if (!follow_exec)
-		bpf_program__set_autoload(skel->progs.tt_exec_stop, false);
-	if (!tracepoint_exists("sys_enter_futex_waitv")) {
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_waitv, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_waitv, false);
-	}
-	if (!tracepoint_exists("sys_enter_futex_wait")) {
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_wait, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_wait, false);
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_wake, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_wake, false);
-		bpf_program__set_autoload(skel->progs.tt_enter_futex_requeue, false);
-		bpf_program__set_autoload(skel->progs.tt_exit_futex_requeue, false);
-	}
 
 	err = threadtrace_bpf__load(skel);
 	if (err) {
@@ -1097,7 +994,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				strerror(-err));
 			goto cleanup;
 		}
-		if (!child)
+		if (!cmd.pid)
 			ustack_tables_sync(ctx.ustack);
 		ctx.ustack_synced = now_ns();
 	}
@@ -1109,7 +1006,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		goto cleanup;
 	}
 	if (o->holds) {
-		err = attach_holds(&holds, skel, pid, child ? exe : NULL, o->verbose);
+		err = attach_holds(&holds, skel, pid, cmd.pid ? cmd.path : NULL, o->verbose);
 		if (err)
 			goto cleanup;
 		if (!o->quiet)
@@ -1118,19 +1015,19 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 				"instructions, %u single-stepped)\n",
 				holds.n, holds.modules, holds.emulated, holds.stepped);
 	}
-	if (stop_signal) {
+	if (*stop) {
 		fprintf(stderr, "threadtrace: interrupted during start-up; nothing traced\n");
 		err = -EINTR;
 		goto cleanup;
 	}
 	/* a held COMMAND still has our maps: its own come with its exec (perf mmap records) */
-	ctx.sym = symbolizer_new(pid, !child);
+	ctx.sym = symbolizer_new(pid, !cmd.pid);
 	ctx.deadlocks = deadlock_watch_new(pid);
 	ctx.host.sym = ctx.sym;
 	ctx.host.deadlocks = ctx.deadlocks;
 	if (skel->rodata->snapshot_bytes)
 		ctx.unwinder = unwinder_new(ctx.sym, pid);
-	if (child) {
+	if (cmd.pid) {
 		ctx.mmaps = mmap_watch_open(pid);
 		if (!ctx.mmaps)
 			fprintf(stderr,
@@ -1149,31 +1046,14 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		goto cleanup;
 	}
 
-	if (child) {
-		int e = 0;
-		ssize_t n;
-
+	if (cmd.pid) {
 		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads, o);
 		RT_CALL(&ctx, started);
 		if (ctx.ustack && o->stacks == STACKS_AUTO)
-			entry = stop_at_entry(skel, pid, exe);
-		if (write(go_fd, "g", 1) != 1) {
-			err = -errno;
-			fprintf(stderr, "threadtrace: failed to start %s\n", o->command[0]);
+			entry = stop_at_entry(skel, pid, cmd.path);
+		err = command_release(&cmd);
+		if (err)
 			goto cleanup;
-		}
-		close(go_fd);
-		go_fd = -1;
-		command_pid = pid;
-		n = read(err_fd, &e, sizeof(e)); /* EOF: exec succeeded (the pipe is CLOEXEC) */
-		close(err_fd);
-		err_fd = -1;
-		if (n == sizeof(e)) {
-			fprintf(stderr, "threadtrace: failed to run %s: %s\n", o->command[0],
-				strerror(e));
-			err = -e;
-			goto cleanup;
-		}
 		if (!o->quiet)
 			fprintf(stderr,
 				"threadtrace: tracing %s (pid %d) until it exits; Ctrl-C to "
@@ -1182,29 +1062,14 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	} else {
 		add_session_records(&ctx, skel, pid, o->tid, NULL, &nr_threads, o);
 		RT_CALL(&ctx, started);
-		if (!o->quiet) {
-			char comm[TT_COMM_LEN] = "?", what[64] = "";
-
-			procfs_comm(pid, comm);
-			if (o->tid)
-				snprintf(what, sizeof(what), ", thread %d only", o->tid);
-			if (o->duration > 0)
-				fprintf(stderr,
-					"threadtrace: tracing pid %d (%s), %d threads%s, for "
-					"%g s; Ctrl-C to stop early\n",
-					pid, comm, nr_threads, what, o->duration);
-			else
-				fprintf(stderr,
-					"threadtrace: tracing pid %d (%s), %d threads%s; "
-					"Ctrl-C to stop\n",
-					pid, comm, nr_threads, what);
-		}
+		if (!o->quiet)
+			say_tracing_pid(o, pid, nr_threads);
 	}
 
 	/* DURATION counts from the session's start: a runtime's attach (decoding a stripped
 	 * CPython: 0.5-2 s) is traced time too, not added to it */
 	start = now_ns();
-	last_maps = start;
+	ctx.last_maps = start;
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
 	ctx.host.start = start;
@@ -1230,77 +1095,40 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			err = n;
 			break;
 		}
-		if (stop_signal) {
+		if (*stop) {
 			res->interrupted = true;
 			break;
 		}
 		now = now_ns();
 		if (deadline && now >= deadline)
 			break;
-		if (child) {
+		if (cmd.pid) {
 			int status;
+			bool got = command_poll(
+			    &cmd, entry || follow_exec || RT_ANY(&ctx, may_stop), &status);
 
-			pid_t got = waitpid(
-			    child, &status,
-			    WNOHANG |
-				(entry || follow_exec || RT_ANY(&ctx, may_stop) ? WUNTRACED : 0));
-
-			if (got == child && WIFSTOPPED(status) && follow_exec &&
+			if (got && WIFSTOPPED(status) && follow_exec &&
 			    skel->bss->exec_stops != ctx.exec_stops) {
 				ctx.exec_stops = skel->bss->exec_stops;
-				follow_image(&ctx, skel, &entry, child);
-			} else if (got == child && WIFSTOPPED(status) && entry) {
+				follow_image(&ctx, skel, &entry, cmd.pid);
+			} else if (got && WIFSTOPPED(status) && entry) {
 				drain_mmaps(&ctx);
-				check_libc(&ctx, skel, &holds, child, true, o);
-				resume_at_entry(&ctx, &entry, child);
-			} else if (got == child && WIFSTOPPED(status) &&
-				   RT_ANY(&ctx, stopped, child)) {
+				check_libc(&ctx, skel, &holds, cmd.pid, true, o);
+				resume_at_entry(&ctx, &entry, cmd.pid);
+			} else if (got && WIFSTOPPED(status) && RT_ANY(&ctx, stopped, cmd.pid)) {
 				/* a runtime's stop (rt_ops.stopped): it let the command go on */
-			} else if (got == child && WIFSTOPPED(status)) {
+			} else if (got && WIFSTOPPED(status)) {
 				/* stopped by someone else (a SIGSTOP, Ctrl-Z): theirs to resume */
-			} else if (got == child) {
+			} else if (got) {
 				res->child_status = status;
 				res->target_exited = true;
-				child = 0;
-				command_pid =
-				    0; /* reaped: its pid may be another's by the next signal */
 				break;
 			}
 		} else if (procfs_alive(pid) == 0) {
 			res->target_exited = true;
 			break;
 		}
-		if (now - last_maps > 1000000000ULL) {
-			double rate = (ctx.lock_calls - calls_seen) * 1e9 / (now - last_maps);
-
-			/* every lock call traps into the kernel under --holds: say what it costs */
-			if (o->holds && rate > 20000 && !rate_warned && !o->quiet) {
-				fprintf(stderr,
-					"threadtrace: --holds: the target makes %.0f lock calls "
-					"a second, each a uprobe hit (1-5 us here, ~16 us "
-					"where single-stepped): it runs slower while traced\n",
-					rate);
-				rate_warned = true;
-			}
-			calls_seen = ctx.lock_calls;
-			symbolizer_refresh_maps(ctx.sym);
-			last_maps = now;
-		}
-		if (ctx.sym && symbolizer_generation(ctx.sym) != ctx.libc_generation) {
-			/* new mappings: maybe an exec (-p), or a dlopen'ed libpthread */
-			ctx.libc_generation = symbolizer_generation(ctx.sym);
-			check_libc(&ctx, skel, &holds, pid, false, o);
-		}
-		{
-			/* waits are stamped with the BPF clock, CLOCK_MONOTONIC like now_ns() */
-			struct tt_deadlock dl;
-
-			while (deadlock_watch_check(ctx.deadlocks, now, 300000000ULL, &dl)) {
-				emit(&ctx, &dl, sizeof(dl));
-				report_deadlock_live(&ctx, &dl);
-			}
-		}
-		RT_CALL(&ctx, check, now);
+		periodic(&ctx, skel, &holds, pid, o, now);
 	}
 	drain_mmaps(&ctx);
 	ring_buffer__consume(ring);
@@ -1323,8 +1151,8 @@ cleanup:
 	/* the runtimes' probes first (they write to skel); never leave the command stopped */
 	if (close_runtimes(&ctx) || entry) {
 		bpf_link__destroy(entry);
-		if (child)
-			kill(child, SIGCONT);
+		if (cmd.pid)
+			kill(cmd.pid, SIGCONT);
 	}
 	ring_buffer__free(ring);
 	detach_holds(&holds);
@@ -1334,20 +1162,8 @@ cleanup:
 	deadlock_watch_free(ctx.deadlocks);
 	symbolizer_free(ctx.sym);
 	mmap_watch_close(ctx.mmaps);
-	if (go_fd >= 0)
-		close(go_fd); /* the held child reads EOF and exits without running COMMAND */
-	if (err_fd >= 0)
-		close(err_fd);
-	if (child && err) {
-		int status;
-
-		/* tracing failed: the command does not run on untraced */
-		kill(child, SIGTERM);
-		waitpid(child, &status, 0);
-		command_pid = 0;
-	} else if (child) {
-		/* the report comes first; collector_wait_command reaps it after */
-		res->command_pid = child;
-	}
+	command_end(&cmd, err);
+	/* the report comes first; collector_wait_command reaps it after */
+	res->command_pid = cmd.pid;
 	return err;
 }

@@ -390,11 +390,11 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 	json_bool(j, g->flags & TT_PY_FREE_THREADED);
 	json_key(j, "enabled_at_ns"); /* since the trace started; null: enabled from the start */
 	if (g->enabled_ts)
-		json_u64(j, g->enabled_ts > a->start_ts ? g->enabled_ts - a->start_ts : 0);
+		json_u64(j, g->enabled_ns);
 	else
 		json_null(j);
 	json_key(j, "traced_ns");
-	json_u64(j, a->end_ts > g->start_ts ? a->end_ts - g->start_ts : 0);
+	json_u64(j, g->traced_ns);
 	json_key(j, "hold_ns");
 	json_u64(j, g->hold_ns);
 	json_key(j, "takes");
@@ -432,9 +432,7 @@ static void json_gil(struct json_writer *j, const struct analysis *a)
 		json_key(j, "on_cpu_with_gil_ns");
 		json_u64(j, t->gil_cpu_ns);
 		json_key(j, "on_cpu_without_gil_ns");
-		json_u64(j, t->gil_traced_cpu_ns > t->gil_cpu_ns
-				? t->gil_traced_cpu_ns - t->gil_cpu_ns
-				: 0);
+		json_u64(j, t->gil_free_cpu_ns);
 		json_key(j, "convoy");
 		json_bool(j, t->gil_convoy);
 		json_end_object(j);
@@ -510,7 +508,7 @@ int json_summary(FILE *out, const struct analysis *a)
 	}
 	json_end_object(j);
 	json_key(j, "duration_ns");
-	json_u64(j, a->end_ts - a->start_ts);
+	json_u64(j, a->duration_ns);
 	json_key(j, "events");
 	json_u64(j, a->events);
 	json_key(j, "lost_events");
@@ -638,7 +636,7 @@ int json_summary(FILE *out, const struct analysis *a)
 		json_key(j, "start_ns"); /* (tid, start_ns) names one thread: tids are reused */
 		json_u64(j, t->start_ts > a->start_ts ? t->start_ts - a->start_ts : 0);
 		json_key(j, "traced_ns");
-		json_u64(j, t->end_ts > t->start_ts ? t->end_ts - t->start_ts : 0);
+		json_u64(j, t->traced_ns);
 		json_key(j, "on_cpu_ns");
 		json_u64(j, t->on_cpu_ns);
 		json_key(j, "runnable_ns");

@@ -210,7 +210,7 @@ int pprof_write(FILE *out, const struct analysis *a, bool native)
 			free(locs);
 		}
 	}
-	pb_uint(&b.prof, 10, a->end_ts - a->start_ts);
+	pb_uint(&b.prof, 10, a->duration_ns);
 	value_type(&b, 11, "contentions", "count");
 	pb_uint(&b.prof, 12, 1);
 	pb_uint(&b.prof, 14, str_id(&b.strs, "delay"));

@@ -554,7 +554,7 @@ static void print_gil_off(FILE *out, const struct analysis *a)
 static void print_gil(FILE *out, const struct analysis *a, const struct report_opts *o)
 {
 	const struct gil_stat *g = &a->gil;
-	__u64 dur = a->end_ts > g->start_ts ? a->end_ts - g->start_ts : 0;
+	__u64 dur = g->traced_ns;
 	char ver[16], t[4][32], p[3][16];
 	unsigned shown = 0;
 
@@ -577,7 +577,7 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 		fprintf(out,
 			"  free-threaded build: the GIL was disabled until it was enabled at "
 			"run time, %s into the trace; traced from then\n",
-			fmt_ns(t[0], sizeof(t[0]), g->enabled_ts - a->start_ts));
+			fmt_ns(t[0], sizeof(t[0]), g->enabled_ns));
 	fprintf(out, "  %-7s %-*s %8s %8s %8s %7s %7s %9s\n", "tid", name_width(a), "name", "holds",
 		"waits", "on-cpu*", "takes", "waited", "forced");
 	for (size_t i = 0; i < a->nr_threads; i++) {
@@ -590,10 +590,7 @@ static void print_gil(FILE *out, const struct analysis *a, const struct report_o
 			continue;
 		pct(p[0], sizeof(p[0]), th->gil_hold_ns, life);
 		pct(p[1], sizeof(p[1]), th->gil_wait_ns, life);
-		pct(p[2], sizeof(p[2]),
-		    th->gil_traced_cpu_ns > th->gil_cpu_ns ? th->gil_traced_cpu_ns - th->gil_cpu_ns
-							   : 0,
-		    life);
+		pct(p[2], sizeof(p[2]), th->gil_free_cpu_ns, life);
 		fprintf(out, "  %-7s %-*.*s %8s %8s %8s %7llu %7llu %9llu\n", TID_STR(th->tid),
 			name_width(a), name_width(a), thread_stat_name(th), p[0], p[1], p[2],
 			(unsigned long long)th->gil_takes, (unsigned long long)th->gil_waits,
@@ -686,7 +683,7 @@ static void print_runtimes(FILE *out, const struct analysis *a)
 void report_text(FILE *out, const struct analysis *a, const struct report_opts *o)
 {
 	char t[32];
-	__u64 dur = a->end_ts - a->start_ts;
+	__u64 dur = a->duration_ns;
 
 	native_view = o->native;
 	fprintf(out, "threadtrace: pid %u (%s)%s", a->pid, tsafe_n(a->comm, TT_COMM_LEN),
@@ -778,7 +775,7 @@ void report_text(FILE *out, const struct analysis *a, const struct report_opts *
 		a->gil.present ? "     " : "", a->gil.present ? "gil" : "", "vol", "invol");
 	for (size_t i = 0; i < a->nr_threads; i++) {
 		const struct thread_stat *th = &a->threads[i];
-		__u64 life = th->end_ts > th->start_ts ? th->end_ts - th->start_ts : 0;
+		__u64 life = th->traced_ns;
 		char c[6][16];
 
 		pct(c[0], sizeof(c[0]), th->on_cpu_ns, life);
