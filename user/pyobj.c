@@ -591,10 +591,10 @@ bool pyobj_classify(const struct pyobj_wait *in, struct pyobj *out)
 	     in->type_obj == in->park_key - PYOBJ_MUTEX_IN_LOCK_FT) &&
 	    (!strcmp(in->type, "_thread.RLock") || !strcmp(in->type, "_thread.lock"))) {
 		out->kind = !strcmp(in->type, "_thread.RLock") ? PYOBJ_RLOCK : PYOBJ_LOCK;
-		/* the collector reads ob_type 8 bytes past key - 16, which on a free-threaded
-		 * build (32-byte header, ob_type at +24) is the object at key - 32's own type */
-		out->obj = in->park_key -
-			   (in->free_threaded ? PYOBJ_MUTEX_IN_LOCK_FT : PYOBJ_MUTEX_IN_LOCK);
+		/* the object whose type was read: the collector knew the build's header size (the
+		 * analysis may not yet: attached to 3.13t, a lock's first waits come before the
+		 * record that says the build is free-threaded, and key - 16 was taken) */
+		out->obj = in->type_obj;
 		snprintf(out->type, sizeof(out->type), "%s", in->type);
 	}
 	/* a Lock (3.13.1+) or RLock (3.14+) acquired by Python code: its PyMutex is the lock

@@ -318,6 +318,9 @@ static void adopted_park_key(struct rt_cpython *c, pid_t pid, pid_t tid, __u64 u
 	if (!pk.ok)
 		pk.key = 0;
 	emit(c, &pk, sizeof(pk));
+	/* and the type of the object it lies in, as for a wait seen to begin (cp_after_record):
+	 * the analysis may not know the build's object header yet (3.13t: 32 bytes, not 16) */
+	emit_py_objtype(c, &pk);
 }
 
 /* Python frames with waits and GIL takes: each thread's state from the interpreter's list now,

@@ -168,8 +168,8 @@ def check_deadlock(py, mode, stderr, s, t):
               f"tid {x['tid']} ({x['name'][:15]}) waits" in stderr,
               f"stderr names tid {x['tid']} {x['name']}: {stderr}")
         # the lock's entry in LOCK CONTENTION is the object the DEADLOCK names, by its id()
-        # (not yet on free-threaded builds: 3.13t's entry says id() + 16, an open fault)
-        for lk in ([] if re.search(r"python3\.\d+t$", py) else s["locks"]):
+        # (free-threaded builds too: attached to 3.13t it said id() + 16 until 2026-12-01)
+        for lk in s["locks"]:
             if lk["name"] == x["waits"] and lk["kind"] == f"python-{kind}":
                 check(lk["py_object"] and int(lk["py_object"], 16) == x["waits_id"],
                       f"{x['waits']}'s py_object {lk['py_object']} vs id() {x['waits_id']:#x}")

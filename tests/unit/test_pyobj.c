@@ -163,6 +163,12 @@ void test_pyobj_freethreaded(void)
 	      !strcmp(o.name, "table_lock"));
 	in.type = "_thread.lock";
 	CHECK(pyobj_classify(&in, &o) && o.kind == PYOBJ_LOCK && o.obj == 0x300000);
+	/* a free-threaded build's Lock (32-byte header) before the analysis knows the build is
+	 * one (attached: the lock's first waits precede that record): the object typed is it */
+	in.park_key = 0x300020;
+	in.free_threaded = false;
+	CHECK(pyobj_classify(&in, &o) && o.kind == PYOBJ_LOCK && o.obj == 0x300000);
+	in.park_key = 0x300010;
 
 	/* stop-the-world: a thread parked in _PyThreadState_Attach is no object's waiter */
 	symdata_add_frame(&sd, 0x4000 + 0x100, "_PyThreadState_Attach+0x80 (python3.13t)",
