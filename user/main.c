@@ -20,7 +20,7 @@
 #include "recfile.h"
 #include "outfile.h"
 
-static const char usage[] =
+static const char usage_head[] =
     "Usage: threadtrace [OPTIONS] -p PID [DURATION]\n"
     "       threadtrace [OPTIONS] -- COMMAND [ARGS...]\n"
     "       threadtrace report [OUTPUT OPTIONS] FILE\n"
@@ -59,22 +59,20 @@ static const char usage[] =
     "                       call: ~1-5 us here (a probe the kernel emulates; ~16 us for\n"
     "                       the few functions probed at a single-stepped entry); a target\n"
     "                       making 10^6 lock calls a second runs several times slower\n"
-    "      --no-gil         do not trace CPython's GIL (traced by default when the target is\n"
-    "                       CPython 3.8-3.13: a uprobe on each store to the GIL's lock flag,\n"
-    "                       ~10-25 us a take or drop) nor read Python frames\n"
+    "      --no-gil         do not trace CPython's GIL nor read Python frames (traced by\n"
+    "                       default on CPython 3.8-3.15, a free-threaded build while its\n"
+    "                       GIL is on: a uprobe on each store to the GIL's lock flag,\n"
+    "                       ~10-25 us a take or drop)\n"
     "      --buffer-mb N    ring buffer size in MiB (default 32, rounded up to a power of 2)\n"
     "  -v, --verbose        print libbpf's debug log (verifier output on load failures)\n"
     "\n"
     "Outputs (live and with `report FILE`; byte-identical for the same session):\n"
     "  (text report)        on stdout unless -q or another output goes there ('-')\n"
-    "      --json FILE      the JSON summary (schema threadtrace/1); FILE '-': stdout\n"
-    "      --folded FILE    folded stacks: waiter stack, [lock], --, waker stack; weight =\n"
-    "                       wait in microseconds (flamegraph.pl, speedscope, inferno)\n"
+    /* then a line per output_table row, then usage_tail */
+    ;
+
+static const char usage_tail[] =
     "      --folded-count   weigh folded stacks (and the SVGs) by contention counts instead\n"
-    "      --svg FILE       interactive flamegraph SVG of where threads wait, by wait time\n"
-    "      --svg-wakers FILE  the same with each waiter's waker stack on top (after --)\n"
-    "      --pprof FILE     gzipped pprof profile: contentions/count, delay/nanoseconds\n"
-    "      --perfetto FILE  Perfetto timeline: thread states, unlock->wake arrows, waiters\n"
     "  -q, --quiet          no text report and no progress line\n"
     "      --top N          locks shown per report section (default 10)\n"
     "      --top-stacks N   waiter/waker stacks shown per lock (default 3)\n"
@@ -228,14 +226,35 @@ static const struct output_def {
 	int (*write)(FILE *f, const struct analysis *an, const struct outputs *o); /* 0, -errno */
 	unsigned analysis_flags; /* what the analysis must keep for it (analysis_stream_new) */
 	bool counts;		 /* can be weighed by counts (--folded-count) */
+	const char *help;	 /* --help's text: lines after the first indented to column 23 */
 } output_table[OUT__NR] = {
-    [OUT_JSON] = {"json", write_json, 0, false},
-    [OUT_FOLDED] = {"folded", write_folded, 0, true},
-    [OUT_SVG] = {"svg", write_svg_waiters, 0, true},
-    [OUT_SVG_WAKERS] = {"svg-wakers", write_svg_wakers, 0, true},
-    [OUT_PPROF] = {"pprof", write_pprof, 0, false},
-    [OUT_PERFETTO] = {"perfetto", write_perfetto, ANALYSIS_TIMELINE, false},
+    [OUT_JSON] = {"json", write_json, 0, false,
+		  "the JSON summary (schema threadtrace/1); FILE '-': stdout"},
+    [OUT_FOLDED] =
+	{"folded", write_folded, 0, true,
+	 "folded stacks: waiter stack, [lock], --, waker stack; weight =\n"
+	 "                       wait in microseconds (flamegraph.pl, speedscope, inferno)"},
+    [OUT_SVG] = {"svg", write_svg_waiters, 0, true,
+		 "interactive flamegraph SVG of where threads wait, by wait time"},
+    [OUT_SVG_WAKERS] = {"svg-wakers", write_svg_wakers, 0, true,
+			"the same with each waiter's waker stack on top (after --)"},
+    [OUT_PPROF] = {"pprof", write_pprof, 0, false,
+		   "gzipped pprof profile: contentions/count, delay/nanoseconds"},
+    [OUT_PERFETTO] = {"perfetto", write_perfetto, ANALYSIS_TIMELINE, false,
+		      "Perfetto timeline: thread states, unlock->wake arrows, waiters"},
 };
+
+/* --help: its outputs' lines made from output_table, so that a new row is in it too. */
+static void print_usage(FILE *f)
+{
+	fputs(usage_head, f);
+	for (int i = 0; i < OUT__NR; i++) {
+		int n = fprintf(f, "      --%s FILE", output_table[i].option);
+
+		fprintf(f, "%*s%s\n", n < 21 ? 23 - n : 2, "", output_table[i].help);
+	}
+	fputs(usage_tail, f);
+}
 
 /* The analysis flags the outputs asked for need. */
 static unsigned outputs_analysis_flags(const struct outputs *o)
@@ -544,7 +563,7 @@ int main(int argc, char **argv)
 			co.verbose = true;
 			break;
 		case 'h':
-			fputs(usage, stdout);
+			print_usage(stdout);
 			return 0;
 		case OPT_VERSION:
 			printf("threadtrace %s (record ABI %d)\n", TT_VERSION, TT_ABI_VERSION);
