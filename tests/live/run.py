@@ -1214,7 +1214,8 @@ def test_bad_input():
                        text=True)
     check(p.returncode == 2 and "only one output" in p.stderr, p.stderr)
     p = subprocess.run([TT, "--help"], capture_output=True, text=True)
-    check(p.returncode == 0 and "--json FILE" in p.stdout, "help")
+    check(p.returncode == 0 and all(f"      --{o} FILE " in p.stdout for o in (
+        "json", "folded", "svg", "svg-wakers", "pprof", "perfetto")), f"help: {p.stdout}")
     # without privileges: one clear message, nothing attached
     p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         TT, "--", "true"], capture_output=True, text=True)
