@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <gelf.h>
@@ -59,6 +60,7 @@ static __u64 now_ns(void)
 }
 
 struct collect_ctx {
+	__u64 session_ts;    /* the session record's stamp: traced time starts there */
 	record_sink_fn sink; /* where each record goes as it comes (a file, the analysis) */
 	void *sink_ctx;
 	struct symdata *sd;
@@ -666,6 +668,7 @@ static void add_session_records(struct collect_ctx *c, struct threadtrace_bpf *s
 	s.hdr.kind = TT_REC_SESSION;
 	s.hdr.ts = now_ns();
 	c->host.last_ts = s.hdr.ts;
+	c->session_ts = s.hdr.ts;
 	s.hdr.pid = pid;
 	s.target_pid = pid;
 	s.target_tid = tid;
@@ -1046,6 +1049,15 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 		goto cleanup;
 	}
 
+	/*
+	 * Read the records at nice -10 (where allowed): a target of a thousand busy threads
+	 * otherwise starves the one thread that must keep up with them (2000 threads, nice 0:
+	 * a third of the events lost to a full buffer, DURATION 3 s traced for 7; at -15: none
+	 * lost). Its CPU use is the same, it gets it sooner. This thread only: the COMMAND is
+	 * forked already and keeps its own.
+	 */
+	if (getpriority(PRIO_PROCESS, 0) > -10)
+		setpriority(PRIO_PROCESS, 0, -10);
 	if (cmd.pid) {
 		add_session_records(&ctx, skel, pid, o->tid, o->command[0], &nr_threads, o);
 		RT_CALL(&ctx, started);
@@ -1066,9 +1078,10 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 			say_tracing_pid(o, pid, nr_threads);
 	}
 
-	/* DURATION counts from the session's start: a runtime's attach (decoding a stripped
-	 * CPython: 0.5-2 s) is traced time too, not added to it */
-	start = now_ns();
+	/* DURATION counts from the session's start: the scan of the threads at attach (2000
+	 * threads: 0.3-1.6 s) and a runtime's attach (decoding a stripped CPython: 0.5-2 s) are
+	 * traced time too, not added to it */
+	start = ctx.session_ts ? ctx.session_ts : now_ns();
 	ctx.last_maps = start;
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
