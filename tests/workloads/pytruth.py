@@ -18,6 +18,7 @@ with or without the GIL (stdlib only). The last stdout line is the truth, one JS
 With `--go` the program prints 'pid N' first and waits for a file 'go' in its working
 directory (to be attached to with -p). Each thread is named; the truth gives its native id.
 """
+import gc
 import json
 import os
 import queue
@@ -203,6 +204,9 @@ def main():
     if MODE == "lock":
         threads = [threading.Thread(target=lock_worker, name=f"teller-{i}") for i in range(4)]
     elif MODE in ("cpu", "ftgil"):
+        # a spinner's CPU after it read thread_time (a collection run by its last allocations
+        # took 20-30 ms of a debug build at load 5-10) is its CPU too, but not in its truth
+        gc.disable()
         threads = [threading.Thread(target=spinner, args=(1.0,), name=f"spinner-{i}")
                    for i in range(3)]
     if threads is None:
