@@ -136,6 +136,19 @@ def chroot_argv(root, workdir, argv):
             workdir] + list(argv)
 
 
+def attach_when_traced(argv, err_path, stdout=subprocess.DEVNULL):
+    """Start threadtrace argv (an attach, -p PID) with its stderr in err_path; return
+    (process, the stderr file) once it says it traces the target, or has ended."""
+    err = open(err_path, "w+")
+    tt = subprocess.Popen(argv, stdout=stdout, stderr=err, text=True)
+    for _ in range(300):
+        err.seek(0)
+        if "tracing pid" in err.read() or tt.poll() is not None:
+            break
+        time.sleep(0.1)
+    return tt, err
+
+
 def traced_json(tt, args, out, timeout):
     """tt --json OUT [args]: (proc, summary or None, the workload's JSON truth lines). In its
     own process group: a timeout kills the workload too, never leaving it running."""

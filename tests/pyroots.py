@@ -10,7 +10,7 @@ import subprocess
 import time
 from collections import namedtuple
 
-from harness import Skip, chroot_argv, traced_json
+from harness import Skip, attach_when_traced, chroot_argv, traced_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TT = os.path.join(ROOT, "threadtrace")
@@ -147,14 +147,8 @@ def run_python(root, py, prog, args, out, tmp, tt_opts=(), env=(), attach=False,
     tt = None
     try:
         pid = int(wl.stdout.readline().split()[1])
-        err = open(out + ".err", "w+")
-        tt = subprocess.Popen([TT, "--json", out] + list(tt_opts) + ["-p", str(pid)],
-                              stdout=subprocess.PIPE, stderr=err, text=True)
-        for _ in range(300):  # attached when it says it traces
-            err.seek(0)
-            if "tracing pid" in err.read() or tt.poll() is not None:
-                break
-            time.sleep(0.1)
+        tt, err = attach_when_traced([TT, "--json", out] + list(tt_opts) + ["-p", str(pid)],
+                                     out + ".err", stdout=subprocess.PIPE)
         open(go, "w").close()
         stdout, _ = wl.communicate(timeout=timeout)
         tt.wait(timeout=30)

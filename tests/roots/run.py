@@ -27,7 +27,8 @@ MKROOT = os.path.join(ROOT, "tools", "mkroot")
 TMP = tempfile.mkdtemp(prefix="tt-roots-")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import Fail, Skip, check, chroot_argv, near, run  # noqa: E402
+from harness import (Fail, Skip, attach_when_traced, check, chroot_argv, near,  # noqa: E402
+                     run)
 
 # suite -> (glibc it must report, root dir or None for this host, why it cannot be made)
 SUITES = {"bookworm": ["2.36", None, None], "bullseye": ["2.31", None, None],
@@ -186,14 +187,8 @@ def run_attached(suite, name, opts):
     try:
         pid = int(wl.stdout.readline().split()[1])
         out = os.path.join(TMP, name + ".json")
-        err = open(os.path.join(TMP, name + ".err"), "w+")
-        tt = subprocess.Popen([TT, "--json", out] + opts + ["-p", str(pid)],
-                              stdout=subprocess.DEVNULL, stderr=err, text=True)
-        for _ in range(300):  # attached when it says it traces
-            err.seek(0)
-            if "tracing pid" in err.read() or tt.poll() is not None:
-                break
-            time.sleep(0.1)
+        tt, err = attach_when_traced([TT, "--json", out] + opts + ["-p", str(pid)],
+                                     os.path.join(TMP, name + ".err"))
         open(go, "w").close()
         truth = truth_of(wl.communicate(timeout=60)[0])
         check(tt.wait(timeout=30) == 0, "threadtrace failed")
