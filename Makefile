@@ -33,7 +33,7 @@ CORE_SRCS := user/analysis.c user/analysis_reorder.c user/analysis_stacks.c user
 LIVE_SRCS := user/collector.c user/command.c user/symbols.c user/procfs.c user/mmaps.c user/unwind.c \
 	     user/ustack.c user/cfitab.c user/deadlock.c user/pidns.c user/probesite.c user/pygil.c \
 	     user/pydebug.c user/pyframes.c user/pydeadlock.c user/pylive.c user/pynames.c \
-	     user/rtdetect.c user/rtops.c user/rt_cpython.c user/rt_native.c user/libcver.c \
+	     user/rtdetect.c user/rtops.c user/rtset.c user/rt_cpython.c user/rt_native.c user/libcver.c \
 	     user/main.c
 CORE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(CORE_SRCS))
 LIVE_OBJS := $(patsubst user/%.c,$(BUILD)/%.o,$(LIVE_SRCS))
@@ -90,7 +90,7 @@ $(BUILD)/workloads/%: tests/workloads/%.cpp Makefile
 
 UNIT_LIVE_OBJS := $(BUILD)/symbols.o $(BUILD)/procfs.o $(BUILD)/probesite.o $(BUILD)/cfitab.o \
 		  $(BUILD)/libcver.o $(BUILD)/pydebug.o $(BUILD)/pylive.o $(BUILD)/pygil.o \
-		  $(BUILD)/pyframes.o $(BUILD)/pidns.o
+		  $(BUILD)/pyframes.o $(BUILD)/pidns.o $(BUILD)/rtset.o
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(UNIT_HDRS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
 	$(COMPILE) $(LDFLAGS) -Itests/unit $(UNIT_SRCS) $(CORE_OBJS) $(UNIT_LIVE_OBJS) \
 		-o $@ $(LDLIBS)
@@ -98,7 +98,8 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(UNIT_HDRS) $(CORE_OBJS) $(UNIT_LIVE_OBJS)
 # The same unit tests under ASan and UBSan (make test runs both): memory errors and undefined
 # behaviour fail the run. Its own directory: the tests look for their binary as "unit-tests".
 UNIT_LIB_SRCS := $(CORE_SRCS) user/symbols.c user/procfs.c user/probesite.c user/cfitab.c \
-		 user/libcver.c user/pydebug.c user/pylive.c user/pygil.c user/pyframes.c user/pidns.c
+		 user/libcver.c user/pydebug.c user/pylive.c user/pygil.c user/pyframes.c user/pidns.c \
+		 user/rtset.c
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(BUILD)/san/unit-tests: $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(USER_HDRS) $(UNIT_HDRS)
 	@mkdir -p $(@D)

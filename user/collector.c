@@ -25,6 +25,7 @@
 #include "deadlock.h"
 #include "probesite.h"
 #include "rtops.h"
+#include "rtset.h"
 #include "libcver.h"
 #include "threadtrace.skel.h"
 
@@ -72,8 +73,8 @@ struct collect_ctx {
 	__u64 ustack_synced;	      /* when they were last brought up to date */
 	unsigned ustack_generation;   /* the symbolizer's mappings they were synced with */
 	struct deadlock_watch *deadlocks;
-	struct rt_host host;	 /* what the runtimes see of the session (rtops.h) */
-	void *rts[RT_TABLE_MAX]; /* each runtime of rt_table in the target, or NULL */
+	struct rt_host host; /* what the runtimes see of the session (rtops.h) */
+	struct rt_set rt;    /* the runtimes of rt_table found in the target */
 	struct ring_buffer *ring;
 	__u64 malformed;
 	bool holds;
@@ -102,56 +103,15 @@ static int emit_cb(void *ctx, const void *rec, size_t size)
 	return emit(ctx, rec, size);
 }
 
-/* Each runtime of rt_table found in the target that has op (rtops.h). */
-#define RT_CALL(c, op, ...)                                                                        \
-	for (size_t rt_i = 0; rt_table[rt_i]; rt_i++)                                              \
-		if ((c)->rts[rt_i] && rt_table[rt_i]->op)                                          \
-	rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__)
-
-/* Does any runtime say yes to op? Asks each (a question with side effects stops at yes). */
-#define RT_ANY(c, op, ...)                                                                         \
-	({                                                                                         \
-		bool rt_yes = false;                                                               \
-		for (size_t rt_i = 0; rt_table[rt_i] && !rt_yes; rt_i++)                           \
-			if ((c)->rts[rt_i] && rt_table[rt_i]->op)                                  \
-				rt_yes = rt_table[rt_i]->op((c)->rts[rt_i], ##__VA_ARGS__);        \
-		rt_yes;                                                                            \
-	})
+/* The session's runtimes (rtset.h): each found in the target that has op. */
+#define RT_CALL(c, op, ...) RT_SET_CALL(&(c)->rt, op, ##__VA_ARGS__)
+#define RT_ANY(c, op, ...)  RT_SET_ANY(&(c)->rt, op, ##__VA_ARGS__)
 
 static void drain_ring(void *ctx)
 {
 	struct collect_ctx *c = ctx;
 
 	ring_buffer__consume(c->ring);
-}
-
-/*
- * Find the runtimes in the target before anything is loaded (rt_ops.open), and ask each
- * whether it can be traced as the options say. 0, or -errno after a message.
- */
-static int open_runtimes(struct collect_ctx *c)
-{
-	int err = 0;
-
-	for (size_t i = 0; rt_table[i] && i < RT_TABLE_MAX; i++)
-		c->rts[i] = rt_table[i]->open(&c->host);
-	for (size_t i = 0; rt_table[i] && !err; i++)
-		if (c->rts[i] && rt_table[i]->admit)
-			err = rt_table[i]->admit(c->rts[i]);
-	return err;
-}
-
-/* Detach and free them all. True: one may have left a COMMAND stopped. */
-static bool close_runtimes(struct collect_ctx *c)
-{
-	bool stopped = false;
-
-	for (size_t i = 0; rt_table[i]; i++) {
-		if (c->rts[i] && rt_table[i]->close)
-			stopped |= rt_table[i]->close(c->rts[i]);
-		c->rts[i] = NULL;
-	}
-	return stopped;
 }
 
 static void on_mmap(void *ctx, __u64 start, __u64 len, __u64 pgoff, const char *path)
@@ -936,7 +896,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	    .drain = drain_ring,
 	    .ctx = &ctx,
 	};
-	err = open_runtimes(&ctx);
+	err = rt_set_open(&ctx.rt, rt_table, &ctx.host);
 	if (err)
 		goto cleanup;
 	err = ensure_tracefs();
@@ -1162,7 +1122,7 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 
 cleanup:
 	/* the runtimes' probes first (they write to skel); never leave the command stopped */
-	if (close_runtimes(&ctx) || entry) {
+	if (rt_set_close(&ctx.rt) || entry) {
 		bpf_link__destroy(entry);
 		if (cmd.pid)
 			kill(cmd.pid, SIGCONT);

@@ -21,6 +21,7 @@
 #include "test_recfile_cut.h"
 #include "test_records.h"
 #include "test_runtime.h"
+#include "test_rtset.h"
 #include "test_symbols.h"
 #include "test_threads.h"
 #include "test_util.h"
@@ -58,6 +59,7 @@ static const struct unit_test tests[] = {
     {"debug_file_in_root", test_debug_file_in_root},
     {"rust_demangle", test_rust_demangle},
     {"cfitab", test_cfitab},
+    {"runtime_seam", test_runtime_seam},
     {"runtime_go", test_runtime_go},
     {"runtime_jvm", test_runtime_jvm},
     {"runtime_musl", test_runtime_musl},
