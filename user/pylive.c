@@ -170,10 +170,11 @@ struct primed {
 	__u64 addr[PRIME_FRAMES], code[PRIME_FRAMES];
 };
 
-/* a thread named by pylive_thread_names: its Thread object and _name str when read */
+/* a thread named by pylive_thread_names: its _active entry and _name str when read */
 struct seen_name {
+	__u64 thread, key, name_obj;
 	__u32 tid;
-	__u64 thread, name_obj;
+	bool gone; /* pylive_thread_gone: its entry may be another thread's now */
 };
 
 struct pylive {
@@ -192,7 +193,7 @@ struct pylive {
 	unsigned ntypes;
 	struct primed *primed; /* PRIME_THREADS, from the first walk */
 	unsigned nprimed;
-	struct seen_name *seen; /* sorted by tid */
+	struct seen_name *seen; /* sorted by Thread object */
 	size_t nseen;
 };
 
@@ -1080,19 +1081,26 @@ int pylive_module_attr(struct pylive *pl, __u64 module, const char *name, __u64 
 /* --- thread names ----------------------------------------------------------------------- */
 
 /*
- * Each call reads _active's entries (a few reads), and of each Thread its _name and
- * _native_id pointers in one lookup (pylive_getattrs) and the native id. A thread seen at the
- * last call with the same Thread object and the same _name object has the same name (a str
- * never changes; `thread.name = x` stores another object): its characters are not read
- * again, and unless all is asked it is not passed to cb. A rename is so found at the next
- * call; one whose new str took the old one's address between two calls is not, until a call
- * for all (pynames makes one when tracing stops).
+ * Each call reads _active's entries (a few reads). An entry seen at the last call (the same
+ * ident key object and Thread object) whose thread has not exited since (pylive_thread_gone)
+ * is the same thread with the same Thread: unless recheck or all is asked, nothing more of
+ * it is read. Of the others, each Thread's _name and _native_id pointers in one lookup
+ * (pylive_getattrs), and the native id. A thread seen with the same Thread object and the
+ * same _name object has the same name (a str never changes; `thread.name = x` stores another
+ * object): its characters are not read again, and unless all is asked it is not passed to
+ * cb. A rename is so found at the next call with recheck; one whose new str took the old
+ * one's address between two such calls is not, until a call for all (pynames makes one when
+ * tracing stops). A thread that took an exited one's Thread and key addresses before its
+ * exit was told is read at the first call after.
  */
+enum names_mode { NAMES_NEW, NAMES_RECHECK, NAMES_ALL };
+
 struct names_ctx {
 	struct pylive *pl;
 	struct pylive_thread *threads; /* read when first needed; their tids the host's */
 	int nthreads;
-	bool threads_read, round_open, all;
+	bool threads_read, round_open;
+	enum names_mode mode;
 	struct pidns *round; /* Thread._native_id is the target's PID namespace's */
 	struct seen_name *seen;
 	size_t nseen, cap;
@@ -1105,7 +1113,7 @@ static int seen_cmp(const void *a, const void *b)
 {
 	const struct seen_name *x = a, *y = b;
 
-	return x->tid < y->tid ? -1 : x->tid > y->tid;
+	return x->thread < y->thread ? -1 : x->thread > y->thread;
 }
 
 static int name_cb(void *arg, __u64 key, __u64 thread)
@@ -1113,11 +1121,17 @@ static int name_cb(void *arg, __u64 key, __u64 thread)
 	static const char *const attrs[] = {"_name", "_native_id"};
 	struct names_ctx *c = arg;
 	struct pylive *pl = c->pl;
-	struct seen_name want, *prev;
+	struct seen_name want = {.thread = thread, .key = key}, *prev;
 	__u64 a[2];
 	__s64 ident = 0, native = 0;
 	char name[256];
 
+	prev = pl->nseen ? bsearch(&want, pl->seen, pl->nseen, sizeof(want), seen_cmp) : NULL;
+	if (prev && c->mode == NAMES_NEW && prev->key == key && !prev->gone) {
+		*VEC_PUSH(c->seen, c->nseen, c->cap) = *prev;
+		c->named++;
+		return c->named >= PYLIVE_MAX_THREADS;
+	}
 	if (pylive_getattrs(pl, thread, attrs, 2, a) || !a[0])
 		return 0;
 	if (!a[1] || pylive_int(pl, a[1], &native) || native <= 0 || native > 0x3fffffff) {
@@ -1140,9 +1154,9 @@ static int name_cb(void *arg, __u64 key, __u64 thread)
 	}
 	if (!native)
 		return 0;
-	want = (struct seen_name){.tid = (__u32)native, .thread = thread, .name_obj = a[0]};
-	prev = pl->nseen ? bsearch(&want, pl->seen, pl->nseen, sizeof(want), seen_cmp) : NULL;
-	if (c->all || !prev || prev->thread != thread || prev->name_obj != a[0]) {
+	want.tid = (__u32)native;
+	want.name_obj = a[0];
+	if (c->mode == NAMES_ALL || !prev || prev->tid != want.tid || prev->name_obj != a[0]) {
 		if (pylive_str(pl, a[0], name, sizeof(name)))
 			return 0;
 		if (!ident)
@@ -1154,10 +1168,10 @@ static int name_cb(void *arg, __u64 key, __u64 thread)
 	return c->named >= PYLIVE_MAX_THREADS;
 }
 
-static int thread_names(struct pylive *pl, bool all,
+static int thread_names(struct pylive *pl, enum names_mode mode,
 			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx)
 {
-	struct names_ctx c = {.pl = pl, .all = all, .cb = cb, .ctx = ctx};
+	struct names_ctx c = {.pl = pl, .mode = mode, .cb = cb, .ctx = ctx};
 	__u64 threading, active;
 	int err;
 
@@ -1188,12 +1202,19 @@ static int thread_names(struct pylive *pl, bool all,
 int pylive_thread_names(struct pylive *pl,
 			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx)
 {
-	return thread_names(pl, true, cb, ctx);
+	return thread_names(pl, NAMES_ALL, cb, ctx);
 }
 
-int pylive_thread_names_new(struct pylive *pl,
+int pylive_thread_names_new(struct pylive *pl, bool recheck,
 			    void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
 			    void *ctx)
 {
-	return thread_names(pl, false, cb, ctx);
+	return thread_names(pl, recheck ? NAMES_RECHECK : NAMES_NEW, cb, ctx);
+}
+
+void pylive_thread_gone(struct pylive *pl, __u32 tid)
+{
+	for (size_t i = 0; pl && tid && i < pl->nseen; i++)
+		if (pl->seen[i].tid == tid)
+			pl->seen[i].gone = true;
 }

@@ -148,10 +148,14 @@ int pylive_thread_names(struct pylive *pl,
 /*
  * The same, but cb only with the threads new since the last call of either, or whose
  * Thread object or _name object changed (renamed); a name's characters are read only then.
- * The count is of all the threads named, as above.
+ * An entry of _active seen at the last call, whose thread has not exited since
+ * (pylive_thread_gone), is not read at all unless recheck: renames are found by a call with
+ * recheck. The count is of all the threads named, as above.
  */
-int pylive_thread_names_new(struct pylive *pl,
+int pylive_thread_names_new(struct pylive *pl, bool recheck,
 			    void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
 			    void *ctx);
+/* Thread tid exited: its _active entry's addresses may be another thread's from now. */
+void pylive_thread_gone(struct pylive *pl, __u32 tid);
 
 #endif

@@ -203,13 +203,23 @@ void test_pylive_objects_312(void)
 		      two[1] == A(name));
 		/* named at the last call, the same objects: not passed again, unless all are asked
 		 */
-		CHECK(pylive_thread_names_new(pl, name_cb, &got) == 1 && got.tid == 0);
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 0);
+		CHECK(pylive_thread_names_new(pl, true, name_cb, &got) == 1 && got.tid == 0);
 		CHECK(pylive_thread_names(pl, name_cb, &got) == 1 && got.tid == 4242);
-		/* renamed (a new _name object): passed */
+		/* renamed (a new _name object): passed when rechecked, the entry not read before */
 		memset(&got, 0, sizeof(got));
 		put64(values, 0, A(renamed));
-		CHECK(pylive_thread_names_new(pl, name_cb, &got) == 1 && got.tid == 4242 &&
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 0);
+		CHECK(pylive_thread_names_new(pl, true, name_cb, &got) == 1 && got.tid == 4242 &&
 		      !strcmp(got.name, "renamed-worker"));
+		/* its thread exited: the same entry's addresses are read as another thread's */
+		memset(&got, 0, sizeof(got));
+		nid[24] = 4343 & 0xff, nid[25] = 4343 >> 8;
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 0);
+		pylive_thread_gone(pl, 4242);
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 4343 &&
+		      !strcmp(got.name, "renamed-worker"));
+		nid[24] = 4242 & 0xff, nid[25] = 4242 >> 8;
 		/* a remembered key whose str is another now (its hash differs): read anew, a round
 		   (20 ms) later */
 		memcpy(k_name + 40, "_nxme", 5);
