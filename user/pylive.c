@@ -191,7 +191,7 @@ struct pylive {
 		__u64 type, flags;
 	} types[TYPE_CACHE];
 	unsigned ntypes;
-	struct primed *primed; /* PRIME_THREADS, from the first walk */
+	struct primed *primed; /* the last walk's threads */
 	unsigned nprimed;
 	struct seen_name *seen; /* sorted by Thread object */
 	size_t nseen;
@@ -529,7 +529,7 @@ static int prime(struct pylive *pl, bool full)
 
 	if (err)
 		return err;
-	next = xcalloc(PRIME_THREADS, sizeof(*next));
+	next = xcalloc(c.n ? c.n : 1, sizeof(*next));
 	for (unsigned i = 0; i < c.n; i++)
 		total += prime_thread(pl, c.tstate[i], full ? NULL : primed_of(pl, c.tstate[i]),
 				      &next[i]);
