@@ -1051,9 +1051,12 @@ int collect(const struct collector_opts *o, record_sink_fn sink, void *sink_ctx,
 	for (;;) {
 		/*
 		 * BPF wakes us only when the buffer fills: poll also drains on the timeout. Every
-		 * 10 ms while a COMMAND is held at its entry or a runtime is busy (rt_ops.busy).
+		 * 10 ms while a COMMAND is held at its entry or a runtime is busy (rt_ops.busy),
+		 * 2 ms while a runtime has work due sooner (rt_ops.soon).
 		 */
-		int n = ring_buffer__poll(ring, entry || RT_ANY(&ctx, busy) ? 10 : 100);
+		int n = ring_buffer__poll(ring, RT_ANY(&ctx, soon, now_ns())  ? 2
+						: entry || RT_ANY(&ctx, busy) ? 10
+									      : 100);
 		__u64 now;
 
 		drain_mmaps(&ctx); /* mappings first: the records' addresses lie in them */

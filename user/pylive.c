@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "pylive.h"
 #include "pidns.h"
 #include "pyframes.h"
@@ -135,6 +136,47 @@ static bool obj_layout_debug(const struct py_debug_offsets *d, struct obj_layout
 	return true;
 }
 
+/*
+ * Costs (issue 15: the name poll of a thread-per-connection server was 83% of the
+ * collector's CPU, nearly all of it process_vm_readv calls, one to a few words each). Each
+ * saving here is one such call, and none trusts a stale address:
+ * - a dict key found by its characters is remembered by its address (instance attribute
+ *   names are interned: every Thread's "_name" key is one str object) with its type, length
+ *   and hash; the next lookup matches that address among the entries it reads anyway, and
+ *   checks the str's header once a round (pylive_round) before believing it, so a freed and
+ *   reused address is found out; characters are read only when no remembered key matches;
+ * - the flags of static types (int, str, dict: never freed, no Py_TPFLAGS_HEAPTYPE) are kept;
+ * - an int is read in one piece where it can be.
+ */
+#define KEY_CACHE     16
+#define KEY_NAME      32
+#define KEY_HEAD      24 /* ob_type, length, hash */
+#define TYPE_CACHE    8
+#define TPF_HEAPTYPE  (1ull << 9)
+#define PRIME_THREADS 64
+#define PRIME_FRAMES  64
+
+struct known_key {
+	char name[KEY_NAME];
+	__u64 addr;
+	__u8 head[KEY_HEAD];
+	unsigned round; /* head checked in this round */
+};
+
+/* a thread's frames as pylive_prime_frames last walked them, innermost first */
+struct primed {
+	__u64 tstate;
+	unsigned n;
+	__u64 addr[PRIME_FRAMES], code[PRIME_FRAMES];
+};
+
+/* a thread named by pylive_thread_names: its _active entry and _name str when read */
+struct seen_name {
+	__u64 thread, key, name_obj;
+	__u32 tid;
+	bool gone; /* pylive_thread_gone: its entry may be another thread's now */
+};
+
 struct pylive {
 	struct py_target py;
 	struct tt_py_walk w;
@@ -143,6 +185,16 @@ struct pylive {
 	struct pyframes *pf;
 	__u64 none_type; /* type(None), once seen */
 	__u64 active;	 /* threading._active, once found (never rebound by threading.py) */
+	struct known_key keys[KEY_CACHE];
+	unsigned nkeys, next_key, round;
+	struct {
+		__u64 type, flags;
+	} types[TYPE_CACHE];
+	unsigned ntypes;
+	struct primed *primed; /* the last walk's threads */
+	unsigned nprimed;
+	struct seen_name *seen; /* sorted by Thread object */
+	size_t nseen;
 };
 
 struct pylive *pylive_new(const struct py_target *py)
@@ -173,6 +225,8 @@ void pylive_free(struct pylive *pl)
 {
 	if (!pl)
 		return;
+	free(pl->primed);
+	free(pl->seen);
 	pyframes_free(pl->pf);
 	free(pl);
 }
@@ -194,18 +248,36 @@ static int rd32(const struct pylive *pl, __u64 addr, __s32 *v)
 	return rd(pl, addr, v, 4);
 }
 
-/* ob_type->tp_flags of obj, and its type. */
-static int type_flags(const struct pylive *pl, __u64 obj, __u64 *type, __u64 *flags)
+/* A type's tp_flags: kept for static types (never freed, their flags never change). */
+static int flags_of(struct pylive *pl, __u64 type, __u64 *flags)
 {
 	int err;
 
-	if ((err = rd64(pl, obj + pl->o.ob_type, type)) ||
-	    (err = rd64(pl, *type + pl->o.tp_flags, flags)))
+	for (unsigned i = 0; i < pl->ntypes; i++)
+		if (pl->types[i].type == type) {
+			*flags = pl->types[i].flags;
+			return 0;
+		}
+	if ((err = rd64(pl, type + pl->o.tp_flags, flags)))
+		return err;
+	if (!(*flags & TPF_HEAPTYPE) && pl->ntypes < TYPE_CACHE) {
+		pl->types[pl->ntypes].type = type;
+		pl->types[pl->ntypes++].flags = *flags;
+	}
+	return 0;
+}
+
+/* ob_type->tp_flags of obj, and its type. */
+static int type_flags(struct pylive *pl, __u64 obj, __u64 *type, __u64 *flags)
+{
+	int err;
+
+	if ((err = rd64(pl, obj + pl->o.ob_type, type)) || (err = flags_of(pl, *type, flags)))
 		return err;
 	return 0;
 }
 
-static int is_kind(const struct pylive *pl, __u64 obj, __u64 flag)
+static int is_kind(struct pylive *pl, __u64 obj, __u64 flag)
 {
 	__u64 type, flags;
 	int err = type_flags(pl, obj, &type, &flags);
@@ -363,19 +435,118 @@ int pylive_frames(struct pylive *pl, __u64 tstate, struct pylive_frame *out, siz
 	return (int)n;
 }
 
+/*
+ * Priming reads what names a frame's code and nothing else: one read a frame (pylive_frames
+ * also reads each frame's locals and stack extent, three more). A walk that is not full
+ * stops at the first frame the thread's last walk saw at the same address with the same
+ * code: what lies below it was named then (a frame that replaced an older one below an
+ * unchanged one at the same address is missed until the next full walk; pynames makes
+ * every fifth poll one).
+ */
+struct prime_ctx {
+	__u64 tstate[PRIME_THREADS];
+	unsigned n;
+};
+
+static void prime_cb(void *arg, __u32 tid, __u64 tstate)
+{
+	struct prime_ctx *c = arg;
+
+	if (c->n < PRIME_THREADS)
+		c->tstate[c->n++] = tstate;
+}
+
+static const struct primed *primed_of(const struct pylive *pl, __u64 tstate)
+{
+	for (unsigned i = 0; i < pl->nprimed; i++)
+		if (pl->primed[i].tstate == tstate)
+			return &pl->primed[i];
+	return NULL;
+}
+
+/* Walk one thread's frames into p (old: its last walk, or NULL). Frames read. */
+static int prime_thread(struct pylive *pl, __u64 tstate, const struct primed *old, struct primed *p)
+{
+	const struct tt_py_walk *w = &pl->w;
+	__u64 frame = 0;
+	int nread = 0;
+
+	p->tstate = tstate;
+	p->n = 0;
+	if (w->frame_bytes > FRAME_BYTES || rd64(pl, tstate + w->tstate_frame, &frame))
+		return 0;
+	if (frame && w->cframe_frame >= 0 && rd64(pl, frame + (unsigned)w->cframe_frame, &frame))
+		return 0;
+	for (unsigned steps = 0; frame && p->n < PRIME_FRAMES && steps < 2 * PYLIVE_MAX_FRAMES;
+	     steps++) {
+		__u8 fb[FRAME_BYTES];
+		__u64 code, back, instr;
+		struct tt_pyframe tf = {0};
+		const char *q, *file;
+		int line;
+
+		if (rd(pl, frame, fb, w->frame_bytes))
+			break;
+		nread++;
+		memcpy(&code, fb + w->code, 8);
+		memcpy(&back, fb + w->back, 8);
+		code &= ~((1ull << w->ref_tag_bits) - 1);
+		if (w->owner >= 0 && fb[w->owner] >= TT_PY_OWNER_CSTACK) {
+			frame = back;
+			continue;
+		}
+		for (unsigned j = 0; old && j < old->n; j++) {
+			if (old->addr[j] != frame || old->code[j] != code)
+				continue;
+			for (; j < old->n && p->n < PRIME_FRAMES; j++, p->n++) {
+				p->addr[p->n] = old->addr[j];
+				p->code[p->n] = old->code[j];
+			}
+			return nread;
+		}
+		p->addr[p->n] = frame;
+		p->code[p->n++] = code;
+		memcpy(&instr, fb + w->instr, 8);
+		tf.code = code;
+		tf.instr = w->instr_is_ptr ? (__u32)(instr - code) : (__u32)instr;
+		if (w->tlbc_index >= 0) {
+			__s32 tlbc;
+
+			memcpy(&tlbc, fb + w->tlbc_index, 4);
+			tf.flags = (tlbc > 0 ? (__u32)tlbc : 0) << TT_PYF_TLBC_SHIFT;
+		}
+		pyframes_describe(pl->pf, &tf, &q, &file, &line); /* names the code, once */
+		frame = back;
+	}
+	return nread;
+}
+
+static int prime(struct pylive *pl, bool full)
+{
+	struct prime_ctx c = {0};
+	struct primed *next;
+	int err = pygil_threads(&pl->py, prime_cb, &c), total = 0;
+
+	if (err)
+		return err;
+	next = xcalloc(c.n ? c.n : 1, sizeof(*next));
+	for (unsigned i = 0; i < c.n; i++)
+		total += prime_thread(pl, c.tstate[i], full ? NULL : primed_of(pl, c.tstate[i]),
+				      &next[i]);
+	free(pl->primed);
+	pl->primed = next;
+	pl->nprimed = c.n;
+	return total;
+}
+
 int pylive_prime_frames(struct pylive *pl)
 {
-	struct pylive_thread th[64];
-	struct pylive_frame *f = xcalloc(64, sizeof(*f));
-	int nth = pylive_threads(pl, th, 64), total = 0;
+	return prime(pl, true);
+}
 
-	for (int i = 0; i < nth; i++) {
-		int n = pylive_frames(pl, th[i].tstate, f, 64);
-
-		total += n > 0 ? n : 0;
-	}
-	free(f);
-	return nth < 0 ? nth : total;
+int pylive_prime_new_frames(struct pylive *pl)
+{
+	return prime(pl, false);
 }
 
 int pylive_frame_name(struct pylive *pl, const struct pylive_frame *f, const char **qualname,
@@ -491,13 +662,28 @@ int pylive_str(struct pylive *pl, __u64 obj, char *buf, size_t len)
 
 int pylive_int(struct pylive *pl, __u64 obj, __s64 *v)
 {
-	__u64 tag, ndigits, val = 0;
+	/* one read from ob_type to the third digit; in pieces where that runs off the map */
+	unsigned from = pl->o.ob_type, len = pl->o.long_digits + 12 - pl->o.ob_type;
+	__u64 tag, ndigits, val = 0, type, flags;
 	__u32 digits[3];
+	__u8 buf[128];
+	bool one = len <= sizeof(buf) && pl->o.long_size >= from && pl->o.long_digits >= from &&
+		   !rd(pl, obj + from, buf, len);
 	bool neg;
 	int err;
 
-	if ((err = is_kind(pl, obj, TPF_LONG)) || (err = rd64(pl, obj + pl->o.long_size, &tag)))
+	if (one) {
+		memcpy(&type, buf, 8);
+		if ((err = flags_of(pl, type, &flags)))
+			return err;
+		if (!(flags & TPF_LONG))
+			return -EINVAL;
+		memcpy(&tag, buf + pl->o.long_size - from, 8);
+		memcpy(digits, buf + pl->o.long_digits - from, sizeof(digits));
+	} else if ((err = is_kind(pl, obj, TPF_LONG)) ||
+		   (err = rd64(pl, obj + pl->o.long_size, &tag))) {
 		return err;
+	}
 	if (pl->o.long_tag) {
 		ndigits = tag >> 3;
 		neg = (tag & 3) == 2;
@@ -509,7 +695,7 @@ int pylive_int(struct pylive *pl, __u64 obj, __s64 *v)
 	}
 	if (ndigits > 3)
 		return -ERANGE;
-	if (ndigits && (err = rd(pl, obj + pl->o.long_digits, digits, 4 * ndigits)))
+	if (!one && ndigits && (err = rd(pl, obj + pl->o.long_digits, digits, 4 * ndigits)))
 		return err;
 	for (int i = (int)ndigits - 1; i >= 0; i--) {
 		if (digits[i] >> 30 || val >> 33)
@@ -552,10 +738,13 @@ static int keys_items(struct pylive *pl, __u64 keys, __u64 values,
 	unsigned esize, koff, voff;
 
 	if (!pl->o.keys_log2) {
+		__u64 kh[4]; /* dk_size, dk_lookup, dk_usable, dk_nentries: one read */
 		__u64 ix;
 
-		if (rd64(pl, keys + 8, &size) || rd64(pl, keys + 32, &nentries))
+		if (rd(pl, keys + 8, kh, sizeof(kh)))
 			return -EFAULT;
+		size = kh[0];
+		nentries = kh[3];
 		if (!size || size > (1ull << 30) || (size & (size - 1)))
 			return -EINVAL;
 		ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
@@ -564,10 +753,12 @@ static int keys_items(struct pylive *pl, __u64 keys, __u64 values,
 		koff = 8;
 		voff = 16;
 	} else {
-		__u8 h[3]; /* dk_log2_size, dk_log2_index_bytes, dk_kind */
+		/* dk_log2_size, dk_log2_index_bytes, dk_kind at 8, dk_nentries at 24: one read */
+		__u8 h[24];
 
-		if (rd(pl, keys + 8, h, 3) || rd64(pl, keys + 24, &nentries))
+		if (rd(pl, keys + 8, h, sizeof(h)))
 			return -EFAULT;
+		memcpy(&nentries, h + 16, 8);
 		if (h[0] > 30 || h[1] > 34 || h[1] < h[0] || h[2] > 2)
 			return -EINVAL;
 		size = 1ull << h[0];
@@ -617,36 +808,135 @@ int pylive_dict_items(struct pylive *pl, __u64 dict, int (*cb)(void *ctx, __u64 
 	return keys_items(pl, keys, values, cb, ctx);
 }
 
+/* --- dict keys by address (see struct pylive) ----------------------------------------- */
+
+#define KEY_ROUND_MS 20
+#define MAX_WANT     4
+
+/* The round now: a remembered key's header is checked again once in each (20 ms). */
+static unsigned key_round(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (unsigned)(((__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000) / KEY_ROUND_MS);
+}
+
+/* The remembered key named name, its header checked this round: its index, or -1. */
+static int known_key(struct pylive *pl, const char *name, unsigned round)
+{
+	for (unsigned i = 0; i < pl->nkeys; i++) {
+		struct known_key *k = &pl->keys[i];
+		__u8 head[KEY_HEAD];
+
+		if (!k->addr || strcmp(k->name, name))
+			continue;
+		if (k->round == round)
+			return (int)i;
+		if (rd(pl, k->addr + pl->o.ob_type, head, KEY_HEAD) ||
+		    memcmp(head, k->head, KEY_HEAD)) {
+			k->addr = 0; /* freed, or its hash computed since: found by characters */
+			return -1;
+		}
+		k->round = round;
+		return (int)i;
+	}
+	return -1;
+}
+
+static void remember_key(struct pylive *pl, const char *name, __u64 addr, unsigned round)
+{
+	struct known_key *k = NULL;
+
+	if (strlen(name) >= KEY_NAME)
+		return;
+	for (unsigned i = 0; i < pl->nkeys && !k; i++)
+		if (!strcmp(pl->keys[i].name, name))
+			k = &pl->keys[i];
+	if (!k && pl->nkeys < KEY_CACHE)
+		k = &pl->keys[pl->nkeys++];
+	if (!k)
+		k = &pl->keys[pl->next_key++ % KEY_CACHE];
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->addr = addr;
+	k->round = round;
+	if (rd(pl, addr + pl->o.ob_type, k->head, KEY_HEAD))
+		k->addr = 0;
+}
+
 struct get_ctx {
 	struct pylive *pl;
-	const char *key;
-	__u64 value;
-	bool found;
+	const char *const *names;
+	unsigned n, left, round;
+	__u64 *values;	       /* 0: not found (yet) */
+	__u64 known[MAX_WANT]; /* the remembered key's address of each name, or 0 */
 };
 
-static int get_cb(void *arg, __u64 key, __u64 value)
+/* first: the keys matched by address only (no read) */
+static int get_by_addr(void *arg, __u64 key, __u64 value)
+{
+	struct get_ctx *c = arg;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (!c->values[i] && c->known[i] == key) {
+			c->values[i] = value;
+			return !--c->left;
+		}
+	return 0;
+}
+
+/* then, for names still missing: by their characters */
+static int get_by_chars(void *arg, __u64 key, __u64 value)
 {
 	struct get_ctx *c = arg;
 	char buf[256];
 
-	if (pylive_str(c->pl, key, buf, sizeof(buf)) || strcmp(buf, c->key))
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->known[i] == key)
+			return 0; /* another name's, found by address */
+	if (pylive_str(c->pl, key, buf, sizeof(buf)))
 		return 0;
-	c->value = value;
-	c->found = true;
-	return 1;
+	for (unsigned i = 0; i < c->n; i++)
+		if (!c->values[i] && !strcmp(buf, c->names[i])) {
+			c->values[i] = value;
+			remember_key(c->pl, c->names[i], key, c->round);
+			return !--c->left;
+		}
+	return 0;
+}
+
+/* The items of keys (and values) named names[0..n): values[i], 0 where absent. 0 or -errno. */
+static int keys_lookup(struct pylive *pl, __u64 keys, __u64 values, const char *const *names,
+		       unsigned n, __u64 *out)
+{
+	struct get_ctx c = {
+	    .pl = pl, .names = names, .n = n, .left = n, .round = key_round(), .values = out};
+	bool any = false;
+	int err;
+
+	if (n > MAX_WANT)
+		return -E2BIG;
+	for (unsigned i = 0; i < n; i++) {
+		int k = known_key(pl, names[i], c.round);
+
+		out[i] = 0;
+		c.known[i] = k >= 0 ? pl->keys[k].addr : 0;
+		any = any || c.known[i];
+	}
+	if (any && (err = keys_items(pl, keys, values, get_by_addr, &c)))
+		return err;
+	if (c.left && (err = keys_items(pl, keys, values, get_by_chars, &c)))
+		return err;
+	return 0;
 }
 
 static int keys_get(struct pylive *pl, __u64 keys, __u64 values, const char *key, __u64 *value)
 {
-	struct get_ctx c = {.pl = pl, .key = key};
-	int err = keys_items(pl, keys, values, get_cb, &c);
+	int err = keys_lookup(pl, keys, values, &key, 1, value);
 
 	if (err)
 		return err;
-	if (!c.found)
-		return -ENOENT;
-	*value = c.value;
-	return 0;
+	return *value ? 0 : -ENOENT;
 }
 
 int pylive_dict_get(struct pylive *pl, __u64 dict, const char *key, __u64 *value)
@@ -699,20 +989,23 @@ static int managed_values(struct pylive *pl, __u64 obj, __u64 type, __u64 flags,
 	return 0;
 }
 
-int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value)
+int pylive_getattrs(struct pylive *pl, __u64 obj, const char *const *names, unsigned n,
+		    __u64 *values)
 {
-	__u64 type, flags, dict = 0, values = 0, keys;
+	__u64 type, flags, dict = 0, vals = 0, keys;
 	int err;
 
+	for (unsigned i = 0; i < n; i++)
+		values[i] = 0;
 	if ((err = type_flags(pl, obj, &type, &flags)))
 		return err;
 	if (pl->o.managed != MANAGED_NONE && (flags & TPF_MANAGED_DICT)) {
-		if ((err = managed_values(pl, obj, type, flags, &dict, &values)))
+		if ((err = managed_values(pl, obj, type, flags, &dict, &vals)))
 			return err;
-		if (values) {
+		if (vals) {
 			if ((err = rd64(pl, type + pl->o.cached_keys, &keys)))
 				return err;
-			return keys_get(pl, keys, values, name, value);
+			return keys_lookup(pl, keys, vals, names, n, values);
 		}
 	} else {
 		__s64 off;
@@ -721,7 +1014,7 @@ int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value)
 		if ((err = rd64(pl, type + pl->o.tp_dictoffset, (__u64 *)&off)))
 			return err;
 		if (!off)
-			return -ENOENT;
+			return 0;
 		if (off < 0) { /* from the end of a variable-size object */
 			if (rd64(pl, type + pl->o.tp_basicsize, &basic) ||
 			    rd64(pl, type + pl->o.tp_itemsize, &item) ||
@@ -739,8 +1032,21 @@ int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value)
 			return err;
 	}
 	if (!dict)
-		return -ENOENT;
-	return pylive_dict_get(pl, dict, name, value);
+		return 0;
+	if ((err = is_kind(pl, dict, TPF_DICT)) ||
+	    (err = rd64(pl, dict + pl->o.dict_keys, &keys)) ||
+	    (err = rd64(pl, dict + pl->o.dict_values, &vals)))
+		return err;
+	return keys_lookup(pl, keys, vals, names, n, values);
+}
+
+int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value)
+{
+	int err = pylive_getattrs(pl, obj, &name, 1, value);
+
+	if (err)
+		return err;
+	return *value ? 0 : -ENOENT;
 }
 
 int pylive_module(struct pylive *pl, const char *name, __u64 *module)
@@ -774,47 +1080,98 @@ int pylive_module_attr(struct pylive *pl, __u64 module, const char *name, __u64 
 
 /* --- thread names ----------------------------------------------------------------------- */
 
+/*
+ * Each call reads _active's entries (a few reads). An entry seen at the last call (the same
+ * ident key object and Thread object) whose thread has not exited since (pylive_thread_gone)
+ * is the same thread with the same Thread: unless recheck or all is asked, nothing more of
+ * it is read. Of the others, each Thread's _name and _native_id pointers in one lookup
+ * (pylive_getattrs), and the native id. A thread seen with the same Thread object and the
+ * same _name object has the same name (a str never changes; `thread.name = x` stores another
+ * object): its characters are not read again, and unless all is asked it is not passed to
+ * cb. A rename is so found at the next call with recheck; one whose new str took the old
+ * one's address between two such calls is not, until a call for all (pynames makes one when
+ * tracing stops). A thread that took an exited one's Thread and key addresses before its
+ * exit was told is read at the first call after.
+ */
+enum names_mode { NAMES_NEW, NAMES_RECHECK, NAMES_ALL };
+
 struct names_ctx {
 	struct pylive *pl;
-	struct pylive_thread *threads; /* their tids the host's */
+	struct pylive_thread *threads; /* read when first needed; their tids the host's */
 	int nthreads;
+	bool threads_read, round_open;
+	enum names_mode mode;
 	struct pidns *round; /* Thread._native_id is the target's PID namespace's */
+	struct seen_name *seen;
+	size_t nseen, cap;
 	void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name);
 	void *ctx;
 	int named;
 };
 
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct seen_name *x = a, *y = b;
+
+	return x->thread < y->thread ? -1 : x->thread > y->thread;
+}
+
 static int name_cb(void *arg, __u64 key, __u64 thread)
 {
+	static const char *const attrs[] = {"_name", "_native_id"};
 	struct names_ctx *c = arg;
-	__u64 name_obj, native_obj;
+	struct pylive *pl = c->pl;
+	struct seen_name want = {.thread = thread, .key = key}, *prev;
+	__u64 a[2];
 	__s64 ident = 0, native = 0;
 	char name[256];
 
-	if (pylive_getattr(c->pl, thread, "_name", &name_obj) ||
-	    pylive_str(c->pl, name_obj, name, sizeof(name)))
+	prev = pl->nseen ? bsearch(&want, pl->seen, pl->nseen, sizeof(want), seen_cmp) : NULL;
+	if (prev && c->mode == NAMES_NEW && prev->key == key && !prev->gone) {
+		*VEC_PUSH(c->seen, c->nseen, c->cap) = *prev;
+		c->named++;
+		return c->named >= PYLIVE_MAX_THREADS;
+	}
+	if (pylive_getattrs(pl, thread, attrs, 2, a) || !a[0])
 		return 0;
-	pylive_int(c->pl, key, &ident);
-	if (pylive_getattr(c->pl, thread, "_native_id", &native_obj) ||
-	    pylive_int(c->pl, native_obj, &native) || native <= 0 || native > 0x3fffffff) {
+	if (!a[1] || pylive_int(pl, a[1], &native) || native <= 0 || native > 0x3fffffff) {
 		native = 0; /* None before _bootstrap_inner ran: by its ident */
+		pylive_int(pl, key, &ident);
+		if (!c->threads_read) {
+			c->threads_read = true;
+			c->threads = xcalloc(PYLIVE_MAX_THREADS, sizeof(*c->threads));
+			c->nthreads = pylive_threads(pl, c->threads, PYLIVE_MAX_THREADS);
+		}
 		for (int i = 0; i < c->nthreads && ident; i++)
 			if (c->threads[i].ident == (__u64)ident)
 				native = c->threads[i].tid;
 	} else {
+		if (!c->round_open) {
+			c->round_open = true;
+			c->round = pygil_ns_round(&pl->py);
+		}
 		native = pygil_host_tid(c->round, (__u32)native);
 	}
 	if (!native)
 		return 0;
-	c->cb(c->ctx, (__u32)native, (__u64)ident, name);
+	want.tid = (__u32)native;
+	want.name_obj = a[0];
+	if (c->mode == NAMES_ALL || !prev || prev->tid != want.tid || prev->name_obj != a[0]) {
+		if (pylive_str(pl, a[0], name, sizeof(name)))
+			return 0;
+		if (!ident)
+			pylive_int(pl, key, &ident);
+		c->cb(c->ctx, (__u32)native, (__u64)ident, name);
+	}
+	*VEC_PUSH(c->seen, c->nseen, c->cap) = want;
 	c->named++;
 	return c->named >= PYLIVE_MAX_THREADS;
 }
 
-int pylive_thread_names(struct pylive *pl,
+static int thread_names(struct pylive *pl, enum names_mode mode,
 			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx)
 {
-	struct names_ctx c = {.pl = pl, .cb = cb, .ctx = ctx};
+	struct names_ctx c = {.pl = pl, .mode = mode, .cb = cb, .ctx = ctx};
 	__u64 threading, active;
 	int err;
 
@@ -826,13 +1183,40 @@ int pylive_thread_names(struct pylive *pl,
 			return err;
 		pl->active = active;
 	}
-	c.threads = xcalloc(PYLIVE_MAX_THREADS, sizeof(*c.threads));
-	c.nthreads = pylive_threads(pl, c.threads, PYLIVE_MAX_THREADS);
-	c.round = pygil_ns_round(&pl->py);
 	err = pylive_dict_items(pl, active, name_cb, &c);
-	pidns_close(c.round);
+	if (c.round_open)
+		pidns_close(c.round);
 	free(c.threads);
-	return err ? err : c.named;
+	if (err) {
+		free(c.seen);
+		return err;
+	}
+	if (c.nseen)
+		qsort(c.seen, c.nseen, sizeof(*c.seen), seen_cmp);
+	free(pl->seen);
+	pl->seen = c.seen;
+	pl->nseen = c.nseen;
+	return c.named;
+}
+
+int pylive_thread_names(struct pylive *pl,
+			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx)
+{
+	return thread_names(pl, NAMES_ALL, cb, ctx);
+}
+
+int pylive_thread_names_new(struct pylive *pl, bool recheck,
+			    void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
+			    void *ctx)
+{
+	return thread_names(pl, recheck ? NAMES_RECHECK : NAMES_NEW, cb, ctx);
+}
+
+void pylive_thread_gone(struct pylive *pl, __u32 tid)
+{
+	for (size_t i = 0; pl && tid && i < pl->nseen; i++)
+		if (pl->seen[i].tid == tid)
+			pl->seen[i].gone = true;
 }
 
 /*

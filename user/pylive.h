@@ -47,9 +47,16 @@ struct pylive_thread {
 struct pyframes *pylive_pyframes(struct pylive *pl);
 /*
  * Walk every thread's frames now, so that their code objects are named while they live (a
- * script's module code is freed before Py_FinalizeEx). The number of frames, or -errno.
+ * script's module code is freed before Py_FinalizeEx). The number of frames read, or -errno.
+ * Only the first 64 threads and each one's innermost 64 frames.
  */
 int pylive_prime_frames(struct pylive *pl);
+/*
+ * The same, cheaper: each thread's frames only down to the first one the last walk saw at
+ * the same address with the same code (a new thread's all). Misses a frame that replaced
+ * another below an unchanged one, until the next full walk.
+ */
+int pylive_prime_new_frames(struct pylive *pl);
 
 /* The main interpreter's thread states, up to max. Their count, or -errno. */
 int pylive_threads(struct pylive *pl, struct pylive_thread *out, size_t max);
@@ -120,6 +127,12 @@ int pylive_dict_get(struct pylive *pl, __u64 dict, const char *key, __u64 *value
  * the managed dict or inline values on 3.11-3.13): no class attributes, properties or slots.
  */
 int pylive_getattr(struct pylive *pl, __u64 obj, const char *name, __u64 *value);
+/*
+ * Up to 4 attributes in one lookup: values[i] is obj.names[i], 0 where it has none. 0 or
+ * -errno (the object unreadable).
+ */
+int pylive_getattrs(struct pylive *pl, __u64 obj, const char *const *names, unsigned n,
+		    __u64 *values);
 /* sys.modules[name]. 0, -ENOENT or -errno. */
 int pylive_module(struct pylive *pl, const char *name, __u64 *module);
 /* A module's global: module.__dict__[name]. */
@@ -132,6 +145,18 @@ int pylive_module_attr(struct pylive *pl, __u64 module, const char *name, __u64 
  */
 int pylive_thread_names(struct pylive *pl,
 			void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name), void *ctx);
+/*
+ * The same, but cb only with the threads new since the last call of either, or whose
+ * Thread object or _name object changed (renamed); a name's characters are read only then.
+ * An entry of _active seen at the last call, whose thread has not exited since
+ * (pylive_thread_gone), is not read at all unless recheck: renames are found by a call with
+ * recheck. The count is of all the threads named, as above.
+ */
+int pylive_thread_names_new(struct pylive *pl, bool recheck,
+			    void (*cb)(void *ctx, __u32 tid, __u64 ident, const char *name),
+			    void *ctx);
+/* Thread tid exited: its _active entry's addresses may be another thread's from now. */
+void pylive_thread_gone(struct pylive *pl, __u32 tid);
 /*
  * The names of threads among tids (host tids) that already ended, left from _active: read
  * from threading._dangling, the weak set of Thread objects still referred to (a program's

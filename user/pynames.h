@@ -24,12 +24,17 @@ void pynames_free(struct pynames *pn);
  * (tid 0: names in general, as when the interpreter was just found).
  */
 void pynames_thread_started(struct pynames *pn, __u32 tid, __u64 now);
+/* Thread tid exited: its name is no longer looked for. */
+void pynames_thread_exited(struct pynames *pn, __u32 tid);
 /*
- * Read the names when due (every 20 ms while a started thread is unnamed), or now if force.
+ * Read the names when due (every 20 ms while a started thread is unnamed, less often while
+ * reads name nothing; pynames.c), or now if force: then every name is read again.
  * Records are stamped rec_ts: the latest record's time, not now (a record far ahead of those
  * still in the ring buffer would make them late for the analysis' reorder window).
  */
 void pynames_poll(struct pynames *pn, __u64 now, __u64 rec_ts, bool force);
+/* Is a read due within 10 ms (the collector should look again before its usual 10 ms)? */
+bool pynames_due_soon(const struct pynames *pn, __u64 now);
 /* Threads named so far (records written, renames included). */
 unsigned pynames_count(const struct pynames *pn);
 /* Thread tid's threading name as last read, or NULL (not read yet, or none). */

@@ -593,6 +593,14 @@ static bool cp_busy(void *rt)
 	return (!c->gil.done && c->h->o->command) || c->pyframes || c->gil.finalize;
 }
 
+/* A thread started in the last milliseconds: its name is read soon (pynames.c). */
+static bool cp_soon(void *rt, __u64 now)
+{
+	struct rt_cpython *c = rt;
+
+	return pynames_due_soon(c->pynames, rt_now_ns());
+}
+
 static void cp_poll(void *rt, __u64 now, bool held)
 {
 	struct rt_cpython *c = rt;
@@ -626,6 +634,8 @@ static void cp_after_record(void *rt, const struct tt_rec_hdr *h)
 		emit_py_objtype(c, (const struct tt_park_key *)h);
 	if (h->kind == TT_REC_NEW_THREAD)
 		pynames_thread_started(c->pynames, h->tid, rt_now_ns());
+	if (h->kind == TT_REC_EXIT)
+		pynames_thread_exited(c->pynames, h->tid);
 }
 
 static void cp_check(void *rt, __u64 now)
@@ -688,6 +698,7 @@ const struct rt_ops rt_cpython = {
     .held_at_entry = cp_held_at_entry,
     .attach = cp_attach,
     .busy = cp_busy,
+    .soon = cp_soon,
     .poll = cp_poll,
     .before_record = cp_before_record,
     .after_record = cp_after_record,

@@ -65,6 +65,8 @@ struct rt_ops {
 	void (*attach)(void *rt);
 	/* Does it want the ring buffer read every 10 ms (else 100 ms)? */
 	bool (*busy)(void *rt);
+	/* ... or every 2 ms (its poll has work due in a few ms)? */
+	bool (*soon)(void *rt, __u64 now);
 	/* Periodic work before the ring buffer is read; held: a COMMAND is held at its entry. */
 	void (*poll)(void *rt, __u64 now, bool held);
 	/* Each record before it is passed on (name what it refers to), and after. */

@@ -193,6 +193,43 @@ void test_pylive_objects_312(void)
 		CHECK(got.tid == 4242 && got.ident == 0x7f0011223344ull &&
 		      !strcmp(got.name, "transfer-worker"));
 	}
+	{
+		static const char *const both[] = {"_native_id", "_name"};
+		__u8 *renamed = str(str_t, 12, "renamed-worker");
+		struct named got = {0};
+		__u64 two[2];
+
+		CHECK(pylive_getattrs(pl, A(thread + 32), both, 2, two) == 0 && two[0] == A(nid) &&
+		      two[1] == A(name));
+		/* named at the last call, the same objects: not passed again, unless all are asked
+		 */
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 0);
+		CHECK(pylive_thread_names_new(pl, true, name_cb, &got) == 1 && got.tid == 0);
+		CHECK(pylive_thread_names(pl, name_cb, &got) == 1 && got.tid == 4242);
+		/* renamed (a new _name object): passed when rechecked, the entry not read before */
+		memset(&got, 0, sizeof(got));
+		put64(values, 0, A(renamed));
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 0);
+		CHECK(pylive_thread_names_new(pl, true, name_cb, &got) == 1 && got.tid == 4242 &&
+		      !strcmp(got.name, "renamed-worker"));
+		/* its thread exited: the same entry's addresses are read as another thread's */
+		memset(&got, 0, sizeof(got));
+		nid[24] = 4343 & 0xff, nid[25] = 4343 >> 8;
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 0);
+		pylive_thread_gone(pl, 4242);
+		CHECK(pylive_thread_names_new(pl, false, name_cb, &got) == 1 && got.tid == 4343 &&
+		      !strcmp(got.name, "renamed-worker"));
+		nid[24] = 4242 & 0xff, nid[25] = 4242 >> 8;
+		/* a remembered key whose str is another now (its hash differs): read anew, a round
+		   (20 ms) later */
+		memcpy(k_name + 40, "_nxme", 5);
+		put64(k_name, 24, 1);
+		usleep(50000);
+		CHECK(pylive_getattr(pl, A(thread + 32), "_name", &o) == -ENOENT);
+		memcpy(k_name + 40, "_name", 5);
+		CHECK(pylive_getattr(pl, A(thread + 32), "_name", &o) == 0 && o == A(renamed));
+		put64(values, 0, A(name));
+	}
 	pylive_free(pl);
 }
 
